@@ -1,0 +1,17 @@
+"""Imports every table so that metadata (and Alembic) sees the whole schema."""
+
+from xiaoer.catalog import models as catalog_models
+from xiaoer.core import models as core_models
+from xiaoer.customers import models as customer_models
+from xiaoer.orders import models as order_models
+from xiaoer.shops import models as shop_models
+from xiaoer.staff import models as staff_models
+
+__all__ = [
+    "catalog_models",
+    "core_models",
+    "customer_models",
+    "order_models",
+    "shop_models",
+    "staff_models",
+]

@@ -1,0 +1,1 @@
+"""Products, SKUs, stock, promotions."""

@@ -1,0 +1,368 @@
+"""The ``xiaoer`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from xiaoer.core.db import Database
+from xiaoer.core.settings import InsecureSettingsError, Settings
+
+app = typer.Typer(
+    help="xiaoer (店小二): customer-service operations for online shops.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+shop_app = typer.Typer(help="Shops.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+policy_app = typer.Typer(help="The shop policy: the handbook's numbers.", no_args_is_help=True)
+app.add_typer(shop_app, name="shop")
+app.add_typer(user_app, name="user")
+app.add_typer(policy_app, name="policy")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database named by XIAOER_DATABASE_URL to the newest schema."""
+    from xiaoer.core.migrate import head_revision, upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        raise _fail(f"could not migrate {settings.database_url}: {exc}") from exc
+    out.print(f"database at revision {head_revision()}: {settings.database_url}")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from xiaoer.web.app import create_app
+
+    try:
+        application = create_app(settings)
+    except InsecureSettingsError as exc:
+        raise _fail(str(exc)) from exc
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the shop from the database named by XIAOER_DATABASE_URL."""
+    _serve(_settings(), host, port)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Fire what is due now, then exit.")] = False,
+) -> None:
+    """Fire due timers (deadlines); run several on PostgreSQL to share the work."""
+    from xiaoer.core.broker import make_broker, set_broker
+    from xiaoer.core.timers import fire_all_due, run_timer_loop
+
+    settings = _settings()
+
+    async def work(db: Database) -> None:
+        broker = make_broker(settings.redis_url)
+        await broker.start()
+        set_broker(broker)
+        try:
+            if once:
+                fired = await fire_all_due(db)
+                out.print(f"fired {fired} timers")
+                return
+            stop = asyncio.Event()
+            out.print("worker running; Ctrl-C to stop")
+            await run_timer_loop(db, stop, settings.timer_interval_seconds)
+        finally:
+            await broker.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _with_db(settings, work)
+
+
+def _seed(settings: Settings, seed: int) -> None:
+    from xiaoer.demo import demo_exists, seed_demo
+
+    async def work(db: Database) -> None:
+        if await demo_exists(db):
+            out.print("the demo shop exists already; nothing to do")
+            return
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as progress:
+            task = progress.add_task("demo shop", total=None)
+
+            def report(step: str, done: int, total: int) -> None:
+                progress.update(task, description=f"demo shop: {step}", completed=done, total=total)
+
+            summary = await seed_demo(db, seed=seed, progress=report)
+        out.print(
+            f"demo shop {summary.shop_code!r}: {summary.products} products, {summary.skus} SKUs, "
+            f"{summary.staff} staff, {summary.customers} customers, {summary.orders} orders"
+        )
+
+    _with_db(settings, work)
+
+
+def _print_logins() -> None:
+    from xiaoer.demo import DEMO_LOGINS, DEMO_PASSWORD
+
+    table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
+    for column in ("username", "name", "roles", "level", "team"):
+        table.add_column(column)
+    for login in DEMO_LOGINS:
+        table.add_row(login.username, login.name, ", ".join(login.roles), login.level, login.team)
+    out.print(table)
+
+
+@app.command("seed-demo")
+def seed_demo_command(
+    seed: Annotated[
+        int, typer.Option(help="Seed number: the same seed gives the same shop.")
+    ] = 2026,
+) -> None:
+    """Fill the database named by XIAOER_DATABASE_URL with the demo shop."""
+    from xiaoer.core.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    _seed(settings, seed)
+    _print_logins()
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: Annotated[Path, typer.Option(help="SQLite file of the demo shop.")] = Path(
+        "xiaoer-demo.sqlite"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed number of the generated shop.")] = 2026,
+) -> None:
+    """Create (if new) and serve the demo shop on a SQLite file, in one process."""
+    from xiaoer.core.migrate import upgrade
+
+    url = f"sqlite:///{db.resolve()}"
+    settings = _settings(database_url=url, demo=True, redis_url=None)
+    upgrade(url)
+    _seed(settings, seed)
+    _print_logins()
+    out.print(f"xiaoer demo shop at http://{host}:{port}/ (database {db})")
+    _serve(settings, host, port)
+
+
+@shop_app.command("list")
+def shop_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the shops."""
+    from xiaoer.shops.service import list_shops
+
+    async def work(db: Database) -> list[dict[str, str]]:
+        async with db.session() as session:
+            return [{"code": s.code, "name": s.name} for s in await list_shops(session)]
+
+    shops = _with_db(_settings(), work)
+    if as_json:
+        sys.stdout.write(json.dumps(shops, ensure_ascii=False) + "\n")
+        return
+    table = Table("code", "name")
+    for row in shops:
+        table.add_row(row["code"], row["name"])
+    out.print(table)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Option(help="Sign-in name.")],
+    number: Annotated[str, typer.Option(help="Staff number (工号).")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    level: Annotated[
+        str, typer.Option(help="junior|intermediate|senior|account_manager")
+    ] = "junior",
+    team: Annotated[str, typer.Option(help="presale|aftersale|assist")] = "presale",
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+    language: Annotated[str, typer.Option(help="zh|en")] = "zh",
+) -> None:
+    """Add a staff account; the password is read from XIAOER_PASSWORD or asked for."""
+    from xiaoer.core.auth import PasswordError
+    from xiaoer.shops.service import ShopError, resolve_shop
+    from xiaoer.staff.service import StaffError, do_add_staff
+
+    password = os.environ.get("XIAOER_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+            account = await do_add_staff(
+                session,
+                shop_id=target.id,
+                username=username,
+                number=number,
+                name=name,
+                password=password,
+                level=level,
+                team=team,
+                roles=role,
+                language=language,
+                actor="cli",
+            )
+            await session.commit()
+            return f"added {account.username} ({account.number}) to shop {target.code}"
+
+    try:
+        out.print(_with_db(_settings(), work))
+    except (ShopError, StaffError, PasswordError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _read_policy_file(path: Path) -> tuple[str, Any]:
+    from xiaoer.core.policy import PolicyError, parse_policy
+
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise _fail(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{path}: not UTF-8 text") from exc
+    try:
+        return text, parse_policy(text, str(path))
+    except PolicyError as exc:
+        err.print(f"[bold red]error:[/] {path} is not a valid policy:", highlight=False)
+        for problem in exc.problems:
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(1) from exc
+
+
+@policy_app.command("check")
+def policy_check(file: Path) -> None:
+    """Validate a policy file without applying it."""
+    _read_policy_file(file)
+    out.print(f"{file}: valid policy")
+
+
+@policy_app.command("apply")
+def policy_apply(
+    file: Path,
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First day in force, YYYY-MM-DD (today).")
+    ] = None,
+) -> None:
+    """Store a policy file as a new version of the shop's policy."""
+    from xiaoer.core.clock import utcnow
+    from xiaoer.core.policy_store import do_apply_policy
+    from xiaoer.shops.service import ShopError, resolve_shop
+
+    text, policy = _read_policy_file(file)
+    try:
+        effective = date.fromisoformat(from_) if from_ else utcnow().date()
+    except ValueError as exc:
+        raise _fail(f"--from {from_!r}: expected a date like 2026-12-01") from exc
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+            version = await do_apply_policy(
+                session,
+                shop_id=target.id,
+                policy=policy,
+                source=text,
+                effective_from=effective,
+                actor="cli",
+            )
+            await session.commit()
+            return f"policy version {version.id} for shop {target.code}, in force from {effective}"
+
+    try:
+        out.print(_with_db(_settings(), work))
+    except ShopError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@policy_app.command("show")
+def policy_show(
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+    on: Annotated[str | None, typer.Option(help="Day, YYYY-MM-DD (today).")] = None,
+    defaults: Annotated[
+        bool, typer.Option(help="Show the shipped defaults, with comments.")
+    ] = False,
+) -> None:
+    """Print the policy in force, as TOML."""
+    from xiaoer.core.policy import default_policy_toml
+    from xiaoer.core.policy_store import policy_on
+    from xiaoer.shops.service import ShopError, resolve_shop
+
+    if defaults:
+        sys.stdout.write(default_policy_toml())
+        return
+    try:
+        day = date.fromisoformat(on) if on else None
+    except ValueError as exc:
+        raise _fail(f"--on {on!r}: expected a date like 2026-12-01") from exc
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+            return (await policy_on(session, target.id, day)).to_toml()
+
+    try:
+        sys.stdout.write(_with_db(_settings(), work))
+    except ShopError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@policy_app.command("docs")
+def policy_docs() -> None:
+    """Print docs/policy.md: every key with its meaning, default and requirement."""
+    from xiaoer.core.policy_docs import render_policy_markdown
+
+    sys.stdout.write(render_policy_markdown())
+
+
+def main() -> None:
+    app()

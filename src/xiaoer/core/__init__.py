@@ -1,0 +1,1 @@
+"""Shared foundations: settings, database, policy, auth, events, timers, clock, money."""

@@ -1,0 +1,67 @@
+"""Schema migrations: ``xiaoer migrate`` and the check that models match them."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+
+from xiaoer.core.db import Base, make_engine
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("xiaoer") / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database named by ``url`` to ``revision`` (blocking)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def upgrade_async(url: str, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade, url, revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _diff(connection: Connection, metadata: MetaData) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def schema_diff(url: str, metadata: MetaData | None = None) -> list[Any]:
+    """What autogenerate would change in a migrated database; empty when in step."""
+    import xiaoer.all_models  # noqa: F401  (registers every table)
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_diff, metadata or Base.metadata)
+    finally:
+        await engine.dispose()
+
+
+async def current_revision(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_current)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,36 @@
+"""Money is integer fen (分); yuan appear only at the edges."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+
+class MoneyError(ValueError):
+    pass
+
+
+def yuan_to_fen(text: str | Decimal | int | float) -> int:
+    """Parse ``"12.5"``, ``"12.50元"``, ``"￥1,200"`` into fen."""
+    raw = str(text).strip().replace(",", "").replace("，", "")
+    for mark in ("元", "￥", "¥"):
+        raw = raw.replace(mark, "")
+    raw = raw.strip()
+    if not raw:
+        raise MoneyError("empty amount")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation as exc:
+        raise MoneyError(f"not an amount: {text!r}") from exc
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fen_to_yuan(fen: int) -> str:
+    """``12345`` → ``"123.45"``."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def percent_of(fen: int, rate: Decimal) -> int:
+    """A rate applied to an amount, rounded half up to whole fen."""
+    return int((Decimal(fen) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))

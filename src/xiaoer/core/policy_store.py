@@ -1,0 +1,81 @@
+"""Policy versions in the database: which handbook numbers are in force when."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.audit import record_audit
+from xiaoer.core.clock import utcnow
+from xiaoer.core.events import record_event
+from xiaoer.core.models import PolicyVersion
+from xiaoer.core.policy import Policy, default_policy, policy_from_data
+
+
+async def policy_version_on(
+    session: AsyncSession, shop_id: int, on: date | None = None
+) -> PolicyVersion | None:
+    """The version in force on a day: the latest applied with ``effective_from <= on``."""
+    day = on or utcnow().date()
+    return await session.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.shop_id == shop_id, PolicyVersion.effective_from <= day)
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.id.desc())
+        .limit(1)
+    )
+
+
+async def policy_on(session: AsyncSession, shop_id: int, on: date | None = None) -> Policy:
+    """The shop's policy in force on a day; the defaults when none was applied."""
+    version = await policy_version_on(session, shop_id, on)
+    if version is None:
+        return default_policy()
+    return policy_from_data(version.data, f"policy version {version.id}")
+
+
+async def policy_versions(session: AsyncSession, shop_id: int) -> list[PolicyVersion]:
+    rows = await session.scalars(
+        select(PolicyVersion)
+        .where(PolicyVersion.shop_id == shop_id)
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.id.desc())
+    )
+    return list(rows)
+
+
+async def do_apply_policy(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    policy: Policy,
+    source: str,
+    effective_from: date,
+    actor: str,
+) -> PolicyVersion:
+    """Store a validated policy as a new version in force from ``effective_from``."""
+    version = PolicyVersion(
+        shop_id=shop_id,
+        effective_from=effective_from,
+        source=source,
+        data=policy.to_plain(),
+        created_by=actor,
+    )
+    session.add(version)
+    await session.flush()
+    await record_audit(
+        session,
+        shop_id=shop_id,
+        actor=actor,
+        entity="policy",
+        entity_id=str(version.id),
+        action="apply",
+        after={"effective_from": effective_from.isoformat()},
+    )
+    await record_event(
+        session,
+        shop_id,
+        "policy.applied",
+        {"version": version.id, "effective_from": effective_from.isoformat()},
+    )
+    return version

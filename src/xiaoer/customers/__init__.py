@@ -1,0 +1,1 @@
+"""Buyers and their profiles."""

@@ -1,0 +1,112 @@
+"""Orders as the platform knows them, amounts in fen, times in UTC."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from xiaoer.core.clock import utcnow
+from xiaoer.core.db import Base, BigId, UTCDateTime
+
+
+class TradeStatus(enum.StrEnum):
+    """The platform's trade states (DOMAIN.md)."""
+
+    WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
+    WAIT_SELLER_SEND_GOODS = "WAIT_SELLER_SEND_GOODS"
+    SELLER_CONSIGNED_PART = "SELLER_CONSIGNED_PART"
+    WAIT_BUYER_CONFIRM_GOODS = "WAIT_BUYER_CONFIRM_GOODS"
+    TRADE_BUYER_SIGNED = "TRADE_BUYER_SIGNED"
+    TRADE_FINISHED = "TRADE_FINISHED"
+    TRADE_CLOSED = "TRADE_CLOSED"
+    TRADE_CLOSED_BY_TAOBAO = "TRADE_CLOSED_BY_TAOBAO"
+
+
+# The texts seller-centre exports use for each state.
+STATUS_TEXTS: dict[str, TradeStatus] = {
+    "等待买家付款": TradeStatus.WAIT_BUYER_PAY,
+    "等待买家确认货到付款订单信息": TradeStatus.WAIT_BUYER_PAY,
+    "买家已付款，等待卖家发货": TradeStatus.WAIT_SELLER_SEND_GOODS,
+    "买家已确认，等待卖家发货": TradeStatus.WAIT_SELLER_SEND_GOODS,
+    "卖家部分发货": TradeStatus.SELLER_CONSIGNED_PART,
+    "卖家已发货，等待买家确认": TradeStatus.WAIT_BUYER_CONFIRM_GOODS,
+    "卖家已发货，等待买家确认收货并付款": TradeStatus.WAIT_BUYER_CONFIRM_GOODS,
+    "买家已签收": TradeStatus.TRADE_BUYER_SIGNED,
+    "买家已签收，回款至卖家": TradeStatus.TRADE_BUYER_SIGNED,
+    "交易成功": TradeStatus.TRADE_FINISHED,
+    "交易关闭": TradeStatus.TRADE_CLOSED,
+    "交易被淘宝关闭": TradeStatus.TRADE_CLOSED_BY_TAOBAO,
+}
+
+PAID_STATUSES = frozenset(
+    {
+        TradeStatus.WAIT_SELLER_SEND_GOODS,
+        TradeStatus.SELLER_CONSIGNED_PART,
+        TradeStatus.WAIT_BUYER_CONFIRM_GOODS,
+        TradeStatus.TRADE_BUYER_SIGNED,
+        TradeStatus.TRADE_FINISHED,
+    }
+)
+
+
+class Order(Base):
+    __tablename__ = "order"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_order_id"),
+        Index("ix_order_shop_status", "shop_id", "status"),
+        Index("ix_order_shop_created", "shop_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(String(32))  # text: 15–19 digits
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    buyer_nick: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(32), default=TradeStatus.WAIT_BUYER_PAY.value)
+    source: Mapped[str] = mapped_column(String(16), default="api")  # import, api, demo
+    goods_fen: Mapped[int] = mapped_column(Integer, default=0)
+    postage_fen: Mapped[int] = mapped_column(Integer, default=0)
+    total_fen: Mapped[int] = mapped_column(Integer, default=0)
+    paid_fen: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_fen: Mapped[int] = mapped_column(Integer, default=0)
+    receiver_name: Mapped[str] = mapped_column(String(64), default="")
+    receiver_phone: Mapped[str] = mapped_column(String(32), default="")
+    receiver_address: Mapped[str] = mapped_column(Text, default="")
+    buyer_message: Mapped[str] = mapped_column(Text, default="")
+    shipping_method: Mapped[str] = mapped_column(String(32), default="")
+    courier: Mapped[str] = mapped_column(String(32), default="")
+    tracking_number: Mapped[str] = mapped_column(String(64), default="")
+    cash_on_delivery: Mapped[bool] = mapped_column(Boolean, default=False)
+    close_reason: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sku.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    sku_code: Mapped[str] = mapped_column(String(64), default="")  # 商家编码
+    title: Mapped[str] = mapped_column(String(200))
+    sku_text: Mapped[str] = mapped_column(String(200), default="")  # 颜色分类：黑色;尺码：L
+    price_fen: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+
+    order: Mapped[Order] = relationship(back_populates="items")

@@ -1,0 +1,84 @@
+"""Order queries the home pages and reports share."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.orders.models import Order, TradeStatus
+
+
+async def status_counts(session: AsyncSession, shop_id: int) -> dict[str, int]:
+    """Orders per trade status, every status present (zero when none)."""
+    rows = await session.execute(
+        select(Order.status, func.count()).where(Order.shop_id == shop_id).group_by(Order.status)
+    )
+    counts = {status.value: 0 for status in TradeStatus}
+    counts.update({status: int(n) for status, n in rows.all()})
+    return counts
+
+
+def _local_midnight(day: date, zone: str) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone))
+
+
+async def paid_since(session: AsyncSession, shop_id: int, since: datetime) -> tuple[int, int]:
+    """(orders, fen) paid at or after ``since``."""
+    count, total = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Order.paid_fen), 0)).where(
+                Order.shop_id == shop_id, Order.paid_at >= since
+            )
+        )
+    ).one()
+    return int(count), int(total)
+
+
+async def paid_today(
+    session: AsyncSession, shop_id: int, zone: str = DEFAULT_ZONE, now: datetime | None = None
+) -> tuple[int, int]:
+    today = (now or utcnow()).astimezone(ZoneInfo(zone)).date()
+    return await paid_since(session, shop_id, _local_midnight(today, zone))
+
+
+async def daily_paid(
+    session: AsyncSession,
+    shop_id: int,
+    days: int,
+    zone: str = DEFAULT_ZONE,
+    now: datetime | None = None,
+) -> list[tuple[date, int]]:
+    """Paid fen per shop-local day for the last ``days`` days, oldest first."""
+    today = (now or utcnow()).astimezone(ZoneInfo(zone)).date()
+    first = today - timedelta(days=days - 1)
+    rows = await session.execute(
+        select(Order.paid_at, Order.paid_fen).where(
+            Order.shop_id == shop_id, Order.paid_at >= _local_midnight(first, zone)
+        )
+    )
+    totals = {first + timedelta(days=i): 0 for i in range(days)}
+    tz = ZoneInfo(zone)
+    for paid_at, fen in rows.all():
+        if paid_at is None:
+            continue
+        day = paid_at.astimezone(tz).date()
+        if day in totals:
+            totals[day] += int(fen)
+    return sorted(totals.items())
+
+
+async def orders_in_status(
+    session: AsyncSession, shop_id: int, status: TradeStatus, limit: int = 20
+) -> list[Order]:
+    """Oldest first: the ones waiting longest come first."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.shop_id == shop_id, Order.status == status.value)
+        .order_by(Order.paid_at, Order.created_at)
+        .limit(limit)
+    )
+    return list(rows)

@@ -1,0 +1,31 @@
+"""A shop: the tenant every other row belongs to."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.core.db import Base, UTCDateTime
+
+
+class Platform(enum.StrEnum):
+    taobao = "taobao"
+    tmall = "tmall"
+    jd = "jd"
+    own_site = "own_site"
+
+
+class Shop(Base):
+    __tablename__ = "shop"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    platform: Mapped[str] = mapped_column(String(16), default=Platform.taobao.value)
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_ZONE)
+    default_courier: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

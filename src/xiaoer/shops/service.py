@@ -1,0 +1,79 @@
+"""Shops: create, find, list."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import DEFAULT_ZONE
+from xiaoer.core.events import record_event
+from xiaoer.shops.models import Platform, Shop
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
+
+
+class ShopError(ValueError):
+    pass
+
+
+def check_new_shop(code: str, name: str, platform: str, timezone: str) -> None:
+    if not _CODE.match(code):
+        raise ShopError(f"shop code {code!r}: use 2–32 lower-case letters, digits, '-' or '_'")
+    if not name.strip():
+        raise ShopError("shop name is empty")
+    if platform not in {p.value for p in Platform}:
+        raise ShopError(
+            f"platform {platform!r}: expected one of {', '.join(p.value for p in Platform)}"
+        )
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ShopError(f"time zone {timezone!r} is unknown (e.g. Asia/Shanghai)") from exc
+
+
+async def do_create_shop(
+    session: AsyncSession,
+    *,
+    code: str,
+    name: str,
+    platform: str = Platform.taobao.value,
+    timezone: str = DEFAULT_ZONE,
+    default_courier: str = "",
+) -> Shop:
+    check_new_shop(code, name, platform, timezone)
+    if await shop_by_code(session, code) is not None:
+        raise ShopError(f"a shop with code {code!r} exists already")
+    shop = Shop(
+        code=code, name=name, platform=platform, timezone=timezone, default_courier=default_courier
+    )
+    session.add(shop)
+    await session.flush()
+    await record_event(session, shop.id, "shop.created", {"code": code, "name": name})
+    return shop
+
+
+async def shop_by_code(session: AsyncSession, code: str) -> Shop | None:
+    return await session.scalar(select(Shop).where(Shop.code == code))
+
+
+async def list_shops(session: AsyncSession) -> list[Shop]:
+    return list(await session.scalars(select(Shop).order_by(Shop.code)))
+
+
+async def resolve_shop(session: AsyncSession, code: str | None) -> Shop:
+    """The shop named by ``code``, or the only shop when none is named."""
+    if code:
+        shop = await shop_by_code(session, code)
+        if shop is None:
+            raise ShopError(f"no shop with code {code!r}")
+        return shop
+    shops = await list_shops(session)
+    if len(shops) == 1:
+        return shops[0]
+    if not shops:
+        raise ShopError("there is no shop yet: run `xiaoer seed-demo` or create one")
+    codes = ", ".join(s.code for s in shops)
+    raise ShopError(f"several shops ({codes}): name one with --shop")

@@ -1,0 +1,1 @@
+"""The web app: factory, sign-in, layout, templates, static files."""

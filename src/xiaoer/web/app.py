@@ -1,0 +1,136 @@
+"""The application factory: staff pages, the buyer app, health, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
+
+from xiaoer import __version__
+from xiaoer.core.broker import Broker, make_broker, set_broker
+from xiaoer.core.db import Database
+from xiaoer.core.settings import Settings
+from xiaoer.core.timers import run_timer_loop
+from xiaoer.web import auth_pages, pages
+from xiaoer.web.buyer import create_buyer_app
+from xiaoer.web.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
+from xiaoer.web.i18n import Translator
+from xiaoer.web.render import language_of, render
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "xiaoer_session"
+
+
+def create_app(
+    settings: Settings, *, db: Database | None = None, broker: Broker | None = None
+) -> FastAPI:
+    """Build the app. Given ``db``/``broker`` (tests), the caller owns their lifecycle."""
+    settings.check_secure()
+    owns_db = db is None
+    database = db or Database(settings.database_url)
+    buyer_app = create_buyer_app(database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = broker or make_broker(settings.redis_url)
+        if broker is None:
+            await active.start()
+        previous = set_broker(active)
+        stop = asyncio.Event()
+        timers: asyncio.Task[None] | None = None
+        if settings.run_timers:
+            timers = asyncio.create_task(
+                run_timer_loop(database, stop, settings.timer_interval_seconds)
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            if timers is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timers
+            if broker is None:
+                await active.stop()
+            set_broker(previous)
+            if owns_db:
+                await database.dispose()
+
+    app = FastAPI(title="xiaoer", version=__version__, lifespan=lifespan, docs_url="/api/docs")
+    app.state.settings = settings
+    app.state.db = database
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        async with database.session() as session:
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": database.dialect}
+
+    staff_router = APIRouter(dependencies=[Depends(verify_csrf)])
+    staff_router.include_router(auth_pages.router)
+    staff_router.include_router(pages.router)
+    app.include_router(staff_router)
+    app.mount("/b", buyer_app, name="buyer")
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(resources.files("xiaoer.web") / "static")),
+        name="static",
+    )
+    _install_error_pages(app)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, _exc: Forbidden) -> Response:
+        return _error(request, 403, "errors.forbidden")
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, _exc: CsrfFailed) -> Response:
+        return _error(request, 403, "errors.csrf")
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request) or exc.detail not in (None, "Not Found"):
+            return JSONResponse({"detail": exc.detail}, status_code=404)
+        return _error(request, 404, "errors.not_found")
+
+
+def _error(request: Request, status: int, key: str) -> Response:
+    t = Translator(language_of(request, getattr(request.state, "staff", None)))
+    if _wants_json(request):
+        return JSONResponse({"detail": t(key)}, status_code=status)
+    response: HTMLResponse = render(request, "error.html", {"message": t(key)}, status_code=status)
+    return response

@@ -1,0 +1,114 @@
+"""Staff pages: the home page of each role, the team, the policy, the language."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from xiaoer.core.clock import utcnow
+from xiaoer.core.policy_docs import policy_keys
+from xiaoer.core.policy_store import policy_on, policy_version_on, policy_versions
+from xiaoer.orders import service as orders
+from xiaoer.orders.models import TradeStatus
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.service import StaffError, do_set_language, list_staff
+from xiaoer.web.charts import bar_chart
+from xiaoer.web.deps import AnyStaff, SessionDep, require_staff
+from xiaoer.web.render import render
+
+router = APIRouter()
+
+LEADERS = ("supervisor", "manager", "admin")
+SALES_DAYS = 14
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: SessionDep, staff: AnyStaff) -> Response:
+    """One page, one section per role the account holds."""
+    shop = await session.get(Shop, staff.shop_id)
+    assert shop is not None
+    now = utcnow()
+    policy = await policy_on(session, shop.id, now.date())
+    context: dict[str, object] = {"shop": shop, "policy": policy}
+    counts = await orders.status_counts(session, shop.id)
+    context["counts"] = counts
+    if staff.has_role("agent"):
+        context["paid_today"] = await orders.paid_today(session, shop.id, shop.timezone, now)
+    if staff.has_role("supervisor", "manager"):
+        context["team"] = await list_staff(session, shop.id)
+    if staff.has_role("manager", "admin"):
+        daily = await orders.daily_paid(session, shop.id, SALES_DAYS, shop.timezone, now)
+        context["sales_total"] = sum(fen for _, fen in daily)
+        context["sales_chart"] = bar_chart(
+            [(day.strftime("%m-%d"), fen / 100) for day, fen in daily], title="sales"
+        )
+        context["sales_days"] = SALES_DAYS
+    if staff.has_role("auditor", "warehouse"):
+        context["to_ship"] = await orders.orders_in_status(
+            session, shop.id, TradeStatus.WAIT_SELLER_SEND_GOODS
+        )
+    if staff.has_role("admin"):
+        context["policy_version"] = await policy_version_on(session, shop.id, now.date())
+    return render(request, "home.html", context, staff=staff)
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def staff_list(
+    request: Request,
+    session: SessionDep,
+    staff: Annotated[StaffAccount, Depends(require_staff(*LEADERS))],
+) -> Response:
+    team = await list_staff(session, staff.shop_id)
+    return render(request, "staff.html", {"team": team}, staff=staff)
+
+
+@router.get("/policy", response_class=HTMLResponse)
+async def policy_page(
+    request: Request,
+    session: SessionDep,
+    staff: Annotated[StaffAccount, Depends(require_staff(*LEADERS))],
+) -> Response:
+    today = utcnow().date()
+    policy = await policy_on(session, staff.shop_id, today)
+    current = policy.to_plain()
+    rows = []
+    for key, req, meaning, default in policy_keys():
+        value: object = current
+        for part in key.split("."):
+            value = value[part]  # type: ignore[index]
+        rows.append(
+            {
+                "key": key,
+                "req": req,
+                "meaning": meaning,
+                "default": default,
+                "value": value,
+                "changed": value != default,
+            }
+        )
+    context = {
+        "rows": rows,
+        "version": await policy_version_on(session, staff.shop_id, today),
+        "versions": await policy_versions(session, staff.shop_id),
+    }
+    return render(request, "policy.html", context, staff=staff)
+
+
+@router.post("/me/language")
+async def set_language(
+    session: SessionDep,
+    staff: AnyStaff,
+    language: Annotated[str, Form(max_length=8)],
+    back: Annotated[str, Form()] = "/",
+) -> Response:
+    try:
+        await do_set_language(session, staff, language)
+    except StaffError:
+        return RedirectResponse("/", status_code=303)
+    await session.commit()
+    return RedirectResponse(
+        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
+    )

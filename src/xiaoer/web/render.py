@@ -1,0 +1,68 @@
+"""Page rendering: one Jinja environment, the layout's context, filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from xiaoer.core.clock import local
+from xiaoer.core.money import fen_to_yuan
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.deps import CSRF_FIELD, csrf_token
+from xiaoer.web.i18n import DEFAULT_LANGUAGE, Translator
+
+templates = Jinja2Templates(directory=str(resources.files("xiaoer.web") / "templates"))
+
+
+def _local_time(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+    return "" if value is None else local(value).strftime(fmt)
+
+
+templates.env.filters["yuan"] = fen_to_yuan
+templates.env.filters["localtime"] = _local_time
+
+
+NAV = (
+    # (path, message key, roles that see it; empty = everyone signed in)
+    ("/", "nav.home", ()),
+    ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
+    ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
+)
+
+
+def language_of(request: Request, staff: StaffAccount | None) -> str:
+    if staff is not None:
+        return staff.language
+    chosen = request.session.get("lang")
+    return chosen if isinstance(chosen, str) else DEFAULT_LANGUAGE
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    staff: StaffAccount | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    account = staff or getattr(request.state, "staff", None)
+    t = Translator(language_of(request, account))
+    nav = [
+        (path, t(key), request.url.path == path)
+        for path, key, roles in NAV
+        if account is not None and (not roles or account.has_role(*roles))
+    ]
+    full: dict[str, Any] = {
+        "t": t,
+        "staff": account,
+        "nav": nav,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token(request),
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(request, template, full, status_code=status_code)

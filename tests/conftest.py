@@ -1,0 +1,205 @@
+"""Fixtures: a fresh database per test run, emptied after every test.
+
+SQLite by default; PostgreSQL when ``XIAOER_TEST_DATABASE_URL`` names a server
+(e.g. ``postgresql://postgres@127.0.0.1/test``): a new database is created for
+the run beside the one named and dropped at the end, so runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+import xiaoer.all_models  # noqa: F401
+from xiaoer.core.broker import MemoryBroker, set_broker
+from xiaoer.core.db import Base, Database
+from xiaoer.core.migrate import upgrade
+from xiaoer.shops.models import Shop
+from xiaoer.shops.service import do_create_shop
+
+SERVER_URL = os.environ.get("XIAOER_TEST_DATABASE_URL", "")
+
+
+def _admin_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pg(url: str, statement: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        parsed = make_url(url)
+        conn = await asyncpg.connect(
+            user=parsed.username,
+            password=parsed.password,
+            host=parsed.host or "127.0.0.1",
+            port=parsed.port or 5432,
+            database=parsed.database,
+        )
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    # A thread of its own: callers may be inside a running event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def create_scratch_database(tmp: Path, name: str = "") -> str:
+    """A new empty database of the kind under test; returns its plain URL."""
+    if SERVER_URL:
+        db_name = f"xiaoer_t_{name}{uuid.uuid4().hex[:10]}"
+        _pg(SERVER_URL, f'CREATE DATABASE "{db_name}"')
+        return (
+            make_url(_admin_url(SERVER_URL))
+            .set(database=db_name)
+            .render_as_string(hide_password=False)
+        )
+    stem = name or "run"
+    return f"sqlite:///{tmp / f'{stem}-{uuid.uuid4().hex[:6]}.sqlite'}"
+
+
+def drop_scratch_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        name = make_url(url).database
+        _pg(SERVER_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = create_scratch_database(tmp_path_factory.mktemp("db"))
+    upgrade(url)
+    yield url
+    drop_scratch_database(url)
+
+
+@pytest.fixture(scope="session")
+def on_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+async def empty_all_tables(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    previous = set_broker(MemoryBroker())
+    try:
+        yield database
+    finally:
+        set_broker(previous)
+        await empty_all_tables(database)
+        await database.dispose()
+
+
+@pytest.fixture
+async def shop(db: Database) -> Shop:
+    async with db.session() as session:
+        created = await do_create_shop(session, code="tea", name="茶香小铺", default_courier="顺丰")
+        await session.commit()
+        return created
+
+
+# --- the web app -----------------------------------------------------------
+
+import re  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+
+import httpx  # noqa: E402
+
+from xiaoer.core.settings import Settings  # noqa: E402
+from xiaoer.staff.models import StaffAccount  # noqa: E402
+from xiaoer.staff.service import do_add_staff  # noqa: E402
+
+PASSWORD = "correct-horse-7"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def app_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret_key": "test-secret-key-0123456789",
+        "run_timers": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(db: Database, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    from xiaoer.core.broker import get_broker
+    from xiaoer.web.app import create_app
+
+    app = create_app(app_settings(database_url), db=db, broker=get_broker())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as c:
+        yield c
+
+
+MakeStaff = Callable[..., Awaitable[StaffAccount]]
+
+
+@pytest.fixture
+def make_staff(db: Database, shop: Shop) -> MakeStaff:
+    counter = iter(range(1001, 9999))
+
+    async def make(
+        username: str,
+        *roles: str,
+        level: str = "junior",
+        team: str = "presale",
+        name: str = "",
+        language: str = "zh",
+    ) -> StaffAccount:
+        async with db.session() as session:
+            account = await do_add_staff(
+                session,
+                shop_id=shop.id,
+                username=username,
+                number=str(next(counter)),
+                name=name or username.title(),
+                password=PASSWORD,
+                level=level,
+                team=team,
+                roles=roles or ("agent",),
+                language=language,
+            )
+            await session.commit()
+            return account
+
+    return make
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+async def sign_in(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD
+) -> httpx.Response:
+    page = await client.get("/login")
+    return await client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
+    )
