@@ -213,6 +213,32 @@ def shop_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     out.print(table)
 
 
+@shop_app.command("add")
+def shop_add(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. 'linen'.")],
+    name: Annotated[str, typer.Argument(help="The shop's name.")],
+    platform: Annotated[str, typer.Option(help="taobao|tmall|jd|own_site")] = "taobao",
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "Asia/Shanghai",
+    courier: Annotated[str, typer.Option(help="Default courier.")] = "",
+) -> None:
+    """Add a shop."""
+    from xiaoer.shops.service import ShopError, do_create_shop
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            shop = await do_create_shop(
+                session, code=code, name=name, platform=platform, timezone=timezone,
+                default_courier=courier,
+            )
+            await session.commit()
+            return f"added shop {shop.code}"
+
+    try:
+        out.print(_with_db(_settings(), work))
+    except ShopError as exc:
+        raise _fail(str(exc)) from exc
+
+
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Option(help="Sign-in name.")],

@@ -12,7 +12,10 @@ from xiaoer.core.settings import (
     ("plain", "full"),
     [
         ("sqlite:///shop.sqlite", "sqlite+aiosqlite:///shop.sqlite"),
-        ("sqlite:////var/lib/xiaoer/shop.sqlite", "sqlite+aiosqlite:////var/lib/xiaoer/shop.sqlite"),
+        (
+            "sqlite:////var/lib/xiaoer/shop.sqlite",
+            "sqlite+aiosqlite:////var/lib/xiaoer/shop.sqlite",
+        ),
         ("postgresql://postgres@127.0.0.1/shop", "postgresql+asyncpg://postgres@127.0.0.1/shop"),
         ("postgres://u:p@db:5433/shop", "postgresql+asyncpg://u:p@db:5433/shop"),
         ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),

@@ -1,0 +1,159 @@
+"""The event stream: numbered per shop, published only after commit, resumable."""
+
+import asyncio
+import os
+
+import pytest
+
+from xiaoer.core.broker import MemoryBroker, RedisBroker, get_broker, set_broker
+from xiaoer.core.db import Database
+from xiaoer.core.events import EventData, follow, last_seq, read_after, record_event
+from xiaoer.shops.models import Shop
+from xiaoer.shops.service import do_create_shop
+
+
+async def _record(db: Database, shop_id: int, n: int, kind: str = "test.happened") -> None:
+    async with db.session() as session:
+        for i in range(n):
+            await record_event(session, shop_id, kind, {"i": i})
+        await session.commit()
+
+
+async def test_events_are_numbered_per_shop_without_gaps(db: Database, shop: Shop) -> None:
+    async with db.session() as session:
+        other = await do_create_shop(session, code="rugs", name="地毯铺")
+        await session.commit()
+    await _record(db, shop.id, 3)
+    await _record(db, other.id, 2)
+    await _record(db, shop.id, 2)
+    async with db.session() as session:
+        mine = await read_after(session, shop.id, 0)
+        theirs = await read_after(session, other.id, 0)
+        assert await last_seq(session, shop.id) == mine[-1].seq
+    # seq 1 of each shop is its shop.created event
+    assert [e.seq for e in mine] == [1, 2, 3, 4, 5, 6]
+    assert [e.seq for e in theirs] == [1, 2, 3]
+    assert [e.kind for e in theirs] == ["shop.created", "test.happened", "test.happened"]
+
+
+async def test_read_after_returns_only_newer_events(db: Database, shop: Shop) -> None:
+    await _record(db, shop.id, 5)
+    async with db.session() as session:
+        newer = await read_after(session, shop.id, 4)
+    assert [(e.seq, e.payload["i"]) for e in newer] == [(5, 3), (6, 4)]
+
+
+async def test_event_is_published_only_after_commit(db: Database, shop: Shop) -> None:
+    subscription = get_broker().subscribe(shop.id)
+    async with db.session() as session:
+        await record_event(session, shop.id, "test.kept", {})
+        assert subscription.queue.empty()  # written, not yet committed
+        await session.commit()
+    assert (await asyncio.wait_for(subscription.get(), 1)).kind == "test.kept"
+    subscription.close()
+
+
+async def test_rolled_back_event_is_never_seen(db: Database, shop: Shop) -> None:
+    subscription = get_broker().subscribe(shop.id)
+    async with db.session() as session:
+        await record_event(session, shop.id, "test.dropped", {})
+        await session.rollback()
+    async with db.session() as session:
+        await record_event(session, shop.id, "test.kept", {})
+        await session.commit()
+        stored = await read_after(session, shop.id, 1)
+    received = await asyncio.wait_for(subscription.get(), 1)
+    assert subscription.queue.empty()
+    assert [e.kind for e in stored] == ["test.kept"]
+    # the rolled-back number is reused: the stream stays gapless
+    assert received == stored[0] and received.seq == 2
+    subscription.close()
+
+
+async def _collect(stream: object, n: int) -> list[EventData]:
+    got: list[EventData] = []
+    async for item in stream:  # type: ignore[attr-defined]
+        got.append(item)
+        if len(got) == n:
+            break
+    return got
+
+
+async def test_follower_catches_up_then_receives_live_events_exactly_once(
+    db: Database, shop: Shop
+) -> None:
+    await _record(db, shop.id, 3)  # seq 2..4, missed while away
+    stream = follow(db, shop.id, after=2, poll_seconds=0.2)
+    collector = asyncio.create_task(_collect(stream, 6))
+    await asyncio.sleep(0.05)
+    await _record(db, shop.id, 4)  # seq 5..8, live
+    got = await asyncio.wait_for(collector, 5)
+    assert [e.seq for e in got] == [3, 4, 5, 6, 7, 8]
+
+
+async def test_follower_fills_a_gap_from_the_database(db: Database, shop: Shop) -> None:
+    """A broker message lost on the way is read from the database, in order."""
+    broker = get_broker()
+    assert isinstance(broker, MemoryBroker)
+    stream = follow(db, shop.id, after=1, broker=broker, poll_seconds=30)
+    collector = asyncio.create_task(_collect(stream, 3))
+    await asyncio.sleep(0.05)
+    original = broker.publish_nowait
+    broker.publish_nowait = lambda events: None  # type: ignore[method-assign]
+    await _record(db, shop.id, 2)  # seq 2, 3 never reach the broker
+    broker.publish_nowait = original  # type: ignore[method-assign]
+    await _record(db, shop.id, 1)  # seq 4 arrives and reveals the gap
+    got = await asyncio.wait_for(collector, 5)
+    assert [e.seq for e in got] == [2, 3, 4]
+
+
+async def test_follower_finds_a_lost_last_event_by_polling(db: Database, shop: Shop) -> None:
+    broker = get_broker()
+    stream = follow(db, shop.id, after=1, broker=broker, poll_seconds=0.1)
+    collector = asyncio.create_task(_collect(stream, 1))
+    await asyncio.sleep(0.05)
+    original = broker.publish_nowait
+    broker.publish_nowait = lambda events: None  # type: ignore[method-assign]
+    try:
+        await _record(db, shop.id, 1)
+        got = await asyncio.wait_for(collector, 5)
+    finally:
+        broker.publish_nowait = original  # type: ignore[method-assign]
+    assert [e.seq for e in got] == [2]
+
+
+async def test_concurrent_writers_keep_numbers_unique_and_ordered(db: Database, shop: Shop) -> None:
+    async def writer(n: int) -> None:
+        for _ in range(n):
+            await _record(db, shop.id, 1)
+
+    await asyncio.gather(*(writer(10) for _ in range(5)))
+    async with db.session() as session:
+        seqs = [e.seq for e in await read_after(session, shop.id, 0)]
+    assert seqs == list(range(1, 52))
+
+
+REDIS_URL = os.environ.get("XIAOER_TEST_REDIS_URL", "")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="XIAOER_TEST_REDIS_URL is not set")
+async def test_redis_broker_carries_events_between_processes(db: Database, shop: Shop) -> None:
+    """Two brokers stand for two processes: one writes, the other's follower reads."""
+    writer, reader = RedisBroker(REDIS_URL), RedisBroker(REDIS_URL)
+    await writer.start()
+    await reader.start()
+    try:
+        subscription = reader.subscribe(shop.id)
+        previous = set_broker(writer)  # the writing process publishes on commit
+        try:
+            async with db.session() as session:
+                recorded = await record_event(session, shop.id, "test.crossed", {"x": 1})
+                await session.commit()
+        finally:
+            set_broker(previous)
+        received = await asyncio.wait_for(subscription.get(), 5)
+        assert received == recorded
+        subscription.close()
+    finally:
+        await writer.stop()
+        await reader.stop()

@@ -1,0 +1,169 @@
+"""The ``xiaoer`` command as an operator uses it, against a real database file or server."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import create_scratch_database, drop_scratch_database
+from xiaoer.core.migrate import upgrade
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path) -> Iterator[str]:
+    url = create_scratch_database(tmp_path, "cli")
+    upgrade(url)
+    yield url
+    drop_scratch_database(url)
+
+
+def xiaoer(
+    url: str, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xiaoer", *args],
+        env={**os.environ, "XIAOER_DATABASE_URL": url, "COLUMNS": "200", **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_shop_add_and_list_as_json(cli_db: str) -> None:
+    assert xiaoer(cli_db, "shop", "add", "linen", "棉麻小屋").returncode == 0
+    assert xiaoer(cli_db, "shop", "add", "rugs", "地毯铺", "--platform", "tmall").returncode == 0
+    listed = xiaoer(cli_db, "shop", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [
+        {"code": "linen", "name": "棉麻小屋"},
+        {"code": "rugs", "name": "地毯铺"},
+    ]
+
+
+def test_shop_add_refuses_a_bad_code(cli_db: str) -> None:
+    done = xiaoer(cli_db, "shop", "add", "Bad Code!", "x")
+    assert done.returncode == 1
+    assert "shop code 'Bad Code!'" in done.stderr
+
+
+def test_user_add_creates_an_account_that_can_be_listed(cli_db: str) -> None:
+    xiaoer(cli_db, "shop", "add", "linen", "棉麻小屋")
+    done = xiaoer(
+        cli_db,
+        "user",
+        "add",
+        "--username",
+        "mei",
+        "--number",
+        "2001",
+        "--name",
+        "林美",
+        "--role",
+        "agent",
+        "--role",
+        "supervisor",
+        "--level",
+        "senior",
+        "--team",
+        "aftersale",
+        XIAOER_PASSWORD="a-good-password",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "added mei (2001) to shop linen" in done.stdout
+    again = xiaoer(
+        cli_db,
+        "user",
+        "add",
+        "--username",
+        "mei",
+        "--number",
+        "2002",
+        "--name",
+        "x",
+        "--role",
+        "agent",
+        XIAOER_PASSWORD="a-good-password",
+    )
+    assert again.returncode == 1 and "username 'mei' is taken" in again.stderr
+
+
+def test_user_add_explains_a_bad_level(cli_db: str) -> None:
+    xiaoer(cli_db, "shop", "add", "linen", "棉麻小屋")
+    done = xiaoer(
+        cli_db,
+        "user",
+        "add",
+        "--username",
+        "mei",
+        "--number",
+        "1",
+        "--name",
+        "林美",
+        "--role",
+        "agent",
+        "--level",
+        "boss",
+        XIAOER_PASSWORD="a-good-password",
+    )
+    assert done.returncode == 1
+    assert (
+        "level 'boss': expected one of junior, intermediate, senior, account_manager" in done.stderr
+    )
+
+
+def test_policy_check_reports_each_bad_key(tmp_path: Path, cli_db: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[orders]\nseller_note_minutes = "twenty"\n[fines]\nlatee = 1\n', "utf-8")
+    done = xiaoer(cli_db, "policy", "check", str(bad))
+    assert done.returncode == 1
+    assert "orders.seller_note_minutes = 'twenty': Input should be a valid integer" in done.stderr
+    assert "fines.latee: unknown key (value 1)" in done.stderr
+    good = tmp_path / "good.toml"
+    good.write_text("[orders]\nseller_note_minutes = 15\n", "utf-8")
+    assert xiaoer(cli_db, "policy", "check", str(good)).returncode == 0
+    missing = xiaoer(cli_db, "policy", "check", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_policy_apply_then_show_by_date(tmp_path: Path, cli_db: str) -> None:
+    xiaoer(cli_db, "shop", "add", "linen", "棉麻小屋")
+    file = tmp_path / "linen.toml"
+    file.write_text("[orders]\nseller_note_minutes = 15\n", "utf-8")
+    applied = xiaoer(cli_db, "policy", "apply", str(file), "--from", "2026-12-01")
+    assert applied.returncode == 0, applied.stderr
+    assert "in force from 2026-12-01" in applied.stdout
+    before = xiaoer(cli_db, "policy", "show", "--on", "2026-11-30")
+    after = xiaoer(cli_db, "policy", "show", "--on", "2026-12-01")
+    assert "seller_note_minutes = 20" in before.stdout
+    assert "seller_note_minutes = 15" in after.stdout
+    bad_date = xiaoer(cli_db, "policy", "apply", str(file), "--from", "12/01")
+    assert bad_date.returncode == 1 and "expected a date like" in bad_date.stderr
+
+
+def test_policy_apply_needs_a_shop_when_there_are_several(tmp_path: Path, cli_db: str) -> None:
+    xiaoer(cli_db, "shop", "add", "linen", "棉麻小屋")
+    xiaoer(cli_db, "shop", "add", "rugs", "地毯铺")
+    file = tmp_path / "p.toml"
+    file.write_text("", "utf-8")
+    done = xiaoer(cli_db, "policy", "apply", str(file))
+    assert done.returncode == 1
+    assert "several shops (linen, rugs): name one with --shop" in done.stderr
+    assert xiaoer(cli_db, "policy", "apply", str(file), "--shop", "rugs").returncode == 0
+
+
+def test_serve_refuses_the_default_secret(cli_db: str) -> None:
+    env_key = {k: v for k, v in os.environ.items() if k != "XIAOER_SECRET_KEY"}
+    done = subprocess.run(
+        [sys.executable, "-m", "xiaoer", "serve", "--port", "8799"],
+        env={**env_key, "XIAOER_DATABASE_URL": cli_db},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "XIAOER_SECRET_KEY is the shipped default" in done.stderr
