@@ -34,7 +34,7 @@ def test_commission_rounds_half_up_to_whole_fen() -> None:
 
 
 def test_shop_local_time_round_trip() -> None:
-    wall = datetime(2026, 11, 11, 0, 5)  # noqa: DTZ001 (export wall time)
+    wall = datetime(2026, 11, 11, 0, 5)
     utc = from_local(wall)
     assert utc == datetime(2026, 11, 10, 16, 5, tzinfo=UTC)
     assert local(utc).replace(tzinfo=None) == wall

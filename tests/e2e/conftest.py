@@ -67,9 +67,13 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     process.wait(timeout=10)
 
 
+def _chromium_installed() -> bool:
+    return Path(CHROMIUM).exists()
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not _chromium_installed():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(

@@ -1,0 +1,358 @@
+"""The demo shop generator: contents, consistency, determinism, refusal to seed twice."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from tests.conftest import create_scratch_database, drop_scratch_database, empty_all_tables
+from xiaoer.catalog.models import Product, Promotion, PromotionKind, Sku
+from xiaoer.core.auth import verify_password
+from xiaoer.core.db import Database
+from xiaoer.core.migrate import upgrade_async
+from xiaoer.customers.models import Customer
+from xiaoer.demo import (
+    DEMO_LOGINS,
+    DEMO_PASSWORD,
+    DEMO_SHOP_CODE,
+    DemoSummary,
+    demo_exists,
+    seed_demo,
+)
+from xiaoer.orders.models import PAID_STATUSES, Order, OrderItem, TradeStatus
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import Level, Role, StaffAccount, Team
+
+NOW = datetime(2026, 3, 14, 6, 30, 15, tzinfo=UTC)  # 14:30 in Shanghai
+SEED = 2026
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHIPPED = {
+    TradeStatus.SELLER_CONSIGNED_PART,
+    TradeStatus.WAIT_BUYER_CONFIRM_GOODS,
+    TradeStatus.TRADE_BUYER_SIGNED,
+    TradeStatus.TRADE_FINISHED,
+}
+
+
+@dataclass(frozen=True)
+class Seeded:
+    db: Database
+    summary: DemoSummary
+
+
+@pytest.fixture(scope="module")
+async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
+    """A database of its own with the demo shop seeded at NOW, shared by the read-only tests."""
+    url = create_scratch_database(tmp_path_factory.mktemp("demo"), "demo")
+    await upgrade_async(url)
+    database = Database(url)
+    try:
+        yield Seeded(database, await seed_demo(database, seed=SEED, now=NOW))
+    finally:
+        await database.dispose()
+        drop_scratch_database(url)
+
+
+async def _all(db: Database, model: Any) -> list[Any]:
+    async with db.session() as session:
+        query = select(model)
+        if model is Order:
+            query = query.options(selectinload(Order.items))
+        if model is Product:
+            query = query.options(selectinload(Product.skus))
+        return list(await session.scalars(query.order_by(model.id)))
+
+
+async def _count(db: Database, model: Any) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_summary_matches_the_rows(demo: Seeded) -> None:
+    db, seeded = demo.db, demo.summary
+    assert seeded.shop_code == DEMO_SHOP_CODE == "demo"
+    assert 28 <= seeded.products <= 34
+    assert seeded.promotions == 2
+    assert seeded.staff == 8
+    assert seeded.customers == 300
+    assert 1000 <= seeded.orders <= 2000
+    assert seeded.order_items > seeded.orders
+    assert await _count(db, Product) == seeded.products
+    assert await _count(db, Sku) == seeded.skus
+    assert await _count(db, Promotion) == 2
+    assert await _count(db, StaffAccount) == 8
+    assert await _count(db, Customer) == 300
+    assert await _count(db, Order) == seeded.orders
+    assert await _count(db, OrderItem) == seeded.order_items
+    async with db.session() as session:
+        shop = await session.scalar(select(Shop).where(Shop.code == "demo"))
+    assert shop is not None
+    assert shop.name.strip() and shop.platform == "taobao"
+    assert shop.timezone == "Asia/Shanghai" and shop.default_courier == "顺丰"
+    assert await demo_exists(db)
+
+
+async def test_demo_exists_is_false_on_an_empty_database(db: Database) -> None:
+    assert not await demo_exists(db)
+
+
+async def test_catalogue(demo: Seeded) -> None:
+    db, seeded = demo.db, demo.summary
+    products: list[Product] = await _all(db, Product)
+    skus = [s for p in products for s in p.skus]
+    assert len({p.code for p in products}) == len(products)
+    assert len({s.code for s in skus}) == len(skus) == seeded.skus
+    for product in products:
+        assert 2 <= len(product.skus) <= 6, product.code
+        assert product.price_fen == min(s.price_fen for s in product.skus)
+        assert re.search(r"[\u4e00-\u9fff]", product.title) and product.description
+        for sku in product.skus:
+            assert sku.attributes and all(isinstance(v, str) for v in sku.attributes.values())
+            assert 100 <= sku.price_fen <= 100_000
+            assert sku.stock >= 0
+    assert {"窗帘", "纱帘", "百叶帘", "卷帘", "罗马杆", "轨道", "抱枕", "桌布", "地毯"} <= {
+        p.category for p in products
+    }
+    assert any(p.custom_made for p in products) and not all(p.custom_made for p in products)
+    assert sum(1 for s in skus if s.stock == 0) >= 3
+    assert sum(1 for s in skus if 1 <= s.stock <= 3) >= 3
+    # Curtains are priced by size: the wider, the dearer.
+    curtain = next(p for p in products if p.code == "CL-101")
+    by_size = {s.attributes["尺寸"]: s.price_fen for s in curtain.skus}
+    assert by_size["宽2米*高2.7米"] < by_size["宽3米*高2.7米"]
+    assert curtain.skus[0].attribute_text == "颜色分类：米白;尺寸：宽2米*高2.7米"
+
+
+async def test_two_promotions_run_now(demo: Seeded) -> None:
+    db = demo.db
+    promotions: list[Promotion] = await _all(db, Promotion)
+    assert sorted(p.kind for p in promotions) == sorted(
+        [PromotionKind.full_reduction.value, PromotionKind.coupon.value]
+    )
+    for promotion in promotions:
+        assert promotion.starts_at < NOW < promotion.ends_at
+        assert 0 < promotion.discount_fen < promotion.threshold_fen
+        assert promotion.name and len(promotion.description) > 10
+    full = next(p for p in promotions if p.kind == "full_reduction")
+    assert (full.threshold_fen, full.discount_fen) == (30000, 3000)
+
+
+async def test_staff_cover_every_level_team_and_role(demo: Seeded) -> None:
+    db = demo.db
+    staff: list[StaffAccount] = await _all(db, StaffAccount)
+    assert {a.level for a in staff} == {lv.value for lv in Level}
+    assert {a.team for a in staff} == {t.value for t in Team}
+    assert {r for a in staff for r in a.roles} == {r.value for r in Role}
+    assert sorted(a.number for a in staff) == [str(n) for n in range(1001, 1009)]
+    by_name = {a.username: a for a in staff}
+    assert list(by_name) == [login.username for login in DEMO_LOGINS]
+    first = DEMO_LOGINS[0]
+    assert first.username == "agent" and first.team == "presale"
+    assert first.level in {"junior", "intermediate"} and first.roles == ("agent",)
+    supervisor = by_name["supervisor"]
+    assert supervisor.level == "senior" and set(supervisor.roles) == {"agent", "supervisor"}
+    for login in DEMO_LOGINS:
+        account = by_name[login.username]
+        assert (account.name, account.level, account.team) == (login.name, login.level, login.team)
+        assert tuple(account.roles) == login.roles
+        assert account.hired_on is not None and account.hired_on < NOW
+        assert verify_password(account.password_hash, DEMO_PASSWORD)
+        assert not verify_password(account.password_hash, "wrong-password")
+
+
+async def test_customers(demo: Seeded) -> None:
+    db = demo.db
+    customers: list[Customer] = await _all(db, Customer)
+    assert len(customers) == 300
+    assert all(c.channel == "taobao" and c.buyer_id == c.nick and c.nick for c in customers)
+    assert len({c.buyer_id for c in customers}) == 300
+    phones = [c.phone for c in customers]
+    assert all(re.fullmatch(r"1[3-9]\d{9}", p) for p in phones)
+    assert len(set(phones)) == 300
+    assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,3}", c.name) for c in customers)
+    assert all(c.city and not c.city.endswith("市") for c in customers)
+    assert 60 < sum(c.birthday is not None for c in customers) < 240
+    assert {c.gender for c in customers} == {"female", "male", ""}
+    tags = Counter(t for c in customers for t in c.tags)
+    assert set(tags) == {"老客", "大客户", "爱砍价"}
+    assert tags["老客"] >= 5 and tags["大客户"] >= 3 and tags["爱砍价"] >= 5
+    assert all(c.created_at < NOW - timedelta(days=60) for c in customers)
+
+
+async def test_every_trade_status_is_present(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    counts = Counter(o.status for o in orders)
+    assert set(counts) == {s.value for s in TradeStatus}
+    assert counts[TradeStatus.TRADE_FINISHED] > len(orders) // 2
+    assert sum(o.cash_on_delivery for o in orders) >= 2
+
+
+async def test_order_timestamps_follow_the_status(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    customers = {c.id: c for c in await _all(db, Customer)}
+    first = NOW - timedelta(days=60)
+    for o in orders:
+        status = TradeStatus(o.status)
+        label = f"{o.platform_order_id} {status}"
+        assert re.fullmatch(r"[1-9]\d{17}", o.platform_order_id), label
+        assert o.source == "demo"
+        assert first <= o.created_at < NOW, label
+        assert o.customer_id is not None and customers[o.customer_id].nick == o.buyer_nick
+        assert o.receiver_name and re.fullmatch(r"1\d{10}", o.receiver_phone)
+        assert re.fullmatch(r"\S+ \S+市 \S+区 \S+号\S+室", o.receiver_address), label
+        assert o.updated_at >= o.created_at
+        for stamp in (o.paid_at, o.shipped_at, o.finished_at, o.closed_at):
+            assert stamp is None or o.created_at <= stamp <= NOW, label
+        if status in PAID_STATUSES or status is TradeStatus.TRADE_CLOSED:
+            assert o.paid_at is not None and o.paid_fen == o.total_fen, label
+        else:
+            assert o.paid_at is None and o.paid_fen == 0, label
+        if status in SHIPPED:
+            assert o.shipped_at is not None and o.courier and o.tracking_number, label
+            assert o.paid_at is not None, label
+            assert o.cash_on_delivery or o.paid_at <= o.shipped_at, label
+        if status in {TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS}:
+            assert o.shipped_at is None and not o.tracking_number, label
+        if status is TradeStatus.TRADE_FINISHED:
+            assert o.finished_at is not None and o.shipped_at is not None, label
+            assert o.finished_at >= o.shipped_at, label
+        else:
+            assert o.finished_at is None, label
+        if status is TradeStatus.TRADE_CLOSED:
+            assert o.closed_at is not None and o.paid_at is not None, label
+            assert o.closed_at >= o.paid_at, label
+            assert o.close_reason == "退款" and o.refunded_fen == o.paid_fen > 0, label
+        elif status is TradeStatus.TRADE_CLOSED_BY_TAOBAO:
+            assert o.closed_at is not None and o.close_reason == "买家未付款", label
+            assert o.refunded_fen == 0, label
+        else:
+            assert o.closed_at is None and o.close_reason == "" and o.refunded_fen == 0, label
+        if o.cash_on_delivery:
+            assert status in {TradeStatus.TRADE_BUYER_SIGNED, TradeStatus.TRADE_FINISHED}
+        if status is TradeStatus.TRADE_BUYER_SIGNED:
+            assert o.cash_on_delivery, label
+        if status is TradeStatus.WAIT_BUYER_PAY:
+            assert o.created_at > NOW - timedelta(hours=72), label
+    assert len({o.platform_order_id for o in orders}) == len(orders)
+
+
+async def test_items_add_up(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    skus = {s.id: s for s in await _all(db, Sku)}
+    titles = {p.id: p.title for p in await _all(db, Product)}
+    for o in orders:
+        assert 1 <= len(o.items) <= 3
+        assert o.goods_fen == sum(i.price_fen * i.quantity for i in o.items)
+        assert o.total_fen == o.goods_fen + o.postage_fen
+        assert o.postage_fen in {0, 800, 1500, 2300}
+        for item in o.items:
+            sku = skus[item.sku_id]
+            assert item.sku_code == sku.code and item.price_fen == sku.price_fen
+            assert item.title == titles[sku.product_id]
+            assert item.sku_text == sku.attribute_text
+            assert re.fullmatch(r"[^：;]+：[^：;]+(;[^：;]+：[^：;]+)*", item.sku_text)
+            assert item.quantity >= 1
+
+
+async def test_orders_per_day(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    per_day = Counter(o.created_at.astimezone(SHANGHAI).date() for o in orders)
+    today = NOW.astimezone(SHANGHAI).date()
+    assert min(per_day) == today - timedelta(days=59)
+    assert len(per_day) >= 59  # today's may still be empty just after midnight
+    assert all(15 <= n <= 40 for day, n in per_day.items() if day != today)
+
+
+async def test_recent_orders_are_open_and_old_ones_finished(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    recent = [o for o in orders if o.created_at > NOW - timedelta(days=2)]
+    old = [o for o in orders if o.created_at < NOW - timedelta(days=20)]
+    finished = TradeStatus.TRADE_FINISHED.value
+    assert sum(o.status == finished for o in recent) < len(recent) * 0.2
+    assert sum(o.status == finished for o in old) > len(old) * 0.8
+
+
+async def test_fixed_points_relative_to_now(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    paid_21 = [
+        o for o in orders
+        if o.status == TradeStatus.WAIT_SELLER_SEND_GOODS
+        and o.paid_at is not None
+        and timedelta(minutes=20) <= NOW - o.paid_at <= timedelta(minutes=22)
+    ]
+    unpaid_11 = [
+        o for o in orders
+        if o.status == TradeStatus.WAIT_BUYER_PAY
+        and timedelta(minutes=10) <= NOW - o.created_at <= timedelta(minutes=12)
+    ]
+    assert paid_21 and unpaid_11
+
+
+async def _fingerprint(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    orders: list[Order] = await _all(db, Order)
+    rows = [
+        (
+            o.id, o.platform_order_id, o.customer_id, o.status, o.total_fen, o.created_at,
+            o.paid_at, o.shipped_at, o.finished_at, o.closed_at, o.buyer_nick, o.receiver_address,
+            tuple((i.id, i.sku_id, i.sku_code, i.quantity) for i in o.items),
+        )
+        for o in orders
+    ]
+    customers = [
+        (c.id, c.nick, c.phone, c.birthday, tuple(c.tags)) for c in await _all(db, Customer)
+    ]
+    return rows, customers
+
+
+async def test_same_seed_and_now_give_the_same_shop(db: Database, demo: Seeded) -> None:
+    """Seeded into two databases with the same seed and moment: the same rows, ids included."""
+    await seed_demo(db, seed=SEED, now=NOW)
+    assert await _fingerprint(db) == await _fingerprint(demo.db)
+    await empty_all_tables(db)
+    await seed_demo(db, seed=SEED + 1, now=NOW)
+    other_orders, other_customers = await _fingerprint(db)
+    orders, customers = await _fingerprint(demo.db)
+    assert {o[1] for o in other_orders}.isdisjoint({o[1] for o in orders})
+    assert [c[2] for c in other_customers] != [c[2] for c in customers]
+
+
+async def test_seeding_twice_raises_and_adds_nothing(demo: Seeded) -> None:
+    db = demo.db
+    before = [await _count(db, m) for m in (Shop, Product, StaffAccount, Customer, Order)]
+    with pytest.raises(ValueError, match="the demo shop exists already"):
+        await seed_demo(db, now=NOW)
+    after = [await _count(db, m) for m in (Shop, Product, StaffAccount, Customer, Order)]
+    assert after == before
+
+
+async def test_naive_now_is_refused(db: Database) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await seed_demo(db, now=datetime(2026, 3, 14, 12))
+    assert not await demo_exists(db)
+
+
+async def test_default_now_is_the_current_time_and_progress_is_reported(db: Database) -> None:
+    seen: list[tuple[str, int, int]] = []
+    summary = await seed_demo(db, progress=lambda *args: seen.append(args))
+    assert [done for _, done, _ in seen] == list(range(1, len(seen) + 1))
+    assert {total for _, _, total in seen} == {len(seen)}
+    assert seen[0][0] == "shop" and seen[-1][0] == "orders"
+    assert summary.orders > 1000
+    orders: list[Order] = await _all(db, Order)
+    newest = max(o.created_at for o in orders)
+    assert timedelta(minutes=10) < datetime.now(UTC) - newest < timedelta(minutes=15)

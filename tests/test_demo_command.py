@@ -1,0 +1,82 @@
+"""`xiaoer demo` and `xiaoer seed-demo` as a new user runs them."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.e2e.conftest import free_port
+
+
+def test_demo_creates_the_shop_prints_the_logins_and_serves(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "demo.sqlite"
+    log = tmp_path / "demo.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOER_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xiaoer", "demo", "--port", str(port), "--db", str(db)],
+        env={**env, "COLUMNS": "200"},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert health.json()["database"] == "sqlite"
+        login = httpx.get(f"http://127.0.0.1:{port}/login")
+        assert '<html lang="zh-CN">' in login.text and "用户名" in login.text
+        printed = log.read_text("utf-8")
+        assert "Demo logins" in printed and "xiaoer-demo" in printed
+        for username in ("agent", "supervisor", "manager", "auditor", "warehouse", "admin"):
+            assert f" {username} " in printed
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert db.exists()
+
+
+def test_seed_demo_fills_the_named_database(tmp_path: Path) -> None:
+    url = create_scratch_database(tmp_path, "seed")
+    try:
+        env = {**os.environ, "XIAOER_DATABASE_URL": url, "COLUMNS": "200"}
+        seeded = subprocess.run(
+            [sys.executable, "-m", "xiaoer", "seed-demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        assert "300 customers" in seeded.stdout
+        listed = subprocess.run(
+            [sys.executable, "-m", "xiaoer", "shop", "list", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        shops = json.loads(listed.stdout)
+        assert [s["code"] for s in shops] == ["demo"]
+        again = subprocess.run(
+            [sys.executable, "-m", "xiaoer", "seed-demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert again.returncode == 0
+        assert "exists already" in again.stdout
+    finally:
+        drop_scratch_database(url)
