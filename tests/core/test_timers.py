@@ -161,3 +161,20 @@ async def test_two_concurrent_workers_fire_each_timer_exactly_once(
     assert len(fired) == len(set(fired)) == total
     assert sum(fired_by) == total
     assert min(fired_by) > 0, f"one worker did all the work: {fired_by}"
+
+
+async def test_the_loop_fires_a_timer_as_it_falls_due(db: Database, shop: Shop) -> None:
+    from xiaoer.core.timers import run_timer_loop
+
+    await _schedule(db, shop, 1, "test.record", timedelta(milliseconds=300))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(run_timer_loop(db, stop, interval=0.05))
+    try:
+        for _ in range(100):
+            if await _fired_events(db, shop):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+    assert len(await _fired_events(db, shop)) == 1
