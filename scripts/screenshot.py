@@ -1,6 +1,6 @@
 """Regenerate docs/images/agent-home.png: the demo shop's agent home page in Chromium.
 
-    .venv/bin/python scripts/screenshot.py
+.venv/bin/python scripts/screenshot.py
 """
 
 from __future__ import annotations
@@ -16,16 +16,31 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 8765
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen(
-            [sys.executable, "-m", "xiaoer", "demo", "--port", str(PORT), "--db",
-             str(Path(tmp) / "demo.sqlite")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "xiaoer",
+                "demo",
+                "--port",
+                str(PORT),
+                "--db",
+                str(Path(tmp) / "demo.sqlite"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             for _ in range(600):
@@ -35,8 +50,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                     args=ARGS)
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
                 page = browser.new_page(viewport={"width": 1200, "height": 720})
                 page.goto(f"http://127.0.0.1:{PORT}/login")
                 page.get_by_label("用户名").fill("agent")

@@ -290,13 +290,15 @@ async def test_fixed_points_relative_to_now(demo: Seeded) -> None:
     db = demo.db
     orders: list[Order] = await _all(db, Order)
     paid_21 = [
-        o for o in orders
+        o
+        for o in orders
         if o.status == TradeStatus.WAIT_SELLER_SEND_GOODS
         and o.paid_at is not None
         and timedelta(minutes=20) <= NOW - o.paid_at <= timedelta(minutes=22)
     ]
     unpaid_11 = [
-        o for o in orders
+        o
+        for o in orders
         if o.status == TradeStatus.WAIT_BUYER_PAY
         and timedelta(minutes=10) <= NOW - o.created_at <= timedelta(minutes=12)
     ]
@@ -307,8 +309,18 @@ async def _fingerprint(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[
     orders: list[Order] = await _all(db, Order)
     rows = [
         (
-            o.id, o.platform_order_id, o.customer_id, o.status, o.total_fen, o.created_at,
-            o.paid_at, o.shipped_at, o.finished_at, o.closed_at, o.buyer_nick, o.receiver_address,
+            o.id,
+            o.platform_order_id,
+            o.customer_id,
+            o.status,
+            o.total_fen,
+            o.created_at,
+            o.paid_at,
+            o.shipped_at,
+            o.finished_at,
+            o.closed_at,
+            o.buyer_nick,
+            o.receiver_address,
             tuple((i.id, i.sku_id, i.sku_code, i.quantity) for i in o.items),
         )
         for o in orders

@@ -227,7 +227,11 @@ def shop_add(
     async def work(db: Database) -> str:
         async with db.session() as session:
             shop = await do_create_shop(
-                session, code=code, name=name, platform=platform, timezone=timezone,
+                session,
+                code=code,
+                name=name,
+                platform=platform,
+                timezone=timezone,
                 default_courier=courier,
             )
             await session.commit()

@@ -44,9 +44,19 @@ Progress = Callable[[str, int, int], None]
 Row = dict[str, Any]
 # Every column of an order row, so that all rows of the bulk insert have the same keys.
 _ORDER_DEFAULTS: Row = {
-    "customer_id": None, "status": "", "source": "demo", "paid_fen": 0, "refunded_fen": 0,
-    "shipping_method": "快递", "courier": "", "tracking_number": "", "cash_on_delivery": False,
-    "close_reason": "", "paid_at": None, "shipped_at": None, "finished_at": None,
+    "customer_id": None,
+    "status": "",
+    "source": "demo",
+    "paid_fen": 0,
+    "refunded_fen": 0,
+    "shipping_method": "快递",
+    "courier": "",
+    "tracking_number": "",
+    "cash_on_delivery": False,
+    "close_reason": "",
+    "paid_at": None,
+    "shipped_at": None,
+    "finished_at": None,
     "closed_at": None,
 }
 
@@ -152,8 +162,9 @@ def _pick_lines(
     return lines
 
 
-def _random_times(rng: random.Random, created: datetime, base: datetime, lines: list[_Line],
-                  courier: str) -> _Times:
+def _random_times(
+    rng: random.Random, created: datetime, base: datetime, lines: list[_Line], courier: str
+) -> _Times:
     """A likely life for an order: paid or not, made to measure or not, refunded or not."""
     times = _Times(created)
     made = any(line.spec.custom_made for line in lines)
@@ -229,8 +240,9 @@ def _apply(row: Row, times: _Times, base: datetime, courier: str, tracking: str)
     row["status"], row["updated_at"] = status.value, max(stamps)
 
 
-def _order(rng: random.Random, shop_id: int, order_ids: set[str], buyer: data.Buyer,
-           lines: list[_Line]) -> tuple[Row, list[Row], str, str]:
+def _order(
+    rng: random.Random, shop_id: int, order_ids: set[str], buyer: data.Buyer, lines: list[_Line]
+) -> tuple[Row, list[Row], str, str]:
     """An order's row without its timeline, its item rows, its courier and waybill number."""
     goods = sum(line.sku.price_fen * line.quantity for line in lines)
     postage = 0 if goods >= _FREE_POSTAGE_FROM else _POSTAGE
@@ -242,7 +254,8 @@ def _order(rng: random.Random, shop_id: int, order_ids: set[str], buyer: data.Bu
     message = ""
     if any(line.spec.custom_made for line in lines) and rng.random() < 0.5:
         message = data.CUSTOM_MESSAGE.format(
-            width=f"{rng.randint(14, 42) / 10:.1f}", height=f"{rng.randint(22, 29) / 10:.1f}",
+            width=f"{rng.randint(14, 42) / 10:.1f}",
+            height=f"{rng.randint(22, 29) / 10:.1f}",
             style=rng.choice(data.CUSTOM_STYLES),
         )
     elif rng.random() < 0.12:
@@ -251,24 +264,39 @@ def _order(rng: random.Random, shop_id: int, order_ids: set[str], buyer: data.Bu
     courier = rng.choices(list(couriers), weights=list(couriers.values()))[0]
     tracking = f"{data.COURIER_PREFIXES[courier]}{rng.randint(0, 10**12 - 1):012d}"
     items = [
-        {"sku_id": line.sku.id, "sku_code": line.sku.code, "title": line.product.title,
-         "sku_text": line.sku.attribute_text, "price_fen": line.sku.price_fen,
-         "quantity": line.quantity}
+        {
+            "sku_id": line.sku.id,
+            "sku_code": line.sku.code,
+            "title": line.product.title,
+            "sku_text": line.sku.attribute_text,
+            "price_fen": line.sku.price_fen,
+            "quantity": line.quantity,
+        }
         for line in lines
     ]
     row: Row = dict(_ORDER_DEFAULTS)
     row.update(
         shop_id=shop_id,
         platform_order_id=data.unique(order_ids, lambda: str(rng.randint(10**17, 10**18 - 1))),
-        buyer_nick=buyer.row["nick"], goods_fen=goods, postage_fen=postage,
-        total_fen=goods + postage, receiver_name=name, receiver_phone=phone,
-        receiver_address=buyer.address, buyer_message=message,
+        buyer_nick=buyer.row["nick"],
+        goods_fen=goods,
+        postage_fen=postage,
+        total_fen=goods + postage,
+        receiver_name=name,
+        receiver_phone=phone,
+        receiver_address=buyer.address,
+        buyer_message=message,
     )
     return row, items, courier, tracking
 
 
-def _orders(rng: random.Random, shop_id: int, base: datetime, products: list[Product],
-            buyers: list[data.Buyer]) -> list[_Planned]:
+def _orders(
+    rng: random.Random,
+    shop_id: int,
+    base: datetime,
+    products: list[Product],
+    buyers: list[data.Buyer],
+) -> list[_Planned]:
     """Every order, oldest first."""
     today = base.astimezone(_TZ).date()
     moments: list[datetime] = []
@@ -301,16 +329,30 @@ def _orders(rng: random.Random, shop_id: int, base: datetime, products: list[Pro
     paid = base - timedelta(minutes=24)
     add(paid, ("CL-101",), _Times(paid, paid=base - timedelta(minutes=21)))
     part = base - timedelta(days=2, hours=3)
-    add(part, ("CL-103", "RD-501"), _Times(
-        part, paid=part + timedelta(minutes=3), part=part + timedelta(hours=22),
-        ship=part + timedelta(days=6),
-    ))
+    add(
+        part,
+        ("CL-103", "RD-501"),
+        _Times(
+            part,
+            paid=part + timedelta(minutes=3),
+            part=part + timedelta(hours=22),
+            ship=part + timedelta(days=6),
+        ),
+    )
     cod = base - timedelta(days=6, hours=2)
     signed = base - timedelta(days=1, hours=4)
-    add(cod, ("RG-902",), _Times(
-        cod, paid=signed, ship=cod + timedelta(hours=20), signed=signed,
-        finish=signed + COD_SETTLE, cod=True,
-    ))
+    add(
+        cod,
+        ("RG-902",),
+        _Times(
+            cod,
+            paid=signed,
+            ship=cod + timedelta(hours=20),
+            signed=signed,
+            finish=signed + COD_SETTLE,
+            cod=True,
+        ),
+    )
     result.sort(key=lambda planned: planned.row["created_at"])
     return result
 
@@ -363,8 +405,12 @@ async def seed_demo(
                 "seed an empty database instead"
             )
         shop = await do_create_shop(
-            session, code=DEMO_SHOP_CODE, name=data.SHOP_NAME, platform=Platform.taobao.value,
-            timezone=ZONE, default_courier=data.DEFAULT_COURIER,
+            session,
+            code=DEMO_SHOP_CODE,
+            name=data.SHOP_NAME,
+            platform=Platform.taobao.value,
+            timezone=ZONE,
+            default_courier=data.DEFAULT_COURIER,
         )
         shop.created_at = base - timedelta(days=2100)
         step("shop")
@@ -381,9 +427,16 @@ async def seed_demo(
         for number, (login, days) in enumerate(zip(DEMO_LOGINS, _HIRED_DAYS_AGO, strict=True)):
             hired = base - timedelta(days=days)
             account = await do_add_staff(
-                session, shop_id=shop.id, username=login.username, number=str(1001 + number),
-                name=login.name, password=DEMO_PASSWORD, level=login.level, team=login.team,
-                roles=login.roles, hired_on=hired,
+                session,
+                shop_id=shop.id,
+                username=login.username,
+                number=str(1001 + number),
+                name=login.name,
+                password=DEMO_PASSWORD,
+                level=login.level,
+                team=login.team,
+                roles=login.roles,
+                hired_on=hired,
             )
             account.created_at = hired
         step("staff")
@@ -393,20 +446,27 @@ async def seed_demo(
         _tag(rng, buyers, orders)
         # Bulk inserts without RETURNING, then one query for the new ids.
         await session.execute(insert(Customer), [b.row for b in buyers])
-        customer_ids = {buyer_id: id_ for buyer_id, id_ in await session.execute(
-            select(Customer.buyer_id, Customer.id).where(Customer.shop_id == shop.id)
-        )}
+        customer_ids = {
+            buyer_id: id_
+            for buyer_id, id_ in await session.execute(
+                select(Customer.buyer_id, Customer.id).where(Customer.shop_id == shop.id)
+            )
+        }
         step("customers")
 
         for order in orders:
             order.row["customer_id"] = customer_ids[buyers[order.who].row["buyer_id"]]
         await session.execute(insert(Order), [o.row for o in orders])
-        order_ids = {number: id_ for number, id_ in await session.execute(
-            select(Order.platform_order_id, Order.id).where(Order.shop_id == shop.id)
-        )}
+        order_ids = {
+            number: id_
+            for number, id_ in await session.execute(
+                select(Order.platform_order_id, Order.id).where(Order.shop_id == shop.id)
+            )
+        }
         item_rows = [
             {**item, "order_id": order_ids[order.row["platform_order_id"]]}
-            for order in orders for item in order.items
+            for order in orders
+            for item in order.items
         ]
         await session.execute(insert(OrderItem), item_rows)
         await session.commit()
