@@ -157,3 +157,60 @@ async def test_redis_broker_carries_events_between_processes(db: Database, shop:
     finally:
         await writer.stop()
         await reader.stop()
+
+
+async def test_topic_follower_gets_only_its_topic_numbered_without_gaps(
+    db: Database, shop: Shop
+) -> None:
+    async with db.session() as session:
+        for i in range(3):
+            await record_event(session, shop.id, "msg", {"i": i}, topic="buyer:1")
+            await record_event(session, shop.id, "msg", {"i": i}, topic="buyer:2")
+        await session.commit()
+    stream = follow(db, shop.id, after=1, topic="buyer:1", poll_seconds=0.2)
+    collector = asyncio.create_task(_collect(stream, 4))
+    await asyncio.sleep(0.05)
+    async with db.session() as session:
+        await record_event(session, shop.id, "msg", {"i": 9}, topic="buyer:2")
+        await record_event(session, shop.id, "msg", {"i": 3}, topic="buyer:1")
+        await record_event(session, shop.id, "other", {})
+        await record_event(session, shop.id, "msg", {"i": 4}, topic="buyer:1")
+        await session.commit()
+    got = await asyncio.wait_for(collector, 5)
+    assert [(e.topic, e.topic_seq, e.payload["i"]) for e in got] == [
+        ("buyer:1", 2, 1),
+        ("buyer:1", 3, 2),
+        ("buyer:1", 4, 3),
+        ("buyer:1", 5, 4),
+    ]
+    shop_wide = [e.seq for e in got]
+    assert shop_wide == sorted(shop_wide)
+
+
+async def test_topic_follower_reorders_events_that_arrive_out_of_order(
+    db: Database, shop: Shop
+) -> None:
+    """Two processes may publish in the other order than they committed."""
+    broker = get_broker()
+    held: list[list[EventData]] = []
+    original = broker.publish_nowait
+    broker.publish_nowait = lambda events: held.append(list(events))  # type: ignore[method-assign]
+    try:
+        for i in range(2):
+            async with db.session() as session:
+                await record_event(session, shop.id, "msg", {"i": i}, topic="buyer:7")
+                await session.commit()
+    finally:
+        broker.publish_nowait = original  # type: ignore[method-assign]
+    stream = follow(db, shop.id, after=0, topic="buyer:7", broker=broker, poll_seconds=30)
+    first = await anext(stream)  # the database catch-up already has both
+    second = await anext(stream)
+    for batch in reversed(held):  # late, reversed broker messages are ignored
+        broker.publish_nowait(batch)
+    assert [first.topic_seq, second.topic_seq] == [1, 2]
+    async with db.session() as session:
+        await record_event(session, shop.id, "msg", {"i": 2}, topic="buyer:7")
+        await session.commit()
+    third = await asyncio.wait_for(anext(stream), 5)
+    assert third.topic_seq == 3 and third.payload == {"i": 2}
+    await stream.aclose()

@@ -24,11 +24,12 @@ CHANNEL_PREFIX = "xiaoer:events:"
 
 
 class Subscription:
-    """A follower's inbox for one shop."""
+    """A follower's inbox for one shop, or for one topic of a shop."""
 
-    def __init__(self, hub: LocalHub, shop_id: int) -> None:
+    def __init__(self, hub: LocalHub, shop_id: int, topic: str = "") -> None:
         self._hub = hub
         self.shop_id = shop_id
+        self.topic = topic
         self.queue: asyncio.Queue[EventData] = asyncio.Queue(maxsize=10_000)
         self.overflowed = False
 
@@ -47,24 +48,34 @@ class Subscription:
 
 
 class LocalHub:
-    def __init__(self) -> None:
-        self._subs: dict[int, set[Subscription]] = defaultdict(set)
+    """Followers in this process, found by (shop, topic) in one dictionary look-up."""
 
-    def add(self, shop_id: int) -> Subscription:
-        sub = Subscription(self, shop_id)
-        self._subs[shop_id].add(sub)
+    def __init__(self) -> None:
+        self._subs: dict[tuple[int, str], set[Subscription]] = defaultdict(set)
+
+    def add(self, shop_id: int, topic: str = "") -> Subscription:
+        sub = Subscription(self, shop_id, topic)
+        self._subs[(shop_id, topic)].add(sub)
         return sub
 
     def remove(self, sub: Subscription) -> None:
-        self._subs[sub.shop_id].discard(sub)
+        key = (sub.shop_id, sub.topic)
+        subs = self._subs.get(key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[key]
 
     def deliver(self, events: Sequence[EventData]) -> None:
         for item in events:
-            for sub in tuple(self._subs.get(item.shop_id, ())):
+            for sub in tuple(self._subs.get((item.shop_id, ""), ())):
                 sub.offer(item)
+            if item.topic:
+                for sub in tuple(self._subs.get((item.shop_id, item.topic), ())):
+                    sub.offer(item)
 
-    def count(self, shop_id: int) -> int:
-        return len(self._subs.get(shop_id, ()))
+    def count(self, shop_id: int, topic: str = "") -> int:
+        return len(self._subs.get((shop_id, topic), ()))
 
 
 class Broker(Protocol):
@@ -74,7 +85,7 @@ class Broker(Protocol):
 
     def publish_nowait(self, events: Sequence[EventData]) -> None: ...
 
-    def subscribe(self, shop_id: int) -> Subscription: ...
+    def subscribe(self, shop_id: int, topic: str = "") -> Subscription: ...
 
 
 class MemoryBroker:
@@ -92,8 +103,8 @@ class MemoryBroker:
     def publish_nowait(self, events: Sequence[EventData]) -> None:
         self.hub.deliver(events)
 
-    def subscribe(self, shop_id: int) -> Subscription:
-        return self.hub.add(shop_id)
+    def subscribe(self, shop_id: int, topic: str = "") -> Subscription:
+        return self.hub.add(shop_id, topic)
 
 
 class RedisBroker:
@@ -134,8 +145,8 @@ class RedisBroker:
     def publish_nowait(self, events: Sequence[EventData]) -> None:
         self._outbox.put_nowait(list(events))
 
-    def subscribe(self, shop_id: int) -> Subscription:
-        return self.hub.add(shop_id)
+    def subscribe(self, shop_id: int, topic: str = "") -> Subscription:
+        return self.hub.add(shop_id, topic)
 
     async def _send(self) -> None:
         while True:

@@ -12,7 +12,7 @@ delivered twice across reconnects, restarts and processes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,8 @@ class EventData:
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
+    topic: str = ""
+    topic_seq: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,8 @@ class EventData:
             "kind": self.kind,
             "payload": self.payload,
             "created_at": self.created_at,
+            "topic": self.topic,
+            "topic_seq": self.topic_seq,
         }
 
     @classmethod
@@ -56,11 +60,25 @@ class EventData:
             kind=str(data["kind"]),
             payload=dict(data.get("payload") or {}),
             created_at=str(data.get("created_at", "")),
+            topic=str(data.get("topic", "")),
+            topic_seq=int(data.get("topic_seq", 0)),
         )
 
     @classmethod
     def from_row(cls, row: Event) -> EventData:
-        return cls(row.shop_id, row.seq, row.kind, dict(row.payload), row.created_at.isoformat())
+        return cls(
+            row.shop_id,
+            row.seq,
+            row.kind,
+            dict(row.payload),
+            row.created_at.isoformat(),
+            row.topic,
+            row.topic_seq,
+        )
+
+    def number(self, topic: str | None) -> int:
+        """The event's number in the stream a follower reads: the shop's or a topic's."""
+        return self.topic_seq if topic else self.seq
 
 
 def pending_events(session: AsyncSession | Session) -> list[EventData]:
@@ -69,14 +87,14 @@ def pending_events(session: AsyncSession | Session) -> list[EventData]:
     return pending
 
 
-async def _next_seq(session: AsyncSession, shop_id: int) -> int:
+async def _next_seq(session: AsyncSession, shop_id: int, topic: str = "") -> int:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(EventCounter)
-        .values(shop_id=shop_id, last_seq=1)
+        .values(shop_id=shop_id, topic=topic, last_seq=1)
         .on_conflict_do_update(
-            index_elements=[EventCounter.shop_id],
+            index_elements=[EventCounter.shop_id, EventCounter.topic],
             set_={"last_seq": EventCounter.last_seq + 1},
         )
         .returning(EventCounter.last_seq)
@@ -90,15 +108,28 @@ async def record_event(
     kind: str,
     payload: dict[str, Any] | None = None,
     *,
+    topic: str = "",
     at: datetime | None = None,
 ) -> EventData:
-    """Write an event in the caller's transaction; it is published on commit."""
+    """Write an event in the caller's transaction; it is published on commit.
+
+    ``topic`` (e.g. ``"buyer:42"``) lets a follower read only that topic.
+    """
     seq = await _next_seq(session, shop_id)
+    topic_seq = await _next_seq(session, shop_id, topic) if topic else 0
     created = at or utcnow()
-    row = Event(shop_id=shop_id, seq=seq, kind=kind, payload=payload or {}, created_at=created)
+    row = Event(
+        shop_id=shop_id,
+        seq=seq,
+        topic=topic,
+        topic_seq=topic_seq,
+        kind=kind,
+        payload=payload or {},
+        created_at=created,
+    )
     session.add(row)
     await session.flush()
-    data = EventData(shop_id, seq, kind, dict(payload or {}), created.isoformat())
+    data = EventData(shop_id, seq, kind, dict(payload or {}), created.isoformat(), topic, topic_seq)
     pending_events(session).append(data)
     return data
 
@@ -117,21 +148,28 @@ def _drop_after_rollback(session: Session) -> None:
 
 
 async def read_after(
-    session: AsyncSession, shop_id: int, after: int, limit: int = 500
+    session: AsyncSession,
+    shop_id: int,
+    after: int,
+    limit: int = 500,
+    *,
+    topic: str | None = None,
 ) -> list[EventData]:
-    """Committed events of a shop with a number above ``after``, oldest first."""
-    rows = await session.scalars(
-        select(Event)
-        .where(Event.shop_id == shop_id, Event.seq > after)
-        .order_by(Event.seq)
-        .limit(limit)
-    )
+    """Committed events of a shop (or of one topic) numbered above ``after``, oldest first."""
+    query = select(Event).where(Event.shop_id == shop_id)
+    if topic:
+        query = query.where(Event.topic == topic, Event.topic_seq > after).order_by(Event.topic_seq)
+    else:
+        query = query.where(Event.seq > after).order_by(Event.seq)
+    rows = await session.scalars(query.limit(limit))
     return [EventData.from_row(row) for row in rows]
 
 
-async def last_seq(session: AsyncSession, shop_id: int) -> int:
+async def last_seq(session: AsyncSession, shop_id: int, topic: str = "") -> int:
     value = await session.scalar(
-        select(EventCounter.last_seq).where(EventCounter.shop_id == shop_id)
+        select(EventCounter.last_seq).where(
+            EventCounter.shop_id == shop_id, EventCounter.topic == topic
+        )
     )
     return int(value or 0)
 
@@ -141,23 +179,26 @@ async def follow(
     shop_id: int,
     after: int,
     *,
+    topic: str | None = None,
     broker: Broker | None = None,
     poll_seconds: float = 5.0,
 ) -> AsyncIterator[EventData]:
-    """Every event of the shop after ``after``, in order, exactly once, forever.
+    """Every event of the shop (or of one topic) after ``after``: in order, once, forever.
 
-    The broker only wakes the follower up; the database is the truth. A missed
-    broker message is found by the next one (as a gap) or by the periodic poll.
+    ``after`` and the numbers compared are the shop's ``seq``, or the topic's
+    ``topic_seq`` when following a topic. The broker only wakes the follower up;
+    the database is the truth. A missed broker message is found by the next one
+    (as a gap) or by the periodic poll.
     """
     source = broker or get_broker()
-    subscription = source.subscribe(shop_id)
+    subscription = source.subscribe(shop_id, topic or "")
     last = after
     try:
         while True:
             async with db.session() as session:
-                batch = await read_after(session, shop_id, last)
+                batch = await read_after(session, shop_id, last, topic=topic)
             for item in batch:
-                last = item.seq
+                last = item.number(topic)
                 yield item
             if len(batch) == 500:
                 continue
@@ -166,15 +207,12 @@ async def follow(
                     item = await asyncio.wait_for(subscription.get(), timeout=poll_seconds)
                 except TimeoutError:
                     break  # poll the database in case a broker message was lost
-                if item.seq <= last:
+                number = item.number(topic)
+                if number <= last:
                     continue
-                if item.seq > last + 1:
+                if number > last + 1:
                     break  # a gap: read the missing ones from the database
-                last = item.seq
+                last = number
                 yield item
     finally:
         subscription.close()
-
-
-def shop_seqs(events: Sequence[EventData]) -> list[int]:
-    return [e.seq for e in events]

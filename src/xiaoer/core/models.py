@@ -13,25 +13,37 @@ from xiaoer.core.db import Base, BigId, UTCDateTime
 
 
 class EventCounter(Base):
-    """The last event number handed out per shop; its row lock orders commits."""
+    """The last number handed out per shop (topic ``""``) and per topic of a shop.
+
+    The shop-wide row's lock, held until commit, orders a shop's commits.
+    """
 
     __tablename__ = "event_counter"
 
     shop_id: Mapped[int] = mapped_column(
         ForeignKey("shop.id", ondelete="CASCADE"), primary_key=True
     )
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Event(Base):
-    """One state change, numbered per shop without gaps, readable "after N"."""
+    """One state change, numbered per shop without gaps, readable "after N".
+
+    An event may belong to a topic (a buyer's conversations, say); it is then
+    also numbered without gaps within the topic, so that a follower of one topic
+    can tell a missed event from one of another topic.
+    """
 
     __tablename__ = "event"
+    __table_args__ = (Index("ix_event_topic", "shop_id", "topic", "topic_seq"),)
 
     shop_id: Mapped[int] = mapped_column(
         ForeignKey("shop.id", ondelete="CASCADE"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    topic: Mapped[str] = mapped_column(String(64), default="")
+    topic_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,10 +23,21 @@ def _flatten(prefix: str, data: dict[str, Any], out: dict[str, str]) -> None:
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    text = resources.files("xiaoer.web").joinpath("i18n", f"{language}.toml").read_text("utf-8")
+    """Every message of a language: one TOML file per capability in ``i18n/<language>/``."""
+    folder = resources.files("xiaoer.web").joinpath("i18n", language)
     out: dict[str, str] = {}
-    _flatten("", tomllib.loads(text), out)
+    for item in sorted(folder.iterdir(), key=lambda f: f.name):
+        if item.name.endswith(".toml"):
+            before = len(out)
+            data = tomllib.loads(item.read_text("utf-8"))
+            _flatten("", data, out)
+            if len(out) - before != _count(data):
+                raise ValueError(f"{language}/{item.name} repeats a message key of another file")
     return out
+
+
+def _count(data: dict[str, Any]) -> int:
+    return sum(_count(v) if isinstance(v, dict) else 1 for v in data.values())
 
 
 class Translator:

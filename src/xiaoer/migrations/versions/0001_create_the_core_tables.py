@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:02:54.984266
+Create Date: 2026-11-23 19:35:28.511360
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,8 @@ def upgrade() -> None:
         "event",
         sa.Column("shop_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("topic", sa.String(length=64), nullable=False),
+        sa.Column("topic_seq", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", xiaoer.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -102,14 +104,18 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("shop_id", "seq", name=op.f("pk_event")),
     )
+    with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.create_index("ix_event_topic", ["shop_id", "topic", "topic_seq"], unique=False)
+
     op.create_table(
         "event_counter",
         sa.Column("shop_id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=64), nullable=False),
         sa.Column("last_seq", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shop.id"], name=op.f("fk_event_counter_shop_id_shop"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("shop_id", name=op.f("pk_event_counter")),
+        sa.PrimaryKeyConstraint("shop_id", "topic", name=op.f("pk_event_counter")),
     )
     op.create_table(
         "policy_version",
@@ -361,6 +367,9 @@ def downgrade() -> None:
 
     op.drop_table("policy_version")
     op.drop_table("event_counter")
+    with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_topic")
+
     op.drop_table("event")
     with op.batch_alter_table("customer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_shop_id"))
