@@ -99,6 +99,7 @@ def worker(
     once: Annotated[bool, typer.Option(help="Fire what is due now, then exit.")] = False,
 ) -> None:
     """Fire due timers (deadlines); run several on PostgreSQL to share the work."""
+    import xiaoer.timer_handlers  # noqa: F401
     from xiaoer.core.broker import make_broker, set_broker
     from xiaoer.core.timers import fire_all_due, run_timer_loop
 

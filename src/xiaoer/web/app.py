@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
+import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database

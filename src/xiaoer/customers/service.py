@@ -1,0 +1,51 @@
+"""Buyers: found or created by their id on a channel."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.customers.models import Customer
+
+MAX_BUYER_ID = 64
+
+
+class CustomerError(ValueError):
+    pass
+
+
+async def customer_by_buyer_id(
+    session: AsyncSession, shop_id: int, channel: str, buyer_id: str
+) -> Customer | None:
+    return await session.scalar(
+        select(Customer).where(
+            Customer.shop_id == shop_id, Customer.channel == channel, Customer.buyer_id == buyer_id
+        )
+    )
+
+
+async def do_get_or_create_customer(
+    session: AsyncSession, *, shop_id: int, channel: str, buyer_id: str, nick: str = ""
+) -> Customer:
+    """The buyer known by ``buyer_id`` on ``channel``; created on first contact."""
+    buyer_id = buyer_id.strip()
+    if not buyer_id or len(buyer_id) > MAX_BUYER_ID:
+        raise CustomerError(f"buyer id must be 1–{MAX_BUYER_ID} characters")
+    nick = nick.strip()[:64]
+    found = await customer_by_buyer_id(session, shop_id, channel, buyer_id)
+    if found is not None:
+        if nick and found.nick != nick:
+            found.nick = nick
+        return found
+    customer = Customer(shop_id=shop_id, channel=channel, buyer_id=buyer_id, nick=nick or buyer_id)
+    try:
+        async with session.begin_nested():
+            session.add(customer)
+            await session.flush()
+    except IntegrityError:  # created meanwhile by a concurrent first message
+        found = await customer_by_buyer_id(session, shop_id, channel, buyer_id)
+        if found is None:
+            raise
+        return found
+    return customer

@@ -1,0 +1,1 @@
+"""Live reception: conversations, messages, routing, auto-replies, quick phrases, SLA."""

@@ -1,0 +1,109 @@
+"""Quick phrases (快捷短语) and the variables every reply template may use (C5)."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.reception.models import QuickPhrase
+
+VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "position")
+_SHORTCUT = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,32}$")
+
+
+class PhraseError(ValueError):
+    pass
+
+
+def check_template(text: str) -> None:
+    """A template may use only the known ``{variables}``; braces must pair."""
+    if not text.strip():
+        raise PhraseError("the text is empty")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise PhraseError(
+            f"unpaired brace in {text!r}: write {{{{ or }}}} for a literal one"
+        ) from exc
+    unknown = sorted({n for n in names if n not in VARIABLES})
+    if unknown:
+        raise PhraseError(
+            f"unknown variable {{{unknown[0]}}}: use {', '.join('{' + v + '}' for v in VARIABLES)}"
+        )
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """The template with its variables filled; a variable without a value is left empty."""
+    return text.format_map(_Blank(values))
+
+
+@dataclass(frozen=True)
+class PhraseInput:
+    shortcut: str
+    text: str
+    group: str = ""
+
+
+def check_phrase(item: PhraseInput) -> None:
+    if not _SHORTCUT.match(item.shortcut):
+        raise PhraseError(
+            f"shortcut {item.shortcut!r}: use 1–32 letters, digits, Chinese characters, '-' or '_'"
+        )
+    if len(item.group) > 32:
+        raise PhraseError(f"group {item.group!r} is longer than 32 characters")
+    check_template(item.text)
+
+
+async def phrases_for(session: AsyncSession, shop_id: int, staff_id: int) -> list[QuickPhrase]:
+    """The shop's phrases and the agent's own; an own phrase hides a shop one of its shortcut."""
+    rows = list(
+        await session.scalars(
+            select(QuickPhrase)
+            .where(
+                QuickPhrase.shop_id == shop_id,
+                or_(QuickPhrase.owner_id.is_(None), QuickPhrase.owner_id == staff_id),
+            )
+            .order_by(QuickPhrase.group, QuickPhrase.position, QuickPhrase.id)
+        )
+    )
+    own = {p.shortcut for p in rows if p.owner_id is not None}
+    return [p for p in rows if p.owner_id is not None or p.shortcut not in own]
+
+
+async def do_save_phrase(
+    session: AsyncSession, *, shop_id: int, owner_id: int | None, item: PhraseInput
+) -> QuickPhrase:
+    """Add a phrase, or change the one with the same shortcut and owner."""
+    check_phrase(item)
+    existing = await session.scalar(
+        select(QuickPhrase).where(
+            QuickPhrase.shop_id == shop_id,
+            QuickPhrase.shortcut == item.shortcut,
+            QuickPhrase.owner_id.is_(None)
+            if owner_id is None
+            else QuickPhrase.owner_id == owner_id,
+        )
+    )
+    if existing is not None:
+        existing.text, existing.group = item.text, item.group
+        return existing
+    phrase = QuickPhrase(
+        shop_id=shop_id,
+        owner_id=owner_id,
+        shortcut=item.shortcut,
+        text=item.text,
+        group=item.group,
+    )
+    session.add(phrase)
+    await session.flush()
+    return phrase

@@ -1,0 +1,533 @@
+"""Conversations: a buyer writes, routing finds an agent, the agent replies, closes.
+
+Every function here runs inside the caller's unit of work and records events;
+nothing is visible to anyone until the caller commits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import utcnow
+from xiaoer.core.events import record_event
+from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
+from xiaoer.customers.models import Customer
+from xiaoer.reception import autoreply, routing, sla
+from xiaoer.reception.models import (
+    AgentPresence,
+    AutoReplyKind,
+    CallLog,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PresenceStatus,
+    Sender,
+)
+from xiaoer.reception.phrases import fill
+from xiaoer.reception.routing import buyer_topic
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount, Team
+
+MAX_MESSAGE_CHARS = 2000
+MAX_CLIENT_ID = 64
+OUTCOMES = ("resolved", "ordered", "no_reply", "escalated", "complaint", "other")
+CALL_OUTCOMES = ("resolved", "ordered", "callback", "escalated", "no_answer")
+_BREAK = re.compile(r"(?<=[。！？!?；;\n])")
+
+
+class ReceptionError(ValueError):
+    """A request reception cannot carry out; the message says why."""
+
+
+class NotAllowed(ReceptionError):
+    pass
+
+
+@dataclass
+class Posted:
+    """What a posted message produced; ``duplicate`` when it was a resend."""
+
+    conversation: Conversation
+    messages: list[Message]
+    duplicate: bool = False
+    replies: list[Message] = field(default_factory=list)
+
+
+def check_text(text: str) -> str:
+    cleaned = text.replace("\r\n", "\n").strip()
+    if not cleaned:
+        raise ReceptionError("the message is empty")
+    if len(cleaned) > MAX_MESSAGE_CHARS:
+        raise ReceptionError(
+            f"the message has {len(cleaned)} characters; at most {MAX_MESSAGE_CHARS} are allowed"
+        )
+    return cleaned
+
+
+def check_client_id(client_id: str | None) -> None:
+    if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
+        raise ReceptionError(f"client id must be 1–{MAX_CLIENT_ID} characters")
+
+
+def split_reply(text: str, limit: int) -> list[str]:
+    """Cut a long reply into messages of at most ``limit`` characters, at sentence ends
+    where possible (C8)."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for piece in (p for p in _BREAK.split(text) if p):
+        while len(piece) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(piece[:limit])
+            piece = piece[limit:]
+        if len(current) + len(piece) > limit:
+            parts.append(current)
+            current = piece
+        else:
+            current += piece
+    if current:
+        parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def message_json(message: Message, agent_name: str = "") -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "sender": message.sender,
+        "agent_name": agent_name,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "customer_id": conversation.customer_id,
+        "team": conversation.team,
+        "agent_id": conversation.agent_id,
+        "status": conversation.status,
+        "opened_at": conversation.opened_at.isoformat(),
+        "queued_at": conversation.queued_at.isoformat(),
+        "waiting_since": conversation.waiting_since.isoformat()
+        if conversation.waiting_since
+        else None,
+        "unread": conversation.unread,
+        "outcome": conversation.outcome,
+    }
+
+
+async def _existing(session: AsyncSession, shop_id: int, key: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.shop_id == shop_id, Message.dedupe_key == key)
+    )
+
+
+async def open_conversation_of(session: AsyncSession, customer_id: int) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer_id,
+            Conversation.status != ConversationStatus.closed.value,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+async def _add_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    sender: Sender,
+    text: str,
+    now: datetime,
+    *,
+    agent: StaffAccount | None = None,
+    dedupe_key: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    message = Message(
+        shop_id=conversation.shop_id,
+        conversation_id=conversation.id,
+        sender=sender.value,
+        agent_id=agent.id if agent else None,
+        text=text,
+        dedupe_key=dedupe_key,
+        meta=meta or {},
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    conversation.last_message_at = now
+    payload = message_json(message, agent.name if agent else "")
+    payload["conversation"] = conversation_json(conversation)
+    await record_event(
+        session,
+        conversation.shop_id,
+        "message.created",
+        payload,
+        topic=buyer_topic(conversation.customer_id),
+        at=now,
+    )
+    return message
+
+
+async def _agent_name(session: AsyncSession, agent_id: int | None) -> str | None:
+    if agent_id is None:
+        return None
+    agent = await session.get(StaffAccount, agent_id)
+    return agent.name if agent else None
+
+
+async def do_receive_buyer_message(
+    session: AsyncSession,
+    *,
+    shop: Shop,
+    customer: Customer,
+    text: str,
+    client_id: str | None = None,
+    channel: Channel | None = None,
+    team: str = Team.presale.value,
+    now: datetime | None = None,
+) -> Posted:
+    """A buyer's message: stored once, routed, answered automatically where due (C2–C6)."""
+    moment = now or utcnow()
+    cleaned = check_text(text)
+    check_client_id(client_id)
+    key = f"b{customer.id}:{client_id}" if client_id else None
+    if key and (earlier := await _existing(session, shop.id, key)) is not None:
+        conversation = await session.get(Conversation, earlier.conversation_id)
+        assert conversation is not None
+        return Posted(conversation, [earlier], duplicate=True)
+    policy = await policy_on(session, shop.id, moment.date())
+    conversation = await open_conversation_of(session, customer.id)
+    new = conversation is None
+    if conversation is None:
+        conversation = Conversation(
+            shop_id=shop.id,
+            customer_id=customer.id,
+            channel_id=channel.id if channel else None,
+            team=team,
+            opened_at=moment,
+            queued_at=moment,
+            last_message_at=moment,
+        )
+        session.add(conversation)
+        await session.flush()
+    conversation.buyer_messages += 1
+    conversation.unread += 1
+    conversation.waiting_since = conversation.waiting_since or moment
+    try:
+        async with session.begin_nested():
+            message = await _add_message(
+                session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key
+            )
+    except IntegrityError:  # the same resend raced us and won: answer with its message
+        assert key is not None
+        earlier = await _existing(session, shop.id, key)
+        if earlier is None:
+            raise
+        return Posted(conversation, [earlier], duplicate=True)
+    await sla.do_open_round(session, conversation, policy, moment)
+    if new:
+        await routing.do_route(session, conversation, policy, moment)
+    replies = await _auto_replies(
+        session, shop, customer, conversation, policy, cleaned, new, moment
+    )
+    return Posted(conversation, [message], replies=replies)
+
+
+async def _auto_replies(
+    session: AsyncSession,
+    shop: Shop,
+    customer: Customer,
+    conversation: Conversation,
+    policy: Policy,
+    text: str,
+    new: bool,
+    now: datetime,
+) -> list[Message]:
+    rules = await autoreply.auto_replies(session, shop.id)
+    chosen: list[tuple[AutoReplyKind, str]] = []
+    position = None
+    if new:
+        if not autoreply.in_service_hours(policy, shop, now):
+            rule = autoreply.first_of(rules, AutoReplyKind.offline)
+            if rule:
+                chosen.append((AutoReplyKind.offline, rule.text))
+        else:
+            rule = autoreply.first_of(rules, AutoReplyKind.welcome)
+            if rule:
+                chosen.append((AutoReplyKind.welcome, rule.text))
+            if conversation.status == ConversationStatus.queued.value:
+                position = await routing.queue_position(session, conversation)
+                busy = autoreply.first_of(rules, AutoReplyKind.busy)
+                if busy and position >= policy.reception.busy_queue_length:
+                    chosen.append((AutoReplyKind.busy, busy.text))
+    keyword = autoreply.keyword_reply(rules, text)
+    if keyword is not None:
+        chosen.append((AutoReplyKind.keyword, keyword.text))
+    if not chosen:
+        return []
+    values = await autoreply.template_values(
+        session,
+        shop,
+        now,
+        agent_name=await _agent_name(session, conversation.agent_id),
+        buyer=customer.nick,
+        position=position,
+    )
+    return [
+        await _add_message(
+            session,
+            conversation,
+            Sender.auto,
+            fill(template, values),
+            now,
+            meta={"auto": kind.value},
+        )
+        for kind, template in chosen
+    ]
+
+
+async def _load_for_agent(
+    session: AsyncSession, agent: StaffAccount, conversation_id: int
+) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.shop_id != agent.shop_id:
+        raise ReceptionError(f"no conversation {conversation_id}")
+    return conversation
+
+
+def check_may_act(agent: StaffAccount, conversation: Conversation) -> None:
+    """The assigned agent acts on a conversation; a supervisor may act on any."""
+    if conversation.agent_id != agent.id and not agent.has_role("supervisor", "manager"):
+        raise NotAllowed("this conversation is with another agent")
+
+
+async def do_send_agent_message(
+    session: AsyncSession,
+    *,
+    agent: StaffAccount,
+    conversation_id: int,
+    text: str,
+    client_id: str | None = None,
+    typing_ms: int | None = None,
+    now: datetime | None = None,
+) -> Posted:
+    """An agent's reply: split when long, closes the response round, stored once."""
+    moment = now or utcnow()
+    cleaned = check_text(text)
+    check_client_id(client_id)
+    conversation = await _load_for_agent(session, agent, conversation_id)
+    key = f"a{agent.id}:{client_id}" if client_id else None
+    if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
+        same = list(
+            await session.scalars(
+                select(Message)
+                .where(Message.shop_id == agent.shop_id, Message.dedupe_key.like(f"{key}#%"))
+                .order_by(Message.id)
+            )
+        )
+        return Posted(conversation, [earlier, *same], duplicate=True)
+    if conversation.status != ConversationStatus.active.value:
+        raise ReceptionError("the conversation is not open with an agent")
+    check_may_act(agent, conversation)
+    policy = await policy_on(session, agent.shop_id, moment.date())
+    parts = split_reply(cleaned, policy.reception.split_reply_chars)
+    meta: dict[str, Any] = {}
+    if typing_ms and typing_ms > 0:
+        meta = {"typing_ms": typing_ms, "chars_per_minute": round(len(cleaned) * 60000 / typing_ms)}
+    messages = []
+    for index, part in enumerate(parts):
+        part_key = key if index == 0 or key is None else f"{key}#{index}"
+        messages.append(
+            await _add_message(
+                session,
+                conversation,
+                Sender.agent,
+                part,
+                moment,
+                agent=agent,
+                dedupe_key=part_key,
+                meta=meta if index == 0 else {},
+            )
+        )
+    conversation.agent_messages += len(messages)
+    conversation.unread = 0
+    conversation.waiting_since = None
+    conversation.first_response_at = conversation.first_response_at or moment
+    await sla.do_answer_round(session, conversation, agent.id, policy, moment)
+    presence = await session.get(AgentPresence, agent.id)
+    if presence is not None:
+        await sla.do_note_activity(session, presence, policy, moment)
+    return Posted(conversation, messages)
+
+
+async def do_mark_read(session: AsyncSession, agent: StaffAccount, conversation_id: int) -> None:
+    conversation = await _load_for_agent(session, agent, conversation_id)
+    check_may_act(agent, conversation)
+    conversation.unread = 0
+
+
+async def do_transfer(
+    session: AsyncSession,
+    *,
+    actor: StaffAccount,
+    conversation_id: int,
+    to_agent_id: int | None = None,
+    to_team: str | None = None,
+    now: datetime | None = None,
+) -> Conversation:
+    """Hand a conversation to another agent, or back to a team's queue (C6)."""
+    moment = now or utcnow()
+    conversation = await _load_for_agent(session, actor, conversation_id)
+    if conversation.status == ConversationStatus.closed.value:
+        raise ReceptionError("the conversation is closed")
+    check_may_act(actor, conversation)
+    policy = await policy_on(session, actor.shop_id, moment.date())
+    previous_team = conversation.team
+    if to_agent_id is not None:
+        target = await session.get(StaffAccount, to_agent_id)
+        if target is None or target.shop_id != actor.shop_id or not target.has_role("agent"):
+            raise ReceptionError(f"no agent {to_agent_id} in this shop")
+        if target.id == conversation.agent_id:
+            raise ReceptionError("the conversation is with that agent already")
+        presence = await session.get(AgentPresence, target.id)
+        if presence is None or presence.status != PresenceStatus.online.value:
+            raise ReceptionError(f"{target.name} is not online")
+        conversation.team = target.team
+        await routing.do_assign(session, conversation, target, moment, reason="transfer")
+        note = f"已转接给客服 {target.name}"
+    elif to_team is not None:
+        if to_team not in {t.value for t in Team}:
+            raise ReceptionError(f"team {to_team!r}: expected presale, aftersale or assist")
+        conversation.team = to_team
+        conversation.agent_id = None
+        conversation.status = ConversationStatus.queued.value
+        conversation.queued_at = moment
+        agent = await routing.do_route(session, conversation, policy, moment)
+        note = f"已转接给{agent.name}" if agent else "已转接，正在为您安排客服"
+    else:
+        raise ReceptionError("name an agent or a team to transfer to")
+    await _add_message(
+        session, conversation, Sender.system, note, moment, meta={"transfer": {"by": actor.id}}
+    )
+    await routing.do_assign_waiting(session, actor.shop_id, previous_team, policy, moment)
+    return conversation
+
+
+async def do_close(
+    session: AsyncSession,
+    *,
+    actor: StaffAccount,
+    conversation_id: int,
+    outcome: str,
+    now: datetime | None = None,
+) -> Conversation:
+    """Close with an outcome tag (C10); the agent's place goes to the next waiting buyer."""
+    moment = now or utcnow()
+    if outcome not in OUTCOMES:
+        raise ReceptionError(f"outcome {outcome!r}: expected one of {', '.join(OUTCOMES)}")
+    conversation = await _load_for_agent(session, actor, conversation_id)
+    if conversation.status == ConversationStatus.closed.value:
+        raise ReceptionError("the conversation is closed already")
+    check_may_act(actor, conversation)
+    policy = await policy_on(session, actor.shop_id, moment.date())
+    await sla.do_abandon_round(session, conversation, policy, moment)
+    conversation.status = ConversationStatus.closed.value
+    conversation.closed_at = moment
+    conversation.outcome = outcome
+    conversation.waiting_since = None
+    await record_event(
+        session,
+        conversation.shop_id,
+        "conversation.closed",
+        {"conversation_id": conversation.id, "outcome": outcome, "by": actor.id},
+        topic=buyer_topic(conversation.customer_id),
+        at=moment,
+    )
+    await routing.do_assign_waiting(session, actor.shop_id, conversation.team, policy, moment)
+    return conversation
+
+
+async def do_set_presence(
+    session: AsyncSession, *, agent: StaffAccount, status: str, now: datetime | None = None
+) -> AgentPresence:
+    """Online, away or offline (C7); going online takes waiting buyers."""
+    moment = now or utcnow()
+    if status not in {s.value for s in PresenceStatus}:
+        raise ReceptionError(f"status {status!r}: expected online, away or offline")
+    if not agent.has_role("agent"):
+        raise NotAllowed("only agents take conversations")
+    presence = await session.get(AgentPresence, agent.id)
+    if presence is None:
+        presence = AgentPresence(
+            staff_id=agent.id, shop_id=agent.shop_id, since=moment, last_activity_at=moment
+        )
+        session.add(presence)
+    changed = presence.status != status
+    presence.status = status
+    if changed:
+        presence.since = moment
+    policy = await policy_on(session, agent.shop_id, moment.date())
+    await record_event(
+        session,
+        agent.shop_id,
+        "agent.presence",
+        {"staff_id": agent.id, "name": agent.name, "status": status, "team": agent.team},
+        at=moment,
+    )
+    if status == PresenceStatus.online.value:
+        await sla.do_note_activity(session, presence, policy, moment)
+        await session.flush()
+        await routing.do_assign_waiting(session, agent.shop_id, agent.team, policy, moment)
+    return presence
+
+
+async def do_log_call(
+    session: AsyncSession,
+    *,
+    agent: StaffAccount,
+    customer_id: int,
+    summary: str,
+    outcome: str,
+    now: datetime | None = None,
+) -> CallLog:
+    """A phone call into the buyer's history (C1, C10)."""
+    if outcome not in CALL_OUTCOMES:
+        raise ReceptionError(f"outcome {outcome!r}: expected one of {', '.join(CALL_OUTCOMES)}")
+    customer = await session.get(Customer, customer_id)
+    if customer is None or customer.shop_id != agent.shop_id:
+        raise ReceptionError(f"no buyer {customer_id} in this shop")
+    summary = check_text(summary)
+    entry = CallLog(
+        shop_id=agent.shop_id,
+        customer_id=customer_id,
+        agent_id=agent.id,
+        summary=summary,
+        outcome=outcome,
+        at=now or utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    await record_event(
+        session,
+        agent.shop_id,
+        "call.logged",
+        {"call_id": entry.id, "customer_id": customer_id, "agent_id": agent.id, "outcome": outcome},
+    )
+    return entry
