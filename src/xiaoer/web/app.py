@@ -23,6 +23,8 @@ from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.reception import api as reception_api
+from xiaoer.reception import pages as reception_pages
 from xiaoer.web import auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
 from xiaoer.web.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
@@ -35,7 +37,7 @@ SESSION_COOKIE = "xiaoer_session"
 
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
-STAFF_ROUTERS = (auth_pages.router, pages.router)
+STAFF_ROUTERS = (auth_pages.router, pages.router, reception_api.router, reception_pages.router)
 
 
 def create_app(
@@ -45,7 +47,7 @@ def create_app(
     settings.check_secure()
     owns_db = db is None
     database = db or Database(settings.database_url)
-    buyer_app = create_buyer_app(database)
+    buyer_app = create_buyer_app(database, settings.secret_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +96,7 @@ def create_app(
     for router in STAFF_ROUTERS:
         staff_router.include_router(router)
     app.include_router(staff_router)
+    app.include_router(reception_api.socket_router)
     app.mount("/b", buyer_app, name="buyer")
     app.mount(
         "/static",

@@ -1,9 +1,9 @@
 """The buyer-facing application, mounted at ``/b``.
 
 It is a separate ASGI app with no staff session middleware: a staff cookie is
-never even decoded here, and nothing in this module imports staff, order or
-customer data. Later the chat widget's endpoints live here, authenticated by
-the buyer's own signed token.
+never even decoded here. Its routes (this module and
+:mod:`xiaoer.reception.buyer_api`) import no staff or order module and show
+buyers only buyer-safe projections, authenticated by the buyer's signed token.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from xiaoer.core.db import Database
+from xiaoer.reception import buyer_api
 from xiaoer.shops.service import shop_by_code
 
 
@@ -21,9 +22,10 @@ class PublicShop(BaseModel):
     default_courier: str
 
 
-def create_buyer_app(db: Database) -> FastAPI:
+def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
     app = FastAPI(title="xiaoer buyer API", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = db
+    app.state.secret_key = secret_key
 
     @app.get("/shops/{code}", response_model=PublicShop)
     async def public_shop(code: str, request: Request) -> PublicShop:
@@ -34,4 +36,5 @@ def create_buyer_app(db: Database) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no shop {code!r}")
         return PublicShop(code=shop.code, name=shop.name, default_courier=shop.default_courier)
 
+    app.include_router(buyer_api.router)
     return app

@@ -30,6 +30,7 @@ templates.env.filters["localtime"] = _local_time
 NAV = (
     # (path, message key, roles that see it; empty = everyone signed in)
     ("/", "nav.home", ()),
+    ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )

@@ -1,0 +1,239 @@
+"""The agent workbench's JSON API and its live WebSocket (staff only)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import utcnow
+from xiaoer.core.db import Database
+from xiaoer.core.events import follow, last_seq
+from xiaoer.core.policy_store import policy_on
+from xiaoer.reception import workbench
+from xiaoer.reception.autoreply import current_activities
+from xiaoer.reception.models import AgentPresence, Conversation, PresenceStatus
+from xiaoer.reception.service import (
+    NotAllowed,
+    ReceptionError,
+    check_may_act,
+    do_close,
+    do_log_call,
+    do_mark_read,
+    do_send_agent_message,
+    do_set_presence,
+    do_transfer,
+)
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.deps import SESSION_STAFF_KEY, SessionDep, require_staff
+
+router = APIRouter(prefix="/api/reception")
+socket_router = APIRouter()
+
+WORKBENCH_ROLES = ("agent", "supervisor", "manager")
+Staff = Annotated[StaffAccount, Depends(require_staff(*WORKBENCH_ROLES))]
+
+
+class SendIn(BaseModel):
+    text: str = Field(max_length=4000)
+    client_id: str | None = Field(default=None, max_length=64)
+    typing_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+
+
+class TransferIn(BaseModel):
+    agent_id: int | None = None
+    team: str | None = Field(default=None, max_length=16)
+
+
+class CloseIn(BaseModel):
+    outcome: str = Field(max_length=32)
+
+
+class PresenceIn(BaseModel):
+    status: str = Field(max_length=16)
+
+
+class CallIn(BaseModel):
+    customer_id: int
+    summary: str = Field(max_length=4000)
+    outcome: str = Field(max_length=32)
+
+
+def _refuse(exc: ReceptionError) -> HTTPException:
+    return HTTPException(403 if isinstance(exc, NotAllowed) else 422, str(exc))
+
+
+@router.get("/state")
+async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
+    """Everything the workbench shows at start; then it follows the live stream."""
+    now = utcnow()
+    policy = await policy_on(session, staff.shop_id, now.date())
+    presence = await session.get(AgentPresence, staff.id)
+    shop = await session.get(Shop, staff.shop_id)
+    assert shop is not None
+    return {
+        "shop": {"code": shop.code, "name": shop.name, "courier": shop.default_courier},
+        "activities": await current_activities(session, shop.id, now),
+        "me": {
+            "id": staff.id,
+            "name": staff.name,
+            "team": staff.team,
+            "roles": staff.roles,
+            "status": presence.status if presence else PresenceStatus.offline.value,
+        },
+        "after": await last_seq(session, staff.shop_id),
+        "conversations": await workbench.list_conversations(session, staff, policy),
+        "agents": await workbench.list_agents(session, staff.shop_id),
+        "phrases": await workbench.phrases_json(session, staff),
+        "policy": {
+            "first_response_seconds": policy.reception.first_response_seconds,
+            "reply_seconds": policy.reception.reply_seconds,
+            "split_reply_chars": policy.reception.split_reply_chars,
+            "typing_speed_target_cpm": policy.reception.typing_speed_target_cpm,
+        },
+    }
+
+
+async def _conversation(session: AsyncSession, staff: StaffAccount, cid: int) -> Conversation:
+    conversation = await session.get(Conversation, cid)
+    if conversation is None or conversation.shop_id != staff.shop_id:
+        raise HTTPException(404, f"no conversation {cid}")
+    return conversation
+
+
+@router.get("/conversations/{cid}")
+async def conversation(cid: int, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    found = await _conversation(session, staff, cid)
+    if found.agent_id is not None:
+        try:
+            check_may_act(staff, found)
+        except NotAllowed as exc:
+            raise _refuse(exc) from exc
+    return await workbench.conversation_panel(session, staff, found)
+
+
+@router.post("/conversations/{cid}/messages")
+async def send(cid: int, body: SendIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    try:
+        posted = await do_send_agent_message(
+            session,
+            agent=staff,
+            conversation_id=cid,
+            text=body.text,
+            client_id=body.client_id,
+            typing_ms=body.typing_ms,
+        )
+    except ReceptionError as exc:
+        raise _refuse(exc) from exc
+    await session.commit()
+    return {"message_ids": [m.id for m in posted.messages], "duplicate": posted.duplicate}
+
+
+@router.post("/conversations/{cid}/transfer")
+async def transfer(cid: int, body: TransferIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    try:
+        moved = await do_transfer(
+            session,
+            actor=staff,
+            conversation_id=cid,
+            to_agent_id=body.agent_id,
+            to_team=body.team,
+        )
+    except ReceptionError as exc:
+        raise _refuse(exc) from exc
+    await session.commit()
+    return {"id": moved.id, "agent_id": moved.agent_id, "team": moved.team, "status": moved.status}
+
+
+@router.post("/conversations/{cid}/close")
+async def close(cid: int, body: CloseIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    try:
+        closed = await do_close(session, actor=staff, conversation_id=cid, outcome=body.outcome)
+    except ReceptionError as exc:
+        raise _refuse(exc) from exc
+    await session.commit()
+    return {"id": closed.id, "status": closed.status, "outcome": closed.outcome}
+
+
+@router.post("/conversations/{cid}/read")
+async def mark_read(cid: int, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    try:
+        await do_mark_read(session, staff, cid)
+    except ReceptionError as exc:
+        raise _refuse(exc) from exc
+    await session.commit()
+    return {"id": cid, "unread": 0}
+
+
+@router.post("/presence")
+async def presence(body: PresenceIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    try:
+        row = await do_set_presence(session, agent=staff, status=body.status)
+    except ReceptionError as exc:
+        raise _refuse(exc) from exc
+    await session.commit()
+    return {"status": row.status}
+
+
+@router.post("/calls")
+async def log_call(body: CallIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    try:
+        entry = await do_log_call(
+            session,
+            agent=staff,
+            customer_id=body.customer_id,
+            summary=body.summary,
+            outcome=body.outcome,
+        )
+    except ReceptionError as exc:
+        raise _refuse(exc) from exc
+    await session.commit()
+    return {"id": entry.id}
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Browsers send Origin on WebSockets; only pages of this site may open one."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (tests, tools): the session cookie still decides
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+@socket_router.websocket("/ws/workbench")
+async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=0)] = 0) -> None:
+    """The shop's live events after ``after`` for a signed-in agent or supervisor."""
+    db: Database = websocket.app.state.db
+    staff_id = websocket.session.get(SESSION_STAFF_KEY)
+    if not isinstance(staff_id, int) or not _same_origin(websocket):
+        await websocket.close(code=4401, reason="sign in first")
+        return
+    async with db.session() as session:
+        staff = await session.get(StaffAccount, staff_id)
+    if staff is None or not staff.active or not staff.has_role(*WORKBENCH_ROLES):
+        await websocket.close(code=4403, reason="not allowed")
+        return
+    await websocket.accept()
+    await websocket.send_json({"type": "hello", "after": after})
+    pusher = asyncio.create_task(_push(websocket, db, staff.shop_id, after))
+    try:
+        while True:
+            await websocket.receive_text()  # the workbench acts over HTTP; ignore input
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pusher
+
+
+async def _push(websocket: WebSocket, db: Database, shop_id: int, after: int) -> None:
+    async for event in follow(db, shop_id, after):
+        await websocket.send_json(
+            {"type": "event", "seq": event.seq, "kind": event.kind, "data": event.payload}
+        )

@@ -1,0 +1,218 @@
+"""The buyer-facing endpoints of live chat, mounted in the buyer app at ``/b``.
+
+A buyer holds a signed token naming their shop and their own buyer id; with it
+they read and write only their own conversation. Limits on size and rate answer
+with a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.db import Database
+from xiaoer.core.events import follow, last_seq
+from xiaoer.customers.models import Customer
+from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.reception.buyers import (
+    WIDGET_CHANNEL,
+    BadToken,
+    BuyerToken,
+    RateLimiter,
+    buyer_event,
+    buyer_history,
+    new_buyer_token,
+    read_buyer_token,
+    topic_of,
+)
+from xiaoer.reception.service import MAX_MESSAGE_CHARS, ReceptionError, do_receive_buyer_message
+from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_by_code
+
+router = APIRouter()
+
+MAX_BODY_BYTES = 16 * 1024
+MAX_FRAME_BYTES = 8 * 1024
+message_limiter = RateLimiter(limit=20, window=60)
+session_limiter = RateLimiter(limit=30, window=60)
+
+
+class SessionIn(BaseModel):
+    token: str | None = Field(default=None, max_length=512)
+    nick: str = Field(default="", max_length=64)
+
+
+class MessageIn(BaseModel):
+    token: str = Field(max_length=512)
+    text: str = Field(max_length=MAX_MESSAGE_CHARS * 2)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+def _db(request: Request | WebSocket) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _secret(request: Request | WebSocket) -> str:
+    secret: str = request.app.state.secret_key
+    return secret
+
+
+def _check_size(request: Request) -> None:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"request too large: at most {MAX_BODY_BYTES} bytes")
+
+
+async def _shop(session: AsyncSession, code: str) -> Shop:
+    shop = await shop_by_code(session, code)
+    if shop is None:
+        raise HTTPException(404, f"no shop {code!r}")
+    return shop
+
+
+async def _buyer(
+    session: AsyncSession, shop: Shop, identity: BuyerToken, nick: str = ""
+) -> Customer:
+    return await do_get_or_create_customer(
+        session, shop_id=shop.id, channel=WIDGET_CHANNEL, buyer_id=identity.buyer_id, nick=nick
+    )
+
+
+def _identity(request: Request | WebSocket, token: str, shop_code: str) -> BuyerToken:
+    try:
+        return read_buyer_token(_secret(request), token, shop_code)
+    except BadToken as exc:
+        raise HTTPException(401, str(exc)) from exc
+
+
+@router.post("/{shop_code}/session")
+async def open_session(shop_code: str, body: SessionIn, request: Request) -> dict[str, Any]:
+    """A token for a new buyer, or the history of the buyer a token names."""
+    _check_size(request)
+    address = request.client.host if request.client else "?"
+    async with _db(request).session() as session:
+        shop = await _shop(session, shop_code)
+        if body.token:
+            identity = _identity(request, body.token, shop_code)
+            token = body.token
+        else:
+            if not session_limiter.allow(address):
+                raise HTTPException(429, "too many new chats from this address; wait a minute")
+            token, identity = new_buyer_token(_secret(request), shop_code)
+        customer = await _buyer(session, shop, identity, body.nick)
+        await session.commit()
+        return {
+            "token": token,
+            "shop": {"code": shop.code, "name": shop.name},
+            "messages": await buyer_history(session, customer.id),
+            "after": await last_seq(session, shop.id, topic_of(customer.id)),
+        }
+
+
+@router.post("/{shop_code}/messages")
+async def post_message(shop_code: str, body: MessageIn, request: Request) -> dict[str, Any]:
+    """Send a message over HTTP (the WebSocket does the same); a resend is stored once."""
+    _check_size(request)
+    identity = _identity(request, body.token, shop_code)
+    return await _receive(_db(request), shop_code, identity, body.text, body.client_id)
+
+
+async def _receive(
+    db: Database, shop_code: str, identity: BuyerToken, text: str, client_id: str | None
+) -> dict[str, Any]:
+    if not message_limiter.allow(f"{shop_code}/{identity.buyer_id}"):
+        raise HTTPException(429, "too many messages; wait a moment before sending more")
+    async with db.session() as session:
+        shop = await _shop(session, shop_code)
+        customer = await _buyer(session, shop, identity)
+        try:
+            posted = await do_receive_buyer_message(
+                session, shop=shop, customer=customer, text=text, client_id=client_id
+            )
+        except ReceptionError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        await session.commit()
+    return {
+        "message_id": posted.messages[0].id,
+        "conversation_id": posted.conversation.id,
+        "duplicate": posted.duplicate,
+    }
+
+
+@router.websocket("/{shop_code}/ws")
+async def buyer_socket(
+    websocket: WebSocket,
+    shop_code: str,
+    token: Annotated[str, Query(max_length=512)],
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> None:
+    """Live chat for one buyer: their own events after ``after``, and sending."""
+    try:
+        identity = read_buyer_token(_secret(websocket), token, shop_code)
+    except BadToken as exc:
+        await websocket.close(code=4401, reason=str(exc))
+        return
+    db = _db(websocket)
+    async with db.session() as session:
+        shop = await shop_by_code(session, shop_code)
+        if shop is None:
+            await websocket.close(code=4404, reason=f"no shop {shop_code!r}")
+            return
+        customer = await _buyer(session, shop, identity)
+        await session.commit()
+        shop_id, customer_id = shop.id, customer.id
+    await websocket.accept()
+    await websocket.send_json({"type": "hello", "after": after})
+    sender = asyncio.create_task(_push(websocket, db, shop_id, topic_of(customer_id), after))
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            await _handle_frame(websocket, db, shop_code, identity, raw)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+
+
+async def _push(websocket: WebSocket, db: Database, shop_id: int, topic: str, after: int) -> None:
+    async for event in follow(db, shop_id, after, topic=topic):
+        shown = buyer_event(event)
+        if shown is not None:
+            await websocket.send_json(shown)
+        else:  # keep the client's cursor moving past what it may not see
+            await websocket.send_json({"type": "skip", "seq": event.topic_seq})
+
+
+async def _handle_frame(
+    websocket: WebSocket, db: Database, shop_code: str, identity: BuyerToken, raw: str
+) -> None:
+    if len(raw.encode()) > MAX_FRAME_BYTES:
+        await websocket.send_json(
+            {"type": "error", "message": f"message too large: at most {MAX_FRAME_BYTES} bytes"}
+        )
+        return
+    try:
+        frame = json.loads(raw)
+        if not isinstance(frame, dict) or frame.get("type") != "send":
+            raise ValueError('expected {"type": "send", "client_id": …, "text": …}')
+        text, client_id = frame.get("text"), frame.get("client_id")
+        if not isinstance(text, str) or not (client_id is None or isinstance(client_id, str)):
+            raise ValueError("text must be a string and client_id a string")
+    except ValueError as exc:
+        await websocket.send_json({"type": "error", "message": f"bad frame: {exc}"})
+        return
+    try:
+        result = await _receive(db, shop_code, identity, text, client_id)
+    except HTTPException as exc:
+        await websocket.send_json({"type": "error", "client_id": client_id, "message": exc.detail})
+        return
+    await websocket.send_json({"type": "ack", "client_id": client_id, **result})

@@ -1,0 +1,124 @@
+"""What buyers may see and do: tokens, their own conversation, buyer-safe events.
+
+Nothing here returns staff data beyond the name an agent shows the buyer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.events import EventData
+from xiaoer.reception.models import Conversation, Message
+from xiaoer.reception.routing import buyer_topic
+
+WIDGET_CHANNEL = "widget"
+_SALT = "xiaoer.buyer-token"
+
+# Event kinds a buyer's own stream carries, and the fields each may show.
+_BUYER_FIELDS: dict[str, tuple[str, ...]] = {
+    "message.created": ("id", "conversation_id", "sender", "agent_name", "text", "created_at"),
+    "conversation.assigned": ("conversation_id", "agent_name"),
+    "conversation.closed": ("conversation_id",),
+    "queue.position": ("conversation_id", "position"),
+}
+
+
+class BadToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class BuyerToken:
+    shop_code: str
+    buyer_id: str
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=_SALT)
+
+
+def new_buyer_token(secret: str, shop_code: str) -> tuple[str, BuyerToken]:
+    identity = BuyerToken(shop_code, "w" + secrets.token_urlsafe(12))
+    return _serializer(secret).dumps([identity.shop_code, identity.buyer_id]), identity
+
+
+def read_buyer_token(secret: str, token: str, shop_code: str) -> BuyerToken:
+    """The buyer a signed token names; refused for another shop or a forged token."""
+    try:
+        data = _serializer(secret).loads(token)
+    except BadSignature as exc:
+        raise BadToken("the buyer token is not valid") from exc
+    if not (isinstance(data, list) and len(data) == 2 and all(isinstance(x, str) for x in data)):
+        raise BadToken("the buyer token is not valid")
+    if data[0] != shop_code:
+        raise BadToken("the buyer token belongs to another shop")
+    return BuyerToken(data[0], data[1])
+
+
+def buyer_event(event: EventData) -> dict[str, Any] | None:
+    """The buyer's view of an event of their own topic, or ``None`` to show nothing."""
+    fields = _BUYER_FIELDS.get(event.kind)
+    if fields is None:
+        return None
+    data = {k: event.payload.get(k) for k in fields}
+    return {"type": "event", "seq": event.topic_seq, "kind": event.kind, "data": data}
+
+
+async def buyer_history(
+    session: AsyncSession, customer_id: int, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The buyer's latest messages across their conversations, oldest first."""
+    rows = list(
+        await session.execute(
+            select(Message, Conversation.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+    )
+    out = []
+    for message, _ in reversed(rows):
+        out.append(
+            {
+                "id": message.id,
+                "conversation_id": message.conversation_id,
+                "sender": message.sender,
+                "text": message.text,
+                "created_at": message.created_at.isoformat(),
+            }
+        )
+    return out
+
+
+def topic_of(customer_id: int) -> str:
+    return buyer_topic(customer_id)
+
+
+class RateLimiter:
+    """At most ``limit`` actions per key in a sliding ``window`` of seconds (per process)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        if len(self._hits) > 100_000:  # forget idle keys rather than grow without end
+            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.window}
+        return True
