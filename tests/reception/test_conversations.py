@@ -116,13 +116,21 @@ async def test_keyword_reply_on_a_later_message(
     assert "暂无活动" in posted.replies[0].text
 
 
-async def test_offline_reply_outside_service_hours(
+async def test_offline_reply_outside_service_hours_when_nobody_is_online(
+    db: Database, shop: Shop, make_buyer: MakeBuyer
+) -> None:
+    posted = await say(db, shop, await make_buyer("b1"), "有人吗", at=NIGHT)
+    assert [m.meta["auto"] for m in posted.replies] == ["offline"]
+    assert "不在线" in posted.replies[0].text and "茶香小铺" in posted.replies[0].text
+
+
+async def test_an_agent_online_after_hours_gets_the_usual_welcome(
     db: Database, shop: Shop, make_agent: MakeAgent, make_buyer: MakeBuyer
 ) -> None:
-    await make_agent("lina", at=NIGHT)
+    await make_agent("night_owl", at=NIGHT, name="夜班小王")
     posted = await say(db, shop, await make_buyer("b1"), "有人吗", at=NIGHT)
-    assert len(posted.replies) == 1
-    assert "不在线" in posted.replies[0].text
+    assert [m.meta["auto"] for m in posted.replies] == ["welcome"]
+    assert "夜班小王" in posted.replies[0].text
 
 
 async def test_routing_uses_online_agents_of_the_team_only(

@@ -20,7 +20,7 @@ DEFAULT_AUTO_REPLIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         AutoReplyKind.offline.value,
         (),
-        "亲，客服现在不在线，您的留言我们都收到了，上班后会第一时间回复您。"
+        "亲，欢迎光临{shop}！客服现在不在线，您的留言我们都收到了，上班后会第一时间回复您。"
         "着急的话可以直接下单，我们会按顺序安排发货。",
     ),
     (

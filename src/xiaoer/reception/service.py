@@ -264,7 +264,9 @@ async def _auto_replies(
     chosen: list[tuple[AutoReplyKind, str]] = []
     position = None
     if new:
-        if not autoreply.in_service_hours(policy, shop, now):
+        queued = conversation.status == ConversationStatus.queued.value
+        if queued and not autoreply.in_service_hours(policy, shop, now):
+            # Nobody on duty: say so. An agent online after hours gets the usual welcome.
             rule = autoreply.first_of(rules, AutoReplyKind.offline)
             if rule:
                 chosen.append((AutoReplyKind.offline, rule.text))
@@ -272,7 +274,7 @@ async def _auto_replies(
             rule = autoreply.first_of(rules, AutoReplyKind.welcome)
             if rule:
                 chosen.append((AutoReplyKind.welcome, rule.text))
-            if conversation.status == ConversationStatus.queued.value:
+            if queued:
                 position = await routing.queue_position(session, conversation)
                 busy = autoreply.first_of(rules, AutoReplyKind.busy)
                 if busy and position >= policy.reception.busy_queue_length:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from xiaoer.core.db import Database
 from xiaoer.reception import buyer_api
 from xiaoer.shops.service import shop_by_code
+from xiaoer.web.limits import BodyLimit
 
 
 class PublicShop(BaseModel):
@@ -26,6 +27,7 @@ def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
     app = FastAPI(title="xiaoer buyer API", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = db
     app.state.secret_key = secret_key
+    app.add_middleware(BodyLimit, max_bytes=buyer_api.MAX_BODY_BYTES)
 
     @app.get("/shops/{code}", response_model=PublicShop)
     async def public_shop(code: str, request: Request) -> PublicShop:

@@ -1,0 +1,245 @@
+"""Live chat over real sockets: a Uvicorn server in the test's loop, real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
+from tests.e2e.conftest import free_port
+from xiaoer.core.broker import get_broker
+from xiaoer.core.db import Database
+from xiaoer.reception.service import do_set_presence
+from xiaoer.shops.models import Shop
+from xiaoer.web.app import create_app
+
+
+@pytest.fixture
+async def live(db: Database, database_url: str) -> AsyncIterator[str]:
+    app = create_app(app_settings(database_url), db=db, broker=get_broker())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+async def _frame(ws: ClientConnection, wait: float = 5) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), wait))
+    return data
+
+
+_seen: dict[int, list[dict[str, Any]]] = {}
+
+
+async def _until(ws: ClientConnection, pred: Any, wait: float = 5) -> dict[str, Any]:
+    """The first frame (received now or earlier on this socket) that ``pred`` accepts."""
+    frames = _seen.setdefault(id(ws), [])
+    for index, frame in enumerate(frames):
+        if pred(frame):
+            return frames.pop(index)
+    async with asyncio.timeout(wait):
+        while True:
+            frame = await _frame(ws)
+            if pred(frame):
+                return frame
+            frames.append(frame)
+
+
+async def _buyer_session(http: httpx.AsyncClient, token: str | None = None) -> dict[str, Any]:
+    response = await http.post("/b/tea/session", json={"token": token} if token else {})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def _online_agent(db: Database, make_staff: MakeStaff, username: str = "lina") -> Any:
+    agent = await make_staff(username, "agent", name="李娜")
+    async with db.session() as session:
+        await do_set_presence(session, agent=agent, status="online")
+        await session.commit()
+    return agent
+
+
+async def test_buyer_and_agent_talk_over_sockets(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await _online_agent(db, make_staff)
+    async with (
+        httpx.AsyncClient(base_url=f"http://{live}") as buyer_http,
+        httpx.AsyncClient(base_url=f"http://{live}") as staff_http,
+    ):
+        await sign_in(staff_http, "lina")
+        state = (await staff_http.get("/api/reception/state")).json()
+        cookie = "; ".join(f"{k}={v}" for k, v in staff_http.cookies.items())
+        opened = await _buyer_session(buyer_http)
+        token = opened["token"]
+        buyer_ws_url = f"ws://{live}/b/tea/ws?token={token}&after={opened['after']}"
+        staff_ws_url = f"ws://{live}/ws/workbench?after={state['after']}"
+        async with (
+            connect(buyer_ws_url) as buyer_ws,
+            connect(staff_ws_url, additional_headers={"Cookie": cookie}) as staff_ws,
+        ):
+            assert (await _frame(buyer_ws))["type"] == "hello"
+            assert (await _frame(staff_ws))["type"] == "hello"
+            await buyer_ws.send(json.dumps({"type": "send", "client_id": "c1", "text": "在吗"}))
+            ack = await _until(buyer_ws, lambda f: f["type"] == "ack")
+            assert ack["client_id"] == "c1" and ack["duplicate"] is False
+            welcome = await _until(
+                buyer_ws,
+                lambda f: f.get("kind") == "message.created" and f["data"]["sender"] == "auto",
+            )
+            assert "茶香小铺" in welcome["data"]["text"] and "李娜" in welcome["data"]["text"]
+            seen = await _until(
+                staff_ws,
+                lambda f: f.get("kind") == "message.created" and f["data"]["sender"] == "buyer",
+            )
+            conversation_id = seen["data"]["conversation_id"]
+            csrf = csrf_from((await staff_http.get("/")).text)
+            sent = await staff_http.post(
+                f"/api/reception/conversations/{conversation_id}/messages",
+                json={"text": "亲，在的", "client_id": "r1", "typing_ms": 2000},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert sent.status_code == 200, sent.text
+            answer = await _until(
+                buyer_ws,
+                lambda f: f.get("kind") == "message.created" and f["data"]["sender"] == "agent",
+            )
+            assert answer["data"] == {
+                "id": sent.json()["message_ids"][0],
+                "conversation_id": conversation_id,
+                "sender": "agent",
+                "agent_name": "李娜",
+                "text": "亲，在的",
+                "created_at": answer["data"]["created_at"],
+            }
+            assigned = await _until(staff_ws, lambda f: f.get("kind") == "conversation.assigned")
+            assert assigned["data"]["agent_id"] == agent.id
+            assert assigned["data"]["conversation_id"] == conversation_id
+
+
+async def test_buyer_resumes_after_a_disconnect_without_loss_or_doubles(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    await _online_agent(db, make_staff)
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        opened = await _buyer_session(http)
+        token = opened["token"]
+        last = opened["after"]
+        got: list[int] = []
+        async with connect(f"ws://{live}/b/tea/ws?token={token}&after={last}") as ws:
+            await _frame(ws)
+            await ws.send(json.dumps({"type": "send", "client_id": "m1", "text": "第一条"}))
+            await _until(ws, lambda f: f["type"] == "ack")
+            frame = await _until(ws, lambda f: f["type"] == "event")
+            got.append(frame["seq"])
+        # away: two more messages arrive over HTTP (a second tab, say)
+        for i in (2, 3):
+            r = await http.post(
+                "/b/tea/messages", json={"token": token, "text": f"第{i}条", "client_id": f"m{i}"}
+            )
+            assert r.status_code == 200
+        resent = await http.post(
+            "/b/tea/messages", json={"token": token, "text": "第3条", "client_id": "m3"}
+        )
+        assert resent.json()["duplicate"] is True
+        async with connect(f"ws://{live}/b/tea/ws?token={token}&after={got[-1]}") as ws:
+            await _frame(ws)
+            texts = []
+            async with asyncio.timeout(5):
+                while len(texts) < 3:
+                    frame = await _frame(ws)
+                    got.append(frame["seq"])
+                    if frame["type"] == "event" and frame["kind"] == "message.created":
+                        texts.append(frame["data"]["text"])
+    assert got == list(range(got[0], got[0] + len(got)))  # gapless, no repeats
+    assert "第2条" in texts and "第3条" in texts and texts.count("第3条") == 1
+
+
+async def test_a_buyer_sees_only_their_own_conversation(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    await _online_agent(db, make_staff)
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        alice = await _buyer_session(http)
+        bob = await _buyer_session(http)
+        await http.post(
+            "/b/tea/messages",
+            json={"token": alice["token"], "text": "alice 的私事", "client_id": "a"},
+        )
+        await http.post(
+            "/b/tea/messages", json={"token": bob["token"], "text": "bob 的问题", "client_id": "b"}
+        )
+        again = await _buyer_session(http, bob["token"])
+        texts = [m["text"] for m in again["messages"]]
+        assert "bob 的问题" in texts and "alice 的私事" not in texts
+        async with connect(f"ws://{live}/b/tea/ws?token={bob['token']}&after=0") as ws:
+            await _frame(ws)
+            seen = []
+            async with asyncio.timeout(3):
+                while len(seen) < len(again["messages"]):
+                    frame = await _frame(ws)
+                    if frame.get("kind") == "message.created":
+                        seen.append(frame["data"]["text"])
+        assert "alice 的私事" not in seen
+
+
+async def test_forged_or_foreign_tokens_are_refused(live: str, shop: Shop) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        forged = await http.post("/b/tea/messages", json={"token": "x.y", "text": "hi"})
+        assert forged.status_code == 401
+        assert forged.json() == {"detail": "the buyer token is not valid"}
+        with pytest.raises(Exception, match="HTTP 403"):
+            async with connect(f"ws://{live}/b/tea/ws?token=forged") as ws:
+                await ws.recv()
+
+
+async def test_workbench_socket_needs_a_signed_in_agent_of_this_site(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    with pytest.raises(Exception, match="HTTP 403"):
+        async with connect(f"ws://{live}/ws/workbench") as ws:
+            await ws.recv()
+    await make_staff("lina", "agent")
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        await sign_in(http, "lina")
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    with pytest.raises(Exception, match="HTTP 403"):
+        async with connect(
+            f"ws://{live}/ws/workbench",
+            additional_headers={"Cookie": cookie, "Origin": "http://evil.example"},
+        ) as ws:
+            await ws.recv()
+
+
+async def test_public_endpoints_answer_size_and_rate_limits_clearly(live: str, shop: Shop) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        token = (await _buyer_session(http))["token"]
+        big = await http.post(
+            "/b/tea/messages",
+            content=json.dumps({"token": token, "text": "x" * 20000}),
+            headers={"content-type": "application/json"},
+        )
+        assert big.status_code == 413
+        assert big.json() == {"detail": "request too large: at most 16384 bytes"}
+        empty = await http.post("/b/tea/messages", json={"token": token, "text": "  "})
+        assert empty.status_code == 422 and empty.json() == {"detail": "the message is empty"}
+        codes = []
+        for i in range(25):
+            r = await http.post(
+                "/b/tea/messages", json={"token": token, "text": f"第{i}条", "client_id": f"r{i}"}
+            )
+            codes.append(r.status_code)
+        assert codes[:19].count(200) == 19 and codes[-1] == 429
+        assert r.json() == {"detail": "too many messages; wait a moment before sending more"}
