@@ -28,9 +28,11 @@ app = typer.Typer(
 shop_app = typer.Typer(help="Shops.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 policy_app = typer.Typer(help="The shop policy: the handbook's numbers.", no_args_is_help=True)
+channel_app = typer.Typer(help="Channels buyers write through.", no_args_is_help=True)
 app.add_typer(shop_app, name="shop")
 app.add_typer(user_app, name="user")
 app.add_typer(policy_app, name="policy")
+app.add_typer(channel_app, name="channel")
 
 out = Console()
 err = Console(stderr=True)
@@ -289,6 +291,30 @@ def user_add(
         out.print(_with_db(_settings(), work))
     except (ShopError, StaffError, PasswordError) as exc:
         raise _fail(str(exc)) from exc
+
+
+@channel_app.command("add")
+def channel_add(
+    name: Annotated[str, typer.Argument(help="What the channel is, e.g. 'jd-store'.")],
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+) -> None:
+    """Add a bridge channel for another platform; prints its id and secret once."""
+    from xiaoer.reception.bridge import ChannelError, do_add_bridge_channel
+    from xiaoer.shops.service import ShopError, resolve_shop
+
+    async def work(db: Database) -> tuple[int, str]:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+            channel, secret = await do_add_bridge_channel(session, shop_id=target.id, name=name)
+            await session.commit()
+            return channel.id, secret
+
+    try:
+        channel_id, secret = _with_db(_settings(), work)
+    except (ShopError, ChannelError) as exc:
+        raise _fail(str(exc)) from exc
+    sys.stdout.write(json.dumps({"channel_id": channel_id, "secret": secret}) + "\n")
+    err.print("Keep the secret: it is shown only now.")
 
 
 def _read_policy_file(path: Path) -> tuple[str, Any]:

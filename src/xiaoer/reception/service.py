@@ -117,6 +117,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "customer_id": conversation.customer_id,
+        "channel_id": conversation.channel_id,
         "team": conversation.team,
         "agent_id": conversation.agent_id,
         "status": conversation.status,

@@ -124,17 +124,10 @@ async def conversation_panel(
     """The chat and its side panel: the buyer, earlier conversations, orders, calls."""
     customer = await session.get(Customer, conversation.customer_id)
     assert customer is not None
-    names = dict(
-        (
-            await session.execute(
-                select(StaffAccount.id, StaffAccount.name).where(
-                    StaffAccount.shop_id == staff.shop_id
-                )
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(StaffAccount.id, StaffAccount.name).where(StaffAccount.shop_id == staff.shop_id)
     )
+    names = {int(sid): str(name) for sid, name in rows.all()}
     messages = list(
         await session.scalars(
             select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)

@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from xiaoer.core.db import Database
-from xiaoer.reception import buyer_api
+from xiaoer.reception import bridge_api, buyer_api
 from xiaoer.shops.service import shop_by_code
 from xiaoer.web.limits import BodyLimit
 
@@ -38,5 +38,6 @@ def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no shop {code!r}")
         return PublicShop(code=shop.code, name=shop.name, default_courier=shop.default_courier)
 
+    app.include_router(bridge_api.router)
     app.include_router(buyer_api.router)
     return app
