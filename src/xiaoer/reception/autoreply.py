@@ -12,6 +12,7 @@ from xiaoer.catalog.models import Promotion
 from xiaoer.core.policy import Policy, in_span
 from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY, NO_AGENT
 from xiaoer.reception.models import AutoReply, AutoReplyKind
+from xiaoer.reception.phrases import PhraseError, check_template
 from xiaoer.shops.models import Shop
 
 
@@ -79,3 +80,86 @@ def keyword_reply(replies: list[AutoReply], text: str) -> AutoReply | None:
         ):
             return reply
     return None
+
+
+class AutoReplyError(ValueError):
+    pass
+
+
+def check_auto_reply(kind: str, keywords: list[str], text: str) -> list[str]:
+    """Validate a rule; returns its keywords cleaned (a keyword rule needs one)."""
+    if kind not in {k.value for k in AutoReplyKind}:
+        raise AutoReplyError(f"kind {kind!r}: expected welcome, keyword, busy or offline")
+    words = [w.strip() for w in keywords if w.strip()]
+    if kind == AutoReplyKind.keyword.value and not words:
+        raise AutoReplyError("a keyword reply needs at least one keyword")
+    if any(len(w) > 32 for w in words):
+        raise AutoReplyError("a keyword is longer than 32 characters")
+    try:
+        check_template(text)
+    except PhraseError as exc:
+        raise AutoReplyError(str(exc)) from exc
+    return words
+
+
+async def _ensure_own_rules(session: AsyncSession, shop_id: int) -> None:
+    """A shop editing its replies for the first time starts from the shipped ones."""
+    exists = await session.scalar(select(AutoReply.id).where(AutoReply.shop_id == shop_id).limit(1))
+    if exists is None:
+        for position, (kind, words, text) in enumerate(DEFAULT_AUTO_REPLIES):
+            session.add(
+                AutoReply(
+                    shop_id=shop_id,
+                    kind=kind,
+                    keywords=list(words),
+                    text=text,
+                    active=True,
+                    position=position,
+                )
+            )
+        await session.flush()
+
+
+async def all_auto_replies(session: AsyncSession, shop_id: int) -> list[AutoReply]:
+    """Every rule, active or not, for the manager's page (the defaults stored first)."""
+    await _ensure_own_rules(session, shop_id)
+    return list(
+        await session.scalars(
+            select(AutoReply)
+            .where(AutoReply.shop_id == shop_id)
+            .order_by(AutoReply.kind, AutoReply.position, AutoReply.id)
+        )
+    )
+
+
+async def do_save_auto_reply(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    reply_id: int | None,
+    kind: str,
+    keywords: list[str],
+    text: str,
+    active: bool,
+) -> AutoReply:
+    words = check_auto_reply(kind, keywords, text)
+    await _ensure_own_rules(session, shop_id)
+    if reply_id is None:
+        rule = AutoReply(shop_id=shop_id, kind=kind, position=100)
+        session.add(rule)
+    else:
+        found = await session.get(AutoReply, reply_id)
+        if found is None or found.shop_id != shop_id:
+            raise AutoReplyError(f"no automatic reply {reply_id}")
+        rule = found
+    rule.kind, rule.keywords, rule.text, rule.active = kind, words, text.strip(), active
+    await session.flush()
+    return rule
+
+
+async def do_delete_auto_reply(session: AsyncSession, *, shop_id: int, reply_id: int) -> None:
+    await _ensure_own_rules(session, shop_id)
+    found = await session.get(AutoReply, reply_id)
+    if found is None or found.shop_id != shop_id:
+        raise AutoReplyError(f"no automatic reply {reply_id}")
+    await session.delete(found)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.sheets import read_rows, write_sheet
 from xiaoer.reception.models import QuickPhrase
 
 VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "position")
@@ -80,20 +82,35 @@ async def phrases_for(session: AsyncSession, shop_id: int, staff_id: int) -> lis
     return [p for p in rows if p.owner_id is not None or p.shortcut not in own]
 
 
+def _owner_is(owner_id: int | None) -> Any:
+    return QuickPhrase.owner_id.is_(None) if owner_id is None else QuickPhrase.owner_id == owner_id
+
+
+async def _phrase(
+    session: AsyncSession, shop_id: int, owner_id: int | None, shortcut: str
+) -> QuickPhrase | None:
+    return await session.scalar(
+        select(QuickPhrase).where(
+            QuickPhrase.shop_id == shop_id, QuickPhrase.shortcut == shortcut, _owner_is(owner_id)
+        )
+    )
+
+
+async def do_delete_phrase(
+    session: AsyncSession, *, shop_id: int, owner_id: int | None, phrase_id: int
+) -> None:
+    phrase = await session.get(QuickPhrase, phrase_id)
+    if phrase is None or phrase.shop_id != shop_id or phrase.owner_id != owner_id:
+        raise PhraseError(f"no phrase {phrase_id}")
+    await session.delete(phrase)
+
+
 async def do_save_phrase(
     session: AsyncSession, *, shop_id: int, owner_id: int | None, item: PhraseInput
 ) -> QuickPhrase:
     """Add a phrase, or change the one with the same shortcut and owner."""
     check_phrase(item)
-    existing = await session.scalar(
-        select(QuickPhrase).where(
-            QuickPhrase.shop_id == shop_id,
-            QuickPhrase.shortcut == item.shortcut,
-            QuickPhrase.owner_id.is_(None)
-            if owner_id is None
-            else QuickPhrase.owner_id == owner_id,
-        )
-    )
+    existing = await _phrase(session, shop_id, owner_id, item.shortcut)
     if existing is not None:
         existing.text, existing.group = item.text, item.group
         return existing
@@ -107,3 +124,66 @@ async def do_save_phrase(
     session.add(phrase)
     await session.flush()
     return phrase
+
+
+# Excel import and export ----------------------------------------------------
+
+SHEET_HEADERS = ("分组", "快捷编码", "内容")
+
+
+@dataclass
+class ImportReport:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
+        }
+
+
+async def do_import_phrases(
+    session: AsyncSession, *, shop_id: int, owner_id: int | None, data: bytes
+) -> ImportReport:
+    """Import phrases from a workbook: each bad row is reported with its line and
+    reason and the rest kept; importing the same file again changes nothing."""
+    report = ImportReport()
+    seen: set[str] = set()
+    for line, row in read_rows(data, SHEET_HEADERS[1:], SHEET_HEADERS[:1]):
+        report.read += 1
+        item = PhraseInput(shortcut=row["快捷编码"], text=row["内容"], group=row.get("分组", ""))
+        try:
+            check_phrase(item)
+        except PhraseError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        if item.shortcut in seen:
+            report.rejected.append((line, f"shortcut {item.shortcut!r} repeats an earlier row"))
+            continue
+        seen.add(item.shortcut)
+        existing = await _phrase(session, shop_id, owner_id, item.shortcut)
+        if existing is None:
+            report.created += 1
+        elif (existing.text, existing.group) == (item.text, item.group):
+            report.unchanged += 1
+            continue
+        else:
+            report.updated += 1
+        await do_save_phrase(session, shop_id=shop_id, owner_id=owner_id, item=item)
+    return report
+
+
+async def export_phrases(session: AsyncSession, *, shop_id: int, owner_id: int | None) -> bytes:
+    rows = await session.scalars(
+        select(QuickPhrase)
+        .where(QuickPhrase.shop_id == shop_id, _owner_is(owner_id))
+        .order_by(QuickPhrase.group, QuickPhrase.position, QuickPhrase.id)
+    )
+    return write_sheet("快捷短语", SHEET_HEADERS, [(p.group, p.shortcut, p.text) for p in rows])

@@ -24,6 +24,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.reception import api as reception_api
+from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
 from xiaoer.web import auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
@@ -37,7 +38,13 @@ SESSION_COOKIE = "xiaoer_session"
 
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
-STAFF_ROUTERS = (auth_pages.router, pages.router, reception_api.router, reception_pages.router)
+STAFF_ROUTERS = (
+    auth_pages.router,
+    pages.router,
+    reception_api.router,
+    reception_pages.router,
+    reception_manage.router,
+)
 
 
 def create_app(

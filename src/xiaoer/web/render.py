@@ -25,12 +25,15 @@ def _local_time(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
 
 templates.env.filters["yuan"] = fen_to_yuan
 templates.env.filters["localtime"] = _local_time
+templates.env.filters["format_var"] = lambda name: "{" + str(name) + "}"
 
 
 NAV = (
     # (path, message key, roles that see it; empty = everyone signed in)
     ("/", "nav.home", ()),
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
+    ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
+    ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )

@@ -1,0 +1,190 @@
+"""Pages where the shop prepares its words: quick phrases and automatic replies (C2, C4, C5)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from xiaoer.core.sheets import SheetError
+from xiaoer.reception import autoreply, phrases
+from xiaoer.reception.models import QuickPhrase
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.render import render
+
+router = APIRouter(prefix="/reception")
+
+Worker = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "manager"))]
+Manager = Annotated[StaffAccount, Depends(require_staff("manager", "admin"))]
+MAX_UPLOAD = 2 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _scope_owner(staff: StaffAccount, scope: str) -> int | None:
+    """Shop-wide phrases are the supervisor's and manager's; everyone has their own."""
+    if scope == "shop" and staff.has_role("supervisor", "manager"):
+        return None
+    return staff.id
+
+
+async def _phrase_page(
+    request: Request, session: SessionDep, staff: StaffAccount, **extra: object
+) -> Response:
+    rows = await phrases.phrases_for(session, staff.shop_id, staff.id)
+    shop_rows: list[QuickPhrase] = [p for p in rows if p.owner_id is None]
+    own_rows = [p for p in rows if p.owner_id is not None]
+    context = {
+        "shop_phrases": shop_rows,
+        "own_phrases": own_rows,
+        "may_edit_shop": staff.has_role("supervisor", "manager"),
+        "variables": phrases.VARIABLES,
+        "error": None,
+        "report": None,
+    }
+    context.update(extra)
+    status = 422 if extra.get("error") else 200
+    return render(request, "reception/phrases.html", context, staff=staff, status_code=status)
+
+
+@router.get("/phrases", response_class=HTMLResponse)
+async def phrase_page(request: Request, session: SessionDep, staff: Worker) -> Response:
+    return await _phrase_page(request, session, staff)
+
+
+@router.post("/phrases", response_class=HTMLResponse)
+async def save_phrase(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    shortcut: Annotated[str, Form(max_length=32)],
+    text: Annotated[str, Form(max_length=2000)],
+    group: Annotated[str, Form(max_length=32)] = "",
+    scope: Annotated[str, Form(max_length=8)] = "own",
+) -> Response:
+    item = phrases.PhraseInput(shortcut.strip(), text.strip(), group.strip())
+    try:
+        await phrases.do_save_phrase(
+            session, shop_id=staff.shop_id, owner_id=_scope_owner(staff, scope), item=item
+        )
+    except phrases.PhraseError as exc:
+        return await _phrase_page(request, session, staff, error=str(exc))
+    await session.commit()
+    return RedirectResponse("/reception/phrases", status_code=303)
+
+
+@router.post("/phrases/{phrase_id}/delete")
+async def delete_phrase(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    phrase_id: int,
+    scope: Annotated[str, Form(max_length=8)] = "own",
+) -> Response:
+    try:
+        await phrases.do_delete_phrase(
+            session,
+            shop_id=staff.shop_id,
+            owner_id=_scope_owner(staff, scope),
+            phrase_id=phrase_id,
+        )
+    except phrases.PhraseError as exc:
+        return await _phrase_page(request, session, staff, error=str(exc))
+    await session.commit()
+    return RedirectResponse("/reception/phrases", status_code=303)
+
+
+@router.post("/phrases/import", response_class=HTMLResponse)
+async def import_phrases(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    file: Annotated[UploadFile, File()],
+    scope: Annotated[str, Form(max_length=8)] = "own",
+) -> Response:
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return await _phrase_page(request, session, staff, error="file larger than 2 MB")
+    try:
+        report = await phrases.do_import_phrases(
+            session, shop_id=staff.shop_id, owner_id=_scope_owner(staff, scope), data=data
+        )
+    except SheetError as exc:
+        return await _phrase_page(request, session, staff, error=f"{file.filename}: {exc}")
+    await session.commit()
+    return await _phrase_page(request, session, staff, report=report)
+
+
+@router.get("/phrases.xlsx")
+async def export_phrases(session: SessionDep, staff: Worker, scope: str = "shop") -> Response:
+    owner = None if scope == "shop" else staff.id
+    data = await phrases.export_phrases(session, shop_id=staff.shop_id, owner_id=owner)
+    name = "phrases-shop.xlsx" if owner is None else "phrases-mine.xlsx"
+    return Response(
+        data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _keywords(text: str) -> list[str]:
+    return [w for w in re.split(r"[,，;；\n]", text) if w.strip()]
+
+
+async def _auto_page(
+    request: Request, session: SessionDep, staff: StaffAccount, error: str | None = None
+) -> Response:
+    rules = await autoreply.all_auto_replies(session, staff.shop_id)
+    await session.commit()
+    context = {"rules": rules, "error": error, "variables": phrases.VARIABLES}
+    return render(
+        request,
+        "reception/auto_replies.html",
+        context,
+        staff=staff,
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/auto-replies", response_class=HTMLResponse)
+async def auto_reply_page(request: Request, session: SessionDep, staff: Manager) -> Response:
+    return await _auto_page(request, session, staff)
+
+
+@router.post("/auto-replies", response_class=HTMLResponse)
+async def save_auto_reply(
+    request: Request,
+    session: SessionDep,
+    staff: Manager,
+    kind: Annotated[str, Form(max_length=16)],
+    text: Annotated[str, Form(max_length=2000)],
+    keywords: Annotated[str, Form(max_length=500)] = "",
+    active: Annotated[bool, Form()] = False,
+    reply_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    try:
+        await autoreply.do_save_auto_reply(
+            session,
+            shop_id=staff.shop_id,
+            reply_id=reply_id,
+            kind=kind,
+            keywords=_keywords(keywords),
+            text=text,
+            active=active,
+        )
+    except autoreply.AutoReplyError as exc:
+        return await _auto_page(request, session, staff, error=str(exc))
+    await session.commit()
+    return RedirectResponse("/reception/auto-replies", status_code=303)
+
+
+@router.post("/auto-replies/{reply_id}/delete")
+async def delete_auto_reply(
+    request: Request, session: SessionDep, staff: Manager, reply_id: int
+) -> Response:
+    try:
+        await autoreply.do_delete_auto_reply(session, shop_id=staff.shop_id, reply_id=reply_id)
+    except autoreply.AutoReplyError as exc:
+        return await _auto_page(request, session, staff, error=str(exc))
+    await session.commit()
+    return RedirectResponse("/reception/auto-replies", status_code=303)
