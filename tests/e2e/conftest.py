@@ -39,6 +39,9 @@ def start_server(database_url: str, log: Path, **env: str) -> tuple[subprocess.P
             **os.environ,
             "XIAOER_DATABASE_URL": database_url,
             "XIAOER_SECRET_KEY": "e2e-secret-key-0123456789",
+            # Tests set the clock of deadlines themselves; a timer loop in the server
+            # would fire them against the shared test database at the real time.
+            "XIAOER_RUN_TIMERS": "false",
             **env,
         },
         stdout=log.open("wb"),
