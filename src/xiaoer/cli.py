@@ -108,7 +108,7 @@ def worker(
     settings = _settings()
 
     async def work(db: Database) -> None:
-        broker = make_broker(settings.redis_url)
+        broker = make_broker(settings.redis_url, settings.database_url)
         await broker.start()
         set_broker(broker)
         try:

@@ -214,3 +214,37 @@ async def test_topic_follower_reorders_events_that_arrive_out_of_order(
     third = await asyncio.wait_for(anext(stream), 5)
     assert third.topic_seq == 3 and third.payload == {"i": 2}
     await stream.aclose()
+
+
+async def test_a_savepoint_commit_publishes_nothing_before_the_real_commit(
+    db: Database, shop: Shop
+) -> None:
+    subscription = get_broker().subscribe(shop.id)
+    async with db.session() as session:
+        async with session.begin_nested():
+            await record_event(session, shop.id, "test.inside", {})
+        assert subscription.queue.empty()  # the savepoint is released, nothing committed
+        await session.commit()
+    assert (await asyncio.wait_for(subscription.get(), 1)).kind == "test.inside"
+    subscription.close()
+
+
+async def test_a_savepoint_rollback_drops_only_its_own_events(db: Database, shop: Shop) -> None:
+    subscription = get_broker().subscribe(shop.id)
+    async with db.session() as session:
+        await record_event(session, shop.id, "test.before", {})
+        try:
+            async with session.begin_nested():
+                await record_event(session, shop.id, "test.undone", {})
+                raise RuntimeError("changed my mind")
+        except RuntimeError:
+            pass
+        await record_event(session, shop.id, "test.after", {})
+        await session.commit()
+    kinds = [(await asyncio.wait_for(subscription.get(), 1)).kind for _ in range(2)]
+    assert kinds == ["test.before", "test.after"]
+    assert subscription.queue.empty()
+    async with db.session() as session:
+        stored = [e.kind for e in await read_after(session, shop.id, 1)]
+    assert stored == ["test.before", "test.after"]
+    subscription.close()

@@ -83,3 +83,19 @@ async def test_wrong_secret_or_bad_body_is_refused_clearly(
     )
     assert missing.status_code == 422
     assert "client_id" in missing.text
+
+
+async def test_the_widget_endpoints_may_be_called_from_the_shops_own_site(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    preflight = await client.options(
+        "/b/tea/session",
+        headers={
+            "Origin": "https://www.my-curtains.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in preflight.headers

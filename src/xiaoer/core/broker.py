@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "xiaoer:events:"
+
+def namespace_for(database_url: str) -> str:
+    """Deployments sharing a Redis never hear each other: channels are named per database."""
+    return "xiaoer:" + hashlib.sha256(database_url.encode()).hexdigest()[:12] + ":events:"
 
 
 class Subscription:
@@ -110,10 +114,11 @@ class MemoryBroker:
 class RedisBroker:
     """Publishes through Redis and delivers what it hears to local followers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "xiaoer:events:") -> None:
         import redis.asyncio as aioredis
 
         self.url = url
+        self.namespace = namespace
         self.hub = LocalHub()
         self._redis: Any = aioredis.from_url(url)
         self._outbox: asyncio.Queue[list[EventData]] = asyncio.Queue()
@@ -162,7 +167,7 @@ class RedisBroker:
             by_shop[item.shop_id].append(item.to_json())
         for shop_id, items in by_shop.items():
             try:
-                await self._redis.publish(f"{CHANNEL_PREFIX}{shop_id}", json.dumps(items))
+                await self._redis.publish(f"{self.namespace}{shop_id}", json.dumps(items))
             except Exception:  # followers poll the database; log and go on
                 log.exception("could not publish events to Redis")
 
@@ -172,7 +177,7 @@ class RedisBroker:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                await pubsub.psubscribe(f"{self.namespace}*")
                 self._listening.set()
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
@@ -201,5 +206,7 @@ def set_broker(broker: Broker) -> Broker:
     return previous
 
 
-def make_broker(redis_url: str | None) -> Broker:
-    return RedisBroker(redis_url) if redis_url else MemoryBroker()
+def make_broker(redis_url: str | None, database_url: str = "") -> Broker:
+    if not redis_url:
+        return MemoryBroker()
+    return RedisBroker(redis_url, namespace_for(database_url))

@@ -21,7 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from xiaoer.core.broker import Broker, get_broker
 from xiaoer.core.clock import utcnow
@@ -134,8 +134,22 @@ async def record_event(
     return data
 
 
+MARKS_KEY = "xiaoer.savepoint_marks"
+
+
+@sa_event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks: dict[int, int] = session.info.setdefault(MARKS_KEY, {})
+        marks[id(transaction)] = len(session.info.get(PENDING_KEY, ()))
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
+    # SQLAlchemy calls this for savepoints too: only the outermost commit publishes.
+    if session.in_nested_transaction():
+        return
+    session.info.pop(MARKS_KEY, None)
     events = session.info.pop(PENDING_KEY, None)
     if events:
         get_broker().publish_nowait(events)
@@ -143,8 +157,15 @@ def _publish_after_commit(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
-    if not session.in_nested_transaction():
+    nested = session.get_nested_transaction()
+    if nested is None:
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(MARKS_KEY, None)
+        return
+    # A savepoint rolled back: forget only the events recorded inside it.
+    mark = session.info.get(MARKS_KEY, {}).pop(id(nested), None)
+    if mark is not None:
+        del pending_events(session)[mark:]
 
 
 async def read_after(

@@ -101,11 +101,14 @@ async def open_session(shop_code: str, body: SessionIn, request: Request) -> dic
             token, identity = new_buyer_token(_secret(request), shop_code)
         customer = await _buyer(session, shop, identity, body.nick)
         await session.commit()
+        # The cursor first, then the history: a message committed in between is in both,
+        # and the widget drops the second copy by its id; none can fall between them.
+        after = await last_seq(session, shop.id, topic_of(customer.id))
         return {
             "token": token,
             "shop": {"code": shop.code, "name": shop.name},
             "messages": await buyer_history(session, customer.id),
-            "after": await last_seq(session, shop.id, topic_of(customer.id)),
+            "after": after,
         }
 
 

@@ -58,7 +58,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        active = broker or make_broker(settings.redis_url)
+        active = broker or make_broker(settings.redis_url, settings.database_url)
         if broker is None:
             await active.start()
         previous = set_broker(active)

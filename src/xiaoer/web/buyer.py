@@ -9,10 +9,11 @@ buyers only buyer-safe projections, authenticated by the buyer's signed token.
 from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 from xiaoer.core.db import Database
-from xiaoer.reception import bridge_api, buyer_api
+from xiaoer.reception import bridge_api, buyer_api, storefront
 from xiaoer.shops.service import shop_by_code
 from xiaoer.web.limits import BodyLimit
 
@@ -28,6 +29,15 @@ def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
     app.state.db = db
     app.state.secret_key = secret_key
     app.add_middleware(BodyLimit, max_bytes=buyer_api.MAX_BODY_BYTES)
+    # The widget runs on the shop's own site: any origin may call, without cookies
+    # (a buyer is known by the token it sends, never by a cookie).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_credentials=False,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Authorization"],
+    )
 
     @app.get("/shops/{code}", response_model=PublicShop)
     async def public_shop(code: str, request: Request) -> PublicShop:
@@ -39,5 +49,6 @@ def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
         return PublicShop(code=shop.code, name=shop.name, default_courier=shop.default_courier)
 
     app.include_router(bridge_api.router)
+    app.include_router(storefront.router)
     app.include_router(buyer_api.router)
     return app

@@ -1,0 +1,86 @@
+"""A small demo storefront of a shop and the embeddable chat widget (buyer app, ``/b``).
+
+Buyer-facing: no staff session, no staff, order or customer data. The widget is one
+script tag (``<script src="/b/widget.js" data-shop="CODE" async></script>``) that
+talks to :mod:`xiaoer.reception.buyer_api`; its texts are put into the script here
+from the message catalogues, so the file in ``web/static`` carries none of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from xiaoer.catalog.models import Product
+from xiaoer.core.db import Database
+from xiaoer.core.money import fen_to_yuan
+from xiaoer.shops.service import shop_by_code
+from xiaoer.web.i18n import LANGUAGES, Translator, catalogue
+
+router = APIRouter()
+
+_WEB = resources.files("xiaoer.web")
+_templates = Jinja2Templates(directory=str(_WEB / "templates"))
+TEXTS_MARKER = "/*@widget-texts@*/{}"
+STORE_PRODUCTS = 8
+
+
+@cache
+def widget_texts() -> str:
+    """The widget's texts in every language, as a JavaScript object literal."""
+    texts = {
+        language: {
+            key.removeprefix("widget."): value
+            for key, value in catalogue(language).items()
+            if key.startswith("widget.")
+        }
+        for language in LANGUAGES
+    }
+    return json.dumps(texts, ensure_ascii=True, sort_keys=True)
+
+
+@router.get("/widget.js")
+async def widget_script() -> Response:
+    source = (_WEB / "static" / "widget.js").read_text("utf-8")
+    return Response(
+        source.replace(TEXTS_MARKER, widget_texts(), 1),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/{shop_code}/store", response_class=HTMLResponse)
+async def storefront(shop_code: str, request: Request) -> Response:
+    """The shop's name, a few of its products and the chat widget."""
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        shop = await shop_by_code(session, shop_code)
+        if shop is None:
+            raise HTTPException(404, f"no shop {shop_code!r}")
+        products = list(
+            await session.scalars(
+                select(Product)
+                .where(Product.shop_id == shop.id, Product.active.is_(True))
+                .order_by(Product.id)
+                .limit(STORE_PRODUCTS)
+            )
+        )
+    return _templates.TemplateResponse(
+        request,
+        "reception/storefront.html",
+        {
+            "t": Translator("zh"),
+            "shop": {"code": shop.code, "name": shop.name, "courier": shop.default_courier},
+            "products": [
+                {"title": p.title, "category": p.category, "price": fen_to_yuan(p.price_fen)}
+                for p in products
+            ],
+            "widget_src": f"{request.scope.get('root_path', '')}/widget.js",
+        },
+    )
