@@ -1,11 +1,14 @@
 """Quick phrases with variables (C5) and phone calls in the buyer's history (C1, C10)."""
 
+import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import MakeStaff
+from tests.conftest import MakeStaff, csrf_from, sign_in
 from tests.reception.conftest import MakeBuyer
 from xiaoer.core.db import Database
+from xiaoer.customers.models import Customer
+from xiaoer.reception.calls import do_log_call
 from xiaoer.reception.models import CallLog
 from xiaoer.reception.phrases import (
     PhraseError,
@@ -15,7 +18,7 @@ from xiaoer.reception.phrases import (
     fill,
     phrases_for,
 )
-from xiaoer.reception.service import ReceptionError, do_log_call
+from xiaoer.reception.service import ReceptionError
 from xiaoer.shops.models import Shop
 
 
@@ -104,3 +107,54 @@ async def test_phone_call_is_logged_in_the_buyer_history(
     assert [(c.customer_id, c.agent_id, c.outcome) for c in calls] == [
         (buyer.id, agent.id, "resolved")
     ]
+
+
+async def test_calls_page_logs_a_new_caller_by_phone_and_a_known_buyer_by_nick(
+    client: httpx.AsyncClient,
+    db: Database,
+    shop: Shop,
+    make_staff: MakeStaff,
+    make_buyer: MakeBuyer,
+) -> None:
+    await make_staff("lina", "agent")
+    known = await make_buyer("b1", "小鱼")
+    await sign_in(client, "lina")
+    token = csrf_from((await client.get("/reception/calls")).text)
+    new_caller = await client.post(
+        "/reception/calls",
+        data={
+            "contact": "13912345678",
+            "name": "王先生",
+            "summary": "问窗帘能否上门安装",
+            "outcome": "callback",
+            "csrf_token": token,
+        },
+    )
+    assert new_caller.status_code == 303
+    known_call = await client.post(
+        "/reception/calls",
+        data={
+            "contact": "小鱼",
+            "summary": "确认收货地址",
+            "outcome": "resolved",
+            "csrf_token": token,
+        },
+    )
+    assert known_call.status_code == 303
+    unknown = await client.post(
+        "/reception/calls",
+        data={"contact": "不存在的人", "summary": "x", "outcome": "resolved", "csrf_token": token},
+    )
+    assert unknown.status_code == 422
+    assert "no buyer matches" in unknown.text
+    async with db.session() as session:
+        rows = [
+            (c.customer_id, c.outcome)
+            for c in await session.scalars(select(CallLog).order_by(CallLog.id))
+        ]
+        caller = await session.scalar(select(Customer).where(Customer.channel == "phone"))
+    assert caller is not None and (caller.phone, caller.name) == ("13912345678", "王先生")
+    assert rows == [(caller.id, "callback"), (known.id, "resolved")]
+    page = (await client.get("/reception/calls")).text
+    assert "问窗帘能否上门安装" in page and "待回电" in page
+    assert "13912345678" not in page  # agents see no phone numbers in the list

@@ -17,13 +17,13 @@ from xiaoer.core.events import follow, last_seq
 from xiaoer.core.policy_store import policy_on
 from xiaoer.reception import workbench
 from xiaoer.reception.autoreply import current_activities
+from xiaoer.reception.calls import do_log_call
 from xiaoer.reception.models import AgentPresence, Conversation, PresenceStatus
 from xiaoer.reception.service import (
     NotAllowed,
     ReceptionError,
     check_may_act,
     do_close,
-    do_log_call,
     do_mark_read,
     do_send_agent_message,
     do_set_presence,

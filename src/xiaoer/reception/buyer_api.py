@@ -75,7 +75,12 @@ async def _buyer(
     session: AsyncSession, shop: Shop, identity: BuyerToken, nick: str = ""
 ) -> Customer:
     return await do_get_or_create_customer(
-        session, shop_id=shop.id, channel=WIDGET_CHANNEL, buyer_id=identity.buyer_id, nick=nick
+        session,
+        shop_id=shop.id,
+        channel=WIDGET_CHANNEL,
+        buyer_id=identity.buyer_id,
+        nick=nick,
+        default_nick=f"访客{identity.buyer_id[-4:]}",
     )
 
 

@@ -24,7 +24,6 @@ from xiaoer.reception import autoreply, routing, sla
 from xiaoer.reception.models import (
     AgentPresence,
     AutoReplyKind,
-    CallLog,
     Channel,
     Conversation,
     ConversationStatus,
@@ -40,7 +39,6 @@ from xiaoer.staff.models import StaffAccount, Team
 MAX_MESSAGE_CHARS = 2000
 MAX_CLIENT_ID = 64
 OUTCOMES = ("resolved", "ordered", "no_reply", "escalated", "complaint", "other")
-CALL_OUTCOMES = ("resolved", "ordered", "callback", "escalated", "no_answer")
 _BREAK = re.compile(r"(?<=[。！？!?；;\n])")
 
 
@@ -499,38 +497,3 @@ async def do_set_presence(
         await session.flush()
         await routing.do_assign_waiting(session, agent.shop_id, agent.team, policy, moment)
     return presence
-
-
-async def do_log_call(
-    session: AsyncSession,
-    *,
-    agent: StaffAccount,
-    customer_id: int,
-    summary: str,
-    outcome: str,
-    now: datetime | None = None,
-) -> CallLog:
-    """A phone call into the buyer's history (C1, C10)."""
-    if outcome not in CALL_OUTCOMES:
-        raise ReceptionError(f"outcome {outcome!r}: expected one of {', '.join(CALL_OUTCOMES)}")
-    customer = await session.get(Customer, customer_id)
-    if customer is None or customer.shop_id != agent.shop_id:
-        raise ReceptionError(f"no buyer {customer_id} in this shop")
-    summary = check_text(summary)
-    entry = CallLog(
-        shop_id=agent.shop_id,
-        customer_id=customer_id,
-        agent_id=agent.id,
-        summary=summary,
-        outcome=outcome,
-        at=now or utcnow(),
-    )
-    session.add(entry)
-    await session.flush()
-    await record_event(
-        session,
-        agent.shop_id,
-        "call.logged",
-        {"call_id": entry.id, "customer_id": customer_id, "agent_id": agent.id, "outcome": outcome},
-    )
-    return entry
