@@ -22,6 +22,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.customers.models import Customer
 from xiaoer.orders.models import Order, OrderItem, TradeStatus
+from xiaoer.reception.phrases import PhraseInput, do_save_phrase
 from xiaoer.shops.models import Platform
 from xiaoer.shops.service import do_create_shop, shop_by_code
 from xiaoer.staff.service import do_add_staff
@@ -422,6 +423,10 @@ async def seed_demo(
 
         promotions = data.build_promotions(shop.id, base)
         session.add_all(promotions)
+        for group, shortcut, text in data.PHRASES:
+            await do_save_phrase(
+                session, shop_id=shop.id, owner_id=None, item=PhraseInput(shortcut, text, group)
+            )
         step("promotions")
 
         for number, (login, days) in enumerate(zip(DEMO_LOGINS, _HIRED_DAYS_AGO, strict=True)):

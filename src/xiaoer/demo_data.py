@@ -756,3 +756,19 @@ def build_customers(rng: random.Random, shop_id: int, base: datetime, count: int
         weight = rng.choice((1, 1, 1, 1, 2, 2, 3, 4, 6, 10))
         buyers.append(Buyer(row, province, full_address, weight))
     return buyers
+
+
+# Shop-wide quick phrases: (group, shortcut, text); variables are filled when used.
+PHRASES: tuple[tuple[str, str, str], ...] = (
+    ("问候", "hi", "亲，您好！我是{shop}的客服{agent}，请问有什么可以帮您？"),
+    ("问候", "wait", "亲，稍等一下哦，我帮您查一下库存马上回复您～"),
+    (
+        "尺寸",
+        "cc",
+        "亲，窗帘宽度一般按窗户宽度的 1.5～2 倍来定，褶皱会更好看；高度量到想要垂到的位置就好。",
+    ),
+    ("物流", "kd", "亲，咱们默认发{courier}，现货 16 点前付款当天发出，定制款 3～7 天做好后发货。"),
+    ("活动", "hd", "亲，店里现在的活动是：{activity}，下单时会自动算好优惠哦。"),
+    ("售后", "th", "亲，收到货有任何不满意都可以联系我们，七天内未使用的现货支持无理由退换。"),
+    ("结束", "bye", "感谢亲的光临，有问题随时找{agent}，祝您生活愉快！"),
+)
