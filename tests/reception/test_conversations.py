@@ -362,3 +362,35 @@ async def test_bad_messages_are_refused_and_nothing_is_stored(
         await say(db, shop, buyer, text)
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+async def test_workbench_list_reads_a_constant_number_of_queries(
+    db: Database, shop: Shop, make_agent: MakeAgent, make_buyer: MakeBuyer
+) -> None:
+    from sqlalchemy import event
+
+    from xiaoer.core.policy import Policy
+    from xiaoer.reception.workbench import list_conversations
+
+    agent = await make_agent("lina")
+
+    async def count_for(buyers: int) -> tuple[int, list[str]]:
+        for i in range(buyers):
+            await say(db, shop, await make_buyer(f"q{buyers}-{i}"), f"问题{i}")
+        statements: list[str] = []
+
+        def note(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+        try:
+            async with db.session() as session:
+                rows = await list_conversations(session, agent, Policy())
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+        return len(statements), [r["last_text"] for r in rows]
+
+    few, _ = await count_for(2)
+    many, texts = await count_for(6)
+    assert few == many == 2
+    assert texts[-1].startswith("亲，欢迎光临茶香小铺")  # the welcome came after the question

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.policy import Policy
@@ -66,15 +66,11 @@ async def list_conversations(
             )
         )
     rows = (await session.execute(query.order_by(Conversation.queued_at))).all()
+    last_text = await _last_texts(session, [c.id for c, _, _ in rows])
     out = []
     for conversation, nick, agent_name in rows:
         due = sla_due(conversation, policy)
-        last = await session.scalar(
-            select(Message.text)
-            .where(Message.conversation_id == conversation.id)
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
+        last = last_text.get(conversation.id, "")
         out.append(
             {
                 "id": conversation.id,
@@ -94,6 +90,22 @@ async def list_conversations(
             }
         )
     return out
+
+
+async def _last_texts(session: AsyncSession, ids: list[int]) -> dict[int, str]:
+    """The newest message of each conversation, in one query."""
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(Message.id).label("id"))
+        .where(Message.conversation_id.in_(ids))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Message.conversation_id, Message.text).join(newest, Message.id == newest.c.id)
+    )
+    return {int(cid): str(text) for cid, text in rows.all()}
 
 
 async def list_agents(session: AsyncSession, shop_id: int) -> list[dict[str, Any]]:
