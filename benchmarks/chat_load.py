@@ -19,6 +19,21 @@ use is printed so the reader can judge whether the load generator limited the ru
 
 Only 127.0.0.1 is contacted. PostgreSQL: a fresh database ``xiaoer_bench_<random>`` on
 ``--pg-admin-url`` is created and dropped at the end; SQLite: a temporary file.
+
+The figures. Sending is open-loop: buyer ``b`` of ``N`` sends every ``N / rate`` seconds,
+spread evenly, whether or not the server keeps up (a late send is sent late and its
+lateness printed). messages/s = buyer messages that reached their agent's socket inside
+the measured window, per second ("met" within 1 %, the window's edges). Latencies are
+over the messages planned inside the window and not refused; one never delivered counts
+as infinite, so p99 shows "—" when more than 1 % never arrived. lost = acked by the
+server but never seen by the agent the conversation is routed to (after ``--drain`` s);
+duplicated = seen twice by that agent's socket, by two agents, or acked twice. Every
+workbench socket is sent every event of the shop: their sequence numbers are checked for
+gaps and repeats, and a socket that stopped receiving while the others went on is
+"stalled". New buyers pose as different addresses through ``X-Forwarded-For``, which
+Uvicorn trusts from 127.0.0.1 (a reverse proxy's view), because xiaoer allows 30 new
+chats a minute per address; xiaoer also allows 20 messages a minute per buyer, which
+caps 2,000 buyers at 667 messages/s: the output says so when the rate exceeds it.
 """
 
 from __future__ import annotations
@@ -41,7 +56,7 @@ import time
 import traceback
 from asyncio.subprocess import PIPE, STDOUT
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing.connection import Connection
@@ -293,7 +308,10 @@ class WorkerResult:
     frames: int = 0
     seq_gaps: int = 0
     seq_repeats: int = 0
-    closed_sockets: int = 0
+    closed_buyers: int = 0
+    closed_agents: int = 0
+    close_reasons: Counter[str] = field(default_factory=Counter)
+    last_seqs: list[tuple[int, int]] = field(default_factory=list)  # workbench: (seq, at)
     unparsed: int = 0
     cpu: tuple[float, float] = (0.0, 0.0)
     buyers: int = 0
@@ -320,6 +338,11 @@ def _ws_connect(url: str, headers: dict[str, str], deflate: bool) -> Any:
     )
 
 
+def _close_reason(ws: Any) -> str:
+    code, reason = getattr(ws, "close_code", None), getattr(ws, "close_reason", None)
+    return f"closed {code} {reason or ''}".strip()
+
+
 class Buyer:
     def __init__(self, index: int, host: str, spec: WorkerSpec) -> None:
         self.index, self.host, self.spec = index, host, spec
@@ -335,6 +358,9 @@ class Buyer:
         self.reply_sent: list[int] = []
         self.errors: Counter[str] = Counter()
         self.closed = False
+        self.stopping = False
+        self.closed_early = False
+        self.close_reason = ""
 
     async def connect(self, http: HttpConn) -> None:
         # Buyers come from many addresses through the reverse proxy Uvicorn trusts on
@@ -421,6 +447,8 @@ class Buyer:
             pass
         finally:
             self.closed = True
+            self.closed_early = not self.stopping
+            self.close_reason = _close_reason(self.ws)
 
     def done(self) -> bool:
         for n in range(self.count):
@@ -444,9 +472,11 @@ class Agent:
         self.pending: dict[int, list[tuple[int, int]]] = {}
         self.seen: set[int] = set()
         self.last_seq = spec.after
+        self.last_at = 0
         self.idle: list[HttpConn] = []
         self.slots = asyncio.Semaphore(4)  # at most 4 replies of one agent in flight
         self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False
 
     async def connect(self) -> None:
         url = f"ws://{self.spec.host}{self.spec.ws_path}"
@@ -454,6 +484,7 @@ class Agent:
         hello = loads(await self.ws.recv())
         if hello.get("type") != "hello":
             raise RuntimeError(f"workbench socket: expected hello, got {hello}")
+        self.last_at = now_ns()
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -463,12 +494,15 @@ class Agent:
                 raw: bytes = await self.ws.recv(decode=False)
                 self._frame(raw, now_ns())
         except Exception:
-            result.closed_sockets += 1
+            if not self.stopping:
+                result.closed_agents += 1
+                result.close_reasons[f"workbench: {_close_reason(self.ws)}"] += 1
 
     def _frame(self, raw: bytes, at: int) -> None:
         """Every frame is counted and its sequence checked; few are parsed in full."""
         result = self.result
         result.frames += 1
+        self.last_at = at
         if raw.startswith(b'{"type":"event","seq":'):
             seq = int(raw[22 : raw.index(b",", 22)])
             if seq <= self.last_seq:
@@ -556,7 +590,10 @@ async def _receive(conn: Connection, within: float) -> Any:
         if time.monotonic() > deadline:
             raise TimeoutError(f"no message within {within:.0f} s")
         await asyncio.sleep(0.02)
-    return conn.recv()
+    try:
+        return conn.recv()
+    except EOFError:
+        raise RuntimeError("a client process exited without a word") from None
 
 
 async def _worker(conn: Connection, spec: WorkerSpec) -> None:
@@ -623,6 +660,13 @@ async def _worker(conn: Connection, spec: WorkerSpec) -> None:
                 )
             )
         result.errors.update(buyer.errors)
+        if buyer.closed_early:
+            result.closed_buyers += 1
+            result.close_reasons[f"buyer: {buyer.close_reason}"] += 1
+        buyer.stopping = True
+    for agent in agents:
+        agent.stopping = True
+        result.last_seqs.append((agent.last_seq, agent.last_at))
     closing = [b.ws.close() for b in buyers] + [a.ws.close() for a in agents if a.ws is not None]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 20)
@@ -655,18 +699,9 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far; 0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every process named postgres on this machine."""
-    found: dict[int, float] = {}
+def cpu_snapshot() -> dict[int, tuple[str, float]]:
+    """(name, CPU seconds used so far) of every process on this machine."""
+    found: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -674,18 +709,49 @@ def postgres_cpu() -> dict[int, float]:
             text = (entry / "stat").read_text()
         except OSError:
             continue
-        if "(postgres)" in text:
-            fields = text.rsplit(")", 1)[1].split()
-            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK)
     return found
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return (total - idle) / TICK, total / TICK
+def machine_cpu() -> list[float]:
+    """CPU seconds of the machine since boot: user nice system idle iowait irq softirq steal."""
+    values = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    return [int(v) / TICK for v in values]
+
+
+def cpu_breakdown(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    roles: dict[int, str],
+    m0: list[float],
+    m1: list[float],
+    seconds: float,
+) -> dict[str, Any]:
+    """Percent of one core used in the window, by role; what is left is "other"."""
+    used: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        role = roles.get(pid) or {"postgres": "postgres", "redis-server": "redis"}.get(name, "")
+        if not role:
+            role = f"other:{name}"
+        used[role] = used.get(role, 0.0) + cpu - before.get(pid, (name, 0.0))[1]
+    delta = [b - a for a, b in zip(m0, m1, strict=True)]
+    total = sum(delta)
+    busy = total - delta[3] - delta[4]
+    out: dict[str, Any] = {
+        k: round(v / seconds * 100, 1) for k, v in used.items() if not k.startswith("other:")
+    }
+    others = sorted(((v, k) for k, v in used.items() if k.startswith("other:")), reverse=True)
+    out["other processes"] = round(sum(v for v, _ in others) / seconds * 100, 1)
+    out["kernel irq/softirq"] = round((delta[5] + delta[6]) / seconds * 100, 1)
+    out["steal"] = round(delta[7] / seconds * 100, 1)
+    # Busy time no process still alive at the end accounts for: processes that came and went.
+    accounted = sum(used.values()) + delta[5] + delta[6] + delta[7]
+    out["unattributed"] = round(max(0.0, busy - accounted) / seconds * 100, 1)
+    out["machine busy % of all cores"] = round(busy / total * 100, 1) if total else 0.0
+    out["top others"] = ", ".join(f"{k[6:]} {v / seconds * 100:.0f}" for v, k in others[:3])
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -713,7 +779,7 @@ def _server_env(database_url: str, redis_url: str | None) -> dict[str, str]:
 
 
 async def create_pg_database(admin_url: str) -> str:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     name = f"xiaoer_bench_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(admin_url)
@@ -897,6 +963,8 @@ class Options:
     deflate: bool
     pg_admin_url: str
     py_spy: str | None
+    py_spy_format: str
+    logs: str | None
     json: bool
 
 
@@ -907,10 +975,7 @@ class Load:
     results: list[WorkerResult]
     t0: int
     options: Options
-    server_cpu: float  # seconds in the window, all server processes
-    postgres_cpu: float
-    machine_busy: float
-    machine_total: float
+    cpu: dict[str, Any]  # percent of one core in the window, by role
     pg_stats: dict[str, float]
     pg_activity: Counter[str]
 
@@ -924,7 +989,10 @@ class Load:
             for key, at, agent in result.deliveries:
                 delivered[key] = min(at, delivered.get(key, at))
                 agents_of.setdefault(key, set()).add(agent)
-        latencies, acks, replies = [], [], []
+        latencies: list[float] = []
+        acks: list[float] = []
+        replies: list[float] = []
+        lags: list[float] = []
         status_count: Counter[int] = Counter()
         lost = unanswered = twice_acked = 0
         in_window = sum(1 for at in delivered.values() if w0 <= at < w1)
@@ -944,16 +1012,17 @@ class Load:
                     continue
                 sent += 1
                 twice_acked += max(0, n_acks - 1) if status == ACKED else 0
-                if status == ACKED and key not in delivered:
+                if status in (ACKED, ACKED_DUPLICATE) and key not in delivered:
                     lost += 1
                 if status == ACKED and key in delivered and not reply_at:
                     unanswered += 1
                 if not (w0 <= planned < w1):
                     continue
+                lags.append(sent_at - planned)
                 status_count[status] += 1
                 if status == REFUSED:
                     continue
-                at = delivered.get(key)
+                at = delivered.get(key, 0)
                 latencies.append(at - sent_at if at else math.inf)
                 acks.append(ack_at - sent_at if ack_at else math.inf)
                 if reply_at:
@@ -969,12 +1038,21 @@ class Load:
         by_two = sum(1 for agents in agents_of.values() if len(agents) > 1)
         cpu = [(r.cpu[1] - r.cpu[0]) / o.duration * 100 for r in self.results]
         frames = sum(r.frames for r in self.results)
+        # A workbench socket that has not had the newest event for 5 s while another
+        # socket had it is stalled: every workbench socket is sent every event of the shop.
+        ends = [end for r in self.results for end in r.last_seqs] or [(0, 0)]
+        newest, latest = max(s for s, _ in ends), max(at for _, at in ends)
+        stalled = [
+            (newest - s, latest - at) for s, at in ends if s < newest and at < latest - 5 * NS
+        ]
         return {
             "buyers_connected": sum(r.buyers for r in self.results),
             "agents_connected": sum(r.agents for r in self.results),
             "connect_failures": sum(len(r.connect_failures) for r in self.results),
             "connect_errors": sorted({e for r in self.results for e in r.connect_failures})[:3],
             "messages_sent": sent,
+            "not_sent": sum(1 for r in self.results for m in r.messages if not m[2]),
+            "send_lag_p99_ms": _ms(_percentile(lags, 99)),
             "messages_per_s": round(in_window / o.duration, 1),
             "p50_ms": _ms(_percentile(latencies, 50)),
             "p99_ms": _ms(_percentile(latencies, 99)),
@@ -999,19 +1077,27 @@ class Load:
             "workbench_frames_per_s": round(frames / (o.warmup + o.duration), 0),
             "workbench_seq_gaps": sum(r.seq_gaps for r in self.results),
             "workbench_seq_repeats": sum(r.seq_repeats for r in self.results),
-            "sockets_closed_early": sum(r.closed_sockets for r in self.results),
+            "buyer_sockets_closed": sum(r.closed_buyers for r in self.results),
+            "workbench_sockets_closed": sum(r.closed_agents for r in self.results),
+            "close_reasons": dict(
+                sum((r.close_reasons for r in self.results), Counter()).most_common(3)
+            ),
+            "workbench_sockets_stalled": len(stalled),
+            "workbench_events_missed": sum(n for n, _ in stalled),
+            "workbench_stalled_for_s": round(sum(t for _, t in stalled) / len(stalled) / NS, 1)
+            if stalled
+            else None,
             "client_cpu_percent": [round(c) for c in cpu],
-            "server_cpu_percent": round(self.server_cpu / o.duration * 100),
-            "postgres_cpu_percent": round(self.postgres_cpu / o.duration * 100),
-            "machine_busy_percent": round(self.machine_busy / self.machine_total * 100)
-            if self.machine_total
-            else 0,
+            "server_cpu_percent": round(self.cpu.get("server", 0)),
+            "postgres_cpu_percent": round(self.cpu.get("postgres", 0)),
+            "machine_busy_percent": round(self.cpu["machine busy % of all cores"]),
+            "cpu_breakdown": self.cpu,
             **{f"pg_{k}": v for k, v in self.pg_stats.items()},
             "pg_sessions": dict(self.pg_activity.most_common()),
         }
 
 
-def _percentile(values: list[float] | list[int], p: float) -> float:
+def _percentile(values: Sequence[float], p: float) -> float:
     if not values:
         return math.nan
     ordered = sorted(values)
@@ -1069,13 +1155,18 @@ class PgWatch:
         finally:
             await conn.close()
 
-    def stats(self, delivered: int) -> dict[str, float]:
-        if not self.first or not self.last or not delivered:
+    def stats(self, delivered: int, seconds: float) -> dict[str, float]:
+        if not self.first or not self.last:
             return {}
-        return {
-            f"{k}_per_message": round((self.last[k] - self.first[k]) / delivered, 1)
-            for k in self.COUNTERS
+        out: dict[str, float] = {
+            f"{k}_per_s": round((self.last[k] - self.first[k]) / seconds) for k in self.COUNTERS
         }
+        if delivered:
+            out |= {
+                f"{k}_per_message": round((self.last[k] - self.first[k]) / delivered, 1)
+                for k in self.COUNTERS
+            }
+        return out
 
     def activity(self) -> Counter[str]:
         """Average number of backends in each state."""
@@ -1130,6 +1221,9 @@ async def run_load(
                 answers.append(message[1])
             return answers
 
+        roles = {pid: "server" for pid in server_pids}
+        roles.update({process.pid: "clients" for process in workers})
+        roles[os.getpid()] = "orchestrator"
         started = time.monotonic()
         await every("agents", 600)
         for pipe in pipes:
@@ -1142,15 +1236,11 @@ async def run_load(
         w0, w1 = t0 + int(options.warmup * NS), t0 + int((options.warmup + options.duration) * NS)
         watch = asyncio.create_task(pg.run(w0, w1)) if pg else None
         await asyncio.sleep((w0 - now_ns()) / NS)
-        cpu0 = [process_cpu(p) for p in server_pids]
-        pg0 = postgres_cpu() if pg else {}
-        m0 = machine_cpu()
+        cpu0, m0 = cpu_snapshot(), machine_cpu()
         if spy_folder:
-            spies = _start_py_spy(server_pids, options.duration, spy_folder)
+            spies = _start_py_spy(server_pids, options.duration, spy_folder, options.py_spy_format)
         await asyncio.sleep((w1 - now_ns()) / NS)
-        cpu1 = [process_cpu(p) for p in server_pids]
-        pg1 = postgres_cpu() if pg else {}
-        m1 = machine_cpu()
+        cpu1, m1 = cpu_snapshot(), machine_cpu()
         if watch:
             await watch
         await every("drained", options.drain + 120)
@@ -1173,21 +1263,20 @@ async def run_load(
         results=results,
         t0=t0,
         options=options,
-        server_cpu=sum(b - a for a, b in zip(cpu0, cpu1, strict=True)),
-        postgres_cpu=sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items()),
-        machine_busy=m1[0] - m0[0],
-        machine_total=m1[1] - m0[1],
+        cpu=cpu_breakdown(cpu0, cpu1, roles, m0, m1, options.duration),
         pg_stats={},
         pg_activity=Counter(),
     )
     if pg:
         delivered = sum(1 for r in results for _, at, _ in r.deliveries if w0 <= at < w1)
-        load.pg_stats = pg.stats(delivered)
+        load.pg_stats = pg.stats(delivered, options.duration)
         load.pg_activity = pg.activity()
     return load
 
 
-def _start_py_spy(pids: list[int], duration: float, folder: str) -> list[subprocess.Popen[bytes]]:
+def _start_py_spy(
+    pids: list[int], duration: float, folder: str, fmt: str
+) -> list[subprocess.Popen[bytes]]:
     spy = shutil.which("py-spy")
     if spy is None:
         _say("py-spy is not installed; no profile (pip install py-spy)")
@@ -1195,8 +1284,9 @@ def _start_py_spy(pids: list[int], duration: float, folder: str) -> list[subproc
     Path(folder).mkdir(parents=True, exist_ok=True)
     spies = []
     for pid in pids:
-        out = Path(folder) / f"serve-{pid}.svg"
-        command = [spy, "record", "--nonblocking", "-d", str(int(duration)), "-o", str(out)]
+        out = Path(folder) / f"serve-{pid}.{'svg' if fmt == 'flamegraph' else 'txt'}"
+        command = [spy, "record", "--nonblocking", "-f", fmt, "-d", str(int(duration))]
+        command += ["-o", str(out)]
         spies.append(
             subprocess.Popen(
                 [*command, "--pid", str(pid)],
@@ -1355,7 +1445,13 @@ def report(
         ("acked, reply never reached buyer", "unanswered", "", None),
         ("workbench frames/s (all agent sockets)", "workbench_frames_per_s", "", None),
         ("workbench seq gaps / repeats", "workbench_seq_gaps", "0", None),
-        ("sockets closed early", "sockets_closed_early", "0", None),
+        ("buyer sockets closed by the server", "buyer_sockets_closed", "0", None),
+        ("workbench sockets closed by the server", "workbench_sockets_closed", "0", None),
+        ("workbench sockets stalled (5 s behind)", "workbench_sockets_stalled", "0", None),
+        ("… events they never got", "workbench_events_missed", "0", None),
+        ("… silent for (mean s) by the end", "workbench_stalled_for_s", "", None),
+        ("buyer sends behind schedule, p99 ms", "send_lag_p99_ms", "", None),
+        ("buyer messages never sent (socket gone)", "not_sent", "0", None),
         ("server CPU % (of one core)", "server_cpu_percent", "", None),
         ("PostgreSQL CPU % (all backends)", "postgres_cpu_percent", "", None),
         ("client processes CPU %", "client_cpu_percent", "", None),
@@ -1396,20 +1492,28 @@ def report(
     print(f"\n  ratio of messages/s to the bare relay: {_fmt(ratio)}")
     if xiaoer["refusals"]:
         print(f"  refusals: {xiaoer['refusals']}")
+    if xiaoer["close_reasons"]:
+        print(f"  sockets closed by the server: {xiaoer['close_reasons']}")
     if xiaoer["connect_errors"]:
         print(f"  connection errors: {xiaoer['connect_errors']}")
-    if any(k.startswith("pg_") for k in xiaoer) and xiaoer.get("pg_xact_commit_per_message"):
-        print(
-            "  PostgreSQL per delivered buyer message (its reply included): "
-            + ", ".join(
-                f"{k.removeprefix('pg_').removesuffix('_per_message')} {v}"
-                for k, v in xiaoer.items()
-                if k.endswith("_per_message")
+    if xiaoer.get("pg_xact_commit_per_s") is not None:
+        for unit in ("s", "message"):
+            print(
+                f"  PostgreSQL per {'second' if unit == 's' else 'delivered buyer message'}: "
+                + ", ".join(
+                    f"{k.removeprefix('pg_').removesuffix(f'_per_{unit}')} {v}"
+                    for k, v in xiaoer.items()
+                    if k.startswith("pg_") and k.endswith(f"_per_{unit}")
+                )
             )
-        )
         print(
             "  PostgreSQL sessions of the run (average count by state): "
             + "; ".join(f"{k} {v}" for k, v in xiaoer["pg_sessions"].items())
+        )
+    for name, figures in (("xiaoer", xiaoer), ("bare relay", echo)):
+        print(
+            f"  CPU in the window, {name} run (% of one core): "
+            + ", ".join(f"{k} {v}" for k, v in figures["cpu_breakdown"].items() if v)
         )
     for line in _limits(options, xiaoer, "xiaoer") + _limits(options, echo, "bare relay"):
         print(f"  {line}")
@@ -1443,6 +1547,16 @@ def report(
 def _limits(options: Options, figures: dict[str, Any], name: str) -> list[str]:
     """Say plainly what limited a run."""
     lines = []
+    cpu = figures["cpu_breakdown"]
+    foreign = cpu["other processes"] + cpu["unattributed"]
+    if foreign >= 20:
+        lines.append(
+            f"{name}: processes outside this benchmark used {foreign:.0f}% of a core in the "
+            f"window (top: {cpu['top others']}; short-lived: {cpu['unattributed']:.0f}): "
+            "the machine was shared, the figures are disturbed"
+        )
+    if cpu["steal"] >= 20:
+        lines.append(f"{name}: the hypervisor took {cpu['steal']:.0f}% of a core (steal)")
     busiest = max(figures["client_cpu_percent"], default=0)
     if busiest >= 85:
         lines.append(
@@ -1497,6 +1611,10 @@ def parse_options(argv: list[str] | None = None) -> Options | tuple[int, int]:
     parser.add_argument(
         "--py-spy", metavar="DIR", default=None, help="record each server's profile into DIR"
     )
+    parser.add_argument(
+        "--py-spy-format", choices=("flamegraph", "raw"), default="flamegraph", help="SVG or text"
+    )
+    parser.add_argument("--logs", metavar="DIR", default=None, help="keep the servers' logs in DIR")
     parser.add_argument("--quick", action="store_true", help="200 buyers, 10 agents, 100/s, 10 s")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--relay-port", type=int, help=argparse.SUPPRESS)
@@ -1527,6 +1645,8 @@ def parse_options(argv: list[str] | None = None) -> Options | tuple[int, int]:
         deflate=args.deflate,
         pg_admin_url=args.pg_admin_url,
         py_spy=args.py_spy,
+        py_spy_format=args.py_spy_format,
+        logs=args.logs,
         json=args.json,
     )
 
@@ -1545,7 +1665,15 @@ async def amain(options: Options) -> dict[str, Any]:
             raise
         finally:
             servers.stop()
+            if options.logs:
+                _keep_logs(folder, Path(options.logs))
     return report(options, load.figures(), echo.figures(), setup)
+
+
+def _keep_logs(folder: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for log in folder.glob("*.log"):
+        shutil.copy(log, target / log.name)
 
 
 def _show_logs(folder: Path) -> None:
