@@ -1660,7 +1660,7 @@ async def amain(options: Options) -> dict[str, Any]:
             echo = await run_reference(options, servers)
             _say(f"xiaoer on {options.database} …")
             load, setup = await run_xiaoer(options, servers, folder)
-        except BaseException:
+        except Exception:
             _show_logs(folder)
             raise
         finally:
@@ -1692,7 +1692,11 @@ def main() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    figures = asyncio.run(amain(options))
+    try:
+        figures = asyncio.run(amain(options))
+    except KeyboardInterrupt:
+        _say("interrupted: servers and clients stopped, the benchmark database dropped")
+        raise SystemExit(130) from None
     if options.json:
         print(json.dumps(figures, ensure_ascii=False))
 
