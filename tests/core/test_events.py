@@ -7,7 +7,8 @@ import pytest
 
 from xiaoer.core.broker import MemoryBroker, RedisBroker, get_broker, set_broker
 from xiaoer.core.db import Database
-from xiaoer.core.events import EventData, follow, last_seq, read_after, record_event
+from xiaoer.core.events import EventData, last_seq, read_after, record_event
+from xiaoer.core.feed import follow
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 
@@ -152,7 +153,7 @@ async def test_redis_broker_carries_events_between_processes(db: Database, shop:
         finally:
             set_broker(previous)
         received = await asyncio.wait_for(subscription.get(), 5)
-        assert received == recorded
+        assert received == recorded.event
         subscription.close()
     finally:
         await writer.stop()

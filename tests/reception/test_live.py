@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
 from tests.e2e.conftest import free_port
@@ -243,3 +244,110 @@ async def test_public_endpoints_answer_size_and_rate_limits_clearly(live: str, s
             codes.append(r.status_code)
         assert codes[:19].count(200) == 19 and codes[-1] == 429
         assert r.json() == {"detail": "too many messages; wait a moment before sending more"}
+
+
+async def test_a_failed_store_answers_an_error_frame_and_the_resend_lands(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error while storing is not the buyer's fault: say so, keep the socket."""
+    from xiaoer.reception import buyer_api
+
+    await _online_agent(db, make_staff)
+    real = buyer_api.do_receive_buyer_message
+    failures = [RuntimeError("QueuePool limit reached")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(buyer_api, "do_receive_buyer_message", flaky)
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        opened = await _buyer_session(http)
+        url = f"ws://{live}/b/tea/ws?token={opened['token']}&after={opened['after']}"
+        async with connect(url) as ws:
+            await _frame(ws)
+            frame = json.dumps({"type": "send", "client_id": "x1", "text": "在吗"})
+            await ws.send(frame)
+            error = await _until(ws, lambda f: f["type"] in ("error", "ack"))
+            assert error["type"] == "error" and error["retry"] is True
+            assert error["client_id"] == "x1"
+            await ws.send(frame)  # the widget resends until acked
+            ack = await _until(ws, lambda f: f["type"] == "ack")
+            assert ack["duplicate"] is False
+
+
+async def test_a_socket_whose_live_events_stop_is_closed_so_the_client_resumes(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xiaoer.reception import api
+
+    await make_staff("lina", "agent", name="李娜")
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the database went away")
+        yield  # an async generator, as follow() is
+
+    monkeypatch.setattr(api, "follow", broken)
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        await sign_in(http, "lina")
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        async with connect(
+            f"ws://{live}/ws/workbench?after=0", additional_headers={"Cookie": cookie}
+        ) as ws:
+            assert (await _frame(ws))["type"] == "hello"
+            with pytest.raises(ConnectionClosed):
+                await _frame(ws)
+            assert ws.close_code == 1011
+
+
+async def test_an_agent_socket_carries_only_their_own_and_their_queue_messages(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    lina = await _online_agent(db, make_staff, "lina")
+    await _online_agent(db, make_staff, "wei")
+    async with (
+        httpx.AsyncClient(base_url=f"http://{live}") as buyers,
+        httpx.AsyncClient(base_url=f"http://{live}") as staff,
+    ):
+        await sign_in(staff, "lina")
+        after = (await staff.get("/api/reception/state")).json()["after"]
+        cookie = "; ".join(f"{k}={v}" for k, v in staff.cookies.items())
+        async with connect(
+            f"ws://{live}/ws/workbench?after={after}", additional_headers={"Cookie": cookie}
+        ) as ws:
+            await _frame(ws)
+            routed: dict[int, int] = {}
+            for i in range(4):  # routing spreads four buyers over the two agents
+                opened = await _buyer_session(buyers)
+                r = await buyers.post(
+                    "/b/tea/messages",
+                    json={"token": opened["token"], "text": f"问题{i}", "client_id": "q"},
+                )
+                routed[r.json()["conversation_id"]] = i
+                r = await buyers.post(
+                    "/b/tea/messages",
+                    json={"token": opened["token"], "text": f"追问{i}", "client_id": "f"},
+                )
+            assigned: dict[int, int] = {}
+            follow_ups: list[str] = []
+            async with asyncio.timeout(5):
+                while len(assigned) < 4 or len(follow_ups) < 2:
+                    frame = await _frame(ws)
+                    data = frame.get("data", {})
+                    if frame.get("kind") == "conversation.assigned":
+                        assigned[data["conversation_id"]] = data["agent_id"]
+                    elif frame.get("kind") == "message.created" and data["text"].startswith("追问"):
+                        follow_ups.append(data["text"])
+                        assert data["conversation"]["agent_id"] == lina.id
+            mine = sorted(routed[c] for c, a in assigned.items() if a == lina.id)
+            assert len(mine) == 2
+            assert sorted(int(t.removeprefix("追问")) for t in follow_ups) == mine
+            with pytest.raises(TimeoutError):  # nothing of the other agent's buyers follows
+                await _until(
+                    ws,
+                    lambda f: (
+                        f.get("kind") == "message.created" and f["data"]["text"].startswith("追问")
+                    ),
+                    wait=0.5,
+                )

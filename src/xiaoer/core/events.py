@@ -1,31 +1,29 @@
 """The event stream: every state change, numbered per shop, published after commit.
 
-A service calls :func:`record_event` inside its unit of work. The row is written
-with the next number of the shop; the number comes from a counter row whose lock
-is held until commit, so numbers are gapless and committed in order. Only when
-the transaction commits is the event handed to the broker; a rollback drops it.
-A follower (:func:`follow`) reads from the database what it missed, then listens
-to the broker, and fills any gap from the database again: nothing is lost or
-delivered twice across reconnects, restarts and processes.
+A service calls :func:`record_event` inside its unit of work. When the unit of
+work commits, its events are numbered and written as its last statements: the
+numbers come from the shop's counter row, whose lock is held from there until
+the commit, so numbers are gapless and committed in order. Only after the commit
+is the event handed to the broker; a rollback drops it. Followers are in
+:mod:`xiaoer.core.feed`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from xiaoer.core.broker import Broker, get_broker
+from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
-from xiaoer.core.db import Database
 from xiaoer.core.models import Event, EventCounter
 
 PENDING_KEY = "xiaoer.pending_events"
@@ -40,6 +38,8 @@ class EventData:
     created_at: str = ""
     topic: str = ""
     topic_seq: int = 0
+    # Frames made from this event, by name: encoded once for all the sockets it goes to.
+    frames: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,25 +81,38 @@ class EventData:
         return self.topic_seq if topic else self.seq
 
 
-def pending_events(session: AsyncSession | Session) -> list[EventData]:
-    """Events recorded in the session's open transaction, not yet published."""
-    pending: list[EventData] = session.info.setdefault(PENDING_KEY, [])
+@dataclass(slots=True)
+class PendingEvent:
+    """An event recorded in an open transaction; numbered and stored at commit."""
+
+    shop_id: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+    topic: str = ""
+    event: EventData | None = None  # set when the transaction commits
+
+
+def pending_events(session: AsyncSession | Session) -> list[PendingEvent]:
+    """Events recorded in the session's open transaction, not yet numbered."""
+    pending: list[PendingEvent] = session.info.setdefault(PENDING_KEY, [])
     return pending
 
 
-async def _next_seq(session: AsyncSession, shop_id: int, topic: str = "") -> int:
+def _bump_counter(session: Session, shop_id: int, topic: str, by: int) -> int:
+    """Add ``by`` to a counter row (created at ``by``) and return its new value."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(EventCounter)
-        .values(shop_id=shop_id, topic=topic, last_seq=1)
+        upsert(EventCounter)
+        .values(shop_id=shop_id, topic=topic, last_seq=by)
         .on_conflict_do_update(
             index_elements=[EventCounter.shop_id, EventCounter.topic],
-            set_={"last_seq": EventCounter.last_seq + 1},
+            set_={"last_seq": EventCounter.last_seq + by},
         )
         .returning(EventCounter.last_seq)
     )
-    return int((await session.execute(stmt)).scalar_one())
+    return int(session.execute(stmt).scalar_one())
 
 
 async def record_event(
@@ -110,28 +123,143 @@ async def record_event(
     *,
     topic: str = "",
     at: datetime | None = None,
-) -> EventData:
-    """Write an event in the caller's transaction; it is published on commit.
+) -> PendingEvent:
+    """Record an event in the caller's transaction; it is numbered, stored and
+    published when the transaction commits, and forgotten if it rolls back.
 
     ``topic`` (e.g. ``"buyer:42"``) lets a follower read only that topic.
     """
-    seq = await _next_seq(session, shop_id)
-    topic_seq = await _next_seq(session, shop_id, topic) if topic else 0
-    created = at or utcnow()
-    row = Event(
-        shop_id=shop_id,
-        seq=seq,
-        topic=topic,
-        topic_seq=topic_seq,
-        kind=kind,
-        payload=payload or {},
-        created_at=created,
+    pending = PendingEvent(shop_id, kind, dict(payload or {}), at or utcnow(), topic)
+    pending_events(session).append(pending)
+    return pending
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _number_before_commit(session: Session) -> None:
+    """Number and store the transaction's events as its last statements.
+
+    The shop's counter row is locked only from here to the commit, which orders
+    the shop's commits and keeps the numbers gapless without holding the lock
+    over the rest of the unit of work.
+    """
+    if session.in_nested_transaction():
+        return
+    pending = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    session.flush()  # row locks of the unit of work first, the counter last
+    by_shop: dict[int, list[PendingEvent]] = {}
+    for item in pending:
+        by_shop.setdefault(item.shop_id, []).append(item)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for shop_id in sorted(by_shop):
+        if postgres:
+            _store_in_one_statement(session, shop_id, by_shop[shop_id])
+        else:
+            _store(session, shop_id, by_shop[shop_id])
+
+
+def _topic_places(items: list[PendingEvent]) -> tuple[Counter[str], list[int]]:
+    """How many events each topic gets, and each event's place (1, 2, …) in its topic."""
+    counts: Counter[str] = Counter()
+    places = []
+    for item in items:
+        if item.topic:
+            counts[item.topic] += 1
+        places.append(counts[item.topic] if item.topic else 0)
+    return counts, places
+
+
+def _numbered(item: PendingEvent, shop_id: int, seq: int, topic_seq: int) -> None:
+    item.event = EventData(
+        shop_id, seq, item.kind, item.payload, item.created_at.isoformat(), item.topic, topic_seq
     )
-    session.add(row)
-    await session.flush()
-    data = EventData(shop_id, seq, kind, dict(payload or {}), created.isoformat(), topic, topic_seq)
-    pending_events(session).append(data)
-    return data
+
+
+def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
+    """Number with one statement per counter, then insert (SQLite: one writer at a time)."""
+    seq = _bump_counter(session, shop_id, "", len(items)) - len(items)
+    counts, places = _topic_places(items)
+    topic_base = {
+        topic: _bump_counter(session, shop_id, topic, n) - n for topic, n in sorted(counts.items())
+    }
+    rows: list[dict[str, Any]] = []
+    for item, place in zip(items, places, strict=True):
+        seq += 1
+        topic_seq = topic_base[item.topic] + place if item.topic else 0
+        _numbered(item, shop_id, seq, topic_seq)
+        rows.append(
+            {
+                "shop_id": shop_id,
+                "seq": seq,
+                "topic": item.topic,
+                "topic_seq": topic_seq,
+                "kind": item.kind,
+                "payload": item.payload,
+                "created_at": item.created_at,
+            }
+        )
+    session.execute(insert(Event), rows)
+
+
+def _store_in_one_statement(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
+    """PostgreSQL: bump the counters and insert the events in a single statement.
+
+    The shop's counter row stays locked until the commit; with one statement the
+    lock is held for one round trip and the commit, not for one per counter and
+    one for the insert — under load each round trip waits for a busy event loop.
+    """
+    counts, places = _topic_places(items)
+    params: dict[str, Any] = {"shop": shop_id, "n": len(items)}
+    values = []
+    for j, (item, place) in enumerate(zip(items, places, strict=True)):
+        params.update(
+            {
+                f"o{j}": j + 1,
+                f"t{j}": item.topic,
+                f"r{j}": place,
+                f"m{j}": counts[item.topic] if item.topic else 0,
+                f"k{j}": item.kind,
+                f"p{j}": json.dumps(item.payload, ensure_ascii=False),
+                f"c{j}": item.created_at,
+            }
+        )
+        values.append(
+            f"(CAST(:o{j} AS BIGINT), CAST(:t{j} AS VARCHAR), CAST(:r{j} AS BIGINT), "
+            f"CAST(:m{j} AS BIGINT), CAST(:k{j} AS VARCHAR), CAST(:p{j} AS JSON), "
+            f"CAST(:c{j} AS TIMESTAMPTZ))"
+        )
+    topics = []
+    for i, (topic, n) in enumerate(sorted(counts.items())):
+        params.update({f"tt{i}": topic, f"tn{i}": n})
+        topics.append(f"(CAST(:tt{i} AS VARCHAR), CAST(:tn{i} AS BIGINT))")
+    upsert = (
+        "ON CONFLICT (shop_id, topic) DO UPDATE "
+        "SET last_seq = event_counter.last_seq + EXCLUDED.last_seq RETURNING topic, last_seq"
+    )
+    # Only the names of bind parameters made above are formatted into the text.
+    topic_counter = (
+        f", topic_counter AS (INSERT INTO event_counter (shop_id, topic, last_seq) "  # noqa: S608
+        f"SELECT :shop, x.topic, x.n FROM (VALUES {', '.join(topics)}) AS x(topic, n) "
+        f"ORDER BY x.topic {upsert})"
+        if topics
+        else ", topic_counter AS (SELECT CAST(NULL AS VARCHAR) AS topic, "
+        "CAST(NULL AS BIGINT) AS last_seq WHERE false)"
+    )
+    statement = (
+        f"WITH shop_counter AS (INSERT INTO event_counter (shop_id, topic, last_seq) "  # noqa: S608
+        f"VALUES (:shop, '', :n) {upsert}){topic_counter}, "
+        "v(ord, topic, place, topic_n, kind, payload, created_at) AS "
+        f"(VALUES {', '.join(values)}) "
+        "INSERT INTO event (shop_id, seq, topic, topic_seq, kind, payload, created_at) "
+        "SELECT :shop, s.last_seq - :n + v.ord, v.topic, "
+        "COALESCE(t.last_seq - v.topic_n + v.place, 0), v.kind, v.payload, v.created_at "
+        "FROM v CROSS JOIN shop_counter AS s LEFT JOIN topic_counter AS t ON t.topic = v.topic "
+        "RETURNING seq, topic_seq"
+    )
+    numbers = sorted(tuple(row) for row in session.execute(text(statement), params))
+    for item, (seq, topic_seq) in zip(items, numbers, strict=True):
+        _numbered(item, shop_id, int(seq), int(topic_seq))
 
 
 MARKS_KEY = "xiaoer.savepoint_marks"
@@ -150,9 +278,9 @@ def _publish_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return
     session.info.pop(MARKS_KEY, None)
-    events = session.info.pop(PENDING_KEY, None)
-    if events:
-        get_broker().publish_nowait(events)
+    pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
+    if pending:
+        get_broker().publish_nowait([item.event for item in pending if item.event is not None])
 
 
 @sa_event.listens_for(Session, "after_rollback")
@@ -193,47 +321,3 @@ async def last_seq(session: AsyncSession, shop_id: int, topic: str = "") -> int:
         )
     )
     return int(value or 0)
-
-
-async def follow(
-    db: Database,
-    shop_id: int,
-    after: int,
-    *,
-    topic: str | None = None,
-    broker: Broker | None = None,
-    poll_seconds: float = 5.0,
-) -> AsyncIterator[EventData]:
-    """Every event of the shop (or of one topic) after ``after``: in order, once, forever.
-
-    ``after`` and the numbers compared are the shop's ``seq``, or the topic's
-    ``topic_seq`` when following a topic. The broker only wakes the follower up;
-    the database is the truth. A missed broker message is found by the next one
-    (as a gap) or by the periodic poll.
-    """
-    source = broker or get_broker()
-    subscription = source.subscribe(shop_id, topic or "")
-    last = after
-    try:
-        while True:
-            async with db.session() as session:
-                batch = await read_after(session, shop_id, last, topic=topic)
-            for item in batch:
-                last = item.number(topic)
-                yield item
-            if len(batch) == 500:
-                continue
-            while True:
-                try:
-                    item = await asyncio.wait_for(subscription.get(), timeout=poll_seconds)
-                except TimeoutError:
-                    break  # poll the database in case a broker message was lost
-                number = item.number(topic)
-                if number <= last:
-                    continue
-                if number > last + 1:
-                    break  # a gap: read the missing ones from the database
-                last = number
-                yield item
-    finally:
-        subscription.close()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import json
+import logging
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.events import follow, last_seq
+from xiaoer.core.events import EventData, last_seq
+from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
 from xiaoer.reception import workbench
 from xiaoer.reception.autoreply import current_activities
@@ -29,10 +30,12 @@ from xiaoer.reception.service import (
     do_set_presence,
     do_transfer,
 )
+from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SESSION_STAFF_KEY, SessionDep, require_staff
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/reception")
 socket_router = APIRouter()
 
@@ -207,7 +210,11 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 @socket_router.websocket("/ws/workbench")
 async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=0)] = 0) -> None:
-    """The shop's live events after ``after`` for a signed-in agent or supervisor."""
+    """The shop's live events after ``after`` for a signed-in agent or supervisor.
+
+    A supervisor gets every event; an agent gets every event except the messages of
+    conversations that are neither theirs nor waiting in their team's queue.
+    """
     db: Database = websocket.app.state.db
     staff_id = websocket.session.get(SESSION_STAFF_KEY)
     if not isinstance(staff_id, int) or not _same_origin(websocket):
@@ -220,20 +227,38 @@ async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=
         return
     await websocket.accept()
     await websocket.send_json({"type": "hello", "after": after})
-    pusher = asyncio.create_task(_push(websocket, db, staff.shop_id, after))
-    try:
-        while True:
-            await websocket.receive_text()  # the workbench acts over HTTP; ignore input
-    except WebSocketDisconnect:
-        pass
-    finally:
-        pusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pusher
+    viewer = None if staff.has_role(*workbench.LEADERS) else (staff.id, staff.team)
+    await run_socket(websocket, _push(websocket, db, staff.shop_id, after, viewer), _ignore_input)
 
 
-async def _push(websocket: WebSocket, db: Database, shop_id: int, after: int) -> None:
-    async for event in follow(db, shop_id, after):
-        await websocket.send_json(
-            {"type": "event", "seq": event.seq, "kind": event.kind, "data": event.payload}
+async def _ignore_input(websocket: WebSocket) -> None:
+    while True:
+        await websocket.receive_text()  # the workbench acts over HTTP; pings are ignored
+
+
+def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
+    """Whether an agent (id, team) sees an event live; ``None`` is a supervisor."""
+    if viewer is None or event.kind != "message.created":
+        return True
+    conversation = event.payload.get("conversation") or {}
+    agent_id = conversation.get("agent_id")
+    return agent_id == viewer[0] or (agent_id is None and conversation.get("team") == viewer[1])
+
+
+def event_frame(event: EventData) -> str:
+    """The workbench frame of an event, encoded once for all the sockets it goes to."""
+    text = event.frames.get("workbench")
+    if text is None:
+        frame = {"type": "event", "seq": event.seq, "kind": event.kind, "data": event.payload}
+        text = event.frames["workbench"] = json.dumps(
+            frame, ensure_ascii=False, separators=(",", ":")
         )
+    return text
+
+
+async def _push(
+    websocket: WebSocket, db: Database, shop_id: int, after: int, viewer: tuple[int, str] | None
+) -> None:
+    async for event in follow(db, shop_id, after):
+        if concerns(event, viewer):
+            await websocket.send_text(event_frame(event))

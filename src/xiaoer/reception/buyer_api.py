@@ -7,17 +7,17 @@ with a clear error.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.db import Database
-from xiaoer.core.events import follow, last_seq
+from xiaoer.core.events import last_seq
+from xiaoer.core.feed import follow
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.buyers import (
@@ -32,9 +32,11 @@ from xiaoer.reception.buyers import (
     topic_of,
 )
 from xiaoer.reception.service import MAX_MESSAGE_CHARS, ReceptionError, do_receive_buyer_message
+from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import shop_by_code
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 MAX_BODY_BYTES = 16 * 1024
@@ -125,13 +127,22 @@ async def post_message(shop_code: str, body: MessageIn, request: Request) -> dic
 
 
 async def _receive(
-    db: Database, shop_code: str, identity: BuyerToken, text: str, client_id: str | None
+    db: Database,
+    shop_code: str,
+    identity: BuyerToken,
+    text: str,
+    client_id: str | None,
+    known: tuple[Shop, Customer] | None = None,
 ) -> dict[str, Any]:
+    """Store a buyer's message. ``known``: the shop and buyer a socket read when it opened."""
     if not message_limiter.allow(f"{shop_code}/{identity.buyer_id}"):
         raise HTTPException(429, "too many messages; wait a moment before sending more")
     async with db.session() as session:
-        shop = await _shop(session, shop_code)
-        customer = await _buyer(session, shop, identity)
+        if known is None:
+            shop = await _shop(session, shop_code)
+            customer = await _buyer(session, shop, identity)
+        else:
+            shop, customer = known
         try:
             posted = await do_receive_buyer_message(
                 session, shop=shop, customer=customer, text=text, client_id=client_id
@@ -168,19 +179,17 @@ async def buyer_socket(
         customer = await _buyer(session, shop, identity)
         await session.commit()
         shop_id, customer_id = shop.id, customer.id
+    known = (shop, customer)  # loaded, detached: read-only in the units of work below
     await websocket.accept()
     await websocket.send_json({"type": "hello", "after": after})
-    sender = asyncio.create_task(_push(websocket, db, shop_id, topic_of(customer_id), after))
-    try:
+
+    async def receive(websocket: WebSocket) -> None:
         while True:
             raw = await websocket.receive_text()
-            await _handle_frame(websocket, db, shop_code, identity, raw)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+            await _handle_frame(websocket, db, shop_code, identity, raw, known)
+
+    push = _push(websocket, db, shop_id, topic_of(customer_id), after)
+    await run_socket(websocket, push, receive)
 
 
 async def _push(websocket: WebSocket, db: Database, shop_id: int, topic: str, after: int) -> None:
@@ -193,7 +202,12 @@ async def _push(websocket: WebSocket, db: Database, shop_id: int, topic: str, af
 
 
 async def _handle_frame(
-    websocket: WebSocket, db: Database, shop_code: str, identity: BuyerToken, raw: str
+    websocket: WebSocket,
+    db: Database,
+    shop_code: str,
+    identity: BuyerToken,
+    raw: str,
+    known: tuple[Shop, Customer],
 ) -> None:
     if len(raw.encode()) > MAX_FRAME_BYTES:
         await websocket.send_json(
@@ -211,8 +225,19 @@ async def _handle_frame(
         await websocket.send_json({"type": "error", "message": f"bad frame: {exc}"})
         return
     try:
-        result = await _receive(db, shop_code, identity, text, client_id)
+        result = await _receive(db, shop_code, identity, text, client_id, known)
     except HTTPException as exc:
         await websocket.send_json({"type": "error", "client_id": client_id, "message": exc.detail})
+        return
+    except Exception:  # the database is overloaded or gone for a moment: say so, keep the socket
+        log.exception("a buyer message could not be stored")
+        await websocket.send_json(
+            {
+                "type": "error",
+                "client_id": client_id,
+                "retry": True,
+                "message": "the message could not be stored just now; it will be sent again",
+            }
+        )
         return
     await websocket.send_json({"type": "ack", "client_id": client_id, **result})

@@ -21,6 +21,7 @@ import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
+from xiaoer.core.feed import stop_feeds
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.reception import api as reception_api
@@ -75,6 +76,7 @@ def create_app(
             if timers is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await timers
+            await stop_feeds(database)
             if broker is None:
                 await active.stop()
             set_broker(previous)

@@ -1,0 +1,248 @@
+"""Following a shop's event stream: one feed per shop and process, many followers.
+
+The broker only says "something was committed"; the database is the truth. A
+:class:`ShopFeed` is the one place in a process that turns broker messages into
+the shop's stream in order and without gaps: it holds back an event that came
+early, reads what is missing from the database, and looks at the database every
+few seconds in case a broker message never came. Thousands of followers (a
+buyer's widget, an agent's workbench) then cost one queue each, not one
+database poll each.
+
+A follower (:func:`follow`) reads what it missed from the database, then takes
+the feed's events, skipping what it has already seen; if it falls too far behind
+it is told so and reads the database again. Nothing is lost or delivered twice
+across reconnects, restarts and processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from xiaoer.core.broker import Broker, Subscription, get_broker
+from xiaoer.core.db import Database
+from xiaoer.core.events import EventData, last_seq, read_after
+
+log = logging.getLogger(__name__)
+
+INBOX_LIMIT = 2_000
+READ_LIMIT = 500
+
+
+class Inbox:
+    """One follower's queue of live events; when it overflows the follower re-reads."""
+
+    def __init__(self, topic: str, limit: int | None = None) -> None:
+        self.topic = topic
+        self._queue: asyncio.Queue[EventData] = asyncio.Queue(maxsize=limit or INBOX_LIMIT)
+        self._overflowed = False
+
+    def put(self, item: EventData) -> None:
+        if self._overflowed:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self._overflowed = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(item)  # wakes a waiting follower
+
+    async def get(self) -> EventData | None:
+        """The next live event, or ``None`` once after an overflow: read the database."""
+        item = await self._queue.get()
+        if self._overflowed:
+            self._overflowed = False
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            return None
+        return item
+
+
+class ShopFeed:
+    """A shop's committed events, in order and once, for this process's followers."""
+
+    def __init__(self, db: Database, broker: Broker, shop_id: int, poll_seconds: float) -> None:
+        self.db = db
+        self.broker = broker
+        self.shop_id = shop_id
+        self.poll_seconds = poll_seconds
+        self.gap_grace = 0.05
+        self.last = 0
+        self._held: dict[int, EventData] = {}
+        self._inboxes: dict[str, set[Inbox]] = {}
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+        self._failed: BaseException | None = None
+
+    @property
+    def followers(self) -> int:
+        return sum(len(s) for s in self._inboxes.values())
+
+    async def start(self) -> None:
+        # Subscribe before reading the counter: nothing committed in between is missed.
+        self._subscription = self.broker.subscribe(self.shop_id)
+        try:
+            async with self.db.session() as session:
+                self.last = await last_seq(session, self.shop_id)
+        except BaseException as exc:
+            self._failed = exc
+            self._subscription.close()
+            raise
+        finally:
+            self._started.set()
+        self._task = asyncio.create_task(self._run(), name=f"xiaoer-feed-{self.shop_id}")
+
+    async def ready(self) -> None:
+        await self._started.wait()
+        if self._failed is not None:
+            raise RuntimeError("the event feed could not start") from self._failed
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._subscription is not None:
+            self._subscription.close()
+
+    def join(self, topic: str = "") -> Inbox:
+        inbox = Inbox(topic)
+        self._inboxes.setdefault(topic, set()).add(inbox)
+        return inbox
+
+    def leave(self, inbox: Inbox) -> None:
+        inboxes = self._inboxes.get(inbox.topic)
+        if inboxes is not None:
+            inboxes.discard(inbox)
+            if not inboxes:
+                del self._inboxes[inbox.topic]
+
+    async def _run(self) -> None:
+        assert self._subscription is not None
+        subscription = self._subscription
+        while True:
+            timeout = self.gap_grace if self._held else self.poll_seconds
+            try:
+                async with asyncio.timeout(timeout):
+                    item = await subscription.get()
+            except TimeoutError:
+                try:
+                    await self._read_database()
+                except Exception:  # the database is down for a moment: try again later
+                    log.exception("could not read the events of shop %s", self.shop_id)
+                    await asyncio.sleep(1)
+                continue
+            self._offer(item)
+            while not subscription.queue.empty():
+                self._offer(subscription.queue.get_nowait())
+
+    def _offer(self, item: EventData) -> None:
+        if item.seq <= self.last:
+            return
+        if item.seq > self.last + 1:
+            self._held[item.seq] = item  # came early: wait a moment for the ones before it
+            return
+        self._deliver(item)
+        while (following := self._held.pop(self.last + 1, None)) is not None:
+            self._deliver(following)
+
+    async def _read_database(self) -> None:
+        """Read what the broker did not bring, in order."""
+        while True:
+            async with self.db.session() as session:
+                batch = await read_after(session, self.shop_id, self.last, READ_LIMIT)
+            for item in batch:
+                self._offer(item)
+            if len(batch) < READ_LIMIT:
+                break
+        self._held = {seq: item for seq, item in self._held.items() if seq > self.last}
+
+    def _deliver(self, item: EventData) -> None:
+        self.last = item.seq
+        for inbox in self._inboxes.get("", ()):
+            inbox.put(item)
+        if item.topic:
+            for inbox in self._inboxes.get(item.topic, ()):
+                inbox.put(item)
+
+
+# Keyed by the objects, not their ids: an id may be reused once its object is gone.
+_feeds: dict[tuple[Database, Broker, int], ShopFeed] = {}
+
+
+async def _feed_for(db: Database, broker: Broker, shop_id: int, poll_seconds: float) -> ShopFeed:
+    key = (db, broker, shop_id)
+    feed = _feeds.get(key)
+    if feed is None:
+        feed = _feeds[key] = ShopFeed(db, broker, shop_id, poll_seconds)
+        try:
+            await feed.start()
+        except BaseException:
+            del _feeds[key]
+            raise
+    await feed.ready()
+    feed.poll_seconds = min(feed.poll_seconds, poll_seconds)
+    return feed
+
+
+async def _release(feed: ShopFeed) -> None:
+    if feed.followers == 0:
+        key = (feed.db, feed.broker, feed.shop_id)
+        if _feeds.get(key) is feed:
+            del _feeds[key]
+        await feed.stop()
+
+
+async def stop_feeds(db: Database) -> None:
+    """Stop the feeds reading ``db`` (on shutdown)."""
+    for key, feed in list(_feeds.items()):
+        if feed.db is db:
+            del _feeds[key]
+            await feed.stop()
+
+
+async def follow(
+    db: Database,
+    shop_id: int,
+    after: int,
+    *,
+    topic: str | None = None,
+    broker: Broker | None = None,
+    poll_seconds: float = 5.0,
+) -> AsyncIterator[EventData]:
+    """Every event of the shop (or of one topic) after ``after``: in order, once, forever.
+
+    ``after`` and the numbers compared are the shop's ``seq``, or the topic's
+    ``topic_seq`` when following a topic.
+    """
+    feed = await _feed_for(db, broker or get_broker(), shop_id, poll_seconds)
+    inbox = feed.join(topic or "")
+    last = after
+    try:
+        while True:
+            while True:  # what was missed, from the database
+                async with db.session() as session:
+                    batch = await read_after(session, shop_id, last, READ_LIMIT, topic=topic)
+                for item in batch:
+                    last = item.number(topic)
+                    yield item
+                if len(batch) < READ_LIMIT:
+                    break
+            while True:  # then live, until the inbox overflows or shows a gap
+                live = await inbox.get()
+                if live is None:
+                    break
+                number = live.number(topic)
+                if number <= last:
+                    continue
+                if number > last + 1:
+                    break
+                last = number
+                yield live
+    finally:
+        feed.leave(inbox)
+        await _release(feed)

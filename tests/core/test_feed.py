@@ -1,0 +1,84 @@
+"""One feed per shop and process: shared by many followers, in order, lossless on overflow."""
+
+import asyncio
+
+from xiaoer.core import feed as feed_module
+from xiaoer.core.db import Database
+from xiaoer.core.events import EventData, record_event
+from xiaoer.core.feed import Inbox, follow
+from xiaoer.shops.models import Shop
+
+
+async def _record(db: Database, shop_id: int, n: int) -> None:
+    async with db.session() as session:
+        for i in range(n):
+            await record_event(session, shop_id, "test.happened", {"i": i}, topic="buyer:1")
+        await session.commit()
+
+
+async def _take(stream: object, n: int) -> list[EventData]:
+    got: list[EventData] = []
+    async for item in stream:  # type: ignore[attr-defined]
+        got.append(item)
+        if len(got) == n:
+            break
+    return got
+
+
+async def test_many_followers_share_one_feed_that_stops_with_the_last(
+    db: Database, shop: Shop
+) -> None:
+    streams = [follow(db, shop.id, after=1) for _ in range(20)]
+    streams += [follow(db, shop.id, after=0, topic="buyer:1") for _ in range(5)]
+    collectors = [asyncio.create_task(_take(s, 3)) for s in streams]
+    await asyncio.sleep(0.1)
+    feeds = [f for f in feed_module._feeds.values() if f.shop_id == shop.id and f.db is db]
+    assert len(feeds) == 1 and feeds[0].followers == 25
+    await _record(db, shop.id, 3)
+    results = await asyncio.wait_for(asyncio.gather(*collectors), 5)
+    assert all([e.seq for e in got] == [2, 3, 4] for got in results[:20])
+    assert all([e.topic_seq for e in got] == [1, 2, 3] for got in results[20:])
+    for stream in streams:
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert not [f for f in feed_module._feeds.values() if f.shop_id == shop.id and f.db is db]
+
+
+async def test_a_follower_that_falls_behind_rereads_and_misses_nothing(
+    db: Database, shop: Shop, monkeypatch: object
+) -> None:
+    """An inbox that overflows is emptied; its follower reads the database instead."""
+    monkeypatch.setattr(feed_module, "INBOX_LIMIT", 3)  # type: ignore[attr-defined]
+    reads: list[int] = []
+    original = feed_module.read_after
+
+    async def counted(session: object, shop_id: int, after: int, *args: object, **kw: object):  # type: ignore[no-untyped-def]
+        reads.append(after)
+        return await original(session, shop_id, after, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feed_module, "read_after", counted)  # type: ignore[attr-defined]
+    stream = follow(db, shop.id, after=1)
+    first = asyncio.create_task(anext(stream))
+    await asyncio.sleep(0.1)
+    await _record(db, shop.id, 1)
+    assert (await asyncio.wait_for(first, 5)).seq == 2
+    for _ in range(4):  # 12 events while the follower takes none: its inbox of 3 overflows
+        await _record(db, shop.id, 3)
+    await asyncio.sleep(0.2)
+    rest = await asyncio.wait_for(_take(stream, 12), 5)
+    assert [e.seq for e in rest] == list(range(3, 15))
+    assert 2 in reads  # after the overflow the follower read from its last event, seq 2
+    await stream.aclose()  # type: ignore[attr-defined]
+
+
+def test_an_inbox_reports_an_overflow_once_then_carries_on() -> None:
+    async def run() -> list[object]:
+        inbox = Inbox("", limit=2)
+        for seq in (1, 2, 3):
+            inbox.put(EventData(1, seq, "k"))
+        first = await inbox.get()
+        inbox.put(EventData(1, 4, "k"))
+        return [first, (await inbox.get())]
+
+    first, second = asyncio.run(run())
+    assert first is None  # overflowed: read the database
+    assert isinstance(second, EventData) and second.seq == 4
