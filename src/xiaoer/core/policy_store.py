@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,12 +27,38 @@ async def policy_version_on(
     )
 
 
+_DEFAULT = default_policy()
+# (version id, created at) → policy: versions are only ever added, never changed.
+_VALIDATED: dict[tuple[int, datetime], Policy] = {}
+
+
 async def policy_on(session: AsyncSession, shop_id: int, on: date | None = None) -> Policy:
-    """The shop's policy in force on a day; the defaults when none was applied."""
-    version = await policy_version_on(session, shop_id, on)
-    if version is None:
-        return default_policy()
-    return policy_from_data(version.data, f"policy version {version.id}")
+    """The shop's policy in force on a day; the defaults when none was applied.
+
+    Called on every message: it reads only the id of the version in force and
+    validates a version's data once per process (policies are frozen, versions
+    are only ever added).
+    """
+    day = on or utcnow().date()
+    row = (
+        await session.execute(
+            select(PolicyVersion.id, PolicyVersion.created_at)
+            .where(PolicyVersion.shop_id == shop_id, PolicyVersion.effective_from <= day)
+            .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return _DEFAULT
+    key = (int(row[0]), row[1])
+    policy = _VALIDATED.get(key)
+    if policy is None:
+        data = await session.scalar(select(PolicyVersion.data).where(PolicyVersion.id == key[0]))
+        policy = policy_from_data(data or {}, f"policy version {key[0]}")
+        if len(_VALIDATED) > 10_000:
+            _VALIDATED.clear()
+        _VALIDATED[key] = policy
+    return policy
 
 
 async def policy_versions(session: AsyncSession, shop_id: int) -> list[PolicyVersion]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
@@ -124,6 +124,9 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "waiting_since": conversation.waiting_since.isoformat()
         if conversation.waiting_since
         else None,
+        "first_response_at": conversation.first_response_at.isoformat()
+        if conversation.first_response_at
+        else None,
         "unread": conversation.unread,
         "outcome": conversation.outcome,
     }
@@ -170,7 +173,52 @@ async def _add_message(
     )
     session.add(message)
     await session.flush()
-    conversation.last_message_at = now
+    await _announce(session, conversation, message, agent)
+    return message
+
+
+async def _insert_once(
+    session: AsyncSession,
+    conversation: Conversation,
+    text: str,
+    now: datetime,
+    key: str,
+    *,
+    agent: StaffAccount | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message | None:
+    """Store a message unless one with its key exists: ``None`` for a resend.
+
+    One statement (``INSERT … ON CONFLICT DO NOTHING``) does the look-up and the
+    insert, and two racing copies of one resend cannot both be stored.
+    """
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        upsert(Message)
+        .values(
+            shop_id=conversation.shop_id,
+            conversation_id=conversation.id,
+            sender=Sender.agent.value if agent else Sender.buyer.value,
+            agent_id=agent.id if agent else None,
+            text=text,
+            dedupe_key=key,
+            meta=meta or {},
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Message.shop_id, Message.dedupe_key])
+        .returning(Message)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def _announce(
+    session: AsyncSession,
+    conversation: Conversation,
+    message: Message,
+    agent: StaffAccount | None = None,
+) -> None:
+    conversation.last_message_at = message.created_at
     payload = message_json(message, agent.name if agent else "")
     payload["conversation"] = conversation_json(conversation)
     await record_event(
@@ -179,9 +227,8 @@ async def _add_message(
         "message.created",
         payload,
         topic=buyer_topic(conversation.customer_id),
-        at=now,
+        at=message.created_at,
     )
-    return message
 
 
 async def _agent_name(session: AsyncSession, agent_id: int | None) -> str | None:
@@ -207,13 +254,22 @@ async def do_receive_buyer_message(
     cleaned = check_text(text)
     check_client_id(client_id)
     key = f"b{customer.id}:{client_id}" if client_id else None
-    if key and (earlier := await _existing(session, shop.id, key)) is not None:
-        conversation = await session.get(Conversation, earlier.conversation_id)
-        assert conversation is not None
-        return Posted(conversation, [earlier], duplicate=True)
-    policy = await policy_on(session, shop.id, moment.date())
     conversation = await open_conversation_of(session, customer.id)
     new = conversation is None
+    message: Message | None = None
+    if key and conversation is None:
+        # A first message: look for an earlier copy. Two copies racing here both open a
+        # conversation; the unique key refuses the second, whose resend is then found.
+        earlier = await _existing(session, shop.id, key)
+        if earlier is not None:
+            return await _resent(session, earlier)
+    elif key and conversation is not None:
+        message = await _insert_once(session, conversation, cleaned, moment, key)
+        if message is None:  # a resend: answer with the message stored the first time
+            earlier = await _existing(session, shop.id, key)
+            assert earlier is not None
+            return await _resent(session, earlier)
+    policy = await policy_on(session, shop.id, moment.date())
     if conversation is None:
         conversation = Conversation(
             shop_id=shop.id,
@@ -229,17 +285,12 @@ async def do_receive_buyer_message(
     conversation.buyer_messages += 1
     conversation.unread += 1
     conversation.waiting_since = conversation.waiting_since or moment
-    try:
-        async with session.begin_nested():
-            message = await _add_message(
-                session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key
-            )
-    except IntegrityError:  # the same resend raced us and won: answer with its message
-        assert key is not None
-        earlier = await _existing(session, shop.id, key)
-        if earlier is None:
-            raise
-        return Posted(conversation, [earlier], duplicate=True)
+    if message is None:
+        message = await _add_message(
+            session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key
+        )
+    else:
+        await _announce(session, conversation, message)
     await sla.do_open_round(session, conversation, policy, moment)
     if new:
         await routing.do_route(session, conversation, policy, moment)
@@ -247,6 +298,12 @@ async def do_receive_buyer_message(
         session, shop, customer, conversation, policy, cleaned, new, moment
     )
     return Posted(conversation, [message], replies=replies)
+
+
+async def _resent(session: AsyncSession, earlier: Message) -> Posted:
+    conversation = await session.get(Conversation, earlier.conversation_id)
+    assert conversation is not None
+    return Posted(conversation, [earlier], duplicate=True)
 
 
 async def _auto_replies(
@@ -335,25 +392,31 @@ async def do_send_agent_message(
     check_client_id(client_id)
     conversation = await _load_for_agent(session, agent, conversation_id)
     key = f"a{agent.id}:{client_id}" if client_id else None
-    if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
-        same = list(
-            await session.scalars(
-                select(Message)
-                .where(Message.shop_id == agent.shop_id, Message.dedupe_key.like(f"{key}#%"))
-                .order_by(Message.id)
-            )
-        )
-        return Posted(conversation, [earlier, *same], duplicate=True)
-    if conversation.status != ConversationStatus.active.value:
-        raise ReceptionError("the conversation is not open with an agent")
-    check_may_act(agent, conversation)
+    try:
+        if conversation.status != ConversationStatus.active.value:
+            raise ReceptionError("the conversation is not open with an agent")
+        check_may_act(agent, conversation)
+    except ReceptionError:
+        if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
+            return await _agent_resent(session, conversation, earlier, key)
+        raise
     policy = await policy_on(session, agent.shop_id, moment.date())
     parts = split_reply(cleaned, policy.reception.split_reply_chars)
     meta: dict[str, Any] = {}
     if typing_ms and typing_ms > 0:
         meta = {"typing_ms": typing_ms, "chars_per_minute": round(len(cleaned) * 60000 / typing_ms)}
     messages = []
-    for index, part in enumerate(parts):
+    if key:
+        first = await _insert_once(
+            session, conversation, parts[0], moment, key, agent=agent, meta=meta
+        )
+        if first is None:  # a resend: answer with what was stored the first time
+            earlier = await _existing(session, agent.shop_id, key)
+            assert earlier is not None
+            return await _agent_resent(session, conversation, earlier, key)
+        await _announce(session, conversation, first, agent)
+        messages.append(first)
+    for index, part in enumerate(parts[len(messages) :], start=len(messages)):
         part_key = key if index == 0 or key is None else f"{key}#{index}"
         messages.append(
             await _add_message(
@@ -372,10 +435,21 @@ async def do_send_agent_message(
     conversation.waiting_since = None
     conversation.first_response_at = conversation.first_response_at or moment
     await sla.do_answer_round(session, conversation, agent.id, policy, moment)
-    presence = await session.get(AgentPresence, agent.id)
-    if presence is not None:
-        await sla.do_note_activity(session, presence, policy, moment)
+    await sla.note_activity(session, agent.id, moment)
     return Posted(conversation, messages)
+
+
+async def _agent_resent(
+    session: AsyncSession, conversation: Conversation, earlier: Message, key: str
+) -> Posted:
+    same = list(
+        await session.scalars(
+            select(Message)
+            .where(Message.shop_id == earlier.shop_id, Message.dedupe_key.like(f"{key}#%"))
+            .order_by(Message.id)
+        )
+    )
+    return Posted(conversation, [earlier, *same], duplicate=True)
 
 
 async def do_mark_read(session: AsyncSession, agent: StaffAccount, conversation_id: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.events import record_event
@@ -153,6 +153,17 @@ async def do_note_activity(
         kind=IDLE_CHECK,
         subject=f"staff:{presence.staff_id}",
         due_at=now + timedelta(minutes=policy.reception.idle_online_minutes),
+    )
+
+
+async def note_activity(session: AsyncSession, staff_id: int, now: datetime) -> None:
+    """The agent did something: one statement, the idle timer stays where it is.
+
+    An online agent always has an idle check pending (set when they went online);
+    when it fires it looks at ``last_activity_at`` and moves itself on.
+    """
+    await session.execute(
+        update(AgentPresence).where(AgentPresence.staff_id == staff_id).values(last_activity_at=now)
     )
 
 
