@@ -817,14 +817,25 @@
     }
   }
 
+  /** When the buyer's open round must be answered (the server's rule, from the event). */
+  function slaDue(c) {
+    if (!c.waiting_since || !S.policy) return null;
+    const seconds = c.first_response_at ? S.policy.reply_seconds : S.policy.first_response_seconds;
+    return new Date(Date.parse(c.waiting_since) + seconds * 1000).toISOString();
+  }
+
   function onMessage(d) {
     const item = S.byId.get(d.conversation_id);
+    // A conversation already listed is updated from the event itself; only a new one,
+    // or one that changed hands, needs the lists read again.
+    let stale = !item;
     if (item) {
       item.last_text = (d.text || "").slice(0, 60);
       if (d.conversation) {
+        stale = d.conversation.agent_id !== item.agent_id || d.conversation.status !== item.status;
         item.waiting_since = d.conversation.waiting_since;
         item.unread = d.conversation.unread;
-        item.status = d.conversation.status;
+        item.sla_due_at = slaDue(d.conversation);
       }
       renderList();
     }
@@ -844,7 +855,7 @@
       appendMessage(d);
       if (d.sender === "buyer") markRead();
     }
-    refreshSoon();
+    if (stale) refreshSoon();
   }
 
   function onBreach(d) {
