@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.admission import BUYER_MAX_WAITING, Busy, chat_units
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq
 from xiaoer.core.feed import follow
@@ -137,19 +138,22 @@ async def _receive(
     """Store a buyer's message. ``known``: the shop and buyer a socket read when it opened."""
     if not message_limiter.allow(f"{shop_code}/{identity.buyer_id}"):
         raise HTTPException(429, "too many messages; wait a moment before sending more")
-    async with db.session() as session:
-        if known is None:
-            shop = await _shop(session, shop_code)
-            customer = await _buyer(session, shop, identity)
-        else:
-            shop, customer = known
-        try:
-            posted = await do_receive_buyer_message(
-                session, shop=shop, customer=customer, text=text, client_id=client_id
-            )
-        except ReceptionError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        await session.commit()
+    try:
+        async with chat_units.turn(BUYER_MAX_WAITING), db.session() as session:
+            if known is None:
+                shop = await _shop(session, shop_code)
+                customer = await _buyer(session, shop, identity)
+            else:
+                shop, customer = known
+            try:
+                posted = await do_receive_buyer_message(
+                    session, shop=shop, customer=customer, text=text, client_id=client_id
+                )
+            except ReceptionError as exc:
+                raise HTTPException(422, str(exc)) from exc
+            await session.commit()
+    except Busy as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
     return {
         "message_id": posted.messages[0].id,
         "conversation_id": posted.conversation.id,
@@ -227,7 +231,10 @@ async def _handle_frame(
     try:
         result = await _receive(db, shop_code, identity, text, client_id, known)
     except HTTPException as exc:
-        await websocket.send_json({"type": "error", "client_id": client_id, "message": exc.detail})
+        frame = {"type": "error", "client_id": client_id, "message": exc.detail}
+        if exc.status_code in (429, 503):
+            frame["retry"] = True
+        await websocket.send_json(frame)
         return
     except Exception:  # the database is overloaded or gone for a moment: say so, keep the socket
         log.exception("a buyer message could not be stored")

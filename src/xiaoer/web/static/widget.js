@@ -296,6 +296,12 @@
   function onError(frame) {
     const item = pending.find((p) => p.client_id === frame.client_id);
     if (!item) return;
+    if (frame.retry) {
+      // Busy or a moment's failure on the server: the message stays pending and goes
+      // again a little later, with the same id, so it is stored once.
+      setTimeout(() => pending.includes(item) && transmit(item), 1500 + Math.random() * 2000);
+      return;
+    }
     pending = pending.filter((p) => p !== item);
     savePending();
     const element = bubbles.get(item.client_id);
