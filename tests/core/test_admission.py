@@ -1,4 +1,4 @@
-"""A few units of work run at once; a line waits; past the line, "busy" at once."""
+"""A limit on work under way: within it everything runs, past it "busy" at once."""
 
 import asyncio
 
@@ -7,38 +7,31 @@ import pytest
 from xiaoer.core.admission import Admission, Busy
 
 
-async def test_runs_a_few_at_once_queues_some_and_refuses_the_rest() -> None:
-    gate = Admission(running=2)
+async def test_work_past_the_limit_is_refused_at_once_and_the_rest_runs() -> None:
+    gate = Admission(limit=3)
     release = asyncio.Event()
-    running = 0
-    peak = 0
 
     async def unit() -> str:
-        nonlocal running, peak
         try:
-            async with gate.turn(max_waiting=3):
-                running += 1
-                peak = max(peak, running)
+            async with gate.turn():
                 await release.wait()
-                running -= 1
                 return "done"
         except Busy:
             return "busy"
 
-    tasks = [asyncio.create_task(unit()) for _ in range(8)]
+    tasks = [asyncio.create_task(unit()) for _ in range(5)]
     await asyncio.sleep(0.05)
-    assert gate.waiting == 3  # two run, three wait
+    assert gate.under_way == 3
     release.set()
     results = await asyncio.gather(*tasks)
-    assert results.count("done") == 5 and results.count("busy") == 3
-    assert peak == 2
+    assert sorted(results) == ["busy", "busy", "done", "done", "done"]
+    assert gate.under_way == 0
 
 
-async def test_a_free_slot_is_taken_even_with_no_line_allowed() -> None:
-    gate = Admission(running=1)
-    async with gate.turn(max_waiting=0):
-        with pytest.raises(Busy):
-            async with gate.turn(max_waiting=0):
-                pass
-    async with gate.turn(max_waiting=0):
-        assert gate.waiting == 0
+async def test_a_failed_unit_gives_its_place_back() -> None:
+    gate = Admission(limit=1)
+    with pytest.raises(RuntimeError):
+        async with gate.turn():
+            raise RuntimeError("the database went away")
+    async with gate.turn():
+        assert gate.under_way == 1

@@ -351,3 +351,28 @@ async def test_an_agent_socket_carries_only_their_own_and_their_queue_messages(
                     ),
                     wait=0.5,
                 )
+
+
+async def test_a_busy_server_refuses_with_a_retry_frame_and_stores_nothing(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xiaoer.core.admission import Admission
+    from xiaoer.reception import buyer_api
+
+    await _online_agent(db, make_staff)
+    monkeypatch.setattr(buyer_api, "buyer_messages", Admission(limit=0))
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        opened = await _buyer_session(http)
+        url = f"ws://{live}/b/tea/ws?token={opened['token']}&after={opened['after']}"
+        async with connect(url) as ws:
+            await _frame(ws)
+            await ws.send(json.dumps({"type": "send", "client_id": "b1", "text": "在吗"}))
+            refused = await _until(ws, lambda f: f["type"] in ("error", "ack"))
+            assert refused["type"] == "error" and refused["retry"] is True
+            assert "busy" in refused["message"]
+        posted = await http.post(
+            "/b/tea/messages", json={"token": opened["token"], "text": "在吗", "client_id": "b2"}
+        )
+        assert posted.status_code == 503 and posted.headers["Retry-After"] == "2"
+        again = await _buyer_session(http, opened["token"])
+        assert again["messages"] == []

@@ -1,46 +1,40 @@
-"""Admission: how many units of work run at once, and how many may wait for a turn.
+"""Admission: how many units of work of one kind may be under way at once.
 
-Under a burst, letting every request open a transaction at once makes them all slow:
-each waits on the database pool and on the locks of the others, and the one holding
-the shop's event counter waits for a turn of a crowded event loop. A few run, the rest
-wait in line here; past the line's length a request is refused at once with "busy,
-try again", which a client can act on, rather than answered after many seconds.
+Past the limit a request is refused at once with "busy, try again", which a client
+can act on (the widget sends the message again a moment later), rather than queued
+without end and answered after many seconds. Within the limit nothing waits here:
+holding requests in a short line was measured to lower throughput, because a unit
+of work's time is mostly spent waiting for turns of the event loop, not for the
+database (``benchmarks/chat_load.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
 class Busy(Exception):
-    """Too many requests are waiting; the caller should try again shortly."""
+    """Too much is under way; the caller should try again shortly."""
 
 
 class Admission:
-    def __init__(self, running: int) -> None:
-        self.running = running
-        self._slots = asyncio.Semaphore(running)
-        self.waiting = 0
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.under_way = 0
 
     @asynccontextmanager
-    async def turn(self, max_waiting: int) -> AsyncIterator[None]:
-        """Run when a slot is free; refuse with :class:`Busy` when ``max_waiting`` wait."""
-        if self._slots.locked() and self.waiting >= max_waiting:
+    async def turn(self) -> AsyncIterator[None]:
+        """Go ahead, or :class:`Busy` when ``limit`` units are under way already."""
+        if self.under_way >= self.limit:
             raise Busy("the shop's chat is very busy just now; the message will be sent again")
-        self.waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self.waiting -= 1
+        self.under_way += 1
         try:
             yield
         finally:
-            self._slots.release()
+            self.under_way -= 1
 
 
-# Buyers' messages of this process. There are many more buyers than agents; an agent's
-# reply is not held back (each one shortens a buyer's wait) and is not refused.
-chat_units = Admission(running=10)
-BUYER_MAX_WAITING = 200
+# Buyers' messages being stored by this process. Agents' replies are not limited: there
+# are few agents, and each reply shortens a buyer's wait.
+buyer_messages = Admission(limit=300)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.admission import BUYER_MAX_WAITING, Busy, chat_units
+from xiaoer.core.admission import Busy, buyer_messages
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq
 from xiaoer.core.feed import follow
@@ -139,7 +139,7 @@ async def _receive(
     if not message_limiter.allow(f"{shop_code}/{identity.buyer_id}"):
         raise HTTPException(429, "too many messages; wait a moment before sending more")
     try:
-        async with chat_units.turn(BUYER_MAX_WAITING), db.session() as session:
+        async with buyer_messages.turn(), db.session() as session:
             if known is None:
                 shop = await _shop(session, shop_code)
                 customer = await _buyer(session, shop, identity)
