@@ -66,9 +66,18 @@ async def schedule_timer(
     subject: str,
     due_at: datetime,
     payload: dict[str, Any] | None = None,
+    none_open: bool = False,
 ) -> Timer:
-    """Set the deadline ``kind`` for ``subject``; an open one is moved, not doubled."""
-    existing = await session.scalar(select(Timer).where(_open(shop_id, kind, subject)))
+    """Set the deadline ``kind`` for ``subject``; an open one is moved, not doubled.
+
+    ``none_open``: the caller knows no deadline of this kind is open for the subject
+    (it cancelled the last one itself), which saves looking for it.
+    """
+    existing = (
+        None
+        if none_open
+        else await session.scalar(select(Timer).where(_open(shop_id, kind, subject)))
+    )
     if existing is not None:
         existing.due_at = due_at
         existing.payload = payload or {}

@@ -284,6 +284,7 @@ async def do_receive_buyer_message(
         await session.flush()
     conversation.buyer_messages += 1
     conversation.unread += 1
+    answered = conversation.waiting_since is None  # else a round is open already
     conversation.waiting_since = conversation.waiting_since or moment
     if message is None:
         message = await _add_message(
@@ -291,7 +292,8 @@ async def do_receive_buyer_message(
         )
     else:
         await _announce(session, conversation, message)
-    await sla.do_open_round(session, conversation, policy, moment)
+    if answered:
+        await sla.do_open_round(session, conversation, policy, moment)
     if new:
         await routing.do_route(session, conversation, policy, moment)
     replies = await _auto_replies(
@@ -432,9 +434,11 @@ async def do_send_agent_message(
         )
     conversation.agent_messages += len(messages)
     conversation.unread = 0
+    waiting = conversation.waiting_since is not None  # a round is open: this answers it
     conversation.waiting_since = None
     conversation.first_response_at = conversation.first_response_at or moment
-    await sla.do_answer_round(session, conversation, agent.id, policy, moment)
+    if waiting:
+        await sla.do_answer_round(session, conversation, agent.id, policy, moment)
     await sla.note_activity(session, agent.id, moment)
     return Posted(conversation, messages)
 

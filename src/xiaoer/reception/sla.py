@@ -47,13 +47,15 @@ async def open_round(session: AsyncSession, conversation: Conversation) -> Respo
 
 async def do_open_round(
     session: AsyncSession, conversation: Conversation, policy: Policy, now: datetime
-) -> ResponseRound | None:
-    """Start a round at this buyer message unless one is open already."""
-    if await open_round(session, conversation) is not None:
-        return None
-    first = conversation.first_response_at is None and not await session.scalar(
-        select(func.count()).where(ResponseRound.conversation_id == conversation.id)
-    )
+) -> ResponseRound:
+    """Start a round at a buyer message that found nobody waiting for an answer.
+
+    The caller knows: a round is open exactly while ``conversation.waiting_since`` is
+    set (a buyer message sets it, a human reply clears it and closes the round), so
+    no round and no deadline is open now. It is the conversation's first round when
+    nobody has answered yet: an unanswered earlier round would still be open.
+    """
+    first = conversation.first_response_at is None
     target = policy.reception.first_response_seconds if first else policy.reception.reply_seconds
     entry = ResponseRound(
         shop_id=conversation.shop_id,
@@ -71,6 +73,7 @@ async def do_open_round(
         subject=_subject(conversation),
         due_at=now + timedelta(seconds=target),
         payload={"round_id": entry.id, "target_seconds": target},
+        none_open=True,
     )
     return entry
 
