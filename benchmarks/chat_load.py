@@ -32,9 +32,9 @@ workbench socket is sent the shop's events except other agents' messages: its se
 numbers must only go up (a repeat or a step back is counted), and a socket silent for 5
 s while the others went on is "stalled". New buyers pose as different addresses through
 ``X-Forwarded-For``, which Uvicorn trusts from 127.0.0.1 (a reverse proxy's view),
-because xiaoer allows 30 new chats a minute per address; xiaoer also allows 20 messages
-a minute per buyer, which caps 2,000 buyers at 667 messages/s: the output says so when
-the rate exceeds it.
+because xiaoer allows 30 new chats a minute per address; xiaoer also allows a buyer a
+set number of messages a minute (``message_limiter`` in ``reception/buyer_api.py``): the
+output says so when the rate asks for more.
 """
 
 from __future__ import annotations
@@ -87,7 +87,6 @@ POLICY_TOML = """
 max_concurrent_conversations = 100
 service_hours = "00:00-24:00"
 """
-BUYER_LIMIT_PER_MINUTE = 20  # xiaoer.reception.buyer_api.message_limiter, per buyer
 TARGET_P99_MS = 100.0
 NS = 1_000_000_000
 
@@ -1467,12 +1466,15 @@ def report(
         "  setup (not measured): "
         + ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.1f} s" for k, v in setup.items())
     )
+    from xiaoer.reception.buyer_api import message_limiter
+
+    limit = message_limiter.limit * 60 / message_limiter.window
     per_buyer = options.rate / options.buyers * 60
-    if per_buyer > BUYER_LIMIT_PER_MINUTE:
-        cap = options.buyers * BUYER_LIMIT_PER_MINUTE / 60
+    if per_buyer > limit:
+        cap = options.buyers * limit / 60
         print(
             f"  note: each buyer sends {per_buyer:.0f} messages a minute; xiaoer allows "
-            f"{BUYER_LIMIT_PER_MINUTE} per buyer a minute (reception/buyer_api.py), so "
+            f"{limit:.0f} per buyer a minute (reception/buyer_api.py), so "
             f"{options.buyers:,} buyers can get at most {cap:,.0f} messages/s accepted"
         )
     print()

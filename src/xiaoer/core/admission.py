@@ -37,4 +37,4 @@ class Admission:
 
 # Buyers' messages being stored by this process. Agents' replies are not limited: there
 # are few agents, and each reply shortens a buyer's wait.
-buyer_messages = Admission(limit=300)
+buyer_messages = Admission(limit=64)

@@ -42,7 +42,7 @@ router = APIRouter()
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_FRAME_BYTES = 8 * 1024
-message_limiter = RateLimiter(limit=20, window=60)
+message_limiter = RateLimiter(limit=40, window=60)
 session_limiter = RateLimiter(limit=30, window=60)
 
 
