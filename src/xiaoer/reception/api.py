@@ -237,12 +237,27 @@ async def _ignore_input(websocket: WebSocket) -> None:
 
 
 def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
-    """Whether an agent (id, team) sees an event live; ``None`` is a supervisor."""
-    if viewer is None or event.kind != "message.created":
+    """Whether an agent (id, team) sees an event live; ``None`` is a supervisor.
+
+    An agent gets the messages of their own conversations, and of their team's queue
+    only the message that put a conversation in it (new, or sent back by a transfer),
+    which is enough to list it; not every message of every waiting buyer, nor every
+    buyer's place in the queue. Everything else goes to everyone.
+    """
+    if viewer is None:
+        return True
+    if event.kind == "queue.position":
+        return False
+    if event.kind != "message.created":
         return True
     conversation = event.payload.get("conversation") or {}
     agent_id = conversation.get("agent_id")
-    return agent_id == viewer[0] or (agent_id is None and conversation.get("team") == viewer[1])
+    if agent_id is not None:
+        return bool(agent_id == viewer[0])
+    return (
+        conversation.get("team") == viewer[1]
+        and conversation.get("queued_at") == event.payload.get("created_at")
+    )
 
 
 def event_frame(event: EventData) -> str:
