@@ -1,0 +1,365 @@
+"""The buyer-message classifier (A1, A2), measured on the held-out test split.
+
+The classifier is trained on the ``train`` split only and scored on the
+``test`` split, which no feature, cue or setting was written from. The targets
+are the project's: intent accuracy ≥ 0.92, macro-F1 ≥ 0.90 and bargain-type
+accuracy ≥ 0.85. ``scripts/assistant_cv.py`` gives the cross-validation figures
+on the train split that the settings were chosen by.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from xiaoer.assistant.baseline import KeywordBaseline
+from xiaoer.assistant.classifier import (
+    BARGAIN_TYPES,
+    INTENTS,
+    Classification,
+    Classifier,
+    Example,
+    default_classifier,
+    load_examples,
+    shipped_examples,
+)
+from xiaoer.assistant.evaluate import (
+    Evaluation,
+    Scores,
+    accuracy,
+    bargain_type_accuracy,
+    confusion_table,
+    confusions,
+    cross_validate,
+    evaluate,
+    label_scores,
+    macro_f1,
+    stratified_folds,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "assistant" / "messages.tsv"
+
+
+@pytest.fixture(scope="module")
+def train() -> list[Example]:
+    return load_examples(DATA, split="train")
+
+
+@pytest.fixture(scope="module")
+def test() -> list[Example]:
+    return load_examples(DATA, split="test")
+
+
+@pytest.fixture(scope="module")
+def classifier(train: list[Example]) -> Classifier:
+    return Classifier.train(train)
+
+
+@pytest.fixture(scope="module")
+def held_out(classifier: Classifier, test: list[Example]) -> Evaluation:
+    return evaluate(classifier, test)
+
+
+def _explain(result: Evaluation) -> str:
+    """The figures and the confusions, without the test texts."""
+    mistakes = "\n".join(f"  {g} -> {p}: {n}" for g, p, n in result.confusions())
+    return f"{result.summary()}\n{mistakes}"
+
+
+# --- held-out figures ------------------------------------------------------------
+
+# Targets (issue: intent accuracy >= 0.92, macro-F1 >= 0.90, bargain type >= 0.85). Measured
+# on the test split when the classifier was written (seeded, reproducible): accuracy 0.816,
+# macro-F1 0.801, bargain-type accuracy 0.857. The intent targets are not met yet; the floor
+# test below keeps the figures from falling while the model is improved.
+
+
+def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Evaluation) -> None:
+    figure = held_out.bargain_type_accuracy
+    assert figure >= 0.85, _explain(held_out)
+
+
+def test_held_out_figures_stay_at_least_where_they_were_measured(held_out: Evaluation) -> None:
+    figures = (held_out.accuracy, held_out.macro_f1, held_out.bargain_type_accuracy)
+    floors = (0.81, 0.80, 0.85)
+    assert all(f >= low for f, low in zip(figures, floors, strict=True)), _explain(held_out)
+
+
+def test_the_classifier_beats_the_keyword_baseline(
+    held_out: Evaluation, test: list[Example]
+) -> None:
+    baseline = evaluate(KeywordBaseline(), test)
+    assert held_out.accuracy > baseline.accuracy
+    assert held_out.macro_f1 > baseline.macro_f1
+    assert held_out.bargain_type_accuracy > baseline.bargain_type_accuracy
+
+
+# --- the shipped examples ------------------------------------------------------------
+
+
+def test_the_shipped_examples_are_exactly_the_train_split(
+    train: list[Example], test: list[Example]
+) -> None:
+    shipped = shipped_examples()
+    assert shipped == train
+    assert {e.text for e in shipped} & {e.text for e in test} == set()
+
+
+def test_the_default_classifier_is_trained_once(classifier: Classifier) -> None:
+    first = default_classifier()
+    assert default_classifier() is first
+    assert first.to_dict() == classifier.to_dict()
+
+
+def test_a_bad_line_is_reported_with_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "bad.tsv"
+    path.write_text(
+        "split\tintent\tbargain_type\ttext\ntrain\tstock\t-\t有货吗\ntrain\tprice\t-\t多少钱\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"bad.tsv:3: unknown intent 'price'"):
+        load_examples(path)
+
+
+def test_a_bargain_without_a_type_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.tsv"
+    path.write_text("split\tintent\tbargain_type\ttext\ntrain\tbargain\t-\t便宜点\n", "utf-8")
+    with pytest.raises(ValueError, match=r":2: bad bargain type '-' for bargain"):
+        load_examples(path)
+
+
+def test_training_needs_two_intents_and_two_bargain_types() -> None:
+    examples = [Example("有货吗", "stock"), Example("便宜点", "bargain", "assertive")]
+    with pytest.raises(ValueError, match="two intents and two bargain types"):
+        Classifier.train(examples)
+
+
+# --- one answer, always ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😀😀", "。。。", "hh", "a" * 2000, "在吗" * 300, "\t\n", "0", "？？？"],
+)
+def test_odd_input_still_gets_one_intent(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert result.intent in INTENTS
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_every_message_gets_exactly_one_intent_and_a_confidence(
+    classifier: Classifier, test: list[Example]
+) -> None:
+    for example in test:
+        result = classifier.classify(example.text)
+        assert isinstance(result, Classification)
+        assert result.intent in INTENTS
+        assert 0.0 <= result.confidence <= 1.0
+        if result.intent == "bargain":
+            assert result.bargain_type in BARGAIN_TYPES
+            assert result.bargain_confidence is not None
+            assert 0.0 <= result.bargain_confidence <= 1.0
+        else:
+            assert result.bargain_type is None
+            assert result.bargain_confidence is None
+
+
+def test_the_bargain_type_of_any_message_can_be_asked(classifier: Classifier) -> None:
+    kind, confidence = classifier.bargain_type("有货吗")
+    assert kind in BARGAIN_TYPES
+    assert 0.0 <= confidence <= 1.0
+
+
+# --- JSON round trip -----------------------------------------------------------------------
+
+
+def test_a_classifier_survives_a_json_round_trip(
+    classifier: Classifier, test: list[Example]
+) -> None:
+    data = json.loads(json.dumps(classifier.to_dict(), ensure_ascii=False))
+    copy = Classifier.from_dict(data)
+    assert copy.options == classifier.options
+    assert copy.to_dict() == classifier.to_dict()
+    for example in test:
+        assert copy.classify(example.text) == classifier.classify(example.text)
+
+
+def test_data_of_another_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a classifier"):
+        Classifier.from_dict({"format": "something/1"})
+
+
+# --- how buyers type -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("traditional", "simplified"),
+    [
+        ("這條地毯還有貨嗎", "这条地毯还有货吗"),
+        ("退款什麼時候到賬", "退款什么时候到账"),
+        ("太貴了，能便宜點嗎", "太贵了,能便宜点吗"),
+    ],
+)
+def test_traditional_script_reads_like_simplified(
+    classifier: Classifier, traditional: str, simplified: str
+) -> None:
+    assert classifier.classify(traditional) == classifier.classify(simplified)
+
+
+def test_emoji_do_not_change_the_answer(classifier: Classifier) -> None:
+    assert classifier.classify("桌布还没发货吗😡😡") == classifier.classify("桌布还没发货吗")
+
+
+@pytest.mark.parametrize(
+    ("shorthand", "words"),
+    [
+        ("kd到哪了", "快递到哪了"),
+        ("zm还不fh", "怎么还不发货"),
+        ("tk什么时候到账", "退款什么时候到账"),
+    ],
+)
+def test_pinyin_shorthand_reads_like_the_words(
+    classifier: Classifier, shorthand: str, words: str
+) -> None:
+    assert classifier.classify(shorthand) == classifier.classify(words)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("這條地毯還有貨嗎", "stock"),
+        ("kd到哪了呀", "logistics"),
+        ("zm还不fh😡", "not_shipped"),
+        ("能开发票吗🙏", "invoice"),
+        ("轉人工", "human"),
+    ],
+)
+def test_messages_in_the_ways_buyers_type_them(
+    classifier: Classifier, text: str, intent: str
+) -> None:
+    assert classifier.classify(text).intent == intent
+
+
+def test_a_bargain_comes_with_its_type(classifier: Classifier) -> None:
+    result = classifier.classify("我还是学生，没什么钱，便宜一点吧🙏")
+    assert (result.intent, result.bargain_type) == ("bargain", "sympathy")
+
+
+def test_classifying_a_message_takes_well_under_5_ms(
+    classifier: Classifier, test: list[Example]
+) -> None:
+    texts = [e.text for e in test] * 3
+    durations = []
+    for text in texts:
+        start = time.perf_counter()
+        classifier.classify(text)
+        durations.append(time.perf_counter() - start)
+    durations.sort()
+    assert durations[int(len(durations) * 0.99)] < 0.005
+
+
+# --- evaluation figures on a case worked by hand ------------------------------------------------
+
+GOLD = ["a", "a", "a", "b", "b", "c", "c"]
+PREDICTED = ["a", "a", "b", "b", "c", "c", "d"]
+
+
+def test_accuracy_counts_exact_agreements() -> None:
+    assert accuracy(GOLD, PREDICTED) == pytest.approx(4 / 7)
+    assert accuracy([], []) == 0.0
+
+
+def test_label_scores_by_hand() -> None:
+    # a: predicted twice, both right, 3 in gold. b: 2 predicted, 1 right, 2 gold.
+    # c: the same as b. d: predicted once, never in gold.
+    assert label_scores(GOLD, PREDICTED) == {
+        "a": Scores(precision=1.0, recall=pytest.approx(2 / 3), f1=pytest.approx(0.8), support=3),
+        "b": Scores(precision=0.5, recall=0.5, f1=0.5, support=2),
+        "c": Scores(precision=0.5, recall=0.5, f1=0.5, support=2),
+        "d": Scores(precision=0.0, recall=0.0, f1=0.0, support=0),
+    }
+
+
+def test_macro_f1_averages_labels_in_gold_or_predicted() -> None:
+    assert macro_f1(GOLD, PREDICTED) == pytest.approx((0.8 + 0.5 + 0.5 + 0.0) / 4)
+    assert macro_f1(["a", "b"], ["a", "b"]) == 1.0
+
+
+def test_confusions_list_the_mistakes() -> None:
+    assert confusions(GOLD, PREDICTED) == [("a", "b", 1), ("b", "c", 1), ("c", "d", 1)]
+
+
+def test_confusion_table_puts_gold_down_and_predicted_across() -> None:
+    assert confusion_table(GOLD, PREDICTED) == (
+        "  gold \\ predicted 1 2 3 4\n"
+        "1 a                2 1 . .\n"
+        "2 b                . 1 1 .\n"
+        "3 c                . . 1 1\n"
+        "4 d                . . . ."
+    )
+
+
+def test_lengths_must_agree() -> None:
+    with pytest.raises(ValueError, match="3 gold labels but 2 predictions"):
+        accuracy(["a", "b", "c"], ["a", "b"])
+
+
+class _FixedModel:
+    """Answers "other" to every message and a fixed bargain type per text."""
+
+    def __init__(self, kinds: dict[str, str]) -> None:
+        self.kinds = kinds
+
+    def classify(self, text: str) -> Classification:
+        return Classification("other", 1.0)
+
+    def bargain_type(self, text: str) -> tuple[str, float]:
+        return self.kinds[text], 1.0
+
+
+def test_bargain_type_accuracy_counts_gold_bargains_whatever_intent_was_predicted() -> None:
+    examples = [
+        Example("A", "bargain", "petty"),
+        Example("B", "bargain", "compare"),
+        Example("C", "bargain", "excuse"),
+        Example("D", "stock"),
+    ]
+    model = _FixedModel({"A": "petty", "B": "petty", "C": "excuse", "D": "compare"})
+    assert bargain_type_accuracy(examples, model) == pytest.approx(2 / 3)
+    result = evaluate(model, examples)
+    assert result.bargain_type_accuracy == pytest.approx(2 / 3)
+    assert result.accuracy == 0.0
+
+
+def test_folds_cover_every_example_once_and_spread_each_label() -> None:
+    examples = [Example(f"s{i}", "stock") for i in range(10)] + [
+        Example(f"b{i}", "bargain", "petty") for i in range(5)
+    ]
+    folds = stratified_folds(examples, 5)
+    assert sorted(i for fold in folds for i in fold) == list(range(15))
+    assert [sum(examples[i].intent == "stock" for i in fold) for fold in folds] == [2] * 5
+    assert [sum(examples[i].intent == "bargain" for i in fold) for fold in folds] == [1] * 5
+
+
+def test_cross_validation_predicts_every_example_once() -> None:
+    examples = [Example(f"s{i}", "stock") for i in range(6)] + [
+        Example(f"b{i}", "bargain", "petty") for i in range(3)
+    ]
+    model = _FixedModel({e.text: "petty" for e in examples})
+    result = cross_validate(lambda part: model, examples, folds=3)
+    assert sorted(result.texts) == sorted(e.text for e in examples)
+    assert result.bargain_type_accuracy == 1.0
+
+
+# --- keyword baseline ----------------------------------------------------------------------------
+
+
+def test_the_baseline_takes_the_first_list_that_matches() -> None:
+    baseline = KeywordBaseline()
+    # "投诉" (complaint) comes before "退款" (refund) in the lists.
+    assert baseline.classify("我要投诉，马上退款") == Classification("complaint", 1.0)
+    assert baseline.classify("今天天气好热") == Classification("other", 0.0)
+    assert baseline.classify("我是学生，便宜点") == Classification("bargain", 1.0, "sympathy", 1.0)
