@@ -86,3 +86,26 @@ async def test_online_agent_without_waiting_buyers_is_not_idle(
     await fire_all_due(db, now=AFTERNOON + timedelta(minutes=11))
     await fire_all_due(db, now=AFTERNOON + timedelta(minutes=22))
     assert await _kinds(db, shop, "agent.idle") == []
+
+
+async def test_replies_keep_the_agent_active_to_within_fifteen_seconds(
+    db: Database, shop: Shop, make_agent: MakeAgent, make_buyer: MakeBuyer
+) -> None:
+    """A busy agent's replies do not all write (and lock) their presence row."""
+    agent = await make_agent("lina")
+    buyer = await make_buyer("b1")
+    asked = await say(db, shop, buyer, "在吗", at=AFTERNOON + timedelta(minutes=1))
+    conversation = asked.conversation.id
+
+    async def last_activity() -> object:
+        async with db.session() as session:
+            presence = await session.get(AgentPresence, agent.id)
+            assert presence is not None
+            return presence.last_activity_at
+
+    await reply(db, agent, conversation, "在的", at=AFTERNOON + timedelta(minutes=2))
+    assert await last_activity() == AFTERNOON + timedelta(minutes=2)
+    await reply(db, agent, conversation, "请讲", at=AFTERNOON + timedelta(minutes=2, seconds=10))
+    assert await last_activity() == AFTERNOON + timedelta(minutes=2)  # within 15 s: kept
+    await reply(db, agent, conversation, "还在吗", at=AFTERNOON + timedelta(minutes=3))
+    assert await last_activity() == AFTERNOON + timedelta(minutes=3)

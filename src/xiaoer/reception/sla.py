@@ -159,14 +159,27 @@ async def do_note_activity(
     )
 
 
+# How stale ``last_activity_at`` may be. Idle-online is measured in minutes; writing the
+# row on every reply made an agent's simultaneous replies wait for each other's commit.
+ACTIVITY_RESOLUTION = timedelta(seconds=15)
+
+
 async def note_activity(session: AsyncSession, staff_id: int, now: datetime) -> None:
-    """The agent did something: one statement, the idle timer stays where it is.
+    """The agent did something: the idle timer stays where it is.
 
     An online agent always has an idle check pending (set when they went online);
-    when it fires it looks at ``last_activity_at`` and moves itself on.
+    when it fires it looks at ``last_activity_at`` and moves itself on. The row is
+    written only when its time is older than :data:`ACTIVITY_RESOLUTION`, so a busy
+    agent's replies rarely touch (and lock) it.
     """
     await session.execute(
-        update(AgentPresence).where(AgentPresence.staff_id == staff_id).values(last_activity_at=now)
+        update(AgentPresence)
+        .where(
+            AgentPresence.staff_id == staff_id,
+            AgentPresence.last_activity_at < now - ACTIVITY_RESOLUTION,
+        )
+        .values(last_activity_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 
