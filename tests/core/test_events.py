@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from xiaoer.core.broker import MemoryBroker, RedisBroker, get_broker, set_broker
+from xiaoer.core.broker import RedisBroker, get_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.events import EventData, last_seq, read_after, record_event
 from xiaoer.core.feed import follow
@@ -44,13 +44,16 @@ async def test_read_after_returns_only_newer_events(db: Database, shop: Shop) ->
     assert [(e.seq, e.payload["i"]) for e in newer] == [(5, 3), (6, 4)]
 
 
-async def test_event_is_published_only_after_commit(db: Database, shop: Shop) -> None:
+async def test_the_broker_is_told_only_after_commit(db: Database, shop: Shop) -> None:
     subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
         await record_event(session, shop.id, "test.kept", {})
-        assert subscription.queue.empty()  # written, not yet committed
+        await session.flush()
+        assert not subscription.pending  # written, not yet committed
         await session.commit()
-    assert (await asyncio.wait_for(subscription.get(), 1)).kind == "test.kept"
+    await asyncio.wait_for(subscription.wait(), 1)
+    async with db.session() as session:
+        assert [e.kind for e in await read_after(session, shop.id, 1)] == ["test.kept"]
     subscription.close()
 
 
@@ -58,16 +61,16 @@ async def test_rolled_back_event_is_never_seen(db: Database, shop: Shop) -> None
     subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
         await record_event(session, shop.id, "test.dropped", {})
+        await session.flush()
         await session.rollback()
+    assert not subscription.pending
     async with db.session() as session:
         await record_event(session, shop.id, "test.kept", {})
         await session.commit()
         stored = await read_after(session, shop.id, 1)
-    received = await asyncio.wait_for(subscription.get(), 1)
-    assert subscription.queue.empty()
-    assert [e.kind for e in stored] == ["test.kept"]
-    # the rolled-back number is reused: the stream stays gapless
-    assert received == stored[0] and received.seq == 2
+    assert subscription.pending
+    # the rolled-back event took no number: the stream stays gapless
+    assert [(e.seq, e.kind) for e in stored] == [(2, "test.kept")]
     subscription.close()
 
 
@@ -92,35 +95,33 @@ async def test_follower_catches_up_then_receives_live_events_exactly_once(
     assert [e.seq for e in got] == [3, 4, 5, 6, 7, 8]
 
 
-async def test_follower_fills_a_gap_from_the_database(db: Database, shop: Shop) -> None:
-    """A broker message lost on the way is read from the database, in order."""
+async def test_follower_finds_events_whose_notice_was_lost_by_polling(
+    db: Database, shop: Shop
+) -> None:
     broker = get_broker()
-    assert isinstance(broker, MemoryBroker)
-    stream = follow(db, shop.id, after=1, broker=broker, poll_seconds=30)
+    stream = follow(db, shop.id, after=1, broker=broker, poll_seconds=0.1)
     collector = asyncio.create_task(_collect(stream, 3))
     await asyncio.sleep(0.05)
-    original = broker.publish_nowait
-    broker.publish_nowait = lambda events: None  # type: ignore[method-assign]
-    await _record(db, shop.id, 2)  # seq 2, 3 never reach the broker
-    broker.publish_nowait = original  # type: ignore[method-assign]
-    await _record(db, shop.id, 1)  # seq 4 arrives and reveals the gap
-    got = await asyncio.wait_for(collector, 5)
+    original = broker.notify
+    broker.notify = lambda shop_ids: None  # type: ignore[method-assign]
+    try:
+        await _record(db, shop.id, 3)  # committed, but nobody is told
+        got = await asyncio.wait_for(collector, 5)
+    finally:
+        broker.notify = original  # type: ignore[method-assign]
     assert [e.seq for e in got] == [2, 3, 4]
 
 
-async def test_follower_finds_a_lost_last_event_by_polling(db: Database, shop: Shop) -> None:
+async def test_many_notices_while_reading_deliver_each_event_once(db: Database, shop: Shop) -> None:
     broker = get_broker()
-    stream = follow(db, shop.id, after=1, broker=broker, poll_seconds=0.1)
-    collector = asyncio.create_task(_collect(stream, 1))
+    stream = follow(db, shop.id, after=1, broker=broker, poll_seconds=30)
+    collector = asyncio.create_task(_collect(stream, 20))
     await asyncio.sleep(0.05)
-    original = broker.publish_nowait
-    broker.publish_nowait = lambda events: None  # type: ignore[method-assign]
-    try:
-        await _record(db, shop.id, 1)
-        got = await asyncio.wait_for(collector, 5)
-    finally:
-        broker.publish_nowait = original  # type: ignore[method-assign]
-    assert [e.seq for e in got] == [2]
+    await asyncio.gather(*(_record(db, shop.id, 2) for _ in range(10)))
+    for _ in range(5):  # late and repeated notices: nothing new, nothing twice
+        broker.notify([shop.id])
+    got = await asyncio.wait_for(collector, 5)
+    assert [e.seq for e in got] == list(range(2, 22))
 
 
 async def test_concurrent_writers_keep_numbers_unique_and_ordered(db: Database, shop: Shop) -> None:
@@ -138,22 +139,21 @@ REDIS_URL = os.environ.get("XIAOER_TEST_REDIS_URL", "")
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="XIAOER_TEST_REDIS_URL is not set")
-async def test_redis_broker_carries_events_between_processes(db: Database, shop: Shop) -> None:
-    """Two brokers stand for two processes: one writes, the other's follower reads."""
+async def test_redis_broker_tells_another_process(db: Database, shop: Shop) -> None:
+    """Two brokers stand for two processes: one commits, the other's listener hears it."""
     writer, reader = RedisBroker(REDIS_URL), RedisBroker(REDIS_URL)
     await writer.start()
     await reader.start()
     try:
         subscription = reader.subscribe(shop.id)
-        previous = set_broker(writer)  # the writing process publishes on commit
+        previous = set_broker(writer)  # the writing process tells on commit
         try:
             async with db.session() as session:
-                recorded = await record_event(session, shop.id, "test.crossed", {"x": 1})
+                await record_event(session, shop.id, "test.crossed", {"x": 1})
                 await session.commit()
         finally:
             set_broker(previous)
-        received = await asyncio.wait_for(subscription.get(), 5)
-        assert received == recorded.event
+        await asyncio.wait_for(subscription.wait(), 5)
         subscription.close()
     finally:
         await writer.stop()
@@ -188,64 +188,33 @@ async def test_topic_follower_gets_only_its_topic_numbered_without_gaps(
     assert shop_wide == sorted(shop_wide)
 
 
-async def test_topic_follower_reorders_events_that_arrive_out_of_order(
-    db: Database, shop: Shop
-) -> None:
-    """Two processes may publish in the other order than they committed."""
-    broker = get_broker()
-    held: list[list[EventData]] = []
-    original = broker.publish_nowait
-    broker.publish_nowait = lambda events: held.append(list(events))  # type: ignore[method-assign]
-    try:
-        for i in range(2):
-            async with db.session() as session:
-                await record_event(session, shop.id, "msg", {"i": i}, topic="buyer:7")
-                await session.commit()
-    finally:
-        broker.publish_nowait = original  # type: ignore[method-assign]
-    stream = follow(db, shop.id, after=0, topic="buyer:7", broker=broker, poll_seconds=30)
-    first = await anext(stream)  # the database catch-up already has both
-    second = await anext(stream)
-    for batch in reversed(held):  # late, reversed broker messages are ignored
-        broker.publish_nowait(batch)
-    assert [first.topic_seq, second.topic_seq] == [1, 2]
-    async with db.session() as session:
-        await record_event(session, shop.id, "msg", {"i": 2}, topic="buyer:7")
-        await session.commit()
-    third = await asyncio.wait_for(anext(stream), 5)
-    assert third.topic_seq == 3 and third.payload == {"i": 2}
-    await stream.aclose()
-
-
-async def test_a_savepoint_commit_publishes_nothing_before_the_real_commit(
+async def test_a_savepoint_commit_tells_nothing_before_the_real_commit(
     db: Database, shop: Shop
 ) -> None:
     subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
         async with session.begin_nested():
             await record_event(session, shop.id, "test.inside", {})
-        assert subscription.queue.empty()  # the savepoint is released, nothing committed
+        assert not subscription.pending  # the savepoint is released, nothing committed
         await session.commit()
-    assert (await asyncio.wait_for(subscription.get(), 1)).kind == "test.inside"
+    assert subscription.pending
+    async with db.session() as session:
+        assert [e.kind for e in await read_after(session, shop.id, 1)] == ["test.inside"]
     subscription.close()
 
 
 async def test_a_savepoint_rollback_drops_only_its_own_events(db: Database, shop: Shop) -> None:
-    subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
         await record_event(session, shop.id, "test.before", {})
         try:
             async with session.begin_nested():
                 await record_event(session, shop.id, "test.undone", {})
+                await session.flush()
                 raise RuntimeError("changed my mind")
         except RuntimeError:
             pass
         await record_event(session, shop.id, "test.after", {})
         await session.commit()
-    kinds = [(await asyncio.wait_for(subscription.get(), 1)).kind for _ in range(2)]
-    assert kinds == ["test.before", "test.after"]
-    assert subscription.queue.empty()
     async with db.session() as session:
-        stored = [e.kind for e in await read_after(session, shop.id, 1)]
-    assert stored == ["test.before", "test.after"]
-    subscription.close()
+        stored = [(e.seq, e.kind) for e in await read_after(session, shop.id, 1)]
+    assert stored == [(2, "test.before"), (3, "test.after")]

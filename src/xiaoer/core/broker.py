@@ -1,8 +1,10 @@
-"""Fan-out of committed events to the followers in this and other processes.
+"""Word that a shop has new committed events, to the feeds of this and other processes.
 
-In one process an in-memory broker is enough. With ``XIAOER_REDIS_URL`` set,
-events travel through Redis pub/sub so that a buyer on one ``xiaoer serve``
-process and an agent on another see each other's messages.
+The broker carries no events, only "shop 3 has news": a feed that hears it reads
+the events from the database, which numbers them at commit. In one process an
+in-memory broker is enough. With ``XIAOER_REDIS_URL`` set, the word travels
+through Redis pub/sub, so that a buyer on one ``xiaoer serve`` process and an
+agent on another see each other's messages.
 """
 
 from __future__ import annotations
@@ -10,14 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from xiaoer.core.events import EventData
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -28,58 +26,54 @@ def namespace_for(database_url: str) -> str:
 
 
 class Subscription:
-    """A follower's inbox for one shop, or for one topic of a shop."""
+    """A listener for one shop's news; many notices before a wait count as one."""
 
-    def __init__(self, hub: LocalHub, shop_id: int, topic: str = "") -> None:
+    def __init__(self, hub: LocalHub, shop_id: int) -> None:
         self._hub = hub
         self.shop_id = shop_id
-        self.topic = topic
-        self.queue: asyncio.Queue[EventData] = asyncio.Queue(maxsize=10_000)
-        self.overflowed = False
+        self._news = asyncio.Event()
 
-    async def get(self) -> EventData:
-        return await self.queue.get()
+    def notify(self) -> None:
+        self._news.set()
 
-    def offer(self, item: EventData) -> None:
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            # The follower is behind; it will find the gap and read the database.
-            self.overflowed = True
+    @property
+    def pending(self) -> bool:
+        return self._news.is_set()
+
+    async def wait(self) -> None:
+        """Until there is news since the last wait."""
+        await self._news.wait()
+        self._news.clear()
 
     def close(self) -> None:
         self._hub.remove(self)
 
 
 class LocalHub:
-    """Followers in this process, found by (shop, topic) in one dictionary look-up."""
+    """Listeners in this process, by shop."""
 
     def __init__(self) -> None:
-        self._subs: dict[tuple[int, str], set[Subscription]] = defaultdict(set)
+        self._subs: dict[int, set[Subscription]] = defaultdict(set)
 
-    def add(self, shop_id: int, topic: str = "") -> Subscription:
-        sub = Subscription(self, shop_id, topic)
-        self._subs[(shop_id, topic)].add(sub)
+    def add(self, shop_id: int) -> Subscription:
+        sub = Subscription(self, shop_id)
+        self._subs[shop_id].add(sub)
         return sub
 
     def remove(self, sub: Subscription) -> None:
-        key = (sub.shop_id, sub.topic)
-        subs = self._subs.get(key)
+        subs = self._subs.get(sub.shop_id)
         if subs is not None:
             subs.discard(sub)
             if not subs:
-                del self._subs[key]
+                del self._subs[sub.shop_id]
 
-    def deliver(self, events: Sequence[EventData]) -> None:
-        for item in events:
-            for sub in tuple(self._subs.get((item.shop_id, ""), ())):
-                sub.offer(item)
-            if item.topic:
-                for sub in tuple(self._subs.get((item.shop_id, item.topic), ())):
-                    sub.offer(item)
+    def notify(self, shop_ids: Iterable[int]) -> None:
+        for shop_id in shop_ids:
+            for sub in self._subs.get(shop_id, ()):
+                sub.notify()
 
-    def count(self, shop_id: int, topic: str = "") -> int:
-        return len(self._subs.get((shop_id, topic), ()))
+    def count(self, shop_id: int) -> int:
+        return len(self._subs.get(shop_id, ()))
 
 
 class Broker(Protocol):
@@ -87,13 +81,13 @@ class Broker(Protocol):
 
     async def stop(self) -> None: ...
 
-    def publish_nowait(self, events: Sequence[EventData]) -> None: ...
+    def notify(self, shop_ids: Iterable[int]) -> None: ...
 
-    def subscribe(self, shop_id: int, topic: str = "") -> Subscription: ...
+    def subscribe(self, shop_id: int) -> Subscription: ...
 
 
 class MemoryBroker:
-    """Delivers to followers in this process only."""
+    """Tells listeners in this process only."""
 
     def __init__(self) -> None:
         self.hub = LocalHub()
@@ -104,15 +98,15 @@ class MemoryBroker:
     async def stop(self) -> None:
         return None
 
-    def publish_nowait(self, events: Sequence[EventData]) -> None:
-        self.hub.deliver(events)
+    def notify(self, shop_ids: Iterable[int]) -> None:
+        self.hub.notify(shop_ids)
 
-    def subscribe(self, shop_id: int, topic: str = "") -> Subscription:
-        return self.hub.add(shop_id, topic)
+    def subscribe(self, shop_id: int) -> Subscription:
+        return self.hub.add(shop_id)
 
 
 class RedisBroker:
-    """Publishes through Redis and delivers what it hears to local followers."""
+    """Tells every process through Redis, and its own listeners at once."""
 
     def __init__(self, url: str, namespace: str = "xiaoer:events:") -> None:
         import redis.asyncio as aioredis
@@ -121,7 +115,7 @@ class RedisBroker:
         self.namespace = namespace
         self.hub = LocalHub()
         self._redis: Any = aioredis.from_url(url)
-        self._outbox: asyncio.Queue[list[EventData]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[set[int]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
 
@@ -134,9 +128,9 @@ class RedisBroker:
         await asyncio.wait_for(self._listening.wait(), timeout=10)
 
     async def stop(self) -> None:
-        # Let what was committed reach Redis before the process goes.
+        # Let what was committed be told before the process goes.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._drain(), timeout=5)
+            await asyncio.wait_for(self._outbox.join(), timeout=5)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -144,36 +138,31 @@ class RedisBroker:
                 await task
         await self._redis.aclose()
 
-    async def _drain(self) -> None:
-        await self._outbox.join()
+    def notify(self, shop_ids: Iterable[int]) -> None:
+        shops = set(shop_ids)
+        self.hub.notify(shops)  # this process's listeners need not wait for Redis
+        self._outbox.put_nowait(shops)
 
-    def publish_nowait(self, events: Sequence[EventData]) -> None:
-        self._outbox.put_nowait(list(events))
-
-    def subscribe(self, shop_id: int, topic: str = "") -> Subscription:
-        return self.hub.add(shop_id, topic)
+    def subscribe(self, shop_id: int) -> Subscription:
+        return self.hub.add(shop_id)
 
     async def _send(self) -> None:
         while True:
-            batch = await self._outbox.get()
+            shops = await self._outbox.get()
+            # Notices queued meanwhile are merged: one message per shop, however many commits.
+            while not self._outbox.empty():
+                shops |= self._outbox.get_nowait()
+                self._outbox.task_done()
             try:
-                await self._send_batch(batch)
+                for shop_id in shops:
+                    await self._redis.publish(f"{self.namespace}{shop_id}", b"1")
+            except Exception:  # the feeds poll the database; log and go on
+                log.exception("could not publish to Redis")
             finally:
                 self._outbox.task_done()
 
-    async def _send_batch(self, batch: list[EventData]) -> None:
-        by_shop: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for item in batch:
-            by_shop[item.shop_id].append(item.to_json())
-        for shop_id, items in by_shop.items():
-            try:
-                await self._redis.publish(f"{self.namespace}{shop_id}", json.dumps(items))
-            except Exception:  # followers poll the database; log and go on
-                log.exception("could not publish events to Redis")
-
     async def _listen(self) -> None:
-        from xiaoer.core.events import EventData
-
+        prefix = self.namespace.encode()
         while True:
             pubsub = self._redis.pubsub()
             try:
@@ -182,8 +171,10 @@ class RedisBroker:
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
                         continue
-                    items = json.loads(message["data"])
-                    self.hub.deliver([EventData.from_json(i) for i in items])
+                    channel: bytes = message["channel"]
+                    if channel.startswith(prefix):
+                        with contextlib.suppress(ValueError):
+                            self.hub.notify([int(channel[len(prefix) :])])
             except asyncio.CancelledError:
                 await pubsub.aclose()
                 raise

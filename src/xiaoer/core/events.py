@@ -1,24 +1,31 @@
-"""The event stream: every state change, numbered per shop, published after commit.
+"""The event stream: every state change, numbered per shop, told after commit.
 
-A service calls :func:`record_event` inside its unit of work. When the unit of
-work commits, its events are numbered and written as its last statements: the
-numbers come from the shop's counter row, whose lock is held from there until
-the commit, so numbers are gapless and committed in order. Only after the commit
-is the event handed to the broker; a rollback drops it. Followers are in
-:mod:`xiaoer.core.feed`.
+A service calls :func:`record_event` inside its unit of work; the events are
+written when it commits and numbered *at* the commit, from the shop's counter
+row, whose lock is held only until the commit ends. So a shop's numbers are
+gapless and its events become visible in their order: a reader of "after N"
+never skips one that commits later.
+
+On PostgreSQL the events are written with a provisional (negative) number and a
+deferred trigger (migration 0003) numbers them inside the COMMIT itself: the
+counter's lock is never held while this process waits for its turn on a busy
+event loop. On SQLite, which lets one writer at a time in anyway, they are
+numbered by the last statements before the commit.
+
+Only after the commit is the broker told "this shop has news"; a rollback drops
+the events. Followers are in :mod:`xiaoer.core.feed`.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -27,6 +34,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.models import Event, EventCounter
 
 PENDING_KEY = "xiaoer.pending_events"
+DRAFT_SEQUENCE = "event_draft_seq"  # provisional numbers, PostgreSQL (migration 0003)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +91,13 @@ class EventData:
 
 @dataclass(slots=True)
 class PendingEvent:
-    """An event recorded in an open transaction; numbered and stored at commit."""
+    """An event recorded in an open transaction; stored and numbered at commit."""
 
     shop_id: int
     kind: str
     payload: dict[str, Any]
     created_at: datetime
     topic: str = ""
-    event: EventData | None = None  # set when the transaction commits
 
 
 def pending_events(session: AsyncSession | Session) -> list[PendingEvent]:
@@ -100,11 +107,9 @@ def pending_events(session: AsyncSession | Session) -> list[PendingEvent]:
 
 
 def _bump_counter(session: Session, shop_id: int, topic: str, by: int) -> int:
-    """Add ``by`` to a counter row (created at ``by``) and return its new value."""
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    """SQLite: add ``by`` to a counter row (created at ``by``) and return its new value."""
     stmt = (
-        upsert(EventCounter)
+        sqlite.insert(EventCounter)
         .values(shop_id=shop_id, topic=topic, last_seq=by)
         .on_conflict_do_update(
             index_elements=[EventCounter.shop_id, EventCounter.topic],
@@ -124,8 +129,8 @@ async def record_event(
     topic: str = "",
     at: datetime | None = None,
 ) -> PendingEvent:
-    """Record an event in the caller's transaction; it is numbered, stored and
-    published when the transaction commits, and forgotten if it rolls back.
+    """Record an event in the caller's transaction; it is stored, numbered and
+    told when the transaction commits, and forgotten if it rolls back.
 
     ``topic`` (e.g. ``"buyer:42"``) lets a follower read only that topic.
     """
@@ -135,13 +140,8 @@ async def record_event(
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _number_before_commit(session: Session) -> None:
-    """Number and store the transaction's events as its last statements.
-
-    The shop's counter row is locked only from here to the commit, which orders
-    the shop's commits and keeps the numbers gapless without holding the lock
-    over the rest of the unit of work.
-    """
+def _store_before_commit(session: Session) -> None:
+    """Write the transaction's events as its last statements (see the module's text)."""
     if session.in_nested_transaction():
         return
     pending = session.info.get(PENDING_KEY)
@@ -152,9 +152,9 @@ def _number_before_commit(session: Session) -> None:
     for item in pending:
         by_shop.setdefault(item.shop_id, []).append(item)
     postgres = session.get_bind().dialect.name == "postgresql"
-    for shop_id in sorted(by_shop):
+    for shop_id in sorted(by_shop):  # one order for every writer: no deadlocks
         if postgres:
-            _store_in_one_statement(session, shop_id, by_shop[shop_id])
+            _store_drafts(session, shop_id, by_shop[shop_id])
         else:
             _store(session, shop_id, by_shop[shop_id])
 
@@ -170,14 +170,8 @@ def _topic_places(items: list[PendingEvent]) -> tuple[Counter[str], list[int]]:
     return counts, places
 
 
-def _numbered(item: PendingEvent, shop_id: int, seq: int, topic_seq: int) -> None:
-    item.event = EventData(
-        shop_id, seq, item.kind, item.payload, item.created_at.isoformat(), item.topic, topic_seq
-    )
-
-
 def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
-    """Number with one statement per counter, then insert (SQLite: one writer at a time)."""
+    """SQLite: number with one statement per counter, then insert."""
     seq = _bump_counter(session, shop_id, "", len(items)) - len(items)
     counts, places = _topic_places(items)
     topic_base = {
@@ -187,7 +181,6 @@ def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
     for item, place in zip(items, places, strict=True):
         seq += 1
         topic_seq = topic_base[item.topic] + place if item.topic else 0
-        _numbered(item, shop_id, seq, topic_seq)
         rows.append(
             {
                 "shop_id": shop_id,
@@ -202,64 +195,22 @@ def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
     session.execute(insert(Event), rows)
 
 
-def _store_in_one_statement(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
-    """PostgreSQL: bump the counters and insert the events in a single statement.
-
-    The shop's counter row stays locked until the commit; with one statement the
-    lock is held for one round trip and the commit, not for one per counter and
-    one for the insert — under load each round trip waits for a busy event loop.
-    """
-    counts, places = _topic_places(items)
-    params: dict[str, Any] = {"shop": shop_id, "n": len(items)}
-    values = []
-    for j, (item, place) in enumerate(zip(items, places, strict=True)):
-        params.update(
-            {
-                f"o{j}": j + 1,
-                f"t{j}": item.topic,
-                f"r{j}": place,
-                f"m{j}": counts[item.topic] if item.topic else 0,
-                f"k{j}": item.kind,
-                f"p{j}": json.dumps(item.payload, ensure_ascii=False),
-                f"c{j}": item.created_at,
-            }
-        )
-        values.append(
-            f"(CAST(:o{j} AS BIGINT), CAST(:t{j} AS VARCHAR), CAST(:r{j} AS BIGINT), "
-            f"CAST(:m{j} AS BIGINT), CAST(:k{j} AS VARCHAR), CAST(:p{j} AS JSON), "
-            f"CAST(:c{j} AS TIMESTAMPTZ))"
-        )
-    topics = []
-    for i, (topic, n) in enumerate(sorted(counts.items())):
-        params.update({f"tt{i}": topic, f"tn{i}": n})
-        topics.append(f"(CAST(:tt{i} AS VARCHAR), CAST(:tn{i} AS BIGINT))")
-    upsert = (
-        "ON CONFLICT (shop_id, topic) DO UPDATE "
-        "SET last_seq = event_counter.last_seq + EXCLUDED.last_seq RETURNING topic, last_seq"
-    )
-    # Only the names of bind parameters made above are formatted into the text.
-    topic_counter = (
-        f", topic_counter AS (INSERT INTO event_counter (shop_id, topic, last_seq) "  # noqa: S608
-        f"SELECT :shop, x.topic, x.n FROM (VALUES {', '.join(topics)}) AS x(topic, n) "
-        f"ORDER BY x.topic {upsert})"
-        if topics
-        else ", topic_counter AS (SELECT CAST(NULL AS VARCHAR) AS topic, "
-        "CAST(NULL AS BIGINT) AS last_seq WHERE false)"
-    )
-    statement = (
-        f"WITH shop_counter AS (INSERT INTO event_counter (shop_id, topic, last_seq) "  # noqa: S608
-        f"VALUES (:shop, '', :n) {upsert}){topic_counter}, "
-        "v(ord, topic, place, topic_n, kind, payload, created_at) AS "
-        f"(VALUES {', '.join(values)}) "
-        "INSERT INTO event (shop_id, seq, topic, topic_seq, kind, payload, created_at) "
-        "SELECT :shop, s.last_seq - :n + v.ord, v.topic, "
-        "COALESCE(t.last_seq - v.topic_n + v.place, 0), v.kind, v.payload, v.created_at "
-        "FROM v CROSS JOIN shop_counter AS s LEFT JOIN topic_counter AS t ON t.topic = v.topic "
-        "RETURNING seq, topic_seq"
-    )
-    numbers = sorted(tuple(row) for row in session.execute(text(statement), params))
-    for item, (seq, topic_seq) in zip(items, numbers, strict=True):
-        _numbered(item, shop_id, int(seq), int(topic_seq))
+def _store_drafts(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
+    """PostgreSQL: insert with provisional numbers; the commit's trigger numbers them."""
+    draft = 0 - func.nextval(DRAFT_SEQUENCE)
+    rows = [
+        {
+            "shop_id": shop_id,
+            "seq": draft,
+            "topic": item.topic,
+            "topic_seq": 0,
+            "kind": item.kind,
+            "payload": item.payload,
+            "created_at": item.created_at,
+        }
+        for item in items
+    ]
+    session.execute(insert(Event).values(rows))
 
 
 MARKS_KEY = "xiaoer.savepoint_marks"
@@ -280,7 +231,7 @@ def _publish_after_commit(session: Session) -> None:
     session.info.pop(MARKS_KEY, None)
     pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
     if pending:
-        get_broker().publish_nowait([item.event for item in pending if item.event is not None])
+        get_broker().notify({item.shop_id for item in pending})
 
 
 @sa_event.listens_for(Session, "after_rollback")

@@ -1,12 +1,12 @@
 """Following a shop's event stream: one feed per shop and process, many followers.
 
-The broker only says "something was committed"; the database is the truth. A
-:class:`ShopFeed` is the one place in a process that turns broker messages into
-the shop's stream in order and without gaps: it holds back an event that came
-early, reads what is missing from the database, and looks at the database every
-few seconds in case a broker message never came. Thousands of followers (a
-buyer's widget, an agent's workbench) then cost one queue each, not one
-database poll each.
+The database is the truth and numbers a shop's events at commit, so "the events
+after N" never skip one that commits later. The broker only says "this shop has
+news". A :class:`ShopFeed` is the one reader of the database per shop in a
+process: when told, it reads what is new (notices that come while it reads are
+answered by one more read), and every few seconds it looks anyway, in case a
+notice never came. Thousands of followers (a buyer's widget, an agent's
+workbench) then cost one queue each, not a database read each.
 
 A follower (:func:`follow`) reads what it missed from the database, then takes
 the feed's events, skipping what it has already seen; if it falls too far behind
@@ -69,9 +69,7 @@ class ShopFeed:
         self.broker = broker
         self.shop_id = shop_id
         self.poll_seconds = poll_seconds
-        self.gap_grace = 0.05
         self.last = 0
-        self._held: dict[int, EventData] = {}
         self._inboxes: dict[str, set[Inbox]] = {}
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -83,7 +81,7 @@ class ShopFeed:
         return sum(len(s) for s in self._inboxes.values())
 
     async def start(self) -> None:
-        # Subscribe before reading the counter: nothing committed in between is missed.
+        # Listen before reading the counter: nothing committed in between is missed.
         self._subscription = self.broker.subscribe(self.shop_id)
         try:
             async with self.db.session() as session:
@@ -125,41 +123,23 @@ class ShopFeed:
         assert self._subscription is not None
         subscription = self._subscription
         while True:
-            timeout = self.gap_grace if self._held else self.poll_seconds
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_seconds):
+                    await subscription.wait()
             try:
-                async with asyncio.timeout(timeout):
-                    item = await subscription.get()
-            except TimeoutError:
-                try:
-                    await self._read_database()
-                except Exception:  # the database is down for a moment: try again later
-                    log.exception("could not read the events of shop %s", self.shop_id)
-                    await asyncio.sleep(1)
-                continue
-            self._offer(item)
-            while not subscription.queue.empty():
-                self._offer(subscription.queue.get_nowait())
-
-    def _offer(self, item: EventData) -> None:
-        if item.seq <= self.last:
-            return
-        if item.seq > self.last + 1:
-            self._held[item.seq] = item  # came early: wait a moment for the ones before it
-            return
-        self._deliver(item)
-        while (following := self._held.pop(self.last + 1, None)) is not None:
-            self._deliver(following)
+                await self._read_database()
+            except Exception:  # the database is away for a moment: try again later
+                log.exception("could not read the events of shop %s", self.shop_id)
+                await asyncio.sleep(1)
 
     async def _read_database(self) -> None:
-        """Read what the broker did not bring, in order."""
         while True:
             async with self.db.session() as session:
                 batch = await read_after(session, self.shop_id, self.last, READ_LIMIT)
             for item in batch:
-                self._offer(item)
+                self._deliver(item)
             if len(batch) < READ_LIMIT:
-                break
-        self._held = {seq: item for seq, item in self._held.items() if seq > self.last}
+                return
 
     def _deliver(self, item: EventData) -> None:
         self.last = item.seq
