@@ -10,9 +10,12 @@ AT = "2026-11-23T06:00:00+00:00"
 LATER = "2026-11-23T06:00:05+00:00"
 
 
-def _message(agent_id: int | None, team: str = "presale", created: str = AT) -> EventData:
+def _message(
+    agent_id: int | None, team: str = "presale", created: str = AT, sender: str = "buyer"
+) -> EventData:
     conversation: dict[str, Any] = {"agent_id": agent_id, "team": team, "queued_at": AT}
-    return EventData(1, 1, "message.created", {"created_at": created, "conversation": conversation})
+    payload = {"created_at": created, "sender": sender, "conversation": conversation}
+    return EventData(1, 1, "message.created", payload)
 
 
 def test_an_agent_sees_the_messages_of_their_own_conversations_only() -> None:
@@ -22,6 +25,7 @@ def test_an_agent_sees_the_messages_of_their_own_conversations_only() -> None:
 
 def test_an_agent_sees_a_queued_conversation_arrive_but_not_each_message_after() -> None:
     assert concerns(_message(None), ME)  # the message that queued it
+    assert not concerns(_message(None, sender="auto"), ME)  # the welcome that came with it
     assert not concerns(_message(None, created=LATER), ME)
     assert not concerns(_message(None, team="aftersale"), ME)
 

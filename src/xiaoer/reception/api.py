@@ -254,8 +254,10 @@ def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
     agent_id = conversation.get("agent_id")
     if agent_id is not None:
         return bool(agent_id == viewer[0])
+    # The buyer's or the transfer's message that queued it, not the automatic replies.
     queued_by_it = conversation.get("queued_at") == event.payload.get("created_at")
-    return bool(queued_by_it and conversation.get("team") == viewer[1])
+    sender = event.payload.get("sender")
+    return bool(queued_by_it and sender != "auto" and conversation.get("team") == viewer[1])
 
 
 def event_frame(event: EventData) -> str:
