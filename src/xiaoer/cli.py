@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from xiaoer.assistant.cli import assistant_app
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 
@@ -33,6 +34,7 @@ app.add_typer(shop_app, name="shop")
 app.add_typer(user_app, name="user")
 app.add_typer(policy_app, name="policy")
 app.add_typer(channel_app, name="channel")
+app.add_typer(assistant_app, name="assistant")
 
 out = Console()
 err = Console(stderr=True)

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
+from xiaoer.assistant import api as assistant_api
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.feed import stop_feeds
@@ -40,6 +41,7 @@ SESSION_COOKIE = "xiaoer_session"
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
 STAFF_ROUTERS = (
+    assistant_api.router,
     auth_pages.router,
     pages.router,
     reception_api.router,
