@@ -12,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from xiaoer.assistant.classifier import BARGAIN_TYPES, INTENTS
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "assistant" / "messages.tsv"
 HEADER = ["split", "intent", "bargain_type", "text"]
 
-INTENTS = (
-    "greeting", "stock", "authenticity", "quality", "shelf_life", "origin", "ship_time",
-    "courier", "shipping_fee", "arrival_time", "size_advice", "product_spec", "promotion",
-    "bargain", "payment", "change_address", "modify_order", "logistics", "not_shipped",
-    "return_exchange", "refund", "damaged_wrong", "invoice", "complaint", "human",
-    "thanks_bye", "review", "other",
-)  # fmt: skip
-BARGAIN_TYPES = ("promise", "compare", "assertive", "threat_lure", "petty", "sympathy", "excuse")
 SPLITS = ("train", "test")
 
 # Characters written only in Traditional script; one of them marks a Traditional line.

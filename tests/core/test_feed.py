@@ -2,6 +2,7 @@
 
 import asyncio
 
+from tests.core.test_events import _collect
 from xiaoer.core import feed as feed_module
 from xiaoer.core.db import Database
 from xiaoer.core.events import EventData, record_event
@@ -16,21 +17,12 @@ async def _record(db: Database, shop_id: int, n: int) -> None:
         await session.commit()
 
 
-async def _take(stream: object, n: int) -> list[EventData]:
-    got: list[EventData] = []
-    async for item in stream:  # type: ignore[attr-defined]
-        got.append(item)
-        if len(got) == n:
-            break
-    return got
-
-
 async def test_many_followers_share_one_feed_that_stops_with_the_last(
     db: Database, shop: Shop
 ) -> None:
     streams = [follow(db, shop.id, after=1) for _ in range(20)]
     streams += [follow(db, shop.id, after=0, topic="buyer:1") for _ in range(5)]
-    collectors = [asyncio.create_task(_take(s, 3)) for s in streams]
+    collectors = [asyncio.create_task(_collect(s, 3)) for s in streams]
     await asyncio.sleep(0.1)
     feeds = [f for f in feed_module._feeds.values() if f.shop_id == shop.id and f.db is db]
     assert len(feeds) == 1 and feeds[0].followers == 25
@@ -64,7 +56,7 @@ async def test_a_follower_that_falls_behind_rereads_and_misses_nothing(
     for _ in range(4):  # 12 events while the follower takes none: its inbox of 3 overflows
         await _record(db, shop.id, 3)
     await asyncio.sleep(0.2)
-    rest = await asyncio.wait_for(_take(stream, 12), 5)
+    rest = await asyncio.wait_for(_collect(stream, 12), 5)
     assert [e.seq for e in rest] == list(range(3, 15))
     assert 2 in reads  # after the overflow the follower read from its last event, seq 2
     await stream.aclose()  # type: ignore[attr-defined]
