@@ -1,15 +1,22 @@
-"""The assistant over HTTP, for staff: ``POST /api/assistant/classify``."""
+"""The assistant over HTTP, for staff: classify, suggest, and record what agents chose."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
 
-from xiaoer.assistant.classifier import Classification, default_classifier
+from xiaoer.assistant.classifier import INTENTS, Classification, default_classifier
+from xiaoer.assistant.knowledge import suggest
+from xiaoer.assistant.models import KnowledgeEntry, SuggestionFeedback
+from xiaoer.core.policy_store import policy_on
+from xiaoer.customers.models import Customer
+from xiaoer.reception.models import Conversation, Message
+from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import require_staff
+from xiaoer.web.deps import SessionDep, require_staff
 
 router = APIRouter(prefix="/api/assistant")
 Staff = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "manager"))]
@@ -50,3 +57,73 @@ async def classify(body: ClassifyIn, staff: Staff) -> dict[str, Any]:
     texts = body.texts if body.texts is not None else [body.text or ""]
     results = [classification_json(model.classify(text)) for text in texts]
     return {"results": results} if body.texts is not None else results[0]
+
+
+class SuggestIn(BaseModel):
+    """Suggestions for a conversation's latest buyer message, or for ``text``."""
+
+    conversation_id: int
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+@router.post("/suggestions")
+async def suggestions(body: SuggestIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    """What the buyer asks and the best answers, filled from live shop data (A1–A4)."""
+    conversation = await session.get(Conversation, body.conversation_id)
+    if conversation is None or conversation.shop_id != staff.shop_id:
+        raise HTTPException(404, f"no conversation {body.conversation_id}")
+    text = body.text
+    if text is None:
+        text = await session.scalar(
+            select(Message.text)
+            .where(Message.conversation_id == conversation.id, Message.sender == "buyer")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    shop = await session.get(Shop, staff.shop_id)
+    customer = await session.get(Customer, conversation.customer_id)
+    assert shop is not None
+    if text is None:
+        return {"text": None, "suggestions": []}
+    policy = await policy_on(session, staff.shop_id)
+    found = await suggest(
+        session,
+        shop=shop,
+        policy=policy,
+        text=text,
+        agent_name=staff.name,
+        buyer=customer.nick if customer else "",
+    )
+    return {"text": text, **found.to_json()}
+
+
+class FeedbackIn(BaseModel):
+    buyer_text: str = Field(min_length=1, max_length=2000)
+    intent: str = Field(min_length=1, max_length=32)
+    action: str = Field(pattern="^(picked|edited|rejected)$")
+    entry_id: int | None = None
+    sent_text: str = Field(default="", max_length=2000)
+
+
+@router.post("/feedback")
+async def feedback(body: FeedbackIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    """An agent picked, edited or rejected a suggestion; learning folds it in later."""
+    if body.intent not in INTENTS:
+        raise HTTPException(422, f"unknown intent {body.intent!r}")
+    entry_id = body.entry_id
+    if entry_id is not None:
+        entry = await session.get(KnowledgeEntry, entry_id)
+        if entry is None or entry.shop_id != staff.shop_id:
+            entry_id = None  # a default entry, or one since deleted: keep the rest
+    row = SuggestionFeedback(
+        shop_id=staff.shop_id,
+        agent_id=staff.id,
+        entry_id=entry_id,
+        buyer_text=body.buyer_text,
+        intent=body.intent,
+        action=body.action,
+        sent_text=body.sent_text,
+    )
+    session.add(row)
+    await session.commit()
+    return {"id": row.id}

@@ -1,0 +1,281 @@
+"""A shop's knowledge base and the answers it suggests for a buyer's message (A1–A4).
+
+A shop starts with the default entries shipped in ``default-knowledge.toml``; once a
+manager saves entries of their own, those are the shop's knowledge base. A
+suggestion is an entry of the message's intent (and, for bargaining, of its type),
+its template filled from live data: the shop, the agent, current activities, the
+courier, the dispatch cut-off, and the product the buyer asks about with its stock;
+when that product is sold out, items of its category that are in stock (A3), and
+items that go with it (A4).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from xiaoer.assistant.classifier import BARGAIN, Classification, default_classifier
+from xiaoer.assistant.models import KnowledgeEntry
+from xiaoer.assistant.normalize import normalize
+from xiaoer.catalog.models import Product
+from xiaoer.core.clock import utcnow
+from xiaoer.core.money import fen_to_yuan
+from xiaoer.core.policy import Policy
+from xiaoer.reception.autoreply import current_activities
+from xiaoer.reception.phrases import fill
+from xiaoer.shops.models import Shop
+
+MAX_SUGGESTIONS = 3
+MAX_ITEMS = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    intent: str
+    title: str
+    answer: str
+    questions: tuple[str, ...] = ()
+    bargain_type: str | None = None
+    id: int | None = None  # None for a default entry not yet stored by the shop
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """The product a message is about, as the suggestions speak of it."""
+
+    id: int
+    title: str
+    category: str
+    price_fen: int
+    stock: int  # what may be sold: each SKU's stock less the policy's safety stock
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    title: str
+    entry_id: int | None
+    intent: str
+    bargain_type: str | None
+    score: float
+
+
+@dataclass
+class Suggestions:
+    """What the assistant makes of a buyer's message, for the workbench."""
+
+    classification: Classification
+    suggestions: list[Suggestion]
+    product: ProductFacts | None = None
+    similar: list[ProductFacts] = field(default_factory=list)
+    related: list[ProductFacts] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.classification
+        return {
+            "intent": c.intent,
+            "confidence": round(c.confidence, 4),
+            "bargain_type": c.bargain_type,
+            "suggestions": [
+                {
+                    "text": s.text,
+                    "title": s.title,
+                    "entry_id": s.entry_id,
+                    "intent": s.intent,
+                    "bargain_type": s.bargain_type,
+                }
+                for s in self.suggestions
+            ],
+            "product": _product_json(self.product) if self.product else None,
+            "similar": [_product_json(p) for p in self.similar],
+            "related": [_product_json(p) for p in self.related],
+        }
+
+
+def _product_json(p: ProductFacts) -> dict[str, Any]:
+    return {"id": p.id, "title": p.title, "price": fen_to_yuan(p.price_fen), "stock": p.stock}
+
+
+@cache
+def _defaults() -> tuple[tuple[Entry, ...], dict[str, tuple[str, ...]]]:
+    text = resources.files("xiaoer.assistant").joinpath("default-knowledge.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    entries = tuple(
+        Entry(
+            intent=item["intent"],
+            title=item["title"],
+            answer=item["answer"],
+            questions=tuple(item.get("questions", ())),
+            bargain_type=item.get("bargain_type"),
+        )
+        for item in data["entry"]
+    )
+    related = {k: tuple(v) for k, v in data.get("related", {}).items()}
+    return entries, related
+
+
+def default_entries() -> tuple[Entry, ...]:
+    return _defaults()[0]
+
+
+async def entries_for(session: AsyncSession, shop_id: int) -> list[Entry]:
+    """The shop's active entries, or the defaults while it has stored none."""
+    rows = list(
+        await session.scalars(
+            select(KnowledgeEntry)
+            .where(KnowledgeEntry.shop_id == shop_id)
+            .order_by(KnowledgeEntry.position, KnowledgeEntry.id)
+        )
+    )
+    if not rows:
+        return list(default_entries())
+    return [
+        Entry(r.intent, r.title, r.answer, tuple(r.questions), r.bargain_type, r.id)
+        for r in rows
+        if r.active
+    ]
+
+
+async def _products(session: AsyncSession, shop_id: int, safety_stock: int) -> list[ProductFacts]:
+    rows = await session.scalars(
+        select(Product)
+        .where(Product.shop_id == shop_id, Product.active.is_(True))
+        .options(selectinload(Product.skus))
+        .order_by(Product.id)
+    )
+    return [
+        ProductFacts(
+            p.id,
+            p.title,
+            p.category,
+            min((s.price_fen for s in p.skus), default=p.price_fen),
+            sum(max(0, s.stock - safety_stock) for s in p.skus),
+        )
+        for p in rows
+    ]
+
+
+def _mentioned(products: list[ProductFacts], text: str) -> ProductFacts | None:
+    """The product whose title shares the longest run of characters with the message
+    (at least two), preferring a longer shared run, then the earlier product."""
+    best: tuple[int, ProductFacts] | None = None
+    for product in products:
+        title = normalize(product.title)
+        longest = _longest_common_run(title, text)
+        if longest >= 2 and (best is None or longest > best[0]):
+            best = (longest, product)
+    return best[1] if best else None
+
+
+def _longest_common_run(a: str, b: str) -> int:
+    longest = 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b, start=1):
+            if x == y and not x.isspace():
+                current[j] = previous[j - 1] + 1
+                longest = max(longest, current[j])
+        previous = current
+    return longest
+
+
+def _similar(products: list[ProductFacts], product: ProductFacts) -> list[ProductFacts]:
+    """In-stock items of the same category, nearest in price first (A3)."""
+    same = [p for p in products if p.category == product.category and p.id != product.id]
+    in_stock = [p for p in same if p.stock > 0]
+    return sorted(in_stock, key=lambda p: (abs(p.price_fen - product.price_fen), p.id))[:MAX_ITEMS]
+
+
+def _related(products: list[ProductFacts], product: ProductFacts) -> list[ProductFacts]:
+    """In-stock items of the categories that go with the product's (A4)."""
+    categories = _defaults()[1].get(product.category, ())
+    chosen: list[ProductFacts] = []
+    for category in categories:
+        match = next((p for p in products if p.category == category and p.stock > 0), None)
+        if match is not None:
+            chosen.append(match)
+    return chosen[:MAX_ITEMS]
+
+
+def _names(items: list[ProductFacts]) -> str:
+    return "、".join(f"{p.title}（{fen_to_yuan(p.price_fen)}元）" for p in items)
+
+
+async def suggest(
+    session: AsyncSession,
+    *,
+    shop: Shop,
+    policy: Policy,
+    text: str,
+    agent_name: str = "",
+    buyer: str = "",
+    now: datetime | None = None,
+) -> Suggestions:
+    """The intent of a buyer's message and the best answers, filled, best first."""
+    moment = now or utcnow()
+    classification = default_classifier().classify(text)
+    products = await _products(session, shop.id, policy.fulfilment.safety_stock)
+    product = _mentioned(products, normalize(text))
+    similar = _similar(products, product) if product else []
+    related = _related(products, product) if product else []
+    activities = await current_activities(session, shop.id, moment)
+    values = {
+        "shop": shop.name,
+        "agent": agent_name or "客服",
+        "buyer": buyer,
+        "activity": "；".join(activities) if activities else "店铺的日常优惠",
+        "courier": shop.default_courier or "快递",
+        "cutoff": policy.fulfilment.cutoff_time,
+        "product": product.title if product else "这款商品",
+        "price": f"{fen_to_yuan(product.price_fen)}元" if product else "以页面为准",
+        "stock": str(product.stock) if product else "",
+        "similar": _names(similar) or "店里同类的其他款",
+        "related": _names(related) or "店里的搭配款",
+    }
+    entries = await entries_for(session, shop.id)
+    ranked = sorted(
+        (
+            (score, index, entry)
+            for index, entry in enumerate(entries)
+            if (score := _score(entry, classification, product)) > 0
+        ),
+        key=lambda t: (-t[0], t[1]),
+    )
+    suggestions = [
+        Suggestion(
+            fill(entry.answer, values),
+            entry.title,
+            entry.id,
+            entry.intent,
+            entry.bargain_type,
+            score,
+        )
+        for score, _, entry in ranked[:MAX_SUGGESTIONS]
+    ]
+    return Suggestions(classification, suggestions, product, similar, related)
+
+
+def _score(entry: Entry, c: Classification, product: ProductFacts | None) -> float:
+    """How well an entry answers: its intent, for bargaining its type; for stock, the
+    entry that fits whether the product is in stock."""
+    if entry.intent != c.intent:
+        return 0.0
+    score = 1.0
+    if c.intent == BARGAIN:
+        score += 1.0 if entry.bargain_type == c.bargain_type else -0.5
+    uses = {v for v in ("{stock}", "{similar}", "{related}") if v in entry.answer}
+    if c.intent == "stock" and product is not None:
+        if product.stock > 0:
+            score += 0.5 if "{stock}" in uses else (0.2 if "{related}" in uses else 0.0)
+        else:
+            score += 0.5 if "{similar}" in uses else -0.6
+    return score
