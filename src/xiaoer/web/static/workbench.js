@@ -289,6 +289,66 @@
     messages.scrollTop = messages.scrollHeight;
     renderHead();
     renderSide();
+    loadSuggestions();
+  }
+
+  // ---- the assistant: what the buyer asks, answers to insert (A1–A4) ------------------
+
+  const aj = (key, values) => js("assistant." + key, values);
+  let suggestionsFor = null;
+
+  async function loadSuggestions() {
+    const id = S.openId;
+    suggestionsFor = id;
+    let data;
+    try {
+      data = await api("POST", "/api/assistant/suggestions", { conversation_id: id });
+    } catch {
+      return; // the panel stays as it was; the next buyer message asks again
+    }
+    if (S.openId !== id || suggestionsFor !== id) return;
+    renderSuggestions(data);
+  }
+
+  function renderSuggestions(data) {
+    const list = $("wb-suggestions");
+    const items = $("wb-items");
+    list.replaceChildren();
+    items.replaceChildren();
+    if (!data.text) {
+      $("wb-asks").textContent = aj("none");
+      return;
+    }
+    let asks = aj("asks", { intent: M["reception.intents." + data.intent] ?? data.intent });
+    if (data.bargain_type) {
+      const type = M["reception.bargain_types." + data.bargain_type] ?? data.bargain_type;
+      asks += " · " + aj("bargain", { type });
+    }
+    $("wb-asks").textContent = asks;
+    if (!data.suggestions.length) list.append(node("li", "muted", aj("none")));
+    for (const s of data.suggestions) {
+      const item = node("li", "wb-suggestion");
+      item.append(node("strong", "", s.title), node("p", "", s.text));
+      const insert = node("button", "wb-secondary", aj("insert"));
+      insert.type = "button";
+      insert.addEventListener("click", () => {
+        if (text.disabled) return;
+        text.value = text.value ? `${text.value}\n${s.text}` : s.text;
+        if (S.typingStart === null) S.typingStart = Date.now();
+        text.focus();
+        const body = { buyer_text: data.text, intent: data.intent, action: "picked", entry_id: s.entry_id, sent_text: s.text };
+        api("POST", "/api/assistant/feedback", body).catch(() => {});
+      });
+      item.append(insert);
+      list.append(item);
+    }
+    for (const [key, products] of [["similar", data.similar], ["related", data.related]]) {
+      if (!products || !products.length) continue;
+      items.append(node("h4", "", aj(key)));
+      const rows = node("ul", "wb-rows");
+      for (const p of products) rows.append(node("li", "", aj("item", p)));
+      items.append(rows);
+    }
   }
 
   function renderHead() {
@@ -853,7 +913,10 @@
         renderHead();
       }
       appendMessage(d);
-      if (d.sender === "buyer") markRead();
+      if (d.sender === "buyer") {
+        markRead();
+        loadSuggestions();
+      }
     }
     if (stale) refreshSoon();
   }
