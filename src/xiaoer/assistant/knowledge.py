@@ -14,7 +14,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -163,16 +163,25 @@ async def _products(session: AsyncSession, shop_id: int, safety_stock: int) -> l
     ]
 
 
-def _mentioned(products: list[ProductFacts], text: str) -> ProductFacts | None:
-    """The product whose title shares the longest run of characters with the message
-    (at least two), preferring a longer shared run, then the earlier product."""
+def mentioned(products: list[ProductFacts], text: str) -> ProductFacts | None:
+    """The product whose title shares the longest run of characters with the (normalised)
+    message, at least two; on a tie the earlier product."""
+    chars = set(text)
     best: tuple[int, ProductFacts] | None = None
     for product in products:
-        title = normalize(product.title)
+        title, title_chars = _title(product.title)
+        if len(title_chars & chars) < 2:
+            continue
         longest = _longest_common_run(title, text)
         if longest >= 2 and (best is None or longest > best[0]):
             best = (longest, product)
     return best[1] if best else None
+
+
+@lru_cache(maxsize=8192)
+def _title(title: str) -> tuple[str, frozenset[str]]:
+    normalised = normalize(title)
+    return normalised, frozenset(c for c in normalised if not c.isspace())
 
 
 def _longest_common_run(a: str, b: str) -> int:
@@ -224,7 +233,7 @@ async def suggest(
     moment = now or utcnow()
     classification = default_classifier().classify(text)
     products = await _products(session, shop.id, policy.fulfilment.safety_stock)
-    product = _mentioned(products, normalize(text))
+    product = mentioned(products, normalize(text))
     similar = _similar(products, product) if product else []
     related = _related(products, product) if product else []
     activities = await current_activities(session, shop.id, moment)
@@ -242,6 +251,18 @@ async def suggest(
         "related": _names(related) or "店里的搭配款",
     }
     entries = await entries_for(session, shop.id)
+    return Suggestions(
+        classification, choose(entries, classification, product, values), product, similar, related
+    )
+
+
+def choose(
+    entries: list[Entry],
+    classification: Classification,
+    product: ProductFacts | None,
+    values: dict[str, str],
+) -> list[Suggestion]:
+    """The best entries for a classified message, filled, best first."""
     ranked = sorted(
         (
             (score, index, entry)
@@ -250,7 +271,7 @@ async def suggest(
         ),
         key=lambda t: (-t[0], t[1]),
     )
-    suggestions = [
+    return [
         Suggestion(
             fill(entry.answer, values),
             entry.title,
@@ -261,7 +282,6 @@ async def suggest(
         )
         for score, _, entry in ranked[:MAX_SUGGESTIONS]
     ]
-    return Suggestions(classification, suggestions, product, similar, related)
 
 
 def _score(entry: Entry, c: Classification, product: ProductFacts | None) -> float:
