@@ -8,9 +8,18 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from xiaoer.assistant.approvals import (
+    LEADERS,
+    ApprovalError,
+    do_decide,
+    do_request_approval,
+    finding_json,
+    findings_for,
+    pending_requests,
+)
 from xiaoer.assistant.classifier import INTENTS, Classification, default_classifier
 from xiaoer.assistant.knowledge import suggest
-from xiaoer.assistant.models import KnowledgeEntry, SuggestionFeedback
+from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry, SuggestionFeedback
 from xiaoer.core.policy_store import policy_on
 from xiaoer.customers.models import Customer
 from xiaoer.reception.models import Conversation, Message
@@ -127,3 +136,74 @@ async def feedback(body: FeedbackIn, session: SessionDep, staff: Staff) -> dict[
     session.add(row)
     await session.commit()
     return {"id": row.id}
+
+
+class DraftIn(BaseModel):
+    conversation_id: int
+    text: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/check")
+async def check(body: DraftIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    """Hints and blocks on a draft, while the agent types (C9, A5, A6)."""
+    findings = await findings_for(
+        session, shop_id=staff.shop_id, level=staff.level, text=body.text.strip()
+    )
+    return {
+        "findings": [finding_json(f) for f in findings],
+        "blocked": any(f.severity == "block" for f in findings),
+    }
+
+
+def _approval_json(row: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "agent_id": row.agent_id,
+        "conversation_id": row.conversation_id,
+        "text": row.text,
+        "reasons": row.reasons,
+        "status": row.status,
+        "note": row.note,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+@router.post("/approvals")
+async def request_approval(body: DraftIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+    """The agent asks the supervisor to let a blocked message through."""
+    try:
+        row = await do_request_approval(
+            session, agent=staff, conversation_id=body.conversation_id, text=body.text
+        )
+    except ApprovalError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    await session.commit()
+    return _approval_json(row)
+
+
+@router.get("/approvals")
+async def list_approvals(session: SessionDep, staff: Staff) -> dict[str, Any]:
+    """Requests waiting for a decision: all of the shop's for a leader, else one's own."""
+    rows = await pending_requests(session, staff.shop_id)
+    if not staff.has_role(*LEADERS):
+        rows = [r for r in rows if r.agent_id == staff.id]
+    return {"approvals": [_approval_json(r) for r in rows]}
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    note: str = Field(default="", max_length=500)
+
+
+@router.post("/approvals/{request_id}/decision")
+async def decide(
+    request_id: int, body: DecisionIn, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
+    try:
+        row = await do_decide(
+            session, actor=staff, request_id=request_id, approve=body.approve, note=body.note
+        )
+    except ApprovalError as exc:
+        raise HTTPException(403 if "only a supervisor" in str(exc) else 422, str(exc)) from exc
+    await session.commit()
+    return _approval_json(row)

@@ -21,6 +21,7 @@ from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.calls import do_log_call
 from xiaoer.reception.models import AgentPresence, Conversation, PresenceStatus
 from xiaoer.reception.service import (
+    NeedsApproval,
     NotAllowed,
     ReceptionError,
     check_may_act,
@@ -69,6 +70,9 @@ class CallIn(BaseModel):
 
 
 def _refuse(exc: ReceptionError) -> HTTPException:
+    if isinstance(exc, NeedsApproval):
+        blocks = [{"code": b.code, "message": b.message, **b.detail} for b in exc.blocks]
+        return HTTPException(409, {"message": str(exc), "needs_approval": True, "blocks": blocks})
     return HTTPException(403 if isinstance(exc, NotAllowed) else 422, str(exc))
 
 

@@ -19,6 +19,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.send_checks import Block, blocks_for
 from xiaoer.customers.models import Customer
 from xiaoer.reception import autoreply, routing, sla
 from xiaoer.reception.models import (
@@ -48,6 +49,14 @@ class ReceptionError(ValueError):
 
 class NotAllowed(ReceptionError):
     pass
+
+
+class NeedsApproval(ReceptionError):
+    """A message a registered check blocks: the supervisor must let it through first."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        super().__init__("; ".join(b.message for b in blocks))
+        self.blocks = blocks
 
 
 @dataclass
@@ -402,6 +411,16 @@ async def do_send_agent_message(
         if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
             return await _agent_resent(session, conversation, earlier, key)
         raise
+    blocks = await blocks_for(
+        session,
+        shop_id=agent.shop_id,
+        agent_id=agent.id,
+        agent_level=agent.level,
+        conversation_id=conversation.id,
+        text=cleaned,
+    )
+    if blocks:
+        raise NeedsApproval(blocks)
     policy = await policy_on(session, agent.shop_id, moment.date())
     parts = split_reply(cleaned, policy.reception.split_reply_chars)
     meta: dict[str, Any] = {}

@@ -20,9 +20,11 @@ from starlette.middleware.sessions import SessionMiddleware
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
 from xiaoer.assistant import api as assistant_api
+from xiaoer.assistant.approvals import check_before_send
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.feed import stop_feeds
+from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.reception import api as reception_api
@@ -55,6 +57,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Given ``db``/``broker`` (tests), the caller owns their lifecycle."""
     settings.check_secure()
+    register_send_check(check_before_send)  # agents' messages pass the assistant's checks
     owns_db = db is None
     database = db or Database(settings.database_url)
     buyer_app = create_buyer_app(database, settings.secret_key)
