@@ -72,9 +72,10 @@
   // ---- the server ---------------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(message, network = false) {
+    constructor(message, network = false, detail = null) {
       super(message);
       this.network = network;
+      this.detail = detail;
     }
   }
 
@@ -110,7 +111,11 @@
     } catch {
       data = null;
     }
-    if (!response.ok) throw new ApiError(detailText(data && data.detail) || response.statusText);
+    if (!response.ok) {
+      const detail = data && data.detail;
+      const message = detail && detail.message ? detail.message : detailText(detail);
+      throw new ApiError(message || response.statusText, false, detail);
+    }
     return data;
   }
 
@@ -693,7 +698,109 @@
       bubble.remove();
       S.pending.delete(clientId);
       if (S.openId === id && !text.value) text.value = body;
+      if (error.detail && error.detail.needs_approval) {
+        showBlocked(id, body, error.detail.blocks);
+        return;
+      }
       toast(js("failed", { detail: error.message }), "bad");
+    }
+  }
+
+  // ---- checks before sending, and the supervisor's approval (C9, A5, A6) -------------
+
+  const check = $("wb-check");
+  let checkTimer = null;
+
+  function showFindings(findings, blocked) {
+    check.replaceChildren();
+    check.hidden = !findings.length;
+    if (!findings.length) return;
+    check.classList.toggle("blocked", blocked);
+    check.append(node("p", "", aj(blocked ? "blocked" : "hints")));
+    const list = node("ul");
+    for (const f of findings) list.append(node("li", `wb-finding wb-finding-${f.severity}`, f.message));
+    check.append(list);
+  }
+
+  function showBlocked(id, body, blocks) {
+    showFindings(blocks.map((b) => ({ ...b, severity: "block" })), true);
+    const ask = node("button", "wb-secondary", aj("ask"));
+    ask.type = "button";
+    ask.addEventListener("click", async () => {
+      ask.disabled = true;
+      try {
+        await api("POST", "/api/assistant/approvals", { conversation_id: id, text: body });
+        ask.replaceWith(node("p", "muted", aj("asked")));
+      } catch (error) {
+        ask.disabled = false;
+        toast(js("failed", { detail: error.message }), "bad");
+      }
+    });
+    check.append(ask);
+  }
+
+  text.addEventListener("input", () => {
+    clearTimeout(checkTimer);
+    const id = S.openId;
+    checkTimer = setTimeout(async () => {
+      const draft = text.value.trim();
+      if (!draft || !mayAct()) return showFindings([], false);
+      try {
+        const found = await api("POST", "/api/assistant/check", { conversation_id: id, text: draft });
+        if (S.openId === id && text.value.trim() === draft) showFindings(found.findings, found.blocked);
+      } catch {
+        // hints are a help, not a gate: the server checks again on sending
+      }
+    }, 400);
+  });
+
+  async function loadApprovals() {
+    if (!LEADER) return;
+    let data;
+    try {
+      data = await api("GET", "/api/assistant/approvals");
+    } catch {
+      return;
+    }
+    const list = $("wb-approvals");
+    list.replaceChildren();
+    if (!data.approvals.length) list.append(node("li", "muted", aj("none_waiting")));
+    for (const a of data.approvals) {
+      const item = node("li", "wb-approval");
+      item.append(node("p", "", aj("requested", { agent: agentName(a.agent_id), text: a.text })));
+      for (const reason of a.reasons) item.append(node("p", "muted", reason));
+      for (const [key, approve] of [["approve", true], ["refuse", false]]) {
+        const button = node("button", approve ? "" : "wb-secondary", aj(key));
+        button.type = "button";
+        button.addEventListener("click", async () => {
+          try {
+            await api("POST", `/api/assistant/approvals/${a.id}/decision`, { approve });
+          } catch (error) {
+            toast(js("failed", { detail: error.message }), "bad");
+          }
+          loadApprovals();
+        });
+        item.append(button);
+      }
+      list.append(item);
+    }
+  }
+
+  function onApproval(kind, d) {
+    if (kind === "approval.requested") {
+      if (LEADER) {
+        addAlert(aj("requested", { agent: d.agent_name, text: d.text }), "warn");
+        loadApprovals();
+      }
+      return;
+    }
+    if (LEADER) loadApprovals();
+    if (d.agent_id !== S.me.id) return;
+    if (d.approved) {
+      toast(aj("approved"), "good");
+      if (S.openId === d.conversation_id) showFindings([], false);
+    } else {
+      toast(aj("refused", { note: d.note || "" }), "bad");
     }
   }
 
@@ -871,6 +978,10 @@
         break;
       case "queue.position":
         refreshSoon();
+        break;
+      case "approval.requested":
+      case "approval.decided":
+        onApproval(kind, d);
         break;
       default:
         break;
@@ -1052,6 +1163,7 @@
         const data = await response.json();
         S.after = data.after;
         applyState(data);
+        loadApprovals();
         break;
       } catch {
         setLink("lost");
