@@ -1,5 +1,6 @@
 """Imports every module that registers timer handlers, for the processes that fire timers."""
 
+from xiaoer.assistant import autoanswer
 from xiaoer.reception import sla
 
-__all__ = ["sla"]
+__all__ = ["autoanswer", "sla"]

@@ -284,6 +284,25 @@ class Pay(Section):
         return value
 
 
+class Assistant(Section):
+    auto_answer: bool = _req(
+        "A1", "Answer from the knowledge base when no agent has answered in time.", default=True
+    )
+    auto_answer_seconds: int = _req(
+        "A1 C3",
+        "Seconds a buyer waits for a human before the assistant answers.",
+        default=60,
+        ge=5,
+    )
+    auto_answer_confidence: float = _req(
+        "A1",
+        "Least confidence in the question's intent for an automatic answer.",
+        default=0.9,
+        ge=0,
+        le=1,
+    )
+
+
 class Promotion(Section):
     junior_clean_months: int = _req(
         "P5", "Months without errors (and an exam) before junior → intermediate.", default=2, ge=0
@@ -408,6 +427,7 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reception: Reception = Reception()
+    assistant: Assistant = Assistant()
     orders: Orders = Orders()
     fulfilment: Fulfilment = Fulfilment()
     aftersales: Aftersales = Aftersales()

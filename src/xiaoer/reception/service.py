@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.hooks import buyer_waiting
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block, blocks_for
@@ -303,6 +304,7 @@ async def do_receive_buyer_message(
         await _announce(session, conversation, message)
     if answered:
         await sla.do_open_round(session, conversation, policy, moment)
+        await buyer_waiting(session, shop_id=shop.id, conversation_id=conversation.id, at=moment)
     if new:
         await routing.do_route(session, conversation, policy, moment)
     replies = await _auto_replies(
@@ -370,6 +372,27 @@ async def _auto_replies(
         )
         for kind, template in chosen
     ]
+
+
+async def do_add_automatic_reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    text: str,
+    *,
+    source: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """An answer no human wrote (``source`` says who): shown to the buyer as automatic,
+    never counted as a response (C4)."""
+    return await _add_message(
+        session,
+        conversation,
+        Sender.auto,
+        check_text(text),
+        now or utcnow(),
+        meta={"auto": source, **(meta or {})},
+    )
 
 
 async def _load_for_agent(

@@ -1,0 +1,105 @@
+"""Automatic answers: a buyer nobody answered in time gets the knowledge base's answer.
+
+When a buyer starts waiting, a timer is set for the policy's seconds. If, when it
+fires, the buyer still waits, the latest buyer message is classified; above the
+policy's confidence, and unless the buyer wants a person or complains, the best
+suggestion is sent, marked automatic. It never counts as a human response: the
+round stays open and its deadline still holds (C3, C4).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.assistant.knowledge import suggest
+from xiaoer.core.hooks import on_buyer_waiting
+from xiaoer.core.models import Timer
+from xiaoer.core.policy_store import policy_on
+from xiaoer.core.timers import schedule_timer, timer_handler
+from xiaoer.customers.models import Customer
+from xiaoer.reception.models import Conversation, ConversationStatus, Message, Sender
+from xiaoer.reception.service import do_add_automatic_reply
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+
+AUTO_ANSWER = "assistant.auto_answer"
+ALWAYS_A_PERSON = frozenset({"human", "complaint"})
+
+
+@on_buyer_waiting
+async def schedule_auto_answer(
+    session: AsyncSession, shop_id: int, conversation_id: int, at: datetime
+) -> None:
+    policy = await policy_on(session, shop_id, at.date())
+    if not policy.assistant.auto_answer:
+        return
+    await schedule_timer(
+        session,
+        shop_id=shop_id,
+        kind=AUTO_ANSWER,
+        subject=f"conversation:{conversation_id}",
+        due_at=at + timedelta(seconds=policy.assistant.auto_answer_seconds),
+        payload={"conversation_id": conversation_id},
+    )
+
+
+@timer_handler(AUTO_ANSWER)
+async def _auto_answer(session: AsyncSession, timer: Timer, now: datetime) -> None:
+    conversation = await session.get(Conversation, int(timer.payload["conversation_id"]))
+    if (
+        conversation is None
+        or conversation.status == ConversationStatus.closed.value
+        or conversation.waiting_since is None  # a person answered meanwhile
+    ):
+        return
+    already = await session.scalar(
+        select(Message.id).where(
+            Message.conversation_id == conversation.id,
+            Message.created_at >= conversation.waiting_since,
+            Message.meta["auto"].as_string() == "assistant",
+        )
+    )
+    if already is not None:
+        return
+    text = await session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation.id, Message.sender == Sender.buyer.value)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    shop = await session.get(Shop, conversation.shop_id)
+    if text is None or shop is None:
+        return
+    policy = await policy_on(session, shop.id, now.date())
+    customer = await session.get(Customer, conversation.customer_id)
+    agent = (
+        await session.get(StaffAccount, conversation.agent_id) if conversation.agent_id else None
+    )
+    found = await suggest(
+        session,
+        shop=shop,
+        policy=policy,
+        text=text,
+        agent_name=agent.name if agent else "",
+        buyer=customer.nick if customer else "",
+        now=now,
+    )
+    c = found.classification
+    if (
+        c.intent in ALWAYS_A_PERSON
+        or c.confidence < policy.assistant.auto_answer_confidence
+        or not found.suggestions
+    ):
+        return
+    best = found.suggestions[0]
+    await do_add_automatic_reply(
+        session,
+        conversation,
+        best.text,
+        source="assistant",
+        meta={"intent": c.intent, "confidence": round(c.confidence, 4), "entry_id": best.entry_id},
+        now=now,
+    )
