@@ -17,8 +17,9 @@ from xiaoer.assistant.approvals import (
     findings_for,
     pending_requests,
 )
-from xiaoer.assistant.classifier import INTENTS, Classification, default_classifier
+from xiaoer.assistant.classifier import INTENTS, Classification
 from xiaoer.assistant.knowledge import suggest
+from xiaoer.assistant.learning import classifier_for
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry, SuggestionFeedback
 from xiaoer.core.policy_store import policy_on
 from xiaoer.customers.models import Customer
@@ -60,9 +61,9 @@ def classification_json(result: Classification) -> dict[str, Any]:
 
 
 @router.post("/classify")
-async def classify(body: ClassifyIn, staff: Staff) -> dict[str, Any]:
+async def classify(body: ClassifyIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
     """The intent of each message with its confidence, and a bargain's type (A1, A2)."""
-    model = default_classifier()
+    model = await classifier_for(session, staff.shop_id)
     texts = body.texts if body.texts is not None else [body.text or ""]
     results = [classification_json(model.classify(text)) for text in texts]
     return {"results": results} if body.texts is not None else results[0]
@@ -109,6 +110,7 @@ async def suggestions(body: SuggestIn, session: SessionDep, staff: Staff) -> dic
 class FeedbackIn(BaseModel):
     buyer_text: str = Field(min_length=1, max_length=2000)
     intent: str = Field(min_length=1, max_length=32)
+    bargain_type: str | None = Field(default=None, max_length=32)
     action: str = Field(pattern="^(picked|edited|rejected)$")
     entry_id: int | None = None
     sent_text: str = Field(default="", max_length=2000)
@@ -130,6 +132,7 @@ async def feedback(body: FeedbackIn, session: SessionDep, staff: Staff) -> dict[
         entry_id=entry_id,
         buyer_text=body.buyer_text,
         intent=body.intent,
+        bargain_type=body.bargain_type if body.intent == "bargain" else None,
         action=body.action,
         sent_text=body.sent_text,
     )

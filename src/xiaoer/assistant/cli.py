@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -71,3 +72,47 @@ def eval_command(
             typer.echo("\nmost frequent mistakes")
             for gold, predicted, n in mistakes:
                 typer.echo(f"  {gold} → {predicted}: {n}")
+
+
+@assistant_app.command("retrain")
+def retrain(
+    shop: Annotated[
+        str | None, typer.Option(help="The shop's code; every shop when left out.")
+    ] = None,
+) -> None:
+    """Fold the suggestions agents accepted into each shop's classifier and store it."""
+    from xiaoer.assistant.learning import do_retrain
+    from xiaoer.core.db import Database
+    from xiaoer.core.settings import Settings
+    from xiaoer.shops.service import list_shops, shop_by_code
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    async def work() -> list[str]:
+        db = Database(settings.database_url)
+        lines = []
+        try:
+            async with db.session() as session:
+                if shop is None:
+                    shops = await list_shops(session)
+                else:
+                    one = await shop_by_code(session, shop)
+                    if one is None:
+                        raise typer.BadParameter(f"no shop {shop!r}")
+                    shops = [one]
+                for item in shops:
+                    result = await do_retrain(session, item.id)
+                    await session.commit()
+                    lines.append(
+                        f"{item.code}: trained on {result.examples} examples "
+                        f"({result.learned} from agents, {result.new} new since the last time)"
+                    )
+        finally:
+            await db.dispose()
+        return lines
+
+    for line in asyncio.run(work()):
+        typer.echo(line)

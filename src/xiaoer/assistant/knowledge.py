@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from xiaoer.assistant.classifier import BARGAIN, Classification, default_classifier
+from xiaoer.assistant.classifier import BARGAIN, Classification
+from xiaoer.assistant.learning import classifier_for
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.assistant.normalize import normalize
 from xiaoer.catalog.models import Product
@@ -231,7 +232,7 @@ async def suggest(
 ) -> Suggestions:
     """The intent of a buyer's message and the best answers, filled, best first."""
     moment = now or utcnow()
-    classification = default_classifier().classify(text)
+    classification = (await classifier_for(session, shop.id)).classify(text)
     products = await _products(session, shop.id, policy.fulfilment.safety_stock)
     product = mentioned(products, normalize(text))
     similar = _similar(products, product) if product else []

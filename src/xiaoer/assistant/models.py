@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -48,6 +49,7 @@ class SuggestionFeedback(Base):
     )
     buyer_text: Mapped[str] = mapped_column(Text)
     intent: Mapped[str] = mapped_column(String(32))
+    bargain_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     action: Mapped[str] = mapped_column(String(16))  # picked, edited, rejected
     sent_text: Mapped[str] = mapped_column(Text, default="")
     learned: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -81,3 +83,17 @@ class ApprovalRequest(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShopClassifier(Base):
+    """A shop's own classifier: the shipped examples plus what its agents accepted."""
+
+    __tablename__ = "shop_classifier"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shop.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    examples: Mapped[int] = mapped_column(Integer)
+    learned: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

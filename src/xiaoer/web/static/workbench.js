@@ -334,17 +334,32 @@
     for (const s of data.suggestions) {
       const item = node("li", "wb-suggestion");
       item.append(node("strong", "", s.title), node("p", "", s.text));
+      const feedback = (action, sent) =>
+        api("POST", "/api/assistant/feedback", {
+          buyer_text: data.text,
+          intent: s.intent,
+          bargain_type: s.bargain_type,
+          action,
+          entry_id: s.entry_id,
+          sent_text: sent,
+        }).catch(() => {});
       const insert = node("button", "wb-secondary", aj("insert"));
       insert.type = "button";
       insert.addEventListener("click", () => {
         if (text.disabled) return;
         text.value = text.value ? `${text.value}\n${s.text}` : s.text;
-        if (S.typingStart === null) S.typingStart = Date.now();
+        if (S.typingStart === null) S.typingStart = performance.now();
         text.focus();
-        const body = { buyer_text: data.text, intent: data.intent, action: "picked", entry_id: s.entry_id, sent_text: s.text };
-        api("POST", "/api/assistant/feedback", body).catch(() => {});
+        S.inserted = { id: S.openId, text: text.value, feedback };
+        feedback("picked", s.text);
       });
-      item.append(insert);
+      const reject = node("button", "wb-secondary", aj("reject"));
+      reject.type = "button";
+      reject.addEventListener("click", () => {
+        feedback("rejected", "");
+        item.remove();
+      });
+      item.append(insert, reject);
       list.append(item);
     }
     for (const [key, products] of [["similar", data.similar], ["related", data.related]]) {
@@ -694,6 +709,10 @@
         S.pending.delete(clientId);
       }
       showSpeed(body.length, typingMs);
+      if (S.inserted && S.inserted.id === id) {
+        if (body !== S.inserted.text.trim()) S.inserted.feedback("edited", body); // changed first
+        S.inserted = null;
+      }
     } catch (error) {
       bubble.remove();
       S.pending.delete(clientId);
