@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
 from xiaoer.assistant import api as assistant_api
+from xiaoer.assistant import pages as assistant_pages
 from xiaoer.assistant.approvals import check_before_send
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
@@ -44,6 +45,7 @@ SESSION_COOKIE = "xiaoer_session"
 # except sign-in and sign-out (a test walks them to keep it so).
 STAFF_ROUTERS = (
     assistant_api.router,
+    assistant_pages.router,
     auth_pages.router,
     pages.router,
     reception_api.router,

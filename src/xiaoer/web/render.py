@@ -34,6 +34,7 @@ NAV = (
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
+    ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
     ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),

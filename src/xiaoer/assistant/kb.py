@@ -1,0 +1,239 @@
+"""Managing a shop's knowledge base: entries by hand or by Excel, and the export (A1, A2).
+
+A shop answers from the shipped defaults until its manager first changes
+something; then the defaults are copied into the shop's own entries and the
+change applies to that copy, so nothing a shop has is ever edited behind its
+back. An import reports each bad row with its line and reason and keeps the rest;
+importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.assistant.classifier import BARGAIN, BARGAIN_TYPES, INTENTS
+from xiaoer.assistant.knowledge import default_entries
+from xiaoer.assistant.models import KnowledgeEntry
+from xiaoer.core.clock import utcnow
+from xiaoer.core.sheets import read_rows, write_sheet
+from xiaoer.shops.models import Shop
+
+VARIABLES = (
+    "shop",
+    "agent",
+    "buyer",
+    "activity",
+    "courier",
+    "cutoff",
+    "product",
+    "price",
+    "stock",
+    "similar",
+    "related",
+)
+SHEET_HEADERS = ("意图", "议价类型", "标题", "示例问题", "回答")
+_QUESTION_BREAK = re.compile(r"[\n|｜]+")
+
+
+class KnowledgeError(ValueError):
+    """An entry that cannot be stored; the message says why."""
+
+
+@dataclass(frozen=True)
+class EntryInput:
+    intent: str
+    title: str
+    answer: str
+    questions: tuple[str, ...] = ()
+    bargain_type: str | None = None
+
+
+def questions_from(text: str) -> tuple[str, ...]:
+    """Example questions written one per line, or separated by ``|``."""
+    return tuple(q.strip() for q in _QUESTION_BREAK.split(text) if q.strip())
+
+
+def check_entry(item: EntryInput) -> None:
+    if item.intent not in INTENTS:
+        raise KnowledgeError(f"intent {item.intent!r}: expected one of {', '.join(INTENTS)}")
+    if item.intent == BARGAIN and item.bargain_type not in BARGAIN_TYPES:
+        raise KnowledgeError(f"a bargain answer needs its type: one of {', '.join(BARGAIN_TYPES)}")
+    if item.intent != BARGAIN and item.bargain_type:
+        raise KnowledgeError("only a bargain answer has a bargain type")
+    if not 0 < len(item.title) <= 64:
+        raise KnowledgeError("the title must be 1–64 characters")
+    if not item.answer.strip():
+        raise KnowledgeError("the answer is empty")
+    if len(item.answer) > 2000:
+        raise KnowledgeError("the answer is longer than 2000 characters")
+    try:
+        names = {n for _, n, _, _ in string.Formatter().parse(item.answer) if n is not None}
+    except ValueError as exc:
+        raise KnowledgeError("unpaired brace in the answer: write {{ or }} for one") from exc
+    unknown = sorted(names - set(VARIABLES))
+    if unknown:
+        allowed = " ".join("{" + v + "}" for v in VARIABLES)
+        raise KnowledgeError(f"unknown variable {{{unknown[0]}}}: use {allowed}")
+
+
+async def stored_entries(session: AsyncSession, shop_id: int) -> list[KnowledgeEntry]:
+    rows = await session.scalars(
+        select(KnowledgeEntry)
+        .where(KnowledgeEntry.shop_id == shop_id)
+        .order_by(KnowledgeEntry.position, KnowledgeEntry.id)
+    )
+    return list(rows)
+
+
+async def _adopt_defaults(session: AsyncSession, shop_id: int) -> None:
+    """Copy the defaults into the shop's entries the first time it changes anything.
+
+    The shop's row is locked first, so two first edits at once copy them once.
+    """
+    await session.scalar(select(Shop.id).where(Shop.id == shop_id).with_for_update())
+    count = await session.scalar(select(func.count()).where(KnowledgeEntry.shop_id == shop_id))
+    if count:
+        return
+    for position, entry in enumerate(default_entries()):
+        session.add(
+            KnowledgeEntry(
+                shop_id=shop_id,
+                intent=entry.intent,
+                bargain_type=entry.bargain_type,
+                title=entry.title,
+                questions=list(entry.questions),
+                answer=entry.answer,
+                position=position,
+            )
+        )
+    await session.flush()
+
+
+async def _same_title(
+    session: AsyncSession, shop_id: int, item: EntryInput
+) -> KnowledgeEntry | None:
+    return await session.scalar(
+        select(KnowledgeEntry).where(
+            KnowledgeEntry.shop_id == shop_id,
+            KnowledgeEntry.intent == item.intent,
+            KnowledgeEntry.title == item.title,
+        )
+    )
+
+
+async def do_save_entry(
+    session: AsyncSession, *, shop_id: int, item: EntryInput, entry_id: int | None = None
+) -> KnowledgeEntry:
+    """Add an entry, or change one (by id, else the one of the same intent and title)."""
+    check_entry(item)
+    await _adopt_defaults(session, shop_id)
+    entry = None
+    if entry_id is not None:
+        entry = await session.get(KnowledgeEntry, entry_id)
+        if entry is None or entry.shop_id != shop_id:
+            raise KnowledgeError(f"no entry {entry_id}")
+    else:
+        entry = await _same_title(session, shop_id, item)
+    if entry is None:
+        last = await session.scalar(
+            select(func.max(KnowledgeEntry.position)).where(KnowledgeEntry.shop_id == shop_id)
+        )
+        entry = KnowledgeEntry(shop_id=shop_id, position=(last or 0) + 1)
+        session.add(entry)
+    entry.intent = item.intent
+    entry.bargain_type = item.bargain_type or None
+    entry.title = item.title
+    entry.questions = list(item.questions)
+    entry.answer = item.answer
+    entry.active = True
+    entry.updated_at = utcnow()
+    await session.flush()
+    return entry
+
+
+async def do_delete_entry(session: AsyncSession, *, shop_id: int, intent: str, title: str) -> None:
+    """Remove the entry of this intent and title (a default one is adopted first)."""
+    await _adopt_defaults(session, shop_id)
+    entry = await session.scalar(
+        select(KnowledgeEntry).where(
+            KnowledgeEntry.shop_id == shop_id,
+            KnowledgeEntry.intent == intent,
+            KnowledgeEntry.title == title,
+        )
+    )
+    if entry is None:
+        raise KnowledgeError(f"no entry {intent} / {title}")
+    await session.delete(entry)
+    await session.flush()
+
+
+@dataclass
+class ImportReport:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def do_import_entries(session: AsyncSession, *, shop_id: int, data: bytes) -> ImportReport:
+    report = ImportReport()
+    seen: set[tuple[str, str]] = set()
+    rows = list(read_rows(data, ("意图", "标题", "回答"), ("议价类型", "示例问题")))
+    await _adopt_defaults(session, shop_id)
+    for line, row in rows:
+        report.read += 1
+        item = EntryInput(
+            intent=row["意图"],
+            title=row["标题"],
+            answer=row["回答"],
+            questions=questions_from(row.get("示例问题", "")),
+            bargain_type=row.get("议价类型") or None,
+        )
+        try:
+            check_entry(item)
+        except KnowledgeError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        key = (item.intent, item.title)
+        if key in seen:
+            report.rejected.append((line, f"{item.intent} / {item.title} repeats an earlier row"))
+            continue
+        seen.add(key)
+        existing = await _same_title(session, shop_id, item)
+        if existing is None:
+            report.created += 1
+        elif (
+            existing.answer,
+            tuple(existing.questions),
+            existing.bargain_type,
+            existing.active,
+        ) == (item.answer, item.questions, item.bargain_type, True):
+            report.unchanged += 1
+            continue
+        else:
+            report.updated += 1
+        await do_save_entry(session, shop_id=shop_id, item=item)
+    return report
+
+
+async def export_entries(session: AsyncSession, shop_id: int) -> bytes:
+    """The shop's entries (or the defaults it still uses) as a workbook to edit and import."""
+    stored = await stored_entries(session, shop_id)
+    if stored:
+        rows = [
+            (e.intent, e.bargain_type or "", e.title, "\n".join(e.questions), e.answer)
+            for e in stored
+            if e.active
+        ]
+    else:
+        rows = [
+            (e.intent, e.bargain_type or "", e.title, "\n".join(e.questions), e.answer)
+            for e in default_entries()
+        ]
+    return write_sheet("知识库", SHEET_HEADERS, rows)
