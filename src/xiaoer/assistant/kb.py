@@ -35,6 +35,9 @@ VARIABLES = (
     "stock",
     "similar",
     "related",
+    "size",
+    "height",
+    "weight",
 )
 SHEET_HEADERS = ("意图", "议价类型", "标题", "示例问题", "回答")
 _QUESTION_BREAK = re.compile(r"[\n|｜]+")

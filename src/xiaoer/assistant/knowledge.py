@@ -26,6 +26,7 @@ from xiaoer.assistant.classifier import BARGAIN, Classification
 from xiaoer.assistant.learning import classifier_for
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.assistant.normalize import normalize
+from xiaoer.assistant.sizes import advise, parse_body
 from xiaoer.catalog.models import Product
 from xiaoer.core.clock import utcnow
 from xiaoer.core.money import fen_to_yuan
@@ -57,6 +58,7 @@ class ProductFacts:
     category: str
     price_fen: int
     stock: int  # what may be sold: each SKU's stock less the policy's safety stock
+    size_chart: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ async def _products(session: AsyncSession, shop_id: int, safety_stock: int) -> l
             p.category,
             min((s.price_fen for s in p.skus), default=p.price_fen),
             sum(max(0, s.stock - safety_stock) for s in p.skus),
+            tuple(p.size_chart or ()),
         )
         for p in rows
     ]
@@ -233,8 +236,13 @@ async def suggest(
     """The intent of a buyer's message and the best answers, filled, best first."""
     moment = now or utcnow()
     classification = (await classifier_for(session, shop.id)).classify(text)
+    body = parse_body(text)
+    if body.height_cm is not None and body.weight_kg is not None:
+        # Height and weight together are a size question, whatever else the words say.
+        classification = Classification("size_advice", max(classification.confidence, 0.9))
     products = await _products(session, shop.id, policy.fulfilment.safety_stock)
     product = mentioned(products, normalize(text))
+    size = advise(product.size_chart, body) if product else None
     similar = _similar(products, product) if product else []
     related = _related(products, product) if product else []
     activities = await current_activities(session, shop.id, moment)
@@ -250,11 +258,13 @@ async def suggest(
         "stock": str(product.stock) if product else "",
         "similar": _names(similar) or "店里同类的其他款",
         "related": _names(related) or "店里的搭配款",
+        "size": size or "",
+        "height": f"身高{body.height_cm}厘米" if body.height_cm else "",
+        "weight": f"体重{body.weight_kg:g}公斤" if body.weight_kg else "",
     }
     entries = await entries_for(session, shop.id)
-    return Suggestions(
-        classification, choose(entries, classification, product, values), product, similar, related
-    )
+    chosen = choose(entries, classification, product, values, sized=size is not None)
+    return Suggestions(classification, chosen, product, similar, related)
 
 
 def choose(
@@ -262,13 +272,16 @@ def choose(
     classification: Classification,
     product: ProductFacts | None,
     values: dict[str, str],
+    *,
+    sized: bool = False,
 ) -> list[Suggestion]:
-    """The best entries for a classified message, filled, best first."""
+    """The best entries for a classified message, filled, best first. ``sized``: a size
+    was worked out from the buyer's measurements."""
     ranked = sorted(
         (
             (score, index, entry)
             for index, entry in enumerate(entries)
-            if (score := _score(entry, classification, product)) > 0
+            if (score := _score(entry, classification, product, sized)) > 0
         ),
         key=lambda t: (-t[0], t[1]),
     )
@@ -285,7 +298,9 @@ def choose(
     ]
 
 
-def _score(entry: Entry, c: Classification, product: ProductFacts | None) -> float:
+def _score(
+    entry: Entry, c: Classification, product: ProductFacts | None, sized: bool = False
+) -> float:
     """How well an entry answers: its intent, for bargaining its type; for stock, the
     entry that fits whether the product is in stock."""
     if entry.intent != c.intent:
@@ -299,4 +314,6 @@ def _score(entry: Entry, c: Classification, product: ProductFacts | None) -> flo
             score += 0.5 if "{stock}" in uses else (0.2 if "{related}" in uses else 0.0)
         else:
             score += 0.5 if "{similar}" in uses else -0.6
+    if c.intent == "size_advice" and "{size}" in entry.answer:
+        score += 0.5 if sized else -0.6
     return score

@@ -27,6 +27,10 @@ class Product(Base):
     custom_made: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 尺码表: [{"size": "M", "height": [160, 170], "weight": [50, 60]}, …] (cm, kg)
+    size_chart: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
 
     skus: Mapped[list[Sku]] = relationship(back_populates="product", order_by="Sku.id")
 
