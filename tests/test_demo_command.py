@@ -1,5 +1,6 @@
 """`xiaoer demo` and `xiaoer seed-demo` as a new user runs them."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -78,5 +79,45 @@ def test_seed_demo_fills_the_named_database(tmp_path: Path) -> None:
         )
         assert again.returncode == 0
         assert "exists already" in again.stdout
+        asyncio.run(_the_assistant_in_the_demo(url))
     finally:
         drop_scratch_database(url)
+
+
+async def _the_assistant_in_the_demo(url: str) -> None:
+    """The demo answers a comparing bargainer and stops its junior agent's 20-yuan cut."""
+    from sqlalchemy import select
+
+    from xiaoer.assistant.approvals import findings_for
+    from xiaoer.assistant.knowledge import suggest
+    from xiaoer.core.db import Database
+    from xiaoer.core.policy_store import policy_on
+    from xiaoer.shops.service import shop_by_code
+    from xiaoer.staff.models import StaffAccount
+
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            shop = await shop_by_code(session, "demo")
+            assert shop is not None
+            found = await suggest(
+                session,
+                shop=shop,
+                policy=await policy_on(session, shop.id),
+                text="能便宜点吗？别家才卖八十",
+            )
+            assert (found.classification.intent, found.classification.bargain_type) == (
+                "bargain",
+                "compare",
+            )
+            assert found.suggestions[0].bargain_type == "compare"
+            agent = await session.scalar(
+                select(StaffAccount).where(StaffAccount.username == "agent")
+            )
+            assert agent is not None
+            findings = await findings_for(
+                session, shop_id=shop.id, level=agent.level, text="亲，给您便宜20块吧"
+            )
+            assert [f.code for f in findings if f.severity == "block"] == ["beyond_authority"]
+    finally:
+        await db.dispose()
