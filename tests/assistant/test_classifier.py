@@ -73,8 +73,10 @@ def _explain(result: Evaluation) -> str:
 
 # Targets (issue: intent accuracy >= 0.92, macro-F1 >= 0.90, bargain type >= 0.85). Measured
 # on the test split when the classifier was written (seeded, reproducible): accuracy 0.816,
-# macro-F1 0.801, bargain-type accuracy 0.857. The intent targets are not met yet; the floor
-# test below keeps the figures from falling while the model is improved.
+# macro-F1 0.801, bargain-type accuracy 0.857; after the averaged, balanced training and the
+# wider cue lists: accuracy 0.816, macro-F1 0.802, bargain-type accuracy 0.929 (28 messages).
+# The intent targets are not met yet; the floor test below keeps the figures from falling
+# while the model is improved.
 
 
 def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Evaluation) -> None:
@@ -84,7 +86,7 @@ def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Eval
 
 def test_held_out_figures_stay_at_least_where_they_were_measured(held_out: Evaluation) -> None:
     figures = (held_out.accuracy, held_out.macro_f1, held_out.bargain_type_accuracy)
-    floors = (0.81, 0.80, 0.85)
+    floors = (0.81, 0.80, 0.92)
     assert all(f >= low for f, low in zip(figures, floors, strict=True)), _explain(held_out)
 
 
