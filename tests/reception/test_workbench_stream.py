@@ -35,3 +35,10 @@ def test_queue_places_go_to_supervisors_and_other_events_to_everyone() -> None:
     assigned = EventData(1, 3, "conversation.assigned", {"conversation_id": 3, "agent_id": 8})
     assert not concerns(place, ME) and concerns(place, None)
     assert concerns(assigned, ME) and concerns(_message(8), None)
+
+
+def test_an_agent_hears_only_their_own_missed_deadlines() -> None:
+    mine = EventData(1, 4, "sla.breached", {"conversation_id": 3, "agent_id": 7})
+    queued = EventData(1, 5, "sla.breached", {"conversation_id": 4, "agent_id": None})
+    assert concerns(mine, ME) and not concerns(queued, ME)
+    assert concerns(queued, None)

@@ -246,12 +246,15 @@ def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
     An agent gets the messages of their own conversations, and of their team's queue
     only the message that put a conversation in it (new, or sent back by a transfer),
     which is enough to list it; not every message of every waiting buyer, nor every
-    buyer's place in the queue. Everything else goes to everyone.
+    buyer's place in the queue, nor other agents' missed deadlines. Everything else
+    goes to everyone.
     """
     if viewer is None:
         return True
     if event.kind == "queue.position":
         return False
+    if event.kind == "sla.breached":  # a supervisor hears every breach, an agent their own
+        return bool(event.payload.get("agent_id") == viewer[0])
     if event.kind != "message.created":
         return True
     conversation = event.payload.get("conversation") or {}
