@@ -1,6 +1,7 @@
 """The manager prepares automatic replies; agents and the supervisor keep quick phrases,
 also as Excel (C2, C4, C5)."""
 
+import asyncio
 import io
 
 import httpx
@@ -188,3 +189,28 @@ async def test_welcome_unchanged_until_the_manager_edits(
     await make_agent("lina")
     posted = await say(db, shop, await make_buyer("b1"), "在吗", at=AFTERNOON)
     assert "茶香小铺" in posted.replies[0].text
+
+
+async def test_two_first_edits_at_once_store_the_shipped_replies_once(
+    db: Database, shop: Shop
+) -> None:
+    from xiaoer.reception.autoreply import do_save_auto_reply
+    from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES
+
+    async def edit(word: str) -> None:
+        async with db.session() as session:
+            await do_save_auto_reply(
+                session,
+                shop_id=shop.id,
+                reply_id=None,
+                kind="keyword",
+                keywords=[word],
+                text=f"关于{word}，请看详情页",
+                active=True,
+            )
+            await session.commit()
+
+    await asyncio.gather(edit("尺寸"), edit("材质"))
+    async with db.session() as session:
+        stored = list(await session.scalars(select(AutoReply).where(AutoReply.shop_id == shop.id)))
+    assert len(stored) == len(DEFAULT_AUTO_REPLIES) + 2

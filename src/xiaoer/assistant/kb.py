@@ -20,8 +20,8 @@ from xiaoer.assistant.classifier import BARGAIN, BARGAIN_TYPES, INTENTS
 from xiaoer.assistant.knowledge import default_entries
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.clock import utcnow
+from xiaoer.core.db import lock_shop
 from xiaoer.core.sheets import read_rows, write_sheet
-from xiaoer.shops.models import Shop
 
 VARIABLES = (
     "shop",
@@ -96,9 +96,9 @@ async def stored_entries(session: AsyncSession, shop_id: int) -> list[KnowledgeE
 async def _adopt_defaults(session: AsyncSession, shop_id: int) -> None:
     """Copy the defaults into the shop's entries the first time it changes anything.
 
-    The shop's row is locked first, so two first edits at once copy them once.
+    The shop is locked first, so two first edits at once copy them once.
     """
-    await session.scalar(select(Shop.id).where(Shop.id == shop_id).with_for_update())
+    await lock_shop(session, shop_id)
     count = await session.scalar(select(func.count()).where(KnowledgeEntry.shop_id == shop_id))
     if count:
         return

@@ -105,3 +105,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def lock_shop(session: AsyncSession, shop_id: int) -> None:
+    """Hold the shop's row until the transaction ends, on PostgreSQL and on SQLite.
+
+    A no-op update takes the row lock on PostgreSQL and the database's write lock on
+    SQLite (which ignores ``FOR UPDATE``), so first-time set-up steps of one shop
+    (copying shipped defaults, say) run one after the other. Call it before reading
+    what the step depends on.
+    """
+    from sqlalchemy import text
+
+    await session.execute(text("UPDATE shop SET id = id WHERE id = :id"), {"id": shop_id})

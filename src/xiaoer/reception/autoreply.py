@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Promotion
+from xiaoer.core.db import lock_shop
 from xiaoer.core.policy import Policy, in_span
 from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY, NO_AGENT
 from xiaoer.reception.models import AutoReply, AutoReplyKind
@@ -103,7 +104,11 @@ def check_auto_reply(kind: str, keywords: list[str], text: str) -> list[str]:
 
 
 async def _ensure_own_rules(session: AsyncSession, shop_id: int) -> None:
-    """A shop editing its replies for the first time starts from the shipped ones."""
+    """A shop editing its replies for the first time starts from the shipped ones.
+
+    The shop is locked first, so two first edits at once store the shipped replies once.
+    """
+    await lock_shop(session, shop_id)
     exists = await session.scalar(select(AutoReply.id).where(AutoReply.shop_id == shop_id).limit(1))
     if exists is None:
         for position, (kind, words, text) in enumerate(DEFAULT_AUTO_REPLIES):
