@@ -19,6 +19,7 @@ from xiaoer.assistant.checks import Finding, check_message
 from xiaoer.assistant.models import ApprovalRequest, ApprovalStatus
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block
 from xiaoer.reception.models import Conversation
@@ -35,7 +36,10 @@ async def findings_for(
     session: AsyncSession, *, shop_id: int, level: str, text: str
 ) -> list[Finding]:
     """Every finding on a draft: what blocks and what is only a hint."""
-    policy = await policy_on(session, shop_id)
+    return findings_under(await policy_on(session, shop_id), level, text)
+
+
+def findings_under(policy: Policy, level: str, text: str) -> list[Finding]:
     return check_message(
         text, policy.authority_for(level), split_chars=policy.reception.split_reply_chars
     )
@@ -43,6 +47,7 @@ async def findings_for(
 
 async def check_before_send(
     session: AsyncSession,
+    policy: Policy,
     shop_id: int,
     agent_id: int,
     level: str,
@@ -50,7 +55,7 @@ async def check_before_send(
     text: str,
 ) -> list[Block]:
     """What stops this message; an approval for exactly this text lets it through once."""
-    findings = await findings_for(session, shop_id=shop_id, level=level, text=text)
+    findings = findings_under(policy, level, text)
     blocks = [f for f in findings if f.severity == "block"]
     if not blocks:
         return []

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.policy import Policy
+
 
 @dataclass(frozen=True)
 class Block:
@@ -24,8 +26,8 @@ class Block:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-# (session, shop_id, agent_id, agent_level, conversation_id, text) -> blocks
-SendCheck = Callable[[AsyncSession, int, int, str, int, str], Awaitable[list[Block]]]
+# (session, policy in force, shop_id, agent_id, agent_level, conversation_id, text) -> blocks
+SendCheck = Callable[[AsyncSession, Policy, int, int, str, int, str], Awaitable[list[Block]]]
 
 _checks: list[SendCheck] = []
 
@@ -37,6 +39,7 @@ def register_send_check(check: SendCheck) -> None:
 
 async def blocks_for(
     session: AsyncSession,
+    policy: Policy,
     *,
     shop_id: int,
     agent_id: int,
@@ -46,5 +49,7 @@ async def blocks_for(
 ) -> list[Block]:
     found: list[Block] = []
     for check in _checks:
-        found.extend(await check(session, shop_id, agent_id, agent_level, conversation_id, text))
+        found.extend(
+            await check(session, policy, shop_id, agent_id, agent_level, conversation_id, text)
+        )
     return found

@@ -434,8 +434,10 @@ async def do_send_agent_message(
         if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
             return await _agent_resent(session, conversation, earlier, key)
         raise
+    policy = await policy_on(session, agent.shop_id, moment.date())
     blocks = await blocks_for(
         session,
+        policy,
         shop_id=agent.shop_id,
         agent_id=agent.id,
         agent_level=agent.level,
@@ -444,7 +446,6 @@ async def do_send_agent_message(
     )
     if blocks:
         raise NeedsApproval(blocks)
-    policy = await policy_on(session, agent.shop_id, moment.date())
     parts = split_reply(cleaned, policy.reception.split_reply_chars)
     meta: dict[str, Any] = {}
     if typing_ms and typing_ms > 0:
