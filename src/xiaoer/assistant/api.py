@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 
 from xiaoer.assistant.approvals import (
     LEADERS,
@@ -17,14 +16,11 @@ from xiaoer.assistant.approvals import (
     findings_for,
     pending_requests,
 )
-from xiaoer.assistant.classifier import INTENTS, Classification
-from xiaoer.assistant.knowledge import suggest
-from xiaoer.assistant.learning import classifier_for
-from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry, SuggestionFeedback
-from xiaoer.core.policy_store import policy_on
-from xiaoer.customers.models import Customer
-from xiaoer.reception.models import Conversation, Message
-from xiaoer.shops.models import Shop
+from xiaoer.assistant.classifier import Classification
+from xiaoer.assistant.knowledge import suggest_for_conversation
+from xiaoer.assistant.learning import classifier_for, do_record_feedback
+from xiaoer.assistant.models import ApprovalRequest
+from xiaoer.reception.models import Conversation
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
 
@@ -82,29 +78,13 @@ async def suggestions(body: SuggestIn, session: SessionDep, staff: Staff) -> dic
     conversation = await session.get(Conversation, body.conversation_id)
     if conversation is None or conversation.shop_id != staff.shop_id:
         raise HTTPException(404, f"no conversation {body.conversation_id}")
-    text = body.text
-    if text is None:
-        text = await session.scalar(
-            select(Message.text)
-            .where(Message.conversation_id == conversation.id, Message.sender == "buyer")
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
-    shop = await session.get(Shop, staff.shop_id)
-    customer = await session.get(Customer, conversation.customer_id)
-    assert shop is not None
-    if text is None:
-        return {"text": None, "suggestions": []}
-    policy = await policy_on(session, staff.shop_id)
-    found = await suggest(
-        session,
-        shop=shop,
-        policy=policy,
-        text=text,
-        agent_name=staff.name,
-        buyer=customer.nick if customer else "",
+    found = await suggest_for_conversation(
+        session, conversation, text=body.text, agent_name=staff.name
     )
-    return {"text": text, **found.to_json()}
+    if found is None:
+        return {"text": None, "suggestions": []}
+    text, result = found
+    return {"text": text, **result.to_json()}
 
 
 class FeedbackIn(BaseModel):
@@ -119,24 +99,19 @@ class FeedbackIn(BaseModel):
 @router.post("/feedback")
 async def feedback(body: FeedbackIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
     """An agent picked, edited or rejected a suggestion; learning folds it in later."""
-    if body.intent not in INTENTS:
-        raise HTTPException(422, f"unknown intent {body.intent!r}")
-    entry_id = body.entry_id
-    if entry_id is not None:
-        entry = await session.get(KnowledgeEntry, entry_id)
-        if entry is None or entry.shop_id != staff.shop_id:
-            entry_id = None  # a default entry, or one since deleted: keep the rest
-    row = SuggestionFeedback(
-        shop_id=staff.shop_id,
-        agent_id=staff.id,
-        entry_id=entry_id,
-        buyer_text=body.buyer_text,
-        intent=body.intent,
-        bargain_type=body.bargain_type if body.intent == "bargain" else None,
-        action=body.action,
-        sent_text=body.sent_text,
-    )
-    session.add(row)
+    try:
+        row = await do_record_feedback(
+            session,
+            agent=staff,
+            buyer_text=body.buyer_text,
+            intent=body.intent,
+            bargain_type=body.bargain_type,
+            action=body.action,
+            entry_id=body.entry_id,
+            sent_text=body.sent_text,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
     await session.commit()
     return {"id": row.id}
 

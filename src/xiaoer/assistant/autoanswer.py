@@ -14,15 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.assistant.knowledge import suggest
+from xiaoer.assistant.knowledge import suggest_for_conversation
 from xiaoer.core.hooks import on_buyer_waiting
 from xiaoer.core.models import Timer
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import schedule_timer, timer_handler
-from xiaoer.customers.models import Customer
-from xiaoer.reception.models import Conversation, ConversationStatus, Message, Sender
+from xiaoer.reception.models import Conversation, ConversationStatus, Message
 from xiaoer.reception.service import do_add_automatic_reply
-from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
 AUTO_ANSWER = "assistant.auto_answer"
@@ -64,29 +62,15 @@ async def _auto_answer(session: AsyncSession, timer: Timer, now: datetime) -> No
     )
     if already is not None:
         return
-    text = await session.scalar(
-        select(Message.text)
-        .where(Message.conversation_id == conversation.id, Message.sender == Sender.buyer.value)
-        .order_by(Message.id.desc())
-        .limit(1)
+    agent_id = conversation.agent_id
+    agent = await session.get(StaffAccount, agent_id) if agent_id is not None else None
+    suggested = await suggest_for_conversation(
+        session, conversation, agent_name=agent.name if agent else "", now=now
     )
-    shop = await session.get(Shop, conversation.shop_id)
-    if text is None or shop is None:
+    if suggested is None:
         return
-    policy = await policy_on(session, shop.id, now.date())
-    customer = await session.get(Customer, conversation.customer_id)
-    agent = (
-        await session.get(StaffAccount, conversation.agent_id) if conversation.agent_id else None
-    )
-    found = await suggest(
-        session,
-        shop=shop,
-        policy=policy,
-        text=text,
-        agent_name=agent.name if agent else "",
-        buyer=customer.nick if customer else "",
-        now=now,
-    )
+    _, found = suggested
+    policy = await policy_on(session, conversation.shop_id, now.date())
     c = found.classification
     if (
         c.intent in ALWAYS_A_PERSON

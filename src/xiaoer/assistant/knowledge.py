@@ -31,7 +31,10 @@ from xiaoer.catalog.models import Product
 from xiaoer.core.clock import utcnow
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
+from xiaoer.customers.models import Customer
 from xiaoer.reception.autoreply import current_activities
+from xiaoer.reception.models import Conversation, Message, Sender
 from xiaoer.reception.phrases import fill
 from xiaoer.shops.models import Shop
 
@@ -317,3 +320,40 @@ def _score(
     if c.intent == "size_advice" and "{size}" in entry.answer:
         score += 0.5 if sized else -0.6
     return score
+
+
+async def latest_buyer_text(session: AsyncSession, conversation_id: int) -> str | None:
+    return await session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation_id, Message.sender == Sender.buyer.value)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+async def suggest_for_conversation(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    text: str | None = None,
+    agent_name: str = "",
+    now: datetime | None = None,
+) -> tuple[str, Suggestions] | None:
+    """Suggestions for ``text``, or for the conversation's latest buyer message; ``None``
+    when the buyer has written nothing yet."""
+    text = text if text is not None else await latest_buyer_text(session, conversation.id)
+    shop = await session.get(Shop, conversation.shop_id)
+    if text is None or shop is None:
+        return None
+    moment = now or utcnow()
+    customer = await session.get(Customer, conversation.customer_id)
+    found = await suggest(
+        session,
+        shop=shop,
+        policy=await policy_on(session, shop.id, moment.date()),
+        text=text,
+        agent_name=agent_name,
+        buyer=customer.nick if customer else "",
+        now=moment,
+    )
+    return text, found

@@ -25,8 +25,9 @@ from xiaoer.assistant.classifier import (
     default_classifier,
     shipped_examples,
 )
-from xiaoer.assistant.models import ShopClassifier, SuggestionFeedback
+from xiaoer.assistant.models import KnowledgeEntry, ShopClassifier, SuggestionFeedback
 from xiaoer.core.clock import utcnow
+from xiaoer.staff.models import StaffAccount
 
 ACCEPTED = ("picked", "edited")
 
@@ -83,6 +84,39 @@ async def do_retrain(session: AsyncSession, shop_id: int, now: datetime | None =
     row.trained_at = now or utcnow()
     _cache.pop(shop_id, None)
     return Retrained(shop_id, len(examples), row.learned, int(getattr(new, "rowcount", 0) or 0))
+
+
+async def do_record_feedback(
+    session: AsyncSession,
+    *,
+    agent: StaffAccount,
+    buyer_text: str,
+    intent: str,
+    bargain_type: str | None,
+    action: str,
+    entry_id: int | None = None,
+    sent_text: str = "",
+) -> SuggestionFeedback:
+    """Record what an agent did with a suggestion (picked, edited or rejected)."""
+    if intent not in INTENTS:
+        raise ValueError(f"unknown intent {intent!r}")
+    if entry_id is not None:
+        entry = await session.get(KnowledgeEntry, entry_id)
+        if entry is None or entry.shop_id != agent.shop_id:
+            entry_id = None  # a default entry, or one since deleted: keep the rest
+    row = SuggestionFeedback(
+        shop_id=agent.shop_id,
+        agent_id=agent.id,
+        entry_id=entry_id,
+        buyer_text=buyer_text,
+        intent=intent,
+        bargain_type=bargain_type if intent == BARGAIN else None,
+        action=action,
+        sent_text=sent_text,
+    )
+    session.add(row)
+    await session.flush()
+    return row
 
 
 _cache: dict[int, tuple[datetime, Classifier]] = {}
