@@ -10,8 +10,7 @@ importing the same file again changes nothing.
 from __future__ import annotations
 
 import re
-import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +20,8 @@ from xiaoer.assistant.knowledge import default_entries
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import lock_shop
-from xiaoer.core.sheets import read_rows, write_sheet
+from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
+from xiaoer.core.templates import template_problem
 
 VARIABLES = (
     "shop",
@@ -74,14 +74,9 @@ def check_entry(item: EntryInput) -> None:
         raise KnowledgeError("the answer is empty")
     if len(item.answer) > 2000:
         raise KnowledgeError("the answer is longer than 2000 characters")
-    try:
-        names = {n for _, n, _, _ in string.Formatter().parse(item.answer) if n is not None}
-    except ValueError as exc:
-        raise KnowledgeError("unpaired brace in the answer: write {{ or }} for one") from exc
-    unknown = sorted(names - set(VARIABLES))
-    if unknown:
-        allowed = " ".join("{" + v + "}" for v in VARIABLES)
-        raise KnowledgeError(f"unknown variable {{{unknown[0]}}}: use {allowed}")
+    problem = template_problem(item.answer, VARIABLES)
+    if problem:
+        raise KnowledgeError(problem)
 
 
 async def stored_entries(session: AsyncSession, shop_id: int) -> list[KnowledgeEntry]:
@@ -173,15 +168,6 @@ async def do_delete_entry(session: AsyncSession, *, shop_id: int, intent: str, t
         raise KnowledgeError(f"no entry {intent} / {title}")
     await session.delete(entry)
     await session.flush()
-
-
-@dataclass
-class ImportReport:
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
 async def do_import_entries(session: AsyncSession, *, shop_id: int, data: bytes) -> ImportReport:

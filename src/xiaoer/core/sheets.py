@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -71,3 +72,24 @@ def write_sheet(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows read, created, updated, unchanged, and each row refused
+    with its line number and reason."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
+        }

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.sheets import read_rows, write_sheet
+from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
+from xiaoer.core.templates import template_problem
 from xiaoer.reception.models import QuickPhrase
 
 VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "position")
@@ -26,17 +26,9 @@ def check_template(text: str) -> None:
     """A template may use only the known ``{variables}``; braces must pair."""
     if not text.strip():
         raise PhraseError("the text is empty")
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise PhraseError(
-            f"unpaired brace in {text!r}: write {{{{ or }}}} for a literal one"
-        ) from exc
-    unknown = sorted({n for n in names if n not in VARIABLES})
-    if unknown:
-        raise PhraseError(
-            f"unknown variable {{{unknown[0]}}}: use {', '.join('{' + v + '}' for v in VARIABLES)}"
-        )
+    problem = template_problem(text, VARIABLES)
+    if problem:
+        raise PhraseError(problem)
 
 
 class _Blank(dict[str, str]):
@@ -129,24 +121,6 @@ async def do_save_phrase(
 # Excel import and export ----------------------------------------------------
 
 SHEET_HEADERS = ("分组", "快捷编码", "内容")
-
-
-@dataclass
-class ImportReport:
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "read": self.read,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
-        }
 
 
 async def do_import_phrases(
