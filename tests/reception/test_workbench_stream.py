@@ -3,7 +3,7 @@
 from typing import Any
 
 from xiaoer.core.events import EventData
-from xiaoer.reception.api import concerns
+from xiaoer.reception.workbench import concerns
 
 ME = (7, "presale")
 AT = "2026-11-23T06:00:00+00:00"

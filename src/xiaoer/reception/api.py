@@ -240,33 +240,6 @@ async def _ignore_input(websocket: WebSocket) -> None:
         await websocket.receive_text()  # the workbench acts over HTTP; pings are ignored
 
 
-def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
-    """Whether an agent (id, team) sees an event live; ``None`` is a supervisor.
-
-    An agent gets the messages of their own conversations, and of their team's queue
-    only the message that put a conversation in it (new, or sent back by a transfer),
-    which is enough to list it; not every message of every waiting buyer, nor every
-    buyer's place in the queue, nor other agents' missed deadlines. Everything else
-    goes to everyone.
-    """
-    if viewer is None:
-        return True
-    if event.kind == "queue.position":
-        return False
-    if event.kind == "sla.breached":  # a supervisor hears every breach, an agent their own
-        return bool(event.payload.get("agent_id") == viewer[0])
-    if event.kind != "message.created":
-        return True
-    conversation = event.payload.get("conversation") or {}
-    agent_id = conversation.get("agent_id")
-    if agent_id is not None:
-        return bool(agent_id == viewer[0])
-    # The buyer's or the transfer's message that queued it, not the automatic replies.
-    queued_by_it = conversation.get("queued_at") == event.payload.get("created_at")
-    sender = event.payload.get("sender")
-    return bool(queued_by_it and sender != "auto" and conversation.get("team") == viewer[1])
-
-
 def event_frame(event: EventData) -> str:
     """The workbench frame of an event, encoded once for all the sockets it goes to."""
     text = event.frames.get("workbench")
@@ -282,5 +255,5 @@ async def _push(
     websocket: WebSocket, db: Database, shop_id: int, after: int, viewer: tuple[int, str] | None
 ) -> None:
     async for event in follow(db, shop_id, after):
-        if concerns(event, viewer):
+        if workbench.concerns(event, viewer):
             await websocket.send_text(event_frame(event))

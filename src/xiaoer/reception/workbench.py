@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.events import EventData
 from xiaoer.core.policy import Policy
 from xiaoer.customers.models import Customer
 from xiaoer.orders.models import Order
@@ -227,3 +228,30 @@ async def phrases_json(session: AsyncSession, staff: StaffAccount) -> list[dict[
         {"shortcut": p.shortcut, "text": p.text, "group": p.group, "own": p.owner_id is not None}
         for p in await phrases_for(session, staff.shop_id, staff.id)
     ]
+
+
+def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
+    """Whether an agent (id, team) sees an event live; ``None`` is a supervisor.
+
+    An agent gets the messages of their own conversations, and of their team's queue
+    only the message that put a conversation in it (new, or sent back by a transfer),
+    which is enough to list it; not every message of every waiting buyer, nor every
+    buyer's place in the queue, nor other agents' missed deadlines. Everything else
+    goes to everyone.
+    """
+    if viewer is None:
+        return True
+    if event.kind == "queue.position":
+        return False
+    if event.kind == "sla.breached":  # a supervisor hears every breach, an agent their own
+        return bool(event.payload.get("agent_id") == viewer[0])
+    if event.kind != "message.created":
+        return True
+    conversation = event.payload.get("conversation") or {}
+    agent_id = conversation.get("agent_id")
+    if agent_id is not None:
+        return bool(agent_id == viewer[0])
+    # The buyer's or the transfer's message that queued it, not the automatic replies.
+    queued_by_it = conversation.get("queued_at") == event.payload.get("created_at")
+    sender = event.payload.get("sender")
+    return bool(queued_by_it and sender != "auto" and conversation.get("team") == viewer[1])
