@@ -75,8 +75,11 @@ def _explain(result: Evaluation) -> str:
 # on the test split when the classifier was written (seeded, reproducible): accuracy 0.816,
 # macro-F1 0.801, bargain-type accuracy 0.857; after the averaged, balanced training and the
 # wider cue lists: accuracy 0.816, macro-F1 0.802, bargain-type accuracy 0.929 (28 messages).
-# The intent targets are not met yet; the floor test below keeps the figures from falling
-# while the model is improved.
+# With 1,027 more messages (770 train, 257 added to the test split, written without reading
+# the test split): on all 447 test messages accuracy 0.881, macro-F1 0.874, bargain type
+# 0.873 (63); on the 190 earlier ones 0.905 / 0.899 / 0.929; on the 257 new ones
+# 0.864 / 0.855 / 0.829. The intent targets are not met yet; the floor test below keeps
+# the figures from falling while the model is improved.
 
 
 def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Evaluation) -> None:
@@ -86,7 +89,7 @@ def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Eval
 
 def test_held_out_figures_stay_at_least_where_they_were_measured(held_out: Evaluation) -> None:
     figures = (held_out.accuracy, held_out.macro_f1, held_out.bargain_type_accuracy)
-    floors = (0.81, 0.80, 0.92)
+    floors = (0.87, 0.865, 0.86)
     assert all(f >= low for f, low in zip(figures, floors, strict=True)), _explain(held_out)
 
 
