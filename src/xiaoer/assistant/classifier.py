@@ -4,8 +4,8 @@ Two softmax (multinomial logistic) regressions over the features of
 :mod:`xiaoer.assistant.features`: one over the intents, trained on every
 example, and one over the seven bargain types, trained on the ``bargain``
 examples only. Training is plain stochastic gradient descent in Python, the
-weights averaged over the epochs; the 528 shipped examples take about a third
-of a second. While training, each cue feature is left out of an example half
+weights averaged over the epochs; the 1,298 shipped examples take about a
+second. While training, each cue feature is left out of an example half
 the time, so that the character n-grams carry weight of their own for messages
 that no cue list foresaw. The weights are plain numbers, so a trained model
 goes to JSON with :meth:`Classifier.to_dict` and back with
