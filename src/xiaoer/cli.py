@@ -20,6 +20,7 @@ from rich.table import Table
 from xiaoer.assistant.cli import assistant_app
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
+from xiaoer.orders.cli import notes_app
 
 app = typer.Typer(
     help="xiaoer (店小二): customer-service operations for online shops.",
@@ -35,6 +36,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(policy_app, name="policy")
 app.add_typer(channel_app, name="channel")
 app.add_typer(assistant_app, name="assistant")
+app.add_typer(notes_app, name="notes")
 
 out = Console()
 err = Console(stderr=True)
@@ -425,3 +427,66 @@ def policy_docs() -> None:
 
 def main() -> None:
     app()
+
+
+import_app = typer.Typer(help="Imports of platform exports.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("orders")
+def import_orders_command(
+    order_list: Annotated[
+        Path, typer.Argument(help="The order list (ExportOrderList…csv or .xlsx).")
+    ],
+    items: Annotated[
+        Path | None, typer.Option(help="The item list (ExportOrderDetailList…csv).")
+    ] = None,
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+) -> None:
+    """Import a seller-centre export; the last line is a JSON object of counts (O1).
+
+    Rejected rows are listed with their line and reason and written to a
+    ``.rejects.csv`` file beside their input; a second import of the same files
+    changes nothing.
+    """
+    import xiaoer.all_models  # noqa: F401
+    from xiaoer.orders.exports import ExportError
+    from xiaoer.orders.ingest import import_orders
+    from xiaoer.shops.service import ShopError, resolve_shop
+
+    for path in (order_list, items):
+        if path is not None and not path.is_file():
+            raise _fail(f"no such file: {path}")
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            console=err,
+            transient=False,
+        ) as progress:
+            tasks: dict[str, Any] = {}
+
+            def report(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = progress.add_task(f"importing {phase}", total=max(total, 1))
+                progress.update(tasks[phase], completed=done)
+
+            result = await import_orders(db, target.id, order_list, items, progress=report)
+        for message in result.messages:
+            err.print(f"rejected {message}", highlight=False, markup=False)
+        hidden = result.orders.rejected + result.items.rejected - len(result.messages)
+        if hidden > 0:
+            err.print(f"… and {hidden} more rejected rows", highlight=False)
+        for path in result.rejects:
+            err.print(f"rejected rows written to {path}", highlight=False)
+        return result.summary()
+
+    try:
+        summary = _with_db(_settings(), work)
+    except (ShopError, ExportError) as exc:
+        raise _fail(str(exc)) from exc
+    print(json.dumps(summary, ensure_ascii=False))

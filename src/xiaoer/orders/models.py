@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xiaoer.core.clock import utcnow
@@ -52,6 +63,17 @@ PAID_STATUSES = frozenset(
 )
 
 
+class Flag(enum.IntEnum):
+    """The platform's order flags (插旗); what each colour means is the shop's choice."""
+
+    grey = 0
+    red = 1
+    yellow = 2
+    green = 3
+    blue = 4
+    purple = 5
+
+
 class Order(Base):
     __tablename__ = "order"
     __table_args__ = (
@@ -89,6 +111,19 @@ class Order(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The agent who owns the sale (O4, O5) and the flag that says so.
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    flag: Mapped[int] = mapped_column(Integer, default=Flag.grey.value, server_default="0")
+    # The buyer confirmed recipient, address and items (O2); a cash-on-delivery order was
+    # confirmed by phone (O7).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cod_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Fingerprints of the order row and of its items as last imported, so that an
+    # unchanged row is recognised without comparing every column (O1).
+    import_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    items_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
@@ -110,3 +145,94 @@ class OrderItem(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
 
     order: Mapped[Order] = relationship(back_populates="items")
+
+
+class SellerNote(Base):
+    """One version of an order's seller note (O3); a change adds a version."""
+
+    __tablename__ = "seller_note"
+    __table_args__ = (UniqueConstraint("order_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    # The parsed fields when the text is valid, else None and the errors say why.
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+    )
+    author_number: Mapped[str] = mapped_column(String(16), default="")  # 工号 at the time
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaskKind(enum.StrEnum):
+    confirm = "confirm"  # O2: confirm the paid order with the buyer
+    remind = "remind"  # O6: remind an unpaid buyer
+    cod_call = "cod_call"  # O7: phone the buyer of a cash-on-delivery order
+    late_note = "late_note"  # O3: the note deadline passed
+    late_ship = "late_ship"  # O10: not shipped in time
+    late_delivery = "late_delivery"  # O10: not delivered in time
+    duplicate = "duplicate"  # O6: the buyer placed the same order twice
+
+
+class TaskStatus(enum.StrEnum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class OrderTask(Base):
+    """Something an agent has to do about an order, with its outcome."""
+
+    __tablename__ = "order_task"
+    __table_args__ = (
+        Index("ix_order_task_shop_status", "shop_id", "status", "kind"),
+        Index("ix_order_task_assignee", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.open.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+    )
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+    # What was sent and what came back: message ids and texts, kept as evidence.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CreditRole(enum.StrEnum):
+    owner = "owner"  # the agent who owns the sale (O5)
+    assist = "assist"  # a reminder that recovered the payment (O6)
+
+
+class SalesCredit(Base):
+    """A row of the sales ledger: which agent is credited with a paid order, and why."""
+
+    __tablename__ = "sales_credit"
+    __table_args__ = (
+        UniqueConstraint("order_id", "role"),
+        Index("ix_sales_credit_agent", "shop_id", "agent_id", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))  # flag, chase, reminder
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.catalog.models import Sku
+from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
-from xiaoer.orders.models import Order, TradeStatus
+from xiaoer.core.events import record_event
+from xiaoer.core.policy_store import policy_on
+from xiaoer.core.timers import cancel_timer
+from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.orders import workflow
+from xiaoer.orders.models import (
+    Order,
+    OrderItem,
+    SellerNote,
+    TaskKind,
+    TaskStatus,
+    TradeStatus,
+)
+from xiaoer.orders.notes import SellerNote as ParsedNote
+from xiaoer.orders.notes import check_flag, memo_text, parse_note
+from xiaoer.reception.models import AgentPresence, PresenceStatus
+from xiaoer.staff.models import StaffAccount
 
 
 async def status_counts(session: AsyncSession, shop_id: int) -> dict[str, int]:
@@ -82,3 +101,419 @@ async def orders_in_status(
         .limit(limit)
     )
     return list(rows)
+
+
+# --- Changing orders: notes, flags, tasks and the order's life -----------------------
+
+MEMO_BYTES = 1000  # the platform's memo holds at most this many bytes
+
+
+class OrderError(ValueError):
+    """An order change that cannot be made; the message says why."""
+
+
+async def order_by_platform_id(session: AsyncSession, shop_id: int, number: str) -> Order | None:
+    return await session.scalar(
+        select(Order).where(Order.shop_id == shop_id, Order.platform_order_id == number)
+    )
+
+
+async def load_order(session: AsyncSession, shop_id: int, order_id: int) -> Order:
+    order = await session.get(Order, order_id)
+    if order is None or order.shop_id != shop_id:
+        raise OrderError(f"no order {order_id} in this shop")
+    return order
+
+
+async def note_versions(session: AsyncSession, order_id: int) -> list[SellerNote]:
+    """The note's versions, oldest first: the original stays readable (O3)."""
+    rows = await session.scalars(
+        select(SellerNote).where(SellerNote.order_id == order_id).order_by(SellerNote.version)
+    )
+    return list(rows)
+
+
+async def current_note(session: AsyncSession, order_id: int) -> SellerNote | None:
+    return await session.scalar(
+        select(SellerNote)
+        .where(SellerNote.order_id == order_id)
+        .order_by(SellerNote.version.desc())
+        .limit(1)
+    )
+
+
+async def do_write_note(
+    session: AsyncSession,
+    *,
+    order: Order,
+    author: StaffAccount,
+    text: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> SellerNote:
+    """Write the seller note, or a new version of it with a reason (O3).
+
+    A note whose fields do not parse is kept as written, with its errors, so the
+    agent sees what to fix; the production slip waits until it parses (O9).
+    """
+    now = now or utcnow()
+    text = " ".join(text.split())
+    if not text:
+        raise OrderError("the note is empty")
+    if len(text.encode()) > MEMO_BYTES:
+        raise OrderError(f"the note is {len(text.encode())} bytes; the platform keeps {MEMO_BYTES}")
+    versions = await note_versions(session, order.id)
+    reason = reason.strip()
+    if versions and not reason:
+        raise OrderError("a change to a written note needs a reason")
+    if versions and versions[-1].text == text:
+        raise OrderError("the note is unchanged")
+    parsed = parse_note(text)
+    note = SellerNote(
+        shop_id=order.shop_id,
+        order_id=order.id,
+        version=len(versions) + 1,
+        text=text,
+        fields=parsed.to_json() if isinstance(parsed, ParsedNote) else None,
+        errors=[]
+        if isinstance(parsed, ParsedNote)
+        else [{"field": e.field, "message": e.message} for e in parsed],
+        author_id=author.id,
+        author_number=author.number,
+        reason=reason,
+        created_at=now,
+    )
+    session.add(note)
+    await session.flush()
+    if not versions:
+        await cancel_timer(
+            session, shop_id=order.shop_id, kind=workflow.NOTE_DUE, subject=workflow.subject(order),
+            now=now,
+        )  # fmt: skip
+        await workflow.close_tasks(
+            session, order, (TaskKind.late_note,), outcome="written late", now=now,
+            status=TaskStatus.done,
+        )  # fmt: skip
+    await record_audit(
+        session,
+        shop_id=order.shop_id,
+        actor=author.number or author.username,
+        entity="order",
+        entity_id=order.platform_order_id,
+        action="note" if not versions else "note changed",
+        before={"note": versions[-1].text} if versions else None,
+        after={"note": text},
+        reason=reason,
+    )
+    await record_event(
+        session,
+        order.shop_id,
+        "order.note",
+        {"order_id": order.id, "version": note.version, "ok": not note.errors},
+        at=now,
+    )
+    return note
+
+
+async def _presence(session: AsyncSession, staff_id: int) -> str:
+    status = await session.scalar(
+        select(AgentPresence.status).where(AgentPresence.staff_id == staff_id)
+    )
+    return status or PresenceStatus.offline.value
+
+
+async def do_flag(
+    session: AsyncSession,
+    *,
+    order: Order,
+    agent: StaffAccount,
+    flag: int,
+    now: datetime | None = None,
+) -> str:
+    """Flag the order as the agent's sale (O4, O5); returns why the agent may.
+
+    The owner may change the colour. Another agent may take the sale only to chase
+    an order left unpaid for the policy's hours while its owner is offline; a
+    supervisor may give it to anyone by flagging it themselves.
+    """
+    now = now or utcnow()
+    flag = check_flag(flag)
+    why = "owner"
+    if order.owner_id is not None and order.owner_id != agent.id:
+        policy = await policy_on(session, order.shop_id)
+        unpaid_for = now - order.created_at
+        if agent.has_role("supervisor", "manager", "admin"):
+            why = "supervisor"
+        elif (
+            TradeStatus(order.status) == TradeStatus.WAIT_BUYER_PAY
+            and unpaid_for >= timedelta(hours=policy.orders.chase_after_hours)
+            and await _presence(session, order.owner_id) == PresenceStatus.offline.value
+        ):
+            why = "chase"
+        else:
+            raise OrderError(
+                "another agent owns this sale; it may be chased only after "
+                f"{policy.orders.chase_after_hours} h unpaid with its owner offline"
+            )
+    before = {"flag": order.flag, "owner_id": order.owner_id}
+    order.flag = flag
+    order.owner_id = agent.id
+    await record_audit(
+        session,
+        shop_id=order.shop_id,
+        actor=agent.number or agent.username,
+        entity="order",
+        entity_id=order.platform_order_id,
+        action="flag",
+        before=before,
+        after={"flag": flag, "owner_id": agent.id},
+        reason=why,
+    )
+    await record_event(
+        session,
+        order.shop_id,
+        "order.flag",
+        {"order_id": order.id, "flag": flag, "agent_id": agent.id, "why": why},
+        at=now,
+    )
+    return why
+
+
+def memo_for(order: Order, note: SellerNote | None, history: list[SellerNote]) -> dict[str, object]:
+    """The note and flag in the platform's memo form: flag 0–5, at most 1000 bytes."""
+    line = note.text if note is not None else ""
+    older = [f"{n.version}:{n.text}" for n in history if note is None or n.id != note.id]
+    return {
+        "tid": order.platform_order_id,
+        "flag": check_flag(order.flag),
+        "memo": memo_text(line, older),
+    }
+
+
+# --- Orders from the shop's own site (O1) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class NewItem:
+    title: str
+    price_fen: int
+    quantity: int = 1
+    sku_code: str = ""
+    sku_text: str = ""
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """An order placed on the shop's own site, as its API receives it."""
+
+    number: str
+    buyer_id: str
+    items: tuple[NewItem, ...]
+    postage_fen: int = 0
+    buyer_nick: str = ""
+    receiver_name: str = ""
+    receiver_phone: str = ""
+    receiver_address: str = ""
+    buyer_message: str = ""
+    shipping_method: str = ""
+    cash_on_delivery: bool = False
+    channel: str = "own_site"
+
+
+def _check_new(order: NewOrder) -> None:
+    if not order.number or len(order.number) > 32 or not order.number.isascii():
+        raise OrderError("order number: 1–32 letters, digits or '-'")
+    if not order.items:
+        raise OrderError("an order needs at least one item")
+    for item in order.items:
+        if not item.title.strip():
+            raise OrderError("every item needs a title")
+        if item.price_fen < 0 or item.quantity < 1:
+            raise OrderError(f"item {item.title!r}: price must be ≥ 0 and quantity ≥ 1")
+    if order.postage_fen < 0:
+        raise OrderError("postage must be ≥ 0")
+
+
+async def do_create_order(
+    session: AsyncSession, *, shop_id: int, new: NewOrder, now: datetime | None = None
+) -> Order:
+    """Create an own-site order; the same number again returns the stored order."""
+    now = now or utcnow()
+    _check_new(new)
+    existing = await order_by_platform_id(session, shop_id, new.number)
+    if existing is not None:
+        return existing
+    buyer = await do_get_or_create_customer(
+        session, shop_id=shop_id, channel=new.channel, buyer_id=new.buyer_id,
+        nick=new.buyer_nick, phone=new.receiver_phone, name=new.receiver_name,
+    )  # fmt: skip
+    codes = {i.sku_code for i in new.items if i.sku_code}
+    skus = (
+        {
+            code: sid
+            for code, sid in await session.execute(
+                select(Sku.code, Sku.id).where(Sku.shop_id == shop_id, Sku.code.in_(codes))
+            )
+        }
+        if codes
+        else {}
+    )
+    goods = sum(i.price_fen * i.quantity for i in new.items)
+    order = Order(
+        shop_id=shop_id,
+        platform_order_id=new.number,
+        customer_id=buyer.id,
+        buyer_nick=new.buyer_nick or buyer.nick,
+        status=TradeStatus.WAIT_BUYER_PAY.value,
+        source="api",
+        goods_fen=goods,
+        postage_fen=new.postage_fen,
+        total_fen=goods + new.postage_fen,
+        receiver_name=new.receiver_name,
+        receiver_phone=new.receiver_phone,
+        receiver_address=new.receiver_address,
+        buyer_message=new.buyer_message,
+        shipping_method=new.shipping_method,
+        cash_on_delivery=new.cash_on_delivery,
+        created_at=now,
+        updated_at=now,
+    )
+    order.items = [
+        OrderItem(
+            title=i.title.strip(), price_fen=i.price_fen, quantity=i.quantity,
+            sku_code=i.sku_code, sku_text=i.sku_text, sku_id=skus.get(i.sku_code),
+        )
+        for i in new.items
+    ]  # fmt: skip
+    session.add(order)
+    await session.flush()
+    created = {"order_id": order.id, "number": order.platform_order_id}
+    await record_event(session, shop_id, "order.created", created, at=now)
+    await workflow.on_order_created(session, order, now=now)
+    return order
+
+
+async def _audit_status(
+    session: AsyncSession, order: Order, actor: str, before: str, reason: str = ""
+) -> None:
+    await record_audit(
+        session,
+        shop_id=order.shop_id,
+        actor=actor,
+        entity="order",
+        entity_id=order.platform_order_id,
+        action="status",
+        before={"status": before},
+        after={"status": order.status},
+        reason=reason,
+    )
+    await record_event(
+        session,
+        order.shop_id,
+        "order.status",
+        {"order_id": order.id, "status": order.status, "before": before},
+    )
+
+
+async def do_pay_order(
+    session: AsyncSession,
+    *,
+    order: Order,
+    paid_fen: int | None = None,
+    actor: str = "api",
+    now: datetime | None = None,
+) -> Order:
+    now = now or utcnow()
+    if TradeStatus(order.status) != TradeStatus.WAIT_BUYER_PAY:
+        if order.paid_at is not None:
+            return order  # paid already: the call is repeated
+        raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot be paid")
+    before = order.status
+    order.status = TradeStatus.WAIT_SELLER_SEND_GOODS.value
+    order.paid_at = now
+    order.paid_fen = order.total_fen if paid_fen is None else paid_fen
+    await _audit_status(session, order, actor, before)
+    await workflow.on_order_paid(session, order, now=now)
+    return order
+
+
+async def do_ship_order(
+    session: AsyncSession,
+    *,
+    order: Order,
+    courier: str,
+    tracking_number: str,
+    actor: str = "api",
+    now: datetime | None = None,
+) -> Order:
+    """Mark shipped; a cash-on-delivery order must have been confirmed by phone (O7)."""
+    now = now or utcnow()
+    if order.shipped_at is not None:
+        return order
+    status = TradeStatus(order.status)
+    cod_open = order.cash_on_delivery and status == TradeStatus.WAIT_BUYER_PAY
+    if status != TradeStatus.WAIT_SELLER_SEND_GOODS and not cod_open:
+        raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot ship")
+    if order.cash_on_delivery and order.cod_confirmed_at is None:
+        policy = await policy_on(session, order.shop_id)
+        if policy.orders.cod_phone_confirmation:
+            raise OrderError(
+                "cash on delivery: confirm the order with the buyer by phone before shipping"
+            )
+    if not courier.strip() or not tracking_number.strip():
+        raise OrderError("shipping needs the courier and the tracking number")
+    before = order.status
+    order.status = TradeStatus.WAIT_BUYER_CONFIRM_GOODS.value
+    order.courier = courier.strip()[:32]
+    order.tracking_number = tracking_number.strip()[:64]
+    order.shipped_at = now
+    await _audit_status(session, order, actor, before)
+    await workflow.on_order_shipped(session, order, now=now)
+    return order
+
+
+async def do_finish_order(
+    session: AsyncSession, *, order: Order, actor: str = "api", now: datetime | None = None
+) -> Order:
+    now = now or utcnow()
+    if TradeStatus(order.status) == TradeStatus.TRADE_FINISHED:
+        return order
+    if order.shipped_at is None:
+        raise OrderError(f"order {order.platform_order_id} has not shipped")
+    before = order.status
+    order.status = TradeStatus.TRADE_FINISHED.value
+    order.finished_at = now
+    if order.cash_on_delivery and order.paid_at is None:
+        order.paid_at = now
+        order.paid_fen = order.total_fen
+    await _audit_status(session, order, actor, before)
+    await workflow.on_order_finished(session, order, now=now)
+    return order
+
+
+async def do_close_order(
+    session: AsyncSession,
+    *,
+    order: Order,
+    reason: str,
+    actor: str = "api",
+    now: datetime | None = None,
+) -> Order:
+    now = now or utcnow()
+    status = TradeStatus(order.status)
+    if status in workflow.CLOSED_STATUSES:
+        return order
+    if status not in (TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS):
+        raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot close")
+    before = order.status
+    paid = order.paid_at is not None
+    order.status = (
+        TradeStatus.TRADE_CLOSED.value if paid else TradeStatus.TRADE_CLOSED_BY_TAOBAO.value
+    )
+    order.close_reason = (reason.strip() or ("退款" if paid else "买家未付款"))[:64]
+    order.closed_at = now
+    if paid:
+        order.refunded_fen = order.paid_fen
+    await _audit_status(session, order, actor, before, order.close_reason)
+    await workflow.on_order_closed(session, order, now=now)
+    return order

@@ -1,0 +1,606 @@
+"""Import a seller-centre export into a shop's orders (O1).
+
+The order list is read first, in chunks of a few thousand rows, each chunk in
+its own transaction: one query finds which orders exist already, new ones are
+inserted in bulk, changed ones updated in bulk, unchanged ones (same
+fingerprint as last time) left alone. The item list follows, grouped by order:
+the items of an order are replaced when they differ from the last import.
+
+A rejected row writes nothing and is reported with its line and reason, and
+written to a rejects file beside its input; items of rejected or unknown
+orders are rejected too. Orders are matched by the platform's order id, so a
+second import of the same file changes nothing and a newer export updates
+status, payment and shipping.
+
+Only orders that are still in motion (paid but not shipped, unpaid but young
+enough to be reminded, shipped but not delivered within the policy's days)
+start the order workflow's deadlines and tasks; an export of last year's
+orders records history, it does not raise a thousand late-note alarms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.catalog.models import Sku
+from xiaoer.core.audit import record_audit
+from xiaoer.core.clock import utcnow
+from xiaoer.core.db import Database
+from xiaoer.core.events import record_event
+from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
+from xiaoer.customers.models import Customer
+from xiaoer.orders import workflow
+from xiaoer.orders.exports import (
+    ItemRow,
+    OrderRow,
+    Rejected,
+    open_items,
+    open_orders,
+    write_rejects,
+)
+from xiaoer.orders.models import PAID_STATUSES, Order, OrderItem, TradeStatus
+from xiaoer.shops.models import Shop
+
+Progress = Callable[[str, int, int], None]  # phase, bytes done, bytes in all
+
+CHUNK = 2000
+
+# Inserts go through the tables (Core), not the ORM, which splits a batch whenever
+# rows leave different columns empty.
+_ORDER_TABLE = cast(Table, Order.__table__)
+_ITEM_TABLE = cast(Table, OrderItem.__table__)
+_CUSTOMER_TABLE = cast(Table, Customer.__table__)
+
+# The order columns an import writes; the rest (owner, flag, confirmation) are the shop's.
+_ORDER_FIELDS = (
+    "buyer_nick",
+    "status",
+    "goods_fen",
+    "postage_fen",
+    "total_fen",
+    "paid_fen",
+    "refunded_fen",
+    "receiver_name",
+    "receiver_phone",
+    "receiver_address",
+    "buyer_message",
+    "shipping_method",
+    "courier",
+    "tracking_number",
+    "cash_on_delivery",
+    "close_reason",
+    "created_at",
+    "paid_at",
+    "shipped_at",
+    "finished_at",
+)
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class ImportResult:
+    """What an import did: order rows and item rows counted apart."""
+
+    orders: Counts = field(default_factory=Counts)
+    items: Counts = field(default_factory=Counts)
+    rejects: list[Path] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # "file:line: reason", first few hundred
+
+    def summary(self) -> dict[str, Any]:
+        """The order-row counts, and the item rows under ``items``."""
+        return {**self.orders.as_dict(), "items": self.items.as_dict()}
+
+
+MAX_MESSAGES = 200
+
+
+def _signed64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
+def order_digest(row: OrderRow) -> int:
+    """A fingerprint of everything an import writes for one order row."""
+    r = row
+    text = (
+        f"{r.buyer_nick}\x1f{r.status.value}\x1f{r.goods_fen}\x1f{r.postage_fen}\x1f"
+        f"{r.total_fen}\x1f{r.paid_fen}\x1f{r.refunded_fen}\x1f{r.receiver_name}\x1f"
+        f"{r.receiver_phone}\x1f{r.receiver_address}\x1f{r.buyer_message}\x1f"
+        f"{r.shipping_method}\x1f{r.courier}\x1f{r.tracking_number}\x1f"
+        f"{r.cash_on_delivery}\x1f{r.close_reason}\x1f{r.created_at}\x1f{r.paid_at}\x1f"
+        f"{r.shipped_at}\x1f{r.finished_at}"
+    )
+    return _signed64(text.encode())
+
+
+def items_digest(items: Sequence[ItemRow]) -> int:
+    parts = [
+        f"{i.title}\x1f{i.price_fen}\x1f{i.quantity}\x1f{i.sku_text}\x1f{i.sku_code}\x1f{i.memo}"
+        for i in items
+    ]
+    return _signed64("\x1e".join(parts).encode())
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class _Run:
+    """State shared by the chunks of one import."""
+
+    shop_id: int
+    channel: str
+    policy: Policy
+    now: datetime
+    result: ImportResult
+    seen: set[int] = field(default_factory=set)  # order ids met in this order list
+    refused: set[str] = field(default_factory=set)  # order ids whose row was rejected
+    rejected_orders: list[Rejected] = field(default_factory=list)
+    rejected_items: list[Rejected] = field(default_factory=list)
+    skus: dict[str, int] = field(default_factory=dict)
+    items_seen: set[int] = field(default_factory=set)
+    postgres: bool = False
+    analyzed: dict[str, int] = field(default_factory=dict)  # tables → rows added then
+
+    def reject(self, into: list[Rejected], counts: Counts, row: Rejected, name: str) -> None:
+        into.append(row)
+        counts.rejected += 1
+        if len(self.result.messages) < MAX_MESSAGES:
+            self.result.messages.append(f"{name}:{row.line}: {row.reason}")
+
+
+def _among(run: _Run, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL one array parameter, whatever the count,
+    so the statement is prepared once."""
+    values = list(values)
+    if not run.postgres:
+        return cast("ColumnElement[bool]", column.in_(values))
+    kind = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
+    return cast("ColumnElement[bool]", column == any_(bindparam(None, values, ARRAY(kind))))
+
+
+async def _refresh_statistics(db: Database, run: _Run, added: int, tables: str) -> None:
+    """On PostgreSQL, ANALYZE the tables an import fills each time its rows double.
+
+    The planner's statistics date from before the import; taking a table of a
+    million rows for an empty one, it would look orders up through an index on the
+    shop alone and read the whole shop for every chunk.
+    """
+    if not run.postgres or added <= 2 * run.analyzed.get(tables, 0) or added < CHUNK:
+        return
+    run.analyzed[tables] = added
+    async with db.session() as session:
+        await session.execute(text(f"ANALYZE {tables}"))
+        await session.commit()
+
+
+def _live(row: OrderRow, policy: Policy, now: datetime) -> bool:
+    """Whether an order is still in motion, so that the workflow takes it up."""
+    status = row.status
+    if status == TradeStatus.WAIT_BUYER_PAY:
+        return now - row.created_at < timedelta(hours=policy.orders.reminder_recovery_hours)
+    if status == TradeStatus.WAIT_SELLER_SEND_GOODS and row.paid_at is not None:
+        return now - row.paid_at < timedelta(hours=policy.orders.ship_within_hours)
+    if status in (TradeStatus.WAIT_BUYER_CONFIRM_GOODS, TradeStatus.SELLER_CONSIGNED_PART):
+        shipped = row.shipped_at or row.paid_at
+        return shipped is not None and now - shipped < timedelta(
+            days=policy.orders.deliver_within_days
+        )
+    return False
+
+
+def _values(row: OrderRow) -> dict[str, Any]:
+    values = {name: getattr(row, name) for name in _ORDER_FIELDS}
+    values["status"] = row.status.value
+    return values
+
+
+async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[str, int]:
+    """Customer ids by nick, creating the buyers met for the first time."""
+    nicks.discard("")
+    if not nicks:
+        return {}
+    query = select(Customer.buyer_id, Customer.id).where(
+        Customer.shop_id == run.shop_id, Customer.channel == run.channel
+    )
+    found = {
+        b: i for b, i in await session.execute(query.where(_among(run, Customer.buyer_id, nicks)))
+    }
+    missing = sorted(n for n in nicks if n not in found)
+    if missing:
+        await session.execute(
+            insert(_CUSTOMER_TABLE),
+            [
+                {
+                    "shop_id": run.shop_id,
+                    "channel": run.channel,
+                    "buyer_id": nick,
+                    "nick": nick,
+                    "tags": [],
+                    "created_at": run.now,
+                }
+                for nick in missing
+            ],
+        )
+        found.update(
+            {
+                b: i
+                for b, i in await session.execute(
+                    query.where(_among(run, Customer.buyer_id, missing))
+                )
+            }
+        )
+    return found
+
+
+async def _order_chunk(session: AsyncSession, run: _Run, rows: list[OrderRow]) -> None:
+    counts = run.result.orders
+    ids = [r.platform_order_id for r in rows]
+    existing = {
+        pid: (oid, digest, status)
+        for pid, oid, digest, status in await session.execute(
+            select(Order.platform_order_id, Order.id, Order.import_digest, Order.status).where(
+                Order.shop_id == run.shop_id, _among(run, Order.platform_order_id, ids)
+            )
+        )
+    }
+    new: list[OrderRow] = []
+    changed: list[tuple[OrderRow, int, str]] = []
+    digests: dict[str, int] = {}
+    for row in rows:
+        digest = order_digest(row)
+        digests[row.platform_order_id] = digest
+        known = existing.get(row.platform_order_id)
+        if known is None:
+            new.append(row)
+        elif known[1] == digest:
+            counts.unchanged += 1
+        else:
+            changed.append((row, known[0], known[2]))
+    customers = await _customers(session, run, {r.buyer_nick for r in new})
+    live: list[int] = []
+    if new:
+        await session.execute(
+            insert(_ORDER_TABLE),
+            [
+                {
+                    **_values(r),
+                    "shop_id": run.shop_id,
+                    "platform_order_id": r.platform_order_id,
+                    "customer_id": customers.get(r.buyer_nick),
+                    "source": "import",
+                    "import_digest": digests[r.platform_order_id],
+                    "updated_at": run.now,
+                }
+                for r in new
+            ],
+        )
+        # Plain bulk insert, then one query for the ids: RETURNING over many rows is slower.
+        fresh = await session.execute(
+            select(Order.platform_order_id, Order.id).where(
+                Order.shop_id == run.shop_id,
+                _among(run, Order.platform_order_id, [r.platform_order_id for r in new]),
+            )
+        )
+        by_pid = {pid: oid for pid, oid in fresh}
+        counts.created += len(new)
+        live += [by_pid[r.platform_order_id] for r in new if _live(r, run.policy, run.now)]
+    if changed:
+        await session.execute(
+            update(Order),
+            [
+                {
+                    **_values(r),
+                    "id": oid,
+                    "import_digest": digests[r.platform_order_id],
+                    "updated_at": run.now,
+                }
+                for r, oid, _old in changed
+            ],
+        )
+        counts.updated += len(changed)
+    if live:
+        await _start_workflow(session, run, live)
+    for row, oid, old in changed:
+        await _follow_change(session, run, row, oid, old)
+
+
+async def _start_workflow(session: AsyncSession, run: _Run, order_ids: list[int]) -> None:
+    orders = await session.scalars(select(Order).where(Order.id.in_(order_ids)))
+    for order in orders:
+        await workflow.on_order_created(session, order, policy=run.policy, now=run.now)
+        if order.shipped_at is not None and order.status != TradeStatus.WAIT_SELLER_SEND_GOODS:
+            await workflow.on_order_shipped(session, order, policy=run.policy, now=run.now)
+
+
+async def _follow_change(
+    session: AsyncSession, run: _Run, row: OrderRow, order_id: int, old: str
+) -> None:
+    """A newer export moved an order on: the workflow follows the new status."""
+    if row.status.value == old:
+        return
+    order = await session.get(Order, order_id)
+    if order is None:
+        return
+    await record_audit(
+        session,
+        shop_id=run.shop_id,
+        actor="import",
+        entity="order",
+        entity_id=order.platform_order_id,
+        action="status",
+        before={"status": old},
+        after={"status": row.status.value},
+        reason="newer seller-centre export",
+    )
+    status = row.status
+    if status in workflow.CLOSED_STATUSES:
+        await workflow.on_order_closed(session, order, now=run.now)
+    elif status == TradeStatus.TRADE_FINISHED:
+        await workflow.on_order_finished(session, order, now=run.now)
+    elif status in PAID_STATUSES and old == TradeStatus.WAIT_BUYER_PAY.value:
+        await workflow.on_order_paid(session, order, policy=run.policy, now=run.now)
+    if status in (TradeStatus.WAIT_BUYER_CONFIRM_GOODS, TradeStatus.SELLER_CONSIGNED_PART):
+        await workflow.on_order_shipped(session, order, policy=run.policy, now=run.now)
+
+
+def _item_groups(rows: Iterable[ItemRow | Rejected]) -> Iterator[list[ItemRow] | Rejected]:
+    """Runs of consecutive item rows of one order; rejected rows pass through alone."""
+    group: list[ItemRow] = []
+    for row in rows:
+        if isinstance(row, Rejected):
+            yield row
+            continue
+        if group and group[0].platform_order_id != row.platform_order_id:
+            yield group
+            group = []
+        group.append(row)
+    if group:
+        yield group
+
+
+async def _items_chunk(
+    session: AsyncSession, run: _Run, groups: list[list[ItemRow]], name: str
+) -> None:
+    counts = run.result.items
+    ids = [g[0].platform_order_id for g in groups]
+    orders = {
+        pid: (oid, digest)
+        for pid, oid, digest in await session.execute(
+            select(Order.platform_order_id, Order.id, Order.items_digest).where(
+                Order.shop_id == run.shop_id, _among(run, Order.platform_order_id, ids)
+            )
+        )
+    }
+    replace: list[tuple[int, int, list[ItemRow], bool]] = []
+    for group in groups:
+        pid = group[0].platform_order_id
+        found = orders.get(pid)
+        if found is None or pid in run.refused:
+            why = (
+                f"the row of order {pid} in the order list was rejected"
+                if pid in run.refused
+                else f"order {pid} is neither in the order list nor known to the shop"
+            )
+            for item in group:
+                run.reject(run.rejected_items, counts, Rejected(item.line, why, item.cells), name)
+            continue
+        oid, old_digest = found
+        again = oid in run.items_seen  # the order's items are split across the file
+        run.items_seen.add(oid)
+        digest = items_digest(group)
+        if again:
+            digest = _signed64(f"{old_digest}:{digest}".encode())
+        elif digest == old_digest:
+            counts.unchanged += len(group)
+            continue
+        replace.append((oid, digest, group, again))
+    if not replace:
+        return
+    wipe = [oid for oid, _d, _g, again in replace if not again]
+    if wipe:
+        await session.execute(delete(OrderItem).where(_among(run, OrderItem.order_id, wipe)))
+    await session.execute(
+        insert(_ITEM_TABLE),
+        [
+            {
+                "order_id": oid,
+                "sku_id": run.skus.get(item.sku_code) if item.sku_code else None,
+                "sku_code": item.sku_code,
+                "title": item.title,
+                "sku_text": item.sku_text,
+                "price_fen": item.price_fen,
+                "quantity": item.quantity,
+            }
+            for oid, _d, group, _again in replace
+            for item in group
+        ],
+    )
+    await session.execute(
+        update(Order), [{"id": oid, "items_digest": d} for oid, d, _g, _a in replace]
+    )
+    counts.created += sum(len(g) for _o, _d, g, _a in replace)
+
+
+async def import_orders(
+    db: Database,
+    shop_id: int,
+    order_list: Path,
+    item_list: Path | None = None,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    chunk: int = CHUNK,
+) -> ImportResult:
+    """Import an order list and, if given, its item list; see the module's text.
+
+    Raises :class:`xiaoer.orders.exports.ExportError` when a file cannot be read as
+    an export at all (wrong kind, missing required columns); nothing is written then.
+    """
+    now = now or utcnow()
+    result = ImportResult()
+    async with db.session() as session:
+        shop = await session.get(Shop, shop_id)
+        if shop is None:
+            raise ValueError(f"no shop with id {shop_id}")
+        policy = await policy_on(session, shop_id)
+        skus = {
+            code: sid
+            for code, sid in await session.execute(
+                select(Sku.code, Sku.id).where(Sku.shop_id == shop_id)
+            )
+            if code
+        }
+        run = _Run(
+            shop_id,
+            shop.platform,
+            policy,
+            now,
+            result,
+            skus=skus,
+            postgres=db.dialect == "postgresql",
+        )
+
+    # Both files are opened first, so that a wrong item list fails before any write.
+    with open_orders(order_list) as orders:
+        items_reader = open_items(item_list) if item_list is not None else None
+        try:
+            await _import_order_rows(db, run, orders, order_list.name, progress)
+            if orders.encoding is not None and run.rejected_orders:
+                result.rejects.append(
+                    write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
+                )
+            if items_reader is not None and item_list is not None:
+                await _import_item_rows(db, run, items_reader, item_list.name, progress)
+                if run.rejected_items:
+                    result.rejects.append(
+                        write_rejects(
+                            item_list,
+                            items_reader.header,
+                            run.rejected_items,
+                            items_reader.encoding,
+                        )
+                    )
+        finally:
+            if items_reader is not None:
+                items_reader.close()
+    async with db.session() as session:
+        await record_event(
+            session,
+            shop_id,
+            "order.imported",
+            {"file": order_list.name, **result.summary()},
+            at=now,
+        )
+        await session.commit()
+    return result
+
+
+async def _import_order_rows(
+    db: Database, run: _Run, reader: Any, name: str, progress: Progress | None
+) -> None:
+    counts = run.result.orders
+    for batch in _chunks(reader, CHUNK):
+        good: list[OrderRow] = []
+        for row in batch:
+            counts.read += 1
+            if isinstance(row, Rejected):
+                run.reject(run.rejected_orders, counts, row, name)
+                continue
+            key = int(row.platform_order_id)
+            if key in run.seen:
+                run.reject(
+                    run.rejected_orders,
+                    counts,
+                    Rejected(row.line, "the same order id appears earlier in this file", row.cells),
+                    name,
+                )
+                continue
+            run.seen.add(key)
+            good.append(row)
+        # A refused id's items are refused too, unless a good row of it came earlier.
+        run.refused.update(
+            r.platform_order_id
+            for r in batch
+            if isinstance(r, Rejected) and _id_of(r) not in ("", None)
+        )
+        if good:
+            async with db.session() as session:
+                await _order_chunk(session, run, good)
+                await session.commit()
+            await _refresh_statistics(db, run, counts.created, '"order", customer')
+        if progress is not None:
+            progress("orders", reader.bytes_read, reader.bytes_total)
+
+
+def _id_of(row: Rejected) -> str | None:
+    return getattr(row, "platform_order_id", None)
+
+
+async def _import_item_rows(
+    db: Database, run: _Run, reader: Any, name: str, progress: Progress | None
+) -> None:
+    counts = run.result.items
+    for batch in _chunks(_item_groups(reader), CHUNK):
+        groups: list[list[ItemRow]] = []
+        for entry in batch:
+            if isinstance(entry, Rejected):
+                counts.read += 1
+                run.reject(run.rejected_items, counts, entry, name)
+            else:
+                counts.read += len(entry)
+                groups.append(entry)
+        if groups:
+            async with db.session() as session:
+                await _items_chunk(session, run, groups, name)
+                await session.commit()
+            await _refresh_statistics(db, run, counts.created, "order_item")
+        if progress is not None:
+            progress("items", reader.bytes_read, reader.bytes_total)

@@ -1,0 +1,300 @@
+"""Importing seller-centre exports into a shop (O1): real files, the real database."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from xiaoer.core.db import Database
+from xiaoer.core.models import Event, Timer
+from xiaoer.customers.models import Customer
+from xiaoer.orders import workflow
+from xiaoer.orders.exports import ExportError, OrderRow, open_orders
+from xiaoer.orders.ingest import _ORDER_FIELDS, import_orders, order_digest
+from xiaoer.orders.models import Order, OrderItem, TradeStatus
+from xiaoer.orders.samples import rewrite_with_changes, write_sample_export
+from xiaoer.shops.models import Shop
+
+ORDER_HEADER_START = ["订单编号", "买家会员名", "买家支付宝账号", "买家应付货款", "买家应付邮费"]
+
+
+async def _count(db: Database, model: type, **where: object) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return int(await session.scalar(query) or 0)
+
+
+async def test_a_sample_export_imports_once_and_a_second_import_changes_nothing(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, item_list = write_sample_export(tmp_path, 300, seed=3)
+    with open_orders(order_list) as reader:
+        rows = [r for r in reader if isinstance(r, OrderRow)]
+    first = await import_orders(db, shop.id, order_list, item_list)
+    assert first.orders.as_dict() == {
+        "read": 300, "created": 300, "updated": 0, "unchanged": 0, "rejected": 0,
+    }  # fmt: skip
+    assert first.items.rejected == 0 and first.items.created == first.items.read
+    assert first.rejects == []
+    assert await _count(db, Order, shop_id=shop.id) == 300
+    assert await _count(db, OrderItem) == first.items.read
+
+    async with db.session() as session:
+        sample = rows[0]
+        stored = await session.scalar(
+            select(Order).where(Order.platform_order_id == sample.platform_order_id)
+        )
+        assert stored is not None
+        assert stored.status == sample.status.value
+        assert stored.paid_fen == sample.paid_fen
+        assert stored.receiver_phone == sample.receiver_phone
+        assert stored.source == "import"
+        buyer = await session.get(Customer, stored.customer_id)
+        assert buyer is not None and buyer.buyer_id == sample.buyer_nick
+        goods = await session.scalar(
+            select(func.sum(OrderItem.price_fen * OrderItem.quantity)).where(
+                OrderItem.order_id == stored.id
+            )
+        )
+        assert goods == stored.goods_fen
+
+    again = await import_orders(db, shop.id, order_list, item_list)
+    assert again.orders.as_dict() == {
+        "read": 300, "created": 0, "updated": 0, "unchanged": 300, "rejected": 0,
+    }  # fmt: skip
+    assert again.items.unchanged == first.items.read and again.items.created == 0
+    assert await _count(db, Order) == 300
+    assert await _count(db, OrderItem) == first.items.read
+
+
+async def test_a_newer_export_updates_status_payment_and_shipping(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, item_list = write_sample_export(tmp_path, 400, seed=5)
+    await import_orders(db, shop.id, order_list, item_list)
+    newer = tmp_path / "newer.csv"
+    moved = rewrite_with_changes(order_list, newer, 0.5, seed=1)
+    assert moved.paid and moved.shipped
+
+    result = await import_orders(db, shop.id, newer, item_list)
+    assert result.orders.updated == len(moved.paid) + len(moved.shipped)
+    assert result.orders.unchanged == 400 - result.orders.updated
+    assert result.orders.created == 0
+    async with db.session() as session:
+        paid = await session.scalar(select(Order).where(Order.platform_order_id == moved.paid[0]))
+        shipped = await session.scalar(
+            select(Order).where(Order.platform_order_id == moved.shipped[0])
+        )
+        assert paid is not None and paid.status == TradeStatus.WAIT_SELLER_SEND_GOODS.value
+        assert paid.paid_at is not None and paid.paid_fen > 0
+        assert shipped is not None
+        assert shipped.status == TradeStatus.WAIT_BUYER_CONFIRM_GOODS.value
+        assert shipped.tracking_number
+        audits = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.kind == "order.imported")
+        )
+        assert audits == 2
+
+
+def _rewrite(path: Path, change: dict[int, dict[str, str]], encoding: str = "gb18030") -> None:
+    """Change cells of the given data rows (0 = first row after the header)."""
+    with path.open(encoding=encoding, newline="") as f:
+        rows = list(csv.reader(f))
+    header = [h.strip() for h in rows[0]]
+    for index, cells in change.items():
+        for column, value in cells.items():
+            rows[index + 1][header.index(column)] = value
+    with path.open("w", encoding=encoding, newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+async def test_rejected_rows_are_reported_written_beside_the_input_and_write_nothing(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, item_list = write_sample_export(tmp_path, 50, seed=7, quirks=False)
+    with open_orders(order_list) as reader:
+        ids = [r.platform_order_id for r in reader if isinstance(r, OrderRow)]
+    _rewrite(
+        order_list,
+        {
+            2: {"买家实际支付金额": "12.3.4"},
+            5: {"订单状态": "已经飞走了"},
+            9: {"订单创建时间": ""},
+        },
+    )
+    result = await import_orders(db, shop.id, order_list, item_list)
+    assert result.orders.rejected == 3
+    assert result.orders.created == 47
+    assert await _count(db, Order) == 47
+    for refused in (ids[2], ids[5], ids[9]):
+        async with db.session() as session:
+            assert (
+                await session.scalar(select(Order).where(Order.platform_order_id == refused))
+            ) is None
+    # The items of the refused orders are refused too, and nothing else is.
+    assert result.items.rejected > 0
+    assert result.items.created + result.items.rejected == result.items.read
+    assert any("买家实际支付金额" in m and ":4:" in m for m in result.messages), result.messages
+
+    rejects = {p.name: p for p in result.rejects}
+    orders_rejects = rejects[order_list.stem + ".rejects.csv"]
+    with orders_rejects.open(encoding="gb18030", newline="") as f:
+        lines = list(csv.reader(f))
+    header = [h.strip() for h in lines[0]]
+    assert header[:5] == ORDER_HEADER_START
+    assert len(lines) == 4
+    line_numbers = sorted(int(r[header.index("行号")]) for r in lines[1:])
+    assert line_numbers == [4, 7, 11]
+    assert item_list.stem + ".rejects.csv" in rejects
+
+    # Fixing the rows and importing again brings them in; the rest stays unchanged.
+    fixed, fixed_items = write_sample_export(tmp_path / "fixed", 50, seed=7, quirks=False)
+    after = await import_orders(db, shop.id, fixed, fixed_items)
+    assert after.orders.created == 3 and after.orders.unchanged == 47
+    assert after.items.rejected == 0
+
+
+async def test_items_of_an_order_nobody_knows_are_rejected(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, item_list = write_sample_export(tmp_path, 20, seed=8)
+    with item_list.open(encoding="gb18030", newline="") as f:
+        rows = list(csv.reader(f))
+    rows.append(['="999999999999999999"', "幽灵窗帘", "10.00", "1", "", "", "", "", "", "X-1"])
+    with item_list.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows(rows)
+    result = await import_orders(db, shop.id, order_list, item_list)
+    assert result.items.rejected == 1
+    assert any("999999999999999999" in m for m in result.messages)
+
+
+async def test_the_same_order_twice_in_one_file_is_rejected_the_second_time(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, _items = write_sample_export(tmp_path, 10, seed=9, quirks=False)
+    with order_list.open(encoding="gb18030", newline="") as f:
+        rows = list(csv.reader(f))
+    rows.append(rows[3])
+    with order_list.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows(rows)
+    result = await import_orders(db, shop.id, order_list)
+    assert result.orders.as_dict()["rejected"] == 1
+    assert result.orders.created == 10
+    assert "appears earlier" in result.messages[0]
+
+
+async def test_an_item_list_given_as_the_order_list_is_refused_before_any_write(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    _orders, item_list = write_sample_export(tmp_path, 10, seed=10)
+    with pytest.raises(ExportError):
+        await import_orders(db, shop.id, item_list)
+    assert await _count(db, Order) == 0
+
+
+async def test_an_xlsx_order_list_and_a_utf8_bom_item_list_import(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, item_list = write_sample_export(
+        tmp_path, 60, seed=11, xlsx=True, encoding="utf-8-sig"
+    )
+    assert order_list.suffix == ".xlsx"
+    result = await import_orders(db, shop.id, order_list, item_list)
+    assert result.orders.created == 60 and result.orders.rejected == 0
+    assert result.items.rejected == 0
+    again = await import_orders(db, shop.id, order_list, item_list)
+    assert again.orders.unchanged == 60
+
+
+async def test_only_orders_still_in_motion_start_the_workflow(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    """Unpaid orders young enough get a reminder; last year's orders raise nothing."""
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    order_list, item_list = write_sample_export(tmp_path, 200, seed=12, start=start)
+    with open_orders(order_list) as reader:
+        rows = [r for r in reader if isinstance(r, OrderRow)]
+    now = max(r.created_at for r in rows) + timedelta(minutes=1)
+    young_unpaid = {
+        r.platform_order_id
+        for r in rows
+        if r.status == TradeStatus.WAIT_BUYER_PAY and now - r.created_at < timedelta(hours=24)
+    }
+    await import_orders(db, shop.id, order_list, item_list, now=now)
+    async with db.session() as session:
+        subjects = set(
+            await session.scalars(select(Timer.subject).where(Timer.kind == workflow.REMIND))
+        )
+        numbers = {
+            oid: pid
+            for oid, pid in await session.execute(select(Order.id, Order.platform_order_id))
+        }
+        reminded = {numbers[int(s.split(":")[1])] for s in subjects}
+        all_timers = await session.scalar(select(func.count()).select_from(Timer))
+    assert reminded == young_unpaid
+    assert all_timers is not None and all_timers < 200
+
+
+def test_the_digest_covers_every_field_an_import_writes(tmp_path: Path) -> None:
+    order_list, _items = write_sample_export(tmp_path, 8, seed=13)
+    with open_orders(order_list) as reader:
+        row = next(r for r in reader if isinstance(r, OrderRow) and r.paid_at is not None)
+    base = order_digest(row)
+    changes = {
+        "status": TradeStatus.TRADE_CLOSED if row.status != TradeStatus.TRADE_CLOSED
+        else TradeStatus.TRADE_FINISHED,
+        "cash_on_delivery": not row.cash_on_delivery,
+    }  # fmt: skip
+    for name in _ORDER_FIELDS:
+        value = getattr(row, name)
+        if name in changes:
+            changed = changes[name]
+        elif isinstance(value, datetime):
+            changed = value + timedelta(seconds=1)
+        elif value is None:
+            changed = datetime(2020, 1, 1, tzinfo=UTC)
+        elif isinstance(value, int):
+            changed = value + 1
+        else:
+            changed = f"{value}x"
+        assert order_digest(dataclasses.replace(row, **{name: changed})) != base, name
+
+
+def test_the_command_prints_the_counts_as_its_last_line(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """``xiaoer import orders`` against the test database, with its own shop."""
+    order_list, item_list = write_sample_export(tmp_path, 30, seed=14)
+    env = {**os.environ, "XIAOER_DATABASE_URL": database_url}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "xiaoer", *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    made = run("shop", "add", "cli-import", "导入测试")
+    assert made.returncode == 0, made.stderr
+    first = run("import", "orders", str(order_list), "--items", str(item_list),
+                "--shop", "cli-import")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    counts = json.loads(first.stdout.strip().splitlines()[-1])
+    assert {k: counts[k] for k in ("read", "created", "updated", "unchanged", "rejected")} == {
+        "read": 30, "created": 30, "updated": 0, "unchanged": 0, "rejected": 0,
+    }  # fmt: skip
+    assert "importing orders" in first.stderr  # the progress bar
+    again = run("import", "orders", str(order_list), "--shop", "cli-import")
+    assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == 30
+    missing = run("import", "orders", str(tmp_path / "nope.csv"), "--shop", "cli-import")
+    assert missing.returncode != 0 and "no such file" in missing.stderr
