@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, Literal, Self, TypeVar
+from typing import IO, Any, Literal, Self, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xiaoer.core.clock import DEFAULT_ZONE
@@ -510,6 +510,7 @@ class ExportReader:
         self._counting: _PositionFile | None = None
         self._header_line = 0
         self._rows: Iterator[OrderRow | ItemRow | Rejected] | None = None
+        self._parse: Callable[[int, list[str]], Any] | None = None
         try:
             self._binary = self.path.open("rb")
             self.bytes_total = self.path.stat().st_size
@@ -622,6 +623,29 @@ class ExportReader:
             records = self._csv_rows(parse) if self._csv is not None else self._sheet_rows(parse)
             self._rows = records
         return self._rows
+
+    def records(self) -> Iterator[tuple[int, list[str]] | Rejected]:
+        """The rows as read, not parsed: ``(line, cells)``; :meth:`parse` parses one.
+
+        An importer that knows a row unchanged since the last import (by its cells)
+        can skip parsing it. Use either this or plain iteration, not both.
+        """
+
+        def keep(line: int, cells: list[str]) -> tuple[int, list[str]]:
+            return line, cells
+
+        rows = self._csv_rows(keep) if self._csv is not None else self._sheet_rows(keep)
+        return cast("Iterator[tuple[int, list[str]] | Rejected]", rows)
+
+    def parse(self, line: int, cells: list[str]) -> OrderRow | ItemRow | Rejected:
+        """Parse a row :meth:`records` gave (the cells list is used as it is)."""
+        if self._parse is None:
+            self._parse = self._order_parser() if self.kind == "orders" else self._item_parser()
+        return self._parse(line, cells)
+
+    def order_id(self, cells: list[str]) -> str:
+        """The row's order id if it reads as one, else ``""`` (without parsing the row)."""
+        return _readable_id(cells, self._columns["订单编号"])
 
     def _layout(
         self, required: tuple[str, ...]

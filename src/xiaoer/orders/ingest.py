@@ -21,7 +21,7 @@ orders records history, it does not raise a thousand late-note alarms.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,6 +54,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
 from xiaoer.orders.exports import (
+    ExportReader,
     ItemRow,
     OrderRow,
     Rejected,
@@ -138,26 +139,34 @@ def _signed64(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
-def order_digest(row: OrderRow) -> int:
-    """A fingerprint of everything an import writes for one order row."""
-    r = row
-    text = (
-        f"{r.buyer_nick}\x1f{r.status.value}\x1f{r.goods_fen}\x1f{r.postage_fen}\x1f"
-        f"{r.total_fen}\x1f{r.paid_fen}\x1f{r.refunded_fen}\x1f{r.receiver_name}\x1f"
-        f"{r.receiver_phone}\x1f{r.receiver_address}\x1f{r.buyer_message}\x1f"
-        f"{r.shipping_method}\x1f{r.courier}\x1f{r.tracking_number}\x1f"
-        f"{r.cash_on_delivery}\x1f{r.close_reason}\x1f{r.created_at}\x1f{r.paid_at}\x1f"
-        f"{r.shipped_at}\x1f{r.finished_at}"
-    )
-    return _signed64(text.encode())
+def row_digest(cells: list[str]) -> int:
+    """A fingerprint of an order row as the export gives it: the same cells, the same
+    number; a row whose fingerprint is stored already is skipped unparsed."""
+    return _signed64("\x1f".join(cells).encode())
 
 
-def items_digest(items: Sequence[ItemRow]) -> int:
-    parts = [
-        f"{i.title}\x1f{i.price_fen}\x1f{i.quantity}\x1f{i.sku_text}\x1f{i.sku_code}\x1f{i.memo}"
-        for i in items
-    ]
-    return _signed64("\x1e".join(parts).encode())
+@dataclass(slots=True)
+class _Raw:
+    line: int
+    cells: list[str]
+    pid: str
+    digest: int
+
+
+# Longest text per order column; a longer cell is a rejected row, not a cut one.
+_LIMITS = {
+    name: length
+    for name in _ORDER_FIELDS
+    if (length := getattr(_ORDER_TABLE.c[name].type, "length", None)) is not None
+}
+
+
+def _too_long(row: OrderRow) -> str | None:
+    for name, limit in _LIMITS.items():
+        value = getattr(row, name)
+        if isinstance(value, str) and len(value) > limit:
+            return f"{name} is {len(value)} characters long; at most {limit} are kept"
+    return None
 
 
 def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -188,6 +197,12 @@ class _Run:
     items_seen: set[int] = field(default_factory=set)
     postgres: bool = False
     analyzed: dict[str, int] = field(default_factory=dict)  # tables → rows added then
+
+    def refuse(self, row: Rejected, name: str) -> None:
+        """An order row is rejected: so are its items, if its id could be read."""
+        self.reject(self.rejected_orders, self.result.orders, row, name)
+        if row.platform_order_id:
+            self.refused.add(row.platform_order_id)
 
     def reject(self, into: list[Rejected], counts: Counts, row: Rejected, name: str) -> None:
         into.append(row)
@@ -280,56 +295,67 @@ async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[
     return found
 
 
-async def _order_chunk(session: AsyncSession, run: _Run, rows: list[OrderRow]) -> None:
+async def _order_chunk(
+    session: AsyncSession, run: _Run, reader: ExportReader, raws: list[_Raw], name: str
+) -> None:
     counts = run.result.orders
-    ids = [r.platform_order_id for r in rows]
     existing = {
         pid: (oid, digest, status)
         for pid, oid, digest, status in await session.execute(
             select(Order.platform_order_id, Order.id, Order.import_digest, Order.status).where(
-                Order.shop_id == run.shop_id, _among(run, Order.platform_order_id, ids)
+                Order.shop_id == run.shop_id,
+                _among(run, Order.platform_order_id, [r.pid for r in raws]),
             )
         )
     }
     new: list[OrderRow] = []
     changed: list[tuple[OrderRow, int, str]] = []
     digests: dict[str, int] = {}
-    for row in rows:
-        digest = order_digest(row)
-        digests[row.platform_order_id] = digest
-        known = existing.get(row.platform_order_id)
+    for raw in raws:
+        known = existing.get(raw.pid)
+        if known is not None and known[1] == raw.digest:
+            counts.unchanged += 1
+            continue
+        row = reader.parse(raw.line, raw.cells)
+        if not isinstance(row, OrderRow):
+            run.refuse(cast(Rejected, row), name)
+            continue
+        if (problem := _too_long(row)) is not None:
+            run.refuse(Rejected(raw.line, problem, raw.cells, raw.pid), name)
+            continue
+        digests[raw.pid] = raw.digest
         if known is None:
             new.append(row)
-        elif known[1] == digest:
-            counts.unchanged += 1
         else:
             changed.append((row, known[0], known[2]))
     customers = await _customers(session, run, {r.buyer_nick for r in new})
     live: list[int] = []
     if new:
-        await session.execute(
-            insert(_ORDER_TABLE),
-            [
-                {
-                    **_values(r),
-                    "shop_id": run.shop_id,
-                    "platform_order_id": r.platform_order_id,
-                    "customer_id": customers.get(r.buyer_nick),
-                    "source": "import",
-                    "import_digest": digests[r.platform_order_id],
-                    "updated_at": run.now,
-                }
-                for r in new
-            ],
-        )
-        # Plain bulk insert, then one query for the ids: RETURNING over many rows is slower.
-        fresh = await session.execute(
-            select(Order.platform_order_id, Order.id).where(
-                Order.shop_id == run.shop_id,
-                _among(run, Order.platform_order_id, [r.platform_order_id for r in new]),
+        rows_in = [
+            {
+                **_values(r),
+                "shop_id": run.shop_id,
+                "platform_order_id": r.platform_order_id,
+                "customer_id": customers.get(r.buyer_nick),
+                "source": "import",
+                "import_digest": digests[r.platform_order_id],
+                "updated_at": run.now,
+                "flag": 0,
+            }
+            for r in new
+        ]
+        if run.postgres:
+            by_pid = await _copy_orders(session, rows_in)
+        else:
+            await session.execute(insert(_ORDER_TABLE), rows_in)
+            # Plain bulk insert, then one query for the ids: RETURNING over many rows is slower.
+            fresh = await session.execute(
+                select(Order.platform_order_id, Order.id).where(
+                    Order.shop_id == run.shop_id,
+                    _among(run, Order.platform_order_id, [r.platform_order_id for r in new]),
+                )
             )
-        )
-        by_pid = {pid: oid for pid, oid in fresh}
+            by_pid = {pid: oid for pid, oid in fresh}
         counts.created += len(new)
         live += [by_pid[r.platform_order_id] for r in new if _live(r, run.policy, run.now)]
     if changed:
@@ -350,6 +376,44 @@ async def _order_chunk(session: AsyncSession, run: _Run, rows: list[OrderRow]) -
         await _start_workflow(session, run, live)
     for row, oid, old in changed:
         await _follow_change(session, run, row, oid, old)
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+_COPY_ORDER_COLUMNS = (
+    "id", "shop_id", "platform_order_id", "customer_id", "source", "import_digest",
+    "updated_at", "flag", *_ORDER_FIELDS,
+)  # fmt: skip
+
+
+async def _copy_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL: take ids from the sequence, then COPY the rows in one go."""
+    ids = list(
+        await session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('\"order\"', 'id'))"
+                " FROM generate_series(1, :n)"
+            ),
+            {"n": len(rows)},
+        )
+    )
+    for row, oid in zip(rows, ids, strict=True):
+        row["id"] = oid
+    driver = await _driver(session)
+    await driver.copy_records_to_table(
+        "order",
+        records=[tuple(row[c] for c in _COPY_ORDER_COLUMNS) for row in rows],
+        columns=_COPY_ORDER_COLUMNS,
+    )
+    return {row["platform_order_id"]: row["id"] for row in rows}
+
+
+_ITEM_COLUMNS = ("order_id", "sku_id", "sku_code", "title", "sku_text", "price_fen", "quantity")
 
 
 async def _start_workflow(session: AsyncSession, run: _Run, order_ids: list[int]) -> None:
@@ -406,20 +470,37 @@ def _item_groups(rows: Iterable[ItemRow | Rejected]) -> Iterator[list[ItemRow] |
         yield group
 
 
+def _item_key(item: ItemRow) -> tuple[str, int, int, str, str]:
+    return (item.title, item.price_fen, item.quantity, item.sku_text, item.sku_code)
+
+
 async def _items_chunk(
     session: AsyncSession, run: _Run, groups: list[list[ItemRow]], name: str
 ) -> None:
+    """Store each order's items unless the same items are stored already."""
     counts = run.result.items
     ids = [g[0].platform_order_id for g in groups]
     orders = {
-        pid: (oid, digest)
-        for pid, oid, digest in await session.execute(
-            select(Order.platform_order_id, Order.id, Order.items_digest).where(
+        pid: oid
+        for pid, oid in await session.execute(
+            select(Order.platform_order_id, Order.id).where(
                 Order.shop_id == run.shop_id, _among(run, Order.platform_order_id, ids)
             )
         )
     }
-    replace: list[tuple[int, int, list[ItemRow], bool]] = []
+    stored: dict[int, list[tuple[str, int, int, str, str]]] = {}
+    if orders:
+        for stored_id, *key in await session.execute(
+            select(
+                OrderItem.order_id, OrderItem.title, OrderItem.price_fen, OrderItem.quantity,
+                OrderItem.sku_text, OrderItem.sku_code,
+            )
+            .where(_among(run, OrderItem.order_id, orders.values()))
+            .order_by(OrderItem.order_id, OrderItem.id)
+        ):  # fmt: skip
+            stored.setdefault(stored_id, []).append(tuple(key))  # type: ignore[arg-type]
+    wipe: list[int] = []
+    rows: list[tuple[Any, ...]] = []
     for group in groups:
         pid = group[0].platform_order_id
         found = orders.get(pid)
@@ -432,41 +513,38 @@ async def _items_chunk(
             for item in group:
                 run.reject(run.rejected_items, counts, Rejected(item.line, why, item.cells), name)
             continue
-        oid, old_digest = found
-        again = oid in run.items_seen  # the order's items are split across the file
-        run.items_seen.add(oid)
-        digest = items_digest(group)
-        if again:
-            digest = _signed64(f"{old_digest}:{digest}".encode())
-        elif digest == old_digest:
-            counts.unchanged += len(group)
-            continue
-        replace.append((oid, digest, group, again))
-    if not replace:
-        return
-    wipe = [oid for oid, _d, _g, again in replace if not again]
+        oid = found
+        if oid in run.items_seen:  # more items of an order met earlier in this file
+            counts.created += len(group)
+        else:
+            run.items_seen.add(oid)
+            before = stored.get(oid)
+            if before == [_item_key(i) for i in group]:
+                counts.unchanged += len(group)
+                continue
+            if before:
+                wipe.append(oid)
+                counts.updated += len(group)
+            else:
+                counts.created += len(group)
+        rows += [
+            (
+                oid, run.skus.get(i.sku_code) if i.sku_code else None, i.sku_code, i.title,
+                i.sku_text, i.price_fen, i.quantity,
+            )
+            for i in group
+        ]  # fmt: skip
     if wipe:
         await session.execute(delete(OrderItem).where(_among(run, OrderItem.order_id, wipe)))
-    await session.execute(
-        insert(_ITEM_TABLE),
-        [
-            {
-                "order_id": oid,
-                "sku_id": run.skus.get(item.sku_code) if item.sku_code else None,
-                "sku_code": item.sku_code,
-                "title": item.title,
-                "sku_text": item.sku_text,
-                "price_fen": item.price_fen,
-                "quantity": item.quantity,
-            }
-            for oid, _d, group, _again in replace
-            for item in group
-        ],
-    )
-    await session.execute(
-        update(Order), [{"id": oid, "items_digest": d} for oid, d, _g, _a in replace]
-    )
-    counts.created += sum(len(g) for _o, _d, g, _a in replace)
+    if not rows:
+        return
+    if run.postgres:
+        driver = await _driver(session)
+        await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
+    else:
+        await session.execute(
+            insert(_ITEM_TABLE), [dict(zip(_ITEM_COLUMNS, row, strict=True)) for row in rows]
+        )
 
 
 async def import_orders(
@@ -544,44 +622,38 @@ async def import_orders(
 
 
 async def _import_order_rows(
-    db: Database, run: _Run, reader: Any, name: str, progress: Progress | None
+    db: Database, run: _Run, reader: ExportReader, name: str, progress: Progress | None
 ) -> None:
+    """Read the order list in chunks; a row is parsed only when it is new or changed."""
     counts = run.result.orders
-    for batch in _chunks(reader, CHUNK):
-        good: list[OrderRow] = []
-        for row in batch:
+    for batch in _chunks(reader.records(), CHUNK):
+        pending: list[_Raw] = []
+        for record in batch:
             counts.read += 1
-            if isinstance(row, Rejected):
-                run.reject(run.rejected_orders, counts, row, name)
+            if isinstance(record, Rejected):
+                run.refuse(record, name)
                 continue
-            key = int(row.platform_order_id)
+            line, cells = record
+            pid = reader.order_id(cells)
+            if not pid:  # parsing says what is wrong with the id
+                parsed = reader.parse(line, cells)
+                if isinstance(parsed, Rejected):
+                    run.refuse(parsed, name)
+                continue
+            key = int(pid)
             if key in run.seen:
-                run.reject(
-                    run.rejected_orders,
-                    counts,
-                    Rejected(row.line, "the same order id appears earlier in this file", row.cells),
-                    name,
-                )
+                why = "the same order id appears earlier in this file"
+                run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
                 continue
             run.seen.add(key)
-            good.append(row)
-        # A refused id's items are refused too, unless a good row of it came earlier.
-        run.refused.update(
-            r.platform_order_id
-            for r in batch
-            if isinstance(r, Rejected) and _id_of(r) not in ("", None)
-        )
-        if good:
+            pending.append(_Raw(line, cells, pid, row_digest(cells)))
+        if pending:
             async with db.session() as session:
-                await _order_chunk(session, run, good)
+                await _order_chunk(session, run, reader, pending, name)
                 await session.commit()
             await _refresh_statistics(db, run, counts.created, '"order", customer')
         if progress is not None:
             progress("orders", reader.bytes_read, reader.bytes_total)
-
-
-def _id_of(row: Rejected) -> str | None:
-    return getattr(row, "platform_order_id", None)
 
 
 async def _import_item_rows(

@@ -120,10 +120,9 @@ class Order(Base):
     # confirmed by phone (O7).
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cod_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Fingerprints of the order row and of its items as last imported, so that an
-    # unchanged row is recognised without comparing every column (O1).
+    # A fingerprint of the order row as last imported, so that an unchanged row is
+    # recognised without comparing every column (O1).
     import_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    items_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"

@@ -138,7 +138,6 @@ def upgrade() -> None:
             sa.Column("cod_confirmed_at", xiaoer.core.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("import_digest", sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column("items_digest", sa.BigInteger(), nullable=True))
         batch_op.create_index(batch_op.f("ix_order_owner_id"), ["owner_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_order_owner_id_staff_account"),
@@ -153,7 +152,6 @@ def downgrade() -> None:
     with op.batch_alter_table("order", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_order_owner_id_staff_account"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_order_owner_id"))
-        batch_op.drop_column("items_digest")
         batch_op.drop_column("import_digest")
         batch_op.drop_column("cod_confirmed_at")
         batch_op.drop_column("confirmed_at")
