@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from functools import lru_cache
 
 from pydantic import Field, field_validator
@@ -55,6 +57,11 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(default=15, gt=0)
     cookie_secure: bool = False
     default_language: str = "zh"
+    upload_dir: Path | None = Field(
+        default=None,
+        description="where uploaded imports and their rejects files are kept "
+        "(default: xiaoer-uploads in the system's temporary directory)",
+    )
 
     @field_validator("database_url")
     @classmethod

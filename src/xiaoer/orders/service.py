@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from xiaoer.catalog.models import Sku
 from xiaoer.core.audit import record_audit
@@ -20,6 +21,7 @@ from xiaoer.orders import workflow
 from xiaoer.orders.models import (
     Order,
     OrderItem,
+    OrderTask,
     SellerNote,
     TaskKind,
     TaskStatus,
@@ -27,7 +29,9 @@ from xiaoer.orders.models import (
 )
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import check_flag, memo_text, parse_note
-from xiaoer.reception.models import AgentPresence, PresenceStatus
+from xiaoer.reception.models import AgentPresence, Message, PresenceStatus
+from xiaoer.reception.service import do_send_agent_message, open_conversation_of
+from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
 
@@ -517,3 +521,263 @@ async def do_close_order(
     await _audit_status(session, order, actor, before, order.close_reason)
     await workflow.on_order_closed(session, order, now=now)
     return order
+
+
+# --- Tasks: confirmation, reminders, phone calls, duplicates (O2, O6, O7) -------------
+
+DELIVERY_WORDS = {"pickup": "自提", "downstairs": "送货到楼下", "install": "包送货安装"}
+SEES_PHONES = ("supervisor", "manager", "admin", "warehouse", "auditor")
+
+
+def mask_phone(phone: str) -> str:
+    """``13800001234`` → ``138****1234``; short numbers keep only their last two digits."""
+    digits = phone.strip()
+    if len(digits) >= 7:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return "*" * max(len(digits) - 2, 0) + digits[-2:]
+
+
+def may_see_contact(staff: StaffAccount, order: Order) -> bool:
+    """The owning agent and the back office see phone and address in full."""
+    return order.owner_id == staff.id or staff.has_role(*SEES_PHONES)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}"
+
+
+def confirmation_text(
+    order: Order, note: SellerNote | None, *, courier: str, ship_date: str = ""
+) -> str:
+    """The message that asks the buyer to check their paid order (O2)."""
+    lines = ["亲，您的订单已付款，麻烦核对一下信息："]
+    lines.append(f"收货人：{order.receiver_name}  电话：{order.receiver_phone}")
+    lines.append(f"地址：{order.receiver_address}")
+    for item in order.items:
+        spec = f"（{item.sku_text}）" if item.sku_text else ""
+        lines.append(f"商品：{item.title}{spec} × {item.quantity}")
+    fields = note.fields if note is not None and note.fields else None
+    if fields:
+        design = {"normal": "图案正常", "modified": "图案修改", "custom": "图案定制"}
+        lines.append(
+            f"尺寸：宽{fields['width_m']}米 × 高{fields['height_m']}米，"
+            f"{design.get(str(fields['design']), str(fields['design']))}"
+        )
+        month, day = str(fields["ship_date"]).split("-")
+        ship_date = f"{int(month)}月{int(day)}日"
+        lines.append(f"配送方式：{DELIVERY_WORDS.get(str(fields['delivery']), '')}")
+        if fields.get("extras"):
+            lines.append(f"备注：{'，'.join(str(e) for e in fields['extras'])}")
+    if ship_date:
+        lines.append(f"预计发货：{ship_date}")
+    if courier:
+        lines.append(f"快递：{courier}")
+    lines.append("信息没问题请回复“确认”；哪里需要改，直接告诉我就好。")
+    return "\n".join(lines)
+
+
+def reminder_text(order: Order, shop_name: str) -> str:
+    """A friendly payment reminder (O6), naming the goods so the buyer knows which."""
+    first = order.items[0].title if order.items else "您选的宝贝"
+    more = f"等{len(order.items)}件" if len(order.items) > 1 else ""
+    return (
+        f"亲，看到您在{shop_name}拍下了「{first}」{more}，还没有付款哦。"
+        "付款后我们会尽快安排发货；有任何疑问随时问我～"
+    )
+
+
+async def load_task(session: AsyncSession, shop_id: int, task_id: int) -> OrderTask:
+    task = await session.get(OrderTask, task_id)
+    if task is None or task.shop_id != shop_id:
+        raise OrderError(f"no task {task_id} in this shop")
+    return task
+
+
+async def _order_with_items(session: AsyncSession, order_id: int) -> Order:
+    order = await session.scalar(
+        select(Order).options(selectinload(Order.items)).where(Order.id == order_id)
+    )
+    if order is None:
+        raise OrderError(f"no order {order_id}")
+    return order
+
+
+async def task_message(session: AsyncSession, task: OrderTask) -> str:
+    """The text a confirmation or reminder task sends, filled from the order."""
+    order = await _order_with_items(session, task.order_id)
+    shop = await session.get(Shop, order.shop_id)
+    if task.kind == TaskKind.remind.value:
+        return reminder_text(order, shop.name if shop else "")
+    if task.kind == TaskKind.confirm.value:
+        note = await current_note(session, order.id)
+        courier = order.courier or (shop.default_courier if shop else "")
+        return confirmation_text(order, note, courier=courier)
+    raise OrderError(f"a {task.kind} task sends no message")
+
+
+async def do_send_task_message(
+    session: AsyncSession,
+    *,
+    task: OrderTask,
+    agent: StaffAccount,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Send a confirmation or a reminder into the buyer's open conversation."""
+    now = now or utcnow()
+    if task.status != TaskStatus.open.value:
+        raise OrderError("this task is done already")
+    order = await _order_with_items(session, task.order_id)
+    if order.customer_id is None:
+        raise OrderError("the order has no known buyer to write to")
+    conversation = await open_conversation_of(session, order.customer_id)
+    if conversation is None:
+        raise OrderError(
+            "the buyer has no open conversation; reach them by phone and record the outcome"
+        )
+    body = (text or "").strip() or await task_message(session, task)
+    posted = await do_send_agent_message(
+        session,
+        agent=agent,
+        conversation_id=conversation.id,
+        text=body,
+        client_id=f"task-{task.id}",
+        now=now,
+    )
+    sent = posted.messages[0]
+    task.evidence = {
+        **task.evidence,
+        "conversation_id": conversation.id,
+        "sent_message_ids": [m.id for m in posted.messages],
+        "sent_text": body,
+        "sent_at": now.isoformat(),
+        "sent_by": agent.number,
+    }
+    if task.kind == TaskKind.remind.value:
+        task.status, task.outcome = TaskStatus.done.value, "sent"
+        task.done_at, task.done_by = now, agent.id
+    else:
+        task.outcome = "sent"
+    return sent
+
+
+async def _buyer_answer(session: AsyncSession, task: OrderTask) -> Message | None:
+    conversation_id = task.evidence.get("conversation_id")
+    sent = task.evidence.get("sent_message_ids") or []
+    if conversation_id is None or not sent:
+        return None
+    return await session.scalar(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.sender == "buyer",
+            Message.id > max(sent),
+        )
+        .order_by(Message.id)
+        .limit(1)
+    )
+
+
+TASK_OUTCOMES: dict[str, tuple[str, ...]] = {
+    TaskKind.confirm.value: ("confirmed", "changes_requested", "confirmed_by_phone"),
+    TaskKind.remind.value: ("phoned", "sms", "buyer_declined"),
+    TaskKind.cod_call.value: ("confirmed", "refused", "unreachable"),
+    TaskKind.duplicate.value: ("closed", "kept"),
+    TaskKind.late_note.value: ("written",),
+    TaskKind.late_ship.value: ("chased",),
+    TaskKind.late_delivery.value: ("chased",),
+}
+
+
+async def do_finish_task(
+    session: AsyncSession,
+    *,
+    task: OrderTask,
+    agent: StaffAccount,
+    outcome: str,
+    remark: str = "",
+    now: datetime | None = None,
+) -> OrderTask:
+    """Record how a task ended, with what it rests on (the buyer's reply, a call)."""
+    now = now or utcnow()
+    allowed = TASK_OUTCOMES.get(task.kind, ())
+    if outcome not in allowed:
+        raise OrderError(f"a {task.kind} task ends as one of: {', '.join(allowed)}")
+    if task.status != TaskStatus.open.value:
+        raise OrderError("this task is done already")
+    order = await _order_with_items(session, task.order_id)
+    evidence = dict(task.evidence)
+    if remark.strip():
+        evidence["remark"] = remark.strip()[:500]
+    if task.kind == TaskKind.confirm.value and outcome in ("confirmed", "changes_requested"):
+        answer = await _buyer_answer(session, task)
+        if answer is None:
+            raise OrderError(
+                "no reply from the buyer after the confirmation yet; "
+                "if they confirmed by phone, record it as such"
+            )
+        evidence.update(
+            answer_message_id=answer.id,
+            answer_text=answer.text,
+            answered_at=answer.created_at.isoformat(),
+        )
+    if task.kind == TaskKind.confirm.value and outcome != "changes_requested":
+        order.confirmed_at = now
+    if task.kind == TaskKind.cod_call.value and outcome == "confirmed":
+        order.cod_confirmed_at = now
+    if task.kind == TaskKind.duplicate.value and outcome == "closed":
+        await do_close_order(
+            session, order=order, reason="重复下单", actor=agent.number or agent.username, now=now
+        )
+    task.evidence = evidence
+    task.outcome, task.status = outcome, TaskStatus.done.value
+    task.done_at, task.done_by = now, agent.id
+    await record_audit(
+        session,
+        shop_id=order.shop_id,
+        actor=agent.number or agent.username,
+        entity="order",
+        entity_id=order.platform_order_id,
+        action=f"task {task.kind}",
+        after={"outcome": outcome},
+        reason=remark.strip(),
+    )
+    await record_event(
+        session,
+        order.shop_id,
+        "order.task_done",
+        {"task_id": task.id, "order_id": order.id, "kind": task.kind, "outcome": outcome},
+        at=now,
+    )
+    return task
+
+
+async def open_tasks(
+    session: AsyncSession, shop_id: int, *, assignee_id: int | None = None, limit: int = 200
+) -> list[tuple[OrderTask, Order]]:
+    """Open tasks, oldest first; one agent's when ``assignee_id`` is given."""
+    query = (
+        select(OrderTask, Order)
+        .join(Order, Order.id == OrderTask.order_id)
+        .where(OrderTask.shop_id == shop_id, OrderTask.status == TaskStatus.open.value)
+        .order_by(OrderTask.created_at, OrderTask.id)
+        .limit(limit)
+    )
+    if assignee_id is not None:
+        query = query.where(OrderTask.assignee_id == assignee_id)
+    return [(task, order) for task, order in await session.execute(query)]
+
+
+async def unconfirmed_paid(session: AsyncSession, shop_id: int, limit: int = 100) -> list[Order]:
+    """Paid orders not yet shipped whose buyer has not confirmed them (O2)."""
+    rows = await session.scalars(
+        select(Order)
+        .where(
+            Order.shop_id == shop_id,
+            Order.status == TradeStatus.WAIT_SELLER_SEND_GOODS.value,
+            Order.confirmed_at.is_(None),
+        )
+        .order_by(Order.paid_at)
+        .limit(limit)
+    )
+    return list(rows)

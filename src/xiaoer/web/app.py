@@ -28,6 +28,8 @@ from xiaoer.core.feed import stop_feeds
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.orders import api as orders_api
+from xiaoer.orders import import_pages
 from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
@@ -47,6 +49,8 @@ STAFF_ROUTERS = (
     assistant_api.router,
     assistant_pages.router,
     auth_pages.router,
+    import_pages.router,
+    orders_api.router,
     pages.router,
     reception_api.router,
     reception_pages.router,

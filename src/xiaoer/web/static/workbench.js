@@ -443,11 +443,7 @@
       if (!value) continue;
       facts.append(node("dt", "", js(key)), node("dd", "", value));
     }
-    fillRows($("wb-orders"), S.open.orders, (o) => [
-      o.platform_order_id,
-      js("order_item", { status: msg("status." + o.status), amount: yuan(o.total_fen) }),
-      dateOf(o.created_at),
-    ]);
+    loadOrders(S.openId);
     fillRows($("wb-earlier"), S.open.earlier, (c) => [
       js("earlier_item", {
         date: dateOf(c.opened_at),
@@ -459,6 +455,115 @@
       js("call_item", { date: dateOf(c.at), outcome: js("call_outcomes." + c.outcome) }),
       c.summary,
     ]);
+  }
+
+  // ---- the buyer's orders: note, confirmation, reminders (O2, O3, O6) ------------------
+
+  const TASK_ACTIONS = { confirm: "send_confirm", remind: "send_remind" };
+
+  async function loadOrders(id) {
+    const customer = S.open && S.open.customer;
+    if (!customer) return;
+    let data;
+    try {
+      data = await api("GET", `/api/orders/panel?customer_id=${customer.id}`);
+    } catch (error) {
+      if (S.openId === id) toast(js("failed", { detail: error.message }), "bad");
+      return;
+    }
+    if (S.openId === id) renderOrders(data.orders);
+  }
+
+  function orderButton(label, action) {
+    const button = node("button", "wb-mini", label);
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await action();
+      } catch (error) {
+        toast(js("failed", { detail: error.message }), "bad");
+      } finally {
+        button.disabled = false;
+        loadOrders(S.openId);
+      }
+    });
+    return button;
+  }
+
+  function noteLine(o) {
+    if (o.note) {
+      const line = node("div", "wb-row-sub" + (o.note.ok ? "" : " wb-late"),
+        js("orders.note", { text: o.note.text }));
+      if (!o.note.ok) line.title = o.note.errors.map((e) => e.message).join("\n");
+      return line;
+    }
+    if (!o.note_due_at) return null;
+    const late = new Date(o.note_due_at).getTime() < serverNow();
+    return node("div", "wb-row-sub " + (late ? "wb-late" : "muted"),
+      late ? js("orders.note_late") : js("orders.note_due", { time: timeOf(o.note_due_at) }));
+  }
+
+  function noteForm(o) {
+    const form = node("form", "wb-note-form");
+    const input = node("input");
+    input.placeholder = js("orders.note_placeholder");
+    input.setAttribute("aria-label", js("orders.note_label"));
+    input.maxLength = 1000;
+    const save = node("button", "wb-mini", js("orders.note_save"));
+    form.append(input, save);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!input.value.trim()) return;
+      try {
+        const result = await api("POST", `/api/orders/${o.id}/note`, { text: input.value });
+        if (!result.note.ok) toast(result.note.errors.map((e) => e.message).join("; "), "bad");
+      } catch (error) {
+        toast(js("failed", { detail: error.message }), "bad");
+      }
+      loadOrders(S.openId);
+    });
+    return form;
+  }
+
+  function renderOrders(orders) {
+    const list = $("wb-orders");
+    list.replaceChildren();
+    if (!orders.length) list.append(node("li", "muted", js("nothing_here")));
+    for (const o of orders) {
+      const row = node("li", "wb-order");
+      const head = node("div", "wb-row-main");
+      const link = node("a", "", o.number);
+      link.href = `/orders/${o.id}`;
+      link.target = "_blank";
+      head.append(link, " ", js("order_item", { status: msg("status." + o.status), amount: yuan(o.total_fen) }));
+      row.append(head);
+      const goods = o.items.map((i) => `${i.title}${i.sku_text ? "（" + i.sku_text + "）" : ""}×${i.quantity}`);
+      if (goods.length) row.append(node("div", "wb-row-sub muted", goods.join("；")));
+      const note = noteLine(o);
+      if (note) row.append(note);
+      if (o.paid_at && !o.note) row.append(noteForm(o));
+      if (o.confirmed_at) row.append(node("div", "wb-row-sub muted", js("orders.confirmed")));
+      const actions = node("div", "wb-order-actions");
+      for (const task of o.tasks) {
+        const send = TASK_ACTIONS[task.kind];
+        if (send && task.outcome !== "sent") {
+          actions.append(orderButton(js("orders." + send), () =>
+            api("POST", `/api/orders/tasks/${task.id}/send`, {})));
+        } else if (task.kind === "confirm" && task.outcome === "sent") {
+          actions.append(
+            orderButton(js("orders.buyer_confirmed"), () =>
+              api("POST", `/api/orders/tasks/${task.id}/finish`, { outcome: "confirmed" })),
+            orderButton(js("orders.buyer_changes"), () =>
+              api("POST", `/api/orders/tasks/${task.id}/finish`, { outcome: "changes_requested" })),
+          );
+        } else {
+          actions.append(node("span", "wb-task", js("orders.task_" + task.kind)));
+        }
+      }
+      if (actions.childElementCount) row.append(actions);
+      list.append(row);
+    }
   }
 
   function fillRows(list, items, lines) {

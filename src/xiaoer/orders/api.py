@@ -1,0 +1,188 @@
+"""JSON routes for the workbench's order panel: a buyer's orders, their notes and tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from xiaoer.core.policy_store import policy_on
+from xiaoer.orders.models import PAID_STATUSES, Order, OrderTask, SellerNote, TaskStatus
+from xiaoer.orders.service import (
+    OrderError,
+    do_finish_task,
+    do_send_task_message,
+    do_write_note,
+    load_order,
+    load_task,
+    mask_phone,
+    may_see_contact,
+    task_message,
+)
+from xiaoer.reception.service import NeedsApproval, ReceptionError
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.deps import SessionDep, require_staff
+
+router = APIRouter(prefix="/api/orders")
+
+Agent = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "manager"))]
+PANEL_ORDERS = 5
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _note_json(note: SellerNote | None) -> dict[str, Any] | None:
+    if note is None:
+        return None
+    return {
+        "version": note.version,
+        "text": note.text,
+        "ok": not note.errors,
+        "errors": note.errors,
+        "author": note.author_number,
+        "at": note.created_at.isoformat(),
+    }
+
+
+@router.get("/panel")
+async def buyer_orders(
+    session: SessionDep, staff: Agent, customer_id: Annotated[int, Query(ge=1)]
+) -> dict[str, Any]:
+    """The buyer's latest orders with what is due on them, for the chat's side panel."""
+    orders = list(
+        await session.scalars(
+            select(Order)
+            .options(selectinload(Order.items))
+            .where(Order.shop_id == staff.shop_id, Order.customer_id == customer_id)
+            .order_by(Order.created_at.desc())
+            .limit(PANEL_ORDERS)
+        )
+    )
+    ids = [o.id for o in orders]
+    notes: dict[int, SellerNote] = {}
+    tasks: dict[int, list[OrderTask]] = {}
+    if ids:
+        for version in await session.scalars(
+            select(SellerNote).where(SellerNote.order_id.in_(ids)).order_by(SellerNote.version)
+        ):
+            notes[version.order_id] = version  # the last version wins
+        for task in await session.scalars(
+            select(OrderTask)
+            .where(OrderTask.order_id.in_(ids), OrderTask.status == TaskStatus.open.value)
+            .order_by(OrderTask.id)
+        ):
+            tasks.setdefault(task.order_id, []).append(task)
+    policy = await policy_on(session, staff.shop_id)
+    note_minutes = timedelta(minutes=policy.orders.seller_note_minutes)
+    result = []
+    for order in orders:
+        note = notes.get(order.id)
+        paid = order.status in PAID_STATUSES and order.paid_at is not None
+        result.append(
+            {
+                "id": order.id,
+                "number": order.platform_order_id,
+                "status": order.status,
+                "total_fen": order.total_fen,
+                "created_at": order.created_at.isoformat(),
+                "paid_at": _iso(order.paid_at),
+                "flag": order.flag,
+                "mine": order.owner_id == staff.id,
+                "owned": order.owner_id is not None,
+                "confirmed_at": _iso(order.confirmed_at),
+                "cash_on_delivery": order.cash_on_delivery,
+                "phone": order.receiver_phone
+                if may_see_contact(staff, order)
+                else mask_phone(order.receiver_phone),
+                "items": [
+                    {"title": i.title, "sku_text": i.sku_text, "quantity": i.quantity}
+                    for i in order.items
+                ],
+                "note": _note_json(note),
+                "note_due_at": _iso(order.paid_at + note_minutes)
+                if paid and note is None and order.paid_at is not None
+                else None,
+                "tasks": [
+                    {"id": t.id, "kind": t.kind, "outcome": t.outcome, "due_at": _iso(t.due_at)}
+                    for t in tasks.get(order.id, [])
+                ],
+            }
+        )  # fmt: skip
+    return {"orders": result}
+
+
+class SendBody(BaseModel):
+    text: str = Field(default="", max_length=2000)
+
+
+@router.get("/tasks/{task_id}/message")
+async def preview_task_message(session: SessionDep, staff: Agent, task_id: int) -> dict[str, Any]:
+    try:
+        task = await load_task(session, staff.shop_id, task_id)
+        return {"text": await task_message(session, task)}
+    except OrderError as exc:
+        raise HTTPException(404 if "no task" in str(exc) else 409, str(exc)) from exc
+
+
+@router.post("/tasks/{task_id}/send")
+async def send_task_message(
+    session: SessionDep, staff: Agent, task_id: int, body: SendBody
+) -> dict[str, Any]:
+    """Send the confirmation or reminder into the buyer's open conversation."""
+    try:
+        task = await load_task(session, staff.shop_id, task_id)
+        message = await do_send_task_message(session, task=task, agent=staff, text=body.text)
+    except NeedsApproval as exc:
+        raise HTTPException(409, {"message": str(exc), "needs_approval": True}) from exc
+    except (OrderError, ReceptionError) as exc:
+        raise HTTPException(409, str(exc)) from exc
+    await session.commit()
+    return {"message_id": message.id, "conversation_id": message.conversation_id}
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(default="", max_length=500)
+
+
+@router.post("/{order_id}/note")
+async def write_note(
+    session: SessionDep, staff: Agent, order_id: int, body: NoteBody
+) -> dict[str, Any]:
+    """Write the seller note from the chat; a note with errors is kept and they are shown."""
+    try:
+        order = await load_order(session, staff.shop_id, order_id)
+        note = await do_write_note(
+            session, order=order, author=staff, text=body.text, reason=body.reason
+        )
+    except OrderError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    await session.commit()
+    return {"note": _note_json(note)}
+
+
+class FinishBody(BaseModel):
+    outcome: str = Field(min_length=1, max_length=32)
+    remark: str = Field(default="", max_length=500)
+
+
+@router.post("/tasks/{task_id}/finish")
+async def finish_task(
+    session: SessionDep, staff: Agent, task_id: int, body: FinishBody
+) -> dict[str, Any]:
+    """Record how a task ended; a confirmation keeps the buyer's reply as evidence (O2)."""
+    try:
+        task = await load_task(session, staff.shop_id, task_id)
+        await do_finish_task(
+            session, task=task, agent=staff, outcome=body.outcome, remark=body.remark
+        )
+    except OrderError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    await session.commit()
+    return {"task_id": task.id, "outcome": task.outcome, "evidence": task.evidence}

@@ -1,0 +1,112 @@
+"""The import page: upload a seller-centre export and watch it run (O1)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
+
+from xiaoer.core.db import Database
+from xiaoer.orders import imports
+from xiaoer.orders.models import ImportJob
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.render import render
+
+router = APIRouter()
+
+Importer = Annotated[StaffAccount, Depends(require_staff("supervisor", "manager"))]
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+async def _page(
+    request: Request, session: SessionDep, staff: StaffAccount, **extra: Any
+) -> Response:
+    jobs = await imports.recent_jobs(session, staff.shop_id)
+    context = {"jobs": [imports.job_json(j) for j in jobs], "error": None, **extra}
+    status = 422 if extra.get("error") else 200
+    return render(request, "orders/import.html", context, staff=staff, status_code=status)
+
+
+@router.get("/orders/import", response_class=HTMLResponse)
+async def import_page(request: Request, session: SessionDep, staff: Importer) -> Response:
+    return await _page(request, session, staff)
+
+
+@router.post("/orders/import", response_class=HTMLResponse)
+async def start_import(
+    request: Request,
+    session: SessionDep,
+    staff: Importer,
+    orders: Annotated[UploadFile, File()],
+    items: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    root = imports.upload_root(request.app.state.settings.upload_dir)
+    item_upload = (items.filename or "", items.file) if items and items.filename else None
+    try:
+        job, list_path, item_path = await imports.do_start_import(
+            session,
+            shop_id=staff.shop_id,
+            staff_id=staff.id,
+            root=root,
+            orders=(orders.filename or "", orders.file),
+            items=item_upload,
+        )
+    except imports.ImportRequestError as exc:  # raised before anything is written
+        return await _page(request, session, staff, error=str(exc))
+    await session.commit()
+    db: Database = request.app.state.db
+    imports.start_in_background(db, job.id, staff.shop_id, (list_path, item_path))
+    return RedirectResponse(f"/orders/import/{job.id}", status_code=303)
+
+
+async def _job(session: SessionDep, staff: StaffAccount, job_id: int) -> ImportJob:
+    job = await session.get(ImportJob, job_id)
+    if job is None or job.shop_id != staff.shop_id:
+        raise JobNotFound(job_id)
+    return job
+
+
+@router.get("/orders/import/{job_id}", response_class=HTMLResponse)
+async def job_page(request: Request, session: SessionDep, staff: Importer, job_id: int) -> Response:
+    try:
+        job = await _job(session, staff, job_id)
+    except JobNotFound:
+        return render(request, "error.html", {"message": "no such import"}, staff=staff,
+                      status_code=404)  # fmt: skip
+    return render(request, "orders/import_job.html", {"job": imports.job_json(job)}, staff=staff)
+
+
+@router.get("/api/orders/imports/{job_id}")
+async def job_status(session: SessionDep, staff: Importer, job_id: int) -> Response:
+    try:
+        job = await _job(session, staff, job_id)
+    except JobNotFound:
+        return JSONResponse({"detail": "no such import"}, status_code=404)
+    return JSONResponse(imports.job_json(job))
+
+
+@router.get("/orders/import/{job_id}/rejects/{index}")
+async def download_rejects(
+    session: SessionDep, staff: Importer, job_id: int, index: int
+) -> Response:
+    try:
+        job = await _job(session, staff, job_id)
+    except JobNotFound:
+        return Response("no such import", status_code=404)
+    path = Path(job.rejects[index]) if 0 <= index < len(job.rejects) else None
+    if path is None or not await asyncio.to_thread(path.is_file):
+        return Response("no such rejects file", status_code=404)
+    return FileResponse(path, media_type="text/csv", filename=path.name)
