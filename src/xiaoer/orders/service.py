@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -324,8 +325,17 @@ class NewOrder:
     channel: str = "own_site"
 
 
+_NUMBER = re.compile(r"[A-Za-z0-9-]{1,32}")
+MAX_FEN = 2**31 - 1  # the amount columns are 32-bit
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise OrderError(f"{what} is {len(value)} characters long; at most {limit}")
+
+
 def _check_new(order: NewOrder) -> None:
-    if not order.number or len(order.number) > 32 or not order.number.isascii():
+    if not _NUMBER.fullmatch(order.number):
         raise OrderError("order number: 1–32 letters, digits or '-'")
     if not order.items:
         raise OrderError("an order needs at least one item")
@@ -334,8 +344,21 @@ def _check_new(order: NewOrder) -> None:
             raise OrderError("every item needs a title")
         if item.price_fen < 0 or item.quantity < 1:
             raise OrderError(f"item {item.title!r}: price must be ≥ 0 and quantity ≥ 1")
+        _check_length("an item title", item.title.strip(), 200)
+        _check_length("an item's SKU code", item.sku_code, 64)
+        _check_length("an item's SKU text", item.sku_text, 200)
     if order.postage_fen < 0:
         raise OrderError("postage must be ≥ 0")
+    total = sum(i.price_fen * i.quantity for i in order.items) + order.postage_fen
+    if total > MAX_FEN:
+        raise OrderError(f"the order total {total} fen is more than an order can hold")
+    for what, value, limit in (
+        ("buyer nick", order.buyer_nick, 64),
+        ("receiver name", order.receiver_name, 64),
+        ("receiver phone", order.receiver_phone, 32),
+        ("shipping method", order.shipping_method, 32),
+    ):
+        _check_length(what, value, limit)
 
 
 async def do_create_order(
@@ -429,9 +452,11 @@ async def do_pay_order(
 ) -> Order:
     now = now or utcnow()
     if TradeStatus(order.status) != TradeStatus.WAIT_BUYER_PAY:
-        if order.paid_at is not None:
+        if order.paid_at is not None and order.status not in workflow.CLOSED_STATUSES:
             return order  # paid already: the call is repeated
         raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot be paid")
+    if paid_fen is not None and not 0 < paid_fen <= order.total_fen:
+        raise OrderError(f"the amount paid must be more than 0 and at most {order.total_fen} fen")
     before = order.status
     order.status = TradeStatus.WAIT_SELLER_SEND_GOODS.value
     order.paid_at = now

@@ -29,7 +29,8 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.orders import api as orders_api
-from xiaoer.orders import import_pages
+from xiaoer.orders import import_pages, site_api
+from xiaoer.orders import pages as orders_pages
 from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
@@ -51,6 +52,7 @@ STAFF_ROUTERS = (
     auth_pages.router,
     import_pages.router,
     orders_api.router,
+    orders_pages.router,
     pages.router,
     reception_api.router,
     reception_pages.router,
@@ -117,6 +119,8 @@ def create_app(
         staff_router.include_router(router)
     app.include_router(staff_router)
     app.include_router(reception_api.socket_router)
+    # Server to server, authenticated by a channel's secret: no session, no CSRF.
+    app.include_router(site_api.router)
     app.mount("/b", buyer_app, name="buyer")
     app.mount(
         "/static",
