@@ -19,6 +19,7 @@ from xiaoer.catalog.models import Product, Promotion, PromotionKind, Sku
 from xiaoer.core.auth import verify_password
 from xiaoer.core.db import Database
 from xiaoer.core.migrate import upgrade_async
+from xiaoer.core.models import Event
 from xiaoer.customers.models import Customer
 from xiaoer.demo import (
     DEMO_LOGINS,
@@ -28,7 +29,17 @@ from xiaoer.demo import (
     demo_exists,
     seed_demo,
 )
-from xiaoer.orders.models import PAID_STATUSES, Order, OrderItem, TradeStatus
+from xiaoer.orders.models import (
+    PAID_STATUSES,
+    Order,
+    OrderItem,
+    OrderTask,
+    SalesCredit,
+    SellerNote,
+    TaskKind,
+    TradeStatus,
+)
+from xiaoer.orders.service import open_tasks
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import Level, Role, StaffAccount, Team
 
@@ -368,3 +379,81 @@ async def test_default_now_is_the_current_time_and_progress_is_reported(db: Data
     orders: list[Order] = await _all(db, Order)
     newest = max(o.created_at for o in orders)
     assert timedelta(minutes=10) < datetime.now(UTC) - newest < timedelta(minutes=15)
+
+
+async def _the_agent(db: Database) -> StaffAccount:
+    async with db.session() as session:
+        agent = await session.scalar(select(StaffAccount).where(StaffAccount.username == "agent"))
+        assert agent is not None
+        return agent
+
+
+async def test_the_order_paid_21_minutes_ago_is_late_for_its_agent(demo: Seeded) -> None:
+    """Issue 5's demo point: no note 21 minutes after payment → late, for the owner."""
+    db = demo.db
+    agent = await _the_agent(db)
+    async with db.session() as session:
+        order = await session.scalar(
+            select(Order).where(
+                Order.status == TradeStatus.WAIT_SELLER_SEND_GOODS,
+                Order.paid_at == NOW.replace(microsecond=0) - timedelta(minutes=21),
+            )
+        )
+        assert order is not None and order.owner_id == agent.id
+        assert (
+            await session.scalar(select(SellerNote).where(SellerNote.order_id == order.id)) is None
+        )
+        late = list(
+            await session.scalars(
+                select(OrderTask).where(
+                    OrderTask.order_id == order.id, OrderTask.kind == TaskKind.late_note.value
+                )
+            )
+        )
+        assert [(t.status, t.assignee_id) for t in late] == [("open", agent.id)]
+        violations = await session.scalars(select(Event).where(Event.kind == "violation.late_note"))
+        late_orders = {v.payload["order_id"]: v.payload["agent_id"] for v in violations}
+        assert late_orders[order.id] == agent.id
+        mine = await open_tasks(session, order.shop_id, assignee_id=agent.id)
+        assert (late[0].id, order.id) in {(t.id, o.id) for t, o in mine}
+
+
+async def test_the_unpaid_order_11_minutes_old_has_a_reminder_task(demo: Seeded) -> None:
+    db = demo.db
+    agent = await _the_agent(db)
+    async with db.session() as session:
+        order = await session.scalar(
+            select(Order).where(
+                Order.status == TradeStatus.WAIT_BUYER_PAY,
+                Order.created_at == NOW.replace(microsecond=0) - timedelta(minutes=11),
+            )
+        )
+        assert order is not None
+        reminders = list(
+            await session.scalars(
+                select(OrderTask).where(
+                    OrderTask.order_id == order.id, OrderTask.kind == TaskKind.remind.value
+                )
+            )
+        )
+        assert [(t.status, t.assignee_id) for t in reminders] == [("open", agent.id)]
+
+
+async def test_older_paid_orders_have_notes_owners_and_sales_credit(demo: Seeded) -> None:
+    db = demo.db
+    async with db.session() as session:
+        paid = await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.paid_at.is_not(None), Order.paid_at < NOW - timedelta(hours=1))
+        )
+        notes = await session.scalar(select(func.count()).select_from(SellerNote))
+        credits = await session.scalar(select(func.count()).select_from(SalesCredit))
+        owners = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.owner_id.is_(None))
+        )
+    assert paid and notes and credits
+    assert notes > 0.8 * paid and credits >= paid
+    assert owners == 0
+    # Only live orders got workflow tasks: far fewer than all orders.
+    assert len(await _all(db, OrderTask)) < 60

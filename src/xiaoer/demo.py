@@ -8,20 +8,26 @@ transaction; nothing is written when the demo shop exists already.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer import demo_data as data
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
-from xiaoer.orders.models import Order, OrderItem, TradeStatus
+from xiaoer.orders import workflow
+from xiaoer.orders.models import Order, OrderItem, SalesCredit, SellerNote, TradeStatus
+from xiaoer.orders.notes import SellerNote as ParsedNote
+from xiaoer.orders.notes import parse_note
 from xiaoer.reception.phrases import PhraseInput, do_save_phrase
 from xiaoer.shops.models import Platform
 from xiaoer.shops.service import do_create_shop, shop_by_code
@@ -372,6 +378,114 @@ def _tag(rng: random.Random, buyers: list[data.Buyer], orders: list[_Planned]) -
         buyer.row["tags"] = [tag for tag, applies in rules if applies]
 
 
+# Who sells: the presale agents and the supervisor, each with their flag colour (O4).
+_SELLERS = (("agent", 1, 0.45), ("agent3", 2, 0.4), ("supervisor", 3, 0.15))
+_SIZE = re.compile(r"(?:宽)?(\d+(?:\.\d+)?)米\*(?:高)?(\d+(?:\.\d+)?)米|(\d+)\*(\d+)cm")
+_DELIVERY = (("送货到楼下", 0.5), ("自提", 0.2), ("包送货安装", 0.3))
+
+
+def _note_size(items: list[Row], rng: random.Random) -> str | None:
+    """The width × height of the order's first item that has one, as a note writes it."""
+    for item in items:
+        text = str(item["sku_text"])
+        if "每米宽" in text:  # made to measure: the quantity is the width in metres
+            return f"{item['quantity']}米*{rng.choice(('2.5', '2.6', '2.7', '2.8'))}米"
+        found = _SIZE.search(text)
+        if found and found.group(1):
+            return f"{found.group(1)}米*{found.group(2)}米"
+        if found:
+            return f"{found.group(3)}cm*{found.group(4)}cm"
+    return None
+
+
+async def _owners_notes_and_credits(
+    session: AsyncSession,
+    rng: random.Random,
+    orders: list[_Planned],
+    order_ids: dict[str, int],
+    staff_ids: dict[str, int],
+    base: datetime,
+) -> None:
+    """Who owns each sale, the notes written after payment and the sales ledger (O3–O5).
+
+    The two fixed recent orders belong to the first agent and have no note yet: the
+    unpaid one is due its reminder, the paid one is late for its note.
+    """
+    names = [name for name, _flag, _weight in _SELLERS]
+    weights = [weight for _name, _flag, weight in _SELLERS]
+    flags = {staff_ids[name]: flag for name, flag, _weight in _SELLERS}
+    fresh = base - timedelta(minutes=30)
+    owners: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    credits: list[dict[str, Any]] = []
+    for order in orders:
+        row = order.row
+        oid = order_ids[row["platform_order_id"]]
+        owner = staff_ids["agent"] if row["created_at"] >= fresh else staff_ids[
+            rng.choices(names, weights=weights)[0]
+        ]  # fmt: skip
+        owners.append({"id": oid, "owner_id": owner, "flag": flags[owner]})
+        paid_at = row["paid_at"]
+        if paid_at is None or row["created_at"] >= fresh:
+            continue
+        credits.append(
+            {"shop_id": row["shop_id"], "order_id": oid, "agent_id": owner, "role": "owner",
+             "reason": "flag", "amount_fen": row["paid_fen"], "paid_at": paid_at,
+             "created_at": paid_at}
+        )  # fmt: skip
+        size = _note_size(order.items, rng)
+        if size is None:
+            continue
+        late = rng.random() < 0.04
+        written = paid_at + timedelta(minutes=rng.randint(22, 70) if late else rng.randint(2, 18))
+        if written > base:
+            continue
+        ship = (paid_at + timedelta(days=rng.choice((0, 1, 1, 2)))).astimezone(_TZ)
+        delivery = rng.choices([d for d, _ in _DELIVERY], weights=[w for _, w in _DELIVERY])[0]
+        design = "图案正常" if rng.random() < 0.85 else "图案定制"
+        text = f"{row['receiver_name']},{size},{design},{ship.month}月{ship.day}日发货,{delivery}"
+        parsed = parse_note(text)
+        notes.append(
+            {"shop_id": row["shop_id"], "order_id": oid, "version": 1, "text": text,
+             "fields": parsed.to_json() if isinstance(parsed, ParsedNote) else None,
+             "errors": [] if isinstance(parsed, ParsedNote)
+             else [{"field": e.field, "message": e.message} for e in parsed],
+             "author_id": owner, "author_number": "", "reason": "", "created_at": written}
+        )  # fmt: skip
+        if row["shipped_at"] is not None or row["status"] != TradeStatus.WAIT_SELLER_SEND_GOODS:
+            owners[-1]["confirmed_at"] = min(written + timedelta(minutes=5), base)
+    for group in (
+        [o for o in owners if "confirmed_at" not in o],
+        [o for o in owners if "confirmed_at" in o],
+    ):
+        if group:
+            await session.execute(update(Order), group)
+    if notes:
+        await session.execute(insert(SellerNote), notes)
+    if credits:
+        await session.execute(insert(SalesCredit), credits)
+
+
+async def _start_live_orders(db: Database, shop_id: int, base: datetime) -> None:
+    """Orders still in motion get their deadlines; those already due fire now."""
+    async with db.session() as session:
+        live = await session.scalars(
+            select(Order).where(
+                Order.shop_id == shop_id,
+                or_(
+                    (Order.status == TradeStatus.WAIT_BUYER_PAY.value)
+                    & (Order.created_at >= base - timedelta(hours=24)),
+                    (Order.status == TradeStatus.WAIT_SELLER_SEND_GOODS.value)
+                    & (Order.paid_at >= base - timedelta(hours=48)),
+                ),
+            )
+        )
+        for order in live:
+            await workflow.on_order_created(session, order, now=base)
+        await session.commit()
+    await fire_all_due(db, now=base)
+
+
 async def demo_exists(db: Database) -> bool:
     """Whether the demo shop has been created in this database."""
     async with db.session() as session:
@@ -429,6 +543,7 @@ async def seed_demo(
             )
         step("promotions")
 
+        staff_ids: dict[str, int] = {}
         for number, (login, days) in enumerate(zip(DEMO_LOGINS, _HIRED_DAYS_AGO, strict=True)):
             hired = base - timedelta(days=days)
             account = await do_add_staff(
@@ -444,6 +559,7 @@ async def seed_demo(
                 hired_on=hired,
             )
             account.created_at = hired
+            staff_ids[login.username] = account.id
         step("staff")
 
         buyers = data.build_customers(rng, shop.id, base, CUSTOMERS)
@@ -474,8 +590,10 @@ async def seed_demo(
             for item in order.items
         ]
         await session.execute(insert(OrderItem), item_rows)
+        await _owners_notes_and_credits(session, rng, orders, order_ids, staff_ids, base)
         await session.commit()
         step("orders")
+    await _start_live_orders(db, shop.id, base)
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
