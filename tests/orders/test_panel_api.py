@@ -118,3 +118,58 @@ async def test_another_agent_sees_the_phone_masked(
     panel = (await client.get(f"/api/orders/panel?customer_id={customer_id}")).json()
     assert panel["orders"][0]["phone"] == "139****2222"
     assert panel["orders"][0]["mine"] is False
+
+
+async def test_each_send_is_kept_and_a_requested_change_asks_again(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("mei", "agent")
+    now = utcnow()
+    async with db.session() as session:
+        await do_set_presence(session, agent=agent, status="online", now=now)
+        buyer = await do_get_or_create_customer(
+            session, shop_id=shop.id, channel="widget", buyer_id="b-3"
+        )
+        await do_receive_buyer_message(
+            session, shop=shop, customer=buyer, text="在吗", client_id="c1", now=now
+        )
+        new = NewOrder(number="P-3", buyer_id="b-3", channel="widget",
+                       items=(NewItem("桌布", 5900),))  # fmt: skip
+        order = await do_create_order(session, shop_id=shop.id, new=new, now=now)
+        await do_flag(session, order=order, agent=agent, flag=1, now=now)
+        await do_pay_order(session, order=order, now=now)
+        await session.commit()
+        order_id = order.id
+    await sign_in(client, "mei")
+    headers = {"X-CSRF-Token": await _token(client)}
+    panel = (await client.get(f"/api/orders/panel?customer_id={buyer.id}")).json()
+    task_id = panel["orders"][0]["tasks"][0]["id"]
+    for text in ("第一遍确认", "第二遍确认"):
+        sent = await client.post(f"/api/orders/tasks/{task_id}/send", json={"text": text},
+                                 headers=headers)  # fmt: skip
+        assert sent.status_code == 200, sent.text
+    async with db.session() as session:
+        task = await session.get(OrderTask, task_id)
+        assert task is not None
+        assert [s["text"] for s in task.evidence["sends"]] == ["第一遍确认", "第二遍确认"]
+        await do_receive_buyer_message(
+            session, shop=shop, customer=buyer, text="颜色要换成灰色", client_id="c2",
+            now=now + timedelta(minutes=1),
+        )  # fmt: skip
+        await session.commit()
+    done = await client.post(f"/api/orders/tasks/{task_id}/finish",
+                             json={"outcome": "changes_requested"}, headers=headers)  # fmt: skip
+    assert done.status_code == 200
+    async with db.session() as session:
+        confirms = list(
+            await session.scalars(
+                select(OrderTask)
+                .where(OrderTask.order_id == order_id, OrderTask.kind == TaskKind.confirm.value)
+                .order_by(OrderTask.id)
+            )
+        )
+        stored = await session.get(Order, order_id)
+    assert [(t.status, t.outcome) for t in confirms] == [
+        ("done", "changes_requested"), ("open", ""),
+    ]  # fmt: skip
+    assert stored is not None and stored.confirmed_at is None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.clock import utcnow
 from xiaoer.core.models import AuditEntry
 
 
@@ -20,6 +22,7 @@ async def record_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str = "",
+    at: datetime | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
         shop_id=shop_id,
@@ -30,6 +33,7 @@ async def record_audit(
         before=before,
         after=after,
         reason=reason,
+        at=at or utcnow(),
     )
     session.add(entry)
     return entry

@@ -209,6 +209,7 @@ async def do_write_note(
         before={"note": versions[-1].text} if versions else None,
         after={"note": text},
         reason=reason,
+        at=now,
     )
     await record_event(
         session,
@@ -260,6 +261,8 @@ async def do_flag(
                 "another agent owns this sale; it may be chased only after "
                 f"{policy.orders.chase_after_hours} h unpaid with its owner offline"
             )
+    if order.flag == flag and order.owner_id == agent.id:
+        return why  # nothing changes
     before = {"flag": order.flag, "owner_id": order.owner_id}
     order.flag = flag
     order.owner_id = agent.id
@@ -273,6 +276,7 @@ async def do_flag(
         before=before,
         after={"flag": flag, "owner_id": agent.id},
         reason=why,
+        at=now,
     )
     await record_event(
         session,
@@ -421,7 +425,12 @@ async def do_create_order(
 
 
 async def _audit_status(
-    session: AsyncSession, order: Order, actor: str, before: str, reason: str = ""
+    session: AsyncSession,
+    order: Order,
+    actor: str,
+    before: str,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> None:
     await record_audit(
         session,
@@ -433,12 +442,14 @@ async def _audit_status(
         before={"status": before},
         after={"status": order.status},
         reason=reason,
+        at=now,
     )
     await record_event(
         session,
         order.shop_id,
         "order.status",
         {"order_id": order.id, "status": order.status, "before": before},
+        at=now,
     )
 
 
@@ -461,7 +472,7 @@ async def do_pay_order(
     order.status = TradeStatus.WAIT_SELLER_SEND_GOODS.value
     order.paid_at = now
     order.paid_fen = order.total_fen if paid_fen is None else paid_fen
-    await _audit_status(session, order, actor, before)
+    await _audit_status(session, order, actor, before, now=now)
     await workflow.on_order_paid(session, order, now=now)
     return order
 
@@ -496,7 +507,7 @@ async def do_ship_order(
     order.courier = courier.strip()[:32]
     order.tracking_number = tracking_number.strip()[:64]
     order.shipped_at = now
-    await _audit_status(session, order, actor, before)
+    await _audit_status(session, order, actor, before, now=now)
     await workflow.on_order_shipped(session, order, now=now)
     return order
 
@@ -515,7 +526,7 @@ async def do_finish_order(
     if order.cash_on_delivery and order.paid_at is None:
         order.paid_at = now
         order.paid_fen = order.total_fen
-    await _audit_status(session, order, actor, before)
+    await _audit_status(session, order, actor, before, now=now)
     await workflow.on_order_finished(session, order, now=now)
     return order
 
@@ -543,7 +554,7 @@ async def do_close_order(
     order.closed_at = now
     if paid:
         order.refunded_fen = order.paid_fen
-    await _audit_status(session, order, actor, before, order.close_reason)
+    await _audit_status(session, order, actor, before, order.close_reason, now=now)
     await workflow.on_order_closed(session, order, now=now)
     return order
 
@@ -646,9 +657,14 @@ async def do_send_task_message(
     task: OrderTask,
     agent: StaffAccount,
     text: str | None = None,
+    client_id: str | None = None,
     now: datetime | None = None,
 ) -> Message:
-    """Send a confirmation or a reminder into the buyer's open conversation."""
+    """Send a confirmation or a reminder into the buyer's open conversation.
+
+    Each send is kept in the task's evidence; the same ``client_id`` again (a retried
+    request) sends and records nothing new.
+    """
     now = now or utcnow()
     if task.status != TaskStatus.open.value:
         raise OrderError("this task is done already")
@@ -661,15 +677,22 @@ async def do_send_task_message(
             "the buyer has no open conversation; reach them by phone and record the outcome"
         )
     body = (text or "").strip() or await task_message(session, task)
+    sends = list(task.evidence.get("sends", []))
     posted = await do_send_agent_message(
         session,
         agent=agent,
         conversation_id=conversation.id,
         text=body,
-        client_id=f"task-{task.id}",
+        client_id=client_id or f"task-{task.id}-{len(sends) + 1}",
         now=now,
     )
     sent = posted.messages[0]
+    if posted.duplicate:  # a repeated request: the message went out the first time
+        return sent
+    sends.append(
+        {"message_ids": [m.id for m in posted.messages], "text": body, "at": now.isoformat(),
+         "by": agent.number}
+    )  # fmt: skip
     task.evidence = {
         **task.evidence,
         "conversation_id": conversation.id,
@@ -677,6 +700,7 @@ async def do_send_task_message(
         "sent_text": body,
         "sent_at": now.isoformat(),
         "sent_by": agent.number,
+        "sends": sends,
     }
     if task.kind == TaskKind.remind.value:
         task.status, task.outcome = TaskStatus.done.value, "sent"
@@ -746,6 +770,8 @@ async def do_finish_task(
             answer_text=answer.text,
             answered_at=answer.created_at.isoformat(),
         )
+    if task.kind == TaskKind.late_note.value and not await workflow.has_note(session, order.id):
+        raise OrderError("write the seller note first")
     if task.kind == TaskKind.confirm.value and outcome != "changes_requested":
         order.confirmed_at = now
     if task.kind == TaskKind.cod_call.value and outcome == "confirmed":
@@ -757,6 +783,12 @@ async def do_finish_task(
     task.evidence = evidence
     task.outcome, task.status = outcome, TaskStatus.done.value
     task.done_at, task.done_by = now, agent.id
+    if task.kind == TaskKind.confirm.value and outcome == "changes_requested":
+        # The order is changed as the buyer asked; then it is confirmed again.
+        await session.flush()
+        await workflow.open_task(
+            session, order, TaskKind.confirm, assignee_id=task.assignee_id, now=now
+        )
     await record_audit(
         session,
         shop_id=order.shop_id,
@@ -766,6 +798,7 @@ async def do_finish_task(
         action=f"task {task.kind}",
         after={"outcome": outcome},
         reason=remark.strip(),
+        at=now,
     )
     await record_event(
         session,

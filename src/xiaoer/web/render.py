@@ -32,6 +32,7 @@ NAV = (
     # (path, message key, roles that see it; empty = everyone signed in)
     ("/", "nav.home", ()),
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
+    ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
