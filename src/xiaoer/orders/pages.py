@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,17 @@ from sqlalchemy.orm import selectinload
 
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
+from xiaoer.orders.changes import (
+    ChangeRequest,
+    changes_of,
+    do_change_order,
+    do_decide_change,
+    pending_changes,
+)
 from xiaoer.orders.models import (
     STATUS_TEXTS,
     Order,
+    OrderChange,
     OrderTask,
     SellerNote,
     TaskKind,
@@ -276,6 +285,9 @@ async def _order_page(
         "flag_error": None,
         "task_error": None,
         "task_error_id": None,
+        "changes": await changes_of(session, order.id),
+        "may_change": may_act(staff, order),
+        "change_error": None,
     }
     context.update(forms)
     return render(request, "orders/detail.html", context, staff=staff, status_code=status_code)
@@ -318,6 +330,7 @@ async def orders_page(
     context = {
         **WORDS,
         "tasks": tasks,
+        "pending_changes": await pending_changes(session, staff.shop_id) if leader else [],
         "unconfirmed": paid,
         "team": team,
         "agents": [s for s in team.values() if s.has_role("agent")],
@@ -447,6 +460,81 @@ async def flag_order(
     except ValueError as exc:  # OrderError, or a flag that is not 0–5
         return await _order_page(
             request, session, staff, order, status_code=422, flag_error=str(exc)
+        )
+    await session.commit()
+    return _back(order.id)
+
+
+def _fen(text: str) -> int | None:
+    """A yuan amount typed in a form (``128``, ``128.5``) in fen; empty means unchanged."""
+    text = text.strip().removeprefix("¥")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise OrderError(f"{text!r} is not an amount in yuan") from exc
+    if value != value.quantize(Decimal("0.01")):
+        raise OrderError(f"{text!r} has more than two decimals")
+    return int(value * 100)
+
+
+@router.post("/{order_id}/change", response_class=HTMLResponse)
+async def change_order(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    order_id: int,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    goods: Annotated[str, Form(max_length=16)] = "",
+    postage: Annotated[str, Form(max_length=16)] = "",
+    receiver_name: Annotated[str, Form(max_length=64)] = "",
+    receiver_phone: Annotated[str, Form(max_length=32)] = "",
+    receiver_address: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Price, shipping fee or address: made at once within authority, else asked of the
+    supervisor (O8)."""
+    order = await _order_or_404(session, staff, order_id)
+    if not may_act(staff, order):
+        raise Forbidden()
+    try:
+        request_ = ChangeRequest(
+            goods_fen=_fen(goods),
+            postage_fen=_fen(postage),
+            receiver_name=receiver_name.strip() or None,
+            receiver_phone=receiver_phone.strip() or None,
+            receiver_address=receiver_address.strip() or None,
+            reason=reason,
+        )
+        await do_change_order(session, order=order, agent=staff, request=request_)
+    except OrderError as exc:
+        return await _order_page(
+            request, session, staff, order, status_code=422, change_error=str(exc)
+        )
+    await session.commit()
+    return _back(order.id)
+
+
+@router.post("/changes/{change_id}/decide", response_class=HTMLResponse)
+async def decide_change(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    change_id: int,
+    decision: Annotated[str, Form(pattern="^(approve|refuse)$")],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    change = await session.get(OrderChange, change_id)
+    if change is None or change.shop_id != staff.shop_id:
+        raise HTTPException(404)
+    order = await _order_or_404(session, staff, change.order_id)
+    try:
+        await do_decide_change(
+            session, change=change, supervisor=staff, approve=decision == "approve", note=note
+        )
+    except OrderError as exc:
+        return await _order_page(
+            request, session, staff, order, status_code=409, change_error=str(exc)
         )
     await session.commit()
     return _back(order.id)

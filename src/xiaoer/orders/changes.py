@@ -1,0 +1,242 @@
+"""Changing an order's price, shipping fee or address within the agent's authority (O8).
+
+A price cut or a shipping-fee change is measured against the limits of the
+agent's level in the policy (``authority.<level>``). Within them the change is
+made at once; beyond them it waits as a request the supervisor approves (and it
+is made then) or refuses. Supervisors and managers change orders directly.
+Price and shipping fee change only before payment, as on the platform; the
+address until the order ships. Every change is in the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.audit import record_audit
+from xiaoer.core.clock import utcnow
+from xiaoer.core.events import record_event
+from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
+from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
+from xiaoer.orders.service import MAX_FEN, OrderError
+from xiaoer.staff.models import StaffAccount
+
+LEADERS = ("supervisor", "manager")
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """What the agent wants; ``None`` leaves a part as it is."""
+
+    goods_fen: int | None = None
+    postage_fen: int | None = None
+    receiver_name: str | None = None
+    receiver_phone: str | None = None
+    receiver_address: str | None = None
+    reason: str = ""
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen / 100:.2f}"
+
+
+def beyond_authority(
+    policy: Policy, level: str, order: Order, before: dict[str, Any], after: dict[str, Any]
+) -> list[str]:
+    """The limits of ``level`` the change goes past, in words; empty when within them."""
+    authority = policy.authority.get(level)
+    if authority is None:
+        return [f"the level {level!r} has no authority in the policy"]
+    found: list[str] = []
+    if "goods_fen" in after:
+        cut = before["goods_fen"] - after["goods_fen"]
+        share_limit = int(Decimal(order.goods_fen) * Decimal(authority.max_discount_percent))
+        limit = min(authority.max_discount_fen, share_limit)
+        if cut > limit:
+            found.append(
+                f"a price cut of {_yuan(cut)} is more than the {_yuan(limit)} a {level} agent "
+                f"may give on this order"
+            )
+    if "postage_fen" in after:
+        old, new = before["postage_fen"], after["postage_fen"]
+        waived = new == 0 and old > 0
+        if not (waived and authority.free_shipping) and abs(new - old) > (
+            authority.max_shipping_fee_change_fen
+        ):
+            found.append(
+                f"changing the shipping fee by {_yuan(abs(new - old))} is more than the "
+                f"{_yuan(authority.max_shipping_fee_change_fen)} a {level} agent may"
+            )
+    return found
+
+
+def _parts(order: Order, request: ChangeRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in ("goods_fen", "postage_fen", "receiver_name", "receiver_phone",
+                 "receiver_address"):  # fmt: skip
+        value = getattr(request, name)
+        if isinstance(value, str):
+            value = " ".join(value.split())
+        if value is not None and value != getattr(order, name):
+            before[name], after[name] = getattr(order, name), value
+    return before, after
+
+
+def _check(order: Order, after: dict[str, Any]) -> None:
+    status = TradeStatus(order.status)
+    money = {"goods_fen", "postage_fen"} & after.keys()
+    if money and status != TradeStatus.WAIT_BUYER_PAY:
+        raise OrderError("price and shipping fee change only before the buyer pays")
+    unshipped = status in (TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS)
+    if after.keys() - money and (order.shipped_at is not None or not unshipped):
+        raise OrderError("the address changes only before the order ships")
+    for name in money:
+        if not 0 <= after[name] <= MAX_FEN:
+            raise OrderError(f"{name} must be between 0 and {MAX_FEN} fen")
+    if "goods_fen" in after and after["goods_fen"] == 0:
+        raise OrderError("the goods cannot be free; close the order instead")
+    limits = {"receiver_name": 64, "receiver_phone": 32, "receiver_address": 500}
+    for name, limit in limits.items():
+        if name in after and not 0 < len(after[name]) <= limit:
+            raise OrderError(f"{name} must be 1–{limit} characters")
+
+
+def _apply(order: Order, after: dict[str, Any]) -> None:
+    for name, value in after.items():
+        setattr(order, name, value)
+    if {"goods_fen", "postage_fen"} & after.keys():
+        order.total_fen = order.goods_fen + order.postage_fen
+
+
+async def do_change_order(
+    session: AsyncSession,
+    *,
+    order: Order,
+    agent: StaffAccount,
+    request: ChangeRequest,
+    now: datetime | None = None,
+) -> OrderChange:
+    """Make the change, or file it for the supervisor when it is beyond the agent's level."""
+    now = now or utcnow()
+    before, after = _parts(order, request)
+    if not after:
+        raise OrderError("nothing to change")
+    reason = request.reason.strip()
+    if not reason:
+        raise OrderError("say why the order changes (the buyer's request, the agreed price…)")
+    _check(order, after)
+    policy = await policy_on(session, order.shop_id)
+    beyond = (
+        []
+        if agent.has_role(*LEADERS)
+        else beyond_authority(policy, agent.level, order, before, after)
+    )
+    change = OrderChange(
+        shop_id=order.shop_id,
+        order_id=order.id,
+        agent_id=agent.id,
+        before=before,
+        after=after,
+        reason=reason[:500],
+        beyond=beyond,
+        status=ChangeStatus.pending.value if beyond else ChangeStatus.applied.value,
+        created_at=now,
+    )
+    session.add(change)
+    await session.flush()
+    if not beyond:
+        _apply(order, after)
+        await _audit(session, order, agent, change, "changed", now)
+    await record_event(
+        session,
+        order.shop_id,
+        "order.change",
+        {"change_id": change.id, "order_id": order.id, "status": change.status,
+         "agent_id": agent.id},
+        at=now,
+    )  # fmt: skip
+    return change
+
+
+async def _audit(
+    session: AsyncSession,
+    order: Order,
+    actor: StaffAccount,
+    change: OrderChange,
+    action: str,
+    now: datetime,
+) -> None:
+    await record_audit(
+        session,
+        shop_id=order.shop_id,
+        actor=actor.number or actor.username,
+        entity="order",
+        entity_id=order.platform_order_id,
+        action=action,
+        before=change.before,
+        after=change.after,
+        reason=change.reason,
+        at=now,
+    )
+
+
+async def do_decide_change(
+    session: AsyncSession,
+    *,
+    change: OrderChange,
+    supervisor: StaffAccount,
+    approve: bool,
+    note: str = "",
+    now: datetime | None = None,
+) -> OrderChange:
+    now = now or utcnow()
+    if not supervisor.has_role(*LEADERS):
+        raise OrderError("only a supervisor or a manager decides on a change")
+    if change.status != ChangeStatus.pending.value:
+        raise OrderError("this change was decided already")
+    order = await session.get(Order, change.order_id)
+    if order is None:
+        raise OrderError("the order is gone")
+    if approve:
+        _check(order, change.after)  # the order may have moved on (paid, shipped) meanwhile
+        moved = [k for k, v in change.before.items() if getattr(order, k) != v]
+        if moved:
+            raise OrderError(f"the order changed meanwhile ({', '.join(moved)}); ask again")
+        _apply(order, change.after)
+    change.status = (ChangeStatus.approved if approve else ChangeStatus.refused).value
+    change.decided_by, change.decided_at, change.note = supervisor.id, now, note.strip()[:500]
+    await _audit(session, order, supervisor, change, "change approved" if approve
+                 else "change refused", now)  # fmt: skip
+    await record_event(
+        session,
+        order.shop_id,
+        "order.change",
+        {"change_id": change.id, "order_id": order.id, "status": change.status,
+         "agent_id": change.agent_id},
+        at=now,
+    )  # fmt: skip
+    return change
+
+
+async def pending_changes(session: AsyncSession, shop_id: int) -> list[tuple[OrderChange, Order]]:
+    rows = await session.execute(
+        select(OrderChange, Order)
+        .join(Order, Order.id == OrderChange.order_id)
+        .where(OrderChange.shop_id == shop_id, OrderChange.status == ChangeStatus.pending.value)
+        .order_by(OrderChange.created_at)
+    )
+    return [(change, order) for change, order in rows]
+
+
+async def changes_of(session: AsyncSession, order_id: int) -> list[OrderChange]:
+    rows = await session.scalars(
+        select(OrderChange).where(OrderChange.order_id == order_id).order_by(OrderChange.id)
+    )
+    return list(rows)

@@ -1,0 +1,161 @@
+"""Price, shipping fee and address changes within the agent's authority (O8)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import MakeStaff, csrf_from, sign_in
+from xiaoer.core.db import Database
+from xiaoer.core.models import AuditEntry
+from xiaoer.orders.changes import ChangeRequest, do_change_order, do_decide_change
+from xiaoer.orders.models import ChangeStatus, Order
+from xiaoer.orders.service import (
+    NewItem,
+    NewOrder,
+    OrderError,
+    do_create_order,
+    do_flag,
+    do_pay_order,
+    load_order,
+)
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+
+
+async def _order(db: Database, shop: Shop, owner: StaffAccount, number: str = "C-1") -> int:
+    async with db.session() as session:
+        new = NewOrder(number=number, buyer_id="b", items=(NewItem("定制窗帘", 50000),),
+                       postage_fen=2000, receiver_address="上海市黄浦区1号")  # fmt: skip
+        order = await do_create_order(session, shop_id=shop.id, new=new)
+        await do_flag(session, order=order, agent=owner, flag=1)
+        await session.commit()
+        return order.id
+
+
+async def _change(db: Database, shop: Shop, order_id: int, agent: StaffAccount,
+                  **parts: object) -> ChangeStatus:  # fmt: skip
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        change = await do_change_order(
+            session,
+            order=order,
+            agent=agent,
+            request=ChangeRequest(reason="买家议价", **parts),  # type: ignore[arg-type]
+        )
+        await session.commit()
+        return ChangeStatus(change.status)
+
+
+async def test_a_cut_within_the_level_is_made_at_once(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("mid", level="intermediate")  # ¥5 and 2 %
+    order_id = await _order(db, shop, agent)
+    assert await _change(db, shop, order_id, agent, goods_fen=49600) == ChangeStatus.applied
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        assert (order.goods_fen, order.total_fen) == (49600, 51600)
+        audit = await session.scalar(select(AuditEntry).where(AuditEntry.action == "changed"))
+        assert audit is not None and audit.before == {"goods_fen": 50000}
+        assert audit.after == {"goods_fen": 49600}
+
+
+async def test_a_cut_beyond_the_level_waits_for_the_supervisor(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("junior")  # a junior may give nothing
+    boss = await make_staff("boss", "supervisor", level="senior")
+    order_id = await _order(db, shop, agent)
+    assert await _change(db, shop, order_id, agent, goods_fen=48000) == ChangeStatus.pending
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        assert order.goods_fen == 50000  # nothing changed yet
+        from xiaoer.orders.changes import pending_changes
+
+        [(change, _order_row)] = await pending_changes(session, shop.id)
+        assert "¥20.00" in change.beyond[0]
+        with pytest.raises(OrderError, match="supervisor"):
+            await do_decide_change(session, change=change, supervisor=agent, approve=True)
+        await do_decide_change(session, change=change, supervisor=boss, approve=True)
+        await session.commit()
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        assert order.goods_fen == 48000 and order.total_fen == 50000
+
+
+async def test_waiving_shipping_needs_the_right_to_and_money_changes_stop_at_payment(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mid = await make_staff("mid", level="intermediate")  # may not waive; ±¥5
+    senior = await make_staff("old", level="senior")  # may waive
+    order_id = await _order(db, shop, mid)
+    assert await _change(db, shop, order_id, mid, postage_fen=0) == ChangeStatus.pending
+    assert await _change(db, shop, order_id, senior, postage_fen=0) == ChangeStatus.applied
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        await do_pay_order(session, order=order)
+        await session.commit()
+    with pytest.raises(OrderError, match="before the buyer pays"):
+        await _change(db, shop, order_id, senior, goods_fen=100)
+    # The address may still change until the order ships.
+    assert (
+        await _change(db, shop, order_id, mid, receiver_address="上海市徐汇区2号")
+        == ChangeStatus.applied
+    )
+
+
+async def test_a_change_needs_a_reason_and_something_to_change(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("mid", level="intermediate")
+    order_id = await _order(db, shop, agent)
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        with pytest.raises(OrderError, match="why"):
+            await do_change_order(session, order=order, agent=agent,
+                                  request=ChangeRequest(goods_fen=49900))  # fmt: skip
+        with pytest.raises(OrderError, match="nothing"):
+            await do_change_order(session, order=order, agent=agent,
+                                  request=ChangeRequest(goods_fen=50000, reason="x"))  # fmt: skip
+
+
+async def test_the_order_page_files_and_decides_a_change(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("mei")
+    await make_staff("boss", "supervisor", level="senior")
+    order_id = await _order(db, shop, agent)
+    await sign_in(client, "mei")
+    page = await client.get(f"/orders/{order_id}")
+    asked = await client.post(
+        f"/orders/{order_id}/change",
+        data={"goods": "480", "reason": "老客要求便宜20", "csrf_token": csrf_from(page.text)},
+    )
+    assert asked.status_code == 303
+    shown = await client.get(f"/orders/{order_id}")
+    assert "待主管审批" in shown.text
+    bad = await client.post(
+        f"/orders/{order_id}/change",
+        data={"goods": "4.801", "reason": "x", "csrf_token": csrf_from(shown.text)},
+    )
+    assert bad.status_code == 422 and "more than two decimals" in bad.text
+    await client.post("/logout", data={"csrf_token": csrf_from(shown.text)})
+
+    await sign_in(client, "boss")
+    listing = await client.get("/orders")
+    assert "老客要求便宜20" in listing.text
+    async with db.session() as session:
+        from xiaoer.orders.models import OrderChange
+
+        change = await session.scalar(select(OrderChange))
+        assert change is not None
+    decided = await client.post(
+        f"/orders/changes/{change.id}/decide",
+        data={"decision": "approve", "note": "可以", "csrf_token": csrf_from(listing.text)},
+    )
+    assert decided.status_code == 303
+    async with db.session() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None and order.goods_fen == 48000
