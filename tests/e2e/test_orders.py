@@ -1,0 +1,64 @@
+"""The workbench's order panel in a real browser: note deadline, note, confirmation (O2, O3)."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import Browser, expect
+from sqlalchemy import select
+
+from tests.conftest import MakeStaff
+from tests.e2e.test_live_chat import WAIT, open_workbench, prepare_shop
+from xiaoer.core.db import Database
+from xiaoer.customers.models import Customer
+from xiaoer.orders.service import NewItem, NewOrder, do_create_order, do_flag, do_pay_order
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+
+
+async def test_an_agent_writes_the_note_and_sends_the_confirmation_from_the_chat(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    await make_staff("lina", "agent", name="李娜")
+    await prepare_shop(db, shop)
+    fired: list[str] = []
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        agent = await open_workbench(context, server, "lina", fired)
+        async with httpx.AsyncClient(base_url=server) as http:
+            token = (await http.post("/b/tea/session", json={})).json()["token"]
+            sent = await http.post(
+                "/b/tea/messages", json={"token": token, "text": "我付好款了", "client_id": "c1"}
+            )
+            assert sent.status_code == 200, sent.text
+        async with db.session() as session:
+            buyer = await session.scalar(select(Customer).where(Customer.shop_id == shop.id))
+            lina = await session.scalar(select(StaffAccount).where(StaffAccount.username == "lina"))
+            assert buyer is not None and lina is not None
+            new = NewOrder(
+                number="E2E-1", buyer_id=buyer.buyer_id, channel=buyer.channel,
+                items=(NewItem("高精密遮光窗帘", 15800, 3, sku_text="颜色分类：奶咖"),),
+                receiver_name="刘贺", receiver_phone="13800001234", receiver_address="上海市徐汇区",
+            )  # fmt: skip
+            order = await do_create_order(session, shop_id=shop.id, new=new)
+            await do_flag(session, order=order, agent=lina, flag=1)
+            await do_pay_order(session, order=order)
+            await session.commit()
+
+        await agent.locator("#wb-conversations .wb-conv").first.click(timeout=WAIT)
+        panel = agent.locator("#wb-orders .wb-order").first
+        await expect(panel).to_contain_text("E2E-1", timeout=WAIT)
+        await expect(panel).to_contain_text("备注须在")
+        await panel.get_by_label("卖家备注").fill("刘贺,3米*2.7米,图案正常,12月19发货,自提。送胶。")
+        await panel.get_by_role("button", name="写备注").click()
+        await expect(panel).to_contain_text("备注：刘贺,3米*2.7米", timeout=WAIT)
+
+        await panel.get_by_role("button", name="发送确认信息").click()
+        # A long confirmation goes out split into several messages, as agents' replies do.
+        chat = agent.locator("#wb-messages")
+        await expect(chat).to_contain_text("麻烦核对", timeout=WAIT)
+        await expect(chat).to_contain_text("宽3米")
+        await expect(chat).to_contain_text("信息没问题请回复“确认”")
+        await expect(panel.get_by_role("button", name="买家已确认")).to_be_visible(timeout=WAIT)
+        assert fired == []
+    finally:
+        await context.close()
