@@ -269,7 +269,20 @@ async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[
         b: i for b, i in await session.execute(query.where(_among(run, Customer.buyer_id, nicks)))
     }
     missing = sorted(n for n in nicks if n not in found)
-    if missing:
+    if missing and run.postgres:
+        # One statement for all the new buyers, their ids coming back with them.
+        created = await session.execute(
+            text(
+                "INSERT INTO customer (shop_id, channel, buyer_id, nick, name, phone, city,"
+                " gender, tags, created_at)"
+                " SELECT CAST(:shop AS integer), CAST(:channel AS varchar), n, n, '', '', '', '',"
+                " CAST('[]' AS JSON), CAST(:now AS timestamptz)"
+                " FROM unnest(CAST(:nicks AS text[])) AS n RETURNING buyer_id, id"
+            ),
+            {"shop": run.shop_id, "channel": run.channel, "now": run.now, "nicks": missing},
+        )
+        found.update({b: i for b, i in created})
+    elif missing:
         await session.execute(
             insert(_CUSTOMER_TABLE),
             [
