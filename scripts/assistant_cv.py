@@ -85,7 +85,8 @@ def _variants(base: ClassifierOptions) -> list[tuple[str, ClassifierOptions]]:
     return [
         ("cue_dropout=0", dataclasses.replace(base, cue_dropout=0.0)),
         ("cue_dropout=0.25", dataclasses.replace(base, cue_dropout=0.25)),
-        ("cue_dropout=0.7", dataclasses.replace(base, cue_dropout=0.7)),
+        ("cue_dropout=0.5", dataclasses.replace(base, cue_dropout=0.5)),
+        ("cue_dropout=0.8", dataclasses.replace(base, cue_dropout=0.8)),
         ("cue_repeat=2", features(cue_repeat=2)),
         ("cue_repeat=4", features(cue_repeat=4)),
         ("no cues", features(cues=False)),

@@ -78,8 +78,12 @@ def _explain(result: Evaluation) -> str:
 # With 1,027 more messages (770 train, 257 added to the test split, written without reading
 # the test split): on all 447 test messages accuracy 0.881, macro-F1 0.874, bargain type
 # 0.873 (63); on the 190 earlier ones 0.905 / 0.899 / 0.929; on the 257 new ones
-# 0.864 / 0.855 / 0.829. The intent targets are not met yet; the floor test below keeps
-# the figures from falling while the model is improved.
+# 0.864 / 0.855 / 0.829. With 789 more (591 train, 198 test, a third round written in
+# wording the train split lacked) and the settings cross-validation on the train split
+# chose (cue dropout 0.7, no weight averaging): on all 645 test messages accuracy 0.915,
+# macro-F1 0.907, bargain type 0.934 (91); on the 198 newest 0.884 / 0.867 / 0.929.
+# Intent accuracy is still under its target; the floor test below keeps the figures
+# from falling while the model is improved.
 
 
 def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Evaluation) -> None:
@@ -89,7 +93,7 @@ def test_bargain_type_accuracy_on_the_test_split_is_at_least_0_85(held_out: Eval
 
 def test_held_out_figures_stay_at_least_where_they_were_measured(held_out: Evaluation) -> None:
     figures = (held_out.accuracy, held_out.macro_f1, held_out.bargain_type_accuracy)
-    floors = (0.87, 0.865, 0.86)
+    floors = (0.905, 0.895, 0.91)
     assert all(f >= low for f, low in zip(figures, floors, strict=True)), _explain(held_out)
 
 
