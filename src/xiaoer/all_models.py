@@ -5,6 +5,7 @@ from xiaoer.catalog import models as catalog_models
 from xiaoer.core import models as core_models
 from xiaoer.customers import models as customer_models
 from xiaoer.orders import models as order_models
+from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
 from xiaoer.shops import models as shop_models
 from xiaoer.staff import models as staff_models
@@ -15,6 +16,7 @@ __all__ = [
     "core_models",
     "customer_models",
     "order_models",
+    "performance_models",
     "reception_models",
     "shop_models",
     "staff_models",

@@ -381,6 +381,7 @@ async def _note_due(session: AsyncSession, timer: Timer, now: datetime) -> None:
         "violation.late_note",
         {
             "rule": "O3",
+            "fine_rule": "note_late_or_wrong",
             "order_id": order.id,
             "platform_order_id": order.platform_order_id,
             "agent_id": owner,

@@ -1,0 +1,131 @@
+"""The violations page (P4): an agent sees and appeals their own; the supervisor adds,
+decides and sees everyone's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
+
+from xiaoer.performance.models import Violation
+from xiaoer.performance.violations import (
+    ADDED_BY_HAND,
+    LEADERS,
+    ViolationError,
+    detect_violations,
+    do_add_violation,
+    do_appeal,
+    do_decide,
+    violations_of,
+)
+from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.service import list_staff
+from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.render import render
+
+router = APIRouter(prefix="/performance")
+
+Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
+Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
+
+
+async def _page(
+    request: Request, session: SessionDep, staff: StaffAccount, status_code: int = 200,
+    **extra: Any,
+) -> Response:  # fmt: skip
+    try:
+        if await detect_violations(session, staff.shop_id):
+            await session.commit()
+    except IntegrityError:  # another request recorded the same events just now
+        await session.rollback()
+    leader = staff.has_role(*LEADERS)
+    rows = await violations_of(session, staff.shop_id, agent_id=None if leader else staff.id)
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {
+        "violations": list(reversed(rows)),
+        "team": team,
+        "leader": leader,
+        "rules": list(ADDED_BY_HAND),
+        "error": None,
+        **extra,
+    }
+    return render(request, "performance/violations.html", context, staff=staff,
+                  status_code=status_code)  # fmt: skip
+
+
+@router.get("/violations", response_class=HTMLResponse)
+async def violations_page(request: Request, session: SessionDep, staff: Worker) -> Response:
+    return await _page(request, session, staff)
+
+
+async def _violation(session: SessionDep, staff: StaffAccount, violation_id: int) -> Violation:
+    violation = await session.get(Violation, violation_id)
+    if violation is None or violation.shop_id != staff.shop_id:
+        raise HTTPException(404)
+    return violation
+
+
+def _back() -> Response:
+    return RedirectResponse("/performance/violations", status_code=303)
+
+
+@router.post("/violations", response_class=HTMLResponse)
+async def add_violation(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    agent_id: Annotated[int, Form()],
+    rule: Annotated[str, Form(max_length=32)],
+    note: Annotated[str, Form(max_length=1000)],
+    amount_yuan: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    try:
+        amount = round(float(amount_yuan) * 100) if amount_yuan.strip() else None
+    except ValueError:
+        return await _page(request, session, staff, 422, error=f"{amount_yuan!r} is no amount")
+    try:
+        await do_add_violation(
+            session, supervisor=staff, agent_id=agent_id, rule=rule, note=note, amount_fen=amount
+        )
+    except ViolationError as exc:
+        return await _page(request, session, staff, 422, error=str(exc))
+    await session.commit()
+    return _back()
+
+
+@router.post("/violations/{violation_id}/appeal", response_class=HTMLResponse)
+async def appeal(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    violation_id: int,
+    text: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    violation = await _violation(session, staff, violation_id)
+    try:
+        await do_appeal(session, agent=staff, violation=violation, text=text)
+    except ViolationError as exc:
+        return await _page(request, session, staff, 422, error=str(exc))
+    await session.commit()
+    return _back()
+
+
+@router.post("/violations/{violation_id}/decide", response_class=HTMLResponse)
+async def decide(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    violation_id: int,
+    outcome: Annotated[str, Form(pattern="^(uphold|withdraw)$")],
+    decision: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    violation = await _violation(session, staff, violation_id)
+    try:
+        await do_decide(session, supervisor=staff, violation=violation,
+                        withdraw=outcome == "withdraw", decision=decision)  # fmt: skip
+    except ViolationError as exc:
+        return await _page(request, session, staff, 422, error=str(exc))
+    await session.commit()
+    return _back()

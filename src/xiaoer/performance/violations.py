@@ -1,0 +1,228 @@
+"""Violations (P4): detected from the event stream, or added by a supervisor; appealable.
+
+Other packages say that a rule was broken by recording an event on the
+``violation`` topic (``violation.<what>``, with ``agent_id``, ``rule`` and what it
+rests on). :func:`detect_violations` turns each such event into one
+:class:`Violation` row, once (the row keeps the event's number), with the fine of
+the policy version in force when it happened. A supervisor adds what no event
+can see (a wrong note, tracking neglect, a loss), and decides an agent's appeal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import utcnow
+from xiaoer.core.events import read_after, record_event
+from xiaoer.core.models import Event
+from xiaoer.core.policy_store import policy_on, policy_version_on
+from xiaoer.performance.models import Violation, ViolationSource, ViolationStatus
+from xiaoer.staff.models import StaffAccount
+
+TOPIC = "violation"
+LEADERS = ("supervisor", "manager")
+
+# What a supervisor may add by hand, with its policy fine and requirement. The loss
+# at cost takes the amount the supervisor gives (above the policy's threshold).
+ADDED_BY_HAND: dict[str, str] = {
+    "note_late_or_wrong": "O3",
+    "note_wrong_at_factory": "O9",
+    "tracking_neglect": "O10",
+    "loss_paid_at_cost_over": "P4",
+    "bad_review_not_changed": "P3",
+}
+
+
+class ViolationError(ValueError):
+    """A violation that cannot be added or decided; the message says why."""
+
+
+async def _fine(
+    session: AsyncSession, shop_id: int, rule: str, at: datetime
+) -> tuple[int, int | None]:
+    """The fine of ``rule`` in the policy version in force on the day of ``at``."""
+    policy = await policy_on(session, shop_id, at.date())
+    version = await policy_version_on(session, shop_id, at.date())
+    amount = getattr(policy.fines, rule, None)
+    if not isinstance(amount, int):
+        raise ViolationError(f"the policy has no fine {rule!r}")
+    return amount, version.id if version is not None else None
+
+
+async def _last_detected(session: AsyncSession, shop_id: int) -> int:
+    """The topic number of the newest violation event already turned into a row."""
+    seq = await session.scalar(
+        select(func.max(Event.topic_seq))
+        .join(Violation, (Violation.shop_id == Event.shop_id) & (Violation.event_seq == Event.seq))
+        .where(Event.shop_id == shop_id, Event.topic == TOPIC)
+    )
+    return int(seq or 0)
+
+
+async def detect_violations(session: AsyncSession, shop_id: int, *, limit: int = 500) -> int:
+    """Record a violation for each new ``violation.*`` event; returns how many."""
+    after = await _last_detected(session, shop_id)
+    added = 0
+    while True:
+        events = await read_after(session, shop_id, after, limit, topic=TOPIC)
+        if not events:
+            return added
+        for event in events:
+            after = event.topic_seq
+            data = event.payload
+            agent_id, rule = data.get("agent_id"), data.get("fine_rule")
+            if not isinstance(agent_id, int) or not isinstance(rule, str):
+                continue  # nobody to hold to it (e.g. an order without an owner)
+            known = await session.scalar(
+                select(Violation.id).where(
+                    Violation.shop_id == shop_id, Violation.event_seq == event.seq
+                )
+            )
+            if known is not None:
+                continue
+            at = datetime.fromisoformat(event.created_at)
+            amount, version = await _fine(session, shop_id, rule, at)
+            session.add(
+                Violation(
+                    shop_id=shop_id,
+                    agent_id=agent_id,
+                    rule=rule,
+                    requirement=str(data.get("rule", "")),
+                    amount_fen=amount,
+                    policy_version_id=version,
+                    source=ViolationSource.detected.value,
+                    event_seq=event.seq,
+                    order_id=data.get("order_id")
+                    if isinstance(data.get("order_id"), int)
+                    else None,
+                    conversation_id=data.get("conversation_id")
+                    if isinstance(data.get("conversation_id"), int)
+                    else None,
+                    evidence={"event": event.kind, **data},
+                    occurred_at=at,
+                )
+            )
+            added += 1
+        await session.flush()
+
+
+async def do_add_violation(
+    session: AsyncSession,
+    *,
+    supervisor: StaffAccount,
+    agent_id: int,
+    rule: str,
+    note: str,
+    occurred_at: datetime | None = None,
+    order_id: int | None = None,
+    amount_fen: int | None = None,
+) -> Violation:
+    """A violation the supervisor saw: a wrong note, tracking neglect, a loss at cost."""
+    if not supervisor.has_role(*LEADERS):
+        raise ViolationError("only a supervisor or a manager adds violations")
+    if rule not in ADDED_BY_HAND:
+        raise ViolationError(f"choose one of: {', '.join(ADDED_BY_HAND)}")
+    if not note.strip():
+        raise ViolationError("say what happened: it is the agent's evidence too")
+    agent = await session.get(StaffAccount, agent_id)
+    if agent is None or agent.shop_id != supervisor.shop_id:
+        raise ViolationError("no such agent in this shop")
+    at = occurred_at or utcnow()
+    amount, version = await _fine(session, supervisor.shop_id, rule, at)
+    if rule == "loss_paid_at_cost_over":
+        if amount_fen is None or amount_fen <= amount:
+            raise ViolationError(
+                f"a loss is paid at cost only above ¥{amount / 100:.2f}; give the loss"
+            )
+        amount = amount_fen
+    violation = Violation(
+        shop_id=supervisor.shop_id,
+        agent_id=agent_id,
+        rule=rule,
+        requirement=ADDED_BY_HAND[rule],
+        amount_fen=amount,
+        policy_version_id=version,
+        source=ViolationSource.supervisor.value,
+        order_id=order_id,
+        evidence={},
+        note=note.strip()[:1000],
+        occurred_at=at,
+        created_by=supervisor.id,
+    )
+    session.add(violation)
+    await session.flush()
+    await _announce(session, violation, "violation.added")
+    return violation
+
+
+async def _announce(session: AsyncSession, violation: Violation, kind: str) -> None:
+    payload: dict[str, Any] = {
+        "violation_id": violation.id,
+        "agent_id": violation.agent_id,
+        "status": violation.status,
+    }
+    await record_event(
+        session, violation.shop_id, kind, payload, topic=f"agent:{violation.agent_id}"
+    )
+
+
+async def do_appeal(
+    session: AsyncSession, *, agent: StaffAccount, violation: Violation, text: str
+) -> Violation:
+    if violation.agent_id != agent.id:
+        raise ViolationError("only the agent it names may appeal a violation")
+    if violation.status != ViolationStatus.recorded.value:
+        raise ViolationError("this violation was appealed or decided already")
+    if not text.strip():
+        raise ViolationError("say why the violation is wrong")
+    violation.status = ViolationStatus.appealed.value
+    violation.appeal = text.strip()[:1000]
+    violation.appealed_at = utcnow()
+    await _announce(session, violation, "violation.appealed")
+    return violation
+
+
+async def do_decide(
+    session: AsyncSession,
+    *,
+    supervisor: StaffAccount,
+    violation: Violation,
+    withdraw: bool,
+    decision: str,
+) -> Violation:
+    """Uphold or withdraw a violation (after an appeal, or on the supervisor's own)."""
+    if not supervisor.has_role(*LEADERS):
+        raise ViolationError("only a supervisor or a manager decides on violations")
+    if violation.status in (ViolationStatus.upheld.value, ViolationStatus.withdrawn.value):
+        raise ViolationError("this violation was decided already")
+    if not withdraw and violation.status != ViolationStatus.appealed.value:
+        raise ViolationError("only an appealed violation is upheld; it stands as it is")
+    violation.status = (ViolationStatus.withdrawn if withdraw else ViolationStatus.upheld).value
+    violation.decided_by, violation.decided_at = supervisor.id, utcnow()
+    violation.decision = decision.strip()[:1000]
+    await _announce(session, violation, "violation.decided")
+    return violation
+
+
+async def violations_of(
+    session: AsyncSession,
+    shop_id: int,
+    *,
+    agent_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Violation]:
+    """The violations of a shop (or one agent), oldest first; the fines that count are
+    those not withdrawn."""
+    query = select(Violation).where(Violation.shop_id == shop_id)
+    if agent_id is not None:
+        query = query.where(Violation.agent_id == agent_id)
+    if since is not None:
+        query = query.where(Violation.occurred_at >= since)
+    if until is not None:
+        query = query.where(Violation.occurred_at < until)
+    return list(await session.scalars(query.order_by(Violation.occurred_at, Violation.id)))
