@@ -294,3 +294,31 @@ def test_the_command_prints_the_counts_as_its_last_line(
     assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == 30
     missing = run("import", "orders", str(tmp_path / "nope.csv"), "--shop", "cli-import")
     assert missing.returncode != 0 and "no such file" in missing.stderr
+
+
+async def test_changed_items_replace_the_stored_ones(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    order_list, item_list = write_sample_export(tmp_path, 20, seed=16, quirks=False)
+    first = await import_orders(db, shop.id, order_list, item_list)
+    with item_list.open(encoding="gb18030", newline="") as f:
+        rows = list(csv.reader(f))
+    header = [h.strip() for h in rows[0]]
+    number = rows[1][header.index("订单编号")].strip('="')
+    of_order = [r for r in rows[1:] if r[header.index("订单编号")].strip('="') == number]
+    rows[1][header.index("标题")] = "换了个标题的窗帘"
+    with item_list.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows(rows)
+    again = await import_orders(db, shop.id, order_list, item_list)
+    assert again.items.updated == len(of_order)
+    assert again.items.unchanged == first.items.read - len(of_order)
+    async with db.session() as session:
+        titles = list(
+            await session.scalars(
+                select(OrderItem.title)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(Order.platform_order_id == number)
+            )
+        )
+    assert "换了个标题的窗帘" in titles and len(titles) == len(of_order)
+    assert await _count(db, OrderItem) == first.items.read

@@ -20,6 +20,7 @@ orders records history, it does not raise a thousand late-note alarms.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -308,9 +309,19 @@ async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[
     return found
 
 
+@dataclass
+class _Copy:
+    """New orders of a chunk, ids given, to be copied in while the next chunk is read."""
+
+    records: list[tuple[Any, ...]]
+    live: list[int]
+
+
 async def _order_chunk(
     session: AsyncSession, run: _Run, reader: ExportReader, raws: list[_Raw], name: str
-) -> None:
+) -> _Copy | None:
+    """Look up, parse, sort into new / changed / unchanged; write all but the new orders
+    on PostgreSQL, which come back to be copied in by :func:`_copy_orders`."""
     counts = run.result.orders
     existing = {
         pid: (oid, digest, status)
@@ -357,8 +368,10 @@ async def _order_chunk(
             }
             for r in new
         ]
+        pending: _Copy | None = None
         if run.postgres:
-            by_pid = await _copy_orders(session, rows_in)
+            by_pid = await _take_ids(session, rows_in)
+            pending = _Copy([tuple(row[c] for c in _COPY_ORDER_COLUMNS) for row in rows_in], [])
         else:
             await session.execute(insert(_ORDER_TABLE), rows_in)
             # Plain bulk insert, then one query for the ids: RETURNING over many rows is slower.
@@ -371,6 +384,8 @@ async def _order_chunk(
             by_pid = {pid: oid for pid, oid in fresh}
         counts.created += len(new)
         live += [by_pid[r.platform_order_id] for r in new if _live(r, run.policy, run.now)]
+        if pending is not None:
+            pending.live, live = live, []
     if changed:
         await session.execute(
             update(Order),
@@ -389,6 +404,7 @@ async def _order_chunk(
         await _start_workflow(session, run, live)
     for row, oid, old in changed:
         await _follow_change(session, run, row, oid, old)
+    return pending if new else None
 
 
 async def _driver(session: AsyncSession) -> Any:
@@ -404,8 +420,9 @@ _COPY_ORDER_COLUMNS = (
 )  # fmt: skip
 
 
-async def _copy_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """PostgreSQL: take ids from the sequence, then COPY the rows in one go."""
+async def _take_ids(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL: give the new rows their ids from the sequence, so that COPY needs
+    nothing back."""
     ids = list(
         await session.scalars(
             text(
@@ -417,13 +434,20 @@ async def _copy_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> dic
     )
     for row, oid in zip(rows, ids, strict=True):
         row["id"] = oid
-    driver = await _driver(session)
-    await driver.copy_records_to_table(
-        "order",
-        records=[tuple(row[c] for c in _COPY_ORDER_COLUMNS) for row in rows],
-        columns=_COPY_ORDER_COLUMNS,
-    )
     return {row["platform_order_id"]: row["id"] for row in rows}
+
+
+async def _copy_orders(db: Database, run: _Run, pending: _Copy) -> None:
+    """COPY a chunk's new orders in a transaction of their own, then start the workflow
+    of those still in motion. It runs while the next chunk is read and parsed."""
+    async with db.session() as session:
+        driver = await _driver(session)
+        await driver.copy_records_to_table(
+            "order", records=pending.records, columns=_COPY_ORDER_COLUMNS
+        )
+        if pending.live:
+            await _start_workflow(session, run, pending.live)
+        await session.commit()
 
 
 _ITEM_COLUMNS = ("order_id", "sku_id", "sku_code", "title", "sku_text", "price_fen", "quantity")
@@ -489,8 +513,9 @@ def _item_key(item: ItemRow) -> tuple[str, int, int, str, str]:
 
 async def _items_chunk(
     session: AsyncSession, run: _Run, groups: list[list[ItemRow]], name: str
-) -> None:
-    """Store each order's items unless the same items are stored already."""
+) -> list[tuple[Any, ...]] | None:
+    """Store each order's items unless the same items are stored already; on PostgreSQL
+    a chunk of only new items comes back to be copied in by :func:`_copy_items`."""
     counts = run.result.items
     ids = [g[0].platform_order_id for g in groups]
     orders = {
@@ -550,7 +575,9 @@ async def _items_chunk(
     if wipe:
         await session.execute(delete(OrderItem).where(_among(run, OrderItem.order_id, wipe)))
     if not rows:
-        return
+        return None
+    if run.postgres and not wipe:
+        return rows  # only new items: copied in while the next chunk is read
     if run.postgres:
         driver = await _driver(session)
         await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
@@ -558,6 +585,14 @@ async def _items_chunk(
         await session.execute(
             insert(_ITEM_TABLE), [dict(zip(_ITEM_COLUMNS, row, strict=True)) for row in rows]
         )
+    return None
+
+
+async def _copy_items(db: Database, rows: list[tuple[Any, ...]]) -> None:
+    async with db.session() as session:
+        driver = await _driver(session)
+        await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
+        await session.commit()
 
 
 async def import_orders(
@@ -637,55 +672,82 @@ async def import_orders(
 async def _import_order_rows(
     db: Database, run: _Run, reader: ExportReader, name: str, progress: Progress | None
 ) -> None:
-    """Read the order list in chunks; a row is parsed only when it is new or changed."""
+    """Read the order list in chunks; a row is parsed only when it is new or changed.
+
+    On PostgreSQL a chunk's new orders are copied in while the next chunk is read.
+    """
     counts = run.result.orders
-    for batch in _chunks(reader.records(), CHUNK):
-        pending: list[_Raw] = []
-        for record in batch:
-            counts.read += 1
-            if isinstance(record, Rejected):
-                run.refuse(record, name)
-                continue
-            line, cells = record
-            pid = reader.order_id(cells)
-            if not pid:  # parsing says what is wrong with the id
-                parsed = reader.parse(line, cells)
-                if isinstance(parsed, Rejected):
-                    run.refuse(parsed, name)
-                continue
-            key = int(pid)
-            if key in run.seen:
-                why = "the same order id appears earlier in this file"
-                run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
-                continue
-            run.seen.add(key)
-            pending.append(_Raw(line, cells, pid, row_digest(cells)))
-        if pending:
-            async with db.session() as session:
-                await _order_chunk(session, run, reader, pending, name)
-                await session.commit()
-            await _refresh_statistics(db, run, counts.created, '"order", customer')
-        if progress is not None:
-            progress("orders", reader.bytes_read, reader.bytes_total)
+    copying: asyncio.Task[None] | None = None
+    try:
+        for batch in _chunks(reader.records(), CHUNK):
+            pending: list[_Raw] = []
+            for record in batch:
+                counts.read += 1
+                if isinstance(record, Rejected):
+                    run.refuse(record, name)
+                    continue
+                line, cells = record
+                pid = reader.order_id(cells)
+                if not pid:  # parsing says what is wrong with the id
+                    parsed = reader.parse(line, cells)
+                    if isinstance(parsed, Rejected):
+                        run.refuse(parsed, name)
+                    continue
+                key = int(pid)
+                if key in run.seen:
+                    why = "the same order id appears earlier in this file"
+                    run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
+                    continue
+                run.seen.add(key)
+                pending.append(_Raw(line, cells, pid, row_digest(cells)))
+            if pending:
+                async with db.session() as session:
+                    copy = await _order_chunk(session, run, reader, pending, name)
+                    await session.commit()
+                if copying is not None:
+                    await copying  # one chunk in flight at a time; its error stops the import
+                    copying = None
+                if copy is not None:
+                    copying = asyncio.create_task(_copy_orders(db, run, copy))
+                await _refresh_statistics(db, run, counts.created, '"order", customer')
+            if progress is not None:
+                progress("orders", reader.bytes_read, reader.bytes_total)
+        if copying is not None:
+            await copying
+    finally:
+        if copying is not None and not copying.done():
+            await asyncio.wait([copying])  # never leave a COPY running behind an error
 
 
 async def _import_item_rows(
     db: Database, run: _Run, reader: Any, name: str, progress: Progress | None
 ) -> None:
     counts = run.result.items
-    for batch in _chunks(_item_groups(reader), CHUNK):
-        groups: list[list[ItemRow]] = []
-        for entry in batch:
-            if isinstance(entry, Rejected):
-                counts.read += 1
-                run.reject(run.rejected_items, counts, entry, name)
-            else:
-                counts.read += len(entry)
-                groups.append(entry)
-        if groups:
-            async with db.session() as session:
-                await _items_chunk(session, run, groups, name)
-                await session.commit()
-            await _refresh_statistics(db, run, counts.created, "order_item")
-        if progress is not None:
-            progress("items", reader.bytes_read, reader.bytes_total)
+    copying: asyncio.Task[None] | None = None
+    try:
+        for batch in _chunks(_item_groups(reader), CHUNK):
+            groups: list[list[ItemRow]] = []
+            for entry in batch:
+                if isinstance(entry, Rejected):
+                    counts.read += 1
+                    run.reject(run.rejected_items, counts, entry, name)
+                else:
+                    counts.read += len(entry)
+                    groups.append(entry)
+            if groups:
+                async with db.session() as session:
+                    rows = await _items_chunk(session, run, groups, name)
+                    await session.commit()
+                if copying is not None:
+                    await copying
+                    copying = None
+                if rows:
+                    copying = asyncio.create_task(_copy_items(db, rows))
+                await _refresh_statistics(db, run, counts.created, "order_item")
+            if progress is not None:
+                progress("items", reader.bytes_read, reader.bytes_total)
+        if copying is not None:
+            await copying
+    finally:
+        if copying is not None and not copying.done():
+            await asyncio.wait([copying])
