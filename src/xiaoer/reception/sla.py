@@ -101,7 +101,46 @@ async def do_answer_round(
         subject=_subject(conversation),
         now=now,
     )
+    await _left_unanswered(session, conversation, entry, now - entry.started_at, now)
     return entry
+
+
+# A buyer left this long without a reply is a fined violation (P4), the longer one
+# taking the place of the shorter.
+NO_REPLY_FINES = (
+    (timedelta(hours=2), "no_reply_2_hours"),
+    (timedelta(minutes=30), "no_reply_30_minutes"),
+)
+
+
+async def _left_unanswered(
+    session: AsyncSession,
+    conversation: Conversation,
+    entry: ResponseRound,
+    waited: timedelta,
+    now: datetime,
+) -> None:
+    """Say so on the violation topic when a buyer waited 30 minutes or more (P4)."""
+    agent_id = conversation.agent_id
+    if agent_id is None or waited < NO_REPLY_FINES[-1][0]:
+        return  # nobody was holding the conversation, or the wait was short enough
+    rule = next(name for limit, name in NO_REPLY_FINES if waited >= limit)
+    await record_event(
+        session,
+        conversation.shop_id,
+        "violation.no_reply",
+        {
+            "rule": "P4",
+            "fine_rule": rule,
+            "agent_id": agent_id,
+            "conversation_id": conversation.id,
+            "round_id": entry.id,
+            "waited_seconds": int(waited.total_seconds()),
+            "answered": entry.answered_at is not None,
+        },
+        topic="violation",
+        at=now,
+    )
 
 
 async def do_abandon_round(
@@ -120,6 +159,7 @@ async def do_abandon_round(
         subject=_subject(conversation),
         now=now,
     )
+    await _left_unanswered(session, conversation, entry, now - entry.started_at, now)
     return entry
 
 
