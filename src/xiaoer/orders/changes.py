@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
@@ -43,7 +44,7 @@ class ChangeRequest:
 
 
 def _yuan(fen: int) -> str:
-    return f"¥{fen / 100:.2f}"
+    return f"¥{fen_to_yuan(fen)}"
 
 
 def beyond_authority(

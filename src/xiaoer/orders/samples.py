@@ -24,6 +24,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from xiaoer.core.clock import DEFAULT_ZONE
+from xiaoer.core.money import fen_to_yuan
 from xiaoer.orders.exports import SNIFF_BYTES, ExportError, clean_cell, sniff_encoding
 from xiaoer.orders.models import TradeStatus
 
@@ -425,11 +426,6 @@ _FORCED_COD = _FIRST_STATUSES.index(TradeStatus.TRADE_BUYER_SIGNED)
 _FORCED_PARTIAL = _FIRST_STATUSES.index(TradeStatus.SELLER_CONSIGNED_PART)
 
 
-def _yuan(fen: int) -> str:
-    """``12345`` → ``"123.45"``."""
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _quoted(text: str) -> str:
     """A CSV field, quoted only when it must be (as the seller centre writes them)."""
     if "," in text or '"' in text or "\n" in text or "\r" in text:
@@ -736,10 +732,10 @@ def _order_rows(
         if quirks:
             draw = rnd()
             if draw < 0.05:
-                return _yuan(fen) + "元"
+                return fen_to_yuan(fen) + "元"
             if xlsx and draw < 0.15:
                 return fen / 100  # a spreadsheet number; repr gives back the two decimals
-        return _yuan(fen)
+        return fen_to_yuan(fen)
 
     def when(moment: int | None) -> Any:
         if moment is not None and xlsx and quirks and rnd() < 0.2:
@@ -827,7 +823,7 @@ def _order_rows(
             money(refunded),
             "",
             when(times.finished if status is TradeStatus.TRADE_FINISHED else None),
-            _yuan(settled) + "元" if quirks else _yuan(settled),
+            fen_to_yuan(settled) + "元" if quirks else fen_to_yuan(settled),
             "0.00",
         ]
         if tmall:
@@ -838,7 +834,7 @@ def _order_rows(
             )
             cells += [
                 trade_no,
-                f"支付宝:{_yuan(paid)}" if trade_no else "",
+                f"支付宝:{fen_to_yuan(paid)}" if trade_no else "",
                 when(times.shipped),
                 memo,
                 order.order_id,
@@ -846,7 +842,7 @@ def _order_rows(
             ]
         item_rows: list[list[Any]] = []
         for sku, count_of in order.items:
-            price = _yuan(sku.price_fen)
+            price = fen_to_yuan(sku.price_fen)
             if quirks and rnd() < 0.05:
                 price += "元"
             item_rows.append(

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, in_span, span_bounds
@@ -51,8 +51,8 @@ def subject(order: Order) -> str:
 
 
 async def _zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
-    name = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
-    return ZoneInfo(name or "Asia/Shanghai")
+    shop = await session.get(Shop, shop_id)  # once per session: the identity map keeps it
+    return ZoneInfo(shop.timezone if shop is not None else DEFAULT_ZONE)
 
 
 def after_quiet_hours(policy: Policy, when: datetime, zone: ZoneInfo) -> datetime:
