@@ -80,6 +80,7 @@ class Order(Base):
         UniqueConstraint("shop_id", "platform_order_id"),
         Index("ix_order_shop_status", "shop_id", "status"),
         Index("ix_order_shop_created", "shop_id", "created_at"),
+        Index("ix_order_shop_paid", "shop_id", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -224,6 +225,7 @@ class SalesCredit(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "role"),
         Index("ix_sales_credit_agent", "shop_id", "agent_id", "paid_at"),
+        Index("ix_sales_credit_paid", "shop_id", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -75,6 +75,7 @@ class Conversation(Base):
         Index("ix_conversation_shop_status", "shop_id", "status", "queued_at"),
         Index("ix_conversation_agent_status", "agent_id", "status"),
         Index("ix_conversation_customer", "customer_id", "opened_at"),
+        Index("ix_conversation_shop_opened", "shop_id", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -113,6 +114,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "dedupe_key"),
         Index("ix_message_conversation", "conversation_id", "id"),
+        Index("ix_message_shop_created", "shop_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -135,6 +137,7 @@ class ResponseRound(Base):
     __tablename__ = "response_round"
     __table_args__ = (
         Index("ix_response_round_agent", "shop_id", "agent_id", "started_at"),
+        Index("ix_response_round_started", "shop_id", "started_at"),
         Index("ix_response_round_open", "conversation_id", "answered_at"),
     )
 
@@ -204,6 +207,19 @@ class CallLog(Base):
     summary: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PresenceLog(Base):
+    """Each change of an agent's presence: going online and offline clock in and out (P7)."""
+
+    __tablename__ = "presence_log"
+    __table_args__ = (Index("ix_presence_log_staff", "shop_id", "staff_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class IdleRecord(Base):

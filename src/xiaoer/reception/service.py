@@ -30,6 +30,7 @@ from xiaoer.reception.models import (
     Conversation,
     ConversationStatus,
     Message,
+    PresenceLog,
     PresenceStatus,
     Sender,
 )
@@ -605,6 +606,7 @@ async def do_set_presence(
     presence.status = status
     if changed:
         presence.since = moment
+        session.add(PresenceLog(shop_id=agent.shop_id, staff_id=agent.id, status=status, at=moment))
     policy = await policy_on(session, agent.shop_id, moment.date())
     await record_event(
         session,

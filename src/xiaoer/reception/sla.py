@@ -24,6 +24,7 @@ from xiaoer.reception.models import (
     AgentPresence,
     Conversation,
     IdleRecord,
+    PresenceLog,
     PresenceStatus,
     ResponseRound,
 )
@@ -270,6 +271,9 @@ async def _idle_check(session: AsyncSession, timer: Timer, now: datetime) -> Non
     )
     presence.status = PresenceStatus.away.value
     presence.since = now
+    session.add(
+        PresenceLog(shop_id=presence.shop_id, staff_id=staff_id, status=presence.status, at=now)
+    )
     await record_event(
         session,
         presence.shop_id,
