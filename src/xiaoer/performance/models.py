@@ -121,6 +121,7 @@ class KpiDay(Base):
     unanswered_rounds: Mapped[int] = mapped_column(Integer, default=0)
     paid_orders: Mapped[int] = mapped_column(Integer, default=0)
     paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_buyers: Mapped[int] = mapped_column(Integer, default=0)
     service_orders: Mapped[int] = mapped_column(Integer, default=0)
     service_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     service_buyers: Mapped[int] = mapped_column(Integer, default=0)

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("unanswered_rounds", sa.Integer(), nullable=False),
         sa.Column("paid_orders", sa.Integer(), nullable=False),
         sa.Column("paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column("paid_buyers", sa.Integer(), nullable=False),
         sa.Column("service_orders", sa.Integer(), nullable=False),
         sa.Column("service_fen", sa.BigInteger(), nullable=False),
         sa.Column("service_buyers", sa.Integer(), nullable=False),

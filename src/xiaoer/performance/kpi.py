@@ -1,0 +1,610 @@
+"""Customer-service KPIs (P6) as DOMAIN.md defines them, from rows rolled up per day.
+
+:func:`rollup_day` reads one day of rounds, messages, conversations, orders and
+credits (each through an index on the shop and the time) and writes one
+:class:`KpiDay` row for the shop, one per team and one per agent. Reports add up
+the rows of a period (peaks take the maximum), so no report reads the messages
+themselves. A period's buyer counts are sums of days: a buyer who asks on two days
+is two inquiries, as in the daily figure.
+
+What each column counts, for a day in the shop's time zone:
+
+- ``inquiring_buyers``: buyers who wrote that day; per agent, in the agent's
+  conversations. ``ordering_buyers`` / ``paying_buyers``: those of them who placed an
+  order the same day or within the policy's conversion window after it, and who
+  paid for one (whenever they paid, so the figure grows for a while: payment may
+  come days later, and a rollup recounts the window's days before it).
+- Rounds (a buyer message, or run of them, up to the next human reply) that started
+  within the policy's response hours: ``rounds``, the capped ``response_seconds``
+  (an unanswered round counts as the cap), ``fast_rounds`` (answered within the fast
+  limit), ``slow_rounds`` (answered later than the reply target), ``unanswered_rounds``;
+  ``first_rounds`` and ``first_response_seconds`` for conversations' first rounds.
+- Conversations opened that day: ``replied`` (a human answered), ``unanswered`` (closed
+  with none), ``long``; ``peak_concurrent`` is the most conversations an agent (or the
+  shop) held at once that day.
+- Orders paid that day: ``paid_orders``, ``paid_fen``, ``paid_buyers`` (the shop's; an
+  agent's row holds their own orders); the sales credited to agents as owners:
+  ``service_orders``, ``service_fen``, ``service_buyers``. Silent sales are the shop's
+  paid sales less its service sales.
+- Payment reminders sent that day and the payments they recovered; paid orders whose
+  seller note was due, and those written in time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import DEFAULT_ZONE, as_utc, utcnow
+from xiaoer.core.policy import Policy, span_bounds
+from xiaoer.core.policy_store import policy_on
+from xiaoer.orders.models import CreditRole, Order, OrderTask, SalesCredit, SellerNote, TaskKind
+from xiaoer.performance.models import KpiDay, KpiScope
+from xiaoer.reception.models import Conversation, Message, ResponseRound, Sender
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+
+# The counted columns of a KpiDay row: summed over days, except peaks (maximum).
+COUNTS: tuple[str, ...] = (
+    "inquiring_buyers", "ordering_buyers", "paying_buyers", "conversations",
+    "replied_conversations", "unanswered_conversations", "long_conversations",
+    "peak_concurrent", "buyer_messages", "agent_messages", "first_rounds",
+    "first_response_seconds", "rounds", "response_seconds", "fast_rounds", "slow_rounds",
+    "unanswered_rounds", "paid_orders", "paid_fen", "paid_buyers", "service_orders",
+    "service_fen", "service_buyers", "reminders", "reminders_recovered", "notes_due",
+    "notes_on_time",
+)  # fmt: skip
+PEAKS = frozenset({"peak_concurrent"})
+# How far back a conversation may have opened and still be open on the day it is
+# counted in the peak: conversations are closed within hours, never days.
+_OPEN_LOOKBACK = timedelta(days=1)
+
+
+@dataclass
+class Counts:
+    """One day's (or a period's) counts for one subject."""
+
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+
+    def add(self, name: str, amount: int) -> None:
+        self.values[name] += amount
+
+    def merge(self, other: Counts) -> None:
+        for name in COUNTS:
+            if name in PEAKS:
+                self.values[name] = max(self.values[name], other.values[name])
+            else:
+                self.values[name] += other.values[name]
+
+    def __getitem__(self, name: str) -> int:
+        return self.values[name]
+
+
+class KpiError(ValueError):
+    """A report that cannot be made; the message says why."""
+
+
+async def shop_zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
+    shop = await session.get(Shop, shop_id)
+    if shop is None:
+        raise KpiError(f"no shop {shop_id}")
+    return ZoneInfo(shop.timezone or DEFAULT_ZONE)
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The day's first moment and the next day's, in UTC."""
+    start = datetime.combine(day, time(), zone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone)
+    return as_utc(start), as_utc(end)
+
+
+def span_on(day: date, span: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """A policy span such as ``08:00-23:00`` on a day, in UTC; ``-24:00`` ends at midnight."""
+    first, last = span_bounds(span)
+    start = datetime.combine(day, first, zone)
+    end = datetime.combine(day, last, zone)
+    if end <= start:
+        end = datetime.combine(day + timedelta(days=1), last, zone)
+    return as_utc(start), as_utc(end)
+
+
+@dataclass
+class _Day:
+    """Counts of one day being rolled up, keyed by scope and subject."""
+
+    team_of: dict[int, str]
+    rows: dict[tuple[str, str], Counts] = field(default_factory=dict)
+
+    def counts(self, scope: KpiScope, subject: str = "") -> Counts:
+        key = (scope.value, subject)
+        if key not in self.rows:
+            self.rows[key] = Counts()
+        return self.rows[key]
+
+    def add(self, agent_id: int | None, name: str, amount: int) -> None:
+        """Count for the shop, and for the agent and their team when there is one."""
+        self.counts(KpiScope.shop).add(name, amount)
+        if agent_id is not None:
+            self.counts(KpiScope.agent, str(agent_id)).add(name, amount)
+            team = self.team_of.get(agent_id)
+            if team:
+                self.counts(KpiScope.team, team).add(name, amount)
+
+    def distinct(self, name: str, pairs: Iterable[tuple[int | None, Any]]) -> None:
+        """Count distinct values per subject from (agent, value) pairs."""
+        shop: set[Any] = set()
+        agents: dict[int, set[Any]] = defaultdict(set)
+        teams: dict[str, set[Any]] = defaultdict(set)
+        for agent_id, value in pairs:
+            shop.add(value)
+            if agent_id is not None:
+                agents[agent_id].add(value)
+                team = self.team_of.get(agent_id)
+                if team:
+                    teams[team].add(value)
+        self.counts(KpiScope.shop).add(name, len(shop))
+        for agent_id, values in agents.items():
+            self.counts(KpiScope.agent, str(agent_id)).add(name, len(values))
+        for team, values in teams.items():
+            self.counts(KpiScope.team, team).add(name, len(values))
+
+
+async def rollup_day(
+    session: AsyncSession,
+    shop_id: int,
+    day: date,
+    *,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Count one day and replace its KPI rows; returns how many rows were written.
+
+    Idempotent: rolling a day up again recounts it (today's figures as they stand,
+    a past day's conversions with the payments that came since).
+    """
+    moment = now or utcnow()
+    policy = policy or await policy_on(session, shop_id, day)
+    zone = await shop_zone(session, shop_id)
+    start, end = day_bounds(day, zone)
+    staff = (
+        await session.execute(
+            select(StaffAccount.id, StaffAccount.team).where(StaffAccount.shop_id == shop_id)
+        )
+    ).all()
+    tally = _Day(team_of={row.id: row.team for row in staff})
+    tally.counts(KpiScope.shop)  # the shop's row exists even on an empty day
+
+    await _messages(session, tally, shop_id, start, end, policy, zone, day)
+    await _rounds(session, tally, shop_id, day, policy, zone)
+    await _conversations(session, tally, shop_id, start, end, policy, moment)
+    await _sales(session, tally, shop_id, start, end, policy)
+
+    await session.execute(delete(KpiDay).where(KpiDay.shop_id == shop_id, KpiDay.day == day))
+    rows = [
+        {"shop_id": shop_id, "day": day, "scope": scope, "subject": subject,
+         "computed_at": moment, **counts.values}
+        for (scope, subject), counts in sorted(tally.rows.items())
+    ]  # fmt: skip
+    await session.execute(insert(KpiDay), rows)
+    return len(rows)
+
+
+async def _messages(
+    session: AsyncSession,
+    tally: _Day,
+    shop_id: int,
+    start: datetime,
+    end: datetime,
+    policy: Policy,
+    zone: ZoneInfo,
+    day: date,
+) -> None:
+    in_day = (
+        (Message.shop_id == shop_id) & (Message.created_at >= start) & (Message.created_at < end)
+    )
+    # An agent's message counts for its writer, a buyer's for the conversation's agent.
+    writer = case(
+        (Message.sender == Sender.agent.value, Message.agent_id), else_=Conversation.agent_id
+    ).label("writer")
+    by_sender = await session.execute(
+        select(writer, Message.sender, func.count())
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(in_day, Message.sender.in_((Sender.buyer.value, Sender.agent.value)))
+        .group_by(writer, Message.sender)
+    )
+    for agent_id, sender, count in by_sender.all():
+        name = "buyer_messages" if sender == Sender.buyer.value else "agent_messages"
+        tally.add(agent_id, name, int(count))
+
+    inquiries = (
+        await session.execute(
+            select(Conversation.agent_id, Conversation.customer_id)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(in_day, Message.sender == Sender.buyer.value)
+            .distinct()
+        )
+    ).all()
+    tally.distinct("inquiring_buyers", inquiries)
+    if not inquiries:
+        return
+    # Orders placed the same day or within the window after it, by those buyers.
+    window_end = day_bounds(day + timedelta(days=policy.kpi.conversion_window_days), zone)[1]
+    orders = (
+        await session.execute(
+            select(Order.customer_id, Order.paid_at).where(
+                Order.shop_id == shop_id,
+                Order.created_at >= start,
+                Order.created_at < window_end,
+                Order.customer_id.is_not(None),
+            )
+        )
+    ).all()
+    ordered = {row.customer_id for row in orders}
+    paid = {row.customer_id for row in orders if row.paid_at is not None}
+    tally.distinct("ordering_buyers", [(a, c) for a, c in inquiries if c in ordered])
+    tally.distinct("paying_buyers", [(a, c) for a, c in inquiries if c in paid])
+
+
+async def _rounds(
+    session: AsyncSession,
+    tally: _Day,
+    shop_id: int,
+    day: date,
+    policy: Policy,
+    zone: ZoneInfo,
+) -> None:
+    cap = policy.kpi.round_cap_seconds
+    fast = policy.kpi.fast_response_seconds
+    slow = policy.reception.reply_seconds
+    first_at, last_at = span_on(day, policy.kpi.response_hours, zone)
+    answered = ResponseRound.answered_at.is_not(None)
+    # A round closed unanswered (the conversation ended) has the cap as its capped
+    # seconds; one still open (a buyer waiting right now) counts the cap too, as it
+    # would if nobody answered, and is recounted when the day is rolled up again.
+    result = await session.execute(
+        select(
+            ResponseRound.agent_id,
+            ResponseRound.first,
+            func.count(),
+            func.sum(func.coalesce(ResponseRound.capped_seconds, cap)),
+            func.sum(case((and_(answered, ResponseRound.seconds <= fast), 1), else_=0)),
+            func.sum(case((and_(answered, ResponseRound.seconds > slow), 1), else_=0)),
+            func.sum(case((answered, 0), else_=1)),
+        )
+        .where(
+            ResponseRound.shop_id == shop_id,
+            ResponseRound.started_at >= first_at,
+            ResponseRound.started_at < last_at,
+        )
+        .group_by(ResponseRound.agent_id, ResponseRound.first)
+    )
+    for agent_id, first, count, seconds, quick, late, unanswered in result.all():
+        tally.add(agent_id, "rounds", int(count))
+        tally.add(agent_id, "response_seconds", int(seconds or 0))
+        tally.add(agent_id, "fast_rounds", int(quick or 0))
+        tally.add(agent_id, "slow_rounds", int(late or 0))
+        tally.add(agent_id, "unanswered_rounds", int(unanswered or 0))
+        if first:
+            tally.add(agent_id, "first_rounds", int(count))
+            tally.add(agent_id, "first_response_seconds", int(seconds or 0))
+
+
+async def _conversations(
+    session: AsyncSession,
+    tally: _Day,
+    shop_id: int,
+    start: datetime,
+    end: datetime,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    rows = (
+        await session.execute(
+            select(
+                Conversation.agent_id,
+                Conversation.opened_at,
+                Conversation.assigned_at,
+                Conversation.first_response_at,
+                Conversation.closed_at,
+            ).where(
+                Conversation.shop_id == shop_id,
+                Conversation.opened_at >= start - _OPEN_LOOKBACK,
+                Conversation.opened_at < end,
+                or_(Conversation.closed_at.is_(None), Conversation.closed_at >= start),
+            )
+        )
+    ).all()
+    long_limit = timedelta(minutes=policy.kpi.long_conversation_minutes)
+    day_end = min(end, now)
+    spans: dict[int | None, list[tuple[datetime, int]]] = defaultdict(list)
+    for agent_id, opened, assigned, answered, closed in rows:
+        opened = as_utc(opened)
+        closed_at = as_utc(closed) if closed is not None else None
+        if opened >= start:
+            tally.add(agent_id, "conversations", 1)
+            if answered is not None:
+                tally.add(agent_id, "replied_conversations", 1)
+            elif closed_at is not None:
+                tally.add(agent_id, "unanswered_conversations", 1)
+            if (closed_at or now) - opened > long_limit:
+                tally.add(agent_id, "long_conversations", 1)
+        held_from = max(as_utc(assigned) if assigned is not None else opened, start)
+        held_to = min(closed_at or day_end, day_end)
+        if held_to > held_from:
+            spans[agent_id].append((held_from, 1))
+            spans[agent_id].append((held_to, -1))
+    everyone = [point for points in spans.values() for point in points]
+    tally.counts(KpiScope.shop).values["peak_concurrent"] = _peak(everyone)
+    for agent_id, points in spans.items():
+        if agent_id is not None:
+            tally.counts(KpiScope.agent, str(agent_id)).values["peak_concurrent"] = _peak(points)
+    for team in set(tally.team_of.values()):
+        points = [
+            p for a, ps in spans.items() if a is not None and tally.team_of.get(a) == team
+            for p in ps
+        ]  # fmt: skip
+        if points:
+            tally.counts(KpiScope.team, team).values["peak_concurrent"] = _peak(points)
+
+
+def _peak(points: Sequence[tuple[datetime, int]]) -> int:
+    """Most intervals open at once; an interval ending as another starts does not overlap."""
+    best = current = 0
+    for _, step in sorted(points):
+        current += step
+        best = max(best, current)
+    return best
+
+
+async def _sales(
+    session: AsyncSession,
+    tally: _Day,
+    shop_id: int,
+    start: datetime,
+    end: datetime,
+    policy: Policy,
+) -> None:
+    paid_in_day = (Order.shop_id == shop_id) & (Order.paid_at >= start) & (Order.paid_at < end)
+    # Orders paid that day, with the first seller note's time (notes on time, O3).
+    first_note = (
+        select(func.min(SellerNote.created_at))
+        .where(SellerNote.order_id == Order.id)
+        .correlate(Order)
+        .scalar_subquery()
+    )
+    orders = (
+        await session.execute(
+            select(Order.owner_id, Order.customer_id, Order.paid_fen, Order.paid_at, first_note)
+            .where(paid_in_day)
+        )
+    ).all()  # fmt: skip
+    note_limit = timedelta(minutes=policy.orders.seller_note_minutes)
+    for owner_id, _, paid_fen, paid_at, noted_at in orders:
+        tally.add(owner_id, "paid_orders", 1)
+        tally.add(owner_id, "paid_fen", int(paid_fen))
+        if owner_id is not None:
+            tally.add(owner_id, "notes_due", 1)
+            due = as_utc(paid_at) + note_limit if paid_at is not None else None
+            if noted_at is not None and due is not None and as_utc(noted_at) <= due:
+                tally.add(owner_id, "notes_on_time", 1)
+    tally.distinct(
+        "paid_buyers",
+        [(owner, customer) for owner, customer, *_ in orders if customer is not None],
+    )
+
+    credits = (
+        await session.execute(
+            select(SalesCredit.agent_id, SalesCredit.role, SalesCredit.amount_fen,
+                   Order.customer_id)
+            .join(Order, Order.id == SalesCredit.order_id)
+            .where(SalesCredit.shop_id == shop_id, SalesCredit.paid_at >= start,
+                   SalesCredit.paid_at < end)
+        )
+    ).all()  # fmt: skip
+    buyers: list[tuple[int | None, Any]] = []
+    for agent_id, role, amount, customer_id in credits:
+        if role == CreditRole.owner.value:
+            tally.add(agent_id, "service_orders", 1)
+            tally.add(agent_id, "service_fen", int(amount))
+            buyers.append((agent_id, customer_id))
+        elif role == CreditRole.assist.value:
+            tally.add(agent_id, "reminders_recovered", 1)
+    tally.distinct("service_buyers", buyers)
+
+    reminders = await session.execute(
+        select(OrderTask.assignee_id, func.count())
+        .where(OrderTask.shop_id == shop_id, OrderTask.kind == TaskKind.remind.value,
+               OrderTask.created_at >= start, OrderTask.created_at < end)
+        .group_by(OrderTask.assignee_id)
+    )  # fmt: skip
+    for assignee_id, count in reminders.all():
+        tally.add(assignee_id, "reminders", int(count))
+
+
+async def rollup_days(
+    session: AsyncSession, shop_id: int, first: date, last: date, *, now: datetime | None = None
+) -> int:
+    """Roll up every day from ``first`` to ``last``; returns the rows written."""
+    written = 0
+    day = first
+    while day <= last:
+        written += await rollup_day(session, shop_id, day, now=now)
+        day += timedelta(days=1)
+    return written
+
+
+# --- Reading the rows back -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The KPIs of one subject over a period, with the counts they come from."""
+
+    counts: dict[str, int]
+
+    def _ratio(self, top: str, bottom: str) -> float | None:
+        below = self.counts[bottom]
+        return self.counts[top] / below if below else None
+
+    @property
+    def conversion(self) -> float | None:
+        """询单→最终付款转化率."""
+        return self._ratio("paying_buyers", "inquiring_buyers")
+
+    @property
+    def order_conversion(self) -> float | None:
+        """询单→最终下单."""
+        return self._ratio("ordering_buyers", "inquiring_buyers")
+
+    @property
+    def order_to_payment(self) -> float | None:
+        return self._ratio("paying_buyers", "ordering_buyers")
+
+    @property
+    def first_response_seconds(self) -> float | None:
+        return self._ratio("first_response_seconds", "first_rounds")
+
+    @property
+    def response_seconds(self) -> float | None:
+        return self._ratio("response_seconds", "rounds")
+
+    @property
+    def fast_rate(self) -> float | None:
+        """3分钟响应率."""
+        return self._ratio("fast_rounds", "rounds")
+
+    @property
+    def reply_rate(self) -> float | None:
+        return self._ratio("replied_conversations", "conversations")
+
+    @property
+    def answer_ratio(self) -> float | None:
+        """答问比."""
+        return self._ratio("agent_messages", "buyer_messages")
+
+    @property
+    def average_order_fen(self) -> float | None:
+        """客单价: for the shop its paid sales per paying buyer, for an agent their own."""
+        if "silent_fen" in self.counts:
+            return self._ratio("paid_fen", "paid_buyers")
+        return self._ratio("service_fen", "service_buyers")
+
+    @property
+    def reminder_success(self) -> float | None:
+        return self._ratio("reminders_recovered", "reminders")
+
+    @property
+    def notes_on_time_rate(self) -> float | None:
+        return self._ratio("notes_on_time", "notes_due")
+
+    def as_dict(self) -> dict[str, Any]:
+        figures = {
+            name: getattr(self, name)
+            for name in (
+                "conversion", "order_conversion", "order_to_payment", "first_response_seconds",
+                "response_seconds", "fast_rate", "reply_rate", "answer_ratio",
+                "average_order_fen", "reminder_success", "notes_on_time_rate",
+            )
+        }  # fmt: skip
+        return {**self.counts, **figures}
+
+
+@dataclass(frozen=True)
+class Report:
+    """A period's KPIs per subject of one scope, and per day for the charts."""
+
+    scope: str
+    start: date
+    end: date  # inclusive
+    subjects: dict[str, Figures]
+    days: dict[str, dict[date, Figures]]
+
+
+async def report(
+    session: AsyncSession,
+    shop_id: int,
+    start: date,
+    end: date,
+    scope: KpiScope = KpiScope.agent,
+    subjects: Sequence[str] | None = None,
+) -> Report:
+    """Sum the rolled-up days from ``start`` to ``end`` (inclusive) per subject."""
+    if end < start:
+        raise KpiError(f"the period ends ({end}) before it starts ({start})")
+    query = select(KpiDay).where(
+        KpiDay.shop_id == shop_id,
+        KpiDay.scope == scope.value,
+        KpiDay.day >= start,
+        KpiDay.day <= end,
+    )
+    if subjects is not None:
+        query = query.where(KpiDay.subject.in_(list(subjects)))
+    totals: dict[str, Counts] = {}
+    days: dict[str, dict[date, Figures]] = defaultdict(dict)
+    for row in (await session.scalars(query.order_by(KpiDay.day))).all():
+        counts = Counts({name: int(getattr(row, name)) for name in COUNTS})
+        totals.setdefault(row.subject, Counts()).merge(counts)
+        days[row.subject][row.day] = _figures(counts, scope)
+    return Report(
+        scope.value,
+        start,
+        end,
+        {subject: _figures(counts, scope) for subject, counts in totals.items()},
+        dict(days),
+    )
+
+
+def _figures(counts: Counts, scope: KpiScope) -> Figures:
+    values = dict(counts.values)
+    if scope is KpiScope.shop:
+        values["silent_fen"] = values["paid_fen"] - values["service_fen"]
+    return Figures(values)
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """``YYYY-MM`` → its first and last day."""
+    found = _MONTH.fullmatch(month.strip())
+    if found is None or not 1 <= int(found.group(2)) <= 12:
+        raise KpiError(f"month {month!r}: expected YYYY-MM, e.g. 2026-11")
+    first = date(int(found.group(1)), int(found.group(2)), 1)
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def period_bounds(period: str, anchor: date) -> tuple[date, date]:
+    """``day``, ``week`` (Monday to Sunday) or ``month`` around ``anchor``."""
+    if period == "day":
+        return anchor, anchor
+    if period == "week":
+        monday = anchor - timedelta(days=anchor.weekday())
+        return monday, monday + timedelta(days=6)
+    if period == "month":
+        return month_bounds(anchor.strftime("%Y-%m"))
+    raise KpiError(f"period {period!r}: expected day, week or month")
+
+
+__all__ = [
+    "COUNTS",
+    "Counts",
+    "Figures",
+    "KpiError",
+    "Report",
+    "day_bounds",
+    "month_bounds",
+    "period_bounds",
+    "report",
+    "rollup_day",
+    "rollup_days",
+    "span_on",
+]
