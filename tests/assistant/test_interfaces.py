@@ -29,8 +29,8 @@ def test_eval_prints_the_figures_the_table_and_the_baseline() -> None:
     run = xiaoer("sqlite://", "assistant", "eval", str(DATA), "--split", "test")
     assert run.returncode == 0, run.stderr
     model, baseline = run.stdout.splitlines()[:2]
-    assert model.startswith("model: n=645 accuracy=")
-    assert baseline.startswith("keyword baseline: n=645 accuracy=")
+    assert model.startswith("model: n=849 accuracy=")
+    assert baseline.startswith("keyword baseline: n=849 accuracy=")
     assert "confusion (rows: labelled, columns: predicted)" in run.stdout
 
 

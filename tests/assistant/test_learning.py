@@ -67,7 +67,7 @@ async def test_another_shop_keeps_the_shipped_model(db: Database, shop: Shop) ->
 def test_retrain_runs_from_the_command_line(database_url: str, shop: Shop) -> None:
     run = xiaoer(database_url, "assistant", "retrain", "--shop", "tea")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("tea: trained on 1889 examples (0 from agents")
+    assert run.stdout.startswith("tea: trained on 2498 examples (0 from agents")
     missing = xiaoer(database_url, "assistant", "retrain", "--shop", "nope")
     assert missing.returncode == 2 and "no shop 'nope'" in missing.stderr
 
