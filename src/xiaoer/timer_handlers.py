@@ -2,6 +2,7 @@
 
 from xiaoer.assistant import autoanswer
 from xiaoer.orders import workflow
+from xiaoer.performance import attendance
 from xiaoer.reception import sla
 
-__all__ = ["autoanswer", "sla", "workflow"]
+__all__ = ["attendance", "autoanswer", "sla", "workflow"]

@@ -34,6 +34,7 @@ NAV = (
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
     ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
     ("/performance/violations", "performance.nav", ("agent", "supervisor", "manager")),
+    ("/performance/roster", "attendance.nav", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
