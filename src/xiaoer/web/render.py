@@ -35,6 +35,8 @@ NAV = (
     ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
     ("/performance/violations", "performance.nav", ("agent", "supervisor", "manager")),
     ("/performance/roster", "attendance.nav", ("agent", "supervisor", "manager")),
+    ("/performance/worklog", "worklog.nav", ("agent", "supervisor", "manager")),
+    ("/performance/promotion", "promotion.nav", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),

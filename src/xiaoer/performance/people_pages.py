@@ -1,0 +1,298 @@
+"""The work log (P8) and promotion (P5) pages.
+
+An agent writes the day's log and reads their own; a supervisor or manager searches
+everyone's. The promotion page shows each agent's checklist for the next level; the
+supervisor records exams and promotes whoever meets every condition.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.performance.models import WorkLog
+from xiaoer.performance.promotion import (
+    LEADERS,
+    NEXT_LEVEL,
+    Checklist,
+    NotEligible,
+    PromotionError,
+    PromotionForbidden,
+    PromotionNotFound,
+    checklists,
+    do_promote,
+    do_record_exam,
+    eligibility,
+)
+from xiaoer.performance.worklog import (
+    MAX_TEXT,
+    PAST_DAYS,
+    WorkLogError,
+    WorkLogForbidden,
+    do_write_log,
+    logs_for,
+    shop_today,
+)
+from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.service import list_staff
+from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.render import render
+
+router = APIRouter(prefix="/performance")
+
+Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
+Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
+
+
+class FormError(ValueError):
+    """A field that could not be read."""
+
+
+def _status(exc: ValueError) -> int:
+    if isinstance(exc, WorkLogForbidden | PromotionForbidden):
+        return 403
+    if isinstance(exc, PromotionNotFound):
+        return 404
+    if isinstance(exc, NotEligible):
+        return 409
+    return 400
+
+
+def _day(value: str, label: str) -> date | None:
+    """A form's or query's ``YYYY-MM-DD``; empty is none."""
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise FormError(f"{label}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _number(value: str, label: str) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise FormError(f"{label}: {value!r} is not a whole number") from None
+
+
+# --- work log ----------------------------------------------------------------
+
+
+async def _log_form(
+    session: AsyncSession, staff: StaffAccount, today: date, asked: str
+) -> dict[str, str]:
+    """The write form for the day asked (today unless a day of the past week), filled
+    with what the agent wrote that day."""
+    try:
+        day = _day(asked, "day") or today
+    except FormError:
+        day = today
+    if not today - timedelta(days=PAST_DAYS) <= day <= today:
+        day = today
+    found = await logs_for(session, staff, staff_id=staff.id, start=day, end=day, limit=1)
+    entry = found[0] if found else None
+    return {
+        "day": day.isoformat(),
+        "problems": entry.problems if entry else "",
+        "solutions": entry.solutions if entry else "",
+    }
+
+
+async def _worklog_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffAccount,
+    *,
+    search: dict[str, str],
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    today = await shop_today(session, staff.shop_id)
+    leader = staff.has_role(*LEADERS)
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    entries: list[WorkLog] = []
+    try:
+        start, end = _day(search["start"], "from"), _day(search["end"], "to")
+        who = _number(search["staff_id"], "agent")
+        entries = await logs_for(
+            session, staff, text=search["q"] or None, staff_id=who, start=start, end=end
+        )
+    except (WorkLogError, FormError) as exc:
+        if error is None:
+            error, status_code = str(exc), _status(exc)
+    writer = staff.has_role("agent")
+    if form is None and writer:
+        form = await _log_form(session, staff, today, request.query_params.get("day", ""))
+    context = {
+        "leader": leader,
+        "writer": writer,
+        "entries": entries,
+        "team": team,
+        "search": search,
+        "form": form or {"day": today.isoformat(), "problems": "", "solutions": ""},
+        "today": today,
+        "earliest": today - timedelta(days=PAST_DAYS),
+        "max_text": MAX_TEXT,
+        "error": error,
+    }
+    return render(
+        request, "performance/worklog.html", context, staff=staff, status_code=status_code
+    )
+
+
+@router.get("/worklog", response_class=HTMLResponse)
+async def worklog_page(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    q: str = "",
+    staff_id: str = "",
+    start: str = "",
+    end: str = "",
+) -> Response:
+    search = {"q": q[:200], "staff_id": staff_id, "start": start, "end": end}
+    return await _worklog_page(request, session, staff, search=search)
+
+
+@router.post("/worklog", response_class=HTMLResponse)
+async def write_log(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    day: Annotated[str, Form(max_length=10)],
+    problems: Annotated[str, Form(max_length=MAX_TEXT * 2)] = "",
+    solutions: Annotated[str, Form(max_length=MAX_TEXT * 2)] = "",
+) -> Response:
+    form = {"day": day, "problems": problems, "solutions": solutions}
+    search = {"q": "", "staff_id": "", "start": "", "end": ""}
+    try:
+        when = _day(day, "day")
+        if when is None:
+            raise FormError("choose the day the log is for")
+        await do_write_log(session, staff, when, problems, solutions)
+    except (WorkLogError, FormError) as exc:
+        return await _worklog_page(
+            request,
+            session,
+            staff,
+            search=search,
+            form=form,
+            error=str(exc),
+            status_code=_status(exc),
+        )
+    await session.commit()
+    return RedirectResponse("/performance/worklog", status_code=303)
+
+
+# --- promotion ---------------------------------------------------------------
+
+
+async def _promotion_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffAccount,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    today = await shop_today(session, staff.shop_id)
+    leader = staff.has_role(*LEADERS)
+    lists: list[Checklist]
+    if leader:
+        lists = await checklists(session, staff.shop_id, today)
+    else:
+        lists = [await eligibility(session, staff.shop_id, staff.id, today)]
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {
+        "leader": leader,
+        "checklists": lists,
+        "team": team,
+        "levels": list(NEXT_LEVEL.values()),
+        "form": form
+        or {
+            "staff_id": "",
+            "to_level": "",
+            "passed": "yes",
+            "score": "",
+            "note": "",
+            "taken_on": today.isoformat(),
+        },
+        "today": today,
+        "error": error,
+    }
+    return render(
+        request, "performance/promotion.html", context, staff=staff, status_code=status_code
+    )
+
+
+@router.get("/promotion", response_class=HTMLResponse)
+async def promotion_page(request: Request, session: SessionDep, staff: Worker) -> Response:
+    return await _promotion_page(request, session, staff)
+
+
+@router.post("/promotion/exam", response_class=HTMLResponse)
+async def record_exam(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    staff_id: Annotated[str, Form(max_length=12)],
+    to_level: Annotated[str, Form(max_length=16)],
+    taken_on: Annotated[str, Form(max_length=10)],
+    passed: Annotated[str, Form(max_length=3)] = "",
+    score: Annotated[str, Form(max_length=8)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    form = {
+        "staff_id": staff_id,
+        "to_level": to_level,
+        "passed": passed,
+        "score": score,
+        "taken_on": taken_on,
+        "note": note,
+    }
+    try:
+        agent_id = _number(staff_id, "agent")
+        if agent_id is None:
+            raise FormError("choose the agent who sat the exam")
+        when = _day(taken_on, "taken on")
+        if when is None:
+            raise FormError("give the day the exam was sat")
+        if passed not in ("yes", "no"):
+            raise FormError("say whether the exam was passed")
+        await do_record_exam(
+            session,
+            staff,
+            agent_id,
+            to_level,
+            passed == "yes",
+            _number(score, "score"),
+            when,
+            note,
+            today=await shop_today(session, staff.shop_id),
+        )
+    except (PromotionError, FormError) as exc:
+        return await _promotion_page(
+            request, session, staff, form=form, error=str(exc), status_code=_status(exc)
+        )
+    await session.commit()
+    return RedirectResponse("/performance/promotion", status_code=303)
+
+
+@router.post("/promotion/{staff_id}/promote", response_class=HTMLResponse)
+async def promote(request: Request, session: SessionDep, staff: Leader, staff_id: int) -> Response:
+    try:
+        await do_promote(session, staff, staff_id, await shop_today(session, staff.shop_id))
+    except PromotionError as exc:
+        return await _promotion_page(
+            request, session, staff, error=str(exc), status_code=_status(exc)
+        )
+    await session.commit()
+    return RedirectResponse("/performance/promotion", status_code=303)
