@@ -490,3 +490,46 @@ def import_orders_command(
     except (ShopError, ExportError) as exc:
         raise _fail(str(exc)) from exc
     print(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command("payroll")
+def payroll_command(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with every line.")
+    ] = False,
+) -> None:
+    """Print each agent's pay for a month, item by item (P1–P3)."""
+    from xiaoer.performance.kpi import KpiError
+    from xiaoer.performance.payroll import PayrollError, payroll
+    from xiaoer.shops.service import ShopError, resolve_shop
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+            result = await payroll(session, target.id, month)
+            return {
+                "shop": target.code,
+                "month": month,
+                "locked": result.locked is not None,
+                "total_fen": result.total_fen,
+                "lines": result.rows(),
+            }
+
+    try:
+        data = _with_db(_settings(), work)
+    except (ShopError, KpiError, PayrollError) as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{data['shop']} {month}" + (" (locked)" if data["locked"] else ""))
+    for column in ("工号", "name", "level", "item", "amount (yuan)"):
+        table.add_column(column)
+    for line in data["lines"]:
+        for item in line["items"]:
+            table.add_row(line["number"], line["name"], line["level"], item["kind"],
+                          f"{item['amount_fen'] / 100:.2f}")  # fmt: skip
+        table.add_row(line["number"], line["name"], "", "total", f"{line['total_fen'] / 100:.2f}")
+    out.print(table)

@@ -2,7 +2,7 @@
 
 from xiaoer.assistant import autoanswer
 from xiaoer.orders import workflow
-from xiaoer.performance import attendance
+from xiaoer.performance import attendance, kpi
 from xiaoer.reception import sla
 
-__all__ = ["attendance", "autoanswer", "sla", "workflow"]
+__all__ = ["attendance", "autoanswer", "kpi", "sla", "workflow"]

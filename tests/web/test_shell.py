@@ -94,8 +94,9 @@ def test_every_template_message_exists() -> None:
     import re
 
     keys = set()
-    for template in (SRC / "web" / "templates").glob("*.html"):
-        keys |= set(re.findall(r't\("([a-z_]+\.[a-z_]+)"', template.read_text("utf-8")))
+    for template in (SRC / "web" / "templates").rglob("*.html"):
+        text = template.read_text("utf-8")
+        keys |= set(re.findall(r't\("([a-z_]+(?:\.[a-z_0-9]+)+)"\s*[,)]', text))
     assert keys, "no messages found in templates"
     assert keys <= set(catalogue("zh")), keys - set(catalogue("zh"))
 

@@ -44,8 +44,10 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import DEFAULT_ZONE, as_utc, utcnow
+from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, span_bounds
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.timers import schedule_timer, timer_handler
 from xiaoer.orders.models import CreditRole, Order, OrderTask, SalesCredit, SellerNote, TaskKind
 from xiaoer.performance.models import KpiDay, KpiScope
 from xiaoer.reception.models import Conversation, Message, ResponseRound, Sender
@@ -441,6 +443,79 @@ async def rollup_days(
     return written
 
 
+async def ensure_rolled_up(
+    session: AsyncSession, shop_id: int, first: date, last: date, *, now: datetime | None = None
+) -> int:
+    """Roll up the days of a period whose rows are missing or may still change.
+
+    A day's rows are final once they were counted after the day and its conversion
+    window were over; those are left alone. Today (and the window before it) is
+    counted again, so a report shows the figures as they stand. Returns the days
+    rolled up.
+    """
+    moment = now or utcnow()
+    zone = await shop_zone(session, shop_id)
+    today = moment.astimezone(zone).date()
+    last = min(last, today)
+    if last < first:
+        return 0
+    policy = await policy_on(session, shop_id, last)
+    settle = timedelta(days=policy.kpi.conversion_window_days)
+    computed = dict(
+        (
+            await session.execute(
+                select(KpiDay.day, KpiDay.computed_at).where(
+                    KpiDay.shop_id == shop_id,
+                    KpiDay.scope == KpiScope.shop.value,
+                    KpiDay.day >= first,
+                    KpiDay.day <= last,
+                )
+            )
+        ).all()
+    )
+    done = 0
+    day = first
+    while day <= last:
+        settled_at = day_bounds(day + settle, zone)[1]
+        at = computed.get(day)
+        if at is None or as_utc(at) < settled_at:
+            await rollup_day(session, shop_id, day, now=moment)
+            done += 1
+        day += timedelta(days=1)
+    return done
+
+
+ROLLUP = "kpi.rollup"
+# Minutes after the shop's midnight at which the nightly rollup runs.
+_NIGHTLY_DELAY = timedelta(minutes=10)
+
+
+async def do_schedule_nightly(
+    session: AsyncSession, shop_id: int, *, now: datetime | None = None
+) -> None:
+    """Keep one timer per shop that rolls up the day just ended, after midnight."""
+    moment = now or utcnow()
+    zone = await shop_zone(session, shop_id)
+    tomorrow = moment.astimezone(zone).date() + timedelta(days=1)
+    await schedule_timer(
+        session,
+        shop_id=shop_id,
+        kind=ROLLUP,
+        subject=f"shop:{shop_id}",
+        due_at=day_bounds(tomorrow, zone)[0] + _NIGHTLY_DELAY,
+    )
+
+
+@timer_handler(ROLLUP)
+async def _nightly(session: AsyncSession, timer: Timer, now: datetime) -> None:
+    zone = await shop_zone(session, timer.shop_id)
+    yesterday = now.astimezone(zone).date() - timedelta(days=1)
+    policy = await policy_on(session, timer.shop_id, yesterday)
+    first = yesterday - timedelta(days=policy.kpi.conversion_window_days)
+    await rollup_days(session, timer.shop_id, first, yesterday, now=now)
+    await do_schedule_nightly(session, timer.shop_id, now=now)
+
+
 # --- Reading the rows back -------------------------------------------------------
 
 
@@ -608,3 +683,134 @@ __all__ = [
     "rollup_days",
     "span_on",
 ]
+
+
+# --- Behind the figures -----------------------------------------------------------
+
+# Upper bounds (seconds) of the response-time distribution's buckets; past the last,
+# and unanswered rounds, are buckets of their own.
+BUCKETS: tuple[int, ...] = (30, 60, 120, 180, 300, 600)
+
+
+async def period_span(
+    session: AsyncSession, shop_id: int, first: date, last: date
+) -> tuple[datetime, datetime]:
+    zone = await shop_zone(session, shop_id)
+    return day_bounds(first, zone)[0], day_bounds(last, zone)[1]
+
+
+async def response_distribution(
+    session: AsyncSession, shop_id: int, first: date, last: date, agent_id: int | None = None
+) -> list[tuple[str, int]]:
+    """How many rounds were answered within each bucket of seconds, and how many never."""
+    start, end = await period_span(session, shop_id, first, last)
+    seconds = ResponseRound.seconds
+    bucket = case(
+        (ResponseRound.answered_at.is_(None), len(BUCKETS) + 1),
+        *[(seconds <= limit, i) for i, limit in enumerate(BUCKETS)],
+        else_=len(BUCKETS),
+    ).label("bucket")
+    query = (
+        select(bucket, func.count())
+        .where(ResponseRound.shop_id == shop_id, ResponseRound.started_at >= start,
+               ResponseRound.started_at < end)
+        .group_by(bucket)
+    )  # fmt: skip
+    if agent_id is not None:
+        query = query.where(ResponseRound.agent_id == agent_id)
+    counts = {int(b): int(n) for b, n in (await session.execute(query)).all()}
+    labels = [f"≤{limit}s" for limit in BUCKETS] + [f">{BUCKETS[-1]}s", "—"]
+    return [(label, counts.get(i, 0)) for i, label in enumerate(labels)]
+
+
+ROUND_KINDS = ("all", "fast", "slow", "unanswered")
+
+
+async def rounds_behind(
+    session: AsyncSession,
+    shop_id: int,
+    first: date,
+    last: date,
+    *,
+    agent_id: int | None = None,
+    kind: str = "all",
+    limit: int = 500,
+) -> list[ResponseRound]:
+    """The response rounds behind a figure, oldest first (within the response hours)."""
+    if kind not in ROUND_KINDS:
+        raise KpiError(f"kind {kind!r}: expected one of {', '.join(ROUND_KINDS)}")
+    policy = await policy_on(session, shop_id, last)
+    zone = await shop_zone(session, shop_id)
+    query = select(ResponseRound).where(ResponseRound.shop_id == shop_id)
+    day_windows = []
+    day = first
+    while day <= last:
+        low, high = span_on(day, policy.kpi.response_hours, zone)
+        day_windows.append((ResponseRound.started_at >= low) & (ResponseRound.started_at < high))
+        day += timedelta(days=1)
+    query = query.where(or_(*day_windows))
+    if agent_id is not None:
+        query = query.where(ResponseRound.agent_id == agent_id)
+    answered = ResponseRound.answered_at.is_not(None)
+    if kind == "fast":
+        query = query.where(answered, ResponseRound.seconds <= policy.kpi.fast_response_seconds)
+    elif kind == "slow":
+        query = query.where(answered, ResponseRound.seconds > policy.reception.reply_seconds)
+    elif kind == "unanswered":
+        query = query.where(ResponseRound.answered_at.is_(None))
+    rows = await session.scalars(query.order_by(ResponseRound.started_at).limit(limit))
+    return list(rows)
+
+
+ORDER_KINDS = ("paid", "service", "silent")
+
+
+async def orders_behind(
+    session: AsyncSession,
+    shop_id: int,
+    first: date,
+    last: date,
+    *,
+    agent_id: int | None = None,
+    kind: str = "paid",
+    limit: int = 500,
+) -> list[Order]:
+    """Orders paid in the period: all, those credited to an agent, or silent ones."""
+    if kind not in ORDER_KINDS:
+        raise KpiError(f"kind {kind!r}: expected one of {', '.join(ORDER_KINDS)}")
+    start, end = await period_span(session, shop_id, first, last)
+    query = select(Order).where(Order.shop_id == shop_id, Order.paid_at >= start,
+                                Order.paid_at < end)  # fmt: skip
+    credited = select(SalesCredit.order_id).where(SalesCredit.role == CreditRole.owner.value)
+    if kind == "service":
+        if agent_id is not None:
+            credited = credited.where(SalesCredit.agent_id == agent_id)
+        query = query.where(Order.id.in_(credited))
+    elif kind == "silent":
+        query = query.where(Order.id.not_in(credited))
+    elif agent_id is not None:
+        query = query.where(Order.owner_id == agent_id)
+    return list(await session.scalars(query.order_by(Order.paid_at).limit(limit)))
+
+
+async def inquiries_behind(
+    session: AsyncSession,
+    shop_id: int,
+    first: date,
+    last: date,
+    *,
+    agent_id: int | None = None,
+    limit: int = 500,
+) -> list[Conversation]:
+    """Conversations in which buyers wrote during the period."""
+    start, end = await period_span(session, shop_id, first, last)
+    wrote = select(Message.conversation_id).where(
+        Message.shop_id == shop_id,
+        Message.created_at >= start,
+        Message.created_at < end,
+        Message.sender == Sender.buyer.value,
+    )
+    query = select(Conversation).where(Conversation.id.in_(wrote))
+    if agent_id is not None:
+        query = query.where(Conversation.agent_id == agent_id)
+    return list(await session.scalars(query.order_by(Conversation.opened_at).limit(limit)))

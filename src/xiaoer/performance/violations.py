@@ -110,6 +110,39 @@ async def detect_violations(session: AsyncSession, shop_id: int, *, limit: int =
         await session.flush()
 
 
+async def do_record_detected(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    agent_id: int,
+    rule: str,
+    requirement: str,
+    occurred_at: datetime,
+    evidence: dict[str, Any],
+    order_id: int | None = None,
+    conversation_id: int | None = None,
+) -> Violation:
+    """A violation found by a check rather than an event (slow replies in a month, late
+    notes found in imported history), with the fine of the policy version in force then."""
+    amount, version = await _fine(session, shop_id, rule, occurred_at)
+    violation = Violation(
+        shop_id=shop_id,
+        agent_id=agent_id,
+        rule=rule,
+        requirement=requirement,
+        amount_fen=amount,
+        policy_version_id=version,
+        source=ViolationSource.detected.value,
+        order_id=order_id,
+        conversation_id=conversation_id,
+        evidence=evidence,
+        occurred_at=occurred_at,
+    )
+    session.add(violation)
+    await session.flush()
+    return violation
+
+
 async def do_add_violation(
     session: AsyncSession,
     *,

@@ -31,7 +31,7 @@ from xiaoer.core.timers import run_timer_loop
 from xiaoer.orders import api as orders_api
 from xiaoer.orders import import_pages, site_api
 from xiaoer.orders import pages as orders_pages
-from xiaoer.performance import attendance_pages, people_pages
+from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
@@ -58,6 +58,8 @@ STAFF_ROUTERS = (
     pages.router,
     performance_pages.router,
     attendance_pages.router,
+    payroll_pages.router,
+    kpi_pages.router,
     people_pages.router,
     reception_api.router,
     reception_pages.router,

@@ -1,0 +1,456 @@
+"""KPI pages (P6, D3) and the supervisor's live floor view (C11).
+
+``/performance/kpi`` shows a period's figures per agent, team or the shop, with
+charts: the trend of one figure per subject, the response-time distribution, the
+inquiry funnel and the month's trade targets. Every count links to the rounds,
+conversations or orders behind it; the table exports to Excel.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.clock import as_utc, utcnow
+from xiaoer.core.money import fen_to_yuan
+from xiaoer.core.policy import in_span
+from xiaoer.core.policy_store import policy_on
+from xiaoer.core.sheets import write_sheet
+from xiaoer.performance.charts import bar_chart, line_chart
+from xiaoer.performance.kpi import (
+    KpiError,
+    Report,
+    do_schedule_nightly,
+    ensure_rolled_up,
+    inquiries_behind,
+    month_bounds,
+    orders_behind,
+    period_bounds,
+    report,
+    response_distribution,
+    rounds_behind,
+    shop_zone,
+)
+from xiaoer.performance.models import KpiScope, RosterEntry
+from xiaoer.performance.violations import LEADERS
+from xiaoer.reception.models import (
+    AgentPresence,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PresenceStatus,
+    ResponseRound,
+)
+from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.service import list_staff
+from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.i18n import Translator
+from xiaoer.web.render import render
+
+router = APIRouter(prefix="/performance")
+
+Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
+Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# The table's columns: (key, kind) where kind says how a value is shown.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("inquiring_buyers", "count"),
+    ("conversion", "percent"),
+    ("order_conversion", "percent"),
+    ("first_response_seconds", "seconds"),
+    ("response_seconds", "seconds"),
+    ("fast_rate", "percent"),
+    ("reply_rate", "percent"),
+    ("answer_ratio", "ratio"),
+    ("slow_rounds", "count"),
+    ("unanswered_rounds", "count"),
+    ("long_conversations", "count"),
+    ("peak_concurrent", "count"),
+    ("service_fen", "money"),
+    ("average_order_fen", "money"),
+    ("reminder_success", "percent"),
+    ("notes_on_time_rate", "percent"),
+)
+SHOP_COLUMNS = (("paid_fen", "money"), ("silent_fen", "money"))
+TREND_METRICS = (
+    "conversion", "response_seconds", "first_response_seconds", "fast_rate", "reply_rate",
+    "service_fen", "inquiring_buyers",
+)  # fmt: skip
+PERCENT_METRICS = {"conversion", "order_conversion", "fast_rate", "reply_rate",
+                   "reminder_success", "notes_on_time_rate"}  # fmt: skip
+
+
+def show(value: Any, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "percent":
+        return f"{value * 100:.1f}%"
+    if kind == "seconds":
+        return f"{value:.1f}"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    if kind == "money":
+        return fen_to_yuan(round(value))
+    return str(value)
+
+
+async def _today(session: AsyncSession, shop_id: int) -> date:
+    return utcnow().astimezone(await shop_zone(session, shop_id)).date()
+
+
+def _day(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise KpiError(f"date {value!r}: expected YYYY-MM-DD, e.g. 2026-11-23") from exc
+
+
+async def _report(
+    session: AsyncSession, staff: StaffAccount, period: str, on: str | None, scope: str
+) -> tuple[Report, date, date, KpiScope]:
+    today = await _today(session, staff.shop_id)
+    first, last = period_bounds(period, _day(on, today))
+    try:
+        chosen = KpiScope(scope)
+    except ValueError as exc:
+        raise KpiError(f"scope {scope!r}: expected agent, team or shop") from exc
+    leader = staff.has_role(*LEADERS)
+    if not leader:
+        chosen = KpiScope.agent
+    await ensure_rolled_up(session, staff.shop_id, first, last)
+    await do_schedule_nightly(session, staff.shop_id)
+    await session.commit()
+    subjects = None if leader or chosen is not KpiScope.agent else [str(staff.id)]
+    return await report(session, staff.shop_id, first, last, chosen, subjects), first, last, chosen
+
+
+def _subject_name(t: Translator, scope: KpiScope, subject: str, team: dict[int, Any]) -> str:
+    if scope is KpiScope.shop:
+        return t("kpi.whole_shop")
+    if scope is KpiScope.team:
+        return t(f"teams.{subject}") if f"teams.{subject}" in t.messages else subject
+    person = team.get(int(subject))
+    return f"{person.name} · {person.number}" if person is not None else subject
+
+
+@router.get("/kpi", response_class=HTMLResponse)
+async def kpi_page(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    period: str = "month",
+    on: str | None = None,
+    scope: str = "agent",
+    metric: str = "conversion",
+) -> Response:
+    t = Translator(staff.language)
+    try:
+        result, first, last, chosen = await _report(session, staff, period, on, scope)
+    except KpiError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if metric not in TREND_METRICS:
+        metric = "conversion"
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    columns = COLUMNS + (SHOP_COLUMNS if chosen is KpiScope.shop else ())
+    rows: list[dict[str, Any]] = []
+    for subject, figures in sorted(result.subjects.items()):
+        values = figures.as_dict()
+        rows.append({
+            "subject": subject,
+            "name": _subject_name(t, chosen, subject, team),
+            "agent_id": int(subject) if chosen is KpiScope.agent else None,
+            "cells": [(key, show(values.get(key), kind)) for key, kind in columns],
+        })  # fmt: skip
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    series: list[tuple[str, list[float | None]]] = [
+        (str(row["name"]),
+         [_metric(result.days.get(str(row["subject"]), {}).get(d), metric) for d in days])
+        for row in rows[:7]
+    ]  # fmt: skip
+    trend = line_chart(t(f"kpi.col.{metric}"), [d.isoformat() for d in days], series,
+                       percent=metric in PERCENT_METRICS)  # fmt: skip
+    agent_filter = None if staff.has_role(*LEADERS) else staff.id
+    distribution = bar_chart(
+        t("kpi.distribution"),
+        [(label, float(n)) for label, n in
+         await response_distribution(session, staff.shop_id, first, last, agent_filter)],
+    )  # fmt: skip
+    totals = _totals(result)
+    funnel = bar_chart(
+        t("kpi.funnel"),
+        [(t("kpi.col.inquiring_buyers"), float(totals.get("inquiring_buyers", 0))),
+         (t("kpi.ordered"), float(totals.get("ordering_buyers", 0))),
+         (t("kpi.paid"), float(totals.get("paying_buyers", 0)))],
+    )  # fmt: skip
+    targets = await _targets(session, staff.shop_id, t, last)
+    context = {
+        "period": period, "on": (on or first.isoformat()), "scope": chosen.value,
+        "metric": metric, "first": first, "last": last, "rows": rows,
+        "columns": [key for key, _ in columns], "trend": trend, "distribution": distribution,
+        "funnel": funnel, "targets": targets, "metrics": TREND_METRICS,
+        "leader": staff.has_role(*LEADERS),
+    }  # fmt: skip
+    return render(request, "performance/kpi.html", context, staff=staff)
+
+
+def _metric(figures: Any, metric: str) -> float | None:
+    if figures is None:
+        return None
+    value = figures.as_dict().get(metric)
+    return float(value) if value is not None else None
+
+
+def _totals(result: Report) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for figures in result.subjects.values():
+        for key in ("inquiring_buyers", "ordering_buyers", "paying_buyers"):
+            out[key] = out.get(key, 0) + figures.counts[key]
+    return out
+
+
+async def _targets(session: AsyncSession, shop_id: int, t: Translator, last: date) -> Any:
+    """The month's paid trades against the shop's milestones (D3)."""
+    month = last.strftime("%Y-%m")
+    first, end = month_bounds(month)
+    policy = await policy_on(session, shop_id, last)
+    shop_month = await report(session, shop_id, first, end, KpiScope.shop)
+    trades = shop_month.subjects[""].counts["paid_orders"] if "" in shop_month.subjects else 0
+    milestones = sorted(policy.targets.monthly_trades)
+    reached = [m for m in milestones if trades >= m]
+    return {
+        "month": month,
+        "trades": trades,
+        "milestones": milestones,
+        "reached": reached,
+        "chart": bar_chart(t("kpi.targets", month=month), [(t("kpi.trades"), float(trades))],
+                           marks=milestones),
+    }  # fmt: skip
+
+
+@router.get("/kpi.xlsx")
+async def kpi_export(
+    session: SessionDep,
+    staff: Worker,
+    period: str = "month",
+    on: str | None = None,
+    scope: str = "agent",
+) -> Response:
+    t = Translator("zh")
+    try:
+        result, first, last, chosen = await _report(session, staff, period, on, scope)
+    except KpiError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    columns = COLUMNS + (SHOP_COLUMNS if chosen is KpiScope.shop else ())
+    headers = [t("kpi.subject")] + [t(f"kpi.col.{key}") for key, _ in columns]
+    rows = [
+        [_subject_name(t, chosen, subject, team)]
+        + [show(figures.as_dict().get(key), kind) for key, kind in columns]
+        for subject, figures in sorted(result.subjects.items())
+    ]
+    data = write_sheet(f"KPI {first}~{last}", headers, rows)
+    name = f"kpi-{chosen.value}-{first}-{last}.xlsx"
+    return Response(
+        data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _agent_param(staff: StaffAccount, agent: int | None) -> int | None:
+    """Agents see only what is theirs; a supervisor may look at anyone or the whole shop."""
+    if staff.has_role(*LEADERS):
+        return agent
+    if agent is not None and agent != staff.id:
+        raise HTTPException(403)
+    return staff.id
+
+
+async def _range(session: AsyncSession, staff: StaffAccount, start: str | None,
+                 end: str | None) -> tuple[date, date]:  # fmt: skip
+    today = await _today(session, staff.shop_id)
+    try:
+        first, last = _day(start, today), _day(end, today)
+    except KpiError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if last < first:
+        raise HTTPException(400, f"the period ends ({last}) before it starts ({first})")
+    return first, last
+
+
+@router.get("/kpi/rounds", response_class=HTMLResponse)
+async def rounds_page(
+    request: Request, session: SessionDep, staff: Worker, start: str | None = None,
+    end: str | None = None, agent: int | None = None, kind: str = "all",
+) -> Response:  # fmt: skip
+    first, last = await _range(session, staff, start, end)
+    try:
+        rows = await rounds_behind(session, staff.shop_id, first, last,
+                                   agent_id=_agent_param(staff, agent), kind=kind)  # fmt: skip
+    except KpiError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {"rounds": rows, "team": team, "first": first, "last": last, "kind": kind}
+    return render(request, "performance/kpi_rounds.html", context, staff=staff)
+
+
+@router.get("/kpi/orders", response_class=HTMLResponse)
+async def orders_page(
+    request: Request, session: SessionDep, staff: Worker, start: str | None = None,
+    end: str | None = None, agent: int | None = None, kind: str = "paid",
+) -> Response:  # fmt: skip
+    first, last = await _range(session, staff, start, end)
+    try:
+        rows = await orders_behind(session, staff.shop_id, first, last,
+                                   agent_id=_agent_param(staff, agent), kind=kind)  # fmt: skip
+    except KpiError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {"orders": rows, "team": team, "first": first, "last": last, "kind": kind}
+    return render(request, "performance/kpi_orders.html", context, staff=staff)
+
+
+@router.get("/kpi/buyers", response_class=HTMLResponse)
+async def buyers_page(
+    request: Request, session: SessionDep, staff: Worker, start: str | None = None,
+    end: str | None = None, agent: int | None = None,
+) -> Response:  # fmt: skip
+    first, last = await _range(session, staff, start, end)
+    rows = await inquiries_behind(session, staff.shop_id, first, last,
+                                  agent_id=_agent_param(staff, agent))  # fmt: skip
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {"conversations": rows, "team": team, "first": first, "last": last}
+    return render(request, "performance/kpi_buyers.html", context, staff=staff)
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def conversation_page(
+    request: Request, session: SessionDep, staff: Worker, conversation_id: int
+) -> Response:
+    """A conversation as it happened, with its response rounds: the evidence of a figure."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.shop_id != staff.shop_id:
+        raise HTTPException(404)
+    if not staff.has_role(*LEADERS) and conversation.agent_id != staff.id:
+        raise HTTPException(403)
+    messages = list(
+        await session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+        )
+    )
+    rounds = list(
+        await session.scalars(
+            select(ResponseRound)
+            .where(ResponseRound.conversation_id == conversation.id)
+            .order_by(ResponseRound.started_at)
+        )
+    )
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {"conversation": conversation, "messages": messages, "rounds": rounds,
+               "team": team}  # fmt: skip
+    return render(request, "performance/conversation.html", context, staff=staff)
+
+
+# --- The floor ------------------------------------------------------------------
+
+
+async def floor_state(session: AsyncSession, shop_id: int, now: datetime) -> dict[str, Any]:
+    """What the supervisor watches live: waiting buyers, who is on, breaches, peaks."""
+    zone = await shop_zone(session, shop_id)
+    today = now.astimezone(zone).date()
+    policy = await policy_on(session, shop_id, today)
+    waiting = (
+        await session.execute(
+            select(func.count(), func.min(Conversation.waiting_since)).where(
+                Conversation.shop_id == shop_id,
+                Conversation.status.in_(
+                    (ConversationStatus.queued.value, ConversationStatus.active.value)
+                ),
+                Conversation.waiting_since.is_not(None),
+            )
+        )
+    ).one()
+    queued = await session.scalar(
+        select(func.count()).where(
+            Conversation.shop_id == shop_id,
+            Conversation.status == ConversationStatus.queued.value,
+        )
+    )
+    longest = int((now - as_utc(waiting[1])).total_seconds()) if waiting[1] is not None else 0
+    online = set(
+        await session.scalars(
+            select(AgentPresence.staff_id).where(
+                AgentPresence.shop_id == shop_id,
+                AgentPresence.status == PresenceStatus.online.value,
+            )
+        )
+    )
+    on_shift = list(
+        await session.scalars(
+            select(RosterEntry).where(
+                RosterEntry.shop_id == shop_id,
+                RosterEntry.starts_at <= now,
+                RosterEntry.ends_at > now,
+            )
+        )
+    )
+    rostered = {entry.staff_id for entry in on_shift}
+    start = await _day_start(session, shop_id, today)
+    breaches = await session.scalar(
+        select(func.count()).where(
+            ResponseRound.shop_id == shop_id,
+            ResponseRound.started_at >= start,
+            ResponseRound.breached.is_(True),
+        )
+    )
+    local_time = now.astimezone(zone).time()
+    peaks = [
+        {"span": span, "now": in_span(span, local_time)} for span in policy.reception.peak_hours
+    ]
+    in_peak = any(p["now"] for p in peaks)
+    return {
+        "waiting": int(waiting[0]),
+        "queued": int(queued or 0),
+        "longest_wait_seconds": longest,
+        "online": sorted(online),
+        "rostered": sorted(rostered),
+        "missing": sorted(rostered - online),
+        "off_roster": sorted(online - rostered),
+        "breaches_today": int(breaches or 0),
+        "peaks": peaks,
+        "in_peak": in_peak,
+        "peak_min_agents_online": policy.reception.peak_min_agents_online,
+        "short_in_peak": in_peak and len(online) < policy.reception.peak_min_agents_online,
+    }
+
+
+async def _day_start(session: AsyncSession, shop_id: int, day: date) -> datetime:
+    from xiaoer.performance.kpi import day_bounds
+
+    return day_bounds(day, await shop_zone(session, shop_id))[0]
+
+
+@router.get("/floor", response_class=HTMLResponse)
+async def floor_page(request: Request, session: SessionDep, staff: Leader) -> Response:
+    now = utcnow()
+    state = await floor_state(session, staff.shop_id, now)
+    today = await _today(session, staff.shop_id)
+    await ensure_rolled_up(session, staff.shop_id, today, today, now=now)
+    await session.commit()
+    shop_today = await report(session, staff.shop_id, today, today, KpiScope.shop)
+    figures = shop_today.subjects.get("")
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {"state": state, "team": team, "today": today,
+               "figures": figures.as_dict() if figures else {}, "show": show}  # fmt: skip
+    return render(request, "performance/floor.html", context, staff=staff)
+
+
+@router.get("/floor.json")
+async def floor_json(session: SessionDep, staff: Leader) -> dict[str, Any]:
+    return await floor_state(session, staff.shop_id, utcnow())

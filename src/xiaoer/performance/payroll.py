@@ -1,0 +1,442 @@
+"""Monthly pay per agent (P1–P3), every item with what it rests on.
+
+An agent's month, with the policy version in force on the month's last day:
+
+- **base**: the base pay of the agent's level (P1);
+- **commission**: the commission rate × the paid sales credited to the agent as
+  owner in the month (P2), rounded to the fen;
+- **sale deductions**: for each sale the supervisor took out of commission — a
+  return caused by the agent or not for quality, a bad review caused by the agent
+  (P3) — minus the rate × that sale, rounded to the fen;
+- **team bonus**: the policy's share of base × the team's score for the month
+  (0–100, recorded by the supervisor; 100 when none was recorded);
+- **full attendance**: the bonus, when the agent had shifts and no absence, fined
+  lateness or leave in the month (P7);
+- **living allowance**;
+- **bonuses and deductions** the supervisor added, each with its reason;
+- **fines**: each violation of the month still standing (recorded, appealed or
+  upheld; a withdrawn one is not), linked to its evidence.
+
+Slow replies beyond the month's free count become one violation per agent when the
+month is over (:func:`do_detect_slow_replies`). A supervisor locks a finished month
+(:func:`do_lock`): its lines are kept as they were, and later changes no longer
+move them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.core.audit import record_audit
+from xiaoer.core.clock import utcnow
+from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
+from xiaoer.orders.models import CreditRole, Order, SalesCredit
+from xiaoer.performance.kpi import day_bounds, month_bounds, shop_zone
+from xiaoer.performance.models import (
+    AdjustmentKind,
+    KpiDay,
+    KpiScope,
+    PayAdjustment,
+    PayrollMonth,
+    Violation,
+    ViolationStatus,
+)
+from xiaoer.performance.violations import LEADERS, detect_violations, do_record_detected
+from xiaoer.staff.models import StaffAccount
+
+STANDING = (
+    ViolationStatus.recorded.value,
+    ViolationStatus.appealed.value,
+    ViolationStatus.upheld.value,
+)
+FULL_SCORE = 100
+
+
+class PayrollError(ValueError):
+    """A payroll action that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class PayItem:
+    """One line of an agent's pay: a signed amount, what it is and what it rests on."""
+
+    kind: str
+    amount_fen: int
+    detail: dict[str, Any] = field(default_factory=dict)
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class PayLine:
+    """An agent's month."""
+
+    agent_id: int
+    number: str
+    name: str
+    level: str
+    team: str
+    items: tuple[PayItem, ...]
+
+    @property
+    def total_fen(self) -> int:
+        return sum(item.amount_fen for item in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "number": self.number,
+            "name": self.name,
+            "level": self.level,
+            "team": self.team,
+            "total_fen": self.total_fen,
+            "items": [asdict(item) for item in self.items],
+        }
+
+
+@dataclass(frozen=True)
+class Payroll:
+    month: str
+    lines: tuple[PayLine, ...] | None  # None when locked: see ``locked``
+    locked: PayrollMonth | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The lines as plain data (the locked copy for a locked month)."""
+        if self.locked is not None:
+            return list(self.locked.lines)
+        return [line.as_dict() for line in self.lines or ()]
+
+    @property
+    def total_fen(self) -> int:
+        return sum(int(row["total_fen"]) for row in self.rows())
+
+
+def _times_rate(amount_fen: int, rate: Decimal) -> int:
+    return int((Decimal(amount_fen) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def month_span(session: AsyncSession, shop_id: int, month: str) -> tuple[datetime, datetime]:
+    """The month's first moment and the next month's, in UTC, by the shop's clock."""
+    first, last = month_bounds(month)
+    zone = await shop_zone(session, shop_id)
+    return day_bounds(first, zone)[0], day_bounds(last, zone)[1]
+
+
+async def _agents(session: AsyncSession, shop_id: int) -> list[StaffAccount]:
+    rows = await session.scalars(
+        select(StaffAccount).where(StaffAccount.shop_id == shop_id).order_by(StaffAccount.number)
+    )
+    return [s for s in rows if "agent" in s.roles]
+
+
+async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLine]:
+    """Every agent's pay for the month as it stands now."""
+    from xiaoer.performance.attendance import attendance_summary
+
+    first, last = month_bounds(month)
+    start, end = await month_span(session, shop_id, month)
+    policy = await policy_on(session, shop_id, last)
+    agents = await _agents(session, shop_id)
+
+    sales: dict[int, tuple[int, int]] = {}
+    for agent_id, count, amount in await session.execute(
+        select(SalesCredit.agent_id, func.count(), func.sum(SalesCredit.amount_fen))
+        .where(SalesCredit.shop_id == shop_id, SalesCredit.role == CreditRole.owner.value,
+               SalesCredit.paid_at >= start, SalesCredit.paid_at < end)
+        .group_by(SalesCredit.agent_id)
+    ):  # fmt: skip
+        sales[agent_id] = (int(count), int(amount or 0))
+
+    adjustments: dict[int, list[PayAdjustment]] = defaultdict(list)
+    scores: dict[str, PayAdjustment] = {}
+    for adjustment in await session.scalars(
+        select(PayAdjustment)
+        .where(PayAdjustment.shop_id == shop_id, PayAdjustment.month == month)
+        .order_by(PayAdjustment.id)
+    ):
+        if adjustment.kind == AdjustmentKind.team_score.value:
+            scores[adjustment.team] = adjustment  # the newest counts
+        elif adjustment.agent_id is not None:
+            adjustments[adjustment.agent_id].append(adjustment)
+    order_numbers = await _order_numbers(session, adjustments)
+
+    fines: dict[int, list[Violation]] = defaultdict(list)
+    for violation in await session.scalars(
+        select(Violation)
+        .where(Violation.shop_id == shop_id, Violation.occurred_at >= start,
+               Violation.occurred_at < end, Violation.status.in_(STANDING))
+        .order_by(Violation.occurred_at, Violation.id)
+    ):  # fmt: skip
+        fines[violation.agent_id].append(violation)
+
+    lines = []
+    for agent in agents:
+        items = [_base(agent, policy)]
+        count, amount = sales.get(agent.id, (0, 0))
+        rate = policy.pay.commission_rate
+        items.append(
+            PayItem("commission", _times_rate(amount, rate),
+                    {"sales_fen": amount, "orders": count, "rate": str(rate)},
+                    f"/performance/kpi?agent={agent.id}&month={month}")
+        )  # fmt: skip
+        own = adjustments.get(agent.id, [])
+        for adjustment in own:
+            if adjustment.kind == AdjustmentKind.sale_deduction.value:
+                items.append(_adjusted(adjustment, rate, order_numbers))
+        items.append(_team_bonus(agent, policy, scores.get(agent.team)))
+        summary = await attendance_summary(session, shop_id, agent.id, month)
+        rostered = int(summary.shifts)
+        full = bool(summary.full_attendance) and rostered > 0
+        items.append(
+            PayItem("full_attendance", policy.pay.full_attendance_bonus if full else 0,
+                    {"shifts": rostered, "absent": int(summary.absent),
+                     "late_fined": int(summary.late_fined), "on_leave": int(summary.on_leave)},
+                    f"/performance/roster?staff={agent.id}&month={month}")
+        )  # fmt: skip
+        items.append(PayItem("allowance", policy.pay.living_allowance))
+        for adjustment in own:
+            if adjustment.kind != AdjustmentKind.sale_deduction.value:
+                items.append(_adjusted(adjustment, rate, order_numbers))
+        for violation in fines.get(agent.id, []):
+            items.append(_fine(violation))
+        lines.append(
+            PayLine(agent.id, agent.number, agent.name, agent.level, agent.team, tuple(items))
+        )
+    del first
+    return lines
+
+
+def _base(agent: StaffAccount, policy: Policy) -> PayItem:
+    base = policy.pay.base_by_level.get(agent.level)
+    if base is None:
+        raise PayrollError(f"the policy has no base pay for level {agent.level!r}")
+    return PayItem("base", base, {"level": agent.level})
+
+
+def _team_bonus(agent: StaffAccount, policy: Policy, score: PayAdjustment | None) -> PayItem:
+    base = _base(agent, policy).amount_fen
+    share = policy.pay.team_bonus_share_of_base
+    points = score.amount_fen if score is not None else FULL_SCORE
+    amount = _times_rate(base, share * Decimal(points) / Decimal(FULL_SCORE))
+    detail = {"base_fen": base, "share": str(share), "score": points,
+              "recorded": score is not None}  # fmt: skip
+    return PayItem("team_bonus", amount, detail)
+
+
+def _adjusted(adjustment: PayAdjustment, rate: Decimal, numbers: dict[int, str]) -> PayItem:
+    link = f"/orders/{adjustment.order_id}" if adjustment.order_id else ""
+    detail: dict[str, Any] = {"reason": adjustment.reason, "adjustment_id": adjustment.id}
+    if adjustment.order_id:
+        detail["order"] = numbers.get(adjustment.order_id, "")
+    if adjustment.kind == AdjustmentKind.sale_deduction.value:
+        detail.update(sales_fen=adjustment.amount_fen, rate=str(rate))
+        return PayItem("sale_deduction", -_times_rate(adjustment.amount_fen, rate), detail, link)
+    sign = 1 if adjustment.kind == AdjustmentKind.bonus.value else -1
+    return PayItem(adjustment.kind, sign * adjustment.amount_fen, detail, link)
+
+
+def fine_link(violation: Violation) -> str:
+    """Where a fine's evidence is: the order or conversation, else the violation itself."""
+    if violation.order_id is not None:
+        anchor = "#note" if violation.rule.startswith("note_") else ""
+        return f"/orders/{violation.order_id}{anchor}"
+    if violation.conversation_id is not None:
+        return f"/performance/conversations/{violation.conversation_id}"
+    month = violation.evidence.get("month") if violation.rule == "slow_reply" else None
+    if isinstance(month, str):
+        first, last = month_bounds(month)
+        return (
+            f"/performance/kpi/rounds?start={first}&end={last}&agent={violation.agent_id}&kind=slow"
+        )
+    return f"/performance/violations#violation-{violation.id}"
+
+
+def _fine(violation: Violation) -> PayItem:
+    detail = {
+        "rule": violation.rule,
+        "requirement": violation.requirement,
+        "violation_id": violation.id,
+        "status": violation.status,
+        "occurred_at": violation.occurred_at.isoformat(),
+        "note": violation.note,
+    }
+    return PayItem("fine", -violation.amount_fen, detail, fine_link(violation))
+
+
+async def _order_numbers(
+    session: AsyncSession, adjustments: dict[int, list[PayAdjustment]]
+) -> dict[int, str]:
+    ids = {a.order_id for rows in adjustments.values() for a in rows if a.order_id is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(select(Order.id, Order.platform_order_id).where(Order.id.in_(ids)))
+    return {order_id: number for order_id, number in rows}
+
+
+async def payroll(session: AsyncSession, shop_id: int, month: str) -> Payroll:
+    """The month's payroll: the locked copy if the month is locked, else as it stands."""
+    month_bounds(month)  # checks the form
+    locked = await session.scalar(
+        select(PayrollMonth).where(PayrollMonth.shop_id == shop_id, PayrollMonth.month == month)
+    )
+    if locked is not None:
+        return Payroll(month, None, locked)
+    await detect_violations(session, shop_id)  # fines told since the last look
+    return Payroll(month, tuple(await compute(session, shop_id, month)))
+
+
+# --- What the supervisor does -----------------------------------------------------
+
+
+def _require_leader(actor: StaffAccount) -> None:
+    if not actor.has_role(*LEADERS):
+        raise PayrollError("only a supervisor or manager may change the payroll")
+
+
+async def _require_open(session: AsyncSession, shop_id: int, month: str) -> None:
+    locked = await session.scalar(
+        select(PayrollMonth.id).where(PayrollMonth.shop_id == shop_id, PayrollMonth.month == month)
+    )
+    if locked is not None:
+        raise PayrollError(f"the payroll of {month} is locked; it can no longer change")
+
+
+async def do_add_adjustment(
+    session: AsyncSession,
+    *,
+    actor: StaffAccount,
+    month: str,
+    kind: str,
+    amount_fen: int | None = None,
+    agent_id: int | None = None,
+    team: str = "",
+    order_id: int | None = None,
+    reason: str,
+) -> PayAdjustment:
+    """Add a sale deduction, bonus, deduction or team score to an open month."""
+    _require_leader(actor)
+    month_bounds(month)
+    await _require_open(session, actor.shop_id, month)
+    if kind not in {k.value for k in AdjustmentKind}:
+        raise PayrollError(f"kind {kind!r}: expected one of {', '.join(AdjustmentKind)}")
+    if not reason.strip():
+        raise PayrollError("give the reason: it is shown on the pay line")
+    if kind == AdjustmentKind.team_score.value:
+        if not team or amount_fen is None or not 0 <= amount_fen <= FULL_SCORE:
+            raise PayrollError("a team score needs the team and a score from 0 to 100")
+        agent_id = order_id = None
+    else:
+        agent = await session.get(StaffAccount, agent_id) if agent_id is not None else None
+        if agent is None or agent.shop_id != actor.shop_id:
+            raise PayrollError("choose an agent of this shop")
+        if order_id is not None:
+            order = await session.get(Order, order_id)
+            if order is None or order.shop_id != actor.shop_id:
+                raise PayrollError(f"no order {order_id} in this shop")
+            if amount_fen is None and kind == AdjustmentKind.sale_deduction.value:
+                amount_fen = order.paid_fen
+        if kind == AdjustmentKind.sale_deduction.value and order_id is None:
+            raise PayrollError("a sale deduction names the order that was returned or reviewed")
+        if amount_fen is None or amount_fen <= 0:
+            raise PayrollError("the amount must be more than 0 fen")
+    adjustment = PayAdjustment(
+        shop_id=actor.shop_id, month=month, agent_id=agent_id, team=team, kind=kind,
+        amount_fen=amount_fen, order_id=order_id, reason=reason.strip(), created_by=actor.id,
+    )  # fmt: skip
+    session.add(adjustment)
+    await session.flush()
+    await record_audit(
+        session, shop_id=actor.shop_id, actor=actor.username, entity="payroll",
+        entity_id=month, action="adjust", reason=adjustment.reason,
+        after={"adjustment_id": adjustment.id, "kind": kind, "agent_id": agent_id,
+               "team": team, "amount_fen": amount_fen, "order_id": order_id},
+    )  # fmt: skip
+    return adjustment
+
+
+async def do_detect_slow_replies(
+    session: AsyncSession, shop_id: int, month: str, *, now: datetime | None = None
+) -> int:
+    """When the month is over, one violation for each agent whose slow replies passed the
+    policy's free count (P4); returns how many were recorded. Done once per agent-month."""
+    moment = now or utcnow()
+    first, last = month_bounds(month)
+    start, end = await month_span(session, shop_id, month)
+    if moment < end:
+        return 0
+    policy = await policy_on(session, shop_id, last)
+    free = policy.fines.slow_reply_free_per_month
+    counts = await session.execute(
+        select(KpiDay.subject, func.sum(KpiDay.slow_rounds))
+        .where(KpiDay.shop_id == shop_id, KpiDay.scope == KpiScope.agent.value,
+               KpiDay.day >= first, KpiDay.day <= last)
+        .group_by(KpiDay.subject)
+    )  # fmt: skip
+    already = set(
+        await session.scalars(
+            select(Violation.agent_id).where(
+                Violation.shop_id == shop_id, Violation.rule == "slow_reply",
+                Violation.occurred_at >= start, Violation.occurred_at < end,
+            )
+        )
+    )  # fmt: skip
+    recorded = 0
+    for subject, slow in counts.all():
+        agent_id, slow = int(subject), int(slow or 0)
+        if slow <= free or agent_id in already:
+            continue
+        await do_record_detected(
+            session, shop_id=shop_id, agent_id=agent_id, rule="slow_reply", requirement="P4",
+            occurred_at=end - timedelta(seconds=1),
+            evidence={"check": "slow_reply", "month": month, "slow_replies": slow,
+                      "free_per_month": free, "reply_seconds": policy.reception.reply_seconds},
+        )  # fmt: skip
+        recorded += 1
+    return recorded
+
+
+async def do_lock(
+    session: AsyncSession, *, actor: StaffAccount, month: str, now: datetime | None = None
+) -> PayrollMonth:
+    """Keep the finished month's lines as they are now; they no longer change."""
+    _require_leader(actor)
+    moment = now or utcnow()
+    start, end = await month_span(session, actor.shop_id, month)
+    if moment < end:
+        raise PayrollError(f"{month} is not over yet; a month is locked after its last day")
+    await _require_open(session, actor.shop_id, month)
+    await detect_violations(session, actor.shop_id)
+    await do_detect_slow_replies(session, actor.shop_id, month, now=moment)
+    pending = await session.scalar(
+        select(func.count()).where(
+            Violation.shop_id == actor.shop_id, Violation.status == ViolationStatus.appealed.value,
+            Violation.occurred_at >= start, Violation.occurred_at < end,
+        )
+    )  # fmt: skip
+    if pending:
+        raise PayrollError(f"{pending} appeal(s) of {month} wait for a decision; decide them first")
+    lines = [line.as_dict() for line in await compute(session, actor.shop_id, month)]
+    locked = PayrollMonth(
+        shop_id=actor.shop_id, month=month, lines=lines,
+        total_fen=sum(int(line["total_fen"]) for line in lines),
+        locked_by=actor.id, locked_at=moment,
+    )  # fmt: skip
+    session.add(locked)
+    await session.flush()
+    await record_audit(
+        session, shop_id=actor.shop_id, actor=actor.username, entity="payroll",
+        entity_id=month, action="lock", after={"total_fen": locked.total_fen,
+                                              "agents": len(lines)}, at=moment,
+    )  # fmt: skip
+    return locked
+
+
+def previous_month(today: date) -> str:
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")

@@ -1,0 +1,131 @@
+"""The KPI pages, their drill-downs, the floor view and the payroll page through the app."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import openpyxl
+from sqlalchemy import select
+
+from tests.conftest import MakeStaff, csrf_from, sign_in
+from tests.performance.test_kpi import DAY, _the_afternoon
+from tests.performance.test_payroll import MONTH, _the_month
+from xiaoer.core.db import Database
+from xiaoer.orders.models import Order
+from xiaoer.performance.models import PayrollMonth
+from xiaoer.shops.models import Shop
+
+
+async def test_a_supervisor_reads_the_figures_and_drills_down(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", name="小梅")
+    await make_staff("boss", "supervisor")
+    await _the_afternoon(db, shop, mei)
+    await sign_in(client, "boss")
+
+    page = await client.get(f"/performance/kpi?period=day&on={DAY}&scope=agent")
+    assert page.status_code == 200
+    assert "小梅" in page.text and "<svg" in page.text
+    span = f"start={DAY}&amp;end={DAY}&amp;agent={mei.id}"
+    assert f'href="/performance/kpi/buyers?{span}">4</a>' in page.text
+    assert "25.0%" in page.text  # conversion: 1 of 4 inquiring buyers paid
+
+    buyers = await client.get(f"/performance/kpi/buyers?start={DAY}&end={DAY}&agent={mei.id}")
+    assert buyers.text.count('href="/performance/conversations/') == 4
+    slow = await client.get(
+        f"/performance/kpi/rounds?start={DAY}&end={DAY}&agent={mei.id}&kind=slow"
+    )
+    assert slow.text.count('href="/performance/conversations/') == 1 and ">240<" in slow.text
+    sales = await client.get(
+        f"/performance/kpi/orders?start={DAY}&end={DAY}&agent={mei.id}&kind=service"
+    )
+    assert "K-1" in sales.text and "K-9" not in sales.text
+    silent = await client.get(f"/performance/kpi/orders?start={DAY}&end={DAY}&kind=silent")
+    assert "K-9" in silent.text and "K-1" not in silent.text
+
+    first = slow.text.split('href="/performance/conversations/')[1].split('"')[0]
+    transcript = await client.get(f"/performance/conversations/{first}")
+    assert transcript.status_code == 200 and "这款有货吗" in transcript.text
+
+    shop_page = await client.get(f"/performance/kpi?period=week&on={DAY}&scope=shop")
+    assert "149.00" in shop_page.text and "50.00" in shop_page.text  # sales, silent sales
+    sheet = await client.get(f"/performance/kpi.xlsx?period=day&on={DAY}&scope=agent")
+    assert sheet.status_code == 200
+    rows = list(
+        openpyxl.load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True)
+    )
+    assert rows[0][0] == "对象" and rows[1][0].startswith("小梅")
+
+    assert (await client.get("/performance/kpi?on=23-11-2026")).status_code == 400
+    assert (await client.get("/performance/kpi/rounds?kind=odd")).status_code == 400
+    floor = await client.get("/performance/floor")
+    assert floor.status_code == 200 and 'id="waiting"' in floor.text
+
+
+async def test_an_agent_sees_only_their_own_figures(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", name="小梅")
+    lan = await make_staff("lan", name="小兰")
+    await _the_afternoon(db, shop, mei)
+    await sign_in(client, "lan")
+    page = await client.get(f"/performance/kpi?period=day&on={DAY}&scope=shop")
+    assert page.status_code == 200 and "小梅" not in page.text
+    other = await client.get(f"/performance/kpi/rounds?start={DAY}&end={DAY}&agent={mei.id}")
+    assert other.status_code == 403
+    own = await client.get(f"/performance/kpi/buyers?start={DAY}&end={DAY}&agent={lan.id}")
+    assert own.status_code == 200
+    assert (await client.get("/performance/floor")).status_code == 403
+
+
+async def test_the_supervisor_clicks_a_fine_and_lands_on_the_late_note(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", level="intermediate", name="小梅")
+    boss = await make_staff("boss", "supervisor")
+    orders = await _the_month(db, shop, mei, boss)
+    await sign_in(client, "boss")
+    page = await client.get(f"/performance/payroll?month={MONTH}")
+    assert page.status_code == 200
+    assert "2015.27" in page.text and "备注超时或错误" in page.text
+    assert f'<a href="/orders/{orders["L"]}#note">' in page.text
+    order_page = await client.get(f"/orders/{orders['L']}")
+    assert order_page.status_code == 200 and "备注超时" in order_page.text  # its open task
+
+    sheet = await client.get(f"/performance/payroll.xlsx?month={MONTH}")
+    rows = list(
+        openpyxl.load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True)
+    )
+    assert ("2015.27" in [r[4] for r in rows]) and rows[0][0] == "工号"
+
+    refused = await client.post(
+        "/performance/payroll/adjust",
+        data={"month": MONTH, "kind": "bonus", "agent_id": str(mei.id), "amount_yuan": "abc",
+              "reason": "奖励", "csrf_token": csrf_from(page.text)},
+    )  # fmt: skip
+    assert refused.status_code == 409 and "write it in yuan" in refused.text
+    added = await client.post(
+        "/performance/payroll/adjust",
+        data={"month": MONTH, "kind": "bonus", "agent_id": str(mei.id), "amount_yuan": "12.50",
+              "reason": "好评最多", "csrf_token": csrf_from(page.text)},
+    )  # fmt: skip
+    assert added.status_code == 303
+    assert "2027.77" in (await client.get(f"/performance/payroll?month={MONTH}")).text
+    locked = await client.post(
+        "/performance/payroll/lock", data={"month": MONTH, "csrf_token": csrf_from(page.text)}
+    )
+    assert locked.status_code == 303
+    async with db.session() as session:
+        assert await session.scalar(select(PayrollMonth.total_fen)) is not None
+        order = await session.scalar(select(Order).where(Order.id == orders["A"]))
+        assert order is not None
+    shown = await client.get(f"/performance/payroll?month={MONTH}")
+    assert 'id="lock-state"' in shown.text and 'id="adjust"' not in shown.text
+
+    await client.post("/logout", data={"csrf_token": csrf_from(shown.text)})
+    await sign_in(client, "mei")
+    own = await client.get(f"/performance/payroll?month={MONTH}")
+    assert "2027.77" in own.text and "boss" not in own.text.lower().split("<main")[-1]
+    assert (await client.get(f"/performance/payroll.xlsx?month={MONTH}")).status_code == 403
