@@ -457,3 +457,31 @@ async def test_older_paid_orders_have_notes_owners_and_sales_credit(demo: Seeded
     assert owners == 0
     # Only live orders got workflow tasks: far fewer than all orders.
     assert len(await _all(db, OrderTask)) < 60
+
+
+async def test_last_months_payroll_has_fines_that_lead_to_late_notes(demo: Seeded) -> None:
+    """Issue 6's demo point: last month's fines each lead to the note written too late."""
+    from xiaoer.performance.payroll import payroll, previous_month
+
+    db = demo.db
+    month = previous_month(NOW.astimezone(ZoneInfo("Asia/Shanghai")).date())
+    async with db.session() as session:
+        shop_id = await session.scalar(select(Order.shop_id).limit(1))
+        assert shop_id is not None
+        result = await payroll(session, shop_id, month)
+        fines = [
+            (line, item) for line in result.rows() for item in line["items"]
+            if item["kind"] == "fine"
+        ]  # fmt: skip
+        assert fines, "the demo's last month has late notes"
+        for line, item in fines:
+            assert item["detail"]["rule"] == "note_late_or_wrong" and item["amount_fen"] == -2000
+            order_id = int(item["link"].removeprefix("/orders/").removesuffix("#note"))
+            order = await session.get(Order, order_id)
+            assert order is not None and order.owner_id == line["agent_id"]
+            assert order.paid_at is not None
+            note = await session.scalar(
+                select(SellerNote).where(SellerNote.order_id == order_id, SellerNote.version == 1)
+            )
+            assert note is not None
+            assert note.created_at - order.paid_at > timedelta(minutes=20)

@@ -20,14 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer import demo_data as data
 from xiaoer.catalog.models import Product, Sku
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
 from xiaoer.orders.models import Order, OrderItem, SalesCredit, SellerNote, TradeStatus
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import parse_note
+from xiaoer.performance.violations import do_record_detected
 from xiaoer.reception.phrases import PhraseInput, do_save_phrase
 from xiaoer.shops.models import Platform
 from xiaoer.shops.service import do_create_shop, shop_by_code
@@ -486,6 +488,41 @@ async def _start_live_orders(db: Database, shop_id: int, base: datetime) -> None
     await fire_all_due(db, now=base)
 
 
+async def _last_months_late_notes(db: Database, shop_id: int, base: datetime) -> None:
+    """Notes of last month written after their deadline are fined violations (P4), so that
+    last month's payroll shows fines that lead to the note behind each one."""
+    this_month = base.astimezone(_TZ).replace(day=1, hour=0, minute=0, second=0)
+    start = (this_month - timedelta(days=1)).replace(day=1)
+    async with db.session() as session:
+        policy = await policy_on(session, shop_id, start.date())
+        limit = timedelta(minutes=policy.orders.seller_note_minutes)
+        rows = await session.execute(
+            select(Order.id, Order.owner_id, Order.paid_at, SellerNote.created_at)
+            .join(SellerNote, (SellerNote.order_id == Order.id) & (SellerNote.version == 1))
+            .where(
+                Order.shop_id == shop_id,
+                Order.paid_at >= start.astimezone(UTC),
+                Order.paid_at < this_month.astimezone(UTC),
+                Order.owner_id.is_not(None),
+            )
+            .order_by(Order.paid_at)
+        )
+        for order_id, owner_id, paid_at, written in rows.all():
+            if paid_at is None or owner_id is None:
+                continue  # the query asks for both; this tells the type checker
+            due = as_utc(paid_at) + limit
+            if as_utc(written) <= due:
+                continue
+            await do_record_detected(
+                session, shop_id=shop_id, agent_id=owner_id, rule="note_late_or_wrong",
+                requirement="O3", occurred_at=due, order_id=order_id,
+                evidence={"check": "late_note", "paid_at": as_utc(paid_at).isoformat(),
+                          "note_at": as_utc(written).isoformat(),
+                          "minutes_late": int((as_utc(written) - due).total_seconds() // 60)},
+            )  # fmt: skip
+        await session.commit()
+
+
 async def demo_exists(db: Database) -> bool:
     """Whether the demo shop has been created in this database."""
     async with db.session() as session:
@@ -594,6 +631,7 @@ async def seed_demo(
         await session.commit()
         step("orders")
     await _start_live_orders(db, shop.id, base)
+    await _last_months_late_notes(db, shop.id, base)
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
