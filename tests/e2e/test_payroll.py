@@ -1,0 +1,61 @@
+"""In the demo shop, the supervisor opens last month's payroll in Chromium, clicks an
+agent's fine and lands on the late seller note that caused it (issue: performance and pay)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.e2e.conftest import start_server
+from xiaoer.core.db import Database
+from xiaoer.core.migrate import upgrade
+from xiaoer.demo import DEMO_PASSWORD, seed_demo
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> Iterator[str]:
+    url = create_scratch_database(tmp_path, "payroll")
+    upgrade(url)
+    yield url
+    drop_scratch_database(url)
+
+
+async def test_a_fine_on_last_months_payroll_leads_to_the_late_note(
+    browser: Browser, demo_url: str, tmp_path: Path
+) -> None:
+    database = Database(demo_url)
+    try:
+        await seed_demo(database)
+    finally:
+        await database.dispose()
+    process, server = start_server(demo_url, tmp_path / "serve.log")
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        page = await context.new_page()
+        await page.goto(f"{server}/login")
+        await page.get_by_label("用户名").fill("supervisor")
+        await page.get_by_label("密码").fill(DEMO_PASSWORD)
+        await page.get_by_role("button", name="登录").click()
+        await page.goto(f"{server}/performance/payroll")  # last month by default
+        await expect(page.locator("h1")).to_contain_text("月度工资")
+
+        line = page.locator("details.pay-line").filter(has=page.locator("tr.pay-fine")).first
+        fine = line.locator("tr.pay-fine").first
+        await line.locator("summary").click()
+        await expect(fine).to_contain_text("备注超时或错误")
+        await expect(fine).to_contain_text("-20.00")
+        await fine.get_by_role("link", name="查看依据").click()
+
+        await expect(page).to_have_url(re.compile(r"/orders/\d+#note$"))
+        note = page.locator("#note")
+        await expect(note).to_be_visible()
+        await expect(page.locator("#note-v1")).to_be_visible()
+    finally:
+        await context.close()
+        process.terminate()
+        process.wait(timeout=10)
