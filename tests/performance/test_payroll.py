@@ -191,7 +191,11 @@ async def test_a_hand_computed_month_matches_to_the_fen(
     assert late_note["detail"]["rule"] == "note_late_or_wrong"
     assert late_note["link"] == f"/orders/{orders['L']}#note"
     assert line["items"][9]["detail"]["status"] == "upheld"
+    assert line["items"][9]["link"].startswith("/performance/conversations/")
     assert line["items"][10]["detail"]["rule"] == "slow_reply"
+    assert line["items"][10]["link"] == (
+        f"/performance/kpi/rounds?start=2026-10-01&end=2026-10-31&agent={mei.id}&kind=slow"
+    )
     deduction = line["items"][2]
     assert deduction["link"] == f"/orders/{orders['B']}" and deduction["detail"]["order"] == "B"
 
@@ -293,5 +297,7 @@ async def test_a_month_of_shifts_kept_earns_the_full_attendance_bonus(
     assert full.amount_fen == 10000 and full.detail["shifts"] == 1
     gao_items = lines[gao.id].items
     assert {i.kind: i for i in gao_items}["full_attendance"].amount_fen == 0
-    assert [i.detail["rule"] for i in gao_items if i.kind == "fine"] == ["absent_without_leave"]
+    [absence] = [i for i in gao_items if i.kind == "fine"]
+    assert absence.detail["rule"] == "absent_without_leave"
+    assert absence.link == f"/performance/roster?staff={gao.id}&week=2026-10-12&day=2026-10-12"
     assert lines[gao.id].total_fen == 150000 + 15000 + 20000 - 20000

@@ -27,7 +27,7 @@ async def test_an_agent_appeals_and_the_supervisor_withdraws(
     await sign_in(client, "mei")
     page = await client.get("/performance/violations")
     assert page.status_code == 200
-    assert f'href="/orders/{order_id}"' in page.text and "20.00" in page.text
+    assert f'href="/orders/{order_id}#note"' in page.text and "20.00" in page.text
     async with db.session() as session:
         violation = await session.scalar(select(Violation))
         assert violation is not None

@@ -18,6 +18,7 @@ from xiaoer.performance.violations import (
     do_add_violation,
     do_appeal,
     do_decide,
+    evidence_link,
     violations_of,
 )
 from xiaoer.staff.models import StaffAccount
@@ -48,6 +49,7 @@ async def _page(
         "team": team,
         "leader": leader,
         "rules": list(ADDED_BY_HAND),
+        "evidence_link": evidence_link,
         "error": None,
         **extra,
     }

@@ -49,7 +49,12 @@ from xiaoer.performance.models import (
     Violation,
     ViolationStatus,
 )
-from xiaoer.performance.violations import LEADERS, detect_violations, do_record_detected
+from xiaoer.performance.violations import (
+    LEADERS,
+    detect_violations,
+    do_record_detected,
+    evidence_link,
+)
 from xiaoer.staff.models import StaffAccount
 
 STANDING = (
@@ -242,22 +247,6 @@ def _adjusted(adjustment: PayAdjustment, rate: Decimal, numbers: dict[int, str])
     return PayItem(adjustment.kind, sign * adjustment.amount_fen, detail, link)
 
 
-def fine_link(violation: Violation) -> str:
-    """Where a fine's evidence is: the order or conversation, else the violation itself."""
-    if violation.order_id is not None:
-        anchor = "#note" if violation.rule.startswith("note_") else ""
-        return f"/orders/{violation.order_id}{anchor}"
-    if violation.conversation_id is not None:
-        return f"/performance/conversations/{violation.conversation_id}"
-    month = violation.evidence.get("month") if violation.rule == "slow_reply" else None
-    if isinstance(month, str):
-        first, last = month_bounds(month)
-        return (
-            f"/performance/kpi/rounds?start={first}&end={last}&agent={violation.agent_id}&kind=slow"
-        )
-    return f"/performance/violations#violation-{violation.id}"
-
-
 def _fine(violation: Violation) -> PayItem:
     detail = {
         "rule": violation.rule,
@@ -267,7 +256,7 @@ def _fine(violation: Violation) -> PayItem:
         "occurred_at": violation.occurred_at.isoformat(),
         "note": violation.note,
     }
-    return PayItem("fine", -violation.amount_fen, detail, fine_link(violation))
+    return PayItem("fine", -violation.amount_fen, detail, evidence_link(violation))
 
 
 async def _order_numbers(

@@ -10,7 +10,7 @@ can see (a wrong note, tracking neglect, a loss), and decides an agent's appeal.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -259,3 +259,27 @@ async def violations_of(
     if until is not None:
         query = query.where(Violation.occurred_at < until)
     return list(await session.scalars(query.order_by(Violation.occurred_at, Violation.id)))
+
+
+def evidence_link(violation: Violation) -> str:
+    """The page that shows what a violation rests on: the order's note, the conversation,
+    the shift, the month's slow rounds; else the violation in the list."""
+    evidence = violation.evidence or {}
+    if violation.order_id is not None:
+        anchor = "#note" if violation.rule.startswith("note_") else ""
+        return f"/orders/{violation.order_id}{anchor}"
+    if violation.conversation_id is not None:
+        return f"/performance/conversations/{violation.conversation_id}"
+    day = evidence.get("day")
+    if isinstance(day, str) and evidence.get("roster_entry_id") is not None:
+        return f"/performance/roster?staff={violation.agent_id}&week={day}&day={day}"
+    month = evidence.get("month")
+    if violation.rule == "slow_reply" and isinstance(month, str):
+        first = f"{month}-01"
+        following = (date.fromisoformat(first).replace(day=28) + timedelta(days=4)).replace(day=1)
+        last = following - timedelta(days=1)
+        return (
+            f"/performance/kpi/rounds?start={first}&end={last.isoformat()}"
+            f"&agent={violation.agent_id}&kind=slow"
+        )
+    return f"/performance/violations#violation-{violation.id}"
