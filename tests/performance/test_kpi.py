@@ -190,5 +190,36 @@ def test_periods_and_months_are_checked() -> None:
     assert period_bounds("week", date(2026, 11, 25)) == (date(2026, 11, 23), date(2026, 11, 29))
     with pytest.raises(KpiError, match="expected YYYY-MM"):
         month_bounds("2026-13")
-    with pytest.raises(KpiError, match="expected day, week or month"):
+    assert period_bounds("window", date(2026, 11, 30), 28) == (
+        date(2026, 11, 3),
+        date(2026, 11, 30),
+    )
+    with pytest.raises(KpiError, match="expected day, week, month or window"):
         period_bounds("year", DAY)
+
+
+async def test_the_nightly_timer_rolls_up_the_day_just_ended_and_sets_itself_again(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    from sqlalchemy import select
+
+    from xiaoer.core.models import Timer
+    from xiaoer.core.timers import fire_all_due
+    from xiaoer.performance.kpi import ROLLUP, do_schedule_nightly
+
+    mei = await make_staff("mei")
+    await _the_afternoon(db, shop, mei)
+    async with db.session() as session:
+        await do_schedule_nightly(session, shop.id, now=at(60))
+        await session.commit()
+    # 00:10 on the 24th in Shanghai is 16:10 UTC on the 23rd.
+    assert await fire_all_due(db, now=at(10 * 60 + 11)) >= 1
+    async with db.session() as session:
+        day = await report(session, shop.id, DAY, DAY, KpiScope.agent)
+        assert day.subjects[str(mei.id)].counts["rounds"] == 4
+        [pending] = list(
+            await session.scalars(
+                select(Timer).where(Timer.kind == ROLLUP, Timer.fired_at.is_(None))
+            )
+        )
+    assert pending.due_at.replace(tzinfo=None) == datetime(2026, 11, 24, 16, 10)

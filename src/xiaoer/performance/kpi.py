@@ -657,8 +657,9 @@ def month_bounds(month: str) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def period_bounds(period: str, anchor: date) -> tuple[date, date]:
-    """``day``, ``week`` (Monday to Sunday) or ``month`` around ``anchor``."""
+def period_bounds(period: str, anchor: date, window_days: int = 30) -> tuple[date, date]:
+    """``day``, ``week`` (Monday to Sunday), ``month`` around ``anchor``, or ``window``: the
+    platform's rolling figures, the ``window_days`` days that end on ``anchor``."""
     if period == "day":
         return anchor, anchor
     if period == "week":
@@ -666,7 +667,9 @@ def period_bounds(period: str, anchor: date) -> tuple[date, date]:
         return monday, monday + timedelta(days=6)
     if period == "month":
         return month_bounds(anchor.strftime("%Y-%m"))
-    raise KpiError(f"period {period!r}: expected day, week or month")
+    if period == "window":
+        return anchor - timedelta(days=window_days - 1), anchor
+    raise KpiError(f"period {period!r}: expected day, week, month or window")
 
 
 __all__ = [

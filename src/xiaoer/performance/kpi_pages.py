@@ -117,7 +117,9 @@ async def _report(
     session: AsyncSession, staff: StaffAccount, period: str, on: str | None, scope: str
 ) -> tuple[Report, date, date, KpiScope]:
     today = await _today(session, staff.shop_id)
-    first, last = period_bounds(period, _day(on, today))
+    anchor = _day(on, today)
+    window = (await policy_on(session, staff.shop_id, anchor)).kpi.window_days
+    first, last = period_bounds(period, anchor, window)
     try:
         chosen = KpiScope(scope)
     except ValueError as exc:
