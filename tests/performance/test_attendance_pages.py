@@ -35,8 +35,9 @@ async def test_the_supervisor_builds_the_week_and_sees_peak_coverage(
     lan = await make_staff("lan", name="小兰")
     await sign_in(client, "boss")
     home = await client.get("/")
-    assert 'href="/performance/roster"' in home.text
+    assert 'href="/performance/kpi"' in home.text  # the performance section
     page = await client.get(WEEK)
+    assert 'aria-label="section"' in page.text and 'href="/performance/roster"' in page.text
     assert page.status_code == 200
     assert "排班表" in page.text and f'id="roster-{mei.id}"' in page.text
     assert f'id="roster-{lan.id}"' in page.text and f'id="roster-{boss.id}"' not in page.text

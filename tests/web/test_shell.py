@@ -57,6 +57,9 @@ async def test_navigation_shows_only_what_the_role_may_open(
     await sign_in(client, "lina")
     home = (await client.get("/")).text
     assert 'href="/policy"' not in home
+    assert 'aria-label="section"' not in home  # the performance pages have their own
+    section = (await client.get("/performance/violations")).text
+    assert 'href="/performance/payroll"' in section and 'href="/performance/floor"' not in section
     assert (await client.get("/policy")).status_code == 403
     assert (await client.get("/staff")).status_code == 403
 

@@ -33,13 +33,7 @@ NAV = (
     ("/", "nav.home", ()),
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
     ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
-    ("/performance/violations", "performance.nav", ("agent", "supervisor", "manager")),
-    ("/performance/roster", "attendance.nav", ("agent", "supervisor", "manager")),
-    ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),
-    ("/performance/floor", "kpi.floor_nav", ("supervisor", "manager")),
-    ("/performance/payroll", "payroll.nav", ("agent", "supervisor", "manager")),
-    ("/performance/worklog", "worklog.nav", ("agent", "supervisor", "manager")),
-    ("/performance/promotion", "promotion.nav", ("agent", "supervisor", "manager")),
+    ("/performance/kpi", "nav.performance", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
@@ -47,6 +41,21 @@ NAV = (
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )
+
+
+# Pages of a section, shown under the main navigation on every page of the section.
+SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "/performance/": (
+        ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),
+        ("/performance/floor", "kpi.floor_nav", ("supervisor", "manager")),
+        ("/performance/violations", "performance.nav", ("agent", "supervisor", "manager")),
+        ("/performance/roster", "attendance.nav", ("agent", "supervisor", "manager")),
+        ("/performance/leave", "attendance.leave_nav", ("agent", "supervisor", "manager")),
+        ("/performance/payroll", "payroll.nav", ("agent", "supervisor", "manager")),
+        ("/performance/worklog", "worklog.nav", ("agent", "supervisor", "manager")),
+        ("/performance/promotion", "promotion.nav", ("agent", "supervisor", "manager")),
+    ),
+}
 
 
 def language_of(request: Request, staff: StaffAccount | None) -> str:
@@ -66,15 +75,27 @@ def render(
 ) -> HTMLResponse:
     account = staff or getattr(request.state, "staff", None)
     t = Translator(language_of(request, account))
+    here = request.url.path
+    section = next((prefix for prefix in SECTIONS if here.startswith(prefix)), None)
+
+    def allowed(roles: tuple[str, ...]) -> bool:
+        return account is not None and (not roles or account.has_role(*roles))
+
     nav = [
-        (path, t(key), request.url.path == path)
+        (path, t(key), here == path or (section is not None and path.startswith(section)))
         for path, key, roles in NAV
-        if account is not None and (not roles or account.has_role(*roles))
+        if allowed(roles)
+    ]
+    subnav = [
+        (path, t(key), here == path)
+        for path, key, roles in (SECTIONS[section] if section is not None else ())
+        if allowed(roles)
     ]
     full: dict[str, Any] = {
         "t": t,
         "staff": account,
         "nav": nav,
+        "subnav": subnav,
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request),
     }
