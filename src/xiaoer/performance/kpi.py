@@ -37,7 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select
@@ -525,71 +525,36 @@ class Figures:
 
     counts: dict[str, int]
 
-    def _ratio(self, top: str, bottom: str) -> float | None:
+    # Each rate: the count it divides and the count it divides by (DOMAIN.md's KPIs).
+    RATES: ClassVar[dict[str, tuple[str, str]]] = {
+        "conversion": ("paying_buyers", "inquiring_buyers"),  # 询单→最终付款转化率
+        "order_conversion": ("ordering_buyers", "inquiring_buyers"),  # 询单→最终下单
+        "order_to_payment": ("paying_buyers", "ordering_buyers"),  # 下单→最终付款
+        "first_response_seconds": ("first_response_seconds", "first_rounds"),  # 首次平均响应
+        "response_seconds": ("response_seconds", "rounds"),  # 平均响应
+        "fast_rate": ("fast_rounds", "rounds"),  # 3分钟响应率
+        "reply_rate": ("replied_conversations", "conversations"),  # 回复率
+        "answer_ratio": ("agent_messages", "buyer_messages"),  # 答问比
+        "reminder_success": ("reminders_recovered", "reminders"),  # 催付成功率
+        "notes_on_time_rate": ("notes_on_time", "notes_due"),
+    }
+
+    def rate(self, name: str) -> float | None:
+        """A rate by name; None when nothing was counted to divide by."""
+        if name == "average_order_fen":
+            # 客单价: for the shop its paid sales per paying buyer, for an agent their own.
+            top, bottom = (
+                ("paid_fen", "paid_buyers") if "silent_fen" in self.counts
+                else ("service_fen", "service_buyers")
+            )  # fmt: skip
+        else:
+            top, bottom = self.RATES[name]
         below = self.counts[bottom]
         return self.counts[top] / below if below else None
 
-    @property
-    def conversion(self) -> float | None:
-        """询单→最终付款转化率."""
-        return self._ratio("paying_buyers", "inquiring_buyers")
-
-    @property
-    def order_conversion(self) -> float | None:
-        """询单→最终下单."""
-        return self._ratio("ordering_buyers", "inquiring_buyers")
-
-    @property
-    def order_to_payment(self) -> float | None:
-        return self._ratio("paying_buyers", "ordering_buyers")
-
-    @property
-    def first_response_seconds(self) -> float | None:
-        return self._ratio("first_response_seconds", "first_rounds")
-
-    @property
-    def response_seconds(self) -> float | None:
-        return self._ratio("response_seconds", "rounds")
-
-    @property
-    def fast_rate(self) -> float | None:
-        """3分钟响应率."""
-        return self._ratio("fast_rounds", "rounds")
-
-    @property
-    def reply_rate(self) -> float | None:
-        return self._ratio("replied_conversations", "conversations")
-
-    @property
-    def answer_ratio(self) -> float | None:
-        """答问比."""
-        return self._ratio("agent_messages", "buyer_messages")
-
-    @property
-    def average_order_fen(self) -> float | None:
-        """客单价: for the shop its paid sales per paying buyer, for an agent their own."""
-        if "silent_fen" in self.counts:
-            return self._ratio("paid_fen", "paid_buyers")
-        return self._ratio("service_fen", "service_buyers")
-
-    @property
-    def reminder_success(self) -> float | None:
-        return self._ratio("reminders_recovered", "reminders")
-
-    @property
-    def notes_on_time_rate(self) -> float | None:
-        return self._ratio("notes_on_time", "notes_due")
-
     def as_dict(self) -> dict[str, Any]:
-        figures = {
-            name: getattr(self, name)
-            for name in (
-                "conversion", "order_conversion", "order_to_payment", "first_response_seconds",
-                "response_seconds", "fast_rate", "reply_rate", "answer_ratio",
-                "average_order_fen", "reminder_success", "notes_on_time_rate",
-            )
-        }  # fmt: skip
-        return {**self.counts, **figures}
+        rates = {name: self.rate(name) for name in (*self.RATES, "average_order_fen")}
+        return {**self.counts, **rates}
 
 
 @dataclass(frozen=True)

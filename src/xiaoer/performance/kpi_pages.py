@@ -8,6 +8,7 @@ conversations or orders behind it; the table exports to Excel.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -286,20 +287,34 @@ async def _range(session: AsyncSession, staff: StaffAccount, start: str | None,
     return first, last
 
 
+Behind = Callable[..., Awaitable[Sequence[Any]]]
+
+
+async def _behind(
+    request: Request, session: AsyncSession, staff: StaffAccount, *, start: str | None,
+    end: str | None, agent: int | None, find: Behind, template: str, name: str,
+    **filters: str,
+) -> Response:  # fmt: skip
+    """A page listing what a figure counted: rounds, orders or conversations."""
+    first, last = await _range(session, staff, start, end)
+    try:
+        rows = await find(session, staff.shop_id, first, last,
+                          agent_id=_agent_param(staff, agent), **filters)  # fmt: skip
+    except KpiError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    context = {name: rows, "team": team, "first": first, "last": last, **filters}
+    return render(request, template, context, staff=staff)
+
+
 @router.get("/kpi/rounds", response_class=HTMLResponse)
 async def rounds_page(
     request: Request, session: SessionDep, staff: Worker, start: str | None = None,
     end: str | None = None, agent: int | None = None, kind: str = "all",
 ) -> Response:  # fmt: skip
-    first, last = await _range(session, staff, start, end)
-    try:
-        rows = await rounds_behind(session, staff.shop_id, first, last,
-                                   agent_id=_agent_param(staff, agent), kind=kind)  # fmt: skip
-    except KpiError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
-    context = {"rounds": rows, "team": team, "first": first, "last": last, "kind": kind}
-    return render(request, "performance/kpi_rounds.html", context, staff=staff)
+    return await _behind(request, session, staff, start=start, end=end, agent=agent,
+                         find=rounds_behind, template="performance/kpi_rounds.html",
+                         name="rounds", kind=kind)  # fmt: skip
 
 
 @router.get("/kpi/orders", response_class=HTMLResponse)
@@ -307,15 +322,9 @@ async def orders_page(
     request: Request, session: SessionDep, staff: Worker, start: str | None = None,
     end: str | None = None, agent: int | None = None, kind: str = "paid",
 ) -> Response:  # fmt: skip
-    first, last = await _range(session, staff, start, end)
-    try:
-        rows = await orders_behind(session, staff.shop_id, first, last,
-                                   agent_id=_agent_param(staff, agent), kind=kind)  # fmt: skip
-    except KpiError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
-    context = {"orders": rows, "team": team, "first": first, "last": last, "kind": kind}
-    return render(request, "performance/kpi_orders.html", context, staff=staff)
+    return await _behind(request, session, staff, start=start, end=end, agent=agent,
+                         find=orders_behind, template="performance/kpi_orders.html",
+                         name="orders", kind=kind)  # fmt: skip
 
 
 @router.get("/kpi/buyers", response_class=HTMLResponse)
@@ -323,12 +332,9 @@ async def buyers_page(
     request: Request, session: SessionDep, staff: Worker, start: str | None = None,
     end: str | None = None, agent: int | None = None,
 ) -> Response:  # fmt: skip
-    first, last = await _range(session, staff, start, end)
-    rows = await inquiries_behind(session, staff.shop_id, first, last,
-                                  agent_id=_agent_param(staff, agent))  # fmt: skip
-    team = {s.id: s for s in await list_staff(session, staff.shop_id)}
-    context = {"conversations": rows, "team": team, "first": first, "last": last}
-    return render(request, "performance/kpi_buyers.html", context, staff=staff)
+    return await _behind(request, session, staff, start=start, end=end, agent=agent,
+                         find=inquiries_behind, template="performance/kpi_buyers.html",
+                         name="conversations")  # fmt: skip
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
