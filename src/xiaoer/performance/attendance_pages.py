@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import from_local, local
 from xiaoer.core.policy_store import policy_on
+from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance import (
     LEADERS,
     AttendanceConflict,
@@ -40,14 +41,11 @@ from xiaoer.performance.attendance import (
 from xiaoer.performance.models import LeaveStatus, RosterEntry
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.deps import SessionDep
 from xiaoer.web.i18n import Translator
 from xiaoer.web.render import language_of, render
 
 router = APIRouter(prefix="/performance")
-
-Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
-Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
 
 
 class FormError(AttendanceError):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import write_sheet
+from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
     KpiError,
@@ -49,14 +50,12 @@ from xiaoer.reception.models import (
 )
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.deps import SessionDep
 from xiaoer.web.i18n import Translator
 from xiaoer.web.render import render
 
 router = APIRouter(prefix="/performance")
 
-Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
-Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # The table's columns: (key, kind) where kind says how a value is shown.

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
+from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.models import Violation
 from xiaoer.performance.violations import (
     ADDED_BY_HAND,
@@ -23,13 +24,10 @@ from xiaoer.performance.violations import (
 )
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.deps import SessionDep
 from xiaoer.web.render import render
 
 router = APIRouter(prefix="/performance")
-
-Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
-Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
 
 
 async def _page(

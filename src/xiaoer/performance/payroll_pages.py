@@ -6,13 +6,14 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import local, utcnow
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import write_sheet
+from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.kpi import KpiError, month_bounds
 from xiaoer.performance.payroll import (
     PayrollError,
@@ -24,14 +25,12 @@ from xiaoer.performance.payroll import (
 from xiaoer.performance.violations import LEADERS
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.deps import SessionDep
 from xiaoer.web.i18n import Translator
 from xiaoer.web.render import render
 
 router = APIRouter(prefix="/performance")
 
-Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
-Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

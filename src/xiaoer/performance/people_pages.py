@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.models import WorkLog
 from xiaoer.performance.promotion import (
     LEADERS,
@@ -39,13 +40,10 @@ from xiaoer.performance.worklog import (
 )
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.deps import SessionDep
 from xiaoer.web.render import render
 
 router = APIRouter(prefix="/performance")
-
-Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
-Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
 
 
 class FormError(ValueError):

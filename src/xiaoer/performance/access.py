@@ -1,0 +1,14 @@
+"""Who may open the performance pages: agents see their own, leaders everyone's."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from xiaoer.performance.violations import LEADERS
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.deps import require_staff
+
+Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
+Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
