@@ -223,3 +223,31 @@ async def test_the_nightly_timer_rolls_up_the_day_just_ended_and_sets_itself_aga
             )
         )
     assert pending.due_at.replace(tzinfo=None) == datetime(2026, 11, 24, 16, 10)
+
+
+async def test_a_sale_to_an_unknown_buyer_counts_no_buyer(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    from sqlalchemy import update
+
+    from xiaoer.orders.models import Order
+
+    mei = await make_staff("mei")
+    async with db.session() as session:
+        order = await do_create_order(
+            session, shop_id=shop.id, new=NewOrder("U-1", "u-1", (NewItem("纱帘", 4500),)),
+            now=at(0),
+        )  # fmt: skip
+        await do_flag(session, order=order, agent=mei, flag=1, now=at(1))
+        await do_pay_order(session, order=order, now=at(2))
+        await session.execute(update(Order).where(Order.id == order.id).values(customer_id=None))
+        await rollup_day(session, shop.id, DAY, now=at(60))
+        await session.commit()
+        agents = await report(session, shop.id, DAY, DAY, KpiScope.agent)
+    counts = agents.subjects[str(mei.id)].counts
+    assert (counts["service_orders"], counts["service_fen"], counts["service_buyers"]) == (
+        1,
+        4500,
+        0,
+    )
+    assert counts["paid_buyers"] == 0

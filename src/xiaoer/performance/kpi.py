@@ -416,7 +416,8 @@ async def _sales(
         if role == CreditRole.owner.value:
             tally.add(agent_id, "service_orders", 1)
             tally.add(agent_id, "service_fen", int(amount))
-            buyers.append((agent_id, customer_id))
+            if customer_id is not None:  # an unknown buyer is nobody to count
+                buyers.append((agent_id, customer_id))
         elif role == CreditRole.assist.value:
             tally.add(agent_id, "reminders_recovered", 1)
     tally.distinct("service_buyers", buyers)

@@ -1,0 +1,73 @@
+"""``benchmarks/kpi.py`` runs end to end at a tiny scale, checks itself against DuckDB and
+prints its figures as one JSON object last.
+
+On SQLite always; on PostgreSQL too when ``XIAOER_TEST_DATABASE_URL`` names a server
+(the benchmark then creates and drops its own scratch database beside it). Needs the
+``bench`` extra (DuckDB): skipped without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("duckdb")
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_URL = os.environ.get("XIAOER_TEST_DATABASE_URL", "")
+KEYS = {
+    "seconds",
+    "ratio_to_duckdb",
+    "day_seconds",
+    "day_again_seconds",
+    "duckdb_seconds",
+    "export_seconds",
+    "sqlite_seconds",
+    "sqlite_rollup_seconds",
+    "sqlite_payroll_seconds",
+    "sqlite_day_seconds",
+    "sqlite_ratio_to_duckdb",
+    "sizes",
+    "peak_rss_mb",
+    "mismatches",
+    "ok",
+}
+
+
+def test_kpi_benchmark_at_a_tiny_scale() -> None:
+    on_postgres = SERVER_URL.startswith("postgresql")
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "kpi.py"),
+        "--scale", "0.002",
+        "--database", "both" if on_postgres else "sqlite",
+        "--json",
+    ]  # fmt: skip
+    if on_postgres:
+        command += ["--pg-url", SERVER_URL]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures.keys() >= KEYS, KEYS - figures.keys()
+    assert figures["ok"] is True
+    assert figures["mismatches"] == 0
+    assert figures["sizes"]["conversation"] == 600
+    assert figures["sizes"]["message"] > 5_000
+    assert figures["sizes"]["agents"] == 100
+    assert figures["duckdb_seconds"] > 0
+    assert figures["sqlite_seconds"] > 0
+    assert figures["sqlite_payroll_lines"] == 100
+    if on_postgres:
+        assert figures["seconds"] == figures["pg_seconds"] > 0
+        assert figures["ratio_to_duckdb"] > 0
+        assert figures["day_seconds"] > 0
+        assert figures["pg_kpi_rows"] == figures["sqlite_kpi_rows"]
+    else:
+        assert figures["seconds"] is None
