@@ -120,25 +120,24 @@ def span_on(day: date, span: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 @dataclass
 class _Day:
-    """Counts of one day being rolled up, keyed by scope and subject."""
+    """Counts of one day being rolled up.
+
+    Additive counts are kept per agent (``None``: no agent) and summed into the team
+    and shop rows at the end; distinct counts and peaks are set per subject.
+    """
 
     team_of: dict[int, str]
-    rows: dict[tuple[str, str], Counts] = field(default_factory=dict)
-
-    def counts(self, scope: KpiScope, subject: str = "") -> Counts:
-        key = (scope.value, subject)
-        if key not in self.rows:
-            self.rows[key] = Counts()
-        return self.rows[key]
+    sums: dict[int | None, dict[str, int]] = field(default_factory=dict)
+    fixed: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
     def add(self, agent_id: int | None, name: str, amount: int) -> None:
-        """Count for the shop, and for the agent and their team when there is one."""
-        self.counts(KpiScope.shop).add(name, amount)
-        if agent_id is not None:
-            self.counts(KpiScope.agent, str(agent_id)).add(name, amount)
-            team = self.team_of.get(agent_id)
-            if team:
-                self.counts(KpiScope.team, team).add(name, amount)
+        row = self.sums.get(agent_id)
+        if row is None:
+            row = self.sums[agent_id] = dict.fromkeys(COUNTS, 0)
+        row[name] += amount
+
+    def set(self, scope: KpiScope, subject: str, name: str, value: int) -> None:
+        self.fixed.setdefault((scope.value, subject), {})[name] = value
 
     def distinct(self, name: str, pairs: Iterable[tuple[int | None, Any]]) -> None:
         """Count distinct values per subject from (agent, value) pairs."""
@@ -152,11 +151,44 @@ class _Day:
                 team = self.team_of.get(agent_id)
                 if team:
                     teams[team].add(value)
-        self.counts(KpiScope.shop).add(name, len(shop))
+        self.set(KpiScope.shop, "", name, len(shop))
         for agent_id, values in agents.items():
-            self.counts(KpiScope.agent, str(agent_id)).add(name, len(values))
+            self.set(KpiScope.agent, str(agent_id), name, len(values))
         for team, values in teams.items():
-            self.counts(KpiScope.team, team).add(name, len(values))
+            self.set(KpiScope.team, team, name, len(values))
+
+    def rows(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Every subject's counts: the shop's row always, others when they counted something."""
+        out: dict[tuple[str, str], dict[str, int]] = {}
+
+        def row(scope: KpiScope, subject: str) -> dict[str, int]:
+            key = (scope.value, subject)
+            if key not in out:
+                out[key] = dict.fromkeys(COUNTS, 0)
+            return out[key]
+
+        shop = row(KpiScope.shop, "")
+        for agent_id, counts in self.sums.items():
+            targets = [shop]
+            if agent_id is not None:
+                targets.append(row(KpiScope.agent, str(agent_id)))
+                team = self.team_of.get(agent_id)
+                if team:
+                    targets.append(row(KpiScope.team, team))
+            for target in targets:
+                for name, value in counts.items():
+                    if value and name not in _SET_PER_SUBJECT:
+                        target[name] += value
+        for (scope, subject), values in self.fixed.items():
+            row(KpiScope(scope), subject).update(values)
+        return out
+
+
+# Counts that are not sums over agents: set for each subject by itself.
+_SET_PER_SUBJECT = frozenset(
+    {"inquiring_buyers", "ordering_buyers", "paying_buyers", "paid_buyers", "service_buyers",
+     "peak_concurrent"}
+)  # fmt: skip
 
 
 async def rollup_day(
@@ -182,7 +214,6 @@ async def rollup_day(
         )
     ).all()
     tally = _Day(team_of={row.id: row.team for row in staff})
-    tally.counts(KpiScope.shop)  # the shop's row exists even on an empty day
 
     await _messages(session, tally, shop_id, start, end, policy, zone, day)
     await _rounds(session, tally, shop_id, day, policy, zone)
@@ -192,8 +223,8 @@ async def rollup_day(
     await session.execute(delete(KpiDay).where(KpiDay.shop_id == shop_id, KpiDay.day == day))
     rows = [
         {"shop_id": shop_id, "day": day, "scope": scope, "subject": subject,
-         "computed_at": moment, **counts.values}
-        for (scope, subject), counts in sorted(tally.rows.items())
+         "computed_at": moment, **counts}
+        for (scope, subject), counts in sorted(tally.rows().items())
     ]  # fmt: skip
     await session.execute(insert(KpiDay), rows)
     return len(rows)
@@ -212,28 +243,25 @@ async def _messages(
     in_day = (
         (Message.shop_id == shop_id) & (Message.created_at >= start) & (Message.created_at < end)
     )
-    # An agent's message counts for its writer, a buyer's for the conversation's agent.
-    writer = case(
-        (Message.sender == Sender.agent.value, Message.agent_id), else_=Conversation.agent_id
-    ).label("writer")
-    by_sender = await session.execute(
-        select(writer, Message.sender, func.count())
+    # One pass over the day's messages: per conversation agent and buyer, how many each
+    # side wrote. An agent's message counts for its writer, a buyer's for the
+    # conversation's agent; a buyer who wrote is an inquiry of that agent.
+    grouped = await session.execute(
+        select(Conversation.agent_id, Conversation.customer_id, Message.sender,
+               Message.agent_id, func.count())
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(in_day, Message.sender.in_((Sender.buyer.value, Sender.agent.value)))
-        .group_by(writer, Message.sender)
-    )
-    for agent_id, sender, count in by_sender.all():
-        name = "buyer_messages" if sender == Sender.buyer.value else "agent_messages"
-        tally.add(agent_id, name, int(count))
-
-    inquiries = (
-        await session.execute(
-            select(Conversation.agent_id, Conversation.customer_id)
-            .join(Message, Message.conversation_id == Conversation.id)
-            .where(in_day, Message.sender == Sender.buyer.value)
-            .distinct()
-        )
-    ).all()
+        .group_by(Conversation.agent_id, Conversation.customer_id, Message.sender,
+                  Message.agent_id)
+    )  # fmt: skip
+    pairs: set[tuple[int | None, int]] = set()
+    for holder, customer_id, sender, writer, count in grouped.all():
+        if sender == Sender.buyer.value:
+            tally.add(holder, "buyer_messages", int(count))
+            pairs.add((holder, customer_id))
+        else:
+            tally.add(writer, "agent_messages", int(count))
+    inquiries = sorted(pairs, key=lambda pair: (pair[0] or 0, pair[1]))
     tally.distinct("inquiring_buyers", inquiries)
     if not inquiries:
         return
@@ -344,17 +372,17 @@ async def _conversations(
             spans[agent_id].append((held_from, 1))
             spans[agent_id].append((held_to, -1))
     everyone = [point for points in spans.values() for point in points]
-    tally.counts(KpiScope.shop).values["peak_concurrent"] = _peak(everyone)
+    tally.set(KpiScope.shop, "", "peak_concurrent", _peak(everyone))
     for agent_id, points in spans.items():
         if agent_id is not None:
-            tally.counts(KpiScope.agent, str(agent_id)).values["peak_concurrent"] = _peak(points)
+            tally.set(KpiScope.agent, str(agent_id), "peak_concurrent", _peak(points))
     for team in set(tally.team_of.values()):
         points = [
             p for a, ps in spans.items() if a is not None and tally.team_of.get(a) == team
             for p in ps
         ]  # fmt: skip
         if points:
-            tally.counts(KpiScope.team, team).values["peak_concurrent"] = _peak(points)
+            tally.set(KpiScope.team, team, "peak_concurrent", _peak(points))
 
 
 def _peak(points: Sequence[tuple[datetime, int]]) -> int:
@@ -384,12 +412,15 @@ async def _sales(
     )
     orders = (
         await session.execute(
-            select(Order.owner_id, Order.customer_id, Order.paid_fen, Order.paid_at, first_note)
+            select(Order.owner_id, Order.customer_id, Order.paid_fen, Order.paid_at, first_note,
+                   Order.id)
             .where(paid_in_day)
         )
     ).all()  # fmt: skip
     note_limit = timedelta(minutes=policy.orders.seller_note_minutes)
-    for owner_id, _, paid_fen, paid_at, noted_at in orders:
+    buyer_of: dict[int, int | None] = {}
+    for owner_id, customer_id, paid_fen, paid_at, noted_at, order_id in orders:
+        buyer_of[order_id] = customer_id
         tally.add(owner_id, "paid_orders", 1)
         tally.add(owner_id, "paid_fen", int(paid_fen))
         if owner_id is not None:
@@ -405,14 +436,22 @@ async def _sales(
     credits = (
         await session.execute(
             select(SalesCredit.agent_id, SalesCredit.role, SalesCredit.amount_fen,
-                   Order.customer_id)
-            .join(Order, Order.id == SalesCredit.order_id)
+                   SalesCredit.order_id)
             .where(SalesCredit.shop_id == shop_id, SalesCredit.paid_at >= start,
                    SalesCredit.paid_at < end)
         )
     ).all()  # fmt: skip
+    # A credit is written with its order's payment, so its order is one of the day's;
+    # the buyers of any other (a payment time changed since) are looked up.
+    missing = {c.order_id for c in credits if c.order_id not in buyer_of}
+    if missing:
+        found = await session.execute(
+            select(Order.id, Order.customer_id).where(Order.id.in_(missing))
+        )
+        buyer_of.update({order_id: customer_id for order_id, customer_id in found.all()})
     buyers: list[tuple[int | None, Any]] = []
-    for agent_id, role, amount, customer_id in credits:
+    for agent_id, role, amount, order_id in credits:
+        customer_id = buyer_of.get(order_id)
         if role == CreditRole.owner.value:
             tally.add(agent_id, "service_orders", 1)
             tally.add(agent_id, "service_fen", int(amount))
