@@ -42,6 +42,12 @@ async def test_a_supervisor_reads_the_figures_and_drills_down(
         f"/performance/kpi/orders?start={DAY}&end={DAY}&agent={mei.id}&kind=service"
     )
     assert "K-1" in sales.text and "K-9" not in sales.text
+    assert (
+        f"/performance/kpi/orders?start={DAY}&amp;end={DAY}&amp;agent={mei.id}&amp;kind=reminded"
+        in page.text
+    )
+    reminded = await client.get(f"/performance/kpi/orders?start={DAY}&end={DAY}&kind=reminded")
+    assert reminded.status_code == 200 and "K-" not in reminded.text  # nobody was reminded
     silent = await client.get(f"/performance/kpi/orders?start={DAY}&end={DAY}&kind=silent")
     assert "K-9" in silent.text and "K-1" not in silent.text
 

@@ -770,7 +770,7 @@ async def rounds_behind(
     return list(rows)
 
 
-ORDER_KINDS = ("paid", "service", "silent")
+ORDER_KINDS = ("paid", "service", "silent", "reminded")
 
 
 async def orders_behind(
@@ -783,10 +783,21 @@ async def orders_behind(
     kind: str = "paid",
     limit: int = 500,
 ) -> list[Order]:
-    """Orders paid in the period: all, those credited to an agent, or silent ones."""
+    """Orders paid in the period: all (an agent's: those they own), those credited to
+    an agent, silent ones; or ``reminded``: orders whose payment reminder was sent in
+    the period, paid or not."""
     if kind not in ORDER_KINDS:
         raise KpiError(f"kind {kind!r}: expected one of {', '.join(ORDER_KINDS)}")
     start, end = await period_span(session, shop_id, first, last)
+    if kind == "reminded":
+        tasks = select(OrderTask.order_id).where(
+            OrderTask.shop_id == shop_id, OrderTask.kind == TaskKind.remind.value,
+            OrderTask.created_at >= start, OrderTask.created_at < end,
+        )  # fmt: skip
+        if agent_id is not None:
+            tasks = tasks.where(OrderTask.assignee_id == agent_id)
+        reminded = select(Order).where(Order.id.in_(tasks)).order_by(Order.created_at)
+        return list(await session.scalars(reminded.limit(limit)))
     query = select(Order).where(Order.shop_id == shop_id, Order.paid_at >= start,
                                 Order.paid_at < end)  # fmt: skip
     credited = select(SalesCredit.order_id).where(SalesCredit.role == CreditRole.owner.value)

@@ -169,7 +169,12 @@ async def kpi_page(
             "subject": subject,
             "name": _subject_name(t, chosen, subject, team),
             "agent_id": int(subject) if chosen is KpiScope.agent else None,
-            "cells": [(key, show(values.get(key), kind)) for key, kind in columns],
+            "cells": [
+                (key, show(values.get(key), kind),
+                 _drill(key, chosen, first, last, int(subject) if chosen is KpiScope.agent
+                        else None))
+                for key, kind in columns
+            ],
         })  # fmt: skip
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     series: list[tuple[str, list[float | None]]] = [
@@ -201,6 +206,42 @@ async def kpi_page(
         "leader": staff.has_role(*LEADERS),
     }  # fmt: skip
     return render(request, "performance/kpi.html", context, staff=staff)
+
+
+# The page behind each column: (list, kind). Rates lead to what they were figured from.
+DRILL: dict[str, tuple[str, str]] = {
+    "inquiring_buyers": ("buyers", ""),
+    "conversion": ("buyers", ""),
+    "order_conversion": ("buyers", ""),
+    "reply_rate": ("buyers", ""),
+    "answer_ratio": ("buyers", ""),
+    "long_conversations": ("buyers", ""),
+    "peak_concurrent": ("buyers", ""),
+    "first_response_seconds": ("rounds", "all"),
+    "response_seconds": ("rounds", "all"),
+    "fast_rate": ("rounds", "fast"),
+    "slow_rounds": ("rounds", "slow"),
+    "unanswered_rounds": ("rounds", "unanswered"),
+    "service_fen": ("orders", "service"),
+    "average_order_fen": ("orders", "service"),
+    "reminder_success": ("orders", "reminded"),
+    "notes_on_time_rate": ("orders", "paid"),
+    "paid_fen": ("orders", "paid"),
+    "silent_fen": ("orders", "silent"),
+}
+
+
+def _drill(key: str, scope: KpiScope, first: date, last: date, agent: int | None) -> str:
+    """The link behind a figure; teams have none (their lists are their agents')."""
+    if key not in DRILL or scope is KpiScope.team:
+        return ""
+    page, kind = DRILL[key]
+    if scope is KpiScope.shop and key == "average_order_fen":
+        kind = "paid"
+    link = f"/performance/kpi/{page}?start={first}&end={last}"
+    if agent is not None:
+        link += f"&agent={agent}"
+    return link + (f"&kind={kind}" if kind else "")
 
 
 def _metric(figures: Any, metric: str) -> float | None:
