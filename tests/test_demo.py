@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,17 @@ from xiaoer.orders.models import (
     TradeStatus,
 )
 from xiaoer.orders.service import open_tasks
+from xiaoer.performance.models import KpiDay, KpiScope, RosterEntry, RosterStatus, Violation
+from xiaoer.reception.models import (
+    Conversation,
+    ConversationStatus,
+    Message,
+    PresenceLog,
+    PresenceStatus,
+    ResponseRound,
+    Sender,
+)
+from xiaoer.reception.service import OUTCOMES
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import Level, Role, StaffAccount, Team
 
@@ -104,6 +115,11 @@ async def test_summary_matches_the_rows(demo: Seeded) -> None:
     assert await _count(db, Customer) == 300
     assert await _count(db, Order) == seeded.orders
     assert await _count(db, OrderItem) == seeded.order_items
+    assert 600 <= seeded.conversations <= 45 * 30
+    assert seeded.conversations * 2 <= seeded.messages < 10_000
+    assert await _count(db, Conversation) == seeded.conversations
+    assert await _count(db, Message) == seeded.messages
+    assert await _count(db, RosterEntry) == seeded.roster_entries > 0
     async with db.session() as session:
         shop = await session.scalar(select(Shop).where(Shop.code == "demo"))
     assert shop is not None
@@ -342,16 +358,38 @@ async def _fingerprint(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[
     return rows, customers
 
 
+async def _history_fingerprint(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """The chats, rounds, presence, roster and violations, column by column."""
+    tables: dict[str, Any] = {
+        "conversation": Conversation,
+        "message": Message,
+        "response_round": ResponseRound,
+        "presence_log": PresenceLog,
+        "roster_entry": RosterEntry,
+        "violation": Violation,
+    }
+    skip = {"violation": {"created_at"}}  # when the row was written: the clock's time
+    result = {}
+    for name, model in tables.items():
+        columns = [c.key for c in model.__table__.columns if c.key not in skip.get(name, ())]
+        result[name] = [tuple(getattr(row, c) for c in columns) for row in await _all(db, model)]
+    return result
+
+
 async def test_same_seed_and_now_give_the_same_shop(db: Database, demo: Seeded) -> None:
     """Seeded into two databases with the same seed and moment: the same rows, ids included."""
     await seed_demo(db, seed=SEED, now=NOW)
     assert await _fingerprint(db) == await _fingerprint(demo.db)
+    assert await _history_fingerprint(db) == await _history_fingerprint(demo.db)
     await empty_all_tables(db)
     await seed_demo(db, seed=SEED + 1, now=NOW)
     other_orders, other_customers = await _fingerprint(db)
     orders, customers = await _fingerprint(demo.db)
     assert {o[1] for o in other_orders}.isdisjoint({o[1] for o in orders})
     assert [c[2] for c in other_customers] != [c[2] for c in customers]
+    other, history = await _history_fingerprint(db), await _history_fingerprint(demo.db)
+    for name in ("conversation", "message", "presence_log"):
+        assert other[name] != history[name], name
 
 
 async def test_seeding_twice_raises_and_adds_nothing(demo: Seeded) -> None:
@@ -374,7 +412,8 @@ async def test_default_now_is_the_current_time_and_progress_is_reported(db: Data
     summary = await seed_demo(db, progress=lambda *args: seen.append(args))
     assert [done for _, done, _ in seen] == list(range(1, len(seen) + 1))
     assert {total for _, _, total in seen} == {len(seen)}
-    assert seen[0][0] == "shop" and seen[-1][0] == "orders"
+    assert seen[0][0] == "shop" and seen[-1][0] == "kpi"
+    assert [name for name, _, _ in seen[-4:]] == ["orders", "chats", "attendance", "kpi"]
     assert summary.orders > 1000
     orders: list[Order] = await _all(db, Order)
     newest = max(o.created_at for o in orders)
@@ -471,11 +510,11 @@ async def test_last_months_payroll_has_fines_that_lead_to_late_notes(demo: Seede
         result = await payroll(session, shop_id, month)
         fines = [
             (line, item) for line in result.rows() for item in line["items"]
-            if item["kind"] == "fine"
+            if item["kind"] == "fine" and item["detail"]["rule"] == "note_late_or_wrong"
         ]  # fmt: skip
         assert fines, "the demo's last month has late notes"
         for line, item in fines:
-            assert item["detail"]["rule"] == "note_late_or_wrong" and item["amount_fen"] == -2000
+            assert item["amount_fen"] == -2000 and item["link"].endswith("#note")
             order_id = int(item["link"].removeprefix("/orders/").removesuffix("#note"))
             order = await session.get(Order, order_id)
             assert order is not None and order.owner_id == line["agent_id"]
@@ -485,3 +524,283 @@ async def test_last_months_payroll_has_fines_that_lead_to_late_notes(demo: Seede
             )
             assert note is not None
             assert note.created_at - order.paid_at > timedelta(minutes=20)
+
+
+# --- The history behind the performance pages ---------------------------------------
+
+AGENTS = ("agent", "agent2", "agent3", "supervisor")
+
+
+def _last_month() -> tuple[date, date]:
+    first_of_this = NOW.astimezone(SHANGHAI).date().replace(day=1)
+    last = first_of_this - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+async def _staff_ids(db: Database) -> dict[str, int]:
+    return {a.username: a.id for a in await _all(db, StaffAccount)}
+
+
+async def test_chats_are_closed_and_their_counts_add_up(demo: Seeded) -> None:
+    db = demo.db
+    today = NOW.astimezone(SHANGHAI).date()
+    conversations: list[Conversation] = await _all(db, Conversation)
+    messages: list[Message] = await _all(db, Message)
+    staff = {a.id: a for a in await _all(db, StaffAccount)}
+    customers = {c.id for c in await _all(db, Customer)}
+    by_conversation: dict[int, list[Message]] = {}
+    for message in messages:
+        by_conversation.setdefault(message.conversation_id, []).append(message)
+    per_day = Counter(c.opened_at.astimezone(SHANGHAI).date() for c in conversations)
+    assert sorted(per_day) == [today - timedelta(days=n) for n in range(45, 0, -1)]
+    assert all(10 <= n <= 30 for n in per_day.values()), per_day
+    assert sum(per_day.values()) / len(per_day) >= 15
+    outcomes = Counter(c.outcome for c in conversations)
+    assert {"ordered", "resolved", "no_reply"} <= set(outcomes) <= set(OUTCOMES)
+    assert Counter(c.team for c in conversations).most_common(1)[0][0] == "presale"
+    for c in conversations:
+        label = f"conversation {c.id}"
+        assert c.status == ConversationStatus.closed.value, label
+        assert c.customer_id in customers and c.team in {"presale", "aftersale"}, label
+        assert c.agent_id is not None and staff[c.agent_id].has_role("agent"), label
+        assert c.waiting_since is None and c.unread == 0 and c.channel_id is None, label
+        assert c.closed_at is not None and c.assigned_at is not None
+        assert c.opened_at == c.queued_at == c.assigned_at <= c.last_message_at < c.closed_at
+        assert c.closed_at.astimezone(SHANGHAI).date() == c.opened_at.astimezone(SHANGHAI).date()
+        assert 8 <= c.opened_at.astimezone(SHANGHAI).hour < 24, label
+        mine = sorted(by_conversation[c.id], key=lambda m: m.id)
+        assert 2 <= len(mine) <= 12, label
+        assert [m.created_at for m in mine] == sorted(m.created_at for m in mine), label
+        assert mine[0].sender == Sender.buyer.value and mine[0].created_at == c.opened_at
+        assert mine[-1].created_at == c.last_message_at, label
+        senders = Counter(m.sender for m in mine)
+        assert senders[Sender.buyer.value] == c.buyer_messages > 0, label
+        assert senders[Sender.agent.value] == c.agent_messages, label
+        assert set(senders) <= {Sender.buyer.value, Sender.agent.value, Sender.auto.value}
+        agents = [m for m in mine if m.sender == Sender.agent.value]
+        assert all(m.agent_id == c.agent_id for m in agents), label
+        assert c.first_response_at == (agents[0].created_at if agents else None), label
+        for m in mine:
+            assert re.search(r"[\u4e00-\u9fff？]", m.text), label
+            if m.sender == Sender.auto.value:
+                assert m.meta == {"auto": "welcome"} and staff[c.agent_id].name in m.text
+                assert m.agent_id is None
+            else:
+                assert m.meta == {} and m.dedupe_key is None
+    assert any(m.sender == Sender.auto.value for m in messages)
+    # No chat is live: whatever is open in the demo was opened today.
+    async with db.session() as session:
+        live = await session.scalars(
+            select(Conversation.opened_at).where(
+                Conversation.status != ConversationStatus.closed.value
+            )
+        )
+        assert all(o.astimezone(SHANGHAI).date() == today for o in live)
+
+
+async def test_every_run_of_buyer_messages_is_one_response_round(demo: Seeded) -> None:
+    db = demo.db
+    conversations = {c.id: c for c in await _all(db, Conversation)}
+    messages: list[Message] = await _all(db, Message)
+    rounds: list[ResponseRound] = await _all(db, ResponseRound)
+    runs: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    last: dict[int, str] = {}
+    for m in messages:  # by id: each conversation's in order
+        if m.sender == Sender.buyer.value and last.get(m.conversation_id) != "buyer":
+            runs.setdefault(m.conversation_id, []).append((m.created_at, None))
+        elif m.sender == Sender.agent.value and last.get(m.conversation_id) == "buyer":
+            started, _ = runs[m.conversation_id][-1]
+            runs[m.conversation_id][-1] = (started, m.created_at)
+        if m.sender in (Sender.buyer.value, Sender.agent.value):
+            last[m.conversation_id] = m.sender
+    by_conversation: dict[int, list[ResponseRound]] = {}
+    for r in rounds:
+        by_conversation.setdefault(r.conversation_id, []).append(r)
+    assert set(by_conversation) == set(runs) == set(conversations)
+    for conversation_id, mine in by_conversation.items():
+        c = conversations[conversation_id]
+        assert [(r.started_at, r.answered_at) for r in mine] == runs[conversation_id]
+        assert [r.first for r in mine] == [True] + [False] * (len(mine) - 1)
+        assert mine[0].started_at == c.opened_at and mine[0].answered_at == c.first_response_at
+        for r in mine:
+            assert r.shop_id == c.shop_id and r.agent_id == c.agent_id
+            if r.answered_at is None:
+                assert r is mine[-1] and r.seconds is None and r.capped_seconds == 600
+                assert r.breached and c.closed_at is not None
+                assert c.closed_at - r.started_at < timedelta(minutes=30)  # no fine was due
+            else:
+                assert r.seconds == (r.answered_at - r.started_at).total_seconds()
+                assert r.capped_seconds == min(r.seconds, 600)
+                assert r.breached == (r.seconds > (30 if r.first else 120))
+    answered = [r.seconds for r in rounds if r.seconds is not None]
+    unanswered = sum(r.answered_at is None for r in rounds)
+    assert sum(s <= 30 for s in answered) > 0.6 * len(rounds)
+    assert sum(60 < s <= 300 for s in answered) > 0.05 * len(rounds)
+    assert any(s > 600 for s in answered)
+    assert 0 < unanswered < 0.05 * len(rounds)
+
+
+async def test_buyers_who_ordered_asked_first(demo: Seeded) -> None:
+    db = demo.db
+    orders: list[Order] = await _all(db, Order)
+    conversations: list[Conversation] = await _all(db, Conversation)
+    messages: list[Message] = await _all(db, Message)
+    last_buyer: dict[int, datetime] = {}
+    for m in messages:
+        if m.sender == Sender.buyer.value:
+            last_buyer[m.conversation_id] = m.created_at
+    placed: dict[int, list[Order]] = {}
+    for o in orders:
+        if o.customer_id is not None:
+            placed.setdefault(o.customer_id, []).append(o)
+    ordered = [c for c in conversations if c.outcome == "ordered"]
+    assert len(ordered) > len(conversations) / 3
+    for c in ordered:
+        after = [
+            o for o in placed[c.customer_id]
+            if timedelta(0) < o.created_at - last_buyer[c.id] <= timedelta(hours=1)
+        ]  # fmt: skip
+        assert after, f"conversation {c.id}: no order after it"
+    # Others ask and leave, and order neither that day nor the next.
+    left = [
+        c for c in conversations if c.outcome in ("resolved", "no_reply") and c.team == "presale"
+    ]
+    assert len(left) > len(conversations) / 10
+    for c in left:
+        day = c.opened_at.astimezone(SHANGHAI).date()
+        assert not [
+            o for o in placed.get(c.customer_id, [])
+            if 0 <= (o.created_at.astimezone(SHANGHAI).date() - day).days <= 1
+        ], f"conversation {c.id}"  # fmt: skip
+
+
+async def test_roster_follows_the_shifts_and_is_judged(demo: Seeded) -> None:
+    from xiaoer.core.policy_store import policy_on
+    from xiaoer.performance.attendance import shift_window
+
+    db = demo.db
+    ids = await _staff_ids(db)
+    names = {v: k for k, v in ids.items()}
+    first, _ = _last_month()
+    yesterday = NOW.astimezone(SHANGHAI).date() - timedelta(days=1)
+    entries: list[RosterEntry] = await _all(db, RosterEntry)
+    assert min(e.day for e in entries) == first and max(e.day for e in entries) == yesterday
+    assert {names[e.staff_id] for e in entries} == set(AGENTS)
+    async with db.session() as session:
+        shop_id = await session.scalar(select(Shop.id).where(Shop.code == DEMO_SHOP_CODE))
+        assert shop_id is not None
+        for e in entries:
+            policy = await policy_on(session, shop_id, e.day)
+            assert (e.starts_at, e.ends_at) == shift_window(policy, "Asia/Shanghai", e.day, e.shift)
+    days = (yesterday - first).days + 1
+    for username in AGENTS:
+        mine = [e for e in entries if e.staff_id == ids[username]]
+        assert days * 0.7 <= len(mine) < days, username  # a day off a week, and one more
+        assert {e.shift for e in mine} == {"early", "late"}
+        assert len({e.day for e in mine}) == len(mine)
+    for e in entries:
+        assert e.created_by == ids["supervisor"] and e.judged_at == e.ends_at
+        assert e.status != RosterStatus.scheduled.value
+        if e.status == RosterStatus.absent.value:
+            assert e.clock_in_at is None and e.online_minutes == 0
+        else:
+            assert e.clock_in_at is not None and e.clock_out_at is not None
+            assert e.ends_at - e.clock_out_at < timedelta(minutes=6)
+            assert e.online_minutes > 7 * 60
+    odd = sorted(
+        (e.day, names[e.staff_id], e.status, e.late_minutes)
+        for e in entries
+        if e.status != RosterStatus.present.value
+    )
+    this_month = NOW.astimezone(SHANGHAI).date().replace(day=1)
+    last_month = [item for item in odd if item[0] < this_month]
+    assert Counter((who, status) for _, who, status, _ in last_month) == {
+        ("agent", "late"): 2, ("agent3", "late"): 1, ("agent2", "absent"): 1
+    }  # fmt: skip
+    assert all(minutes <= 10 for _, who, _, minutes in last_month if who == "agent")
+    assert [m for _, who, _, m in last_month if who == "agent3"] == [25]
+    assert [who for day, who, _, _ in odd if day >= this_month] in ([], ["supervisor"])
+
+
+async def test_presence_logs_match_the_roster(demo: Seeded) -> None:
+    db = demo.db
+    logs: list[PresenceLog] = await _all(db, PresenceLog)
+    entries: list[RosterEntry] = await _all(db, RosterEntry)
+    by_staff: dict[int, list[PresenceLog]] = {}
+    for log in sorted(logs, key=lambda g: (g.at, g.id)):
+        by_staff.setdefault(log.staff_id, []).append(log)
+    for mine in by_staff.values():  # online and offline in turn
+        statuses = [log.status for log in mine]
+        assert statuses == [PresenceStatus.online.value, PresenceStatus.offline.value] * (
+            len(mine) // 2
+        )
+    for e in entries:
+        mine = [
+            g for g in by_staff[e.staff_id] if e.starts_at - timedelta(hours=1) <= g.at <= e.ends_at
+        ]
+        if e.status == RosterStatus.absent.value:
+            assert mine == []
+        else:
+            online = next(g.at for g in mine if g.status == PresenceStatus.online.value)
+            assert e.clock_in_at == max(online, e.starts_at)
+    # The chats were answered by agents online at the time.
+    conversations: list[Conversation] = await _all(db, Conversation)
+    for c in conversations:
+        before = [g for g in by_staff[c.agent_id or 0] if g.at <= c.opened_at]
+        assert before and before[-1].status == PresenceStatus.online.value, c.id
+
+
+async def test_last_months_kpis_per_agent(demo: Seeded) -> None:
+    from xiaoer.performance.kpi import report
+
+    db = demo.db
+    ids = await _staff_ids(db)
+    first, last = _last_month()
+    async with db.session() as session:
+        shop_id = await session.scalar(select(Shop.id).where(Shop.code == DEMO_SHOP_CODE))
+        assert shop_id is not None
+        rolled = await session.scalars(
+            select(KpiDay.day).where(KpiDay.shop_id == shop_id, KpiDay.scope == "shop")
+        )
+        assert {first + timedelta(days=n) for n in range((last - first).days + 1)} <= set(rolled)
+        result = await report(session, shop_id, first, last, KpiScope.agent)
+        shop = await report(session, shop_id, first, last, KpiScope.shop)
+    for username in AGENTS:
+        counts = result.subjects[str(ids[username])].counts
+        assert counts["inquiring_buyers"] > 10 and counts["rounds"] > counts["first_rounds"] > 0
+        assert 0 < counts["paying_buyers"] / counts["inquiring_buyers"] < 1, username
+        assert counts["buyer_messages"] > 0 and counts["agent_messages"] > 0
+        assert counts["fast_rounds"] > counts["slow_rounds"] > 0
+    totals = shop.subjects[""].counts
+    assert 0.3 < totals["paying_buyers"] / totals["inquiring_buyers"] < 0.8
+    assert totals["replied_conversations"] > 0.95 * totals["conversations"]
+    assert totals["unanswered_rounds"] > 0 and totals["peak_concurrent"] >= 2
+
+
+async def test_last_months_payroll_rewards_full_attendance_and_fines_the_rest(
+    demo: Seeded,
+) -> None:
+    from xiaoer.performance.payroll import payroll
+
+    db = demo.db
+    ids = await _staff_ids(db)
+    first, _ = _last_month()
+    async with db.session() as session:
+        shop_id = await session.scalar(select(Shop.id).where(Shop.code == DEMO_SHOP_CODE))
+        assert shop_id is not None
+        result = await payroll(session, shop_id, first.strftime("%Y-%m"))
+    lines = {line["agent_id"]: line for line in result.rows()}
+    bonus = {
+        username: next(i for i in lines[ids[username]]["items"] if i["kind"] == "full_attendance")
+        for username in AGENTS
+    }
+    assert bonus["agent"]["amount_fen"] > 0 and bonus["supervisor"]["amount_fen"] > 0
+    assert bonus["agent2"]["amount_fen"] == 0 and bonus["agent2"]["detail"]["absent"] == 1
+    assert bonus["agent3"]["amount_fen"] == 0 and bonus["agent3"]["detail"]["late_fined"] == 1
+    fines = Counter(
+        (username, i["detail"]["rule"], i["amount_fen"])
+        for username in AGENTS
+        for i in lines[ids[username]]["items"]
+        if i["kind"] == "fine" and i["detail"]["rule"] != "note_late_or_wrong"
+    )
+    assert fines == {("agent2", "absent_without_leave", -20000): 1, ("agent3", "late", -2000): 1}

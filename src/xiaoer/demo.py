@@ -1,8 +1,12 @@
-"""A believable demo shop: catalogue, promotions, staff, customers and 60 days of orders.
+"""A believable demo shop: catalogue, promotions, staff, customers and 60 days of orders,
+then what the performance pages show: 45 days of closed chats with their response
+rounds, the agents' presence, last month's and this month's roster judged from it (with
+the violations that follow), and the KPI days rolled up.
 
 Everything comes from one ``random.Random(seed)`` and the moment ``now``: the same pair
-gives the same rows (ids, texts, amounts, timestamps). The shop is written in a single
-transaction; nothing is written when the demo shop exists already.
+gives the same rows (ids, texts, amounts, timestamps). The shop and its orders are
+written in one transaction, the history after them in a few more; nothing is written
+when the demo shop exists already.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +26,7 @@ from xiaoer import demo_data as data
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
@@ -29,8 +34,22 @@ from xiaoer.orders import workflow
 from xiaoer.orders.models import Order, OrderItem, SalesCredit, SellerNote, TradeStatus
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import parse_note
-from xiaoer.performance.violations import do_record_detected
-from xiaoer.reception.phrases import PhraseInput, do_save_phrase
+from xiaoer.performance.attendance import judge_entry, shift_window
+from xiaoer.performance.kpi import rollup_days
+from xiaoer.performance.models import RosterEntry, RosterStatus
+from xiaoer.performance.violations import detect_violations, do_record_detected
+from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY
+from xiaoer.reception.models import (
+    AutoReplyKind,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PresenceLog,
+    PresenceStatus,
+    ResponseRound,
+    Sender,
+)
+from xiaoer.reception.phrases import PhraseInput, do_save_phrase, fill
 from xiaoer.shops.models import Platform
 from xiaoer.shops.service import do_create_shop, shop_by_code
 from xiaoer.staff.service import do_add_staff
@@ -103,6 +122,9 @@ class DemoSummary:
     customers: int
     orders: int
     order_items: int
+    conversations: int
+    messages: int
+    roster_entries: int
 
 
 @dataclass
@@ -407,8 +429,9 @@ async def _owners_notes_and_credits(
     order_ids: dict[str, int],
     staff_ids: dict[str, int],
     base: datetime,
-) -> None:
-    """Who owns each sale, the notes written after payment and the sales ledger (O3–O5).
+) -> dict[str, int]:
+    """Who owns each sale, the notes written after payment and the sales ledger (O3–O5);
+    returns each order's owner by its platform number.
 
     The two fixed recent orders belong to the first agent and have no note yet: the
     unpaid one is due its reminder, the paid one is late for its note.
@@ -466,6 +489,10 @@ async def _owners_notes_and_credits(
         await session.execute(insert(SellerNote), notes)
     if credits:
         await session.execute(insert(SalesCredit), credits)
+    return {
+        order.row["platform_order_id"]: owner["owner_id"]
+        for order, owner in zip(orders, owners, strict=True)
+    }
 
 
 async def _start_live_orders(db: Database, shop_id: int, base: datetime) -> None:
@@ -523,6 +550,481 @@ async def _last_months_late_notes(db: Database, shop_id: int, base: datetime) ->
         await session.commit()
 
 
+# --- Chats, the roster and presence: what the performance pages are made of ---------
+
+HISTORY_DAYS = 45  # closed chats on each of the days before today
+# The agents' weeks: (username, shift in even ISO weeks, weekday off); the shift swaps
+# every week, so each team has someone early and someone late.
+_ROTA = (
+    ("agent", "early", 1),
+    ("agent3", "late", 3),
+    ("agent2", "early", 2),
+    ("supervisor", "late", 0),
+)
+_WELCOME = next(text for kind, _, text in DEFAULT_AUTO_REPLIES if kind == AutoReplyKind.welcome)
+_LAST_CHAT = timedelta(minutes=45)  # an agent takes no new chat this close to going offline
+
+
+@dataclass
+class _Shift:
+    """One planned shift, with when the agent went online and offline (None: absent)."""
+
+    staff_id: int
+    username: str
+    day: date
+    shift: str
+    starts_at: datetime
+    ends_at: datetime
+    online: datetime | None = None
+    offline: datetime | None = None
+
+
+@dataclass
+class _Chat:
+    row: Row
+    messages: list[Row]
+    rounds: list[Row]
+
+
+def _previous_month(today: date) -> date:
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+async def _plan_shifts(
+    session: AsyncSession,
+    rng: random.Random,
+    shop_id: int,
+    staff_ids: dict[str, int],
+    base: datetime,
+) -> list[_Shift]:
+    """Who works which shift each day from the history's first day (or last month's
+    first, if earlier) to yesterday, and when they clocked in and out.
+
+    Last month holds the attendance worth seeing on the payroll: two short late arrivals
+    of the first agent (free), ``agent3`` 25 minutes late (fined) and ``agent2`` absent
+    without leave (fined); this month the supervisor is a few minutes late once.
+    """
+    today = base.astimezone(_TZ).date()
+    last_month = _previous_month(today)
+    day = min(today - timedelta(days=HISTORY_DAYS), last_month)
+    shifts: list[_Shift] = []
+    while day < today:
+        policy = await policy_on(session, shop_id, day)
+        swap = day.isocalendar().week % 2 == 1
+        for username, shift, rest in _ROTA:
+            if day.weekday() == rest:
+                continue
+            if swap:
+                shift = "late" if shift == "early" else "early"
+            starts_at, ends_at = shift_window(policy, ZONE, day, shift)
+            shifts.append(_Shift(staff_ids[username], username, day, shift, starts_at, ends_at))
+        day += timedelta(days=1)
+    for item in shifts:
+        item.online = item.starts_at - timedelta(seconds=rng.randint(60, 720))
+        item.offline = item.ends_at - timedelta(seconds=rng.randint(0, 300))
+
+    def workdays(username: str, first: date, last: date) -> list[_Shift]:
+        """The agent's shifts in ``first``..``last`` (excluded) that a colleague also
+        works: one of those may be missed without leaving the shop uncovered."""
+        return [
+            s for s in shifts
+            if s.username == username and first <= s.day < last and any(
+                o.day == s.day and o.shift == s.shift and o.username != username
+                and o.online is not None
+                for o in shifts
+            )
+        ]  # fmt: skip
+
+    this_month = today.replace(day=1)
+    for username, _shift, _rest in _ROTA:  # a day off taken besides the weekly one
+        shifts.remove(rng.choice(workdays(username, last_month, today)))
+    for item in rng.sample(workdays("agent", last_month, this_month), 2):
+        item.online = item.starts_at + timedelta(
+            minutes=rng.randint(2, 9), seconds=rng.randint(0, 59)
+        )
+    late = rng.choice(workdays("agent3", last_month, this_month))
+    late.online = late.starts_at + timedelta(minutes=25, seconds=rng.randint(0, 59))
+    absent = rng.choice(workdays("agent2", last_month, this_month))
+    absent.online = absent.offline = None
+    recent = workdays("supervisor", this_month, today)
+    if recent:
+        item = rng.choice(recent)
+        item.online = item.starts_at + timedelta(
+            minutes=rng.randint(1, 6), seconds=rng.randint(0, 59)
+        )
+    return shifts
+
+
+def _reply_seconds(rng: random.Random) -> int:
+    """How long an agent took to answer: mostly within half a minute."""
+    roll = rng.random()
+    if roll < 0.72:
+        return rng.randint(4, 30)
+    if roll < 0.84:
+        return rng.randint(31, 60)
+    if roll < 0.96:
+        return rng.randint(61, 300)
+    return rng.randint(301, 900)
+
+
+def _conversation(
+    rng: random.Random,
+    policy: Policy,
+    row: Row,
+    turns: list[tuple[list[str], list[str]]],
+    welcome: str | None,
+) -> _Chat:
+    """A closed chat from its turns, timed from ``row["opened_at"]``: its messages, one
+    response round per run of buyer messages, and the counts and times of its row. A
+    turn without answers ends the chat unanswered, closed within half an hour."""
+    agent_id = row["agent_id"]
+    shop_id = row["shop_id"]
+    cap = policy.kpi.round_cap_seconds
+    t: datetime = row["opened_at"]
+    messages: list[Row] = []
+    rounds: list[Row] = []
+    first_response: datetime | None = None
+
+    def say(sender: Sender, text: str, meta: dict[str, str] | None = None) -> None:
+        messages.append(
+            {"shop_id": shop_id, "sender": sender.value, "text": text, "dedupe_key": None,
+             "agent_id": agent_id if sender is Sender.agent else None, "meta": meta or {},
+             "created_at": t}
+        )  # fmt: skip
+
+    closed: datetime | None = None
+    for index, (asks, answers) in enumerate(turns):
+        start = t
+        for n, text in enumerate(asks):
+            if n:
+                t += timedelta(seconds=rng.randint(5, 40))
+            say(Sender.buyer, text)
+            if welcome is not None and index == 0 and n == 0:
+                t += timedelta(seconds=rng.randint(1, 3))
+                say(Sender.auto, welcome, {"auto": AutoReplyKind.welcome.value})
+        first = first_response is None
+        target = (
+            policy.reception.first_response_seconds if first else policy.reception.reply_seconds
+        )
+        round_row = {"shop_id": shop_id, "agent_id": agent_id, "first": first, "started_at": start}
+        if not answers:
+            waited = rng.randint(8 * 60, 25 * 60)  # closed before a fine for no reply is due
+            rounds.append(
+                {**round_row, "answered_at": None, "seconds": None, "capped_seconds": cap,
+                 "breached": waited > target}
+            )  # fmt: skip
+            closed = start + timedelta(seconds=waited)
+            break
+        typed = int((t - start).total_seconds())
+        seconds = max(_reply_seconds(rng), typed + rng.randint(3, 15))
+        t = start + timedelta(seconds=seconds)
+        rounds.append(
+            {**round_row, "answered_at": t, "seconds": seconds,
+             "capped_seconds": min(seconds, cap), "breached": seconds > target}
+        )  # fmt: skip
+        first_response = first_response or t
+        for n, text in enumerate(answers):
+            if n:
+                t += timedelta(seconds=rng.randint(8, 45))
+            say(Sender.agent, text)
+        if index + 1 < len(turns):  # the buyer reads, measures a window, writes again
+            slow = rng.random() < 0.1
+            t += timedelta(seconds=rng.randint(180, 720) if slow else rng.randint(15, 150))
+    if closed is None:
+        closed = t + timedelta(seconds=rng.randint(120, 900))
+    row.update(
+        assigned_at=row["opened_at"],
+        first_response_at=first_response,
+        last_message_at=messages[-1]["created_at"],
+        closed_at=closed,
+        buyer_messages=sum(m["sender"] == Sender.buyer.value for m in messages),
+        agent_messages=sum(m["sender"] == Sender.agent.value for m in messages),
+    )
+    return _Chat(row, messages, rounds)
+
+
+def _on_duty(shifts: list[_Shift], moment: datetime) -> list[int]:
+    """The agents online at ``moment`` who stay online long enough to take a chat."""
+    return [
+        s.staff_id
+        for s in shifts
+        if s.online is not None and s.offline is not None
+        and s.online <= moment and moment + _LAST_CHAT <= s.offline
+    ]  # fmt: skip
+
+
+def _shifted(chat: _Chat, delta: timedelta) -> _Chat:
+    """The chat with every moment in it moved by ``delta``."""
+
+    def move(row: Row) -> Row:
+        return {k: v + delta if isinstance(v, datetime) else v for k, v in row.items()}
+
+    return _Chat(move(chat.row), [move(m) for m in chat.messages], [move(r) for r in chat.rounds])
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """A chat a buyer starts: when, who, why (``buy``, ``ask``, ``after``), about what."""
+
+    opened: datetime
+    customer_id: int
+    kind: str
+    category: str = ""
+    order_number: str = ""
+    ordered_at: datetime | None = None  # the order the buyer places after asking
+
+
+def _wanted_chats(
+    rng: random.Random,
+    day: date,
+    created: dict[date, list[_Planned]],
+    shipped: dict[date, list[_Planned]],
+    customers: list[int],
+) -> list[_Wanted]:
+    """The day's chats, 15 to 30 if buyers allow, by the time they start.
+
+    Close to half the buyers who order within service hours ask first; a few buyers
+    ask and order neither that day nor the next; a few ask about an order shipped in
+    the week before. One chat per buyer a day.
+    """
+    opens = data.local_time(day, 8)
+    codes = {spec.code: spec.category for spec in data.PRODUCTS}
+    weights = [spec.popularity for spec in data.PRODUCTS]
+    wanted: list[_Wanted] = []
+    asking: set[int] = set()
+    for order in created.get(day, []):
+        ordered_at = order.row["created_at"]
+        moment = ordered_at - timedelta(seconds=rng.randint(240, 2400))
+        who = order.row["customer_id"]
+        if rng.random() < 0.45 and moment >= opens and who not in asking:
+            asking.add(who)
+            code = str(order.items[0]["sku_code"]).rsplit("-", 1)[0]
+            number = order.row["platform_order_id"]
+            wanted.append(_Wanted(moment, who, "buy", codes[code], number, ordered_at))
+    buying = {
+        o.row["customer_id"] for d in (day, day + timedelta(days=1)) for o in created.get(d, [])
+    }
+    recent = [o for back in range(1, 9) for o in shipped.get(day - timedelta(days=back), [])]
+    plan = [("ask", rng.randint(5, 10)), ("after", rng.randint(2, 5))]
+    extra = 0
+    while plan:
+        kind, count = plan.pop(0)
+        for _ in range(count):
+            hour = rng.choices(range(8, 24), weights=data.HOUR_WEIGHTS[8:])[0]
+            moment = data.local_time(day, hour, rng.randint(0, 59), rng.randint(0, 59))
+            if kind == "after" and recent:
+                who, topic = rng.choice(recent).row["customer_id"], ""
+            else:
+                who = rng.choice(customers)
+                topic = rng.choices(data.PRODUCTS, weights=weights)[0].category
+            if who in asking or (kind == "ask" and who in buying):
+                continue
+            asking.add(who)
+            wanted.append(_Wanted(moment, who, kind, topic))
+        if not plan and len(wanted) < 15 and extra < 3:
+            plan.append(("ask", 15 - len(wanted)))
+            extra += 1
+    if len(wanted) > 30:
+        wanted = [wanted[i] for i in sorted(rng.sample(range(len(wanted)), 30))]
+    return sorted(wanted, key=lambda w: (w.opened, w.customer_id))
+
+
+def _chats(
+    rng: random.Random,
+    shop_id: int,
+    base: datetime,
+    policy: Policy,
+    orders: list[_Planned],
+    customers: list[int],
+    owners: dict[str, int],
+    shifts: list[_Shift],
+    promotions: list[tuple[str, datetime, datetime]],
+) -> list[_Chat]:
+    """The closed chats of the days before today, oldest first.
+
+    A chat goes to the owner of the order that follows it if on duty, else to an
+    agent of its team on duty (presale chats are the most), else to anyone on duty;
+    with nobody on duty there is no chat. A buyer who orders has asked everything
+    before the order is placed.
+    """
+    today = base.astimezone(_TZ).date()
+    team_of = {login.username: login.team for login in DEMO_LOGINS}
+    names = {login.username: login.name for login in DEMO_LOGINS}
+    staff = {s.staff_id: s.username for s in shifts}
+    on_day: dict[date, list[_Shift]] = {}
+    for item in shifts:
+        on_day.setdefault(item.day, []).append(item)
+    created: dict[date, list[_Planned]] = {}
+    shipped: dict[date, list[_Planned]] = {}
+    for order in orders:
+        created.setdefault(order.row["created_at"].astimezone(_TZ).date(), []).append(order)
+        if order.row["shipped_at"] is not None:
+            shipped.setdefault(order.row["shipped_at"].astimezone(_TZ).date(), []).append(order)
+
+    def welcome(agent: str, moment: datetime) -> str:
+        running = [name for name, start, end in promotions if start <= moment < end]
+        return fill(
+            _WELCOME,
+            {"shop": data.SHOP_NAME, "agent": names[agent], "courier": data.DEFAULT_COURIER,
+             "activity": "；".join(running) or NO_ACTIVITY},
+        )  # fmt: skip
+
+    chats: list[_Chat] = []
+    for back in range(HISTORY_DAYS, 0, -1):
+        day = today - timedelta(days=back)
+        working = on_day.get(day, [])
+        opens = data.local_time(day, 8)
+        for wanted in _wanted_chats(rng, day, created, shipped, customers):
+            duty = _on_duty(working, wanted.opened)
+            if not duty:
+                continue
+            team = "aftersale" if wanted.kind == "after" else "presale"
+            owner = owners.get(wanted.order_number)
+            if owner in duty:
+                agent_id = owner
+            else:
+                ours = [a for a in duty if team_of[staff[a]] == team]
+                agent_id = rng.choice(ours or duty)
+            agent = staff[agent_id]
+            turns = data.chat_script(rng, wanted.kind, wanted.category, names[agent])
+            outcome = {"buy": "ordered", "ask": "resolved", "after": "resolved"}[wanted.kind]
+            roll = rng.random()
+            if wanted.kind == "ask" and roll < 0.3 and len(turns) > 1:
+                turns, outcome = turns[:-1], "no_reply"  # the buyer went quiet
+            elif wanted.kind == "after" and roll < 0.06:
+                outcome = "escalated" if roll < 0.045 else "complaint"
+            unanswered = rng.random()
+            if unanswered < 0.01:  # nobody answered at all
+                turns = [(turns[0][0] + [rng.choice(("？", "有人吗？", "在吗？"))], [])]
+                outcome = "other"
+            elif unanswered < 0.05:  # the buyer's last words were left unanswered
+                turns[-1] = (turns[-1][0], [])
+            row: Row = {
+                "shop_id": shop_id, "customer_id": wanted.customer_id, "channel_id": None,
+                "team": team, "agent_id": agent_id, "status": ConversationStatus.closed.value,
+                "opened_at": wanted.opened, "queued_at": wanted.opened, "waiting_since": None,
+                "outcome": outcome, "unread": 0,
+            }  # fmt: skip
+            greeting = welcome(agent, wanted.opened) if rng.random() < 0.35 else None
+            chat = _conversation(rng, policy, row, turns, greeting)
+            if wanted.ordered_at is not None:  # done asking a little before ordering
+                asked = max(m["created_at"] for m in chat.messages if m["sender"] == "buyer")
+                late = asked - (wanted.ordered_at - timedelta(seconds=rng.randint(20, 90)))
+                if late > timedelta(0):
+                    chat = _shifted(chat, -late)
+                    opened = chat.row["opened_at"]
+                    if opened < opens or agent_id not in _on_duty(working, opened):
+                        continue
+            chats.append(chat)
+    return chats
+
+
+async def _insert_chats(session: AsyncSession, shop_id: int, chats: list[_Chat]) -> int:
+    """Bulk inserts of the chats, then their messages and rounds; returns the messages."""
+    if not chats:
+        return 0
+    # NULLs written as such: rows that differ in which columns are NULL stay one batch.
+    await session.execute(
+        insert(Conversation).execution_options(render_nulls=True), [chat.row for chat in chats]
+    )
+    ids = {
+        (customer_id, as_utc(opened)): id_
+        for id_, customer_id, opened in await session.execute(
+            select(Conversation.id, Conversation.customer_id, Conversation.opened_at).where(
+                Conversation.shop_id == shop_id,
+                Conversation.status == ConversationStatus.closed.value,
+            )
+        )
+    }
+    messages: list[Row] = []
+    rounds: list[Row] = []
+    for chat in chats:
+        id_ = ids[(chat.row["customer_id"], chat.row["opened_at"])]
+        messages.extend({**m, "conversation_id": id_} for m in chat.messages)
+        rounds.extend({**r, "conversation_id": id_} for r in chat.rounds)
+    await session.execute(insert(Message).execution_options(render_nulls=True), messages)
+    await session.execute(insert(ResponseRound).execution_options(render_nulls=True), rounds)
+    return len(messages)
+
+
+async def _attendance(
+    session: AsyncSession, shop_id: int, shifts: list[_Shift], by: int, base: datetime
+) -> int:
+    """Presence logs of every shift; the roster of last month and this month up to
+    yesterday, each entry judged at its end from the presence as the judging timer
+    does. Returns the roster entries written; the caller commits, then detects the
+    violations the judging told of."""
+    logs = sorted(
+        (at, item.staff_id, status.value)
+        for item in shifts
+        for at, status in (
+            (item.online, PresenceStatus.online),
+            (item.offline, PresenceStatus.offline),
+        )
+        if at is not None
+    )
+    if logs:
+        await session.execute(
+            insert(PresenceLog),
+            [{"shop_id": shop_id, "staff_id": staff_id, "status": status, "at": at}
+             for at, staff_id, status in logs],
+        )  # fmt: skip
+    first = _previous_month(base.astimezone(_TZ).date())
+    rostered = [item for item in shifts if item.day >= first]
+    if not rostered:
+        return 0
+    await session.execute(
+        insert(RosterEntry),
+        [{"shop_id": shop_id, "staff_id": item.staff_id, "day": item.day, "shift": item.shift,
+          "starts_at": item.starts_at, "ends_at": item.ends_at,
+          "status": RosterStatus.scheduled.value, "created_by": by}
+         for item in rostered],
+    )  # fmt: skip
+    entries = await session.scalars(
+        select(RosterEntry)
+        .where(RosterEntry.shop_id == shop_id, RosterEntry.judged_at.is_(None))
+        .order_by(RosterEntry.ends_at, RosterEntry.id)
+    )
+    for entry in list(entries):
+        await judge_entry(session, entry, as_utc(entry.ends_at))
+    return len(rostered)
+
+
+async def _history(
+    db: Database,
+    rng: random.Random,
+    shop_id: int,
+    base: datetime,
+    orders: list[_Planned],
+    customers: list[int],
+    owners: dict[str, int],
+    staff_ids: dict[str, int],
+    promotions: list[tuple[str, datetime, datetime]],
+    step: Callable[[str], None],
+) -> tuple[int, int, int]:
+    """Chats, presence and the judged roster, the violations they led to, and the KPI
+    days rolled up; returns the conversations, messages and roster entries."""
+    today = base.astimezone(_TZ).date()
+    async with db.session() as session:
+        policy = await policy_on(session, shop_id, today)
+        shifts = await _plan_shifts(session, rng, shop_id, staff_ids, base)
+        chats = _chats(rng, shop_id, base, policy, orders, customers, owners, shifts, promotions)
+        messages = await _insert_chats(session, shop_id, chats)
+        await session.commit()
+        step("chats")
+        entries = await _attendance(session, shop_id, shifts, staff_ids["supervisor"], base)
+        await session.commit()  # the judged shifts' events are stored on commit
+    async with db.session() as session:
+        await detect_violations(session, shop_id)
+        await session.commit()
+        step("attendance")
+        first = min(shift.day for shift in shifts)
+        await rollup_days(session, shop_id, first, today - timedelta(days=1), now=base)
+        await session.commit()
+        step("kpi")
+    return len(chats), messages, entries
+
+
 async def demo_exists(db: Database) -> bool:
     """Whether the demo shop has been created in this database."""
     async with db.session() as session:
@@ -541,7 +1043,10 @@ async def seed_demo(
         raise ValueError("now must be timezone-aware")
     base = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
-    steps = ("shop", "catalogue", "promotions", "staff", "customers", "orders")
+    steps = (
+        "shop", "catalogue", "promotions", "staff", "customers", "orders", "chats",
+        "attendance", "kpi",
+    )  # fmt: skip
     done = 0
 
     def step(name: str) -> None:
@@ -627,11 +1132,23 @@ async def seed_demo(
             for item in order.items
         ]
         await session.execute(insert(OrderItem), item_rows)
-        await _owners_notes_and_credits(session, rng, orders, order_ids, staff_ids, base)
+        owners = await _owners_notes_and_credits(session, rng, orders, order_ids, staff_ids, base)
         await session.commit()
         step("orders")
     await _start_live_orders(db, shop.id, base)
     await _last_months_late_notes(db, shop.id, base)
+    conversations, messages, entries = await _history(
+        db,
+        rng,
+        shop.id,
+        base,
+        orders,
+        [customer_ids[buyer.row["buyer_id"]] for buyer in buyers],
+        owners,
+        staff_ids,
+        [(p.name, as_utc(p.starts_at), as_utc(p.ends_at)) for p in promotions],
+        step,
+    )
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
@@ -642,4 +1159,7 @@ async def seed_demo(
         customers=len(buyers),
         orders=len(orders),
         order_items=len(item_rows),
+        conversations=conversations,
+        messages=messages,
+        roster_entries=entries,
     )

@@ -1,5 +1,6 @@
 """What the demo shop holds (see :mod:`xiaoer.demo`): its catalogue and promotions, the
-word lists its buyers are drawn from, and the builders of those rows.
+word lists its buyers are drawn from, what buyers and agents say in its chats, and the
+builders of those rows.
 
 Every text here is written for this project. Prices are in fen.
 """
@@ -772,3 +773,157 @@ PHRASES: tuple[tuple[str, str, str], ...] = (
     ("售后", "th", "亲，收到货有任何不满意都可以联系我们，七天内未使用的现货支持无理由退换。"),
     ("结束", "bye", "感谢亲的光临，有问题随时找{agent}，祝您生活愉快！"),
 )
+
+
+# --- Chats (see ``xiaoer.demo``): what buyers ask and how the agents answer -----------
+# A pair is (the buyer's question, the agent's answer); a chat strings a few together.
+# Variables: {agent} is the answering agent's name.
+
+Pair = tuple[str, str]
+
+CHAT_OPENERS: tuple[str, ...] = ("在吗？", "你好", "亲，在吗", "有人吗", "你好，想问一下")
+CHAT_GREETINGS: tuple[str, ...] = (
+    "亲，在的，请问有什么可以帮您？",
+    "您好，我是客服{agent}，请问想看哪一款呢？",
+    "在的亲，您说～",
+)
+# Questions any presale buyer may ask, whatever the product.
+CHAT_GENERAL: tuple[Pair, ...] = (
+    ("有现货吗？", "亲，这款现货充足，16点前付款当天就能发出哦～"),
+    (
+        "今天拍什么时候能发货？",
+        "亲，现货16点前付款当天发；定做的要3到7天做好再发，做好了我第一时间告诉您～",
+    ),
+    ("能便宜一点吗？", "亲，价格已经很实在了，我给您备注送一份小礼品，您看可以吗？"),
+    ("发什么快递？", "亲，默认发顺丰，大件的地毯和长杆走德邦物流～"),
+    ("包邮吗？", "亲，满99元包邮，偏远地区要补一点运费，下单页面会显示～"),
+    ("有没有实拍图？", "亲，详情页最后几张就是买家实拍，自然光下拍的，颜色比较准～"),
+    ("颜色有色差吗？", "亲，图片都是实物拍的，不同手机屏幕会有一点点差别，整体是一致的～"),
+)
+# Questions about one kind of goods, by the catalogue's category.
+CHAT_TOPICS: dict[str, tuple[Pair, ...]] = {
+    "窗帘": (
+        ("这款遮光效果怎么样？", "亲，这款用的是遮光布，拉上以后白天也很暗，午睡没问题～"),
+        (
+            "窗户宽2米8，买多宽的合适？",
+            "亲，一般做窗户宽度的1.5到2倍褶皱才好看，2米8的窗户做4米5到5米5都合适～",
+        ),
+        (
+            "高度怎么量？",
+            "亲，装在顶上就从轨道量到离地1到2厘米；装在墙上就量到窗台下面15厘米左右～",
+        ),
+        ("挂钩是配好的吗？", "亲，挂钩都配好了，收到就能挂，不用另外买～"),
+        ("洗了会不会缩水？", "亲，冷水轻柔洗就好，缩水在2%以内，做的时候已经留好余量了～"),
+        (
+            "打孔款和挂钩款哪个好？",
+            "亲，打孔款配罗马杆，褶子整齐；挂钩款配轨道，拉起来更顺，看您家装的是杆还是轨道～",
+        ),
+        ("定做的多久能做好？", "亲，定做款3到7天做好，做好当天就发顺丰，我会提前跟您说～"),
+    ),
+    "纱帘": (
+        (
+            "纱帘透不透？晚上外面能看到吗？",
+            "亲，这款白天透光不透人，晚上开灯的话建议再配一层遮光布哦～",
+        ),
+        ("纱帘能机洗吗？", "亲，装进洗衣袋轻柔洗就行，挂起来晾干，不用熨～"),
+        ("飘窗用的话要多高？", "亲，飘窗量到台面上方1厘米就行，您把宽高发我，我帮您算～"),
+    ),
+    "百叶帘": (
+        ("免打孔的能装牢吗？", "亲，免打孔是用撑杆顶在窗框里，窗框有3厘米深就很稳～"),
+        ("卫生间能用吗？", "亲，铝合金的不怕潮，卫生间和厨房都能用，擦一擦就干净～"),
+        ("按平方怎么算？", "亲，按宽乘高算，不足1平方按1平方算，您发下尺寸我帮您报价～"),
+    ),
+    "卷帘": (
+        ("卷帘要打孔吗？", "亲，这款免打孔，顶在窗框里就行，几分钟就装好～"),
+        ("拉珠会不会断？", "亲，用的是加粗拉珠，正常用好几年没问题，坏了我们包换～"),
+        ("防水那款浴室能用吗？", "亲，PVC面料不吸水，溅到水擦一下就好，浴室很合适～"),
+    ),
+    "罗马杆": (
+        ("罗马杆最长能做多长？", "亲，单根最长3米6，再长要加中间支架，我们会配好～"),
+        ("安装配件有吗？", "亲，支架、螺丝和膨胀管都配齐了，装墙上装顶上都可以～"),
+        ("双杆能一层布一层纱吗？", "亲，可以的，双杆就是挂布纱两层的，前面布后面纱～"),
+    ),
+    "轨道": (
+        ("轨道拉起来响吗？", "亲，滑轮是静音的，拉起来很轻，晚上也不吵～"),
+        ("弯轨能做L型飘窗吗？", "亲，可以的，您量好两边的长度发我，我们按角度弯好再发～"),
+        ("电动轨道要布线吗？", "亲，电机插旁边的插座就行，手机和遥控都能开关，记得留个插座～"),
+    ),
+    "抱枕": (
+        ("抱枕含芯吗？", "亲，这款含芯，PP棉的，回弹好，不会一压就扁～"),
+        ("套子能拆洗吗？", "亲，侧边是隐形拉链，套子拆下来就能洗～"),
+        ("45的和50的哪个好看？", "亲，沙发深的话选50的更饱满，小沙发45的刚好～"),
+    ),
+    "桌布": (
+        ("桌布能机洗吗？", "亲，棉麻的可以机洗，PVC的不用洗，湿布擦一下就干净～"),
+        ("桌子1米2乘70买哪个尺寸？", "亲，每边垂下10到15厘米好看，选140乘100的刚好～"),
+        ("有味道吗？", "亲，刚拆开可能有一点包装的味道，晾一两天就散了～"),
+    ),
+    "地毯": (
+        ("地毯掉毛吗？", "亲，短绒的基本不掉毛，刚开始用吸尘器吸几次浮毛就好～"),
+        ("能机洗吗？", "亲，床边毯可以机洗，客厅的大地毯建议局部擦洗或者送洗～"),
+        ("门垫可以剪吗？", "亲，背面是胶底，按门口的尺寸直接剪，不会散边～"),
+    ),
+    "配件": (
+        ("挂钩一包多少个？", "亲，一包20个，一米宽的窗帘大概用8到10个～"),
+        ("绑带是磁吸的吗？", "亲，是磁吸的，不用打孔，搭一下就吸住了～"),
+    ),
+}
+# How a chat ends: the buyer orders, leaves to think, or is helped after the sale.
+CHAT_BUY: tuple[Pair, ...] = (
+    ("好的，那我拍了", "好的亲，付款后我给您备注好，尽快安排发货～"),
+    ("行，我下单了", "感谢亲的支持，发货了我跟您说～"),
+    ("好，现在就拍", "收到亲，我会盯着发货进度的，有问题随时找{agent}～"),
+)
+CHAT_LEAVE: tuple[Pair, ...] = (
+    ("好的，我再考虑一下", "好的亲，有需要随时找我哦～"),
+    ("我量好尺寸再来问你", "不客气，量好了发我，我帮您算用料～"),
+    ("先收藏了，谢谢", "好的亲，想好了随时来找我～"),
+    ("我跟家里人商量一下", "好的，商量好了直接找{agent}就行～"),
+)
+CHAT_AFTERSALE: tuple[Pair, ...] = (
+    ("我的快递到哪了？", "亲，帮您查了一下，包裹已经在派送的路上了，今天就能送到～"),
+    ("发票怎么开？", "亲，在订单里点申请开票，填好抬头和税号，三个工作日内发到您邮箱～"),
+    (
+        "收到的窗帘折痕好重",
+        "亲，运输时折叠会有折痕，挂起来一两天会慢慢垂顺，也可以用挂烫机低温熨一下～",
+    ),
+    ("挂钩少了几个", "非常抱歉亲，我马上给您补寄一包挂钩，发出后把单号发您～"),
+    ("尺寸好像做短了", "亲，麻烦量一下实际高度拍照发我，是我们做错的话免费给您重做～"),
+    ("不想要了能退吗？", "亲，七天内没用过的现货都能退，您在订单里申请，我这边马上同意～"),
+    ("安装师傅什么时候来？", "亲，师傅会提前一天打电话约时间，一般两三天内上门～"),
+    ("颜色跟图片不太一样", "亲，能拍一张自然光下的照片给我看看吗？差别大的话给您换～"),
+)
+CHAT_THANKS: tuple[Pair, ...] = (
+    ("好的，谢谢", "不客气亲，祝您生活愉快～"),
+    ("行，那我等等", "好的亲，有进展我第一时间告诉您～"),
+    ("知道了，麻烦了", "应该的，有问题随时找我～"),
+)
+
+
+def chat_script(
+    rng: random.Random, kind: str, category: str, agent: str
+) -> list[tuple[list[str], list[str]]]:
+    """The turns of one chat: each the buyer's run of messages and the agent's answers.
+
+    ``kind`` is ``buy`` (the buyer orders), ``ask`` (the buyer leaves to think) or
+    ``after`` (a question about an order). Every turn has an answer; the caller
+    drops the last ones for chats left unanswered.
+    """
+    turns: list[tuple[list[str], list[str]]] = []
+    if kind != "after" and rng.random() < 0.45:
+        turns.append(([rng.choice(CHAT_OPENERS)], [rng.choice(CHAT_GREETINGS)]))
+    if kind == "after":
+        pool = list(CHAT_AFTERSALE)
+        asked = rng.sample(pool, rng.choice((1, 1, 2)))
+        last = rng.choice(CHAT_THANKS)
+    else:
+        pool = list(CHAT_TOPICS.get(category, ())) + list(CHAT_GENERAL)
+        asked = rng.sample(pool, rng.choice((1, 2, 2, 3)))
+        last = rng.choice(CHAT_BUY if kind == "buy" else CHAT_LEAVE)
+    if len(asked) >= 2 and rng.random() < 0.25:  # two questions in one go
+        (q1, a1), (q2, a2) = asked[:2]
+        turns.append(([q1, q2], [a1, a2]))
+        asked = asked[2:]
+    turns.extend(([question], [answer]) for question, answer in asked)
+    turns.append(([last[0]], [last[1]]))
+    return [(asks, [text.replace("{agent}", agent) for text in answers]) for asks, answers in turns]
