@@ -40,7 +40,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, delete, func, insert, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import DEFAULT_ZONE, as_utc, utcnow
@@ -230,12 +230,19 @@ async def rollup_day(
     return len(rows)
 
 
-def _epoch(session: AsyncSession, column: Any) -> Any:
-    """Seconds since 1970 of a stored UTC time, computed by the database: reading
-    numbers instead of datetimes keeps a month's rollup from building millions of them."""
+def _epoch_ms(session: AsyncSession, column: Any) -> Any:
+    """Whole milliseconds since 1970 of a stored UTC time, computed by the database.
+
+    Reading integers instead of datetimes keeps a month's rollup from building millions
+    of them, and whole milliseconds compare exactly (SQLite's julianday is a float).
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("epoch", column), Float)
-    return (func.julianday(column) - 2440587.5) * 86400.0
+        return cast(func.round(func.extract("epoch", column) * 1000), BigInteger)
+    return cast(func.round((func.julianday(column) - 2440587.5) * 86400000.0), BigInteger)
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
 
 
 async def _messages(
@@ -350,10 +357,10 @@ async def _conversations(
         await session.execute(
             select(
                 Conversation.agent_id,
-                _epoch(session, Conversation.opened_at),
-                _epoch(session, Conversation.assigned_at),
+                _epoch_ms(session, Conversation.opened_at),
+                _epoch_ms(session, Conversation.assigned_at),
                 Conversation.first_response_at.is_not(None),
-                _epoch(session, Conversation.closed_at),
+                _epoch_ms(session, Conversation.closed_at),
             ).where(
                 Conversation.shop_id == shop_id,
                 Conversation.opened_at >= start - _OPEN_LOOKBACK,
@@ -362,10 +369,10 @@ async def _conversations(
             )
         )
     ).all()
-    long_limit = policy.kpi.long_conversation_minutes * 60
-    first, last, moment = start.timestamp(), end.timestamp(), now.timestamp()
+    long_limit = policy.kpi.long_conversation_minutes * 60_000
+    first, last, moment = _ms(start), _ms(end), _ms(now)
     day_end = min(last, moment)
-    spans: dict[int | None, list[tuple[float, int]]] = defaultdict(list)
+    spans: dict[int | None, list[tuple[int, int]]] = defaultdict(list)
     for agent_id, opened, assigned, answered, closed in rows:
         if opened >= first:
             tally.add(agent_id, "conversations", 1)
@@ -394,7 +401,7 @@ async def _conversations(
             tally.set(KpiScope.team, team, "peak_concurrent", _peak(points))
 
 
-def _peak(points: Sequence[tuple[float, int]]) -> int:
+def _peak(points: Sequence[tuple[int, int]]) -> int:
     """Most intervals open at once; an interval ending as another starts does not overlap."""
     best = current = 0
     for _, step in sorted(points):
@@ -413,12 +420,13 @@ async def _sales(
 ) -> None:
     paid_in_day = (Order.shop_id == shop_id) & (Order.paid_at >= start) & (Order.paid_at < end)
     # Orders paid that day, and whether a seller note came within the limit (O3),
-    # compared by the database in seconds.
-    limit = policy.orders.seller_note_minutes * 60
+    # compared by the database in whole milliseconds.
+    limit = policy.orders.seller_note_minutes * 60_000
     noted_in_time = (
         select(SellerNote.id)
         .where(SellerNote.order_id == Order.id,
-               _epoch(session, SellerNote.created_at) <= _epoch(session, Order.paid_at) + limit)
+               _epoch_ms(session, SellerNote.created_at)
+               <= _epoch_ms(session, Order.paid_at) + limit)
         .correlate(Order)
         .exists()
     )  # fmt: skip
