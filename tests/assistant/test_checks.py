@@ -12,6 +12,8 @@ from xiaoer.assistant.checks import Concession, Finding, check_message, find_con
 from xiaoer.core.policy import default_policy
 from xiaoer.staff.models import Level
 
+pytestmark = pytest.mark.database_free
+
 POLICY = default_policy()
 SPLIT = POLICY.reception.split_reply_chars
 

@@ -40,6 +40,8 @@ from xiaoer.assistant.evaluate import (
     stratified_folds,
 )
 
+pytestmark = pytest.mark.database_free
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "assistant" / "messages.tsv"
 
 

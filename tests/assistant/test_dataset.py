@@ -14,6 +14,8 @@ import pytest
 
 from xiaoer.assistant.classifier import BARGAIN_TYPES, INTENTS
 
+pytestmark = pytest.mark.database_free
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "assistant" / "messages.tsv"
 HEADER = ["split", "intent", "bargain_type", "text"]
 

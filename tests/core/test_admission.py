@@ -6,6 +6,8 @@ import pytest
 
 from xiaoer.core.admission import Admission, Busy
 
+pytestmark = pytest.mark.database_free
+
 
 async def test_work_past_the_limit_is_refused_at_once_and_the_rest_runs() -> None:
     gate = Admission(limit=3)

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from xiaoer.core.clock import from_local, local
 from xiaoer.core.money import MoneyError, fen_to_yuan, percent_of, yuan_to_fen
 
+pytestmark = pytest.mark.database_free
+
 
 @pytest.mark.parametrize(
     ("text", "fen"),

@@ -31,6 +31,8 @@ from xiaoer.orders.samples import (
     write_sample_export,
 )
 
+pytestmark = pytest.mark.database_free
+
 ORDER_HEADER = list(ORDER_LIST_HEADER)
 ITEM_HEADER = list(ITEM_LIST_HEADER)
 TEXT_ENCODINGS = ["gb18030", "utf-8-sig", "utf-8"]

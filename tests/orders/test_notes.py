@@ -25,6 +25,8 @@ from xiaoer.orders.notes import (
     parse_note,
 )
 
+pytestmark = pytest.mark.database_free
+
 HANDBOOK = "刘贺,3米*2.4米,图案正常,12月19发货,自提。送胶。"
 LIU_HE = SellerNote(
     name="刘贺",
