@@ -194,3 +194,23 @@ async def test_suggestions_stay_within_the_agents_shop(
         "/api/assistant/suggestions", json={"conversation_id": conversation}, headers=csrf
     )
     assert response.status_code == 404
+
+
+def test_the_product_named_is_the_one_sharing_the_longest_run() -> None:
+    from xiaoer.assistant.knowledge import ProductFacts, mentioned
+    from xiaoer.assistant.normalize import normalize
+
+    def product(k: int, title: str) -> ProductFacts:
+        return ProductFacts(id=k, title=title, category="窗帘", price_fen=9900, stock=5)
+
+    products = [
+        product(1, "雪尼尔绒遮光窗帘"),
+        product(2, "棉麻纱帘 卧室"),
+        product(3, "雪尼尔绒配件 99号"),
+        product(4, "棉麻纱帘 客厅"),
+    ]
+    assert mentioned(products, normalize("雪尼尔绒遮光的还有吗")) is products[0]
+    assert mentioned(products, normalize("棉麻纱帘多少钱")) is products[1]  # a tie: the earlier
+    assert mentioned(products, normalize("别家才卖99")) is None  # one repeated character
+    assert mentioned(products, normalize("在吗")) is None
+    assert mentioned([], normalize("雪尼尔绒")) is None

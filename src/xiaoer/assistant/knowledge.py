@@ -172,17 +172,44 @@ async def _products(session: AsyncSession, shop_id: int, safety_stock: int) -> l
 
 def mentioned(products: list[ProductFacts], text: str) -> ProductFacts | None:
     """The product whose title shares the longest run of characters with the (normalised)
-    message, at least two; on a tie the earlier product."""
+    message, at least two; on a tie the earlier product.
+
+    A run of two or more is a shared pair of neighbouring characters, so only the
+    products whose titles hold one of the message's pairs are compared in full; two
+    different characters must be shared, so a repeated one ("99") names no product.
+    """
+    titles = tuple(product.title for product in products)
+    index = _pair_index(titles)
+    candidates = sorted({k for pair in _pairs(text) for k in index.get(pair, ())})
     chars = set(text)
     best: tuple[int, ProductFacts] | None = None
-    for product in products:
-        title, title_chars = _title(product.title)
+    for k in candidates:
+        title, title_chars = _title(titles[k])
         if len(title_chars & chars) < 2:
-            continue
+            continue  # one character repeated ("99") names no product
         longest = _longest_common_run(title, text)
         if longest >= 2 and (best is None or longest > best[0]):
-            best = (longest, product)
+            best = (longest, products[k])
     return best[1] if best else None
+
+
+def _pairs(text: str) -> set[str]:
+    """Neighbouring characters, neither of them white space."""
+    return {
+        text[i : i + 2]
+        for i in range(len(text) - 1)
+        if not text[i].isspace() and not text[i + 1].isspace()
+    }
+
+
+@lru_cache(maxsize=16)
+def _pair_index(titles: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """For each pair of characters, the positions of the titles that hold it."""
+    index: dict[str, list[int]] = {}
+    for k, title in enumerate(titles):
+        for pair in _pairs(_title(title)[0]):
+            index.setdefault(pair, []).append(k)
+    return {pair: tuple(ks) for pair, ks in index.items()}
 
 
 @lru_cache(maxsize=8192)
