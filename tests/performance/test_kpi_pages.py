@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import openpyxl
@@ -64,6 +66,9 @@ async def test_a_supervisor_reads_the_figures_and_drills_down(
     )
     assert rows[0][0] == "对象" and rows[1][0].startswith("小梅")
 
+    window = await client.get("/performance/kpi?period=window")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    assert f'name="on" value="{today}"' in window.text  # showing again keeps the window
     assert (await client.get("/performance/kpi?on=23-11-2026")).status_code == 400
     assert (await client.get("/performance/kpi/rounds?kind=odd")).status_code == 400
     floor = await client.get("/performance/floor")

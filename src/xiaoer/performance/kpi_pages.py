@@ -199,7 +199,7 @@ async def kpi_page(
     )  # fmt: skip
     targets = await _targets(session, staff.shop_id, t, last)
     context = {
-        "period": period, "on": (on or first.isoformat()), "scope": chosen.value,
+        "period": period, "on": (on or last.isoformat()), "scope": chosen.value,
         "metric": metric, "first": first, "last": last, "rows": rows,
         "columns": [key for key, _ in columns], "trend": trend, "distribution": distribution,
         "funnel": funnel, "targets": targets, "metrics": TREND_METRICS,
