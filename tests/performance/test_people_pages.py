@@ -13,8 +13,8 @@ from xiaoer.core.db import Database
 from xiaoer.core.models import AuditEntry
 from xiaoer.performance.models import ExamResult, WorkLog
 from xiaoer.performance.promotion import LEVEL_ACTION
-from xiaoer.performance.worklog import shop_today
 from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, in_span, span_bounds
@@ -34,7 +34,7 @@ from xiaoer.orders.models import (
     TradeStatus,
 )
 from xiaoer.reception.models import Conversation
-from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_zone
 
 REMIND = "order.remind"
 NOTE_DUE = "order.note_due"
@@ -48,11 +48,6 @@ DUPLICATE_WINDOW = timedelta(hours=1)
 
 def subject(order: Order) -> str:
     return f"order:{order.id}"
-
-
-async def _zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
-    shop = await session.get(Shop, shop_id)  # once per session: the identity map keeps it
-    return ZoneInfo(shop.timezone if shop is not None else DEFAULT_ZONE)
 
 
 def after_quiet_hours(policy: Policy, when: datetime, zone: ZoneInfo) -> datetime:
@@ -159,7 +154,7 @@ async def on_order_created(
         due = order.created_at + timedelta(minutes=policy.orders.payment_reminder_minutes)
         recovery = order.created_at + timedelta(hours=policy.orders.reminder_recovery_hours)
         if due <= recovery and now < recovery:
-            due = after_quiet_hours(policy, max(due, now), await _zone(session, order.shop_id))
+            due = after_quiet_hours(policy, max(due, now), await shop_zone(session, order.shop_id))
             await schedule_timer(
                 session, shop_id=order.shop_id, kind=REMIND, subject=subject(order), due_at=due
             )
@@ -351,7 +346,7 @@ async def _remind(session: AsyncSession, timer: Timer, now: datetime) -> None:
     if order is None or TradeStatus(order.status) != TradeStatus.WAIT_BUYER_PAY:
         return
     policy = await policy_on(session, order.shop_id)
-    resume = after_quiet_hours(policy, now, await _zone(session, order.shop_id))
+    resume = after_quiet_hours(policy, now, await shop_zone(session, order.shop_id))
     if resume > now:  # rest hours: the reminder waits until they end
         await schedule_timer(
             session, shop_id=order.shop_id, kind=REMIND, subject=timer.subject, due_at=resume,

@@ -30,14 +30,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
-from xiaoer.core.clock import DEFAULT_ZONE, as_utc, from_local, utcnow
+from xiaoer.core.clock import as_utc, from_local, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
@@ -53,7 +52,7 @@ from xiaoer.performance.models import (
 )
 from xiaoer.performance.violations import detect_violations
 from xiaoer.reception.models import PresenceLog, PresenceStatus
-from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import StaffAccount
 
 JUDGE = "roster.judge"  # timer at a shift's end: judge the roster entry
@@ -97,15 +96,9 @@ class AttendanceForbidden(AttendanceError):
 # --- time --------------------------------------------------------------------
 
 
-async def shop_zone(session: AsyncSession, shop_id: int) -> str:
-    zone = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
-    return zone or DEFAULT_ZONE
-
-
-async def shop_today(session: AsyncSession, shop_id: int, now: datetime | None = None) -> date:
-    """Today on the shop's wall clock."""
-    zone = await shop_zone(session, shop_id)
-    return (now or utcnow()).astimezone(ZoneInfo(zone)).date()
+async def zone_name(session: AsyncSession, shop_id: int) -> str:
+    """The shop's time zone by name, as :func:`xiaoer.core.clock.from_local` takes it."""
+    return (await shop_zone(session, shop_id)).key
 
 
 def _minutes_of_day(text: str) -> int:
@@ -198,7 +191,7 @@ async def do_set_roster(
     _check_leader(by, shop_id, "makes the roster")
     staff = await _agent(session, shop_id, staff_id)
     policy = await policy_on(session, shop_id, day)
-    starts_at, ends_at = shift_window(policy, await shop_zone(session, shop_id), day, shift)
+    starts_at, ends_at = shift_window(policy, await zone_name(session, shop_id), day, shift)
     duplicate = AttendanceConflict(
         f"{staff.name} is already on the {shift} shift on {day.isoformat()}",
         "duplicate",
@@ -970,7 +963,7 @@ async def peak_coverage(
     """Each peak span of the policy on a shop day: rostered and online agents."""
     moment = now or utcnow()
     policy = await policy_on(session, shop_id, day)
-    zone = await shop_zone(session, shop_id)
+    zone = await zone_name(session, shop_id)
     required = policy.reception.peak_min_agents_online
     entries = await roster_between(session, shop_id, day - timedelta(days=1), day)
     out = []
@@ -1062,7 +1055,7 @@ async def attendance_summary(
         counts[entry.status] = counts.get(entry.status, 0) + 1
     lateness = await _month_lateness(session, shop_id, staff_id, first)
     fined = sum(1 for item in lateness if not item.free)
-    zone = await shop_zone(session, shop_id)
+    zone = await zone_name(session, shop_id)
     since = from_local(datetime.combine(first, time()), zone)
     until = from_local(datetime.combine(following, time()), zone)
     leaves = int(

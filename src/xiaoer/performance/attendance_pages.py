@@ -34,11 +34,11 @@ from xiaoer.performance.attendance import (
     parse_month,
     peak_coverage,
     roster_of_week,
-    shop_today,
-    shop_zone,
     week_of,
+    zone_name,
 )
 from xiaoer.performance.models import LeaveStatus, RosterEntry
+from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
@@ -134,7 +134,7 @@ async def _roster_page(
     shown = _day_or(week, first or today)
     days = week_of(shown)
     coverage_day = _day_or(day, today)
-    zone = await shop_zone(session, staff.shop_id)
+    zone = await zone_name(session, staff.shop_id)
     leader = staff.has_role(*LEADERS)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     entries = await roster_of_week(
@@ -250,7 +250,7 @@ async def _leave_page(
     form: dict[str, str] | None = None,
     error: AttendanceError | None = None,
 ) -> Response:
-    zone = await shop_zone(session, staff.shop_id)
+    zone = await zone_name(session, staff.shop_id)
     leader = staff.has_role(*LEADERS)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     mine = await leaves_of(session, staff.shop_id, staff_id=staff.id)
@@ -310,7 +310,7 @@ async def request_leave(
 ) -> Response:
     form = {"starts_at": starts_at, "ends_at": ends_at, "reason": reason}
     try:
-        zone = await shop_zone(session, staff.shop_id)
+        zone = await zone_name(session, staff.shop_id)
         start, end = _moment(starts_at, zone), _moment(ends_at, zone)
         await do_request_leave(session, staff, start, end, reason)
     except AttendanceError as exc:

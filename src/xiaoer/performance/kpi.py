@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import DEFAULT_ZONE, as_utc, utcnow
+from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, span_bounds
 from xiaoer.core.policy_store import policy_on
@@ -51,7 +51,7 @@ from xiaoer.core.timers import schedule_timer, timer_handler
 from xiaoer.orders.models import CreditRole, Order, OrderTask, SalesCredit, SellerNote, TaskKind
 from xiaoer.performance.models import KpiDay, KpiScope
 from xiaoer.reception.models import Conversation, Message, ResponseRound, Sender
-from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import StaffAccount
 
 # The counted columns of a KpiDay row: summed over days, except peaks (maximum).
@@ -92,13 +92,6 @@ class Counts:
 
 class KpiError(ValueError):
     """A report that cannot be made; the message says why."""
-
-
-async def shop_zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
-    shop = await session.get(Shop, shop_id)
-    if shop is None:
-        raise KpiError(f"no shop {shop_id}")
-    return ZoneInfo(shop.timezone or DEFAULT_ZONE)
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -27,6 +27,7 @@ from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
     KpiError,
     Report,
+    day_bounds,
     do_schedule_nightly,
     ensure_rolled_up,
     inquiries_behind,
@@ -36,7 +37,6 @@ from xiaoer.performance.kpi import (
     report,
     response_distribution,
     rounds_behind,
-    shop_zone,
 )
 from xiaoer.performance.models import KpiScope, RosterEntry
 from xiaoer.performance.violations import LEADERS
@@ -48,6 +48,7 @@ from xiaoer.reception.models import (
     PresenceStatus,
     ResponseRound,
 )
+from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
@@ -100,10 +101,6 @@ def show(value: Any, kind: str) -> str:
     return str(value)
 
 
-async def _today(session: AsyncSession, shop_id: int) -> date:
-    return utcnow().astimezone(await shop_zone(session, shop_id)).date()
-
-
 def _day(value: str | None, default: date) -> date:
     if not value:
         return default
@@ -116,7 +113,7 @@ def _day(value: str | None, default: date) -> date:
 async def _report(
     session: AsyncSession, staff: StaffAccount, period: str, on: str | None, scope: str
 ) -> tuple[Report, date, date, KpiScope]:
-    today = await _today(session, staff.shop_id)
+    today = await shop_today(session, staff.shop_id)
     anchor = _day(on, today)
     window = (await policy_on(session, staff.shop_id, anchor)).kpi.window_days
     first, last = period_bounds(period, anchor, window)
@@ -317,7 +314,7 @@ def _agent_param(staff: StaffAccount, agent: int | None) -> int | None:
 
 async def _range(session: AsyncSession, staff: StaffAccount, start: str | None,
                  end: str | None) -> tuple[date, date]:  # fmt: skip
-    today = await _today(session, staff.shop_id)
+    today = await shop_today(session, staff.shop_id)
     try:
         first, last = _day(start, today), _day(end, today)
     except KpiError as exc:
@@ -449,7 +446,7 @@ async def floor_state(session: AsyncSession, shop_id: int, now: datetime) -> dic
         )
     )
     rostered = {entry.staff_id for entry in on_shift}
-    start = await _day_start(session, shop_id, today)
+    start = day_bounds(today, zone)[0]
     breaches = await session.scalar(
         select(func.count()).where(
             ResponseRound.shop_id == shop_id,
@@ -478,21 +475,15 @@ async def floor_state(session: AsyncSession, shop_id: int, now: datetime) -> dic
     }
 
 
-async def _day_start(session: AsyncSession, shop_id: int, day: date) -> datetime:
-    from xiaoer.performance.kpi import day_bounds
-
-    return day_bounds(day, await shop_zone(session, shop_id))[0]
-
-
 @router.get("/floor", response_class=HTMLResponse)
 async def floor_page(request: Request, session: SessionDep, staff: Leader) -> Response:
     now = utcnow()
     state = await floor_state(session, staff.shop_id, now)
-    today = await _today(session, staff.shop_id)
+    today = await shop_today(session, staff.shop_id)
     await ensure_rolled_up(session, staff.shop_id, today, today, now=now)
     await session.commit()
-    shop_today = await report(session, staff.shop_id, today, today, KpiScope.shop)
-    figures = shop_today.subjects.get("")
+    day = await report(session, staff.shop_id, today, today, KpiScope.shop)
+    figures = day.subjects.get("")
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     context = {"state": state, "team": team, "today": today,
                "figures": figures.as_dict() if figures else {}, "show": show}  # fmt: skip

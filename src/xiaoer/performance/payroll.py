@@ -39,7 +39,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.orders.models import CreditRole, Order, SalesCredit
-from xiaoer.performance.kpi import day_bounds, month_bounds, shop_zone
+from xiaoer.performance.kpi import month_bounds, period_span
 from xiaoer.performance.models import (
     AdjustmentKind,
     KpiDay,
@@ -129,9 +129,7 @@ def _times_rate(amount_fen: int, rate: Decimal) -> int:
 
 async def month_span(session: AsyncSession, shop_id: int, month: str) -> tuple[datetime, datetime]:
     """The month's first moment and the next month's, in UTC, by the shop's clock."""
-    first, last = month_bounds(month)
-    zone = await shop_zone(session, shop_id)
-    return day_bounds(first, zone)[0], day_bounds(last, zone)[1]
+    return await period_span(session, shop_id, *month_bounds(month))
 
 
 async def _agents(session: AsyncSession, shop_id: int) -> list[StaffAccount]:

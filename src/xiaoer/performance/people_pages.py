@@ -36,8 +36,8 @@ from xiaoer.performance.worklog import (
     WorkLogForbidden,
     do_write_log,
     logs_for,
-    shop_today,
 )
+from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep

@@ -32,13 +32,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
-from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.policy import Promotion
 from xiaoer.core.policy_store import policy_on
 from xiaoer.performance.models import ExamResult, Violation, ViolationStatus
-from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import Level, StaffAccount
 
 LEADERS = ("supervisor", "manager")
@@ -154,11 +153,6 @@ def conditions_for(
     return ()
 
 
-async def _zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
-    name = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
-    return ZoneInfo(name or DEFAULT_ZONE)
-
-
 async def _level_changes(
     session: AsyncSession, shop_id: int, staff_ids: Sequence[int]
 ) -> dict[int, datetime]:
@@ -196,7 +190,7 @@ async def checklists(
     if not agents:
         return []
     ids = [a.id for a in agents]
-    zone = await _zone(session, shop_id)
+    zone = await shop_zone(session, shop_id)
     rules = (await policy_on(session, shop_id, today)).promotion
     changes = await _level_changes(session, shop_id, ids)
 
@@ -310,7 +304,7 @@ async def do_record_exam(
     if score is not None and not 0 <= score <= 100:
         raise PromotionError("a score is between 0 and 100")
     if today is None:
-        today = utcnow().astimezone(await _zone(session, supervisor.shop_id)).date()
+        today = await shop_today(session, supervisor.shop_id)
     if taken_on > today:
         raise PromotionError("record an exam once it has been sat")
     note = note.strip()

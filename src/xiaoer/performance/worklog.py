@@ -8,16 +8,15 @@ problem one agent solved last week helps another today.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.core.clock import utcnow
 from xiaoer.performance.models import WorkLog
-from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 
 LEADERS = ("supervisor", "manager")
@@ -32,12 +31,6 @@ class WorkLogError(ValueError):
 
 class WorkLogForbidden(WorkLogError):
     """The account may not write or read this log."""
-
-
-async def shop_today(session: AsyncSession, shop_id: int, now: datetime | None = None) -> date:
-    """Today's date on the shop's wall clock (a day begins at local midnight)."""
-    zone = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
-    return (now or utcnow()).astimezone(ZoneInfo(zone or DEFAULT_ZONE)).date()
 
 
 def check_log(day: date, today: date, problems: str, solutions: str) -> tuple[str, str]:

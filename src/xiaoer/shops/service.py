@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import DEFAULT_ZONE
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.shops.models import Platform, Shop
 
@@ -17,6 +18,17 @@ _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 
 class ShopError(ValueError):
     pass
+
+
+async def shop_zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
+    """The shop's time zone: its days, shifts and deadlines are on this clock."""
+    name = await session.scalar(select(Shop.timezone).where(Shop.id == shop_id))
+    return ZoneInfo(name or DEFAULT_ZONE)
+
+
+async def shop_today(session: AsyncSession, shop_id: int, now: datetime | None = None) -> date:
+    """Today's date on the shop's wall clock."""
+    return (now or utcnow()).astimezone(await shop_zone(session, shop_id)).date()
 
 
 def check_new_shop(code: str, name: str, platform: str, timezone: str) -> None:
