@@ -13,6 +13,7 @@ of the plain and cue-blind accuracies.
 
     .venv/bin/python scripts/assistant_cv.py            # the defaults and the baseline
     .venv/bin/python scripts/assistant_cv.py --search   # also the settings tried around them
+    .venv/bin/python scripts/assistant_cv.py --search bayes   # only those named ...bayes...
 """
 
 from __future__ import annotations
@@ -102,13 +103,24 @@ def _variants(base: ClassifierOptions) -> list[tuple[str, ClassifierOptions]]:
         ("rate_decay=0.3", dataclasses.replace(base, rate_decay=0.3)),
         ("l2=0", dataclasses.replace(base, l2=0.0)),
         ("l2=1e-4", dataclasses.replace(base, l2=1e-4)),
+        ("bayes off", dataclasses.replace(base, bayes_weight=0.0)),
+        ("bayes_weight=0.5", dataclasses.replace(base, bayes_weight=0.5)),
+        ("bayes_weight=2", dataclasses.replace(base, bayes_weight=2.0)),
+        ("bayes_alpha=0.1", dataclasses.replace(base, bayes_alpha=0.1)),
+        ("bayes_alpha=0.01", dataclasses.replace(base, bayes_alpha=0.01)),
+        ("bayes_temperature=5", dataclasses.replace(base, bayes_temperature=5.0)),
+        ("bayes_temperature=20", dataclasses.replace(base, bayes_temperature=20.0)),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--search", action="store_true", help="try the settings around the defaults"
+        "--search",
+        nargs="?",
+        const="",
+        metavar="WORD",
+        help="try the settings around the defaults (only those whose name has WORD)",
     )
     parser.add_argument("--confusions", action="store_true", help="list the defaults' mistakes")
     args = parser.parse_args()
@@ -126,8 +138,10 @@ def main() -> None:
             for gold, predicted, count in run.confusions():
                 print(f"  {gold:>16} -> {predicted:<16} {count}")
             print()
-    if args.search:
+    if args.search is not None:
         for name, options in _variants(base):
+            if args.search not in name:
+                continue
             print(_report(name, examples, options), flush=True)
 
 

@@ -1,9 +1,17 @@
 """Which of the 28 intents a buyer's message is, and how a bargainer bargains (A1, A2).
 
-Two softmax (multinomial logistic) regressions over the features of
+Two classifiers, each a pair of models over the features of
 :mod:`xiaoer.assistant.features`: one over the intents, trained on every
 example, and one over the seven bargain types, trained on the ``bargain``
-examples only. Training is plain stochastic gradient descent in Python; the
+examples only. Each pair is a softmax (multinomial logistic) regression and a
+multinomial naive Bayes model; a message's label probabilities are the mean of
+the two models' (the Bayes scores softened by a temperature first).
+Cross-validation on the train split found the pair right more often than
+either model alone: the regression weighs features against one another, while
+naive Bayes counts every n-gram it saw with a label, which helps when a
+message shares many small pieces with the examples but no strong one.
+
+Training the regression is plain stochastic gradient descent in Python; the
 2,498 shipped examples take about two seconds. While training, each cue feature
 is left out of an example 70 % of the time, so that the character n-grams
 carry weight of their own for messages that no cue list foresaw. The weights
@@ -46,7 +54,8 @@ BARGAIN = "bargain"
 
 _HEADER = ["split", "intent", "bargain_type", "text"]
 _HEADER_LINE = "\t".join(_HEADER)
-_FORMAT = "xiaoer.assistant.classifier/1"
+_FORMAT = "xiaoer.assistant.classifier/2"
+_FORMAT_WITHOUT_BAYES = "xiaoer.assistant.classifier/1"
 _DIGITS_KEPT = 4
 
 
@@ -79,6 +88,10 @@ class ClassifierOptions:
     a cue is left out of an example in one epoch; ``balanced`` weighs each
     label's examples inversely to their number; ``average`` keeps the mean of
     the weights at the end of each epoch rather than the last ones.
+    ``bayes_weight`` is the naive Bayes model's share beside the regression's
+    (0 leaves it out), ``bayes_alpha`` its additive smoothing of the feature
+    counts, and ``bayes_temperature`` divides its log-likelihoods before the
+    softmax, as they are far more confident than they deserve.
     """
 
     features: FeatureOptions = field(default_factory=FeatureOptions)
@@ -91,6 +104,9 @@ class ClassifierOptions:
     cue_dropout: float = 0.7
     average: bool = False
     seed: int = 0
+    bayes_weight: float = 1.0
+    bayes_alpha: float = 0.03
+    bayes_temperature: float = 10.0
 
 
 def load_examples(path: str | Path, split: str | None = None) -> list[Example]:
@@ -202,12 +218,10 @@ class _SoftmaxModel:
         }
         return cls(labels, [round(b, _DIGITS_KEPT) for b in bias], rounded)
 
-    def predict(self, features: Sequence[str]) -> tuple[str, float]:
-        """The most probable label and its probability."""
+    def probabilities(self, features: Sequence[str]) -> list[float]:
+        """Each label's probability, in the order of :attr:`labels`."""
         rows = [self.weights[f] for f in features if f in self.weights]
-        probabilities = _softmax(_scores(self.bias, rows, 1.0 / math.sqrt(len(rows) or 1)))
-        best = max(range(len(probabilities)), key=probabilities.__getitem__)
-        return self.labels[best], probabilities[best]
+        return _softmax(_scores(self.bias, rows, 1.0 / math.sqrt(len(rows) or 1)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -219,6 +233,56 @@ class _SoftmaxModel:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _SoftmaxModel:
         return cls(data["labels"], data["bias"], data["weights"])
+
+
+class _NaiveBayes:
+    """Multinomial naive Bayes with a uniform prior: one row of log-probabilities per feature.
+
+    A feature's row holds ``log((count of f with label + alpha) / (all feature
+    counts of label + alpha * vocabulary))`` per label; features never seen in
+    training are left out of a message's score. Cues count as often as
+    :func:`~xiaoer.assistant.features.extract` repeats them.
+    """
+
+    def __init__(self, labels: Sequence[str], weights: Mapping[str, Sequence[float]]) -> None:
+        self.labels = tuple(labels)
+        self.weights = {f: array("d", row) for f, row in weights.items()}
+
+    @classmethod
+    def train(
+        cls, rows: Sequence[list[str]], targets: Sequence[str], labels: Sequence[str], alpha: float
+    ) -> _NaiveBayes:
+        if alpha <= 0:
+            raise ValueError("naive Bayes needs a smoothing alpha above 0")
+        counts: dict[str, Counter[str]] = {label: Counter() for label in labels}
+        for row, target in zip(rows, targets, strict=True):
+            counts[target].update(row)
+        vocabulary = sorted({f for counter in counts.values() for f in counter})
+        denominators = [
+            math.log(sum(counts[label].values()) + alpha * len(vocabulary)) for label in labels
+        ]
+        weights = {
+            f: [
+                round(math.log(counts[label][f] + alpha) - denominator, _DIGITS_KEPT)
+                for label, denominator in zip(labels, denominators, strict=True)
+            ]
+            for f in vocabulary
+        }
+        return cls(labels, weights)
+
+    def probabilities(self, features: Sequence[str], temperature: float) -> list[float]:
+        """Each label's probability, in the order of :attr:`labels`, softened by ``temperature``."""
+        rows = [self.weights[f] for f in features if f in self.weights]
+        zero = [0.0] * len(self.labels)
+        return _softmax(_scores(zero, rows, 1.0 / temperature))
+
+    def to_dict(self) -> dict[str, Any]:
+        weights = {f: list(row) for f, row in self.weights.items()}
+        return {"labels": list(self.labels), "weights": weights}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _NaiveBayes:
+        return cls(data["labels"], data["weights"])
 
 
 def _encode(row: Sequence[str], feature_index: dict[str, int]) -> tuple[list[int], list[list[int]]]:
@@ -251,11 +315,65 @@ def _softmax(scores: Sequence[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+class _LabelModel:
+    """The regression and, unless its share is 0, the naive Bayes model beside it."""
+
+    def __init__(
+        self,
+        regression: _SoftmaxModel,
+        bayes: _NaiveBayes | None,
+        options: ClassifierOptions,
+    ) -> None:
+        if bayes is not None and bayes.labels != regression.labels:
+            raise ValueError("the two models of a classifier must have the same labels")
+        self.regression = regression
+        self.bayes = bayes if options.bayes_weight else None
+        self.weight = options.bayes_weight
+        self.temperature = options.bayes_temperature
+
+    @classmethod
+    def train(
+        cls, rows: Sequence[list[str]], targets: Sequence[str], options: ClassifierOptions
+    ) -> _LabelModel:
+        regression = _SoftmaxModel.train(rows, targets, options)
+        bayes = None
+        if options.bayes_weight:
+            bayes = _NaiveBayes.train(rows, targets, regression.labels, options.bayes_alpha)
+        return cls(regression, bayes, options)
+
+    def predict(self, features: Sequence[str]) -> tuple[str, float]:
+        """The most probable label and its probability."""
+        probabilities = self.regression.probabilities(features)
+        if self.bayes is not None:
+            share = self.weight
+            bayes = self.bayes.probabilities(features, self.temperature)
+            probabilities = [
+                (p + share * q) / (1.0 + share) for p, q in zip(probabilities, bayes, strict=True)
+            ]
+        best = max(range(len(probabilities)), key=probabilities.__getitem__)
+        return self.regression.labels[best], probabilities[best]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "regression": self.regression.to_dict(),
+            "bayes": None if self.bayes is None else self.bayes.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], options: ClassifierOptions) -> _LabelModel:
+        bayes = data.get("bayes")
+        return cls(
+            _SoftmaxModel.from_dict(data["regression"]),
+            None if bayes is None else _NaiveBayes.from_dict(bayes),
+            options,
+        )
+
+
 class Classifier:
     """Gives a buyer message one intent and, for bargaining, one bargain type."""
 
     def __init__(
-        self, options: ClassifierOptions, intents: _SoftmaxModel, bargain_types: _SoftmaxModel
+        self, options: ClassifierOptions, intents: _LabelModel, bargain_types: _LabelModel
     ) -> None:
         self.options = options
         self._intents = intents
@@ -272,11 +390,11 @@ class Classifier:
         if len({e.intent for e in examples}) < 2 or len(kinds) < 2:
             raise ValueError("training needs at least two intents and two bargain types")
         rows = [extract(e.text, options.features) for e in examples]
-        intents = _SoftmaxModel.train(rows, [e.intent for e in examples], options)
+        intents = _LabelModel.train(rows, [e.intent for e in examples], options)
         bargains = [(row, e.bargain_type) for row, e in zip(rows, examples, strict=True)]
         bargain_rows = [row for row, kind in bargains if kind is not None]
         bargain_kinds = [kind for _, kind in bargains if kind is not None]
-        bargain_types = _SoftmaxModel.train(bargain_rows, bargain_kinds, options)
+        bargain_types = _LabelModel.train(bargain_rows, bargain_kinds, options)
         return cls(options, intents, bargain_types)
 
     def classify(self, text: str, dictionary: ShopDictionary | None = None) -> Classification:
@@ -308,14 +426,24 @@ class Classifier:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Classifier:
-        if data.get("format") != _FORMAT:
-            raise ValueError(f"not a classifier in format {_FORMAT}: {data.get('format')!r}")
+        """A classifier from :meth:`to_dict`'s data; one kept before naive Bayes was added
+        (format ``/1``) comes back as the regression alone."""
+        kind = data.get("format")
+        if kind not in (_FORMAT, _FORMAT_WITHOUT_BAYES):
+            raise ValueError(f"not a classifier in format {_FORMAT}: {kind!r}")
         raw = dict(data["options"])
-        options = ClassifierOptions(features=FeatureOptions(**raw.pop("features")), **raw)
+        features = FeatureOptions(**raw.pop("features"))
+        if kind == _FORMAT_WITHOUT_BAYES:
+            raw["bayes_weight"] = 0.0
+            intents = {"regression": data["intents"], "bayes": None}
+            bargain_types = {"regression": data["bargain_types"], "bayes": None}
+        else:
+            intents, bargain_types = data["intents"], data["bargain_types"]
+        options = ClassifierOptions(features=features, **raw)
         return cls(
             options,
-            _SoftmaxModel.from_dict(data["intents"]),
-            _SoftmaxModel.from_dict(data["bargain_types"]),
+            _LabelModel.from_dict(intents, options),
+            _LabelModel.from_dict(bargain_types, options),
         )
 
 
