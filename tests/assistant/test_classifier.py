@@ -92,7 +92,10 @@ def _explain(result: Evaluation) -> str:
 # (133); per round 0.947 / 0.922 / 0.899 and 0.892 on the 204 newest. With naive Bayes
 # beside the regression (chosen by cross-validation on the train split: 0.903 -> 0.914
 # plain, 0.866 -> 0.886 cue-blind): accuracy 0.932, macro-F1 0.928, bargain type 0.977
-# (133); per round 0.953 / 0.934 / 0.909 / 0.931.
+# (133); per round 0.953 / 0.934 / 0.909 / 0.931. With a fifth round of 612 (442 train,
+# 170 test, written from the label rules and the train split alone): on all 1,019 test
+# messages accuracy 0.943, macro-F1 0.941, bargain type 0.976 (168); per round
+# 0.953 / 0.930 / 0.924 / 0.956 and 0.959 on the 170 newest.
 
 
 def test_intent_accuracy_on_the_test_split_is_at_least_0_92(held_out: Evaluation) -> None:

@@ -29,8 +29,10 @@ def test_eval_prints_the_figures_the_table_and_the_baseline() -> None:
     run = xiaoer("sqlite://", "assistant", "eval", str(DATA), "--split", "test")
     assert run.returncode == 0, run.stderr
     model, baseline = run.stdout.splitlines()[:2]
-    assert model.startswith("model: n=849 accuracy=")
-    assert baseline.startswith("keyword baseline: n=849 accuracy=")
+    held_out = sum(line.startswith("test\t") for line in DATA.read_text("utf-8").splitlines())
+    assert held_out > 800
+    assert model.startswith(f"model: n={held_out} accuracy=")
+    assert baseline.startswith(f"keyword baseline: n={held_out} accuracy=")
     assert "confusion (rows: labelled, columns: predicted)" in run.stdout
 
 
