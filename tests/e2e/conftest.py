@@ -48,17 +48,20 @@ def start_server(database_url: str, log: Path, **env: str) -> tuple[subprocess.P
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Up once /healthz answers and the assistant has trained its classifier.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            health = httpx.get(f"{base}/healthz", timeout=1)
+            if health.status_code == 200 and health.json()["assistant"] == "ready":
                 return process, base
+            time.sleep(0.2)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"server did not answer within 30 s: {log.read_text()}")
+    raise RuntimeError(f"server was not ready within 60 s: {log.read_text()}")
 
 
 @pytest.fixture(scope="session")

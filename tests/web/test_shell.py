@@ -8,6 +8,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
+from xiaoer.assistant.classifier import default_classifier
 from xiaoer.core.db import Database
 from xiaoer.web.app import STAFF_ROUTERS
 from xiaoer.web.i18n import catalogue
@@ -21,6 +22,12 @@ async def test_healthz_checks_the_database(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["database"] in {"sqlite", "postgresql"}
+
+
+async def test_healthz_says_when_the_assistant_is_ready(client: httpx.AsyncClient) -> None:
+    default_classifier()  # what the server's start does in a worker thread
+    response = await client.get("/healthz")
+    assert response.json()["assistant"] == "ready"
 
 
 @pytest.mark.parametrize(

@@ -452,6 +452,11 @@ _default: Classifier | None = None
 _default_lock = threading.Lock()
 
 
+def default_classifier_trained() -> bool:
+    """Whether :func:`default_classifier` would answer at once, without training."""
+    return _default is not None
+
+
 def default_classifier() -> Classifier:
     """The classifier trained on the shipped examples, trained once per process."""
     global _default

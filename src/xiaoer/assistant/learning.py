@@ -10,6 +10,7 @@ when it has one, else the shipped one.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from xiaoer.assistant.classifier import (
     Classifier,
     Example,
     default_classifier,
+    default_classifier_trained,
     shipped_examples,
 )
 from xiaoer.assistant.models import KnowledgeEntry, ShopClassifier, SuggestionFeedback
@@ -128,13 +130,16 @@ async def classifier_for(session: AsyncSession, shop_id: int) -> Classifier:
         select(ShopClassifier.trained_at).where(ShopClassifier.shop_id == shop_id)
     )
     if trained_at is None:
-        return default_classifier()
+        if default_classifier_trained():
+            return default_classifier()
+        # Training takes seconds: in a worker thread, so the server goes on answering.
+        return await asyncio.to_thread(default_classifier)
     cached = _cache.get(shop_id)
     if cached is not None and cached[0] == trained_at:
         return cached[1]
     data = await session.scalar(
         select(ShopClassifier.model).where(ShopClassifier.shop_id == shop_id)
     )
-    model = Classifier.from_dict(data or {})
+    model = await asyncio.to_thread(Classifier.from_dict, data or {})
     _cache[shop_id] = (trained_at, model)
     return model

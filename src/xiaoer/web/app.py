@@ -22,6 +22,7 @@ from xiaoer import __version__
 from xiaoer.assistant import api as assistant_api
 from xiaoer.assistant import pages as assistant_pages
 from xiaoer.assistant.approvals import check_before_send
+from xiaoer.assistant.classifier import default_classifier, default_classifier_trained
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.feed import stop_feeds
@@ -84,6 +85,9 @@ def create_app(
             await active.start()
         previous = set_broker(active)
         stop = asyncio.Event()
+        # The shipped classifier trains in a worker thread now rather than when the
+        # first buyer writes.
+        warm = asyncio.create_task(asyncio.to_thread(default_classifier))
         timers: asyncio.Task[None] | None = None
         if settings.run_timers:
             timers = asyncio.create_task(
@@ -93,6 +97,8 @@ def create_app(
             yield
         finally:
             stop.set()
+            if warm.done() and not warm.cancelled() and warm.exception() is not None:
+                log.error("training the classifier failed", exc_info=warm.exception())
             if timers is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await timers
@@ -119,7 +125,15 @@ def create_app(
     async def healthz() -> dict[str, str]:
         async with database.session() as session:
             await session.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "database": database.dialect}
+        # The assistant answers once the shipped classifier is trained (a few seconds
+        # after start); until then suggestions wait for it.
+        assistant = "ready" if default_classifier_trained() else "warming up"
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": database.dialect,
+            "assistant": assistant,
+        }
 
     staff_router = APIRouter(dependencies=[Depends(verify_csrf)])
     for router in STAFF_ROUTERS:
