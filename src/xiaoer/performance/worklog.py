@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
+from xiaoer.core.texts import say
 from xiaoer.performance.models import WorkLog
 from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
@@ -36,17 +37,26 @@ class WorkLogForbidden(WorkLogError):
 def check_log(day: date, today: date, problems: str, solutions: str) -> tuple[str, str]:
     """The two texts, trimmed; raises :class:`WorkLogError` when the entry is not allowed."""
     if day > today:
-        raise WorkLogError("a work log is written for a day that has happened")
+        raise WorkLogError(say("a work log is written for a day that has happened"))
     if day < today - timedelta(days=PAST_DAYS):
-        raise WorkLogError(f"a work log may be written for today or the last {PAST_DAYS} days")
+        raise WorkLogError(
+            say("a work log may be written for today or the last {days} days", days=PAST_DAYS)
+        )
     problems, solutions = problems.strip(), solutions.strip()
     if not problems:
-        raise WorkLogError("write the problems you met today (or write that there were none)")
+        raise WorkLogError(say("write the problems you met today (or write that there were none)"))
     if not solutions:
-        raise WorkLogError("write how the problems were solved, or what is still open")
-    for label, text in (("problems", problems), ("solutions", solutions)):
+        raise WorkLogError(say("write how the problems were solved, or what is still open"))
+    for label, text in ((say("problems"), problems), (say("solutions"), solutions)):
         if len(text) > MAX_TEXT:
-            raise WorkLogError(f"{label}: at most {MAX_TEXT} characters (given {len(text)})")
+            raise WorkLogError(
+                say(
+                    "{field}: at most {limit} characters (given {given})",
+                    field=label,
+                    limit=MAX_TEXT,
+                    given=len(text),
+                )
+            )
     return problems, solutions
 
 
@@ -61,7 +71,7 @@ async def do_write_log(
 ) -> WorkLog:
     """Write the agent's entry for ``day``, or replace it when one exists."""
     if not staff.has_role("agent"):
-        raise WorkLogForbidden("the work log is kept by agents")
+        raise WorkLogForbidden(say("the work log is kept by agents"))
     current = today or await shop_today(session, staff.shop_id)
     problems, solutions = check_log(day, current, problems, solutions)
     entry = await _entry(session, staff, day)
@@ -115,7 +125,7 @@ async def search_logs(
     """A shop's entries, newest first: those whose problems or solutions contain ``text``
     (any letter case), of one agent, between ``start`` and ``end`` (both included)."""
     if start is not None and end is not None and start > end:
-        raise WorkLogError("the date range ends before it starts")
+        raise WorkLogError(say("the date range ends before it starts"))
     query = select(WorkLog).where(WorkLog.shop_id == shop_id)
     needle = (text or "").strip()
     if needle:
@@ -150,7 +160,7 @@ async def logs_for(
     """:func:`search_logs` as ``viewer`` may see it: an agent only their own entries."""
     if not viewer.has_role(*LEADERS):
         if staff_id is not None and staff_id != viewer.id:
-            raise WorkLogForbidden("an agent reads only their own work log")
+            raise WorkLogForbidden(say("an agent reads only their own work log"))
         staff_id = viewer.id
     return await search_logs(
         session, viewer.shop_id, text=text, staff_id=staff_id, start=start, end=end, limit=limit

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.requests import HTTPConnection
 
 from xiaoer.core.clock import local
 from xiaoer.core.money import fen_to_yuan
@@ -58,11 +59,25 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
 }
 
 
-def language_of(request: Request, staff: StaffAccount | None) -> str:
+def language_of(request: HTTPConnection, staff: StaffAccount | None) -> str:
     if staff is not None:
         return staff.language
     chosen = request.session.get("lang")
     return chosen if isinstance(chosen, str) else DEFAULT_LANGUAGE
+
+
+def error_text(request: HTTPConnection, error: BaseException | str) -> str:
+    """An error's message in the language of whoever made the request.
+
+    Staff read their own language; anyone else the session's choice. Where there
+    is no session (the buyers' app, the server-to-server APIs) a caller asking for
+    English first in ``Accept-Language`` gets English, everyone else Chinese.
+    """
+    staff = getattr(request.state, "staff", None)
+    if staff is None and "session" not in request.scope:
+        wanted = request.headers.get("accept-language", "").strip().lower()
+        return Translator("en" if wanted.startswith("en") else DEFAULT_LANGUAGE).error(error)
+    return Translator(language_of(request, staff)).error(error)
 
 
 def render(
