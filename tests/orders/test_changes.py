@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
 from xiaoer.core.models import AuditEntry
-from xiaoer.orders.changes import ChangeRequest, do_change_order, do_decide_change
+from xiaoer.orders.changes import ChangeRequest, do_change_order, do_decide_change, pending_changes
 from xiaoer.orders.models import ChangeStatus, Order
 from xiaoer.orders.service import (
     NewItem,
@@ -106,6 +106,33 @@ async def test_waiving_shipping_needs_the_right_to_and_money_changes_stop_at_pay
     )
 
 
+async def test_a_supervisor_is_told_in_chinese_which_parts_moved_meanwhile(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("junior")  # a junior may give nothing: the change waits
+    await make_staff("boss", "supervisor", level="senior")
+    order_id = await _order(db, shop, agent)
+    status = await _change(db, shop, order_id, agent, goods_fen=48000, postage_fen=0)
+    assert status == ChangeStatus.pending
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        order.goods_fen, order.postage_fen = 49000, 1500  # changed on the platform meanwhile
+        [(change, _order_row)] = await pending_changes(session, shop.id)
+        await session.commit()
+    await sign_in(client, "boss")
+    listing = await client.get("/orders")
+    decided = await client.post(
+        f"/orders/changes/{change.id}/decide",
+        data={"decision": "approve", "csrf_token": csrf_from(listing.text)},
+    )
+    assert decided.status_code == 409
+    assert "订单在此期间已有变动（商品金额、运费），请重新申请" in decided.text
+    async with db.session() as session:
+        with pytest.raises(OrderError) as caught:
+            await do_decide_change(session, change=change, supervisor=agent, approve=False)
+    assert str(caught.value) == "only a supervisor or a manager decides on a change"
+
+
 async def test_a_change_needs_a_reason_and_something_to_change(
     db: Database, shop: Shop, make_staff: MakeStaff
 ) -> None:
@@ -140,7 +167,7 @@ async def test_the_order_page_files_and_decides_a_change(
         f"/orders/{order_id}/change",
         data={"goods": "4.801", "reason": "x", "csrf_token": csrf_from(shown.text)},
     )
-    assert bad.status_code == 422 and "more than two decimals" in bad.text
+    assert bad.status_code == 422 and "4.801&#39; 的小数超过两位" in bad.text  # in Chinese
     await client.post("/logout", data={"csrf_token": csrf_from(shown.text)})
 
     await sign_in(client, "boss")

@@ -93,7 +93,9 @@ async def test_a_wrong_kind_of_file_is_refused_at_once(
         "/orders/import", files=files, data={"csrf_token": await _token(client)}
     )
     assert refused.status_code == 422
-    assert "not a .csv or .xlsx export" in refused.text
+    # In the supervisor's Chinese, the file's role translated inside the message too.
+    assert "订单报表：&#39;orders.pdf&#39; 不是 .csv 或 .xlsx 格式的导出文件" in refused.text
+    assert "not a .csv or .xlsx export" not in refused.text
 
 
 async def test_agents_may_not_import(

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from xiaoer.orders.notes import (
     FIELDS,
+    FLAG_COLOURS,
     MEMO_LIMIT_BYTES,
     Delivery,
     Design,
@@ -24,6 +25,7 @@ from xiaoer.orders.notes import (
     memo_text,
     parse_note,
 )
+from xiaoer.web.i18n import Translator
 
 pytestmark = pytest.mark.database_free
 
@@ -509,6 +511,16 @@ def test_platform_flags(flag: int) -> None:
 def test_other_flags_are_refused(flag: int) -> None:
     with pytest.raises(ValueError, match="expected 0 to 5"):
         check_flag(flag)
+
+
+def test_a_refused_flag_names_the_colours_in_english_and_chinese() -> None:
+    with pytest.raises(ValueError) as caught:
+        check_flag(7)
+    colours = ", ".join(f"{number} {colour}" for number, colour in enumerate(FLAG_COLOURS))
+    assert str(caught.value) == f"flag 7 is not a platform flag: expected 0 to 5 ({colours})"
+    assert Translator("zh").error(caught.value) == (
+        "7 不是平台的旗帜：只能选 0 到 5（0 灰、1 红、2 黄、3 绿、4 蓝、5 紫）"
+    )
 
 
 # --- properties --------------------------------------------------------------------

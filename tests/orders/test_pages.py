@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
@@ -15,8 +16,12 @@ from xiaoer.core.clock import local, utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
-from xiaoer.orders.models import Order, OrderTask, TaskKind, TaskStatus
+from xiaoer.orders.models import Order, OrderTask, TaskKind, TaskStatus, TradeStatus
 from xiaoer.orders.service import (
+    ENDS_AS,
+    NO_MESSAGE,
+    STATUS_SAID,
+    TASK_OUTCOMES,
     NewItem,
     NewOrder,
     do_create_order,
@@ -29,6 +34,7 @@ from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 from xiaoer.staff.models import StaffAccount
+from xiaoer.web.i18n import Translator
 
 # 14:00 in Shanghai: outside the reminder rest hours (22:30–08:30).
 NOON = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -220,7 +226,7 @@ async def test_the_note_form_keeps_every_version_and_needs_a_reason_to_change(
     changed = "刘贺,3米*2.6米,图案正常,12月19发货,自提。送胶。"
     refused = await _post(client, f"{page}/note", page, text=changed)
     assert refused.status_code == 422
-    assert "needs a reason" in _section(refused.text, "note")
+    assert "修改已写好的备注，需要写明原因" in _section(refused.text, "note")
     assert changed in refused.text  # what was typed stays in the form
     assert 'id="note-v2"' not in refused.text
 
@@ -259,10 +265,10 @@ async def test_the_flag_form_flags_and_shows_refusals_inline(
     await sign_in(client, "lan")
     refused = await _post(client, f"{page}/flag", page, flag="4")
     assert refused.status_code == 422
-    assert "another agent owns this sale" in _section(refused.text, "confirmation")
+    assert "这一单已被其他客服插旗" in _section(refused.text, "confirmation")
     await sign_in(client, "mei")
     bad = await _post(client, f"{page}/flag", page, flag="9")
-    assert bad.status_code == 422 and "not a platform flag" in bad.text
+    assert bad.status_code == 422 and "9 不是平台的旗帜：只能选 0 到 5" in bad.text
     done = await _post(client, f"{page}/flag", page, flag="3")
     assert done.status_code == 303
     shown = await client.get(page)
@@ -325,9 +331,9 @@ async def test_finishing_a_task_records_its_outcome(
     shown = await client.get(page)
     assert f'action="{finish}"' in shown.text and "电话确认" in shown.text
     no_reply = await _post(client, finish, page, outcome="confirmed")
-    assert no_reply.status_code == 422 and "no reply from the buyer" in no_reply.text
+    assert no_reply.status_code == 422 and "发出确认后买家还没有回复" in no_reply.text
     wrong = await _post(client, finish, page, outcome="shipped")
-    assert wrong.status_code == 422 and "task ends as one of" in wrong.text
+    assert wrong.status_code == 422 and "确认订单任务的结果只能是" in wrong.text
     done = await _post(client, finish, page, outcome="confirmed_by_phone", remark="下午电话确认")
     assert done.status_code == 303
     [task] = await _tasks(db, order_id)
@@ -340,6 +346,21 @@ async def test_finishing_a_task_records_its_outcome(
     assert "W-1" not in _section((await client.get("/orders")).text, "open-tasks")
 
 
+@pytest.mark.database_free
+def test_the_task_and_status_messages_match_the_tables_they_are_written_from() -> None:
+    for kind, outcomes in TASK_OUTCOMES.items():
+        assert str(ENDS_AS[kind]) == f"a {kind} task ends as one of: {', '.join(outcomes)}"
+    for kind in set(TASK_OUTCOMES) - {TaskKind.confirm.value, TaskKind.remind.value}:
+        assert str(NO_MESSAGE[kind]) == f"a {kind} task sends no message"
+    assert {code: str(said) for code, said in STATUS_SAID.items()} == {
+        status.value: status.value for status in TradeStatus
+    }
+    zh = Translator("zh")
+    duplicate = ENDS_AS[TaskKind.duplicate.value]
+    assert zh.error(duplicate) == "疑似重复任务的结果只能是：已关闭订单、保留订单"
+    assert zh.text(STATUS_SAID["WAIT_SELLER_SEND_GOODS"]) == "买家已付款，待发货"
+
+
 async def test_the_confirmation_is_sent_and_the_buyers_answer_kept_escaped(
     client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
 ) -> None:
@@ -350,7 +371,7 @@ async def test_the_confirmation_is_sent_and_the_buyers_answer_kept_escaped(
     await sign_in(client, "mei")
     send = f"/orders/tasks/{task.id}/send"
     no_chat = await _post(client, send, page, text="")
-    assert no_chat.status_code == 422 and "no open conversation" in no_chat.text
+    assert no_chat.status_code == 422 and "买家现在没有进行中的会话" in no_chat.text
     # The buyer's conversation is open with the agent.
     async with db.session() as session:
         order = await session.get(Order, order_id)
@@ -411,6 +432,28 @@ async def test_the_page_speaks_english_to_an_english_user(
     assert "My to-dos" in listing.text and "Confirm the order" in listing.text
     shown = await client.get(f"/orders/{order_id}")
     assert "Seller note" in shown.text and "Paid, to ship" in shown.text
+    page = f"/orders/{order_id}"
+    refused = await _post(client, f"{page}/note", page, text="   ")
+    assert refused.status_code == 422 and "the note is empty" in _section(refused.text, "note")
+
+
+async def test_errors_on_the_order_page_are_in_the_agents_chinese(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei")  # Chinese, as staff are by default
+    order_id = await _order(db, shop.id, "W-1", owner=mei)
+    page = f"/orders/{order_id}"
+    await sign_in(client, "mei")
+    empty = await _post(client, f"{page}/note", page, text="   ")
+    assert empty.status_code == 422
+    assert "备注是空的" in _section(empty.text, "note") and "the note is empty" not in empty.text
+    long = await _post(client, f"{page}/note", page, text="窗" * 400)
+    assert "备注有 1200 字节，平台最多只保存 1000 字节" in _section(long.text, "note")
+    price = await _post(client, f"{page}/change", page, goods="三百", reason="买家议价")
+    assert price.status_code == 422
+    assert "&#39;三百&#39; 不是以元为单位的金额" in price.text
+    paid = await _post(client, f"{page}/change", page, goods="200", reason="买家议价")
+    assert paid.status_code == 422 and "价格和运费只能在买家付款前修改" in paid.text
 
 
 # --- the memo export --------------------------------------------------------------------

@@ -12,9 +12,10 @@ from xiaoer.core.models import Timer
 from xiaoer.customers.models import Customer
 from xiaoer.orders.models import Order, OrderTask, TaskKind
 from xiaoer.orders.service import do_finish_task
-from xiaoer.reception.bridge import do_add_bridge_channel
+from xiaoer.reception.bridge import ChannelError, authenticated_channel, do_add_bridge_channel
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
+from xiaoer.web.i18n import Translator
 
 Channel = tuple[int, dict[str, str]]
 
@@ -117,9 +118,8 @@ async def test_cash_on_delivery_ships_only_after_the_phone_call(
     ship = {"courier": "顺丰", "tracking_number": "SF1234567890"}
     refused = await client.post(f"/site/{cid}/orders/COD-7/ship", json=ship, headers=auth)
     assert refused.status_code == 409
-    assert refused.json() == {
-        "detail": "cash on delivery: confirm the order with the buyer by phone before shipping"
-    }
+    # The site's server gets the message in Chinese, the default where nobody signed in.
+    assert refused.json() == {"detail": "货到付款订单：发货前请先打电话和买家确认订单"}
     agent = await make_staff("lina", "agent")
     async with db.session() as session:
         task = await session.scalar(
@@ -142,7 +142,7 @@ async def test_an_order_ships_and_finishes(client: httpx.AsyncClient, channel: C
     await _create(client, channel)
     base = f"/site/{cid}/orders/S-1001"
     early = await client.post(f"{base}/finish", headers=auth)
-    assert early.status_code == 409 and "has not shipped" in early.json()["detail"]
+    assert early.status_code == 409 and early.json()["detail"] == "订单 S-1001 还没有发货"
     await client.post(f"{base}/pay", headers=auth)
     ship = {"courier": "顺丰", "tracking_number": "SF1234567890"}
     shipped = await client.post(f"{base}/ship", json=ship, headers=auth)
@@ -172,6 +172,8 @@ async def test_closing_an_unpaid_order(client: httpx.AsyncClient, channel: Chann
     assert order["close_reason"] == "买家未付款" and order["refunded_fen"] == 0
     paying = await client.post(f"/site/{cid}/orders/S-1001/pay", headers=auth)
     assert paying.status_code == 409
+    # The trade state is named in the seller centre's words inside the Chinese message.
+    assert paying.json() == {"detail": "订单 S-1001 当前是“交易关闭（未付款）”，不能付款"}
 
 
 async def test_closing_a_paid_order_refunds_it(client: httpx.AsyncClient, channel: Channel) -> None:
@@ -186,13 +188,18 @@ async def test_closing_a_paid_order_refunds_it(client: httpx.AsyncClient, channe
     assert order["refunded_fen"] == order["paid_fen"] == 30300
 
 
-async def test_a_wrong_secret_is_refused(client: httpx.AsyncClient, channel: Channel) -> None:
+async def test_a_wrong_secret_is_refused(
+    client: httpx.AsyncClient, channel: Channel, db: Database
+) -> None:
     cid, _ = channel
     await _create(client, channel)
     wrong = {"Authorization": "Bearer nope"}
     created = await client.post(f"/site/{cid}/orders", json=_order("S-2"), headers=wrong)
     assert created.status_code == 401
-    assert created.json() == {"detail": "unknown channel or wrong secret"}
+    async with db.session() as session:
+        with pytest.raises(ChannelError) as refusal:
+            await authenticated_channel(session, cid, "Bearer nope")
+    assert created.json() == {"detail": Translator("zh").error(refusal.value)}
     assert (await client.get(f"/site/{cid}/orders/S-1001")).status_code == 401
     paid = await client.post(f"/site/{cid}/orders/S-1001/pay", headers=wrong)
     assert paid.status_code == 401
@@ -240,7 +247,7 @@ async def test_an_unknown_number_is_not_found(client: httpx.AsyncClient, channel
     for action in ("pay", "finish", "close"):
         answer = await client.post(f"/site/{cid}/orders/NOPE/{action}", headers=auth)
         assert answer.status_code == 404
-        assert answer.json() == {"detail": "no order NOPE on this channel"}
+        assert answer.json() == {"detail": "本渠道没有订单 NOPE"}
 
 
 async def test_another_shop_or_channel_cannot_see_the_order(

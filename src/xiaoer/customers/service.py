@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 
 MAX_BUYER_ID = 64
@@ -59,7 +60,7 @@ async def do_get_or_create_customer(
     """
     buyer_id = buyer_id.strip()
     if not buyer_id or len(buyer_id) > MAX_BUYER_ID:
-        raise CustomerError(f"buyer id must be 1–{MAX_BUYER_ID} characters")
+        raise CustomerError(say("buyer id must be 1–{limit} characters", limit=MAX_BUYER_ID))
     nick = nick.strip()[:64]
     found = await customer_by_buyer_id(session, shop_id, channel, buyer_id)
     if found is not None:

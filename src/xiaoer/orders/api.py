@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -26,6 +26,7 @@ from xiaoer.orders.service import (
 from xiaoer.reception.service import NeedsApproval, ReceptionError
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/api/orders")
 
@@ -122,26 +123,32 @@ class SendBody(BaseModel):
 
 
 @router.get("/tasks/{task_id}/message")
-async def preview_task_message(session: SessionDep, staff: Agent, task_id: int) -> dict[str, Any]:
+async def preview_task_message(
+    request: Request, session: SessionDep, staff: Agent, task_id: int
+) -> dict[str, Any]:
     try:
         task = await load_task(session, staff.shop_id, task_id)
+    except OrderError as exc:
+        raise HTTPException(404, error_text(request, exc)) from exc
+    try:
         return {"text": await task_message(session, task)}
     except OrderError as exc:
-        raise HTTPException(404 if "no task" in str(exc) else 409, str(exc)) from exc
+        raise HTTPException(409, error_text(request, exc)) from exc
 
 
 @router.post("/tasks/{task_id}/send")
 async def send_task_message(
-    session: SessionDep, staff: Agent, task_id: int, body: SendBody
+    request: Request, session: SessionDep, staff: Agent, task_id: int, body: SendBody
 ) -> dict[str, Any]:
     """Send the confirmation or reminder into the buyer's open conversation."""
     try:
         task = await load_task(session, staff.shop_id, task_id)
         message = await do_send_task_message(session, task=task, agent=staff, text=body.text)
     except NeedsApproval as exc:
-        raise HTTPException(409, {"message": str(exc), "needs_approval": True}) from exc
+        shown = error_text(request, exc)
+        raise HTTPException(409, {"message": shown, "needs_approval": True}) from exc
     except (OrderError, ReceptionError) as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise HTTPException(409, error_text(request, exc)) from exc
     await session.commit()
     return {"message_id": message.id, "conversation_id": message.conversation_id}
 
@@ -153,7 +160,7 @@ class NoteBody(BaseModel):
 
 @router.post("/{order_id}/note")
 async def write_note(
-    session: SessionDep, staff: Agent, order_id: int, body: NoteBody
+    request: Request, session: SessionDep, staff: Agent, order_id: int, body: NoteBody
 ) -> dict[str, Any]:
     """Write the seller note from the chat; a note with errors is kept and they are shown."""
     try:
@@ -162,7 +169,7 @@ async def write_note(
             session, order=order, author=staff, text=body.text, reason=body.reason
         )
     except OrderError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(422, error_text(request, exc)) from exc
     await session.commit()
     return {"note": _note_json(note)}
 
@@ -174,7 +181,7 @@ class FinishBody(BaseModel):
 
 @router.post("/tasks/{task_id}/finish")
 async def finish_task(
-    session: SessionDep, staff: Agent, task_id: int, body: FinishBody
+    request: Request, session: SessionDep, staff: Agent, task_id: int, body: FinishBody
 ) -> dict[str, Any]:
     """Record how a task ended; a confirmation keeps the buyer's reply as evidence (O2)."""
     try:
@@ -183,6 +190,6 @@ async def finish_task(
             session, task=task, agent=staff, outcome=body.outcome, remark=body.remark
         )
     except OrderError as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise HTTPException(409, error_text(request, exc)) from exc
     await session.commit()
     return {"task_id": task.id, "outcome": task.outcome, "evidence": task.evidence}

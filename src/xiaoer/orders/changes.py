@@ -24,11 +24,21 @@ from xiaoer.core.events import record_event
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import Text, say
 from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
 from xiaoer.orders.service import MAX_FEN, OrderError
 from xiaoer.staff.models import StaffAccount
 
 LEADERS = ("supervisor", "manager")
+
+# The parts of an order a change names in its messages.
+PART_SAID: dict[str, Text] = {
+    "goods_fen": say("goods_fen"),
+    "postage_fen": say("postage_fen"),
+    "receiver_name": say("receiver_name"),
+    "receiver_phone": say("receiver_phone"),
+    "receiver_address": say("receiver_address"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,19 +104,35 @@ def _check(order: Order, after: dict[str, Any]) -> None:
     status = TradeStatus(order.status)
     money = {"goods_fen", "postage_fen"} & after.keys()
     if money and status != TradeStatus.WAIT_BUYER_PAY:
-        raise OrderError("price and shipping fee change only before the buyer pays")
+        raise OrderError(say("price and shipping fee change only before the buyer pays"))
     unshipped = status in (TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS)
     if after.keys() - money and (order.shipped_at is not None or not unshipped):
-        raise OrderError("the address changes only before the order ships")
+        raise OrderError(say("the address changes only before the order ships"))
     for name in money:
         if not 0 <= after[name] <= MAX_FEN:
-            raise OrderError(f"{name} must be between 0 and {MAX_FEN} fen")
+            raise OrderError(
+                say(
+                    "{part} must be between 0 and {limit} fen",
+                    part=PART_SAID[name],
+                    limit=MAX_FEN,
+                )
+            )
     if "goods_fen" in after and after["goods_fen"] == 0:
-        raise OrderError("the goods cannot be free; close the order instead")
+        raise OrderError(say("the goods cannot be free; close the order instead"))
     limits = {"receiver_name": 64, "receiver_phone": 32, "receiver_address": 500}
     for name, limit in limits.items():
         if name in after and not 0 < len(after[name]) <= limit:
-            raise OrderError(f"{name} must be 1–{limit} characters")
+            raise OrderError(
+                say("{part} must be 1–{limit} characters", part=PART_SAID[name], limit=limit)
+            )
+
+
+def _moved(parts: list[str]) -> Text:
+    """The order moved on since the change was asked for: which parts, in the reader's words."""
+    listed: str = PART_SAID.get(parts[-1], parts[-1])
+    for name in reversed(parts[:-1]):  # "a, b, c" as a, (b, c): each part stays translatable
+        listed = say("{part}, {parts}", part=PART_SAID.get(name, name), parts=listed)
+    return say("the order changed meanwhile ({parts}); ask again", parts=listed)
 
 
 def _apply(order: Order, after: dict[str, Any]) -> None:
@@ -128,10 +154,10 @@ async def do_change_order(
     now = now or utcnow()
     before, after = _parts(order, request)
     if not after:
-        raise OrderError("nothing to change")
+        raise OrderError(say("nothing to change"))
     reason = request.reason.strip()
     if not reason:
-        raise OrderError("say why the order changes (the buyer's request, the agreed price…)")
+        raise OrderError(say("say why the order changes (the buyer's request, the agreed price…)"))
     _check(order, after)
     policy = await policy_on(session, order.shop_id)
     beyond = (
@@ -199,17 +225,17 @@ async def do_decide_change(
 ) -> OrderChange:
     now = now or utcnow()
     if not supervisor.has_role(*LEADERS):
-        raise OrderError("only a supervisor or a manager decides on a change")
+        raise OrderError(say("only a supervisor or a manager decides on a change"))
     if change.status != ChangeStatus.pending.value:
-        raise OrderError("this change was decided already")
+        raise OrderError(say("this change was decided already"))
     order = await session.get(Order, change.order_id)
     if order is None:
-        raise OrderError("the order is gone")
+        raise OrderError(say("the order is gone"))
     if approve:
         _check(order, change.after)  # the order may have moved on (paid, shipped) meanwhile
         moved = [k for k, v in change.before.items() if getattr(order, k) != v]
         if moved:
-            raise OrderError(f"the order changed meanwhile ({', '.join(moved)}); ask again")
+            raise OrderError(_moved(moved))
         _apply(order, change.after)
     change.status = (ChangeStatus.approved if approve else ChangeStatus.refused).value
     change.decided_by, change.decided_at, change.note = supervisor.id, now, note.strip()[:500]

@@ -16,11 +16,12 @@ from fastapi.responses import (
 )
 
 from xiaoer.core.db import Database
+from xiaoer.core.texts import say
 from xiaoer.orders import imports
 from xiaoer.orders.models import ImportJob
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter()
 
@@ -65,7 +66,7 @@ async def start_import(
             items=item_upload,
         )
     except imports.ImportRequestError as exc:  # raised before anything is written
-        return await _page(request, session, staff, error=str(exc))
+        return await _page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     db: Database = request.app.state.db
     imports.start_in_background(db, job.id, staff.shop_id, (list_path, item_path))
@@ -84,29 +85,34 @@ async def job_page(request: Request, session: SessionDep, staff: Importer, job_i
     try:
         job = await _job(session, staff, job_id)
     except JobNotFound:
-        return render(request, "error.html", {"message": "no such import"}, staff=staff,
-                      status_code=404)  # fmt: skip
+        message = error_text(request, say("no such import"))
+        return render(request, "error.html", {"message": message}, staff=staff, status_code=404)
     return render(request, "orders/import_job.html", {"job": imports.job_json(job)}, staff=staff)
 
 
 @router.get("/api/orders/imports/{job_id}")
-async def job_status(session: SessionDep, staff: Importer, job_id: int) -> Response:
+async def job_status(
+    request: Request, session: SessionDep, staff: Importer, job_id: int
+) -> Response:
     try:
         job = await _job(session, staff, job_id)
     except JobNotFound:
-        return JSONResponse({"detail": "no such import"}, status_code=404)
+        message = error_text(request, say("no such import"))
+        return JSONResponse({"detail": message}, status_code=404)
     return JSONResponse(imports.job_json(job))
 
 
 @router.get("/orders/import/{job_id}/rejects/{index}")
 async def download_rejects(
-    session: SessionDep, staff: Importer, job_id: int, index: int
+    request: Request, session: SessionDep, staff: Importer, job_id: int, index: int
 ) -> Response:
     try:
         job = await _job(session, staff, job_id)
     except JobNotFound:
-        return Response("no such import", status_code=404)
+        missing = error_text(request, say("no such import"))
+        return Response(missing, media_type="text/plain", status_code=404)
     path = Path(job.rejects[index]) if 0 <= index < len(job.rejects) else None
     if path is None or not await asyncio.to_thread(path.is_file):
-        return Response("no such rejects file", status_code=404)
+        missing = error_text(request, say("no such rejects file"))
+        return Response(missing, media_type="text/plain", status_code=404)
     return FileResponse(path, media_type="text/csv", filename=path.name)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.texts import Text, say
 from xiaoer.orders.exports import ExportError
 from xiaoer.orders.ingest import import_orders
 from xiaoer.orders.models import ImportJob, JobStatus
@@ -44,12 +45,14 @@ def upload_root(configured: Path | None) -> Path:
     return root
 
 
-def check_upload_name(name: str, what: str) -> str:
+def check_upload_name(name: str, what: Text) -> str:
     clean = Path(name or "").name
     if not clean:
-        raise ImportRequestError(f"choose the {what} file")
+        raise ImportRequestError(say("choose the {what} file", what=what))
     if not clean.lower().endswith(ALLOWED_SUFFIXES):
-        raise ImportRequestError(f"{what}: {clean!r} is not a .csv or .xlsx export")
+        raise ImportRequestError(
+            say("{what}: {name!r} is not a .csv or .xlsx export", what=what, name=clean)
+        )
     return clean
 
 
@@ -63,10 +66,10 @@ async def do_start_import(
     items: tuple[str, BinaryIO] | None = None,
 ) -> tuple[ImportJob, Path, Path | None]:
     """Store the uploaded files and create the job row (committed by the caller)."""
-    list_name = check_upload_name(orders[0], "order list")
-    item_name = check_upload_name(items[0], "item list") if items is not None else None
+    list_name = check_upload_name(orders[0], say("order list"))
+    item_name = check_upload_name(items[0], say("item list")) if items is not None else None
     if item_name == list_name:
-        raise ImportRequestError("the order list and the item list are the same file")
+        raise ImportRequestError(say("the order list and the item list are the same file"))
     job = ImportJob(shop_id=shop_id, started_by=staff_id, files={}, summary={})
     session.add(job)
     await session.flush()

@@ -49,6 +49,8 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Literal, TypeVar
 
+from xiaoer.core.texts import say
+
 T = TypeVar("T")
 
 
@@ -572,6 +574,11 @@ def check_flag(flag: int) -> int:
     """The order flag (插旗) if it is one the platform has (0 none, 1 red, 2 yellow,
     3 green, 4 blue, 5 purple); otherwise ValueError. ``True``/``False`` are refused."""
     if isinstance(flag, bool) or not isinstance(flag, int) or not 0 <= flag <= 5:
-        colours = ", ".join(f"{number} {colour}" for number, colour in enumerate(FLAG_COLOURS))
-        raise ValueError(f"flag {flag!r} is not a platform flag: expected 0 to 5 ({colours})")
+        raise ValueError(
+            say(
+                "flag {flag!r} is not a platform flag: "
+                "expected 0 to 5 (0 none, 1 red, 2 yellow, 3 green, 4 blue, 5 purple)",
+                flag=flag,
+            )
+        )
     return flag

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
+from xiaoer.core.texts import say
 from xiaoer.orders.changes import (
     ChangeRequest,
     changes_of,
@@ -58,7 +59,7 @@ from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import Forbidden, SessionDep, require_staff
 from xiaoer.web.i18n import Translator
-from xiaoer.web.render import language_of, render
+from xiaoer.web.render import error_text, language_of, render
 
 router = APIRouter(prefix="/orders")
 
@@ -297,10 +298,11 @@ def _back(order_id: int) -> Response:
     return RedirectResponse(f"/orders/{order_id}", status_code=303)
 
 
-def _error_text(t: Translator, exc: Exception) -> str:
+def _error_text(request: Request, t: Translator, exc: Exception) -> str:
+    """The error in the reader's language; a message waiting for approval says so first."""
     if isinstance(exc, NeedsApproval):
-        return f"{t('orders.needs_approval')}: {exc}"
-    return str(exc)
+        return f"{t('orders.needs_approval')}: {error_text(request, exc)}"
+    return error_text(request, exc)
 
 
 # --- the list of my tasks ------------------------------------------------------------
@@ -438,7 +440,7 @@ async def write_note(
     except OrderError as exc:
         return await _order_page(
             request, session, staff, order, status_code=422,
-            note_error=str(exc), note_text=text, note_reason=reason,
+            note_error=error_text(request, exc), note_text=text, note_reason=reason,
         )  # fmt: skip
     await session.commit()
     return _back(order.id)
@@ -459,7 +461,7 @@ async def flag_order(
         await do_flag(session, order=order, agent=staff, flag=number)
     except ValueError as exc:  # OrderError, or a flag that is not 0–5
         return await _order_page(
-            request, session, staff, order, status_code=422, flag_error=str(exc)
+            request, session, staff, order, status_code=422, flag_error=error_text(request, exc)
         )
     await session.commit()
     return _back(order.id)
@@ -473,9 +475,9 @@ def _fen(text: str) -> int | None:
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise OrderError(f"{text!r} is not an amount in yuan") from exc
+        raise OrderError(say("{text!r} is not an amount in yuan", text=text)) from exc
     if value != value.quantize(Decimal("0.01")):
-        raise OrderError(f"{text!r} has more than two decimals")
+        raise OrderError(say("{text!r} has more than two decimals", text=text))
     return int(value * 100)
 
 
@@ -509,8 +511,9 @@ async def change_order(
         await do_change_order(session, order=order, agent=staff, request=request_)
     except OrderError as exc:
         return await _order_page(
-            request, session, staff, order, status_code=422, change_error=str(exc)
-        )
+            request, session, staff, order, status_code=422,
+            change_error=error_text(request, exc),
+        )  # fmt: skip
     await session.commit()
     return _back(order.id)
 
@@ -534,8 +537,9 @@ async def decide_change(
         )
     except OrderError as exc:
         return await _order_page(
-            request, session, staff, order, status_code=409, change_error=str(exc)
-        )
+            request, session, staff, order, status_code=409,
+            change_error=error_text(request, exc),
+        )  # fmt: skip
     await session.commit()
     return _back(order.id)
 
@@ -556,8 +560,9 @@ async def send_task_message(
     except Errors as exc:
         t = Translator(language_of(request, staff))
         return await _order_page(
-            request, session, staff, order, status_code=422, task_error=_error_text(t, exc),
-            task_error_id=task.id, task_texts={task.id: text},
+            request, session, staff, order, status_code=422,
+            task_error=_error_text(request, t, exc), task_error_id=task.id,
+            task_texts={task.id: text},
         )  # fmt: skip
     await session.commit()
     return _back(order.id)
@@ -581,7 +586,7 @@ async def finish_task(
         t = Translator(language_of(request, staff))
         return await _order_page(
             request, session, staff, order, status_code=422,
-            task_error=_error_text(t, exc), task_error_id=task.id,
+            task_error=_error_text(request, t, exc), task_error_id=task.id,
         )  # fmt: skip
     await session.commit()
     return _back(order.id)

@@ -16,6 +16,7 @@ from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import Text, say
 from xiaoer.core.timers import cancel_timer
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders import workflow
@@ -117,6 +118,23 @@ class OrderError(ValueError):
     """An order change that cannot be made; the message says why."""
 
 
+# The trade states in messages: the code in English, the seller centre's words on pages.
+STATUS_SAID: dict[str, Text] = {
+    TradeStatus.WAIT_BUYER_PAY.value: say("WAIT_BUYER_PAY"),
+    TradeStatus.WAIT_SELLER_SEND_GOODS.value: say("WAIT_SELLER_SEND_GOODS"),
+    TradeStatus.SELLER_CONSIGNED_PART.value: say("SELLER_CONSIGNED_PART"),
+    TradeStatus.WAIT_BUYER_CONFIRM_GOODS.value: say("WAIT_BUYER_CONFIRM_GOODS"),
+    TradeStatus.TRADE_BUYER_SIGNED.value: say("TRADE_BUYER_SIGNED"),
+    TradeStatus.TRADE_FINISHED.value: say("TRADE_FINISHED"),
+    TradeStatus.TRADE_CLOSED.value: say("TRADE_CLOSED"),
+    TradeStatus.TRADE_CLOSED_BY_TAOBAO.value: say("TRADE_CLOSED_BY_TAOBAO"),
+}
+
+
+def _status(order: Order) -> str:
+    return STATUS_SAID.get(order.status, order.status)
+
+
 async def order_by_platform_id(session: AsyncSession, shop_id: int, number: str) -> Order | None:
     return await session.scalar(
         select(Order).where(Order.shop_id == shop_id, Order.platform_order_id == number)
@@ -126,7 +144,7 @@ async def order_by_platform_id(session: AsyncSession, shop_id: int, number: str)
 async def load_order(session: AsyncSession, shop_id: int, order_id: int) -> Order:
     order = await session.get(Order, order_id)
     if order is None or order.shop_id != shop_id:
-        raise OrderError(f"no order {order_id} in this shop")
+        raise OrderError(say("no order {order_id} in this shop", order_id=order_id))
     return order
 
 
@@ -164,15 +182,21 @@ async def do_write_note(
     now = now or utcnow()
     text = " ".join(text.split())
     if not text:
-        raise OrderError("the note is empty")
+        raise OrderError(say("the note is empty"))
     if len(text.encode()) > MEMO_BYTES:
-        raise OrderError(f"the note is {len(text.encode())} bytes; the platform keeps {MEMO_BYTES}")
+        raise OrderError(
+            say(
+                "the note is {size} bytes; the platform keeps {limit}",
+                size=len(text.encode()),
+                limit=MEMO_BYTES,
+            )
+        )
     versions = await note_versions(session, order.id)
     reason = reason.strip()
     if versions and not reason:
-        raise OrderError("a change to a written note needs a reason")
+        raise OrderError(say("a change to a written note needs a reason"))
     if versions and versions[-1].text == text:
-        raise OrderError("the note is unchanged")
+        raise OrderError(say("the note is unchanged"))
     parsed = parse_note(text)
     note = SellerNote(
         shop_id=order.shop_id,
@@ -258,8 +282,11 @@ async def do_flag(
             why = "chase"
         else:
             raise OrderError(
-                "another agent owns this sale; it may be chased only after "
-                f"{policy.orders.chase_after_hours} h unpaid with its owner offline"
+                say(
+                    "another agent owns this sale; it may be chased only after "
+                    "{hours} h unpaid with its owner offline",
+                    hours=policy.orders.chase_after_hours,
+                )
             )
     if order.flag == flag and order.owner_id == agent.id:
         return why  # nothing changes
@@ -333,34 +360,45 @@ _NUMBER = re.compile(r"[A-Za-z0-9-]{1,32}")
 MAX_FEN = 2**31 - 1  # the amount columns are 32-bit
 
 
-def _check_length(what: str, value: str, limit: int) -> None:
+def _check_length(what: Text, value: str, limit: int) -> None:
     if len(value) > limit:
-        raise OrderError(f"{what} is {len(value)} characters long; at most {limit}")
+        raise OrderError(
+            say(
+                "{what} is {length} characters long; at most {limit}",
+                what=what,
+                length=len(value),
+                limit=limit,
+            )
+        )
 
 
 def _check_new(order: NewOrder) -> None:
     if not _NUMBER.fullmatch(order.number):
-        raise OrderError("order number: 1–32 letters, digits or '-'")
+        raise OrderError(say("order number: 1–32 letters, digits or '-'"))
     if not order.items:
-        raise OrderError("an order needs at least one item")
+        raise OrderError(say("an order needs at least one item"))
     for item in order.items:
         if not item.title.strip():
-            raise OrderError("every item needs a title")
+            raise OrderError(say("every item needs a title"))
         if item.price_fen < 0 or item.quantity < 1:
-            raise OrderError(f"item {item.title!r}: price must be ≥ 0 and quantity ≥ 1")
-        _check_length("an item title", item.title.strip(), 200)
-        _check_length("an item's SKU code", item.sku_code, 64)
-        _check_length("an item's SKU text", item.sku_text, 200)
+            raise OrderError(
+                say("item {title!r}: price must be ≥ 0 and quantity ≥ 1", title=item.title)
+            )
+        _check_length(say("an item title"), item.title.strip(), 200)
+        _check_length(say("an item's SKU code"), item.sku_code, 64)
+        _check_length(say("an item's SKU text"), item.sku_text, 200)
     if order.postage_fen < 0:
-        raise OrderError("postage must be ≥ 0")
+        raise OrderError(say("postage must be ≥ 0"))
     total = sum(i.price_fen * i.quantity for i in order.items) + order.postage_fen
     if total > MAX_FEN:
-        raise OrderError(f"the order total {total} fen is more than an order can hold")
+        raise OrderError(
+            say("the order total {total} fen is more than an order can hold", total=total)
+        )
     for what, value, limit in (
-        ("buyer nick", order.buyer_nick, 64),
-        ("receiver name", order.receiver_name, 64),
-        ("receiver phone", order.receiver_phone, 32),
-        ("shipping method", order.shipping_method, 32),
+        (say("buyer nick"), order.buyer_nick, 64),
+        (say("receiver name"), order.receiver_name, 64),
+        (say("receiver phone"), order.receiver_phone, 32),
+        (say("shipping method"), order.shipping_method, 32),
     ):
         _check_length(what, value, limit)
 
@@ -465,9 +503,20 @@ async def do_pay_order(
     if TradeStatus(order.status) != TradeStatus.WAIT_BUYER_PAY:
         if order.paid_at is not None and order.status not in workflow.CLOSED_STATUSES:
             return order  # paid already: the call is repeated
-        raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot be paid")
+        raise OrderError(
+            say(
+                "order {number} is {status}; it cannot be paid",
+                number=order.platform_order_id,
+                status=_status(order),
+            )
+        )
     if paid_fen is not None and not 0 < paid_fen <= order.total_fen:
-        raise OrderError(f"the amount paid must be more than 0 and at most {order.total_fen} fen")
+        raise OrderError(
+            say(
+                "the amount paid must be more than 0 and at most {total} fen",
+                total=order.total_fen,
+            )
+        )
     before = order.status
     order.status = TradeStatus.WAIT_SELLER_SEND_GOODS.value
     order.paid_at = now
@@ -493,15 +542,21 @@ async def do_ship_order(
     status = TradeStatus(order.status)
     cod_open = order.cash_on_delivery and status == TradeStatus.WAIT_BUYER_PAY
     if status != TradeStatus.WAIT_SELLER_SEND_GOODS and not cod_open:
-        raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot ship")
+        raise OrderError(
+            say(
+                "order {number} is {status}; it cannot ship",
+                number=order.platform_order_id,
+                status=_status(order),
+            )
+        )
     if order.cash_on_delivery and order.cod_confirmed_at is None:
         policy = await policy_on(session, order.shop_id)
         if policy.orders.cod_phone_confirmation:
             raise OrderError(
-                "cash on delivery: confirm the order with the buyer by phone before shipping"
+                say("cash on delivery: confirm the order with the buyer by phone before shipping")
             )
     if not courier.strip() or not tracking_number.strip():
-        raise OrderError("shipping needs the courier and the tracking number")
+        raise OrderError(say("shipping needs the courier and the tracking number"))
     before = order.status
     order.status = TradeStatus.WAIT_BUYER_CONFIRM_GOODS.value
     order.courier = courier.strip()[:32]
@@ -519,7 +574,7 @@ async def do_finish_order(
     if TradeStatus(order.status) == TradeStatus.TRADE_FINISHED:
         return order
     if order.shipped_at is None:
-        raise OrderError(f"order {order.platform_order_id} has not shipped")
+        raise OrderError(say("order {number} has not shipped", number=order.platform_order_id))
     before = order.status
     order.status = TradeStatus.TRADE_FINISHED.value
     order.finished_at = now
@@ -544,7 +599,13 @@ async def do_close_order(
     if status in workflow.CLOSED_STATUSES:
         return order
     if status not in (TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS):
-        raise OrderError(f"order {order.platform_order_id} is {order.status}; it cannot close")
+        raise OrderError(
+            say(
+                "order {number} is {status}; it cannot close",
+                number=order.platform_order_id,
+                status=_status(order),
+            )
+        )
     before = order.status
     paid = order.paid_at is not None
     order.status = (
@@ -625,7 +686,7 @@ def reminder_text(order: Order, shop_name: str) -> str:
 async def load_task(session: AsyncSession, shop_id: int, task_id: int) -> OrderTask:
     task = await session.get(OrderTask, task_id)
     if task is None or task.shop_id != shop_id:
-        raise OrderError(f"no task {task_id} in this shop")
+        raise OrderError(say("no task {task_id} in this shop", task_id=task_id))
     return task
 
 
@@ -634,7 +695,7 @@ async def _order_with_items(session: AsyncSession, order_id: int) -> Order:
         select(Order).options(selectinload(Order.items)).where(Order.id == order_id)
     )
     if order is None:
-        raise OrderError(f"no order {order_id}")
+        raise OrderError(say("no order {order_id}", order_id=order_id))
     return order
 
 
@@ -648,7 +709,7 @@ async def task_message(session: AsyncSession, task: OrderTask) -> str:
         note = await current_note(session, order.id)
         courier = order.courier or (shop.default_courier if shop else "")
         return confirmation_text(order, note, courier=courier)
-    raise OrderError(f"a {task.kind} task sends no message")
+    raise OrderError(NO_MESSAGE.get(task.kind) or f"a {task.kind} task sends no message")
 
 
 async def do_send_task_message(
@@ -667,14 +728,14 @@ async def do_send_task_message(
     """
     now = now or utcnow()
     if task.status != TaskStatus.open.value:
-        raise OrderError("this task is done already")
+        raise OrderError(say("this task is done already"))
     order = await _order_with_items(session, task.order_id)
     if order.customer_id is None:
-        raise OrderError("the order has no known buyer to write to")
+        raise OrderError(say("the order has no known buyer to write to"))
     conversation = await open_conversation_of(session, order.customer_id)
     if conversation is None:
         raise OrderError(
-            "the buyer has no open conversation; reach them by phone and record the outcome"
+            say("the buyer has no open conversation; reach them by phone and record the outcome")
         )
     body = (text or "").strip() or await task_message(session, task)
     sends = list(task.evidence.get("sends", []))
@@ -737,6 +798,27 @@ TASK_OUTCOMES: dict[str, tuple[str, ...]] = {
     TaskKind.late_delivery.value: ("chased",),
 }
 
+# What a task that sends nothing, or a wrong outcome, is told: one whole message per kind,
+# so each reads naturally in every language (tests check them against the tables above).
+NO_MESSAGE: dict[str, Text] = {
+    TaskKind.cod_call.value: say("a cod_call task sends no message"),
+    TaskKind.late_note.value: say("a late_note task sends no message"),
+    TaskKind.late_ship.value: say("a late_ship task sends no message"),
+    TaskKind.late_delivery.value: say("a late_delivery task sends no message"),
+    TaskKind.duplicate.value: say("a duplicate task sends no message"),
+}
+ENDS_AS: dict[str, Text] = {
+    TaskKind.confirm.value: say(
+        "a confirm task ends as one of: confirmed, changes_requested, confirmed_by_phone"
+    ),
+    TaskKind.remind.value: say("a remind task ends as one of: phoned, sms, buyer_declined"),
+    TaskKind.cod_call.value: say("a cod_call task ends as one of: confirmed, refused, unreachable"),
+    TaskKind.duplicate.value: say("a duplicate task ends as one of: closed, kept"),
+    TaskKind.late_note.value: say("a late_note task ends as one of: written"),
+    TaskKind.late_ship.value: say("a late_ship task ends as one of: chased"),
+    TaskKind.late_delivery.value: say("a late_delivery task ends as one of: chased"),
+}
+
 
 async def do_finish_task(
     session: AsyncSession,
@@ -751,9 +833,11 @@ async def do_finish_task(
     now = now or utcnow()
     allowed = TASK_OUTCOMES.get(task.kind, ())
     if outcome not in allowed:
-        raise OrderError(f"a {task.kind} task ends as one of: {', '.join(allowed)}")
+        raise OrderError(
+            ENDS_AS.get(task.kind) or f"a {task.kind} task ends as one of: {', '.join(allowed)}"
+        )
     if task.status != TaskStatus.open.value:
-        raise OrderError("this task is done already")
+        raise OrderError(say("this task is done already"))
     order = await _order_with_items(session, task.order_id)
     evidence = dict(task.evidence)
     if remark.strip():
@@ -762,8 +846,10 @@ async def do_finish_task(
         answer = await _buyer_answer(session, task)
         if answer is None:
             raise OrderError(
-                "no reply from the buyer after the confirmation yet; "
-                "if they confirmed by phone, record it as such"
+                say(
+                    "no reply from the buyer after the confirmation yet; "
+                    "if they confirmed by phone, record it as such"
+                )
             )
         evidence.update(
             answer_message_id=answer.id,
@@ -771,7 +857,7 @@ async def do_finish_task(
             answered_at=answer.created_at.isoformat(),
         )
     if task.kind == TaskKind.late_note.value and not await workflow.has_note(session, order.id):
-        raise OrderError("write the seller note first")
+        raise OrderError(say("write the seller note first"))
     if task.kind == TaskKind.confirm.value and outcome != "changes_requested":
         order.confirmed_at = now
     if task.kind == TaskKind.cod_call.value and outcome == "confirmed":

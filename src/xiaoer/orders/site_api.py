@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import as_utc
 from xiaoer.core.db import Database
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import CustomerError
 from xiaoer.orders.models import Order, TradeStatus
@@ -37,6 +38,7 @@ from xiaoer.orders.service import (
 from xiaoer.reception.bridge import ChannelError, authenticated_channel, customer_channel
 from xiaoer.reception.buyers import RateLimiter
 from xiaoer.reception.models import Channel
+from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/site")
 limiter = RateLimiter(limit=600, window=60)
@@ -175,13 +177,16 @@ def order_json(order: Order) -> dict[str, Any]:
     }
 
 
-async def _channel(session: AsyncSession, channel_id: int, authorization: str | None) -> Channel:
+async def _channel(
+    request: Request, session: AsyncSession, channel_id: int, authorization: str | None
+) -> Channel:
     try:
         channel = await authenticated_channel(session, channel_id, authorization)
     except ChannelError as exc:
-        raise HTTPException(401, str(exc)) from exc
+        raise HTTPException(401, error_text(request, exc)) from exc
     if not limiter.allow(str(channel.id)):
-        raise HTTPException(429, "too many calls on this channel; slow down")
+        slow_down = say("too many calls on this channel; slow down")
+        raise HTTPException(429, error_text(request, slow_down))
     return channel
 
 
@@ -202,17 +207,20 @@ async def _order_of(session: AsyncSession, channel: Channel, number: str) -> Ord
     return order
 
 
-async def _found(session: AsyncSession, channel: Channel, number: str) -> Order:
+async def _found(request: Request, session: AsyncSession, channel: Channel, number: str) -> Order:
     order = await _order_of(session, channel, number)
     if order is None:
-        raise HTTPException(404, f"no order {number} on this channel")
+        missing = say("no order {number} on this channel", number=number)
+        raise HTTPException(404, error_text(request, missing))
     return order
 
 
-def _taken(number: str) -> HTTPException:
-    return HTTPException(
-        409, f"order number {number} is already used by an order not placed through this channel"
+def _taken(request: Request, number: str) -> HTTPException:
+    taken = say(
+        "order number {number} is already used by an order not placed through this channel",
+        number=number,
     )
+    return HTTPException(409, error_text(request, taken))
 
 
 @router.post("/{channel_id}/orders", status_code=201)
@@ -225,7 +233,7 @@ async def create_order(
 ) -> dict[str, Any]:
     """Create an order; the same ``number`` again answers 200 with the stored order."""
     async with _db(request).session() as session:
-        channel = await _channel(session, channel_id, authorization)
+        channel = await _channel(request, session, channel_id, authorization)
         existing = await order_by_platform_id(session, channel.shop_id, body.number)
         if existing is None:
             try:
@@ -236,13 +244,13 @@ async def create_order(
                 await session.commit()
                 return result
             except (OrderError, CustomerError) as exc:
-                raise HTTPException(422, str(exc)) from exc
+                raise HTTPException(422, error_text(request, exc)) from exc
             except IntegrityError:  # the same number created meanwhile by a retry
                 await session.rollback()
                 await session.refresh(channel)
         stored = await _order_of(session, channel, body.number)
         if stored is None:
-            raise _taken(body.number)
+            raise _taken(request, body.number)
     response.status_code = 200
     return {**order_json(stored), "created": False}
 
@@ -252,15 +260,19 @@ async def get_order(
     channel_id: int, number: Number, request: Request, authorization: Authorization = None
 ) -> dict[str, Any]:
     async with _db(request).session() as session:
-        channel = await _channel(session, channel_id, authorization)
-        return order_json(await _found(session, channel, number))
+        channel = await _channel(request, session, channel_id, authorization)
+        return order_json(await _found(request, session, channel, number))
 
 
 async def _change(
-    session: AsyncSession, channel_id: int, number: str, authorization: str | None
+    request: Request,
+    session: AsyncSession,
+    channel_id: int,
+    number: str,
+    authorization: str | None,
 ) -> Order:
-    channel = await _channel(session, channel_id, authorization)
-    return await _found(session, channel, number)
+    channel = await _channel(request, session, channel_id, authorization)
+    return await _found(request, session, channel, number)
 
 
 async def _commit(session: AsyncSession, order: Order) -> dict[str, Any]:
@@ -279,13 +291,13 @@ async def pay_order(
 ) -> dict[str, Any]:
     """The buyer paid; ``paid_fen`` defaults to the order's total."""
     async with _db(request).session() as session:
-        order = await _change(session, channel_id, number, authorization)
+        order = await _change(request, session, channel_id, number, authorization)
         try:
             await do_pay_order(
                 session, order=order, paid_fen=body.paid_fen if body else None, actor=ACTOR
             )
         except OrderError as exc:
-            raise HTTPException(409, str(exc)) from exc
+            raise HTTPException(409, error_text(request, exc)) from exc
         return await _commit(session, order)
 
 
@@ -298,7 +310,7 @@ async def ship_order(
     authorization: Authorization = None,
 ) -> dict[str, Any]:
     async with _db(request).session() as session:
-        order = await _change(session, channel_id, number, authorization)
+        order = await _change(request, session, channel_id, number, authorization)
         try:
             await do_ship_order(
                 session,
@@ -308,7 +320,7 @@ async def ship_order(
                 actor=ACTOR,
             )
         except OrderError as exc:
-            raise HTTPException(409, str(exc)) from exc
+            raise HTTPException(409, error_text(request, exc)) from exc
         return await _commit(session, order)
 
 
@@ -317,11 +329,11 @@ async def finish_order(
     channel_id: int, number: Number, request: Request, authorization: Authorization = None
 ) -> dict[str, Any]:
     async with _db(request).session() as session:
-        order = await _change(session, channel_id, number, authorization)
+        order = await _change(request, session, channel_id, number, authorization)
         try:
             await do_finish_order(session, order=order, actor=ACTOR)
         except OrderError as exc:
-            raise HTTPException(409, str(exc)) from exc
+            raise HTTPException(409, error_text(request, exc)) from exc
         return await _commit(session, order)
 
 
@@ -334,11 +346,11 @@ async def close_order(
     authorization: Authorization = None,
 ) -> dict[str, Any]:
     async with _db(request).session() as session:
-        order = await _change(session, channel_id, number, authorization)
+        order = await _change(request, session, channel_id, number, authorization)
         try:
             await do_close_order(
                 session, order=order, reason=body.reason if body else "", actor=ACTOR
             )
         except OrderError as exc:
-            raise HTTPException(409, str(exc)) from exc
+            raise HTTPException(409, error_text(request, exc)) from exc
         return await _commit(session, order)
