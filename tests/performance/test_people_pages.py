@@ -60,7 +60,7 @@ async def test_an_agent_writes_and_the_supervisor_searches(
         },
     )
     assert missing.status_code == 400
-    assert "solved" in missing.text and "买家要&lt;退款&gt;" in missing.text
+    assert "请写下问题是怎么解决的" in missing.text and "买家要&lt;退款&gt;" in missing.text
     ahead = await client.post(
         "/performance/worklog",
         data={
@@ -70,12 +70,12 @@ async def test_an_agent_writes_and_the_supervisor_searches(
             "csrf_token": token,
         },
     )
-    assert ahead.status_code == 400 and "happened" in ahead.text
+    assert ahead.status_code == 400 and "只能为已经到来的日子写工作日志" in ahead.text
     bad_day = await client.post(
         "/performance/worklog",
         data={"day": "tomorrow", "problems": "a", "solutions": "b", "csrf_token": token},
     )
-    assert bad_day.status_code == 400 and "not a date" in bad_day.text
+    assert bad_day.status_code == 400 and "日期：&#39;tomorrow&#39; 不是日期" in bad_day.text
 
     written = await client.post(
         "/performance/worklog",
@@ -108,7 +108,7 @@ async def test_an_agent_writes_and_the_supervisor_searches(
     none = await client.get("/performance/worklog", params={"end": old})
     assert "拦截快递" not in none.text and "没有日志" in none.text
     wrong = await client.get("/performance/worklog", params={"start": "5月1日"})
-    assert wrong.status_code == 400 and "not a date" in wrong.text
+    assert wrong.status_code == 400 and "开始日期：&#39;5月1日&#39; 不是日期" in wrong.text
     posted = await client.post(
         "/performance/worklog",
         data={
@@ -145,11 +145,12 @@ async def test_the_supervisor_records_an_exam_and_promotes(
     early = await client.post(
         f"/performance/promotion/{mei.id}/promote", data={"csrf_token": token}
     )
-    assert early.status_code == 409 and "exam" in early.text
+    assert early.status_code == 409 and "还不能升为中级客服：" in early.text
+    assert "晋升考试 0/1" in early.text
     missing = await client.post(
         f"/performance/promotion/{99999}/promote", data={"csrf_token": token}
     )
-    assert missing.status_code == 404 and "no such agent" in missing.text
+    assert missing.status_code == 404 and "本店没有这名客服" in missing.text
 
     bad = await client.post(
         "/performance/promotion/exam",
@@ -163,7 +164,7 @@ async def test_the_supervisor_records_an_exam_and_promotes(
             "csrf_token": token,
         },
     )
-    assert bad.status_code == 400 and "between 0 and 100" in bad.text
+    assert bad.status_code == 400 and "分数须在 0 到 100 之间" in bad.text
     assert 'value="补考记录"' in bad.text and 'value="120"' in bad.text
     recorded = await client.post(
         "/performance/promotion/exam",

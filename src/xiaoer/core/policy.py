@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
 )
 
+from xiaoer.core.texts import message_of, say
+
 LEVELS = ("junior", "intermediate", "senior", "account_manager")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _SPAN = re.compile(r"^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
@@ -63,13 +65,13 @@ def _parse_hhmm(text: str) -> time:
 
 def _check_span(value: str) -> str:
     if not _SPAN.match(value):
-        raise ValueError("expected a time span like '14:00-17:00'")
+        raise ValueError(say("expected a time span like '14:00-17:00'"))
     return value
 
 
 def _check_hhmm(value: str) -> str:
     if not _HHMM.match(value):
-        raise ValueError("expected a time of day like '16:00'")
+        raise ValueError(say("expected a time of day like '16:00'"))
     return value
 
 
@@ -190,7 +192,7 @@ class Aftersales(Section):
     def _days(cls, value: list[str]) -> list[str]:
         for day in value:
             if not re.match(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", day):
-                raise ValueError(f"expected month-day like '11-11', got {day!r}")
+                raise ValueError(say("expected month-day like '11-11', got {day!r}", day=day))
         return value
 
 
@@ -280,7 +282,7 @@ class Pay(Section):
         missing = [lv for lv in LEVELS if lv not in value]
         extra = [lv for lv in value if lv not in LEVELS]
         if missing or extra:
-            raise ValueError(f"expected exactly the levels {', '.join(LEVELS)}")
+            raise ValueError(say("expected exactly the levels {levels}", levels=", ".join(LEVELS)))
         return value
 
 
@@ -450,7 +452,7 @@ class Policy(BaseModel):
         missing = [lv for lv in LEVELS if lv not in value]
         extra = [lv for lv in value if lv not in LEVELS]
         if missing or extra:
-            raise ValueError(f"expected exactly the levels {', '.join(LEVELS)}")
+            raise ValueError(say("expected exactly the levels {levels}", levels=", ".join(LEVELS)))
         return value
 
     def authority_for(self, level: str) -> Authority:
@@ -466,7 +468,11 @@ class Policy(BaseModel):
 
 
 class PolicyError(ValueError):
-    """A policy file that cannot be used; ``problems`` lists each one."""
+    """A policy file that cannot be used; ``problems`` lists each one.
+
+    Each problem is a :func:`~xiaoer.core.texts.say` message a page can show in the
+    reader's language; pydantic's own wording of a problem stays English.
+    """
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
@@ -484,7 +490,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(source, [f"not valid TOML: {exc}"]) from exc
+        raise PolicyError(source, [say("not valid TOML: {error}", error=str(exc))]) from exc
     return policy_from_data(data, source)
 
 
@@ -492,14 +498,22 @@ def policy_from_data(data: dict[str, Any], source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: list[str] = []
         for err in exc.errors():
             key = ".".join(str(part) for part in err["loc"])
+            value = _describe(err["input"])
             if err["type"] == "extra_forbidden":
-                problems.append(f"{key}: unknown key (value {_describe(err['input'])})")
+                problems.append(say("{key}: unknown key (value {value})", key=key, value=value))
             else:
-                message = err["msg"].removeprefix("Value error, ")
-                problems.append(f"{key} = {_describe(err['input'])}: {message}")
+                cause = err.get("ctx", {}).get("error")
+                message = (
+                    message_of(cause)  # ours, made by say()
+                    if err["type"] == "value_error" and isinstance(cause, ValueError)
+                    else err["msg"].removeprefix("Value error, ")
+                )
+                problems.append(
+                    say("{key} = {value}: {message}", key=key, value=value, message=message)
+                )
         raise PolicyError(source, problems) from exc
 
 

@@ -41,6 +41,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import Text, say
 from xiaoer.core.timers import cancel_timer, schedule_timer, timer_handler
 from xiaoer.performance.models import (
     LeaveRequest,
@@ -69,16 +70,10 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 class AttendanceError(ValueError):
     """A roster or leave change that is not allowed; the message says why.
 
-    ``key`` and ``values`` name the same message in the page catalogues
-    (``attendance.errors.<key>``), so pages can show it in the reader's language.
+    ``status`` is the HTTP status a page answers it with.
     """
 
     status = 400
-
-    def __init__(self, message: str, key: str = "", **values: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.values = values
 
 
 class AttendanceNotFound(AttendanceError):
@@ -126,12 +121,17 @@ def shift_window(policy: Policy, zone: str, day: date, shift: str) -> tuple[date
     """When a named shift of the policy starts and ends on a shop day, in UTC."""
     span = policy.attendance.shifts.get(shift)
     if span is None:
-        names = ", ".join(policy.attendance.shifts) or "none"
+        if not policy.attendance.shifts:
+            raise AttendanceError(
+                say("the policy has no shift {shift!r}; choose one of: none", shift=shift)
+            )
+        names = ", ".join(policy.attendance.shifts)
         raise AttendanceError(
-            f"the policy has no shift {shift!r}; choose one of: {names}",
-            "no_shift",
-            shift=shift,
-            shifts=names,
+            say(
+                "the policy has no shift {shift!r}; choose one of: {shifts}",
+                shift=shift,
+                shifts=names,
+            )
         )
     return span_window(span, day, zone)
 
@@ -146,9 +146,7 @@ def parse_month(month: str) -> date:
     """``"2026-03"`` → the first day of that month."""
     match = _MONTH.match(month.strip())
     if match is None or not 1 <= int(match.group(2)) <= 12:
-        raise AttendanceError(
-            f"month {month!r}: expected YYYY-MM, e.g. 2026-03", "bad_month", month=month
-        )
+        raise AttendanceError(say("month {month!r}: expected YYYY-MM, e.g. 2026-03", month=month))
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
@@ -159,22 +157,18 @@ def _next_month(first: date) -> date:
 # --- the roster ----------------------------------------------------------------
 
 
-def _check_leader(by: StaffAccount, shop_id: int, what: str) -> None:
+def _check_leader(by: StaffAccount, shop_id: int, refusal: Text) -> None:
     if by.shop_id != shop_id or not by.has_role(*LEADERS):
-        raise AttendanceForbidden(
-            f"only a supervisor or a manager of the shop {what}", "not_leader"
-        )
+        raise AttendanceForbidden(refusal)
 
 
 async def _agent(session: AsyncSession, shop_id: int, staff_id: int) -> StaffAccount:
     staff = await session.get(StaffAccount, staff_id)
     if staff is None or staff.shop_id != shop_id:
-        raise AttendanceNotFound("no such staff member in this shop", "no_staff")
+        raise AttendanceNotFound(say("no such staff member in this shop"))
     if not staff.active or not staff.has_role("agent"):
         raise AttendanceError(
-            f"{staff.name} is not an active agent; only agents are rostered",
-            "not_agent",
-            name=staff.name,
+            say("{name} is not an active agent; only agents are rostered", name=staff.name)
         )
     return staff
 
@@ -188,17 +182,11 @@ async def do_set_roster(
     by: StaffAccount,
 ) -> RosterEntry:
     """Put an agent on a named shift of the policy on a shop day; judged at its end."""
-    _check_leader(by, shop_id, "makes the roster")
+    _check_leader(by, shop_id, say("only a supervisor or a manager of the shop makes the roster"))
     staff = await _agent(session, shop_id, staff_id)
     policy = await policy_on(session, shop_id, day)
     starts_at, ends_at = shift_window(policy, await zone_name(session, shop_id), day, shift)
-    duplicate = AttendanceConflict(
-        f"{staff.name} is already on the {shift} shift on {day.isoformat()}",
-        "duplicate",
-        name=staff.name,
-        shift=shift,
-        day=day.isoformat(),
-    )
+    duplicate = AttendanceConflict(_already_on(staff.name, shift, day.isoformat()))
     known = await session.scalar(
         select(RosterEntry.id).where(
             RosterEntry.shop_id == shop_id,
@@ -238,6 +226,15 @@ async def do_set_roster(
     return entry
 
 
+def _already_on(name: str, shift: str, day: str) -> Text:
+    """The agent is on that shift already; the two usual shifts by their names."""
+    if shift == "early":
+        return say("{name} is already on the early shift on {day}", name=name, day=day)
+    if shift == "late":
+        return say("{name} is already on the late shift on {day}", name=name, day=day)
+    return say("{name} is already on the {shift} shift on {day}", name=name, shift=shift, day=day)
+
+
 async def _roster_changed(
     session: AsyncSession, entry: RosterEntry, by: StaffAccount, action: str
 ) -> None:
@@ -263,7 +260,7 @@ async def _roster_changed(
 async def _entry(session: AsyncSession, shop_id: int, entry_id: int) -> RosterEntry:
     entry = await session.get(RosterEntry, entry_id)
     if entry is None or entry.shop_id != shop_id:
-        raise AttendanceNotFound("no such roster entry in this shop", "no_entry")
+        raise AttendanceNotFound(say("no such roster entry in this shop"))
     return entry
 
 
@@ -271,13 +268,14 @@ async def do_remove_roster(
     session: AsyncSession, shop_id: int, entry_id: int, by: StaffAccount
 ) -> None:
     """Take a shift off the roster; one already judged is a record and stays."""
-    _check_leader(by, shop_id, "makes the roster")
+    _check_leader(by, shop_id, say("only a supervisor or a manager of the shop makes the roster"))
     entry = await _entry(session, shop_id, entry_id)
     if entry.judged_at is not None:
         raise AttendanceConflict(
-            "this shift was judged already and stays on record; "
-            "withdraw its violation instead if it was wrong",
-            "judged",
+            say(
+                "this shift was judged already and stays on record; "
+                "withdraw its violation instead if it was wrong"
+            )
         )
     await cancel_timer(session, shop_id=shop_id, kind=JUDGE, subject=f"roster:{entry.id}")
     await _roster_changed(session, entry, by, "remove")
@@ -470,7 +468,7 @@ async def judge_entry(
     moment = now or utcnow()
     start, end = as_utc(entry.starts_at), as_utc(entry.ends_at)
     if moment < end:
-        raise AttendanceConflict("a shift is judged once it has ended", "not_ended")
+        raise AttendanceConflict(say("a shift is judged once it has ended"))
     presence = await presence_between(
         session, entry.shop_id, start, moment, staff_ids=[entry.staff_id]
     )
@@ -725,16 +723,17 @@ async def do_request_leave(
     """Ask for time off; the supervisor decides."""
     start, end = as_utc(starts_at), as_utc(ends_at)
     if end <= start:
-        raise AttendanceError("a leave ends after it starts", "leave_order")
+        raise AttendanceError(say("a leave ends after it starts"))
     if end - start > timedelta(days=MAX_LEAVE_DAYS):
         raise AttendanceError(
-            f"a leave is at most {MAX_LEAVE_DAYS} days; ask for a longer one in parts",
-            "leave_too_long",
-            days=str(MAX_LEAVE_DAYS),
+            say(
+                "a leave is at most {days} days; ask for a longer one in parts",
+                days=MAX_LEAVE_DAYS,
+            )
         )
     text = reason.strip()
     if not text:
-        raise AttendanceError("give the reason for the leave", "leave_reason")
+        raise AttendanceError(say("give the reason for the leave"))
     overlapping = await session.scalar(
         select(LeaveRequest.id).where(
             LeaveRequest.shop_id == staff.shop_id,
@@ -746,9 +745,7 @@ async def do_request_leave(
     )
     if overlapping is not None:
         raise AttendanceConflict(
-            f"this overlaps your leave request #{overlapping}",
-            "leave_overlap",
-            id=str(overlapping),
+            say("this overlaps your leave request #{number}", number=overlapping)
         )
     leave = LeaveRequest(
         shop_id=staff.shop_id,
@@ -767,15 +764,19 @@ async def do_request_leave(
 async def _leave(session: AsyncSession, shop_id: int, leave_id: int) -> LeaveRequest:
     leave = await session.get(LeaveRequest, leave_id)
     if leave is None or leave.shop_id != shop_id:
-        raise AttendanceNotFound("no such leave request in this shop", "no_leave")
+        raise AttendanceNotFound(say("no such leave request in this shop"))
     return leave
 
 
 def _still_pending(leave: LeaveRequest) -> None:
+    if leave.status == LeaveStatus.approved.value:
+        raise AttendanceConflict(say("this leave request is approved already"))
+    if leave.status == LeaveStatus.refused.value:
+        raise AttendanceConflict(say("this leave request is refused already"))
+    if leave.status == LeaveStatus.cancelled.value:
+        raise AttendanceConflict(say("this leave request is cancelled already"))
     if leave.status != LeaveStatus.pending.value:
-        raise AttendanceConflict(
-            f"this leave request is {leave.status} already", "leave_decided", status=leave.status
-        )
+        raise AttendanceConflict(say("this leave request is {status} already", status=leave.status))
 
 
 async def _leave_event(session: AsyncSession, leave: LeaveRequest, kind: str) -> None:
@@ -794,9 +795,7 @@ async def do_cancel_leave(
     """The agent takes back a request the supervisor has not decided yet."""
     leave = await _leave(session, staff.shop_id, leave_id)
     if leave.staff_id != staff.id:
-        raise AttendanceForbidden(
-            "only the one who asked for a leave may cancel it", "not_your_leave"
-        )
+        raise AttendanceForbidden(say("only the one who asked for a leave may cancel it"))
     _still_pending(leave)
     leave.status = LeaveStatus.cancelled.value
     await _leave_event(session, leave, "leave.cancelled")
@@ -814,14 +813,18 @@ async def do_decide_leave(
 ) -> LeaveRequest:
     """Approve or refuse a pending leave. Approving one that covers shifts already
     judged absent turns them to ``on_leave`` and withdraws their violations."""
-    _check_leader(supervisor, supervisor.shop_id, "decides on leave")
+    _check_leader(
+        supervisor,
+        supervisor.shop_id,
+        say("only a supervisor or a manager of the shop decides on leave"),
+    )
     leave = await _leave(session, supervisor.shop_id, leave_id)
     if leave.staff_id == supervisor.id:
-        raise AttendanceForbidden("nobody decides on their own leave", "own_leave")
+        raise AttendanceForbidden(say("nobody decides on their own leave"))
     _still_pending(leave)
     text = decision.strip()[:MAX_REASON]
     if not approve and not text:
-        raise AttendanceError("say why the leave is refused", "refusal_reason")
+        raise AttendanceError(say("say why the leave is refused"))
     moment = now or utcnow()
     leave.status = (LeaveStatus.approved if approve else LeaveStatus.refused).value
     leave.decided_by, leave.decided_at, leave.decision = supervisor.id, moment, text

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import from_local, local
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import Text, say
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance import (
     LEADERS,
@@ -42,8 +43,7 @@ from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
-from xiaoer.web.i18n import Translator
-from xiaoer.web.render import language_of, render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 
@@ -52,12 +52,12 @@ class FormError(AttendanceError):
     """A field that could not be read."""
 
 
-def _day(value: str, label: str) -> date:
+def _day(value: str, label: Text) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise FormError(
-            f"{label}: {value!r} is not a date (YYYY-MM-DD)", "bad_date", value=value
+            say("{field}: {value!r} is not a date (YYYY-MM-DD)", field=label, value=value)
         ) from None
 
 
@@ -73,35 +73,21 @@ def _moment(value: str, zone: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise FormError(
-            f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)", "bad_moment", value=value
-        ) from None
+        raise FormError(_not_a_moment(value)) from None
     if parsed.tzinfo is not None:
-        raise FormError(
-            f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)", "bad_moment", value=value
-        )
+        raise FormError(_not_a_moment(value))
     return from_local(parsed, zone)
+
+
+def _not_a_moment(value: str) -> Text:
+    return say("{value!r} is not a date and time (YYYY-MM-DDTHH:MM)", value=value)
 
 
 def _number(value: str) -> int:
     try:
         return int(value.strip())
     except ValueError:
-        raise FormError(f"{value!r} is not a staff member", "no_staff", value=value) from None
-
-
-def _message(request: Request, staff: StaffAccount, exc: AttendanceError) -> str:
-    t = Translator(language_of(request, staff))
-    if exc.key:
-        values = dict(exc.values)
-        shift = values.get("shift", "")
-        if f"attendance.shift_{shift}" in t.messages:  # a shift by its shown name
-            values["shift"] = t(f"attendance.shift_{shift}")
-        try:
-            return t(f"attendance.errors.{exc.key}", **values)
-        except (KeyError, IndexError):
-            pass
-    return str(exc)
+        raise FormError(say("{value!r} is not a staff member", value=value)) from None
 
 
 def _clock(zone: str) -> Any:
@@ -175,7 +161,7 @@ async def _roster_page(
         "summaries": summaries,
         "clock": _clock(zone),
         "form": form or {"staff_id": "", "day": shown.isoformat(), "shift": ""},
-        "error": _message(request, staff, error) if error is not None else None,
+        "error": error_text(request, error) if error is not None else None,
     }
     status = error.status if error is not None else 200
     return render(request, "performance/roster.html", context, staff=staff, status_code=status)
@@ -215,7 +201,7 @@ async def add_to_roster(
 ) -> Response:
     form = {"staff_id": staff_id, "day": day, "shift": shift}
     try:
-        when = _day(day, "day")
+        when = _day(day, say("day"))
         await do_set_roster(session, staff.shop_id, _number(staff_id), when, shift, staff)
     except AttendanceError as exc:
         return await _roster_page(request, session, staff, week=week, form=form, error=exc)
@@ -284,7 +270,7 @@ async def _leave_page(
             "ends_at": f"{(tomorrow + timedelta(days=1)).isoformat()}T00:00",
             "reason": "",
         },
-        "error": _message(request, staff, error) if error is not None else None,
+        "error": error_text(request, error) if error is not None else None,
     }
     status = error.status if error is not None else 200
     return render(request, "performance/leave.html", context, staff=staff, status_code=status)
@@ -348,6 +334,6 @@ async def decide_leave(
     except IntegrityError:  # the violations were being recorded by another request
         await session.rollback()
         await session.refresh(staff)
-        busy = AttendanceConflict("someone changed this just now; try again", "busy")
+        busy = AttendanceConflict(say("someone changed this just now; try again"))
         return await _leave_page(request, session, staff, error=busy)
     return _to_leave()

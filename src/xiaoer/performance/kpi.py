@@ -47,6 +47,7 @@ from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, span_bounds
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import Text, say
 from xiaoer.core.timers import schedule_timer, timer_handler
 from xiaoer.orders.models import CreditRole, Order, OrderTask, SalesCredit, SellerNote, TaskKind
 from xiaoer.performance.models import KpiDay, KpiScope
@@ -628,7 +629,7 @@ async def report(
 ) -> Report:
     """Sum the rolled-up days from ``start`` to ``end`` (inclusive) per subject."""
     if end < start:
-        raise KpiError(f"the period ends ({end}) before it starts ({start})")
+        raise KpiError(ends_before_start(start, end))
     query = select(KpiDay).where(
         KpiDay.shop_id == shop_id,
         KpiDay.scope == scope.value,
@@ -652,6 +653,11 @@ async def report(
     )
 
 
+def ends_before_start(start: date, end: date) -> Text:
+    """The message for a period given backwards."""
+    return say("the period ends ({end}) before it starts ({start})", end=end, start=start)
+
+
 def _figures(counts: Counts, scope: KpiScope) -> Figures:
     values = dict(counts.values)
     if scope is KpiScope.shop:
@@ -666,7 +672,7 @@ def month_bounds(month: str) -> tuple[date, date]:
     """``YYYY-MM`` → its first and last day."""
     found = _MONTH.fullmatch(month.strip())
     if found is None or not 1 <= int(found.group(2)) <= 12:
-        raise KpiError(f"month {month!r}: expected YYYY-MM, e.g. 2026-11")
+        raise KpiError(say("month {month!r}: expected YYYY-MM, e.g. 2026-11", month=month))
     first = date(int(found.group(1)), int(found.group(2)), 1)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, following - timedelta(days=1)
@@ -684,7 +690,7 @@ def period_bounds(period: str, anchor: date, window_days: int = 30) -> tuple[dat
         return month_bounds(anchor.strftime("%Y-%m"))
     if period == "window":
         return anchor - timedelta(days=window_days - 1), anchor
-    raise KpiError(f"period {period!r}: expected day, week, month or window")
+    raise KpiError(say("period {period!r}: expected day, week, month or window", period=period))
 
 
 __all__ = [
@@ -756,7 +762,9 @@ async def rounds_behind(
 ) -> list[ResponseRound]:
     """The response rounds behind a figure, oldest first (within the response hours)."""
     if kind not in ROUND_KINDS:
-        raise KpiError(f"kind {kind!r}: expected one of {', '.join(ROUND_KINDS)}")
+        raise KpiError(
+            say("kind {kind!r}: expected one of {kinds}", kind=kind, kinds=", ".join(ROUND_KINDS))
+        )
     policy = await policy_on(session, shop_id, last)
     zone = await shop_zone(session, shop_id)
     query = select(ResponseRound).where(ResponseRound.shop_id == shop_id)
@@ -797,7 +805,9 @@ async def orders_behind(
     an agent, silent ones; or ``reminded``: orders whose payment reminder was sent in
     the period, paid or not."""
     if kind not in ORDER_KINDS:
-        raise KpiError(f"kind {kind!r}: expected one of {', '.join(ORDER_KINDS)}")
+        raise KpiError(
+            say("kind {kind!r}: expected one of {kinds}", kind=kind, kinds=", ".join(ORDER_KINDS))
+        )
     start, end = await period_span(session, shop_id, first, last)
     if kind == "reminded":
         tasks = select(OrderTask.order_id).where(

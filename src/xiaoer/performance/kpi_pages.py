@@ -22,6 +22,7 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import write_sheet
+from xiaoer.core.texts import say
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
@@ -29,6 +30,7 @@ from xiaoer.performance.kpi import (
     Report,
     day_bounds,
     do_schedule_nightly,
+    ends_before_start,
     ensure_rolled_up,
     inquiries_behind,
     month_bounds,
@@ -53,7 +55,7 @@ from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
 from xiaoer.web.i18n import Translator
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 
@@ -107,7 +109,9 @@ def _day(value: str | None, default: date) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise KpiError(f"date {value!r}: expected YYYY-MM-DD, e.g. 2026-11-23") from exc
+        raise KpiError(
+            say("date {value!r}: expected YYYY-MM-DD, e.g. 2026-11-23", value=value)
+        ) from exc
 
 
 async def _report(
@@ -120,7 +124,7 @@ async def _report(
     try:
         chosen = KpiScope(scope)
     except ValueError as exc:
-        raise KpiError(f"scope {scope!r}: expected agent, team or shop") from exc
+        raise KpiError(say("scope {scope!r}: expected agent, team or shop", scope=scope)) from exc
     leader = staff.has_role(*LEADERS)
     if not leader:
         chosen = KpiScope.agent
@@ -154,7 +158,7 @@ async def kpi_page(
     try:
         result, first, last, chosen = await _report(session, staff, period, on, scope)
     except KpiError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, error_text(request, exc)) from exc
     if metric not in TREND_METRICS:
         metric = "conversion"
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
@@ -277,6 +281,7 @@ async def _targets(session: AsyncSession, shop_id: int, t: Translator, last: dat
 
 @router.get("/kpi.xlsx")
 async def kpi_export(
+    request: Request,
     session: SessionDep,
     staff: Worker,
     period: str = "month",
@@ -287,7 +292,7 @@ async def kpi_export(
     try:
         result, first, last, chosen = await _report(session, staff, period, on, scope)
     except KpiError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, error_text(request, exc)) from exc
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     columns = COLUMNS + (SHOP_COLUMNS if chosen is KpiScope.shop else ())
     headers = [t("kpi.subject")] + [t(f"kpi.col.{key}") for key, _ in columns]
@@ -312,15 +317,15 @@ def _agent_param(staff: StaffAccount, agent: int | None) -> int | None:
     return staff.id
 
 
-async def _range(session: AsyncSession, staff: StaffAccount, start: str | None,
-                 end: str | None) -> tuple[date, date]:  # fmt: skip
+async def _range(request: Request, session: AsyncSession, staff: StaffAccount,
+                 start: str | None, end: str | None) -> tuple[date, date]:  # fmt: skip
     today = await shop_today(session, staff.shop_id)
     try:
         first, last = _day(start, today), _day(end, today)
     except KpiError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, error_text(request, exc)) from exc
     if last < first:
-        raise HTTPException(400, f"the period ends ({last}) before it starts ({first})")
+        raise HTTPException(400, error_text(request, ends_before_start(first, last)))
     return first, last
 
 
@@ -333,12 +338,12 @@ async def _behind(
     **filters: str,
 ) -> Response:  # fmt: skip
     """A page listing what a figure counted: rounds, orders or conversations."""
-    first, last = await _range(session, staff, start, end)
+    first, last = await _range(request, session, staff, start, end)
     try:
         rows = await find(session, staff.shop_id, first, last,
                           agent_id=_agent_param(staff, agent), **filters)  # fmt: skip
     except KpiError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, error_text(request, exc)) from exc
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     context = {name: rows, "team": team, "first": first, "last": last, **filters}
     return render(request, template, context, staff=staff)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
+from xiaoer.core.texts import say
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.models import Violation
 from xiaoer.performance.violations import (
@@ -25,7 +26,7 @@ from xiaoer.performance.violations import (
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 
@@ -84,13 +85,19 @@ async def add_violation(
     try:
         amount = round(float(amount_yuan) * 100) if amount_yuan.strip() else None
     except ValueError:
-        return await _page(request, session, staff, 422, error=f"{amount_yuan!r} is no amount")
+        return await _page(
+            request,
+            session,
+            staff,
+            422,
+            error=error_text(request, say("{amount!r} is no amount", amount=amount_yuan)),
+        )
     try:
         await do_add_violation(
             session, supervisor=staff, agent_id=agent_id, rule=rule, note=note, amount_fen=amount
         )
     except ViolationError as exc:
-        return await _page(request, session, staff, 422, error=str(exc))
+        return await _page(request, session, staff, 422, error=error_text(request, exc))
     await session.commit()
     return _back()
 
@@ -107,7 +114,7 @@ async def appeal(
     try:
         await do_appeal(session, agent=staff, violation=violation, text=text)
     except ViolationError as exc:
-        return await _page(request, session, staff, 422, error=str(exc))
+        return await _page(request, session, staff, 422, error=error_text(request, exc))
     await session.commit()
     return _back()
 
@@ -126,6 +133,6 @@ async def decide(
         await do_decide(session, supervisor=staff, violation=violation,
                         withdraw=outcome == "withdraw", decision=decision)  # fmt: skip
     except ViolationError as exc:
-        return await _page(request, session, staff, 422, error=str(exc))
+        return await _page(request, session, staff, 422, error=error_text(request, exc))
     await session.commit()
     return _back()

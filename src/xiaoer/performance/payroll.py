@@ -38,6 +38,7 @@ from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import say
 from xiaoer.orders.models import CreditRole, Order, SalesCredit
 from xiaoer.performance.kpi import month_bounds, period_span
 from xiaoer.performance.models import (
@@ -219,7 +220,7 @@ async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLi
 def _base(agent: StaffAccount, policy: Policy) -> PayItem:
     base = policy.pay.base_by_level.get(agent.level)
     if base is None:
-        raise PayrollError(f"the policy has no base pay for level {agent.level!r}")
+        raise PayrollError(say("the policy has no base pay for level {level!r}", level=agent.level))
     return PayItem("base", base, {"level": agent.level})
 
 
@@ -284,7 +285,7 @@ async def payroll(session: AsyncSession, shop_id: int, month: str) -> Payroll:
 
 def _require_leader(actor: StaffAccount) -> None:
     if not actor.has_role(*LEADERS):
-        raise PayrollError("only a supervisor or manager may change the payroll")
+        raise PayrollError(say("only a supervisor or manager may change the payroll"))
 
 
 async def _require_open(session: AsyncSession, shop_id: int, month: str) -> None:
@@ -292,7 +293,9 @@ async def _require_open(session: AsyncSession, shop_id: int, month: str) -> None
         select(PayrollMonth.id).where(PayrollMonth.shop_id == shop_id, PayrollMonth.month == month)
     )
     if locked is not None:
-        raise PayrollError(f"the payroll of {month} is locked; it can no longer change")
+        raise PayrollError(
+            say("the payroll of {month} is locked; it can no longer change", month=month)
+        )
 
 
 async def do_add_adjustment(
@@ -312,27 +315,35 @@ async def do_add_adjustment(
     month_bounds(month)
     await _require_open(session, actor.shop_id, month)
     if kind not in {k.value for k in AdjustmentKind}:
-        raise PayrollError(f"kind {kind!r}: expected one of {', '.join(AdjustmentKind)}")
+        raise PayrollError(
+            say(
+                "kind {kind!r}: expected one of {kinds}",
+                kind=kind,
+                kinds=", ".join(AdjustmentKind),
+            )
+        )
     if not reason.strip():
-        raise PayrollError("give the reason: it is shown on the pay line")
+        raise PayrollError(say("give the reason: it is shown on the pay line"))
     if kind == AdjustmentKind.team_score.value:
         if not team or amount_fen is None or not 0 <= amount_fen <= FULL_SCORE:
-            raise PayrollError("a team score needs the team and a score from 0 to 100")
+            raise PayrollError(say("a team score needs the team and a score from 0 to 100"))
         agent_id = order_id = None
     else:
         agent = await session.get(StaffAccount, agent_id) if agent_id is not None else None
         if agent is None or agent.shop_id != actor.shop_id:
-            raise PayrollError("choose an agent of this shop")
+            raise PayrollError(say("choose an agent of this shop"))
         if order_id is not None:
             order = await session.get(Order, order_id)
             if order is None or order.shop_id != actor.shop_id:
-                raise PayrollError(f"no order {order_id} in this shop")
+                raise PayrollError(say("no order {order_id} in this shop", order_id=order_id))
             if amount_fen is None and kind == AdjustmentKind.sale_deduction.value:
                 amount_fen = order.paid_fen
         if kind == AdjustmentKind.sale_deduction.value and order_id is None:
-            raise PayrollError("a sale deduction names the order that was returned or reviewed")
+            raise PayrollError(
+                say("a sale deduction names the order that was returned or reviewed")
+            )
         if amount_fen is None or amount_fen <= 0:
-            raise PayrollError("the amount must be more than 0 fen")
+            raise PayrollError(say("the amount must be more than 0 fen"))
     adjustment = PayAdjustment(
         shop_id=actor.shop_id, month=month, agent_id=agent_id, team=team, kind=kind,
         amount_fen=amount_fen, order_id=order_id, reason=reason.strip(), created_by=actor.id,
@@ -397,7 +408,9 @@ async def do_lock(
     moment = now or utcnow()
     start, end = await month_span(session, actor.shop_id, month)
     if moment < end:
-        raise PayrollError(f"{month} is not over yet; a month is locked after its last day")
+        raise PayrollError(
+            say("{month} is not over yet; a month is locked after its last day", month=month)
+        )
     await _require_open(session, actor.shop_id, month)
     await detect_violations(session, actor.shop_id)
     await do_detect_slow_replies(session, actor.shop_id, month, now=moment)
@@ -408,7 +421,13 @@ async def do_lock(
         )
     )  # fmt: skip
     if pending:
-        raise PayrollError(f"{pending} appeal(s) of {month} wait for a decision; decide them first")
+        raise PayrollError(
+            say(
+                "{pending} appeal(s) of {month} wait for a decision; decide them first",
+                pending=pending,
+                month=month,
+            )
+        )
     lines = [line.as_dict() for line in await compute(session, actor.shop_id, month)]
     locked = PayrollMonth(
         shop_id=actor.shop_id, month=month, lines=lines,

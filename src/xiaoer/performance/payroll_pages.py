@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from xiaoer.core.clock import local, utcnow
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import write_sheet
+from xiaoer.core.texts import say
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.kpi import KpiError, month_bounds
 from xiaoer.performance.payroll import (
@@ -27,7 +28,7 @@ from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
 from xiaoer.web.i18n import Translator
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 
@@ -88,7 +89,7 @@ async def _page(
     try:
         chosen = _month_of(month)
     except KpiError as exc:
-        chosen, error, status_code = _month_of(None), str(exc), 400
+        chosen, error, status_code = _month_of(None), error_text(request, exc), 400
     try:
         result = await payroll(session, staff.shop_id, chosen)
         await session.commit()
@@ -132,9 +133,11 @@ def _fen(yuan: str) -> int | None:
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise PayrollError(f"amount {yuan!r}: write it in yuan, e.g. 20 or 19.90") from exc
+        raise PayrollError(
+            say("amount {amount!r}: write it in yuan, e.g. 20 or 19.90", amount=yuan)
+        ) from exc
     if value != value.quantize(Decimal("0.01")) or not value.is_finite():
-        raise PayrollError(f"amount {yuan!r}: at most two decimals")
+        raise PayrollError(say("amount {amount!r}: at most two decimals", amount=yuan))
     return int(value * 100)
 
 
@@ -155,7 +158,7 @@ async def add_adjustment(
     try:
         if kind == "team_score":
             if not score.strip().isdigit():
-                raise PayrollError("a team score is a whole number from 0 to 100")
+                raise PayrollError(say("a team score is a whole number from 0 to 100"))
             amount: int | None = int(score)
         else:
             amount = _fen(amount_yuan)
@@ -167,7 +170,9 @@ async def add_adjustment(
     except (PayrollError, KpiError) as exc:
         await session.rollback()
         await session.refresh(staff)  # the rollback expired it
-        return await _page(request, session, staff, month, error=str(exc), status_code=409)
+        return await _page(
+            request, session, staff, month, error=error_text(request, exc), status_code=409
+        )
     await session.commit()
     return RedirectResponse(f"/performance/payroll?month={month}", status_code=303)
 
@@ -184,7 +189,9 @@ async def lock_month(
     except (PayrollError, KpiError) as exc:
         await session.rollback()
         await session.refresh(staff)  # the rollback expired it
-        return await _page(request, session, staff, month, error=str(exc), status_code=409)
+        return await _page(
+            request, session, staff, month, error=error_text(request, exc), status_code=409
+        )
     await session.commit()
     return RedirectResponse(f"/performance/payroll?month={month}", status_code=303)
 
@@ -193,11 +200,15 @@ SHEET_HEADERS = ("工号", "姓名", "级别", "项目", "金额（元）", "说
 
 
 @router.get("/payroll.xlsx")
-async def export_payroll(session: SessionDep, staff: Leader, month: str) -> Response:
+async def export_payroll(
+    request: Request, session: SessionDep, staff: Leader, month: str
+) -> Response:
     try:
         month_bounds(month)
     except KpiError as exc:
-        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
+        return Response(
+            error_text(request, exc), status_code=400, media_type="text/plain; charset=utf-8"
+        )
     t = Translator("zh")
     result = await payroll(session, staff.shop_id, month)
     rows: list[tuple[Any, ...]] = []

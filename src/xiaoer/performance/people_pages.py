@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.texts import Text, say
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.models import WorkLog
 from xiaoer.performance.promotion import (
@@ -41,7 +42,7 @@ from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
 from xiaoer.web.deps import SessionDep
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 
@@ -60,23 +61,27 @@ def _status(exc: ValueError) -> int:
     return 400
 
 
-def _day(value: str, label: str) -> date | None:
+def _day(value: str, label: Text) -> date | None:
     """A form's or query's ``YYYY-MM-DD``; empty is none."""
     if not value.strip():
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise FormError(f"{label}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise FormError(
+            say("{field}: {value!r} is not a date (YYYY-MM-DD)", field=label, value=value)
+        ) from None
 
 
-def _number(value: str, label: str) -> int | None:
+def _number(value: str, label: Text) -> int | None:
     if not value.strip():
         return None
     try:
         return int(value.strip())
     except ValueError:
-        raise FormError(f"{label}: {value!r} is not a whole number") from None
+        raise FormError(
+            say("{field}: {value!r} is not a whole number", field=label, value=value)
+        ) from None
 
 
 # --- work log ----------------------------------------------------------------
@@ -88,7 +93,7 @@ async def _log_form(
     """The write form for the day asked (today unless a day of the past week), filled
     with what the agent wrote that day."""
     try:
-        day = _day(asked, "day") or today
+        day = _day(asked, say("day")) or today
     except FormError:
         day = today
     if not today - timedelta(days=PAST_DAYS) <= day <= today:
@@ -117,14 +122,14 @@ async def _worklog_page(
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     entries: list[WorkLog] = []
     try:
-        start, end = _day(search["start"], "from"), _day(search["end"], "to")
-        who = _number(search["staff_id"], "agent")
+        start, end = _day(search["start"], say("from")), _day(search["end"], say("to"))
+        who = _number(search["staff_id"], say("agent"))
         entries = await logs_for(
             session, staff, text=search["q"] or None, staff_id=who, start=start, end=end
         )
     except (WorkLogError, FormError) as exc:
         if error is None:
-            error, status_code = str(exc), _status(exc)
+            error, status_code = error_text(request, exc), _status(exc)
     writer = staff.has_role("agent")
     if form is None and writer:
         form = await _log_form(session, staff, today, request.query_params.get("day", ""))
@@ -171,9 +176,9 @@ async def write_log(
     form = {"day": day, "problems": problems, "solutions": solutions}
     search = {"q": "", "staff_id": "", "start": "", "end": ""}
     try:
-        when = _day(day, "day")
+        when = _day(day, say("day"))
         if when is None:
-            raise FormError("choose the day the log is for")
+            raise FormError(say("choose the day the log is for"))
         await do_write_log(session, staff, when, problems, solutions)
     except (WorkLogError, FormError) as exc:
         return await _worklog_page(
@@ -182,7 +187,7 @@ async def write_log(
             staff,
             search=search,
             form=form,
-            error=str(exc),
+            error=error_text(request, exc),
             status_code=_status(exc),
         )
     await session.commit()
@@ -257,28 +262,33 @@ async def record_exam(
         "note": note,
     }
     try:
-        agent_id = _number(staff_id, "agent")
+        agent_id = _number(staff_id, say("agent"))
         if agent_id is None:
-            raise FormError("choose the agent who sat the exam")
-        when = _day(taken_on, "taken on")
+            raise FormError(say("choose the agent who sat the exam"))
+        when = _day(taken_on, say("taken on"))
         if when is None:
-            raise FormError("give the day the exam was sat")
+            raise FormError(say("give the day the exam was sat"))
         if passed not in ("yes", "no"):
-            raise FormError("say whether the exam was passed")
+            raise FormError(say("say whether the exam was passed"))
         await do_record_exam(
             session,
             staff,
             agent_id,
             to_level,
             passed == "yes",
-            _number(score, "score"),
+            _number(score, say("score")),
             when,
             note,
             today=await shop_today(session, staff.shop_id),
         )
     except (PromotionError, FormError) as exc:
         return await _promotion_page(
-            request, session, staff, form=form, error=str(exc), status_code=_status(exc)
+            request,
+            session,
+            staff,
+            form=form,
+            error=error_text(request, exc),
+            status_code=_status(exc),
         )
     await session.commit()
     return RedirectResponse("/performance/promotion", status_code=303)
@@ -290,7 +300,7 @@ async def promote(request: Request, session: SessionDep, staff: Leader, staff_id
         await do_promote(session, staff, staff_id, await shop_today(session, staff.shop_id))
     except PromotionError as exc:
         return await _promotion_page(
-            request, session, staff, error=str(exc), status_code=_status(exc)
+            request, session, staff, error=error_text(request, exc), status_code=_status(exc)
         )
     await session.commit()
     return RedirectResponse("/performance/promotion", status_code=303)

@@ -36,6 +36,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.policy import Promotion
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import Text, say
 from xiaoer.performance.models import ExamResult, Violation, ViolationStatus
 from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import Level, StaffAccount
@@ -54,6 +55,12 @@ STANDING = (
     ViolationStatus.upheld.value,
 )
 MAX_NOTE = 1000
+# The levels one is promoted to, by name in messages.
+LEVEL_NAMES: dict[str, Text] = {
+    Level.intermediate.value: say("intermediate"),
+    Level.senior.value: say("senior"),
+    Level.account_manager.value: say("account_manager"),
+}
 
 
 class PromotionError(ValueError):
@@ -265,15 +272,44 @@ async def eligibility(session: AsyncSession, shop_id: int, staff_id: int, today:
     """One agent's checklist; raises :class:`PromotionNotFound` for anyone else."""
     found = await checklists(session, shop_id, today, [staff_id])
     if not found:
-        raise PromotionNotFound("no such agent in this shop")
+        raise PromotionNotFound(say("no such agent in this shop"))
     return found[0]
 
 
 async def _agent(session: AsyncSession, shop_id: int, staff_id: int) -> StaffAccount:
     agent = await session.get(StaffAccount, staff_id)
     if agent is None or agent.shop_id != shop_id or not agent.has_role("agent"):
-        raise PromotionNotFound("no such agent in this shop")
+        raise PromotionNotFound(say("no such agent in this shop"))
     return agent
+
+
+def _shortfall(condition: Condition) -> Text:
+    """One unmet condition, as ``clean_months 1/3``."""
+    current, required = condition.current, condition.required
+    if condition.key == "clean_months":
+        return say("clean_months {current}/{required}", current=current, required=required)
+    if condition.key == "months_at_level":
+        return say("months_at_level {current}/{required}", current=current, required=required)
+    if condition.key == "exam":
+        return say("exam {current}/{required}", current=current, required=required)
+    return say(
+        "{condition} {current}/{required}",
+        condition=condition.key,
+        current=current,
+        required=required,
+    )
+
+
+def _not_yet(level: str, unmet: Sequence[Condition]) -> Text:
+    """Why an agent may not move up to ``level`` yet: the conditions not met (one or two)."""
+    name = LEVEL_NAMES.get(level, level)
+    first, *rest = [_shortfall(c) for c in unmet]
+    if not rest:
+        return say("not eligible for {level} yet: {missing}", level=name, missing=first)
+    more = rest[0] if len(rest) == 1 else ", ".join(rest)
+    return say(
+        "not eligible for {level} yet: {missing}, {more}", level=name, missing=first, more=more
+    )
 
 
 def _actor(staff: StaffAccount) -> str:
@@ -294,22 +330,27 @@ async def do_record_exam(
 ) -> ExamResult:
     """Record an exam an agent sat for their next level (P5)."""
     if not supervisor.has_role(*LEADERS):
-        raise PromotionForbidden("only a supervisor or a manager records exams")
+        raise PromotionForbidden(say("only a supervisor or a manager records exams"))
     agent = await _agent(session, supervisor.shop_id, staff_id)
     next_level = NEXT_LEVEL.get(agent.level)
     if next_level is None:
-        raise PromotionError("this agent is at the top level already")
+        raise PromotionError(say("this agent is at the top level already"))
     if to_level != next_level:
-        raise PromotionError(f"the exam is for the agent's next level, {next_level}")
+        raise PromotionError(
+            say(
+                "the exam is for the agent's next level, {level}",
+                level=LEVEL_NAMES.get(next_level, next_level),
+            )
+        )
     if score is not None and not 0 <= score <= 100:
-        raise PromotionError("a score is between 0 and 100")
+        raise PromotionError(say("a score is between 0 and 100"))
     if today is None:
         today = await shop_today(session, supervisor.shop_id)
     if taken_on > today:
-        raise PromotionError("record an exam once it has been sat")
+        raise PromotionError(say("record an exam once it has been sat"))
     note = note.strip()
     if len(note) > MAX_NOTE:
-        raise PromotionError(f"the note is at most {MAX_NOTE} characters")
+        raise PromotionError(say("the note is at most {limit} characters", limit=MAX_NOTE))
     exam = ExamResult(
         shop_id=supervisor.shop_id,
         staff_id=agent.id,
@@ -344,16 +385,15 @@ async def do_promote(
 ) -> StaffAccount:
     """Raise an eligible agent one level; the audit entry dates their new level."""
     if not supervisor.has_role(*LEADERS):
-        raise PromotionForbidden("only a supervisor or a manager promotes agents")
+        raise PromotionForbidden(say("only a supervisor or a manager promotes agents"))
     if staff_id == supervisor.id:
-        raise PromotionForbidden("nobody promotes themselves")
+        raise PromotionForbidden(say("nobody promotes themselves"))
     agent = await _agent(session, supervisor.shop_id, staff_id)
     checklist = await eligibility(session, supervisor.shop_id, staff_id, today)
     if checklist.next_level is None:
-        raise NotEligible("this agent is at the top level already")
+        raise NotEligible(say("this agent is at the top level already"))
     if not checklist.eligible:
-        missing = ", ".join(f"{c.key} {c.current}/{c.required}" for c in checklist.unmet)
-        raise NotEligible(f"not eligible for {checklist.next_level} yet: {missing}")
+        raise NotEligible(_not_yet(checklist.next_level, checklist.unmet))
     old, new = checklist.level, checklist.next_level
     # Only if nobody changed the level meanwhile (two supervisors, one click each).
     moved = await session.execute(
@@ -363,7 +403,7 @@ async def do_promote(
         .execution_options(synchronize_session=False)
     )
     if getattr(moved, "rowcount", 0) != 1:
-        raise NotEligible("the agent's level changed meanwhile; look again")
+        raise NotEligible(say("the agent's level changed meanwhile; look again"))
     await session.refresh(agent)
     await record_audit(
         session,

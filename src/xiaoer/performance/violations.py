@@ -20,6 +20,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.events import read_after, record_event
 from xiaoer.core.models import Event
 from xiaoer.core.policy_store import policy_on, policy_version_on
+from xiaoer.core.texts import say
 from xiaoer.performance.models import Violation, ViolationSource, ViolationStatus
 from xiaoer.staff.models import StaffAccount
 
@@ -49,7 +50,7 @@ async def _fine(
     version = await policy_version_on(session, shop_id, at.date())
     amount = getattr(policy.fines, rule, None)
     if not isinstance(amount, int):
-        raise ViolationError(f"the policy has no fine {rule!r}")
+        raise ViolationError(say("the policy has no fine {rule!r}", rule=rule))
     return amount, version.id if version is not None else None
 
 
@@ -156,20 +157,23 @@ async def do_add_violation(
 ) -> Violation:
     """A violation the supervisor saw: a wrong note, tracking neglect, a loss at cost."""
     if not supervisor.has_role(*LEADERS):
-        raise ViolationError("only a supervisor or a manager adds violations")
+        raise ViolationError(say("only a supervisor or a manager adds violations"))
     if rule not in ADDED_BY_HAND:
-        raise ViolationError(f"choose one of: {', '.join(ADDED_BY_HAND)}")
+        raise ViolationError(say("choose one of: {rules}", rules=", ".join(ADDED_BY_HAND)))
     if not note.strip():
-        raise ViolationError("say what happened: it is the agent's evidence too")
+        raise ViolationError(say("say what happened: it is the agent's evidence too"))
     agent = await session.get(StaffAccount, agent_id)
     if agent is None or agent.shop_id != supervisor.shop_id:
-        raise ViolationError("no such agent in this shop")
+        raise ViolationError(say("no such agent in this shop"))
     at = occurred_at or utcnow()
     amount, version = await _fine(session, supervisor.shop_id, rule, at)
     if rule == "loss_paid_at_cost_over":
         if amount_fen is None or amount_fen <= amount:
             raise ViolationError(
-                f"a loss is paid at cost only above ¥{amount / 100:.2f}; give the loss"
+                say(
+                    "a loss is paid at cost only above ¥{yuan:.2f}; give the loss",
+                    yuan=amount / 100,
+                )
             )
         amount = amount_fen
     violation = Violation(
@@ -207,11 +211,11 @@ async def do_appeal(
     session: AsyncSession, *, agent: StaffAccount, violation: Violation, text: str
 ) -> Violation:
     if violation.agent_id != agent.id:
-        raise ViolationError("only the agent it names may appeal a violation")
+        raise ViolationError(say("only the agent it names may appeal a violation"))
     if violation.status != ViolationStatus.recorded.value:
-        raise ViolationError("this violation was appealed or decided already")
+        raise ViolationError(say("this violation was appealed or decided already"))
     if not text.strip():
-        raise ViolationError("say why the violation is wrong")
+        raise ViolationError(say("say why the violation is wrong"))
     violation.status = ViolationStatus.appealed.value
     violation.appeal = text.strip()[:1000]
     violation.appealed_at = utcnow()
@@ -229,11 +233,11 @@ async def do_decide(
 ) -> Violation:
     """Uphold or withdraw a violation (after an appeal, or on the supervisor's own)."""
     if not supervisor.has_role(*LEADERS):
-        raise ViolationError("only a supervisor or a manager decides on violations")
+        raise ViolationError(say("only a supervisor or a manager decides on violations"))
     if violation.status in (ViolationStatus.upheld.value, ViolationStatus.withdrawn.value):
-        raise ViolationError("this violation was decided already")
+        raise ViolationError(say("this violation was decided already"))
     if not withdraw and violation.status != ViolationStatus.appealed.value:
-        raise ViolationError("only an appealed violation is upheld; it stands as it is")
+        raise ViolationError(say("only an appealed violation is upheld; it stands as it is"))
     violation.status = (ViolationStatus.withdrawn if withdraw else ViolationStatus.upheld).value
     violation.decided_by, violation.decided_at = supervisor.id, utcnow()
     violation.decision = decision.strip()[:1000]

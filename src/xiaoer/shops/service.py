@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.texts import say
 from xiaoer.shops.models import Platform, Shop
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
@@ -33,17 +34,25 @@ async def shop_today(session: AsyncSession, shop_id: int, now: datetime | None =
 
 def check_new_shop(code: str, name: str, platform: str, timezone: str) -> None:
     if not _CODE.match(code):
-        raise ShopError(f"shop code {code!r}: use 2–32 lower-case letters, digits, '-' or '_'")
+        raise ShopError(
+            say("shop code {code!r}: use 2–32 lower-case letters, digits, '-' or '_'", code=code)
+        )
     if not name.strip():
-        raise ShopError("shop name is empty")
+        raise ShopError(say("shop name is empty"))
     if platform not in {p.value for p in Platform}:
         raise ShopError(
-            f"platform {platform!r}: expected one of {', '.join(p.value for p in Platform)}"
+            say(
+                "platform {platform!r}: expected one of {platforms}",
+                platform=platform,
+                platforms=", ".join(p.value for p in Platform),
+            )
         )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ShopError(f"time zone {timezone!r} is unknown (e.g. Asia/Shanghai)") from exc
+        raise ShopError(
+            say("time zone {timezone!r} is unknown (e.g. Asia/Shanghai)", timezone=timezone)
+        ) from exc
 
 
 async def do_create_shop(
@@ -57,7 +66,7 @@ async def do_create_shop(
 ) -> Shop:
     check_new_shop(code, name, platform, timezone)
     if await shop_by_code(session, code) is not None:
-        raise ShopError(f"a shop with code {code!r} exists already")
+        raise ShopError(say("a shop with code {code!r} exists already", code=code))
     shop = Shop(
         code=code, name=name, platform=platform, timezone=timezone, default_courier=default_courier
     )

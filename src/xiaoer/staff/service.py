@@ -19,6 +19,7 @@ from xiaoer.core.auth import (
 )
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.texts import Text, say
 from xiaoer.staff.models import Level, Role, StaffAccount, Team
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -35,25 +36,56 @@ class SignInLocked(Exception):
         super().__init__(f"sign-in locked until {until.isoformat()}")
 
 
+def _unknown_language(language: str) -> Text:
+    return say(
+        "language {language!r}: expected one of {languages}",
+        language=language,
+        languages=", ".join(LANGUAGES),
+    )
+
+
 def check_new_staff(
     username: str, number: str, name: str, level: str, team: str, roles: Iterable[str]
 ) -> list[str]:
     """Validate an account's fields; returns the roles in a stable order."""
     if not _USERNAME.match(username):
-        raise StaffError(f"username {username!r}: use 2–64 letters, digits, '.', '_' or '-'")
+        raise StaffError(
+            say(
+                "username {username!r}: use 2–64 letters, digits, '.', '_' or '-'",
+                username=username,
+            )
+        )
     if not number.strip():
-        raise StaffError("staff number (工号) is empty")
+        raise StaffError(say("staff number (工号) is empty"))
     if not name.strip():
-        raise StaffError("name is empty")
+        raise StaffError(say("name is empty"))
     if level not in {lv.value for lv in Level}:
-        raise StaffError(f"level {level!r}: expected one of {', '.join(lv.value for lv in Level)}")
+        raise StaffError(
+            say(
+                "level {level!r}: expected one of {levels}",
+                level=level,
+                levels=", ".join(lv.value for lv in Level),
+            )
+        )
     if team not in {t.value for t in Team}:
-        raise StaffError(f"team {team!r}: expected one of {', '.join(t.value for t in Team)}")
+        raise StaffError(
+            say(
+                "team {team!r}: expected one of {teams}",
+                team=team,
+                teams=", ".join(t.value for t in Team),
+            )
+        )
     given = list(dict.fromkeys(roles))
     known = [r.value for r in Role]
     unknown = [r for r in given if r not in known]
     if unknown or not given:
-        raise StaffError(f"roles {given!r}: expected one or more of {', '.join(known)}")
+        raise StaffError(
+            say(
+                "roles {roles!r}: expected one or more of {known}",
+                roles=given,
+                known=", ".join(known),
+            )
+        )
     return [r for r in known if r in given]
 
 
@@ -75,16 +107,16 @@ async def do_add_staff(
     ordered = check_new_staff(username, number, name, level, team, roles)
     check_password_strength(password)
     if language not in LANGUAGES:
-        raise StaffError(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
+        raise StaffError(_unknown_language(language))
     if await staff_by_username(session, username) is not None:
-        raise StaffError(f"username {username!r} is taken")
+        raise StaffError(say("username {username!r} is taken", username=username))
     taken = await session.scalar(
         select(StaffAccount.id).where(
             StaffAccount.shop_id == shop_id, StaffAccount.number == number
         )
     )
     if taken is not None:
-        raise StaffError(f"staff number {number!r} is taken in this shop")
+        raise StaffError(say("staff number {number!r} is taken in this shop", number=number))
     account = StaffAccount(
         shop_id=shop_id,
         username=username,
@@ -164,5 +196,5 @@ async def do_sign_in(
 
 async def do_set_language(session: AsyncSession, account: StaffAccount, language: str) -> None:
     if language not in LANGUAGES:
-        raise StaffError(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
+        raise StaffError(_unknown_language(language))
     account.language = language
