@@ -63,7 +63,7 @@ async def test_a_bad_answer_is_refused_with_its_reason(
             "answer": "亲",
         },
     )
-    assert refused.status_code == 422 and "a bargain answer needs its type" in refused.text
+    assert refused.status_code == 422 and "议价回答要注明议价类型，可选：" in refused.text
     assert await _count(db) == 0
 
 
@@ -102,9 +102,9 @@ async def test_excel_import_reports_bad_rows_keeps_good_ones_and_is_idempotent(
     )
     assert first.status_code == 200
     assert "读取 5 行：新增 1，更新 1，未变 0，拒绝 3。" in first.text
-    assert "第 4 行: intent &#39;weather&#39;" in first.text
+    assert "第 4 行: 意图 &#39;weather&#39; 无效" in first.text
     assert "第 5 行: unknown variable {count}" in first.text
-    assert "第 6 行: courier / 快递公司 repeats an earlier row" in first.text
+    assert "第 6 行: courier / 快递公司 与前面的行重复" in first.text
     second = await client.post(
         "/assistant/knowledge/import", files=files, data={"csrf_token": await _token(client)}
     )

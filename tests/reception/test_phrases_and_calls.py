@@ -146,7 +146,7 @@ async def test_calls_page_logs_a_new_caller_by_phone_and_a_known_buyer_by_nick(
         data={"contact": "不存在的人", "summary": "x", "outcome": "resolved", "csrf_token": token},
     )
     assert unknown.status_code == 422
-    assert "no buyer matches" in unknown.text
+    assert "没有与 &#39;不存在的人&#39; 相符的买家；新来电的买家请用手机号登记" in unknown.text
     async with db.session() as session:
         rows = [
             (c.customer_id, c.outcome)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field, model_validator
 
 from xiaoer.assistant.approvals import (
@@ -20,9 +20,11 @@ from xiaoer.assistant.classifier import Classification
 from xiaoer.assistant.knowledge import suggest_for_conversation
 from xiaoer.assistant.learning import classifier_for, do_record_feedback
 from xiaoer.assistant.models import ApprovalRequest
+from xiaoer.core.texts import say
 from xiaoer.reception.models import Conversation
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
+from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/api/assistant")
 Staff = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "manager"))]
@@ -73,11 +75,14 @@ class SuggestIn(BaseModel):
 
 
 @router.post("/suggestions")
-async def suggestions(body: SuggestIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def suggestions(
+    body: SuggestIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     """What the buyer asks and the best answers, filled from live shop data (A1–A4)."""
     conversation = await session.get(Conversation, body.conversation_id)
     if conversation is None or conversation.shop_id != staff.shop_id:
-        raise HTTPException(404, f"no conversation {body.conversation_id}")
+        missing = say("no conversation {cid}", cid=body.conversation_id)
+        raise HTTPException(404, error_text(request, missing))
     found = await suggest_for_conversation(
         session, conversation, text=body.text, agent_name=staff.name
     )
@@ -97,7 +102,9 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/feedback")
-async def feedback(body: FeedbackIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def feedback(
+    body: FeedbackIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     """An agent picked, edited or rejected a suggestion; learning folds it in later."""
     try:
         row = await do_record_feedback(
@@ -111,7 +118,7 @@ async def feedback(body: FeedbackIn, session: SessionDep, staff: Staff) -> dict[
             sent_text=body.sent_text,
         )
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(422, error_text(request, exc)) from exc
     await session.commit()
     return {"id": row.id}
 
@@ -147,14 +154,16 @@ def _approval_json(row: ApprovalRequest) -> dict[str, Any]:
 
 
 @router.post("/approvals")
-async def request_approval(body: DraftIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def request_approval(
+    body: DraftIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     """The agent asks the supervisor to let a blocked message through."""
     try:
         row = await do_request_approval(
             session, agent=staff, conversation_id=body.conversation_id, text=body.text
         )
     except ApprovalError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(422, error_text(request, exc)) from exc
     await session.commit()
     return _approval_json(row)
 
@@ -175,13 +184,14 @@ class DecisionIn(BaseModel):
 
 @router.post("/approvals/{request_id}/decision")
 async def decide(
-    request_id: int, body: DecisionIn, session: SessionDep, staff: Staff
+    request_id: int, body: DecisionIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         row = await do_decide(
             session, actor=staff, request_id=request_id, approve=body.approve, note=body.note
         )
     except ApprovalError as exc:
-        raise HTTPException(403 if "only a supervisor" in str(exc) else 422, str(exc)) from exc
+        status = 403 if "only a supervisor" in str(exc) else 422
+        raise HTTPException(status, error_text(request, exc)) from exc
     await session.commit()
     return _approval_json(row)

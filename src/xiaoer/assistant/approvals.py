@@ -22,6 +22,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block
+from xiaoer.core.texts import say
 from xiaoer.reception.models import Conversation
 from xiaoer.staff.models import StaffAccount
 
@@ -88,12 +89,12 @@ async def do_request_approval(
     """Ask the supervisor to let a blocked message through; asking twice asks once."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.shop_id != agent.shop_id:
-        raise ApprovalError(f"no conversation {conversation_id}")
+        raise ApprovalError(say("no conversation {cid}", cid=conversation_id))
     cleaned = text.strip()
     findings = await findings_for(session, shop_id=agent.shop_id, level=agent.level, text=cleaned)
     reasons = [f.message for f in findings if f.severity == "block"]
     if not reasons:
-        raise ApprovalError("this message needs no approval: it may be sent as it is")
+        raise ApprovalError(say("this message needs no approval: it may be sent as it is"))
     earlier = await session.scalar(
         select(ApprovalRequest).where(
             ApprovalRequest.agent_id == agent.id,
@@ -141,12 +142,18 @@ async def do_decide(
 ) -> ApprovalRequest:
     """The supervisor approves or refuses; the agent hears it on their workbench."""
     if not actor.has_role(*LEADERS):
-        raise ApprovalError("only a supervisor or manager decides on requests")
+        raise ApprovalError(say("only a supervisor or manager decides on requests"))
     request = await session.get(ApprovalRequest, request_id)
     if request is None or request.shop_id != actor.shop_id:
-        raise ApprovalError(f"no request {request_id}")
+        raise ApprovalError(say("no request {request_id}", request_id=request_id))
+    if request.status == ApprovalStatus.approved.value:
+        raise ApprovalError(
+            say("request {request_id} was decided already (approved)", request_id=request_id)
+        )
     if request.status != ApprovalStatus.pending.value:
-        raise ApprovalError(f"request {request_id} was decided already ({request.status})")
+        raise ApprovalError(
+            say("request {request_id} was decided already (refused)", request_id=request_id)
+        )
     request.status = (ApprovalStatus.approved if approve else ApprovalStatus.refused).value
     request.decided_by = actor.id
     request.decided_at = now or utcnow()

@@ -22,6 +22,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.db import lock_shop
 from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
 from xiaoer.core.templates import template_problem
+from xiaoer.core.texts import message_of, say
 
 VARIABLES = (
     "shop",
@@ -63,17 +64,28 @@ def questions_from(text: str) -> tuple[str, ...]:
 
 def check_entry(item: EntryInput) -> None:
     if item.intent not in INTENTS:
-        raise KnowledgeError(f"intent {item.intent!r}: expected one of {', '.join(INTENTS)}")
+        raise KnowledgeError(
+            say(
+                "intent {intent!r}: expected one of {choices}",
+                intent=item.intent,
+                choices=", ".join(INTENTS),
+            )
+        )
     if item.intent == BARGAIN and item.bargain_type not in BARGAIN_TYPES:
-        raise KnowledgeError(f"a bargain answer needs its type: one of {', '.join(BARGAIN_TYPES)}")
+        raise KnowledgeError(
+            say(
+                "a bargain answer needs its type: one of {choices}",
+                choices=", ".join(BARGAIN_TYPES),
+            )
+        )
     if item.intent != BARGAIN and item.bargain_type:
-        raise KnowledgeError("only a bargain answer has a bargain type")
+        raise KnowledgeError(say("only a bargain answer has a bargain type"))
     if not 0 < len(item.title) <= 64:
-        raise KnowledgeError("the title must be 1–64 characters")
+        raise KnowledgeError(say("the title must be 1–64 characters"))
     if not item.answer.strip():
-        raise KnowledgeError("the answer is empty")
+        raise KnowledgeError(say("the answer is empty"))
     if len(item.answer) > 2000:
-        raise KnowledgeError("the answer is longer than 2000 characters")
+        raise KnowledgeError(say("the answer is longer than {limit} characters", limit=2000))
     problem = template_problem(item.answer, VARIABLES)
     if problem:
         raise KnowledgeError(problem)
@@ -134,7 +146,7 @@ async def do_save_entry(
     if entry_id is not None:
         entry = await session.get(KnowledgeEntry, entry_id)
         if entry is None or entry.shop_id != shop_id:
-            raise KnowledgeError(f"no entry {entry_id}")
+            raise KnowledgeError(say("no entry {entry_id}", entry_id=entry_id))
     else:
         entry = await _same_title(session, shop_id, item)
     if entry is None:
@@ -165,7 +177,7 @@ async def do_delete_entry(session: AsyncSession, *, shop_id: int, intent: str, t
         )
     )
     if entry is None:
-        raise KnowledgeError(f"no entry {intent} / {title}")
+        raise KnowledgeError(say("no entry {intent} / {title}", intent=intent, title=title))
     await session.delete(entry)
     await session.flush()
 
@@ -187,11 +199,14 @@ async def do_import_entries(session: AsyncSession, *, shop_id: int, data: bytes)
         try:
             check_entry(item)
         except KnowledgeError as exc:
-            report.rejected.append((line, str(exc)))
+            report.rejected.append((line, message_of(exc)))
             continue
         key = (item.intent, item.title)
         if key in seen:
-            report.rejected.append((line, f"{item.intent} / {item.title} repeats an earlier row"))
+            repeated = say(
+                "{intent} / {title} repeats an earlier row", intent=item.intent, title=item.title
+            )
+            report.rejected.append((line, repeated))
             continue
         seen.add(key)
         existing = await _same_title(session, shop_id, item)

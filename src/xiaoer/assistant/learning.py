@@ -29,6 +29,7 @@ from xiaoer.assistant.classifier import (
 )
 from xiaoer.assistant.models import KnowledgeEntry, ShopClassifier, SuggestionFeedback
 from xiaoer.core.clock import utcnow
+from xiaoer.core.texts import say
 from xiaoer.staff.models import StaffAccount
 
 ACCEPTED = ("picked", "edited")
@@ -101,7 +102,7 @@ async def do_record_feedback(
 ) -> SuggestionFeedback:
     """Record what an agent did with a suggestion (picked, edited or rejected)."""
     if intent not in INTENTS:
-        raise ValueError(f"unknown intent {intent!r}")
+        raise ValueError(say("unknown intent {intent!r}", intent=intent))
     if entry_id is not None:
         entry = await session.get(KnowledgeEntry, entry_id)
         if entry is None or entry.shop_id != agent.shop_id:

@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaoer.assistant import kb
 from xiaoer.assistant.classifier import BARGAIN_TYPES, INTENTS
 from xiaoer.assistant.knowledge import Entry, default_entries
-from xiaoer.core.sheets import SheetError
+from xiaoer.core.sheets import ImportReport, SheetError
+from xiaoer.core.texts import message_of, say
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/assistant")
 
@@ -21,6 +22,12 @@ Reader = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "m
 Manager = Annotated[StaffAccount, Depends(require_staff("manager"))]
 MAX_UPLOAD = 2 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _shown(request: Request, report: ImportReport) -> ImportReport:
+    """The import's report with each refused row's reason in the reader's language."""
+    report.rejected = [(line, error_text(request, reason)) for line, reason in report.rejected]
+    return report
 
 
 async def _page(
@@ -77,7 +84,7 @@ async def save_entry(
     try:
         await kb.do_save_entry(session, shop_id=staff.shop_id, item=item)
     except kb.KnowledgeError as exc:
-        return await _page(request, session, staff, error=str(exc))
+        return await _page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/assistant/knowledge", status_code=303)
 
@@ -93,7 +100,7 @@ async def delete_entry(
     try:
         await kb.do_delete_entry(session, shop_id=staff.shop_id, intent=intent, title=title)
     except kb.KnowledgeError as exc:
-        return await _page(request, session, staff, error=str(exc))
+        return await _page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/assistant/knowledge", status_code=303)
 
@@ -104,13 +111,15 @@ async def import_entries(
 ) -> Response:
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return await _page(request, session, staff, error="file larger than 2 MB")
+        too_large = say("file larger than {size} MB", size=MAX_UPLOAD // (1024 * 1024))
+        return await _page(request, session, staff, error=error_text(request, too_large))
     try:
         report = await kb.do_import_entries(session, shop_id=staff.shop_id, data=data)
     except SheetError as exc:
-        return await _page(request, session, staff, error=f"{file.filename}: {exc}")
+        problem = say("{filename}: {problem}", filename=file.filename, problem=message_of(exc))
+        return await _page(request, session, staff, error=error_text(request, problem))
     await session.commit()
-    return await _page(request, session, staff, report=report)
+    return await _page(request, session, staff, report=_shown(request, report))
 
 
 @router.get("/knowledge.xlsx")

@@ -7,7 +7,7 @@ import logging
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.events import EventData, last_seq
 from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import say
 from xiaoer.reception import workbench
 from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.calls import do_log_call
@@ -35,6 +36,7 @@ from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SESSION_STAFF_KEY, SessionDep, require_staff
+from xiaoer.web.render import error_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/reception")
@@ -69,11 +71,12 @@ class CallIn(BaseModel):
     outcome: str = Field(max_length=32)
 
 
-def _refuse(exc: ReceptionError) -> HTTPException:
+def _refuse(request: Request, exc: ReceptionError) -> HTTPException:
+    message = error_text(request, exc)
     if isinstance(exc, NeedsApproval):
         blocks = [{"code": b.code, "message": b.message, **b.detail} for b in exc.blocks]
-        return HTTPException(409, {"message": str(exc), "needs_approval": True, "blocks": blocks})
-    return HTTPException(403 if isinstance(exc, NotAllowed) else 422, str(exc))
+        return HTTPException(409, {"message": message, "needs_approval": True, "blocks": blocks})
+    return HTTPException(403 if isinstance(exc, NotAllowed) else 422, message)
 
 
 @router.get("/state")
@@ -107,26 +110,32 @@ async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
     }
 
 
-async def _conversation(session: AsyncSession, staff: StaffAccount, cid: int) -> Conversation:
+async def _conversation(
+    request: Request, session: AsyncSession, staff: StaffAccount, cid: int
+) -> Conversation:
     conversation = await session.get(Conversation, cid)
     if conversation is None or conversation.shop_id != staff.shop_id:
-        raise HTTPException(404, f"no conversation {cid}")
+        raise HTTPException(404, error_text(request, say("no conversation {cid}", cid=cid)))
     return conversation
 
 
 @router.get("/conversations/{cid}")
-async def conversation(cid: int, session: SessionDep, staff: Staff) -> dict[str, Any]:
-    found = await _conversation(session, staff, cid)
+async def conversation(
+    cid: int, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
+    found = await _conversation(request, session, staff, cid)
     if found.agent_id is not None:
         try:
             check_may_act(staff, found)
         except NotAllowed as exc:
-            raise _refuse(exc) from exc
+            raise _refuse(request, exc) from exc
     return await workbench.conversation_panel(session, staff, found)
 
 
 @router.post("/conversations/{cid}/messages")
-async def send(cid: int, body: SendIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def send(
+    cid: int, body: SendIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     try:
         posted = await do_send_agent_message(
             session,
@@ -137,13 +146,15 @@ async def send(cid: int, body: SendIn, session: SessionDep, staff: Staff) -> dic
             typing_ms=body.typing_ms,
         )
     except ReceptionError as exc:
-        raise _refuse(exc) from exc
+        raise _refuse(request, exc) from exc
     await session.commit()
     return {"message_ids": [m.id for m in posted.messages], "duplicate": posted.duplicate}
 
 
 @router.post("/conversations/{cid}/transfer")
-async def transfer(cid: int, body: TransferIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def transfer(
+    cid: int, body: TransferIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     try:
         moved = await do_transfer(
             session,
@@ -153,43 +164,51 @@ async def transfer(cid: int, body: TransferIn, session: SessionDep, staff: Staff
             to_team=body.team,
         )
     except ReceptionError as exc:
-        raise _refuse(exc) from exc
+        raise _refuse(request, exc) from exc
     await session.commit()
     return {"id": moved.id, "agent_id": moved.agent_id, "team": moved.team, "status": moved.status}
 
 
 @router.post("/conversations/{cid}/close")
-async def close(cid: int, body: CloseIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def close(
+    cid: int, body: CloseIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     try:
         closed = await do_close(session, actor=staff, conversation_id=cid, outcome=body.outcome)
     except ReceptionError as exc:
-        raise _refuse(exc) from exc
+        raise _refuse(request, exc) from exc
     await session.commit()
     return {"id": closed.id, "status": closed.status, "outcome": closed.outcome}
 
 
 @router.post("/conversations/{cid}/read")
-async def mark_read(cid: int, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def mark_read(
+    cid: int, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     try:
         await do_mark_read(session, staff, cid)
     except ReceptionError as exc:
-        raise _refuse(exc) from exc
+        raise _refuse(request, exc) from exc
     await session.commit()
     return {"id": cid, "unread": 0}
 
 
 @router.post("/presence")
-async def presence(body: PresenceIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def presence(
+    body: PresenceIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     try:
         row = await do_set_presence(session, agent=staff, status=body.status)
     except ReceptionError as exc:
-        raise _refuse(exc) from exc
+        raise _refuse(request, exc) from exc
     await session.commit()
     return {"status": row.status}
 
 
 @router.post("/calls")
-async def log_call(body: CallIn, session: SessionDep, staff: Staff) -> dict[str, Any]:
+async def log_call(
+    body: CallIn, request: Request, session: SessionDep, staff: Staff
+) -> dict[str, Any]:
     try:
         entry = await do_log_call(
             session,
@@ -199,7 +218,7 @@ async def log_call(body: CallIn, session: SessionDep, staff: Staff) -> dict[str,
             outcome=body.outcome,
         )
     except ReceptionError as exc:
-        raise _refuse(exc) from exc
+        raise _refuse(request, exc) from exc
     await session.commit()
     return {"id": entry.id}
 

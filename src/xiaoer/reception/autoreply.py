@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.catalog.models import Promotion
 from xiaoer.core.db import lock_shop
 from xiaoer.core.policy import Policy, in_span
+from xiaoer.core.texts import message_of, say
 from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY, NO_AGENT
 from xiaoer.reception.models import AutoReply, AutoReplyKind
 from xiaoer.reception.phrases import PhraseError, check_template
@@ -90,16 +91,18 @@ class AutoReplyError(ValueError):
 def check_auto_reply(kind: str, keywords: list[str], text: str) -> list[str]:
     """Validate a rule; returns its keywords cleaned (a keyword rule needs one)."""
     if kind not in {k.value for k in AutoReplyKind}:
-        raise AutoReplyError(f"kind {kind!r}: expected welcome, keyword, busy or offline")
+        raise AutoReplyError(
+            say("kind {kind!r}: expected welcome, keyword, busy or offline", kind=kind)
+        )
     words = [w.strip() for w in keywords if w.strip()]
     if kind == AutoReplyKind.keyword.value and not words:
-        raise AutoReplyError("a keyword reply needs at least one keyword")
+        raise AutoReplyError(say("a keyword reply needs at least one keyword"))
     if any(len(w) > 32 for w in words):
-        raise AutoReplyError("a keyword is longer than 32 characters")
+        raise AutoReplyError(say("a keyword is longer than {limit} characters", limit=32))
     try:
         check_template(text)
     except PhraseError as exc:
-        raise AutoReplyError(str(exc)) from exc
+        raise AutoReplyError(message_of(exc)) from exc
     return words
 
 
@@ -155,7 +158,7 @@ async def do_save_auto_reply(
     else:
         found = await session.get(AutoReply, reply_id)
         if found is None or found.shop_id != shop_id:
-            raise AutoReplyError(f"no automatic reply {reply_id}")
+            raise AutoReplyError(say("no automatic reply {reply_id}", reply_id=reply_id))
         rule = found
     rule.kind, rule.keywords, rule.text, rule.active = kind, words, text.strip(), active
     await session.flush()
@@ -166,5 +169,5 @@ async def do_delete_auto_reply(session: AsyncSession, *, shop_id: int, reply_id:
     await _ensure_own_rules(session, shop_id)
     found = await session.get(AutoReply, reply_id)
     if found is None or found.shop_id != shop_id:
-        raise AutoReplyError(f"no automatic reply {reply_id}")
+        raise AutoReplyError(say("no automatic reply {reply_id}", reply_id=reply_id))
     await session.delete(found)

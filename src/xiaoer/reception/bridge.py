@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.events import record_event
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.reception.models import Channel, ChannelKind
 
@@ -34,7 +35,7 @@ async def do_add_bridge_channel(
     """A new bridge channel and its secret; only the secret's hash is kept."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise ChannelError("channel name must be 1–64 characters")
+        raise ChannelError(say("channel name must be 1–64 characters"))
     secret = "xc_" + secrets.token_urlsafe(32)
     channel = Channel(
         shop_id=shop_id, kind=ChannelKind.bridge.value, name=name, secret_hash=_hash(secret)
@@ -59,7 +60,7 @@ async def authenticated_channel(
         and hmac.compare_digest(channel.secret_hash, _hash(secret.strip()))
     )
     if not valid or channel is None:
-        raise ChannelError("unknown channel or wrong secret")
+        raise ChannelError(say("unknown channel or wrong secret"))
     return channel
 
 

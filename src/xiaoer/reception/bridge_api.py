@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
+from xiaoer.core.texts import say
 from xiaoer.customers.service import CustomerError, do_get_or_create_customer
 from xiaoer.reception.bridge import (
     ChannelError,
@@ -20,6 +21,7 @@ from xiaoer.reception.bridge import (
 from xiaoer.reception.buyers import RateLimiter
 from xiaoer.reception.service import ReceptionError, do_receive_buyer_message
 from xiaoer.shops.models import Shop
+from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/bridge")
 limiter = RateLimiter(limit=600, window=60)
@@ -50,9 +52,10 @@ async def post_message(
         try:
             channel = await authenticated_channel(session, channel_id, authorization)
         except ChannelError as exc:
-            raise HTTPException(401, str(exc)) from exc
+            raise HTTPException(401, error_text(request, exc)) from exc
         if not limiter.allow(str(channel.id)):
-            raise HTTPException(429, "too many messages on this channel; slow down")
+            slow_down = say("too many messages on this channel; slow down")
+            raise HTTPException(429, error_text(request, slow_down))
         shop = await session.get(Shop, channel.shop_id)
         assert shop is not None
         try:
@@ -73,7 +76,7 @@ async def post_message(
                 team=body.team,
             )
         except (ReceptionError, CustomerError) as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(422, error_text(request, exc)) from exc
         await session.commit()
     return {
         "message_id": posted.messages[0].id,
@@ -98,7 +101,7 @@ async def replies(
         try:
             channel = await authenticated_channel(session, channel_id, authorization)
         except ChannelError as exc:
-            raise HTTPException(401, str(exc)) from exc
+            raise HTTPException(401, error_text(request, exc)) from exc
         events = await read_after(session, channel.shop_id, after, limit=500)
         chosen = [
             e for e in events if e.kind == "message.created" and reply_of(e.payload, channel.id)

@@ -19,6 +19,7 @@ from xiaoer.core.admission import Busy, buyer_messages
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq
 from xiaoer.core.feed import follow
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.buyers import (
@@ -36,6 +37,7 @@ from xiaoer.reception.service import MAX_MESSAGE_CHARS, ReceptionError, do_recei
 from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import shop_by_code
+from xiaoer.web.render import error_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -44,6 +46,7 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_FRAME_BYTES = 8 * 1024
 message_limiter = RateLimiter(limit=40, window=60)
 session_limiter = RateLimiter(limit=30, window=60)
+_NOT_STORED = say("the message could not be stored just now; it will be sent again")
 
 
 class SessionIn(BaseModel):
@@ -67,10 +70,16 @@ def _secret(request: Request | WebSocket) -> str:
     return secret
 
 
-async def _shop(session: AsyncSession, code: str) -> Shop:
+def _text(connection: Request | WebSocket, error: BaseException | str) -> str:
+    """An error's message for the buyer: the buyers' app has no session, so Chinese
+    (or English for a client asking for it first in ``Accept-Language``)."""
+    return error_text(connection, error)
+
+
+async def _shop(connection: Request | WebSocket, session: AsyncSession, code: str) -> Shop:
     shop = await shop_by_code(session, code)
     if shop is None:
-        raise HTTPException(404, f"no shop {code!r}")
+        raise HTTPException(404, _text(connection, say("no shop {code!r}", code=code)))
     return shop
 
 
@@ -91,7 +100,7 @@ def _identity(request: Request | WebSocket, token: str, shop_code: str) -> Buyer
     try:
         return read_buyer_token(_secret(request), token, shop_code)
     except BadToken as exc:
-        raise HTTPException(401, str(exc)) from exc
+        raise HTTPException(401, _text(request, exc)) from exc
 
 
 @router.post("/{shop_code}/session")
@@ -99,13 +108,14 @@ async def open_session(shop_code: str, body: SessionIn, request: Request) -> dic
     """A token for a new buyer, or the history of the buyer a token names."""
     address = request.client.host if request.client else "?"
     async with _db(request).session() as session:
-        shop = await _shop(session, shop_code)
+        shop = await _shop(request, session, shop_code)
         if body.token:
             identity = _identity(request, body.token, shop_code)
             token = body.token
         else:
             if not session_limiter.allow(address):
-                raise HTTPException(429, "too many new chats from this address; wait a minute")
+                wait = say("too many new chats from this address; wait a minute")
+                raise HTTPException(429, _text(request, wait))
             token, identity = new_buyer_token(_secret(request), shop_code)
         customer = await _buyer(session, shop, identity, body.nick)
         await session.commit()
@@ -124,11 +134,11 @@ async def open_session(shop_code: str, body: SessionIn, request: Request) -> dic
 async def post_message(shop_code: str, body: MessageIn, request: Request) -> dict[str, Any]:
     """Send a message over HTTP (the WebSocket does the same); a resend is stored once."""
     identity = _identity(request, body.token, shop_code)
-    return await _receive(_db(request), shop_code, identity, body.text, body.client_id)
+    return await _receive(request, shop_code, identity, body.text, body.client_id)
 
 
 async def _receive(
-    db: Database,
+    connection: Request | WebSocket,
     shop_code: str,
     identity: BuyerToken,
     text: str,
@@ -137,11 +147,12 @@ async def _receive(
 ) -> dict[str, Any]:
     """Store a buyer's message. ``known``: the shop and buyer a socket read when it opened."""
     if not message_limiter.allow(f"{shop_code}/{identity.buyer_id}"):
-        raise HTTPException(429, "too many messages; wait a moment before sending more")
+        wait = say("too many messages; wait a moment before sending more")
+        raise HTTPException(429, _text(connection, wait))
     try:
-        async with buyer_messages.turn(), db.session() as session:
+        async with buyer_messages.turn(), _db(connection).session() as session:
             if known is None:
-                shop = await _shop(session, shop_code)
+                shop = await _shop(connection, session, shop_code)
                 customer = await _buyer(session, shop, identity)
             else:
                 shop, customer = known
@@ -150,10 +161,10 @@ async def _receive(
                     session, shop=shop, customer=customer, text=text, client_id=client_id
                 )
             except ReceptionError as exc:
-                raise HTTPException(422, str(exc)) from exc
+                raise HTTPException(422, _text(connection, exc)) from exc
             await session.commit()
     except Busy as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
+        raise HTTPException(503, _text(connection, exc), headers={"Retry-After": "2"}) from exc
     return {
         "message_id": posted.messages[0].id,
         "conversation_id": posted.conversation.id,
@@ -190,7 +201,7 @@ async def buyer_socket(
     async def receive(websocket: WebSocket) -> None:
         while True:
             raw = await websocket.receive_text()
-            await _handle_frame(websocket, db, shop_code, identity, raw, known)
+            await _handle_frame(websocket, shop_code, identity, raw, known)
 
     push = _push(websocket, db, shop_id, topic_of(customer_id), after)
     await run_socket(websocket, push, receive)
@@ -207,16 +218,14 @@ async def _push(websocket: WebSocket, db: Database, shop_id: int, topic: str, af
 
 async def _handle_frame(
     websocket: WebSocket,
-    db: Database,
     shop_code: str,
     identity: BuyerToken,
     raw: str,
     known: tuple[Shop, Customer],
 ) -> None:
     if len(raw.encode()) > MAX_FRAME_BYTES:
-        await websocket.send_json(
-            {"type": "error", "message": f"message too large: at most {MAX_FRAME_BYTES} bytes"}
-        )
+        too_large = say("message too large: at most {limit} bytes", limit=MAX_FRAME_BYTES)
+        await websocket.send_json({"type": "error", "message": _text(websocket, too_large)})
         return
     try:
         frame = json.loads(raw)
@@ -229,7 +238,7 @@ async def _handle_frame(
         await websocket.send_json({"type": "error", "message": f"bad frame: {exc}"})
         return
     try:
-        result = await _receive(db, shop_code, identity, text, client_id, known)
+        result = await _receive(websocket, shop_code, identity, text, client_id, known)
     except HTTPException as exc:
         frame = {"type": "error", "client_id": client_id, "message": exc.detail}
         if exc.status_code in (429, 503):
@@ -243,7 +252,7 @@ async def _handle_frame(
                 "type": "error",
                 "client_id": client_id,
                 "retry": True,
-                "message": "the message could not be stored just now; it will be sent again",
+                "message": _text(websocket, _NOT_STORED),
             }
         )
         return

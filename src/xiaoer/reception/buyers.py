@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.events import EventData
+from xiaoer.core.texts import say
 from xiaoer.reception.models import Conversation, Message
 from xiaoer.reception.routing import buyer_topic
 
@@ -55,11 +56,11 @@ def read_buyer_token(secret: str, token: str, shop_code: str) -> BuyerToken:
     try:
         data = _serializer(secret).loads(token)
     except BadSignature as exc:
-        raise BadToken("the buyer token is not valid") from exc
+        raise BadToken(say("the buyer token is not valid")) from exc
     if not (isinstance(data, list) and len(data) == 2 and all(isinstance(x, str) for x in data)):
-        raise BadToken("the buyer token is not valid")
+        raise BadToken(say("the buyer token is not valid"))
     if data[0] != shop_code:
-        raise BadToken("the buyer token belongs to another shop")
+        raise BadToken(say("the buyer token belongs to another shop"))
     return BuyerToken(data[0], data[1])
 
 

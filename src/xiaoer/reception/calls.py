@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer, find_by_contact
 from xiaoer.reception.models import CallLog
@@ -36,7 +37,11 @@ async def do_log_call_by_contact(
     matches = await find_by_contact(session, agent.shop_id, contact)
     if len(matches) > 1:
         raise ReceptionError(
-            f"{len(matches)} buyers match {contact.strip()!r}: use the phone number or buyer id"
+            say(
+                "{count} buyers match {contact!r}: use the phone number or buyer id",
+                count=len(matches),
+                contact=contact.strip(),
+            )
         )
     if matches:
         customer = matches[0]
@@ -52,7 +57,10 @@ async def do_log_call_by_contact(
         )
     else:
         raise ReceptionError(
-            f"no buyer matches {contact.strip()!r}; a new caller is added by phone number"
+            say(
+                "no buyer matches {contact!r}; a new caller is added by phone number",
+                contact=contact.strip(),
+            )
         )
     return await do_log_call(
         session, agent=agent, customer_id=customer.id, summary=summary, outcome=outcome, now=now
@@ -72,7 +80,7 @@ async def do_log_call(
     summary = check_call(summary, outcome)
     customer = await session.get(Customer, customer_id)
     if customer is None or customer.shop_id != agent.shop_id:
-        raise ReceptionError(f"no buyer {customer_id} in this shop")
+        raise ReceptionError(say("no buyer {customer_id} in this shop", customer_id=customer_id))
     entry = CallLog(
         shop_id=agent.shop_id,
         customer_id=customer_id,
@@ -94,7 +102,13 @@ async def do_log_call(
 
 def check_call(summary: str, outcome: str) -> str:
     if outcome not in CALL_OUTCOMES:
-        raise ReceptionError(f"outcome {outcome!r}: expected one of {', '.join(CALL_OUTCOMES)}")
+        raise ReceptionError(
+            say(
+                "outcome {outcome!r}: expected one of {choices}",
+                outcome=outcome,
+                choices=", ".join(CALL_OUTCOMES),
+            )
+        )
     return check_text(summary)
 
 

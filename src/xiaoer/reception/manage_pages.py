@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from xiaoer.core.sheets import SheetError
+from xiaoer.core.sheets import ImportReport, SheetError
+from xiaoer.core.texts import message_of, say
 from xiaoer.reception import autoreply, phrases
 from xiaoer.reception.models import QuickPhrase
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/reception")
 
@@ -21,6 +22,12 @@ Worker = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "m
 Manager = Annotated[StaffAccount, Depends(require_staff("manager", "admin"))]
 MAX_UPLOAD = 2 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _shown(request: Request, report: ImportReport) -> ImportReport:
+    """The import's report with each refused row's reason in the reader's language."""
+    report.rejected = [(line, error_text(request, reason)) for line, reason in report.rejected]
+    return report
 
 
 def _scope_owner(staff: StaffAccount, scope: str) -> int | None:
@@ -70,7 +77,7 @@ async def save_phrase(
             session, shop_id=staff.shop_id, owner_id=_scope_owner(staff, scope), item=item
         )
     except phrases.PhraseError as exc:
-        return await _phrase_page(request, session, staff, error=str(exc))
+        return await _phrase_page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/reception/phrases", status_code=303)
 
@@ -91,7 +98,7 @@ async def delete_phrase(
             phrase_id=phrase_id,
         )
     except phrases.PhraseError as exc:
-        return await _phrase_page(request, session, staff, error=str(exc))
+        return await _phrase_page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/reception/phrases", status_code=303)
 
@@ -106,15 +113,17 @@ async def import_phrases(
 ) -> Response:
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return await _phrase_page(request, session, staff, error="file larger than 2 MB")
+        too_large = say("file larger than {size} MB", size=MAX_UPLOAD // (1024 * 1024))
+        return await _phrase_page(request, session, staff, error=error_text(request, too_large))
     try:
         report = await phrases.do_import_phrases(
             session, shop_id=staff.shop_id, owner_id=_scope_owner(staff, scope), data=data
         )
     except SheetError as exc:
-        return await _phrase_page(request, session, staff, error=f"{file.filename}: {exc}")
+        problem = say("{filename}: {problem}", filename=file.filename, problem=message_of(exc))
+        return await _phrase_page(request, session, staff, error=error_text(request, problem))
     await session.commit()
-    return await _phrase_page(request, session, staff, report=report)
+    return await _phrase_page(request, session, staff, report=_shown(request, report))
 
 
 @router.get("/phrases.xlsx")
@@ -173,7 +182,7 @@ async def save_auto_reply(
             active=active,
         )
     except autoreply.AutoReplyError as exc:
-        return await _auto_page(request, session, staff, error=str(exc))
+        return await _auto_page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/reception/auto-replies", status_code=303)
 
@@ -185,6 +194,6 @@ async def delete_auto_reply(
     try:
         await autoreply.do_delete_auto_reply(session, shop_id=staff.shop_id, reply_id=reply_id)
     except autoreply.AutoReplyError as exc:
-        return await _auto_page(request, session, staff, error=str(exc))
+        return await _auto_page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/reception/auto-replies", status_code=303)

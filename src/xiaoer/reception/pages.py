@@ -11,7 +11,7 @@ from xiaoer.reception import calls
 from xiaoer.reception.service import ReceptionError
 from xiaoer.staff.models import StaffAccount
 from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import render
+from xiaoer.web.render import error_text, render
 
 router = APIRouter()
 
@@ -61,6 +61,6 @@ async def log_call(
             session, agent=staff, contact=contact, name=name, summary=summary, outcome=outcome
         )
     except ReceptionError as exc:
-        return await _calls_page(request, session, staff, error=str(exc))
+        return await _calls_page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/reception/calls", status_code=303)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
 from xiaoer.core.templates import template_problem
+from xiaoer.core.texts import message_of, say
 from xiaoer.reception.models import QuickPhrase
 
 VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "position")
@@ -25,7 +26,7 @@ class PhraseError(ValueError):
 def check_template(text: str) -> None:
     """A template may use only the known ``{variables}``; braces must pair."""
     if not text.strip():
-        raise PhraseError("the text is empty")
+        raise PhraseError(say("the text is empty"))
     problem = template_problem(text, VARIABLES)
     if problem:
         raise PhraseError(problem)
@@ -51,10 +52,15 @@ class PhraseInput:
 def check_phrase(item: PhraseInput) -> None:
     if not _SHORTCUT.match(item.shortcut):
         raise PhraseError(
-            f"shortcut {item.shortcut!r}: use 1–32 letters, digits, Chinese characters, '-' or '_'"
+            say(
+                "shortcut {shortcut!r}: use 1–32 letters, digits, Chinese characters, '-' or '_'",
+                shortcut=item.shortcut,
+            )
         )
     if len(item.group) > 32:
-        raise PhraseError(f"group {item.group!r} is longer than 32 characters")
+        raise PhraseError(
+            say("group {group!r} is longer than {limit} characters", group=item.group, limit=32)
+        )
     check_template(item.text)
 
 
@@ -93,7 +99,7 @@ async def do_delete_phrase(
 ) -> None:
     phrase = await session.get(QuickPhrase, phrase_id)
     if phrase is None or phrase.shop_id != shop_id or phrase.owner_id != owner_id:
-        raise PhraseError(f"no phrase {phrase_id}")
+        raise PhraseError(say("no phrase {phrase_id}", phrase_id=phrase_id))
     await session.delete(phrase)
 
 
@@ -136,10 +142,12 @@ async def do_import_phrases(
         try:
             check_phrase(item)
         except PhraseError as exc:
-            report.rejected.append((line, str(exc)))
+            report.rejected.append((line, message_of(exc)))
             continue
         if item.shortcut in seen:
-            report.rejected.append((line, f"shortcut {item.shortcut!r} repeats an earlier row"))
+            report.rejected.append(
+                (line, say("shortcut {shortcut!r} repeats an earlier row", shortcut=item.shortcut))
+            )
             continue
         seen.add(item.shortcut)
         existing = await _phrase(session, shop_id, owner_id, item.shortcut)

@@ -21,6 +21,7 @@ from xiaoer.core.hooks import buyer_waiting
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block, blocks_for
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.reception import autoreply, routing, sla
 from xiaoer.reception.models import (
@@ -74,17 +75,21 @@ class Posted:
 def check_text(text: str) -> str:
     cleaned = text.replace("\r\n", "\n").strip()
     if not cleaned:
-        raise ReceptionError("the message is empty")
+        raise ReceptionError(say("the message is empty"))
     if len(cleaned) > MAX_MESSAGE_CHARS:
         raise ReceptionError(
-            f"the message has {len(cleaned)} characters; at most {MAX_MESSAGE_CHARS} are allowed"
+            say(
+                "the message has {chars} characters; at most {limit} are allowed",
+                chars=len(cleaned),
+                limit=MAX_MESSAGE_CHARS,
+            )
         )
     return cleaned
 
 
 def check_client_id(client_id: str | None) -> None:
     if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
-        raise ReceptionError(f"client id must be 1–{MAX_CLIENT_ID} characters")
+        raise ReceptionError(say("client id must be 1–{limit} characters", limit=MAX_CLIENT_ID))
 
 
 def split_reply(text: str, limit: int) -> list[str]:
@@ -401,14 +406,14 @@ async def _load_for_agent(
 ) -> Conversation:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.shop_id != agent.shop_id:
-        raise ReceptionError(f"no conversation {conversation_id}")
+        raise ReceptionError(say("no conversation {cid}", cid=conversation_id))
     return conversation
 
 
 def check_may_act(agent: StaffAccount, conversation: Conversation) -> None:
     """The assigned agent acts on a conversation; a supervisor may act on any."""
     if conversation.agent_id != agent.id and not agent.has_role("supervisor", "manager"):
-        raise NotAllowed("this conversation is with another agent")
+        raise NotAllowed(say("this conversation is with another agent"))
 
 
 async def do_send_agent_message(
@@ -429,7 +434,7 @@ async def do_send_agent_message(
     key = f"a{agent.id}:{client_id}" if client_id else None
     try:
         if conversation.status != ConversationStatus.active.value:
-            raise ReceptionError("the conversation is not open with an agent")
+            raise ReceptionError(say("the conversation is not open with an agent"))
         check_may_act(agent, conversation)
     except ReceptionError:
         if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
@@ -519,25 +524,27 @@ async def do_transfer(
     moment = now or utcnow()
     conversation = await _load_for_agent(session, actor, conversation_id)
     if conversation.status == ConversationStatus.closed.value:
-        raise ReceptionError("the conversation is closed")
+        raise ReceptionError(say("the conversation is closed"))
     check_may_act(actor, conversation)
     policy = await policy_on(session, actor.shop_id, moment.date())
     previous_team = conversation.team
     if to_agent_id is not None:
         target = await session.get(StaffAccount, to_agent_id)
         if target is None or target.shop_id != actor.shop_id or not target.has_role("agent"):
-            raise ReceptionError(f"no agent {to_agent_id} in this shop")
+            raise ReceptionError(say("no agent {agent_id} in this shop", agent_id=to_agent_id))
         if target.id == conversation.agent_id:
-            raise ReceptionError("the conversation is with that agent already")
+            raise ReceptionError(say("the conversation is with that agent already"))
         presence = await session.get(AgentPresence, target.id)
         if presence is None or presence.status != PresenceStatus.online.value:
-            raise ReceptionError(f"{target.name} is not online")
+            raise ReceptionError(say("{name} is not online", name=target.name))
         conversation.team = target.team
         await routing.do_assign(session, conversation, target, moment, reason="transfer")
         note = f"已转接给客服 {target.name}"
     elif to_team is not None:
         if to_team not in {t.value for t in Team}:
-            raise ReceptionError(f"team {to_team!r}: expected presale, aftersale or assist")
+            raise ReceptionError(
+                say("team {team!r}: expected presale, aftersale or assist", team=to_team)
+            )
         conversation.team = to_team
         conversation.agent_id = None
         conversation.status = ConversationStatus.queued.value
@@ -545,7 +552,7 @@ async def do_transfer(
         agent = await routing.do_route(session, conversation, policy, moment)
         note = f"已转接给{agent.name}" if agent else "已转接，正在为您安排客服"
     else:
-        raise ReceptionError("name an agent or a team to transfer to")
+        raise ReceptionError(say("name an agent or a team to transfer to"))
     await _add_message(
         session, conversation, Sender.system, note, moment, meta={"transfer": {"by": actor.id}}
     )
@@ -564,10 +571,16 @@ async def do_close(
     """Close with an outcome tag (C10); the agent's place goes to the next waiting buyer."""
     moment = now or utcnow()
     if outcome not in OUTCOMES:
-        raise ReceptionError(f"outcome {outcome!r}: expected one of {', '.join(OUTCOMES)}")
+        raise ReceptionError(
+            say(
+                "outcome {outcome!r}: expected one of {choices}",
+                outcome=outcome,
+                choices=", ".join(OUTCOMES),
+            )
+        )
     conversation = await _load_for_agent(session, actor, conversation_id)
     if conversation.status == ConversationStatus.closed.value:
-        raise ReceptionError("the conversation is closed already")
+        raise ReceptionError(say("the conversation is closed already"))
     check_may_act(actor, conversation)
     policy = await policy_on(session, actor.shop_id, moment.date())
     await sla.do_abandon_round(session, conversation, policy, moment)
@@ -593,9 +606,11 @@ async def do_set_presence(
     """Online, away or offline (C7); going online takes waiting buyers."""
     moment = now or utcnow()
     if status not in {s.value for s in PresenceStatus}:
-        raise ReceptionError(f"status {status!r}: expected online, away or offline")
+        raise ReceptionError(
+            say("status {status!r}: expected online, away or offline", status=status)
+        )
     if not agent.has_role("agent"):
-        raise NotAllowed("only agents take conversations")
+        raise NotAllowed(say("only agents take conversations"))
     presence = await session.get(AgentPresence, agent.id)
     if presence is None:
         presence = AgentPresence(

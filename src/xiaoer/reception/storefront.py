@@ -20,8 +20,10 @@ from sqlalchemy import select
 from xiaoer.catalog.models import Product
 from xiaoer.core.db import Database
 from xiaoer.core.money import fen_to_yuan
+from xiaoer.core.texts import say
 from xiaoer.shops.service import shop_by_code
 from xiaoer.web.i18n import LANGUAGES, Translator, catalogue
+from xiaoer.web.render import error_text
 
 router = APIRouter()
 
@@ -62,7 +64,7 @@ async def storefront(shop_code: str, request: Request) -> Response:
     async with db.session() as session:
         shop = await shop_by_code(session, shop_code)
         if shop is None:
-            raise HTTPException(404, f"no shop {shop_code!r}")
+            raise HTTPException(404, error_text(request, say("no shop {code!r}", code=shop_code)))
         products = list(
             await session.scalars(
                 select(Product)
