@@ -1,34 +1,13 @@
 """A message beyond the agent's authority is stopped until the supervisor approves it."""
 
 import httpx
-import pytest
 
-from tests.conftest import MakeStaff, csrf_from, sign_in
+from tests.conftest import csrf_from, sign_in
 from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
-from xiaoer.customers.service import do_get_or_create_customer
-from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
 from xiaoer.shops.models import Shop
 
 DISCOUNT = "亲，给您便宜20块吧"
-
-
-@pytest.fixture
-async def chat(db: Database, shop: Shop, make_staff: MakeStaff) -> int:
-    """An intermediate agent (may give 5 yuan) online, with a bargaining buyer."""
-    agent = await make_staff("lina", "agent", level="intermediate", name="李娜")
-    await make_staff("boss", "supervisor", name="王主管")
-    async with db.session() as session:
-        await do_set_presence(session, agent=agent, status="online")
-        buyer = await do_get_or_create_customer(
-            session, shop_id=shop.id, channel="widget", buyer_id="w1"
-        )
-        posted = await do_receive_buyer_message(
-            session, shop=shop, customer=buyer, text="能便宜点吗？别家才卖八十"
-        )
-        await session.commit()
-        assert posted.conversation.agent_id == agent.id
-        return posted.conversation.id
 
 
 async def _as(client: httpx.AsyncClient, username: str) -> dict[str, str]:

@@ -1,31 +1,9 @@
 """The assistant's refusals reach staff in their language (DESIGN: Language)."""
 
 import httpx
-import pytest
 
 from tests.assistant.test_approvals import DISCOUNT, _as
 from tests.conftest import MakeStaff, csrf_from, sign_in
-from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
-from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
-from xiaoer.shops.models import Shop
-
-
-@pytest.fixture
-async def chat(db: Database, shop: Shop, make_staff: MakeStaff) -> int:
-    """An intermediate agent online with a bargaining buyer, and a supervisor."""
-    agent = await make_staff("lina", "agent", level="intermediate", name="李娜")
-    await make_staff("boss", "supervisor", name="王主管")
-    async with db.session() as session:
-        await do_set_presence(session, agent=agent, status="online")
-        buyer = await do_get_or_create_customer(
-            session, shop_id=shop.id, channel="widget", buyer_id="w1"
-        )
-        posted = await do_receive_buyer_message(
-            session, shop=shop, customer=buyer, text="能便宜点吗？"
-        )
-        await session.commit()
-        return posted.conversation.id
 
 
 async def test_a_decided_request_is_refused_in_chinese(
