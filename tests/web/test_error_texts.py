@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import string
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from xiaoer.core.texts import Text, message_of, say
+from xiaoer.core.texts import Text, from_data, message_of, say, to_data
 from xiaoer.performance.worklog import MAX_TEXT, WorkLogError, check_log
 from xiaoer.web.i18n import Translator, error_catalogue
 from xiaoer.web.render import error_text
@@ -105,3 +106,14 @@ def test_callers_without_a_session_read_chinese_unless_they_ask_for_english() ->
     assert error_text(_sessionless(""), error) == "结束日期早于开始日期"
     assert error_text(_sessionless("zh-CN,zh;q=0.9,en;q=0.5"), error) == "结束日期早于开始日期"
     assert error_text(_sessionless("en-US,en;q=0.9"), error) == str(error)
+
+
+def test_a_stored_message_comes_back_translatable() -> None:
+    with pytest.raises(WorkLogError) as caught:
+        check_log(date(2026, 11, 24), date(2026, 11, 24), "问" * (MAX_TEXT + 1), "无")
+    message = message_of(caught.value)
+    stored = json.loads(json.dumps(to_data(message)))
+    back = from_data(stored)
+    assert back == message and isinstance(back, Text)
+    assert Translator("zh").text(back) == Translator("zh").error(caught.value)
+    assert (to_data("plain words"), from_data("plain words")) == ("plain words", "plain words")

@@ -43,3 +43,27 @@ def message_of(error: BaseException | str) -> str:
     if len(error.args) == 1 and isinstance(error.args[0], str):
         return error.args[0]
     return str(error)
+
+
+def to_data(message: str) -> str | dict[str, Any]:
+    """A message as JSON data to store: a :class:`Text` as its template and values
+    (nested texts likewise), a plain string as it is."""
+    if not isinstance(message, Text):
+        return str(message)
+    values = {
+        name: to_data(value) if isinstance(value, str) else value
+        for name, value in message.values.items()
+    }
+    return {"template": message.template, "values": values}
+
+
+def from_data(data: object) -> str:
+    """A stored message back: a :class:`Text` from :func:`to_data`'s dict, else the string."""
+    if isinstance(data, dict) and isinstance(data.get("template"), str):
+        raw = data.get("values")
+        values = {
+            str(name): from_data(value) if isinstance(value, dict | str) else value
+            for name, value in (raw.items() if isinstance(raw, dict) else ())
+        }
+        return Text(data["template"], values)
+    return str(data)
