@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import xiaoer.assistant.classifier as classifier_module
 from xiaoer.assistant.baseline import KeywordBaseline
 from xiaoer.assistant.classifier import (
     BARGAIN_TYPES,
@@ -129,6 +131,55 @@ def test_the_shipped_examples_are_exactly_the_train_split(
     shipped = shipped_examples()
     assert shipped == train
     assert {e.text for e in shipped} & {e.text for e in test} == set()
+
+
+@pytest.fixture
+def small_default(
+    train: list[Example], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """No default classifier yet, a cache folder of the test's own, and few examples
+    to train on, so that training is quick."""
+    few = [e for e in train if e.intent in ("greeting", "stock", "bargain")][:200]
+    monkeypatch.setattr(classifier_module, "_default", None)
+    monkeypatch.setattr(classifier_module, "shipped_examples", lambda: few)
+    monkeypatch.setenv("XIAOER_CACHE_DIR", str(tmp_path / "cache"))
+    yield tmp_path / "cache"
+
+
+def test_the_trained_default_is_cached_and_loaded_by_the_next_process(
+    small_default: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = default_classifier()
+    (kept,) = small_default.glob("classifier-*.json")
+    assert json.loads(kept.read_text("utf-8"))["model"] == first.to_dict()
+
+    def no_training(*args: object, **kwargs: object) -> Classifier:
+        raise AssertionError("the cached classifier should have been loaded")
+
+    monkeypatch.setattr(classifier_module, "_default", None)  # a new process
+    monkeypatch.setattr(Classifier, "train", no_training)
+    again = default_classifier()
+    assert again is not first and again.to_dict() == first.to_dict()
+
+
+def test_a_damaged_cache_file_is_trained_again_and_replaced(
+    small_default: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = default_classifier()
+    (kept,) = small_default.glob("classifier-*.json")
+    kept.write_text('{"key": "', "utf-8")
+    monkeypatch.setattr(classifier_module, "_default", None)
+    assert default_classifier().to_dict() == first.to_dict()
+    assert json.loads(kept.read_text("utf-8"))["model"] == first.to_dict()
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_training(
+    small_default: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", "utf-8")
+    monkeypatch.setenv("XIAOER_CACHE_DIR", str(blocked))
+    assert default_classifier().classify("在吗").intent == "greeting"
 
 
 def test_the_default_classifier_is_trained_once(classifier: Classifier) -> None:

@@ -21,20 +21,26 @@ e.g. to keep one per shop.
 
 :func:`default_classifier` trains once on the examples shipped in
 ``xiaoer/assistant/data/examples.tsv`` (the ``train`` split of the labelled
-messages; the ``test`` split is never shipped).
+messages; the ``test`` split is never shipped) and keeps the trained model in
+the user's cache folder for the next process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
 import math
 import operator
+import os
 import random
 import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +61,8 @@ BARGAIN = "bargain"
 
 _HEADER = ["split", "intent", "bargain_type", "text"]
 _HEADER_LINE = "\t".join(_HEADER)
+log = logging.getLogger(__name__)
+
 _FORMAT = "xiaoer.assistant.classifier/2"
 _FORMAT_WITHOUT_BAYES = "xiaoer.assistant.classifier/1"
 _DIGITS_KEPT = 4
@@ -450,6 +458,7 @@ class Classifier:
 
 _default: Classifier | None = None
 _default_lock = threading.Lock()
+_CACHED_FROM = ("classifier.py", "features.py", "normalize.py", "data/examples.tsv")
 
 
 def default_classifier_trained() -> bool:
@@ -458,10 +467,61 @@ def default_classifier_trained() -> bool:
 
 
 def default_classifier() -> Classifier:
-    """The classifier trained on the shipped examples, trained once per process."""
+    """The classifier trained on the shipped examples, once per process.
+
+    The trained model is kept in the cache folder (:func:`cache_folder`) under a
+    name made from everything that decides it: the examples, the options, the
+    code that reads and learns, and the OpenCC version. A process that finds it
+    there loads it in a fraction of a second instead of training for seconds; a
+    file that cannot be read is trained again and written anew.
+    """
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Classifier.train(shipped_examples())
+                _default = _load_or_train()
     return _default
+
+
+def cache_folder() -> Path:
+    """``$XIAOER_CACHE_DIR``, else ``$XDG_CACHE_HOME/xiaoer``, else ``~/.cache/xiaoer``."""
+    chosen = os.environ.get("XIAOER_CACHE_DIR")
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xiaoer"
+
+
+def _cache_key(options: ClassifierOptions) -> str:
+    digest = hashlib.sha256()
+    package = resources.files("xiaoer.assistant")
+    for name in _CACHED_FROM:
+        digest.update(name.encode() + b"\0" + package.joinpath(name).read_bytes() + b"\0")
+    digest.update(json.dumps(asdict(options), sort_keys=True).encode())
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("opencc").encode())
+    return digest.hexdigest()[:32]
+
+
+def _load_or_train() -> Classifier:
+    options = ClassifierOptions()
+    key = _cache_key(options)
+    path = cache_folder() / f"classifier-{key}.json"
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        if data.get("key") == key:
+            return Classifier.from_dict(data["model"])
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("the cached classifier %s cannot be read; training again", path)
+    model = Classifier.train(shipped_examples(), options)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed, so another process never reads half a file.
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        partial.write_text(json.dumps({"key": key, "model": model.to_dict()}), "utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        log.info("the trained classifier is not cached (%s)", exc)
+    return model
