@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,6 +162,18 @@ def test_the_trained_default_is_cached_and_loaded_by_the_next_process(
     monkeypatch.setattr(Classifier, "train", no_training)
     again = default_classifier()
     assert again is not first and again.to_dict() == first.to_dict()
+
+
+def test_writing_a_new_cache_file_removes_those_a_day_old(small_default: Path) -> None:
+    small_default.mkdir(parents=True)
+    old, recent = small_default / "classifier-old.json", small_default / "classifier-new.json"
+    for path in (old, recent):
+        path.write_text("{}", "utf-8")
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(old, (two_days_ago, two_days_ago))
+    default_classifier()
+    assert not old.exists() and recent.exists()
+    assert len(list(small_default.glob("classifier-*.json"))) == 2
 
 
 def test_a_damaged_cache_file_is_trained_again_and_replaced(

@@ -36,6 +36,7 @@ import operator
 import os
 import random
 import threading
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -522,6 +523,17 @@ def _load_or_train() -> Classifier:
         partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
         partial.write_text(json.dumps({"key": key, "model": model.to_dict()}), "utf-8")
         os.replace(partial, path)
+        _forget_old(path)
     except OSError as exc:
         log.info("the trained classifier is not cached (%s)", exc)
     return model
+
+
+def _forget_old(kept: Path) -> None:
+    """Remove cached classifiers of other code or examples a day after they were last
+    written; another version still in use nearby keeps its file meanwhile."""
+    day_ago = time.time() - 86_400
+    for other in kept.parent.glob("classifier-*.json"):
+        with contextlib.suppress(OSError):
+            if other != kept and other.stat().st_mtime < day_ago:
+                other.unlink()
