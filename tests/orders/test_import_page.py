@@ -6,11 +6,18 @@ import csv
 from pathlib import Path
 
 import httpx
+from markupsafe import escape
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
 from xiaoer.orders.imports import wait_for_jobs
+from xiaoer.orders.models import ImportJob
 from xiaoer.orders.samples import write_sample_export
+from xiaoer.shops.models import Shop
+
+# The spoilt cell of _spoil_first_row, as the reason says it in each language.
+BAD_PAID_EN = '买家实际支付金额 "很多钱" is not an amount of money'
+BAD_PAID_ZH = "买家实际支付金额“很多钱”不是金额"
 
 
 async def _token(client: httpx.AsyncClient) -> str:
@@ -26,11 +33,8 @@ def _spoil_first_row(path: Path) -> None:
         csv.writer(f).writerows(rows)
 
 
-async def test_a_supervisor_uploads_an_export_and_reads_the_report(
-    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, tmp_path: Path
-) -> None:
-    await make_staff("boss", "supervisor")
-    await sign_in(client, "boss")
+async def _import_spoilt_export(client: httpx.AsyncClient, tmp_path: Path) -> tuple[Path, int]:
+    """Upload a sample export whose first order row has a bad amount; wait for the job."""
     order_list, item_list = write_sample_export(tmp_path, 40, seed=21, quirks=False)
     _spoil_first_row(order_list)
     files = {
@@ -41,9 +45,26 @@ async def test_a_supervisor_uploads_an_export_and_reads_the_report(
         "/orders/import", files=files, data={"csrf_token": await _token(client)}
     )
     assert started.status_code == 303
-    job_url = started.headers["location"]
-    job_id = int(job_url.rsplit("/", 1)[1])
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
     await wait_for_jobs()
+    return order_list, job_id
+
+
+def _reasons(rejects: httpx.Response | Path) -> list[str]:
+    """The 原因 column of a rejects file of the order list (in GB18030), downloaded or not."""
+    content = rejects.read_bytes() if isinstance(rejects, Path) else rejects.content
+    rows = list(csv.reader(content.decode("gb18030").splitlines()))
+    assert rows[0][-2:] == ["行号", "原因"]
+    return [row[-1] for row in rows[1:]]
+
+
+async def test_a_supervisor_uploads_an_export_and_reads_the_report(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, tmp_path: Path
+) -> None:
+    await make_staff("boss", "supervisor")
+    await sign_in(client, "boss")
+    order_list, job_id = await _import_spoilt_export(client, tmp_path)
+    job_url = f"/orders/import/{job_id}"
 
     status = (await client.get(f"/api/orders/imports/{job_id}")).json()
     assert status["status"] == "done" and status["percent"] == 100
@@ -52,15 +73,28 @@ async def test_a_supervisor_uploads_an_export_and_reads_the_report(
         "created": 39,
         "rejected": 1,
     }
-    assert any(":2:" in m and "买家实际支付金额" in m for m in status["messages"])
+    # The supervisor reads Chinese: the rejected row's line and reason are in Chinese.
+    assert status["messages"][0] == f"{order_list.name} 第 2 行：{BAD_PAID_ZH}"
+    assert "在订单报表里的那一行被拒绝了" in status["messages"][1]  # the order's items
 
     page = await client.get(job_url)
     assert page.status_code == 200
     assert "新增 39" in page.text and "拒绝 1" in page.text
+    assert escape(f"{order_list.name} 第 2 行：{BAD_PAID_ZH}") in page.text
+    assert "not an amount of money" not in page.text
     rejects = await client.get(f"/orders/import/{job_id}/rejects/0")
     assert rejects.status_code == 200
     text = rejects.content.decode("gb18030")
     assert "很多钱" in text and "行号" in text
+    # The rejects file gives the reasons as the page does, its cells as they were.
+    assert _reasons(rejects) == [BAD_PAID_ZH]
+    assert order_list.stem in rejects.headers["content-disposition"]
+    # The file beside the upload keeps English, as the command line writes it.
+    async with db.session() as session:
+        job = await session.get(ImportJob, job_id)
+        assert job is not None
+        stored = Path(job.rejects[0])
+    assert _reasons(stored) == [BAD_PAID_EN]
 
     listing = await client.get("/orders/import")
     assert order_list.name in listing.text
@@ -80,7 +114,86 @@ async def test_a_file_that_is_not_an_export_ends_the_job_with_its_reason(
     await wait_for_jobs()
     status = (await client.get(f"/api/orders/imports/{job_id}")).json()
     assert status["status"] == "failed"
-    assert "item list" in status["error"]
+    wrong_kind = "这是宝贝报表（ExportOrderDetailList），不是订单报表；请作为宝贝报表上传"
+    assert status["error"] == wrong_kind
+    page = await client.get(f"/orders/import/{job_id}")
+    assert wrong_kind in page.text and "item list" not in page.text
+    # The row keeps the English text for logs and the command line, and the message.
+    async with db.session() as session:
+        job = await session.get(ImportJob, job_id)
+        assert job is not None
+        assert job.error.startswith("this file is an item list (ExportOrderDetailList)")
+        assert isinstance(job.error_data, dict) and job.error_data["template"] == job.error
+
+
+async def test_an_english_reader_sees_the_report_and_the_errors_in_english(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, tmp_path: Path
+) -> None:
+    await make_staff("boss", "supervisor", language="en")
+    await sign_in(client, "boss")
+    order_list, job_id = await _import_spoilt_export(client, tmp_path)
+    line = f"{order_list.name}:2: {BAD_PAID_EN}"
+    status = (await client.get(f"/api/orders/imports/{job_id}")).json()
+    assert status["messages"][0] == line
+    assert status["messages"][1].endswith("in the order list was rejected")
+    page = await client.get(f"/orders/import/{job_id}")
+    assert escape(line) in page.text and "不是金额" not in page.text
+    rejects = await client.get(f"/orders/import/{job_id}/rejects/0")
+    assert _reasons(rejects) == [BAD_PAID_EN]
+
+    empty = tmp_path / "ExportOrderList-empty.csv"
+    empty.write_bytes(b"")
+    files = {"orders": (empty.name, empty.read_bytes(), "text/csv")}
+    started = await client.post(
+        "/orders/import", files=files, data={"csrf_token": await _token(client)}
+    )
+    failed_id = int(started.headers["location"].rsplit("/", 1)[1])
+    await wait_for_jobs()
+    failed = (await client.get(f"/api/orders/imports/{failed_id}")).json()
+    assert (failed["status"], failed["error"]) == ("failed", "the file is empty")
+
+
+async def test_a_chinese_reader_sees_why_a_file_could_not_be_read(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, tmp_path: Path
+) -> None:
+    await make_staff("boss", "supervisor")
+    await sign_in(client, "boss")
+    spreadsheet = tmp_path / "ExportOrderList.xlsx"
+    spreadsheet.write_bytes(b"PK\x03\x04 not really a workbook")
+    files = {"orders": (spreadsheet.name, spreadsheet.read_bytes(), "application/octet-stream")}
+    started = await client.post(
+        "/orders/import", files=files, data={"csrf_token": await _token(client)}
+    )
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    await wait_for_jobs()
+    page = await client.get(f"/orders/import/{job_id}")
+    assert "ExportOrderList.xlsx 不是能读取的 .xlsx 工作簿" in page.text
+    assert "readable" not in page.text
+
+
+async def test_a_job_kept_before_messages_were_translatable_still_shows(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, shop: Shop
+) -> None:
+    await make_staff("boss", "supervisor")
+    await sign_in(client, "boss")
+    async with db.session() as session:
+        job = ImportJob(
+            shop_id=shop.id,
+            status="failed",
+            files={"orders": "ExportOrderList.csv", "items": None},
+            summary={},
+            messages=["ExportOrderList.csv:7: 订单状态 is empty"],
+            error="the file is empty",
+        )
+        session.add(job)
+        await session.commit()
+        job_id = job.id
+    status = (await client.get(f"/api/orders/imports/{job_id}")).json()
+    assert status["messages"] == ["ExportOrderList.csv:7: 订单状态 is empty"]
+    assert status["error"] == "the file is empty"
+    page = await client.get(f"/orders/import/{job_id}")
+    assert page.status_code == 200
+    assert "ExportOrderList.csv:7: 订单状态 is empty" in page.text
 
 
 async def test_a_wrong_kind_of_file_is_refused_at_once(

@@ -39,6 +39,7 @@ from typing import IO, Any, Literal, Self, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xiaoer.core.clock import DEFAULT_ZONE
+from xiaoer.core.texts import say
 from xiaoer.orders.models import STATUS_TEXTS, TradeStatus
 
 Kind = Literal["orders", "items"]
@@ -180,11 +181,11 @@ class _Memo(dict[str, _T]):
 
 
 def _shown(raw: str) -> str:
-    """A cell value quoted for a rejection reason, cut short when long."""
+    """A cell value for a rejection reason (which quotes it), cut short when long."""
     value = raw.strip()
     if len(value) > 40:
         value = value[:37] + "..."
-    return f'"{value}"'
+    return value
 
 
 def clean_cell(raw: str) -> str:
@@ -215,10 +216,18 @@ def _platform_id(raw: str, column: str) -> str:
     if text.isdigit() and text.isascii() and len(text) <= 32:
         return text
     if not text:
-        raise _Reject(f"{column} is empty")
+        raise _Reject(say("{column} is empty", column=column))
     if text.isdigit() and text.isascii():
-        raise _Reject(f"{column} {_shown(raw)} is longer than 32 digits")
-    raise _Reject(f"{column} {_shown(raw)} is not an order number (digits only)")
+        raise _Reject(
+            say('{column} "{value}" is longer than 32 digits', column=column, value=_shown(raw))
+        )
+    raise _Reject(
+        say(
+            '{column} "{value}" is not an order number (digits only)',
+            column=column,
+            value=_shown(raw),
+        )
+    )
 
 
 def _fen(raw: str, column: str) -> int:
@@ -238,7 +247,9 @@ def _fen(raw: str, column: str) -> int:
             else:
                 return _fen_slow(raw, column)
             if fen > MAX_INT:
-                raise _Reject(f"{column} {_shown(raw)} is too large")
+                raise _Reject(
+                    say('{column} "{value}" is too large', column=column, value=_shown(raw))
+                )
             return fen
         if not raw:
             return 0
@@ -262,20 +273,32 @@ def _fen_slow(raw: str, column: str) -> int:
         groups = whole.split(",")
         well_grouped = 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
         if not well_grouped:
-            raise _Reject(f"{column} {_shown(raw)} is not an amount of money")
+            raise _Reject(
+                say(
+                    '{column} "{value}" is not an amount of money', column=column, value=_shown(raw)
+                )
+            )
         whole = "".join(groups)
     if dot and not whole:
         whole = "0"
     digits_ok = whole.isdigit() and whole.isascii() and (not frac or frac.isdigit())
     if not digits_ok or not frac.isascii() or (dot and not frac):
-        raise _Reject(f"{column} {_shown(raw)} is not an amount of money")
+        raise _Reject(
+            say('{column} "{value}" is not an amount of money', column=column, value=_shown(raw))
+        )
     if negative:
-        raise _Reject(f"{column} {_shown(raw)} is negative")
+        raise _Reject(say('{column} "{value}" is negative', column=column, value=_shown(raw)))
     if len(frac) > 2:
-        raise _Reject(f"{column} {_shown(raw)} has more than two decimal places")
+        raise _Reject(
+            say(
+                '{column} "{value}" has more than two decimal places',
+                column=column,
+                value=_shown(raw),
+            )
+        )
     fen = int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
     if fen > MAX_INT:
-        raise _Reject(f"{column} {_shown(raw)} is too large")
+        raise _Reject(say('{column} "{value}" is too large', column=column, value=_shown(raw)))
     return fen
 
 
@@ -284,15 +307,19 @@ def _count(raw: str, column: str, *, positive: bool) -> int:
     text = raw if raw.isdigit() and raw.isascii() else clean_cell(raw)
     if not text:
         if positive:
-            raise _Reject(f"{column} is empty")
+            raise _Reject(say("{column} is empty", column=column))
         return 0
     if not (text.isdigit() and text.isascii()):
-        raise _Reject(f"{column} {_shown(raw)} is not a whole number")
+        raise _Reject(
+            say('{column} "{value}" is not a whole number', column=column, value=_shown(raw))
+        )
     value = int(text)
     if positive and value == 0:
-        raise _Reject(f"{column} {_shown(raw)} is not a positive number")
+        raise _Reject(
+            say('{column} "{value}" is not a positive number', column=column, value=_shown(raw))
+        )
     if value > MAX_INT:
-        raise _Reject(f"{column} {_shown(raw)} is too large")
+        raise _Reject(say('{column} "{value}" is too large', column=column, value=_shown(raw)))
     return value
 
 
@@ -331,7 +358,7 @@ def _time_parser(zone: str) -> Callable[[str, str], datetime | None]:
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ExportError(f"unknown time zone {zone!r}") from exc
+        raise ExportError(say("unknown time zone {zone!r}", zone=zone)) from exc
     fixed = zone == _SHANGHAI
     fromisoformat = datetime.fromisoformat
     utc = UTC
@@ -357,7 +384,13 @@ def _time_parser(zone: str) -> Callable[[str, str], datetime | None]:
         try:
             return localize(_wall_time(text))
         except (ValueError, OverflowError):
-            raise _Reject(f"{column} {_shown(raw)} is not a time (yyyy-MM-dd HH:mm:ss)") from None
+            raise _Reject(
+                say(
+                    '{column} "{value}" is not a time (yyyy-MM-dd HH:mm:ss)',
+                    column=column,
+                    value=_shown(raw),
+                )
+            ) from None
 
     return parse
 
@@ -388,8 +421,10 @@ def _status(raw: str, column: str) -> tuple[TradeStatus, bool]:
     if found is not None:
         return found
     if not text:
-        raise _Reject(f"{column} is empty")
-    raise _Reject(f"{column} {_shown(raw)} is not a known trade status")
+        raise _Reject(say("{column} is empty", column=column))
+    raise _Reject(
+        say('{column} "{value}" is not a known trade status', column=column, value=_shown(raw))
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -408,14 +443,14 @@ def sniff_encoding(head: bytes, *, whole_file: bool) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ExportError("the file is UTF-16 text; save it as CSV (UTF-8 or GBK) or .xlsx")
+        raise ExportError(say("the file is UTF-16 text; save it as CSV (UTF-8 or GBK) or .xlsx"))
     for encoding in ("utf-8", "gb18030"):
         try:
             codecs.getincrementaldecoder(encoding)("strict").decode(head, final=whole_file)
         except UnicodeDecodeError:
             continue
         return encoding
-    raise ExportError("the file is neither UTF-8 nor GBK/GB18030 text")
+    raise ExportError(say("the file is neither UTF-8 nor GBK/GB18030 text"))
 
 
 def _xlsx_text(value: Any) -> str:
@@ -517,19 +552,27 @@ class ExportReader:
             head = self._binary.read(SNIFF_BYTES)
             self._binary.seek(0)
             if not head.strip():
-                raise ExportError("the file is empty")
+                raise ExportError(say("the file is empty"))
             if self.path.suffix.lower() == ".xlsx" or head.startswith(b"PK\x03\x04"):
                 self.encoding = "xlsx"
                 self._open_xlsx()
             elif head.startswith(b"\xd0\xcf\x11\xe0"):
-                raise ExportError("old Excel .xls files cannot be read; save it as .xlsx or CSV")
+                raise ExportError(
+                    say("old Excel .xls files cannot be read; save it as .xlsx or CSV")
+                )
             else:
                 self.encoding = sniff_encoding(head, whole_file=len(head) < SNIFF_BYTES)
                 self._open_csv()
             self._columns = self._match_columns()
         except OSError as exc:
             self.close()
-            raise ExportError(f"cannot read {self.path.name}: {exc.strerror or exc}") from exc
+            raise ExportError(
+                say(
+                    "cannot read {file}: {problem}",
+                    file=self.path.name,
+                    problem=str(exc.strerror or exc),
+                )
+            ) from exc
         except BaseException:
             self.close()
             raise
@@ -551,7 +594,7 @@ class ExportReader:
                     return
         except (UnicodeDecodeError, csv.Error) as exc:
             raise self._broken(previous + 1, exc) from exc
-        raise ExportError("the file has no header row")
+        raise ExportError(say("the file has no header row"))
 
     def _open_xlsx(self) -> None:
         from openpyxl import load_workbook
@@ -563,9 +606,11 @@ class ExportReader:
                 io.BufferedReader(self._counting), read_only=True, data_only=True
             )
         except Exception as exc:  # zip, XML and openpyxl errors come in many classes
-            raise ExportError(f"{self.path.name} is not a readable .xlsx workbook") from exc
+            raise ExportError(
+                say("{file} is not a readable .xlsx workbook", file=self.path.name)
+            ) from exc
         if not self._book.worksheets:
-            raise ExportError("the workbook has no sheet")
+            raise ExportError(say("the workbook has no sheet"))
         sheet = self._book.worksheets[0]
         # Stored dimensions are unreliable in files from other tools; read every row.
         sheet.reset_dimensions()
@@ -578,15 +623,21 @@ class ExportReader:
                 self.header = cells
                 self._header_line = line
                 return
-        raise ExportError("the sheet has no header row")
+        raise ExportError(say("the sheet has no header row"))
 
     def _broken(self, line: int, exc: Exception) -> ExportError:
         """The whole-file error for a decoding or CSV failure at ``line``."""
         if isinstance(exc, UnicodeDecodeError):
             return ExportError(
-                f"line {line}: the file is not valid {self.encoding} text from there on"
+                say(
+                    "line {line}: the file is not valid {encoding} text from there on",
+                    line=line,
+                    encoding=self.encoding,
+                )
             )
-        return ExportError(f"line {line}: the CSV cannot be read ({exc})")
+        return ExportError(
+            say("line {line}: the CSV cannot be read ({problem})", line=line, problem=str(exc))
+        )
 
     def _match_columns(self) -> dict[str, int]:
         """Column name (spaces stripped) → index; the first of duplicate names wins."""
@@ -599,21 +650,38 @@ class ExportReader:
             return columns
         if self.kind == "orders" and all(name in columns for name in ITEM_REQUIRED):
             raise ExportError(
-                "this file is an item list (ExportOrderDetailList), not an order list; "
-                "read it with open_items"
+                say(
+                    "this file is an item list (ExportOrderDetailList), not an order list; "
+                    "read it with open_items"
+                )
             )
         if self.kind == "items" and all(name in columns for name in ORDER_REQUIRED):
             raise ExportError(
-                "this file is an order list (ExportOrderList), not an item list; "
-                "read it with open_orders"
+                say(
+                    "this file is an order list (ExportOrderList), not an item list; "
+                    "read it with open_orders"
+                )
             )
         if "退款编号" in columns:
-            raise ExportError("this file is a refund report (退款报表), not an order export")
-        plural = "s" if len(missing) > 1 else ""
-        what = "order" if self.kind == "orders" else "item"
-        raise ExportError(
-            f"missing column{plural} {', '.join(missing)}: not a seller-centre {what} list"
-        )
+            raise ExportError(say("this file is a refund report (退款报表), not an order export"))
+        columns_text = ", ".join(missing)
+        if self.kind == "orders" and len(missing) > 1:
+            problem = say(
+                "missing columns {columns}: not a seller-centre order list", columns=columns_text
+            )
+        elif self.kind == "orders":
+            problem = say(
+                "missing column {columns}: not a seller-centre order list", columns=columns_text
+            )
+        elif len(missing) > 1:
+            problem = say(
+                "missing columns {columns}: not a seller-centre item list", columns=columns_text
+            )
+        else:
+            problem = say(
+                "missing column {columns}: not a seller-centre item list", columns=columns_text
+            )
+        raise ExportError(problem)
 
     # -- iterating ----------------------------------------------------------
 
@@ -781,7 +849,7 @@ class ExportReader:
                 else:
                     created = when(raw_created, "订单创建时间")
                 if created is None:
-                    raise _Reject("订单创建时间 is empty")
+                    raise _Reject(say("{column} is empty", column="订单创建时间"))
                 paid_at: datetime | None = None
                 if fast_times and len(raw_paid_at) == 19 and raw_paid_at >= "1992":
                     try:
@@ -881,10 +949,10 @@ class ExportReader:
                 cells.append("")
                 title = titles[cells[i_title]]
                 if not title:
-                    raise _Reject("标题 is empty")
+                    raise _Reject(say("{column} is empty", column="标题"))
                 price = cells[i_price]
                 if not price.strip():
-                    raise _Reject("价格 is empty")
+                    raise _Reject(say("{column} is empty", column="价格"))
                 row = ItemRow(
                     line,
                     _platform_id(cells[i_id], "订单编号"),
@@ -940,7 +1008,13 @@ class ExportReader:
             try:
                 values = next(rows, None)
             except Exception as exc:  # zip, XML and openpyxl errors come in many classes
-                raise ExportError(f"row {line + 1}: the workbook cannot be read ({exc})") from exc
+                raise ExportError(
+                    say(
+                        "row {line}: the workbook cannot be read ({problem})",
+                        line=line + 1,
+                        problem=str(exc),
+                    )
+                ) from exc
             if values is None:
                 break
             line += 1
@@ -984,9 +1058,11 @@ def _lossy_id(values: tuple[Any, ...], id_index: int) -> str | None:
     if id_index < len(values) and isinstance(values[id_index], float):
         value = values[id_index]
         shown = f"{value:.6g}" if math.isfinite(value) else str(value)
-        return (
-            f"订单编号 {shown} is stored as a floating-point number, which loses digits; "
-            "format the column as text"
+        return say(
+            "{column} {value} is stored as a floating-point number, which loses digits; "
+            "format the column as text",
+            column="订单编号",
+            value=shown,
         )
     return None
 
@@ -1015,12 +1091,23 @@ def _row_shape(width: int, required: dict[str, int]) -> Callable[[list[str]], No
         found = len(cells)
         if found > width:
             if any(cell.strip() for cell in cells[width:]):
-                raise _Reject(f"the row has {found} cells but the header has {width}")
+                raise _Reject(
+                    say(
+                        "the row has {found} cells but the header has {width}",
+                        found=found,
+                        width=width,
+                    )
+                )
             del cells[width:]
         elif found <= last_required:
             lacking = min((i, name) for name, i in required.items() if i >= found)[1]
             raise _Reject(
-                f"the row has {found} cells but the header has {width}; {lacking} is missing"
+                say(
+                    "the row has {found} cells but the header has {width}; {column} is missing",
+                    found=found,
+                    width=width,
+                    column=lacking,
+                )
             )
         else:
             cells.extend([""] * (width - found))

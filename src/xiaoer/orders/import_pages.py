@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import (
     RedirectResponse,
     Response,
 )
+from starlette.background import BackgroundTask
 
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
@@ -32,11 +34,17 @@ class JobNotFound(LookupError):
     pass
 
 
+def _translator(request: Request) -> Callable[[str], str]:
+    """Messages kept on a job, in the language of whoever asks."""
+    return lambda message: error_text(request, message)
+
+
 async def _page(
     request: Request, session: SessionDep, staff: StaffAccount, **extra: Any
 ) -> Response:
     jobs = await imports.recent_jobs(session, staff.shop_id)
-    context = {"jobs": [imports.job_json(j) for j in jobs], "error": None, **extra}
+    translate = _translator(request)
+    context = {"jobs": [imports.job_json(j, translate) for j in jobs], "error": None, **extra}
     status = 422 if extra.get("error") else 200
     return render(request, "orders/import.html", context, staff=staff, status_code=status)
 
@@ -87,7 +95,8 @@ async def job_page(request: Request, session: SessionDep, staff: Importer, job_i
     except JobNotFound:
         message = error_text(request, say("no such import"))
         return render(request, "error.html", {"message": message}, staff=staff, status_code=404)
-    return render(request, "orders/import_job.html", {"job": imports.job_json(job)}, staff=staff)
+    context = {"job": imports.job_json(job, _translator(request))}
+    return render(request, "orders/import_job.html", context, staff=staff)
 
 
 @router.get("/api/orders/imports/{job_id}")
@@ -99,7 +108,7 @@ async def job_status(
     except JobNotFound:
         message = error_text(request, say("no such import"))
         return JSONResponse({"detail": message}, status_code=404)
-    return JSONResponse(imports.job_json(job))
+    return JSONResponse(imports.job_json(job, _translator(request)))
 
 
 @router.get("/orders/import/{job_id}/rejects/{index}")
@@ -115,4 +124,7 @@ async def download_rejects(
     if path is None or not await asyncio.to_thread(path.is_file):
         missing = error_text(request, say("no such rejects file"))
         return Response(missing, media_type="text/plain", status_code=404)
-    return FileResponse(path, media_type="text/csv", filename=path.name)
+    # The reasons in the downloader's language, like the report on the job's page.
+    shown = await asyncio.to_thread(imports.translated_rejects, path, _translator(request))
+    cleanup = BackgroundTask(shown.unlink, missing_ok=True) if shown != path else None
+    return FileResponse(shown, media_type="text/csv", filename=path.name, background=cleanup)

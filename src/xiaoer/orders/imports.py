@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.texts import Text, say
-from xiaoer.orders.exports import ExportError
+from xiaoer.core.texts import Text, from_data, message_of, say, to_data
+from xiaoer.orders.exports import SNIFF_BYTES, ExportError, sniff_encoding
 from xiaoer.orders.ingest import import_orders
 from xiaoer.orders.models import ImportJob, JobStatus
 
@@ -140,18 +143,23 @@ async def run_job(
     values: dict[str, Any]
     try:
         result = await import_orders(db, shop_id, list_path, item_path, progress=progress, now=now)
+        for path, reasons in zip(result.rejects, result.reasons, strict=True):
+            await asyncio.to_thread(_keep_reasons, path, reasons)
         values = {
             "status": JobStatus.done.value,
             "summary": result.summary(),
-            "messages": result.messages,
+            "messages": [to_data(m) for m in result.messages],
             "rejects": [str(p) for p in result.rejects],
             "phase": "done",
         }
     except (ExportError, ValueError, OSError) as exc:
-        values = {"status": JobStatus.failed.value, "error": str(exc), "phase": "failed"}
+        values = {"status": JobStatus.failed.value, **_error(message_of(exc)), "phase": "failed"}
     except Exception as exc:  # the job row must say it failed, whatever the cause
         log.exception("import job %s failed", job_id)
-        values = {"status": JobStatus.failed.value, "error": f"internal error: {exc}"}
+        values = {
+            "status": JobStatus.failed.value,
+            **_error(say("internal error: {problem}", problem=str(exc))),
+        }
     finally:
         stop.set()
         await writing
@@ -174,7 +182,24 @@ async def recent_jobs(session: AsyncSession, shop_id: int, limit: int = 10) -> l
     return list(rows)
 
 
-def job_json(job: ImportJob) -> dict[str, Any]:
+def _error(message: str) -> dict[str, Any]:
+    """A failed job's error: in English, and as data to show in the reader's language."""
+    return {"error": str(message), "error_data": to_data(message)}
+
+
+def job_error(job: ImportJob) -> str:
+    """The job's error as a message to translate (its English text in older jobs)."""
+    return job.error if job.error_data is None else from_data(job.error_data)
+
+
+def job_messages(job: ImportJob) -> list[str]:
+    """The job's first rejected rows as messages to translate (plain in older jobs)."""
+    return [from_data(m) for m in job.messages]
+
+
+def job_json(job: ImportJob, translate: Callable[[str], str] = str) -> dict[str, Any]:
+    """The job for pages and the API, its messages passed through ``translate``
+    (English unless given)."""
     total = job.total_bytes or 0
     return {
         "id": job.id,
@@ -184,9 +209,57 @@ def job_json(job: ImportJob) -> dict[str, Any]:
         else (round(100 * job.done_bytes / total) if total else 0),
         "files": {k: v for k, v in job.files.items() if k != "folder"},
         "summary": job.summary,
-        "messages": job.messages,
+        "messages": [translate(m) for m in job_messages(job)],
         "rejects": [Path(p).name for p in job.rejects],
-        "error": job.error,
+        "error": translate(job_error(job)) if job.error else "",
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }  # fmt: skip
+
+
+# Rejects files are written beside their input in English, as the command line
+# writes them. A job keeps each file's reasons as data next to it, so that a
+# download gives them in the reader's language.
+_REASONS_SUFFIX = ".reasons.json"
+
+
+def _reasons_path(rejects: Path) -> Path:
+    return rejects.with_name(rejects.name + _REASONS_SUFFIX)
+
+
+def _rejects_encoding(rejects: Path) -> str:
+    """The encoding ``exports.write_rejects`` gave the file: its input's, or UTF-8 with
+    a byte-order mark (its header's 行号 and 原因 tell GB18030 from UTF-8)."""
+    with rejects.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    return sniff_encoding(head, whole_file=len(head) < SNIFF_BYTES)
+
+
+def _keep_reasons(rejects: Path, reasons: Iterable[str]) -> None:
+    data = {"encoding": _rejects_encoding(rejects), "reasons": [to_data(r) for r in reasons]}
+    _reasons_path(rejects).write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+
+
+def translated_rejects(rejects: Path, translate: Callable[[str], str]) -> Path:
+    """The rejects file with its reasons passed through ``translate``: a new file the
+    caller deletes, or ``rejects`` itself when its reasons were not kept (older jobs)
+    or it does not match them."""
+    kept = _reasons_path(rejects)
+    if not kept.is_file():
+        return rejects
+    data = json.loads(kept.read_text("utf-8"))
+    encoding = str(data["encoding"])
+    reasons = [translate(from_data(r)) for r in data["reasons"]]
+    with rejects.open(encoding=encoding, newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) != len(reasons) + 1:
+        return rejects
+    out = tempfile.NamedTemporaryFile(  # noqa: SIM115 (handed to the caller)
+        "w", encoding=encoding, newline="", suffix=".csv", delete=False
+    )
+    with out:
+        writer = csv.writer(out)
+        writer.writerow(rows[0])
+        for row, reason in zip(rows[1:], reasons, strict=True):
+            writer.writerow([*row[:-1], reason])
+    return Path(out.name)

@@ -52,6 +52,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
+from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
 from xiaoer.orders.exports import (
@@ -126,7 +127,10 @@ class ImportResult:
     orders: Counts = field(default_factory=Counts)
     items: Counts = field(default_factory=Counts)
     rejects: list[Path] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)  # "file:line: reason", first few hundred
+    # "file:line: reason" (a message made by ``say``), the first few hundred.
+    messages: list[str] = field(default_factory=list)
+    # The reasons of the rows in each rejects file, in the file's order.
+    reasons: list[list[str]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The order-row counts, and the item rows under ``items``."""
@@ -162,11 +166,29 @@ _LIMITS = {
 }
 
 
+# The columns named in a too-long reason: their names in English, the export's on pages.
+_COLUMN_NAMES: dict[str, str] = {
+    "buyer_nick": say("buyer_nick"),
+    "status": say("status"),
+    "receiver_name": say("receiver_name"),
+    "receiver_phone": say("receiver_phone"),
+    "shipping_method": say("shipping_method"),
+    "courier": say("courier"),
+    "tracking_number": say("tracking_number"),
+    "close_reason": say("close_reason"),
+}
+
+
 def _too_long(row: OrderRow) -> str | None:
     for name, limit in _LIMITS.items():
         value = getattr(row, name)
         if isinstance(value, str) and len(value) > limit:
-            return f"{name} is {len(value)} characters long; at most {limit} are kept"
+            return say(
+                "{column} is {length} characters long; at most {limit} are kept",
+                column=_COLUMN_NAMES.get(name, name),
+                length=len(value),
+                limit=limit,
+            )
     return None
 
 
@@ -209,7 +231,9 @@ class _Run:
         into.append(row)
         counts.rejected += 1
         if len(self.result.messages) < MAX_MESSAGES:
-            self.result.messages.append(f"{name}:{row.line}: {row.reason}")
+            self.result.messages.append(
+                say("{file}:{line}: {reason}", file=name, line=row.line, reason=row.reason)
+            )
 
 
 def _among(run: _Run, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
@@ -544,9 +568,11 @@ async def _items_chunk(
         found = orders.get(pid)
         if found is None or pid in run.refused:
             why = (
-                f"the row of order {pid} in the order list was rejected"
+                say("the row of order {order} in the order list was rejected", order=pid)
                 if pid in run.refused
-                else f"order {pid} is neither in the order list nor known to the shop"
+                else say(
+                    "order {order} is neither in the order list nor known to the shop", order=pid
+                )
             )
             for item in group:
                 run.reject(run.rejected_items, counts, Rejected(item.line, why, item.cells), name)
@@ -615,7 +641,7 @@ async def import_orders(
     async with db.session() as session:
         shop = await session.get(Shop, shop_id)
         if shop is None:
-            raise ValueError(f"no shop with id {shop_id}")
+            raise ValueError(say("no shop with id {shop_id}", shop_id=shop_id))
         policy = await policy_on(session, shop_id)
         skus = {
             code: sid
@@ -643,6 +669,7 @@ async def import_orders(
                 result.rejects.append(
                     write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
                 )
+                result.reasons.append([row.reason for row in run.rejected_orders])
             if items_reader is not None and item_list is not None:
                 await _import_item_rows(db, run, items_reader, item_list.name, progress)
                 if run.rejected_items:
@@ -654,6 +681,7 @@ async def import_orders(
                             items_reader.encoding,
                         )
                     )
+                    result.reasons.append([row.reason for row in run.rejected_items])
         finally:
             if items_reader is not None:
                 items_reader.close()
@@ -695,7 +723,7 @@ async def _import_order_rows(
                     continue
                 key = int(pid)
                 if key in run.seen:
-                    why = "the same order id appears earlier in this file"
+                    why = say("the same order id appears earlier in this file")
                     run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
                     continue
                 run.seen.add(key)

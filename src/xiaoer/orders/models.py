@@ -263,9 +263,13 @@ class ImportJob(Base):
     done_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    messages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The first rejected rows, each as ``core.texts.to_data`` keeps a message (a plain
+    # string in jobs from before messages were kept translatable).
+    messages: Mapped[list[str | dict[str, Any]]] = mapped_column(JSON, default=list)
     rejects: Mapped[list[str]] = mapped_column(JSON, default=list)
-    error: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")  # in English, for logs and the CLI
+    # The same error as ``to_data`` keeps it, for the pages; null in older jobs.
+    error_data: Mapped[str | dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
