@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from xiaoer.assistant.approvals import (
     LEADERS,
     ApprovalError,
+    ApprovalForbidden,
     do_decide,
     do_request_approval,
     finding_json,
@@ -191,7 +192,7 @@ async def decide(
             session, actor=staff, request_id=request_id, approve=body.approve, note=body.note
         )
     except ApprovalError as exc:
-        status = 403 if "only a supervisor" in str(exc) else 422
+        status = 403 if isinstance(exc, ApprovalForbidden) else 422
         raise HTTPException(status, error_text(request, exc)) from exc
     await session.commit()
     return _approval_json(row)

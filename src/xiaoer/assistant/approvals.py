@@ -33,6 +33,10 @@ class ApprovalError(ValueError):
     """A request the approval flow cannot carry out; the message says why."""
 
 
+class ApprovalForbidden(ApprovalError):
+    """The account may not decide on requests."""
+
+
 async def findings_for(
     session: AsyncSession, *, shop_id: int, level: str, text: str
 ) -> list[Finding]:
@@ -142,7 +146,7 @@ async def do_decide(
 ) -> ApprovalRequest:
     """The supervisor approves or refuses; the agent hears it on their workbench."""
     if not actor.has_role(*LEADERS):
-        raise ApprovalError(say("only a supervisor or manager decides on requests"))
+        raise ApprovalForbidden(say("only a supervisor or manager decides on requests"))
     request = await session.get(ApprovalRequest, request_id)
     if request is None or request.shop_id != actor.shop_id:
         raise ApprovalError(say("no request {request_id}", request_id=request_id))
