@@ -474,7 +474,7 @@ async def _owners_notes_and_credits(
             {"shop_id": row["shop_id"], "order_id": oid, "version": 1, "text": text,
              "fields": parsed.to_json() if isinstance(parsed, ParsedNote) else None,
              "errors": [] if isinstance(parsed, ParsedNote)
-             else [{"field": e.field, "message": e.message} for e in parsed],
+             else [e.to_stored() for e in parsed],
              "author_id": owner, "author_number": "", "reason": "", "created_at": written}
         )  # fmt: skip
         if row["shipped_at"] is not None or row["status"] != TradeStatus.WAIT_SELLER_SEND_GOODS:

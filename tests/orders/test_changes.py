@@ -9,8 +9,14 @@ from sqlalchemy import select
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
 from xiaoer.core.models import AuditEntry
-from xiaoer.orders.changes import ChangeRequest, do_change_order, do_decide_change, pending_changes
-from xiaoer.orders.models import ChangeStatus, Order
+from xiaoer.orders.changes import (
+    ChangeRequest,
+    change_reasons,
+    do_change_order,
+    do_decide_change,
+    pending_changes,
+)
+from xiaoer.orders.models import ChangeStatus, Order, OrderChange
 from xiaoer.orders.service import (
     NewItem,
     NewOrder,
@@ -75,7 +81,11 @@ async def test_a_cut_beyond_the_level_waits_for_the_supervisor(
         from xiaoer.orders.changes import pending_changes
 
         [(change, _order_row)] = await pending_changes(session, shop.id)
-        assert "¥20.00" in change.beyond[0]
+        [why] = change_reasons(change)
+        assert (
+            why
+            == "a price cut of ¥20.00 is more than the ¥0.00 a junior agent may give on this order"
+        )
         with pytest.raises(OrderError, match="supervisor"):
             await do_decide_change(session, change=change, supervisor=agent, approve=True)
         await do_decide_change(session, change=change, supervisor=boss, approve=True)
@@ -186,3 +196,52 @@ async def test_the_order_page_files_and_decides_a_change(
     async with db.session() as session:
         order = await session.get(Order, order_id)
         assert order is not None and order.goods_fen == 48000
+
+
+CUT_ZH = "降价 ¥20.00，超过了初级客服在这一单上最多能让的 ¥0.00"
+CUT_EN = "a price cut of ¥20.00 is more than the ¥0.00 a junior agent may give on this order"
+POSTAGE_ZH = "运费改动 ¥20.00，超过了初级客服最多能改的 ¥0.00"
+
+
+async def test_a_chinese_supervisor_reads_why_a_change_waits_in_chinese(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("junior")  # a junior may give nothing
+    await make_staff("boss", "supervisor", level="senior")
+    order_id = await _order(db, shop, agent)
+    status = await _change(db, shop, order_id, agent, goods_fen=48000, postage_fen=0)
+    assert status == ChangeStatus.pending
+    await sign_in(client, "boss")
+    listing = await client.get("/orders")
+    pending = listing.text[listing.text.index('id="pending-changes"') :]
+    assert f"（{CUT_ZH}）" in pending and f"（{POSTAGE_ZH}）" in pending
+    assert "a price cut" not in listing.text
+    shown = await client.get(f"/orders/{order_id}")
+    changes = shown.text[shown.text.index('id="changes"') :]
+    assert CUT_ZH in changes and POSTAGE_ZH in changes and "a price cut" not in changes
+
+
+async def test_an_english_supervisor_reads_it_in_english_and_an_old_change_keeps_its_words(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("junior")
+    boss = await make_staff("boss", "supervisor", level="senior", language="en")
+    await make_staff("lead", "supervisor", level="senior")  # reads Chinese
+    order_id = await _order(db, shop, agent)
+    assert await _change(db, shop, order_id, agent, goods_fen=48000) == ChangeStatus.pending
+    async with db.session() as session:
+        session.add(  # a change kept before its reasons were kept to translate
+            OrderChange(shop_id=shop.id, order_id=order_id, agent_id=agent.id,
+                        before={"postage_fen": 2000}, after={"postage_fen": 0}, reason="包邮",
+                        beyond=["the old English reason"], status=ChangeStatus.pending.value)
+        )  # fmt: skip
+        await session.commit()
+    await sign_in(client, boss.username)
+    listing = await client.get("/orders")
+    assert f"（{CUT_EN}）" in listing.text and "（the old English reason）" in listing.text
+    assert CUT_ZH not in listing.text
+    await client.post("/logout", data={"csrf_token": csrf_from(listing.text)})
+    await sign_in(client, "lead")
+    shown = await client.get(f"/orders/{order_id}")
+    changes = shown.text[shown.text.index('id="changes"') :]
+    assert CUT_ZH in changes and "the old English reason" in changes

@@ -16,7 +16,7 @@ from xiaoer.core.clock import local, utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
-from xiaoer.orders.models import Order, OrderTask, TaskKind, TaskStatus, TradeStatus
+from xiaoer.orders.models import Order, OrderTask, SellerNote, TaskKind, TaskStatus, TradeStatus
 from xiaoer.orders.service import (
     ENDS_AS,
     NO_MESSAGE,
@@ -28,6 +28,7 @@ from xiaoer.orders.service import (
     do_flag,
     do_pay_order,
     load_order,
+    note_versions,
 )
 from xiaoer.reception.models import Conversation
 from xiaoer.reception.service import do_receive_buyer_message
@@ -252,7 +253,52 @@ async def test_a_note_with_errors_is_kept_with_its_errors_per_field(
     await sign_in(client, "mei")
     await _post(client, f"{page}/note", page, text="刘贺,3米*2.4米,图案正常,自提")
     versions = _section((await client.get(page)).text, "note-versions")
-    assert "发货时间" in versions and "ship_date" in versions  # field in words, the message
+    # The field in words, and the message in the agent's Chinese.
+    assert "发货时间: 缺少发货时间：应写如 12月19发货、12.19、12-19 或 12/19" in versions
+    assert "ship_date is missing" not in versions
+    async with db.session() as session:
+        [kept] = await note_versions(session, order_id)
+        [error] = kept.errors
+        assert error["message"] == (
+            "ship_date is missing: expected e.g. 12月19发货, 12.19, 12-19 or 12/19"
+        )
+        assert error["data"]["template"] == error["message"]  # kept to translate
+
+
+async def test_note_errors_are_in_english_for_an_english_reader(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", language="en")
+    order_id = await _order(db, shop.id, "W-1", owner=mei)
+    page = f"/orders/{order_id}"
+    await sign_in(client, "mei")
+    await _post(client, f"{page}/note", page, text="刘贺,3米*2.4米,图案乱,12月19发货,自提")
+    versions = _section((await client.get(page)).text, "note-versions")
+    assert (
+        "design &#34;图案乱&#34; is not a known design word: expected one of "
+        "图案正常, 正常, 原图 (normal); 图案修改, 改图, 修改图案, 图案改 (modified); "
+        "定制, 定制图案, 来图定制, 图案定制 (custom)"
+    ) in versions
+
+
+async def test_a_note_kept_before_its_errors_were_translatable_shows_its_english(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei")
+    order_id = await _order(db, shop.id, "W-1", owner=mei)
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        old = {"field": "size", "message": "size is missing: the old words"}
+        session.add(
+            SellerNote(shop_id=shop.id, order_id=order.id, version=1, text="刘贺", fields=None,
+                       errors=[old], author_id=mei.id, author_number="", reason="")
+        )  # fmt: skip
+        await session.commit()
+    await sign_in(client, "mei")
+    versions = _section((await client.get(f"/orders/{order_id}")).text, "note-versions")
+    assert "尺寸: size is missing: the old words" in versions
+    blocked = _section((await client.get(f"/orders/{order_id}/slip")).text, "slip-blocked")
+    assert "尺寸: size is missing: the old words" in blocked
 
 
 async def test_the_flag_form_flags_and_shows_refusals_inline(
@@ -298,6 +344,7 @@ async def test_the_slip_is_refused_until_the_note_parses(
     assert blocked.status_code == 409
     errors = _section(blocked.text, "slip-blocked")
     assert "发货时间" in errors and "13月40" in errors and f'href="{page}"' in errors
+    assert "发货时间: 发货时间 &#34;13月40发货&#34;：没有 13 月：月份应为 1 到 12" in errors
     assert "制作单" in blocked.text and 'id="slip"' not in blocked.text
 
     await _post(client, f"{page}/note", page, text=NOTE, reason="改日期")

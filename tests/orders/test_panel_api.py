@@ -64,6 +64,10 @@ async def test_an_agent_confirms_an_order_from_the_chat(
         headers=headers,
     )  # fmt: skip
     assert bad.status_code == 200 and bad.json()["note"]["ok"] is False
+    size_zh = '尺寸 "3米x" 不是 宽*高 的写法：应写如 3米*2.4米 或 300cm×240cm'
+    assert bad.json()["note"]["errors"] == [{"field": "size", "message": size_zh}]
+    again = (await client.get(f"/api/orders/panel?customer_id={customer_id}")).json()
+    assert again["orders"][0]["note"]["errors"] == [{"field": "size", "message": size_zh}]
     fixed = await client.post(
         f"/api/orders/{order_id}/note",
         json={"text": "林小,3米*2.4米,图案正常,12月19发货,自提", "reason": "尺寸漏了高"},
@@ -176,3 +180,30 @@ async def test_each_send_is_kept_and_a_requested_change_asks_again(
         ("done", "changes_requested"), ("open", ""),
     ]  # fmt: skip
     assert stored is not None and stored.confirmed_at is None
+
+
+async def test_the_panel_gives_note_errors_in_english_to_an_english_reader(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("mei", "agent", language="en")
+    async with db.session() as session:
+        buyer = await do_get_or_create_customer(
+            session, shop_id=shop.id, channel="widget", buyer_id="b-1", nick="小林"
+        )
+        new = NewOrder(number="P-1", buyer_id="b-1", channel="widget",
+                       items=(NewItem("遮光窗帘", 15900, 1),))  # fmt: skip
+        order = await do_create_order(session, shop_id=shop.id, new=new)
+        await do_flag(session, order=order, agent=agent, flag=1)
+        await do_pay_order(session, order=order)
+        await session.commit()
+        order_id, customer_id = order.id, buyer.id
+    await sign_in(client, "mei")
+    headers = {"X-CSRF-Token": await _token(client)}
+    bad = await client.post(
+        f"/api/orders/{order_id}/note", json={"text": "林小,3米x,图案正常,12月19发货,自提"},
+        headers=headers,
+    )  # fmt: skip
+    size_en = 'size "3米x" is not width*height: expected e.g. 3米*2.4米 or 300cm×240cm'
+    assert bad.json()["note"]["errors"] == [{"field": "size", "message": size_en}]
+    panel = (await client.get(f"/api/orders/panel?customer_id={customer_id}")).json()
+    assert panel["orders"][0]["note"]["errors"] == [{"field": "size", "message": size_en}]

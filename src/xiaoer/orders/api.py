@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from xiaoer.core.policy_store import policy_on
 from xiaoer.orders.models import PAID_STATUSES, Order, OrderTask, SellerNote, TaskStatus
+from xiaoer.orders.notes import stored_message
 from xiaoer.orders.service import (
     OrderError,
     do_finish_task,
@@ -38,14 +39,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _note_json(note: SellerNote | None) -> dict[str, Any] | None:
+def _note_json(request: Request, note: SellerNote | None) -> dict[str, Any] | None:
+    """The note for the panel, its errors in the staff member's language."""
     if note is None:
         return None
     return {
         "version": note.version,
         "text": note.text,
         "ok": not note.errors,
-        "errors": note.errors,
+        "errors": [
+            {"field": e.get("field", ""), "message": error_text(request, stored_message(e))}
+            for e in note.errors
+        ],
         "author": note.author_number,
         "at": note.created_at.isoformat(),
     }
@@ -53,7 +58,7 @@ def _note_json(note: SellerNote | None) -> dict[str, Any] | None:
 
 @router.get("/panel")
 async def buyer_orders(
-    session: SessionDep, staff: Agent, customer_id: Annotated[int, Query(ge=1)]
+    request: Request, session: SessionDep, staff: Agent, customer_id: Annotated[int, Query(ge=1)]
 ) -> dict[str, Any]:
     """The buyer's latest orders with what is due on them, for the chat's side panel."""
     orders = list(
@@ -105,7 +110,7 @@ async def buyer_orders(
                     {"title": i.title, "sku_text": i.sku_text, "quantity": i.quantity}
                     for i in order.items
                 ],
-                "note": _note_json(note),
+                "note": _note_json(request, note),
                 "note_due_at": _iso(order.paid_at + note_minutes)
                 if paid and note is None and order.paid_at is not None
                 else None,
@@ -171,7 +176,7 @@ async def write_note(
     except OrderError as exc:
         raise HTTPException(422, error_text(request, exc)) from exc
     await session.commit()
-    return {"note": _note_json(note)}
+    return {"note": _note_json(request, note)}
 
 
 class FinishBody(BaseModel):

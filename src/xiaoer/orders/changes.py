@@ -24,7 +24,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.texts import Text, say
+from xiaoer.core.texts import Text, from_data, say, to_data
 from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
 from xiaoer.orders.service import MAX_FEN, OrderError
 from xiaoer.staff.models import StaffAccount
@@ -38,6 +38,14 @@ PART_SAID: dict[str, Text] = {
     "receiver_name": say("receiver_name"),
     "receiver_phone": say("receiver_phone"),
     "receiver_address": say("receiver_address"),
+}
+
+# The agents' levels as a change's reasons name them.
+LEVEL_SAID: dict[str, Text] = {
+    "junior": say("junior"),
+    "intermediate": say("intermediate"),
+    "senior": say("senior"),
+    "account_manager": say("account_manager"),
 }
 
 
@@ -60,10 +68,12 @@ def _yuan(fen: int) -> str:
 def beyond_authority(
     policy: Policy, level: str, order: Order, before: dict[str, Any], after: dict[str, Any]
 ) -> list[str]:
-    """The limits of ``level`` the change goes past, in words; empty when within them."""
+    """The limits of ``level`` the change goes past, in words (made by
+    :func:`~xiaoer.core.texts.say`, to show in the reader's language); empty when within them."""
     authority = policy.authority.get(level)
     if authority is None:
-        return [f"the level {level!r} has no authority in the policy"]
+        return [say("the level {level!r} has no authority in the policy", level=level)]
+    said = LEVEL_SAID.get(level, level)
     found: list[str] = []
     if "goods_fen" in after:
         cut = before["goods_fen"] - after["goods_fen"]
@@ -71,8 +81,13 @@ def beyond_authority(
         limit = min(authority.max_discount_fen, share_limit)
         if cut > limit:
             found.append(
-                f"a price cut of {_yuan(cut)} is more than the {_yuan(limit)} a {level} agent "
-                f"may give on this order"
+                say(
+                    "a price cut of {cut} is more than the {limit} a {level} agent "
+                    "may give on this order",
+                    cut=_yuan(cut),
+                    limit=_yuan(limit),
+                    level=said,
+                )
             )
     if "postage_fen" in after:
         old, new = before["postage_fen"], after["postage_fen"]
@@ -81,10 +96,20 @@ def beyond_authority(
             authority.max_shipping_fee_change_fen
         ):
             found.append(
-                f"changing the shipping fee by {_yuan(abs(new - old))} is more than the "
-                f"{_yuan(authority.max_shipping_fee_change_fen)} a {level} agent may"
+                say(
+                    "changing the shipping fee by {change} is more than the {limit} "
+                    "a {level} agent may",
+                    change=_yuan(abs(new - old)),
+                    limit=_yuan(authority.max_shipping_fee_change_fen),
+                    level=said,
+                )
             )
     return found
+
+
+def change_reasons(change: OrderChange) -> list[str]:
+    """Why a change waits for the supervisor, translatable (English for an older change)."""
+    return [from_data(why) for why in change.beyond]
 
 
 def _parts(order: Order, request: ChangeRequest) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -172,7 +197,7 @@ async def do_change_order(
         before=before,
         after=after,
         reason=reason[:500],
-        beyond=beyond,
+        beyond=[to_data(why) for why in beyond],
         status=ChangeStatus.pending.value if beyond else ChangeStatus.applied.value,
         created_at=now,
     )

@@ -160,7 +160,8 @@ class SellerNote(Base):
     text: Mapped[str] = mapped_column(Text)
     # The parsed fields when the text is valid, else None and the errors say why.
     fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Each {"field", "message" (English), "data" (the message to translate; not in older rows)}.
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     author_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )
@@ -296,8 +297,9 @@ class OrderChange(Base):
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reason: Mapped[str] = mapped_column(Text, default="")
-    # Why it needs the supervisor: the limits of the agent's level it goes past.
-    beyond: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Why it needs the supervisor: the limits of the agent's level it goes past, each kept
+    # as a message to translate (core.texts.to_data); older rows keep English strings.
+    beyond: Mapped[list[str | dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16))
     decided_by: Mapped[int | None] = mapped_column(
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True

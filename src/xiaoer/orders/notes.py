@@ -42,14 +42,14 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from itertools import combinations
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from xiaoer.core.texts import say
+from xiaoer.core.texts import Text, from_data, say, to_data
 
 T = TypeVar("T")
 
@@ -146,32 +146,58 @@ _LEAP_YEAR = 2024  # any leap year: the note has no year, so 2月29 must pass
 _SHOWN_MAX_CHARS = 40
 
 
+# What each design and delivery means, named in the messages in the reader's words.
+MEANING_SAID: dict[str, Text] = {
+    Design.NORMAL: say("normal"),
+    Design.MODIFIED: say("modified"),
+    Design.CUSTOM: say("custom"),
+    Delivery.PICKUP: say("pickup"),
+    Delivery.DOWNSTAIRS: say("downstairs"),
+    Delivery.INSTALL: say("install"),
+}
+SIDE_SAID: dict[str, Text] = {"width": say("width"), "height": say("height")}
+
+
+def _both(first: str, second: str) -> Text:
+    """``first; second``, each part staying translatable."""
+    return say("{first}; {second}", first=first, second=second)
+
+
 def _words_by_meaning(words: dict[str, T]) -> str:
     """``a, b (x); c (y)``: the accepted words grouped by what they mean, for messages."""
     groups: dict[T, list[str]] = {}
     for word, meaning in words.items():
         groups.setdefault(meaning, []).append(word)
-    return "; ".join(f"{', '.join(group)} ({meaning})" for meaning, group in groups.items())
+    parts: list[str] = [
+        say(
+            "{words} ({meaning})",
+            words=", ".join(group),
+            meaning=MEANING_SAID.get(str(meaning), str(meaning)),
+        )
+        for meaning, group in groups.items()
+    ]
+    listed = parts[-1]
+    for part in reversed(parts[:-1]):  # "a; b; c" as a; (b; c): each part stays translatable
+        listed = _both(part, listed)
+    return listed
 
 
 _DESIGN_LIST = _words_by_meaning(DESIGN_WORDS)
 _DELIVERY_LIST = _words_by_meaning(DELIVERY_WORDS)
-_SIZE_EXAMPLE = "expected e.g. 3米*2.4米 or 300cm×240cm"
-_DATE_EXAMPLE = "expected e.g. 12月19发货, 12.19, 12-19 or 12/19"
-_NAME_EXAMPLE = "expected the buyer's name, e.g. 刘贺"
 
 _MISSING: dict[NoteField, str] = {
-    "name": "name is missing: expected the buyer's name first, e.g. 刘贺",
-    "size": "size is missing: expected width*height, e.g. 3米*2.4米 or 300cm×240cm",
-    "design": f"design is missing: expected one of {_DESIGN_LIST}",
-    "ship_date": f"ship_date is missing: {_DATE_EXAMPLE}",
-    "delivery": f"delivery is missing: expected one of {_DELIVERY_LIST}",
+    "name": say("name is missing: expected the buyer's name first, e.g. 刘贺"),
+    "size": say("size is missing: expected width*height, e.g. 3米*2.4米 or 300cm×240cm"),
+    "design": say("design is missing: expected one of {words}", words=_DESIGN_LIST),
+    "ship_date": say("ship_date is missing: expected e.g. 12月19发货, 12.19, 12-19 or 12/19"),
+    "delivery": say("delivery is missing: expected one of {words}", words=_DELIVERY_LIST),
 }
 
 
 @dataclass(frozen=True)
 class NoteError:
-    """What is wrong with one field of a note, in English, for the agent who wrote it."""
+    """What is wrong with one field of a note, for the agent who wrote it: English
+    text made by :func:`~xiaoer.core.texts.say`, so pages show it in the reader's words."""
 
     field: NoteField
     message: str
@@ -180,8 +206,20 @@ class NoteError:
         return self.message
 
     def to_json(self) -> dict[str, str]:
-        """``{"field": ..., "message": ...}``."""
-        return {"field": self.field, "message": self.message}
+        """``{"field": ..., "message": ...}``, the message in English."""
+        return {"field": self.field, "message": str(self.message)}
+
+    def to_stored(self) -> dict[str, Any]:
+        """What a :class:`~xiaoer.orders.models.SellerNote` keeps: the field, the message in
+        English, and the message as data to show in the reader's language (``data``)."""
+        return {**self.to_json(), "data": to_data(self.message)}
+
+
+def stored_message(error: Mapping[str, Any]) -> str:
+    """A kept error's message, translatable; a note kept before ``data`` gives its English."""
+    if "data" in error:
+        return from_data(error["data"])
+    return str(error.get("message", ""))
 
 
 @dataclass(frozen=True)
@@ -286,16 +324,31 @@ def _name_problem(name: str) -> str | None:
     if not name:
         return _MISSING["name"]
     if any(char.isdigit() for char in name + _nfkc(name)):
-        return f"name {shown} contains digits: {_NAME_EXAMPLE}"
+        return say("name {name} contains digits: expected the buyer's name, e.g. 刘贺", name=shown)
     if len(name) > NAME_MAX_CHARS:
-        return f"name {shown} is {len(name)} characters long: expected at most {NAME_MAX_CHARS}"
+        return say(
+            "name {name} is {length} characters long: expected at most {limit}",
+            name=shown,
+            length=len(name),
+            limit=NAME_MAX_CHARS,
+        )
     if any(_is_separator(char) or _is_stop(char) for char in name):
-        return f"name {shown} contains punctuation that separates fields: {_NAME_EXAMPLE}"
+        return say(
+            "name {name} contains punctuation that separates fields: "
+            "expected the buyer's name, e.g. 刘贺",
+            name=shown,
+        )
     invisible = any(unicodedata.category(char)[0] == "C" for char in name)
     if invisible or any(unicodedata.category(char) in ("Zl", "Zp") for char in name):
-        return f"name {shown} contains control or invisible characters: {_NAME_EXAMPLE}"
+        return say(
+            "name {name} contains control or invisible characters: "
+            "expected the buyer's name, e.g. 刘贺",
+            name=shown,
+        )
     if name != _trim(name):
-        return f"name {shown} has spaces around it: {_NAME_EXAMPLE}"
+        return say(
+            "name {name} has spaces around it: expected the buyer's name, e.g. 刘贺", name=shown
+        )
     return None
 
 
@@ -304,14 +357,18 @@ def _side_problem(side: str, value: Decimal) -> str | None:
     if not isinstance(value, Decimal) or not value.is_finite():
         return f"{side} {value!r} is not a number of metres: expected a Decimal"
     if not 0 < value <= MAX_SIDE_M:
-        return (
-            f"{side} {_plain(value)} m is out of range: "
-            f"expected more than 0 and at most {MAX_SIDE_M} m"
+        return say(
+            "{side} {value} m is out of range: expected more than 0 and at most {limit} m",
+            side=SIDE_SAID.get(side, side),
+            value=_plain(value),
+            limit=_plain(MAX_SIDE_M),
         )
     if value.quantize(_MILLIMETRE) != value:
-        return (
-            f"{side} {_plain(value)} m is finer than a millimetre: "
-            "expected at most 3 decimals in metres (1 in centimetres)"
+        return say(
+            "{side} {value} m is finer than a millimetre: "
+            "expected at most 3 decimals in metres (1 in centimetres)",
+            side=SIDE_SAID.get(side, side),
+            value=_plain(value),
         )
     return None
 
@@ -319,10 +376,15 @@ def _side_problem(side: str, value: Decimal) -> str | None:
 def _date_problem(month: int, day: int) -> str | None:
     """What is wrong with a ship month and day, or None; 2月29 is fine."""
     if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        return f"month {month!r} does not exist: expected 1 to 12"
+        return say("month {month!r} does not exist: expected 1 to 12", month=month)
     last = calendar.monthrange(_LEAP_YEAR, month)[1]
     if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= last:
-        return f"month {month} has no day {day!r}: expected 1 to {last}"
+        return say(
+            "month {month} has no day {day!r}: expected 1 to {last}",
+            month=month,
+            day=day,
+            last=last,
+        )
     return None
 
 
@@ -359,7 +421,13 @@ def _metres(number: str, unit: str | None) -> Decimal:
 def _parse_size(text: str) -> tuple[Decimal, Decimal] | NoteError:
     match = _SIZE.fullmatch(_trim(_nfkc(text)))
     if match is None:
-        return NoteError("size", f"size {_shown(text)} is not width*height: {_SIZE_EXAMPLE}")
+        return NoteError(
+            "size",
+            say(
+                "size {text} is not width*height: expected e.g. 3米*2.4米 or 300cm×240cm",
+                text=_shown(text),
+            ),
+        )
     width_number, width_unit, height_number, height_unit = match.groups()
     # A unit written once applies to both numbers: 300*240cm, 3米*2.4.
     width_unit = width_unit or height_unit
@@ -372,7 +440,8 @@ def _parse_size(text: str) -> tuple[Decimal, Decimal] | NoteError:
         if problem is not None
     ]
     if problems:
-        return NoteError("size", f"size {_shown(text)}: {'; '.join(problems)}")
+        listed = problems[0] if len(problems) == 1 else _both(problems[0], problems[1])
+        return NoteError("size", say("size {text}: {problems}", text=_shown(text), problems=listed))
     return _canonical(width), _canonical(height)
 
 
@@ -381,7 +450,11 @@ def _parse_design(text: str) -> Design | NoteError:
     if design is None:
         return NoteError(
             "design",
-            f"design {_shown(text)} is not a known design word: expected one of {_DESIGN_LIST}",
+            say(
+                "design {text} is not a known design word: expected one of {words}",
+                text=_shown(text),
+                words=_DESIGN_LIST,
+            ),
         )
     return design
 
@@ -389,12 +462,20 @@ def _parse_design(text: str) -> Design | NoteError:
 def _parse_ship_date(text: str) -> tuple[int, int] | NoteError:
     match = _DATE.fullmatch(_trim(_nfkc(text)))
     if match is None:
-        return NoteError("ship_date", f"ship_date {_shown(text)} is not a date: {_DATE_EXAMPLE}")
+        return NoteError(
+            "ship_date",
+            say(
+                "ship_date {text} is not a date: expected e.g. 12月19发货, 12.19, 12-19 or 12/19",
+                text=_shown(text),
+            ),
+        )
     month = int(match.group(1))
     day = int(match.group(2) or match.group(3))
     problem = _date_problem(month, day)
     if problem is not None:
-        return NoteError("ship_date", f"ship_date {_shown(text)}: {problem}")
+        return NoteError(
+            "ship_date", say("ship_date {text}: {problem}", text=_shown(text), problem=problem)
+        )
     return month, day
 
 
@@ -403,8 +484,11 @@ def _parse_delivery(text: str) -> Delivery | NoteError:
     if delivery is None:
         return NoteError(
             "delivery",
-            f"delivery {_shown(text)} is not a known delivery word: "
-            f"expected one of {_DELIVERY_LIST}",
+            say(
+                "delivery {text} is not a known delivery word: expected one of {words}",
+                text=_shown(text),
+                words=_DELIVERY_LIST,
+            ),
         )
     return delivery
 
@@ -491,7 +575,7 @@ def parse_note(text: str) -> SellerNote | list[NoteError]:
     """
     line = _trim(_SURROGATE.sub("\ufffd", text))
     if not line:
-        return [NoteError("name", "empty note")]
+        return [NoteError("name", say("empty note"))]
     fields, rest = _layout(line, _field_spans(line))
     errors: list[NoteError] = []
     name = _take(errors, "name", fields, _parse_name)

@@ -21,6 +21,7 @@ from xiaoer.core.models import AuditEntry
 from xiaoer.core.texts import say
 from xiaoer.orders.changes import (
     ChangeRequest,
+    change_reasons,
     changes_of,
     do_change_order,
     do_decide_change,
@@ -35,7 +36,7 @@ from xiaoer.orders.models import (
     TaskKind,
     TaskStatus,
 )
-from xiaoer.orders.notes import FLAG_COLOURS
+from xiaoer.orders.notes import FLAG_COLOURS, stored_message
 from xiaoer.orders.service import (
     TASK_OUTCOMES,
     OrderError,
@@ -108,11 +109,23 @@ def iso_time(value: object) -> str:
 
 
 # The helpers templates call (with their ``t``).
+def note_error_text(t: Translator, error: dict[str, Any]) -> str:
+    """A kept note error's message in the reader's language (English for an older note)."""
+    return t.text(stored_message(error))
+
+
+def change_reason_texts(t: Translator, change: OrderChange) -> list[str]:
+    """Why a change waits for the supervisor, in the reader's language."""
+    return [t.text(why) for why in change_reasons(change)]
+
+
 WORDS: dict[str, Any] = {
     "word": word,
     "status_word": status_word,
     "flag_word": flag_word,
     "iso_time": iso_time,
+    "note_error_text": note_error_text,
+    "change_reason_texts": change_reason_texts,
 }
 
 

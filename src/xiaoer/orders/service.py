@@ -204,9 +204,7 @@ async def do_write_note(
         version=len(versions) + 1,
         text=text,
         fields=parsed.to_json() if isinstance(parsed, ParsedNote) else None,
-        errors=[]
-        if isinstance(parsed, ParsedNote)
-        else [{"field": e.field, "message": e.message} for e in parsed],
+        errors=[] if isinstance(parsed, ParsedNote) else [e.to_stored() for e in parsed],
         author_id=author.id,
         author_number=author.number,
         reason=reason,
