@@ -52,7 +52,8 @@ class FormError(AttendanceError):
     """A field that could not be read."""
 
 
-def _day(value: str, label: Text) -> date:
+def read_day(value: str, label: Text) -> date:
+    """A form's ``YYYY-MM-DD`` field; ``label`` names it in the error."""
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
@@ -201,7 +202,7 @@ async def add_to_roster(
 ) -> Response:
     form = {"staff_id": staff_id, "day": day, "shift": shift}
     try:
-        when = _day(day, say("day"))
+        when = read_day(day, say("day"))
         await do_set_roster(session, staff.shop_id, _number(staff_id), when, shift, staff)
     except AttendanceError as exc:
         return await _roster_page(request, session, staff, week=week, form=form, error=exc)

@@ -141,6 +141,17 @@ def _fen(yuan: str) -> int | None:
     return int(value * 100)
 
 
+async def _refused(
+    request: Request, session: SessionDep, staff: StaffAccount, month: str, exc: ValueError
+) -> Response:
+    """The payroll page again with why a change was refused, nothing of it kept."""
+    await session.rollback()
+    await session.refresh(staff)  # the rollback expired it
+    return await _page(
+        request, session, staff, month, error=error_text(request, exc), status_code=409
+    )
+
+
 @router.post("/payroll/adjust", response_class=HTMLResponse)
 async def add_adjustment(
     request: Request,
@@ -168,11 +179,7 @@ async def add_adjustment(
             order_id=int(order_id) if order_id.strip().isdigit() else None, reason=reason,
         )  # fmt: skip
     except (PayrollError, KpiError) as exc:
-        await session.rollback()
-        await session.refresh(staff)  # the rollback expired it
-        return await _page(
-            request, session, staff, month, error=error_text(request, exc), status_code=409
-        )
+        return await _refused(request, session, staff, month, exc)
     await session.commit()
     return RedirectResponse(f"/performance/payroll?month={month}", status_code=303)
 
@@ -187,11 +194,7 @@ async def lock_month(
     try:
         await do_lock(session, actor=staff, month=month)
     except (PayrollError, KpiError) as exc:
-        await session.rollback()
-        await session.refresh(staff)  # the rollback expired it
-        return await _page(
-            request, session, staff, month, error=error_text(request, exc), status_code=409
-        )
+        return await _refused(request, session, staff, month, exc)
     await session.commit()
     return RedirectResponse(f"/performance/payroll?month={month}", status_code=303)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.texts import Text, say
 from xiaoer.performance.access import Leader, Worker
+from xiaoer.performance.attendance_pages import FormError, read_day
 from xiaoer.performance.models import WorkLog
 from xiaoer.performance.promotion import (
     LEADERS,
@@ -47,10 +48,6 @@ from xiaoer.web.render import error_text, render
 router = APIRouter(prefix="/performance")
 
 
-class FormError(ValueError):
-    """A field that could not be read."""
-
-
 def _status(exc: ValueError) -> int:
     if isinstance(exc, WorkLogForbidden | PromotionForbidden):
         return 403
@@ -63,14 +60,7 @@ def _status(exc: ValueError) -> int:
 
 def _day(value: str, label: Text) -> date | None:
     """A form's or query's ``YYYY-MM-DD``; empty is none."""
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise FormError(
-            say("{field}: {value!r} is not a date (YYYY-MM-DD)", field=label, value=value)
-        ) from None
+    return read_day(value, label) if value.strip() else None
 
 
 def _number(value: str, label: Text) -> int | None:
