@@ -969,17 +969,29 @@ async def peak_coverage(
     zone = await zone_name(session, shop_id)
     required = policy.reception.peak_min_agents_online
     entries = await roster_between(session, shop_id, day - timedelta(days=1), day)
+    windows = [(span, *span_window(span, day, zone)) for span in policy.reception.peak_hours]
+    leaves: list[tuple[int, datetime, datetime]] = []
+    if windows and entries:
+        # The day's approved leaves, read once for every span and entry.
+        found = await session.scalars(
+            select(LeaveRequest).where(
+                LeaveRequest.shop_id == shop_id,
+                LeaveRequest.status == LeaveStatus.approved.value,
+                LeaveRequest.starts_at < max(end for _, _, end in windows),
+                LeaveRequest.ends_at > min(start for _, start, _ in windows),
+            )
+        )
+        leaves = [(r.staff_id, as_utc(r.starts_at), as_utc(r.ends_at)) for r in found]
     out = []
-    for span in policy.reception.peak_hours:
-        start, end = span_window(span, day, zone)
+    for span, start, end in windows:
         rostered: dict[int, list[tuple[datetime, datetime]]] = {}
         on_leave: set[int] = set()
         for entry in entries:
             a, b = max(as_utc(entry.starts_at), start), min(as_utc(entry.ends_at), end)
             if b <= a:
                 continue
-            away = entry.status == RosterStatus.on_leave.value or (
-                await _approved_leave(session, shop_id, entry.staff_id, a, b) is not None
+            away = entry.status == RosterStatus.on_leave.value or any(
+                who == entry.staff_id and left < b and back > a for who, left, back in leaves
             )
             if away:
                 on_leave.add(entry.staff_id)
