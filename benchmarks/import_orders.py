@@ -2,7 +2,7 @@
 
 Generates an order list of ``--orders`` orders and its item list (1–3 items an order)
 in the real format: GB18030 CSV with the seller centre's full header, ``="…"`` order
-numbers, multi-line buyer messages and the other quirks (``xiaoer.orders.samples``).
+numbers, multi-line buyer messages and the other quirks (``benchmarks.order_exports``).
 Generation is timed on its own and is not part of any import figure.
 
 Each database gets a fresh, migrated scratch database and a shop, then a child process
@@ -100,7 +100,7 @@ def _reset_peak() -> bool:
 async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
     import xiaoer.all_models  # noqa: F401  (every table registered, as the CLI does)
     from xiaoer.core.db import Database
-    from xiaoer.orders.ingest import import_orders
+    from xiaoer.sellercentre.ingest import import_orders
     from xiaoer.shops.service import do_create_shop
 
     db = Database(url)
@@ -156,7 +156,7 @@ def run_child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
 
 def generate(folder: Path, orders: int) -> tuple[Path, Path, float | None]:
     """The export pair in ``folder`` and the seconds it took; None when reused."""
-    from xiaoer.orders.samples import write_sample_export
+    from benchmarks.order_exports import write_sample_export
 
     marker = folder / "complete.json"
     if marker.is_file():

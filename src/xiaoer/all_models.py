@@ -7,6 +7,7 @@ from xiaoer.customers import models as customer_models
 from xiaoer.orders import models as order_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
+from xiaoer.sellercentre import models as sellercentre_models
 from xiaoer.shops import models as shop_models
 from xiaoer.staff import models as staff_models
 
@@ -18,6 +19,7 @@ __all__ = [
     "order_models",
     "performance_models",
     "reception_models",
+    "sellercentre_models",
     "shop_models",
     "staff_models",
 ]

@@ -450,8 +450,8 @@ def import_orders_command(
     changes nothing.
     """
     import xiaoer.all_models  # noqa: F401
-    from xiaoer.orders.exports import ExportError
-    from xiaoer.orders.ingest import import_orders
+    from xiaoer.sellercentre.exports import ExportError
+    from xiaoer.sellercentre.ingest import import_orders
     from xiaoer.shops.service import ShopError, resolve_shop
 
     for path in (order_list, items):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xiaoer.http.i18n import Translator
 from xiaoer.orders.notes import (
     FIELDS,
     FLAG_COLOURS,
@@ -25,7 +26,6 @@ from xiaoer.orders.notes import (
     memo_text,
     parse_note,
 )
-from xiaoer.web.i18n import Translator
 
 pytestmark = pytest.mark.database_free
 

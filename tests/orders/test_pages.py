@@ -16,6 +16,7 @@ from xiaoer.core.clock import local, utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
+from xiaoer.http.i18n import Translator
 from xiaoer.orders.models import Order, OrderTask, SellerNote, TaskKind, TaskStatus, TradeStatus
 from xiaoer.orders.service import (
     ENDS_AS,
@@ -35,7 +36,6 @@ from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.i18n import Translator
 
 # 14:00 in Shanghai: outside the reminder rest hours (22:30–08:30).
 NOON = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -543,8 +543,8 @@ async def test_memos_csv_lists_notes_and_flags_changed_since_the_day(
 
 
 def test_the_task_kinds_and_outcomes_all_have_words() -> None:
+    from xiaoer.http.i18n import catalogue
     from xiaoer.orders.service import TASK_OUTCOMES
-    from xiaoer.web.i18n import catalogue
 
     for language in ("zh", "en"):
         messages = catalogue(language)
@@ -557,9 +557,9 @@ def test_the_task_kinds_and_outcomes_all_have_words() -> None:
 def test_every_order_template_message_exists() -> None:
     from pathlib import Path
 
-    from xiaoer.web.i18n import catalogue
+    from xiaoer.http.i18n import catalogue
 
-    folder = Path(__file__).resolve().parents[2] / "src/xiaoer/web/templates/orders"
+    folder = Path(__file__).resolve().parents[2] / "src/xiaoer/orders/templates/orders"
     keys: set[str] = set()
     for name in ("list.html", "detail.html", "slip.html", "slip_blocked.html"):
         keys |= set(re.findall(r't\("([a-z_.]+)"', (folder / name).read_text("utf-8")))

@@ -10,12 +10,12 @@ from tests.conftest import MakeStaff
 from xiaoer.core.db import Database
 from xiaoer.core.models import Timer
 from xiaoer.customers.models import Customer
+from xiaoer.http.i18n import Translator
 from xiaoer.orders.models import Order, OrderTask, TaskKind
 from xiaoer.orders.service import do_finish_task
 from xiaoer.reception.bridge import ChannelError, authenticated_channel, do_add_bridge_channel
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
-from xiaoer.web.i18n import Translator
 
 Channel = tuple[int, dict[str, str]]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from xiaoer.core.policy import PolicyError, parse_policy
+from xiaoer.http.i18n import Translator
 from xiaoer.shops.service import ShopError, check_new_shop
 from xiaoer.staff.service import StaffError, check_new_staff
-from xiaoer.web.i18n import Translator
 
 pytestmark = pytest.mark.database_free
 

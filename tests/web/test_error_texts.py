@@ -12,9 +12,9 @@ import pytest
 from starlette.requests import Request
 
 from xiaoer.core.texts import Text, from_data, message_of, say, to_data
+from xiaoer.http.i18n import Translator, error_catalogue
+from xiaoer.http.render import error_text
 from xiaoer.performance.worklog import MAX_TEXT, WorkLogError, check_log
-from xiaoer.web.i18n import Translator, error_catalogue
-from xiaoer.web.render import error_text
 
 pytestmark = pytest.mark.database_free
 

@@ -10,8 +10,8 @@ from fastapi.routing import APIRoute
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.assistant.classifier import default_classifier
 from xiaoer.core.db import Database
+from xiaoer.http.i18n import catalogue
 from xiaoer.web.app import STAFF_ROUTERS
-from xiaoer.web.i18n import catalogue
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "xiaoer"
 PUBLIC_ROUTES = {"/login", "/logout", "/healthz"}
@@ -104,7 +104,7 @@ def test_every_template_message_exists() -> None:
     import re
 
     keys = set()
-    for template in (SRC / "web" / "templates").rglob("*.html"):
+    for template in SRC.glob("*/templates/**/*.html"):
         text = template.read_text("utf-8")
         keys |= set(re.findall(r't\("([a-z_]+(?:\.[a-z_0-9]+)+)"\s*[,)]', text))
     assert keys, "no messages found in templates"
@@ -145,7 +145,7 @@ def test_buyer_routes_import_no_staff_or_order_modules(module: str) -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    forbidden = ("xiaoer.staff", "xiaoer.orders", "xiaoer.web.deps", "xiaoer.core.auth")
+    forbidden = ("xiaoer.staff", "xiaoer.orders", "xiaoer.http.deps", "xiaoer.core.auth")
     assert not [m for m in imported if m.startswith(forbidden)]
 
 

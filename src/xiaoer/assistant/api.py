@@ -22,10 +22,10 @@ from xiaoer.assistant.knowledge import suggest_for_conversation
 from xiaoer.assistant.learning import classifier_for, do_record_feedback
 from xiaoer.assistant.models import ApprovalRequest
 from xiaoer.core.texts import say
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.render import error_text
 from xiaoer.reception.models import Conversation
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/api/assistant")
 Staff = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "manager"))]

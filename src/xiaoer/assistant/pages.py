@@ -12,9 +12,9 @@ from xiaoer.assistant.classifier import BARGAIN_TYPES, INTENTS
 from xiaoer.assistant.knowledge import Entry, default_entries
 from xiaoer.core.sheets import ImportReport, SheetError
 from xiaoer.core.texts import message_of, say
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.render import error_text, render
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/assistant")
 

@@ -47,9 +47,11 @@ def _current(connection: Connection) -> str | None:
 
 
 async def schema_diff(url: str, metadata: MetaData | None = None) -> list[Any]:
-    """What autogenerate would change in a migrated database; empty when in step."""
-    import xiaoer.all_models  # noqa: F401  (registers every table)
+    """What autogenerate would change in a migrated database; empty when in step.
 
+    The caller imports every table first (``xiaoer.all_models``): core sits below the
+    packages that define them.
+    """
     engine = make_engine(url)
     try:
         async with engine.connect() as connection:

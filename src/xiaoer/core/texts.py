@@ -4,7 +4,7 @@ Services raise errors in English, the language of the code and the logs. A messa
 made with :func:`say` is still that English text wherever a plain string is wanted
 (``str(error)``, the CLI, a log line), but it also keeps its template and values,
 so a page looks the template up in the error catalogue of the reader's language
-(``xiaoer/web/i18n/errors/<language>/``) and fills in the same values::
+(each package's ``i18n/errors/<language>/``) and fills in the same values::
 
     raise OrderError(say("the note is {size} bytes; the platform keeps {limit}",
                          size=size, limit=MEMO_BYTES))

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from xiaoer.core.policy_store import policy_on
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.render import error_text
 from xiaoer.orders.models import PAID_STATUSES, Order, OrderTask, SellerNote, TaskStatus
 from xiaoer.orders.notes import stored_message
 from xiaoer.orders.service import (
@@ -26,8 +28,6 @@ from xiaoer.orders.service import (
 )
 from xiaoer.reception.service import NeedsApproval, ReceptionError
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/api/orders")
 

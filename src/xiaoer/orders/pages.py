@@ -19,6 +19,9 @@ from sqlalchemy.orm import selectinload
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.texts import say
+from xiaoer.http.deps import Forbidden, SessionDep, require_staff
+from xiaoer.http.i18n import Translator
+from xiaoer.http.render import error_text, language_of, render
 from xiaoer.orders.changes import (
     ChangeRequest,
     change_reasons,
@@ -58,9 +61,6 @@ from xiaoer.reception.service import NeedsApproval, ReceptionError
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import Forbidden, SessionDep, require_staff
-from xiaoer.web.i18n import Translator
-from xiaoer.web.render import error_text, language_of, render
 
 router = APIRouter(prefix="/orders")
 

@@ -23,6 +23,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import CustomerError
+from xiaoer.http.render import error_text
 from xiaoer.orders.models import Order, TradeStatus
 from xiaoer.orders.service import (
     NewItem,
@@ -38,7 +39,6 @@ from xiaoer.orders.service import (
 from xiaoer.reception.bridge import ChannelError, authenticated_channel, customer_channel
 from xiaoer.reception.buyers import RateLimiter
 from xiaoer.reception.models import Channel
-from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/site")
 limiter = RateLimiter(limit=600, window=60)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from xiaoer.http.deps import require_staff
 from xiaoer.performance.violations import LEADERS
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import require_staff
 
 Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
 Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]

@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from xiaoer.core.clock import from_local, local
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say
+from xiaoer.http.deps import SessionDep
+from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance import (
     LEADERS,
@@ -42,8 +44,6 @@ from xiaoer.performance.models import LeaveStatus, RosterEntry
 from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 

@@ -23,6 +23,9 @@ from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import write_sheet
 from xiaoer.core.texts import say
+from xiaoer.http.deps import SessionDep
+from xiaoer.http.i18n import Translator
+from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
@@ -53,9 +56,6 @@ from xiaoer.reception.models import (
 from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep
-from xiaoer.web.i18n import Translator
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 

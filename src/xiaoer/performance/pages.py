@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.texts import say
+from xiaoer.http.deps import SessionDep
+from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.models import Violation
 from xiaoer.performance.violations import (
@@ -25,8 +27,6 @@ from xiaoer.performance.violations import (
 )
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 

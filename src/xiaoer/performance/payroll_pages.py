@@ -14,6 +14,9 @@ from xiaoer.core.clock import local, utcnow
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import write_sheet
 from xiaoer.core.texts import say
+from xiaoer.http.deps import SessionDep
+from xiaoer.http.i18n import Translator
+from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.kpi import KpiError, month_bounds
 from xiaoer.performance.payroll import (
@@ -26,9 +29,6 @@ from xiaoer.performance.payroll import (
 from xiaoer.performance.violations import LEADERS
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep
-from xiaoer.web.i18n import Translator
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 

@@ -15,6 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.texts import Text, say
+from xiaoer.http.deps import SessionDep
+from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance_pages import FormError, read_day
 from xiaoer.performance.models import WorkLog
@@ -42,8 +44,6 @@ from xiaoer.performance.worklog import (
 from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff
-from xiaoer.web.deps import SessionDep
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/performance")
 

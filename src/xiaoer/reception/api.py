@@ -17,6 +17,8 @@ from xiaoer.core.events import EventData, last_seq
 from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
+from xiaoer.http.deps import SESSION_STAFF_KEY, SessionDep, require_staff
+from xiaoer.http.render import error_text
 from xiaoer.reception import workbench
 from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.calls import do_log_call
@@ -35,8 +37,6 @@ from xiaoer.reception.service import (
 from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SESSION_STAFF_KEY, SessionDep, require_staff
-from xiaoer.web.render import error_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/reception")

@@ -11,6 +11,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
 from xiaoer.core.texts import say
 from xiaoer.customers.service import CustomerError, do_get_or_create_customer
+from xiaoer.http.render import error_text
 from xiaoer.reception.bridge import (
     ChannelError,
     authenticated_channel,
@@ -21,7 +22,6 @@ from xiaoer.reception.bridge import (
 from xiaoer.reception.buyers import RateLimiter
 from xiaoer.reception.service import ReceptionError, do_receive_buyer_message
 from xiaoer.shops.models import Shop
-from xiaoer.web.render import error_text
 
 router = APIRouter(prefix="/bridge")
 limiter = RateLimiter(limit=600, window=60)

@@ -22,6 +22,7 @@ from xiaoer.core.feed import follow
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.http.render import error_text
 from xiaoer.reception.buyers import (
     WIDGET_CHANNEL,
     BadToken,
@@ -37,7 +38,6 @@ from xiaoer.reception.service import MAX_MESSAGE_CHARS, ReceptionError, do_recei
 from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import shop_by_code
-from xiaoer.web.render import error_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()

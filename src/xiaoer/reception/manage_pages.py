@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xiaoer.core.sheets import ImportReport, SheetError
 from xiaoer.core.texts import message_of, say
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.render import error_text, render
 from xiaoer.reception import autoreply, phrases
 from xiaoer.reception.models import QuickPhrase
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import error_text, render
 
 router = APIRouter(prefix="/reception")
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.render import error_text, render
 from xiaoer.reception import calls
 from xiaoer.reception.service import ReceptionError
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import error_text, render
 
 router = APIRouter()
 

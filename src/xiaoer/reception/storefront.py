@@ -3,7 +3,7 @@
 Buyer-facing: no staff session, no staff, order or customer data. The widget is one
 script tag (``<script src="/b/widget.js" data-shop="CODE" async></script>``) that
 talks to :mod:`xiaoer.reception.buyer_api`; its texts are put into the script here
-from the message catalogues, so the file in ``web/static`` carries none of its own.
+from the message catalogues, so the file in ``reception/static`` carries none of its own.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from xiaoer.catalog.models import Product
 from xiaoer.core.db import Database
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.texts import say
+from xiaoer.http.i18n import LANGUAGES, Translator, catalogue
+from xiaoer.http.render import error_text
 from xiaoer.shops.service import shop_by_code
-from xiaoer.web.i18n import LANGUAGES, Translator, catalogue
-from xiaoer.web.render import error_text
 
 router = APIRouter()
 
-_WEB = resources.files("xiaoer.web")
-_templates = Jinja2Templates(directory=str(_WEB / "templates"))
+_HERE = resources.files("xiaoer.reception")
+_templates = Jinja2Templates(directory=str(_HERE / "templates"))
 TEXTS_MARKER = "/*@widget-texts@*/{}"
 STORE_PRODUCTS = 8
 
@@ -49,7 +49,7 @@ def widget_texts() -> str:
 
 @router.get("/widget.js")
 async def widget_script() -> Response:
-    source = (_WEB / "static" / "widget.js").read_text("utf-8")
+    source = (_HERE / "static" / "widget.js").read_text("utf-8")
     return Response(
         source.replace(TEXTS_MARKER, widget_texts(), 1),
         media_type="text/javascript; charset=utf-8",

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.events import EventData
 from xiaoer.core.policy import Policy
 from xiaoer.customers.models import Customer
-from xiaoer.orders.models import Order
 from xiaoer.reception.models import (
     AgentPresence,
     CallLog,
@@ -134,7 +133,11 @@ async def list_agents(session: AsyncSession, shop_id: int) -> list[dict[str, Any
 async def conversation_panel(
     session: AsyncSession, staff: StaffAccount, conversation: Conversation
 ) -> dict[str, Any]:
-    """The chat and its side panel: the buyer, earlier conversations, orders, calls."""
+    """The chat and its side panel: the buyer, earlier conversations, calls.
+
+    The buyer's orders come from the orders package's own panel route
+    (``/api/orders/panel``): reception sits below orders and never reads them.
+    """
     customer = await session.get(Customer, conversation.customer_id)
     assert customer is not None
     rows = await session.execute(
@@ -151,14 +154,6 @@ async def conversation_panel(
             select(Conversation)
             .where(Conversation.customer_id == customer.id, Conversation.id != conversation.id)
             .order_by(Conversation.opened_at.desc())
-            .limit(10)
-        )
-    )
-    orders = list(
-        await session.scalars(
-            select(Order)
-            .where(Order.customer_id == customer.id)
-            .order_by(Order.created_at.desc())
             .limit(10)
         )
     )
@@ -206,16 +201,6 @@ async def conversation_panel(
                 "outcome": c.outcome,
             }
             for c in earlier
-        ],
-        "orders": [
-            {
-                "id": o.id,
-                "platform_order_id": o.platform_order_id,
-                "status": o.status,
-                "total_fen": o.total_fen,
-                "created_at": o.created_at.isoformat(),
-            }
-            for o in orders
         ],
         "calls": [
             {"at": c.at.isoformat(), "summary": c.summary, "outcome": c.outcome} for c in calls

@@ -29,19 +29,20 @@ from xiaoer.core.feed import stop_feeds
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
+from xiaoer.http.i18n import Translator
+from xiaoer.http.render import language_of, render
 from xiaoer.orders import api as orders_api
-from xiaoer.orders import import_pages, site_api
 from xiaoer.orders import pages as orders_pages
+from xiaoer.orders import site_api
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
+from xiaoer.sellercentre import pages as import_pages
 from xiaoer.web import auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
-from xiaoer.web.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
-from xiaoer.web.i18n import Translator
-from xiaoer.web.render import language_of, render
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ STAFF_ROUTERS = (
     reception_pages.router,
     reception_manage.router,
 )
+
+
+# Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
+STATIC_PACKAGES = ("xiaoer.reception", "xiaoer.sellercentre")
 
 
 def create_app(
@@ -145,7 +150,10 @@ def create_app(
     app.mount("/b", buyer_app, name="buyer")
     app.mount(
         "/static",
-        StaticFiles(directory=str(resources.files("xiaoer.web") / "static")),
+        StaticFiles(
+            directory=str(resources.files("xiaoer.web") / "static"),
+            packages=[(package, "static") for package in STATIC_PACKAGES],
+        ),
         name="static",
     )
     _install_error_pages(app)

@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xiaoer.core.auth import Throttle
 from xiaoer.core.clock import utcnow
+from xiaoer.http.deps import SESSION_CSRF_KEY, SESSION_STAFF_KEY, SessionDep, SettingsDep
+from xiaoer.http.i18n import LANGUAGES, Translator
+from xiaoer.http.render import language_of, render
 from xiaoer.staff.service import SignInLocked, do_sign_in
-from xiaoer.web.deps import SESSION_CSRF_KEY, SESSION_STAFF_KEY, SessionDep, SettingsDep
-from xiaoer.web.i18n import LANGUAGES, Translator
-from xiaoer.web.render import language_of, render
 
 router = APIRouter()
 

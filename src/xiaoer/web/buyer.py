@@ -13,9 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 from xiaoer.core.db import Database
+from xiaoer.http.limits import BodyLimit
 from xiaoer.reception import bridge_api, buyer_api, storefront
 from xiaoer.shops.service import shop_by_code
-from xiaoer.web.limits import BodyLimit
 
 
 class PublicShop(BaseModel):

@@ -10,14 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaoer.core.clock import utcnow
 from xiaoer.core.policy_docs import policy_keys
 from xiaoer.core.policy_store import policy_on, policy_version_on, policy_versions
+from xiaoer.http.charts import bar_chart
+from xiaoer.http.deps import AnyStaff, SessionDep, require_staff
+from xiaoer.http.render import render
 from xiaoer.orders import service as orders
 from xiaoer.orders.models import TradeStatus
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import StaffError, do_set_language, list_staff
-from xiaoer.web.charts import bar_chart
-from xiaoer.web.deps import AnyStaff, SessionDep, require_staff
-from xiaoer.web.render import render
 
 router = APIRouter()
 

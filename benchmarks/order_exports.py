@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 from xiaoer.core.clock import DEFAULT_ZONE
 from xiaoer.core.money import fen_to_yuan
-from xiaoer.orders.exports import SNIFF_BYTES, ExportError, clean_cell, sniff_encoding
 from xiaoer.orders.models import TradeStatus
+from xiaoer.sellercentre.exports import SNIFF_BYTES, ExportError, clean_cell, sniff_encoding
 
 # The order-list header of a seller-centre export, in order, trailing spaces included.
 ORDER_LIST_HEADER: tuple[str, ...] = (
@@ -111,7 +111,7 @@ ITEM_LIST_HEADER: tuple[str, ...] = (
 
 # The window of creation times an export covers, ending at the export time.
 WINDOW_DAYS = 30
-DEFAULT_START = datetime(2024, 3, 1)  # noqa: DTZ001 (shop-local wall time)
+DEFAULT_START = datetime(2024, 3, 1)
 
 _HOUR = 3600
 _DAY = 86400
@@ -461,7 +461,7 @@ class _Generator:
     """Draws orders from a seeded random source."""
 
     def __init__(self, seed: int, export_at: int, window: int) -> None:
-        self.rng = random.Random(seed)  # noqa: S311 (sample data, not secrets)
+        self.rng = random.Random(seed)
         self.export_at = export_at
         self.window = window
         self.id_base = 3_300_000_000_000_000_000 + (seed % 997) * 10**13
@@ -892,7 +892,7 @@ def rewrite_with_changes(
     if head.startswith(b"PK\x03\x04"):
         raise ExportError("rewrite_with_changes reads CSV order lists only")
     encoding = sniff_encoding(head, whole_file=len(head) < SNIFF_BYTES)
-    rng = random.Random(seed)  # noqa: S311 (sample data, not secrets)
+    rng = random.Random(seed)
     tracking = _Generator(seed, 0, 0).tracking
     summary = RewriteSummary()
     with (

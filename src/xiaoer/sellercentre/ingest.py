@@ -55,7 +55,8 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
-from xiaoer.orders.exports import (
+from xiaoer.orders.models import PAID_STATUSES, Order, OrderItem, TradeStatus
+from xiaoer.sellercentre.exports import (
     ExportReader,
     ItemRow,
     OrderRow,
@@ -64,7 +65,6 @@ from xiaoer.orders.exports import (
     open_orders,
     write_rejects,
 )
-from xiaoer.orders.models import PAID_STATUSES, Order, OrderItem, TradeStatus
 from xiaoer.shops.models import Shop
 
 Progress = Callable[[str, int, int], None]  # phase, bytes done, bytes in all
@@ -633,7 +633,7 @@ async def import_orders(
 ) -> ImportResult:
     """Import an order list and, if given, its item list; see the module's text.
 
-    Raises :class:`xiaoer.orders.exports.ExportError` when a file cannot be read as
+    Raises :class:`xiaoer.sellercentre.exports.ExportError` when a file cannot be read as
     an export at all (wrong kind, missing required columns); nothing is written then.
     """
     now = now or utcnow()

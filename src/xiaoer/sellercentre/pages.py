@@ -19,11 +19,11 @@ from starlette.background import BackgroundTask
 
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
-from xiaoer.orders import imports
-from xiaoer.orders.models import ImportJob
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.render import error_text, render
+from xiaoer.sellercentre import imports
+from xiaoer.sellercentre.models import ImportJob
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import SessionDep, require_staff
-from xiaoer.web.render import error_text, render
 
 router = APIRouter()
 
@@ -46,7 +46,7 @@ async def _page(
     translate = _translator(request)
     context = {"jobs": [imports.job_json(j, translate) for j in jobs], "error": None, **extra}
     status = 422 if extra.get("error") else 200
-    return render(request, "orders/import.html", context, staff=staff, status_code=status)
+    return render(request, "sellercentre/import.html", context, staff=staff, status_code=status)
 
 
 @router.get("/orders/import", response_class=HTMLResponse)
@@ -96,7 +96,7 @@ async def job_page(request: Request, session: SessionDep, staff: Importer, job_i
         message = error_text(request, say("no such import"))
         return render(request, "error.html", {"message": message}, staff=staff, status_code=404)
     context = {"job": imports.job_json(job, _translator(request))}
-    return render(request, "orders/import_job.html", context, staff=staff)
+    return render(request, "sellercentre/import_job.html", context, staff=staff)
 
 
 @router.get("/api/orders/imports/{job_id}")

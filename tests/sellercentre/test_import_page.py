@@ -6,13 +6,13 @@ import csv
 from pathlib import Path
 
 import httpx
+from benchmarks.order_exports import write_sample_export
 from markupsafe import escape
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
-from xiaoer.orders.imports import wait_for_jobs
-from xiaoer.orders.models import ImportJob
-from xiaoer.orders.samples import write_sample_export
+from xiaoer.sellercentre.imports import wait_for_jobs
+from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
 
 # The spoilt cell of _spoil_first_row, as the reason says it in each language.

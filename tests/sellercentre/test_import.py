@@ -11,16 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from benchmarks.order_exports import rewrite_with_changes, write_sample_export
 from sqlalchemy import func, select
 
 from xiaoer.core.db import Database
 from xiaoer.core.models import Event, Timer
 from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
-from xiaoer.orders.exports import ExportError, OrderRow, open_orders
-from xiaoer.orders.ingest import import_orders, row_digest
 from xiaoer.orders.models import Order, OrderItem, TradeStatus
-from xiaoer.orders.samples import rewrite_with_changes, write_sample_export
+from xiaoer.sellercentre.exports import ExportError, OrderRow, open_orders
+from xiaoer.sellercentre.ingest import import_orders, row_digest
 from xiaoer.shops.models import Shop
 
 ORDER_HEADER_START = ["订单编号", "买家会员名", "买家支付宝账号", "买家应付货款", "买家应付邮费"]

@@ -1,10 +1,17 @@
-"""Message catalogues: Simplified Chinese by default, English on request."""
+"""Message catalogues: Simplified Chinese by default, English on request.
+
+Each capability package keeps its own words beside its code: ``<package>/i18n/<language>/``
+for its pages and ``<package>/i18n/errors/<language>/`` for its services' messages.
+They are found as files; nothing here imports the packages.
+"""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from importlib.abc import Traversable
 from typing import Any
 
 from xiaoer.core.texts import Text, message_of
@@ -23,18 +30,31 @@ def _flatten(prefix: str, data: dict[str, Any], out: dict[str, str]) -> None:
             out[name] = str(value)
 
 
+def catalogue_files(*parts: str) -> Iterator[tuple[str, Traversable]]:
+    """("package/file.toml", file) of every package's ``i18n/<parts…>/*.toml``, by name."""
+    found = []
+    for package in resources.files("xiaoer").iterdir():
+        folder = package.joinpath("i18n", *parts)
+        if not folder.is_dir():
+            continue
+        found += [
+            (f"{package.name}/{item.name}", item)
+            for item in folder.iterdir()
+            if item.name.endswith(".toml")
+        ]
+    yield from sorted(found, key=lambda pair: pair[0])
+
+
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    """Every message of a language: one TOML file per capability in ``i18n/<language>/``."""
-    folder = resources.files("xiaoer.web").joinpath("i18n", language)
+    """Every message of a language: the TOML files of every package's ``i18n/<language>/``."""
     out: dict[str, str] = {}
-    for item in sorted(folder.iterdir(), key=lambda f: f.name):
-        if item.name.endswith(".toml"):
-            before = len(out)
-            data = tomllib.loads(item.read_text("utf-8"))
-            _flatten("", data, out)
-            if len(out) - before != _count(data):
-                raise ValueError(f"{language}/{item.name} repeats a message key of another file")
+    for name, item in catalogue_files(language):
+        before = len(out)
+        data = tomllib.loads(item.read_text("utf-8"))
+        _flatten("", data, out)
+        if len(out) - before != _count(data):
+            raise ValueError(f"{language}: {name} repeats a message key of another file")
     return out
 
 
@@ -42,19 +62,15 @@ def catalogue(language: str) -> dict[str, str]:
 def error_catalogue(language: str) -> dict[str, str]:
     """Translations of the services' English messages, keyed by their templates.
 
-    One TOML file per capability in ``i18n/errors/<language>/``; English needs none.
+    Each package's ``i18n/errors/<language>/*.toml``; English needs none.
     """
-    folder = resources.files("xiaoer.web").joinpath("i18n", "errors", language)
     out: dict[str, str] = {}
-    if not folder.is_dir():
-        return out
-    for item in sorted(folder.iterdir(), key=lambda f: f.name):
-        if item.name.endswith(".toml"):
-            data = tomllib.loads(item.read_text("utf-8"))
-            for template, translation in data.items():
-                if template in out:
-                    raise ValueError(f"errors/{language}/{item.name} repeats {template!r}")
-                out[template] = str(translation)
+    for name, item in catalogue_files("errors", language):
+        data = tomllib.loads(item.read_text("utf-8"))
+        for template, translation in data.items():
+            if template in out:
+                raise ValueError(f"errors/{language}: {name} repeats {template!r}")
+            out[template] = str(translation)
     return out
 
 

@@ -13,11 +13,25 @@ from starlette.requests import HTTPConnection
 
 from xiaoer.core.clock import local
 from xiaoer.core.money import fen_to_yuan
+from xiaoer.http.deps import CSRF_FIELD, csrf_token
+from xiaoer.http.i18n import DEFAULT_LANGUAGE, Translator
 from xiaoer.staff.models import StaffAccount
-from xiaoer.web.deps import CSRF_FIELD, csrf_token
-from xiaoer.web.i18n import DEFAULT_LANGUAGE, Translator
 
-templates = Jinja2Templates(directory=str(resources.files("xiaoer.web") / "templates"))
+
+def _template_folders() -> list[str]:
+    """Every package's ``templates/`` folder, found as files: this package's first (the
+    layout), the others by name. A package names its templates ``<package>/page.html``."""
+    root = resources.files("xiaoer")
+    here = str(root / "http" / "templates")
+    others = sorted(
+        str(package / "templates")
+        for package in root.iterdir()
+        if package.name != "http" and package.joinpath("templates").is_dir()
+    )
+    return [here, *others]
+
+
+templates = Jinja2Templates(directory=_template_folders())
 
 
 def _local_time(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:

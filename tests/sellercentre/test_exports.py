@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.order_exports import (
+    ITEM_LIST_HEADER,
+    ORDER_LIST_HEADER,
+    rewrite_with_changes,
+    write_sample_export,
+)
 from openpyxl import Workbook
 
-from xiaoer.orders.exports import (
+from xiaoer.orders.models import TradeStatus
+from xiaoer.sellercentre.exports import (
     SNIFF_BYTES,
     ExportError,
     ItemRow,
@@ -22,13 +29,6 @@ from xiaoer.orders.exports import (
     open_items,
     open_orders,
     write_rejects,
-)
-from xiaoer.orders.models import TradeStatus
-from xiaoer.orders.samples import (
-    ITEM_LIST_HEADER,
-    ORDER_LIST_HEADER,
-    rewrite_with_changes,
-    write_sample_export,
 )
 
 pytestmark = pytest.mark.database_free

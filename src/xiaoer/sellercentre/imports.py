@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.texts import Text, from_data, message_of, say, to_data
-from xiaoer.orders.exports import SNIFF_BYTES, ExportError, sniff_encoding
-from xiaoer.orders.ingest import import_orders
-from xiaoer.orders.models import ImportJob, JobStatus
+from xiaoer.sellercentre.exports import SNIFF_BYTES, ExportError, sniff_encoding
+from xiaoer.sellercentre.ingest import import_orders
+from xiaoer.sellercentre.models import ImportJob, JobStatus
 
 log = logging.getLogger(__name__)
 

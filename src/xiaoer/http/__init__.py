@@ -1,0 +1,1 @@
+"""What every capability's routes use: request dependencies, access, pages, words, charts."""
