@@ -39,7 +39,7 @@ from xiaoer.orders.models import (
     TaskKind,
     TradeStatus,
 )
-from xiaoer.orders.service import open_tasks
+from xiaoer.orders.tasks import open_tasks
 from xiaoer.performance.models import KpiDay, KpiScope, RosterEntry, RosterStatus, Violation
 from xiaoer.reception.models import (
     Conversation,

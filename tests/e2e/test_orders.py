@@ -10,7 +10,8 @@ from tests.conftest import MakeStaff
 from tests.e2e.test_live_chat import WAIT, open_workbench, prepare_shop
 from xiaoer.core.db import Database
 from xiaoer.customers.models import Customer
-from xiaoer.orders.service import NewItem, NewOrder, do_create_order, do_flag, do_pay_order
+from xiaoer.orders.marks import do_flag
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
 from xiaoer.core.models import AuditEntry
+from xiaoer.orders.access import OrderForbidden
 from xiaoer.orders.changes import (
     ChangeRequest,
     change_reasons,
@@ -16,16 +17,11 @@ from xiaoer.orders.changes import (
     do_decide_change,
     pending_changes,
 )
+from xiaoer.orders.errors import OrderError
+from xiaoer.orders.marks import do_flag
 from xiaoer.orders.models import ChangeStatus, Order, OrderChange
-from xiaoer.orders.service import (
-    NewItem,
-    NewOrder,
-    OrderError,
-    do_create_order,
-    do_flag,
-    do_pay_order,
-    load_order,
-)
+from xiaoer.orders.service import load_order
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
@@ -86,7 +82,7 @@ async def test_a_cut_beyond_the_level_waits_for_the_supervisor(
             why
             == "a price cut of ¥20.00 is more than the ¥0.00 a junior agent may give on this order"
         )
-        with pytest.raises(OrderError, match="supervisor"):
+        with pytest.raises(OrderForbidden, match="supervisor"):
             await do_decide_change(session, change=change, supervisor=agent, approve=True)
         await do_decide_change(session, change=change, supervisor=boss, approve=True)
         await session.commit()
@@ -100,8 +96,9 @@ async def test_waiving_shipping_needs_the_right_to_and_money_changes_stop_at_pay
 ) -> None:
     mid = await make_staff("mid", level="intermediate")  # may not waive; ±¥5
     senior = await make_staff("old", level="senior")  # may waive
-    order_id = await _order(db, shop, mid)
-    assert await _change(db, shop, order_id, mid, postage_fen=0) == ChangeStatus.pending
+    mid_order = await _order(db, shop, mid, "C-1")
+    order_id = await _order(db, shop, senior, "C-2")
+    assert await _change(db, shop, mid_order, mid, postage_fen=0) == ChangeStatus.pending
     assert await _change(db, shop, order_id, senior, postage_fen=0) == ChangeStatus.applied
     async with db.session() as session:
         order = await load_order(session, shop.id, order_id)
@@ -111,9 +108,23 @@ async def test_waiving_shipping_needs_the_right_to_and_money_changes_stop_at_pay
         await _change(db, shop, order_id, senior, goods_fen=100)
     # The address may still change until the order ships.
     assert (
-        await _change(db, shop, order_id, mid, receiver_address="上海市徐汇区2号")
+        await _change(db, shop, order_id, senior, receiver_address="上海市徐汇区2号")
         == ChangeStatus.applied
     )
+
+
+async def test_an_agent_changes_only_their_own_sales(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mid = await make_staff("mid", level="intermediate")
+    senior = await make_staff("old", level="senior")
+    order_id = await _order(db, shop, mid)
+    with pytest.raises(OrderForbidden, match="another agent's sale"):
+        await _change(db, shop, order_id, senior, postage_fen=0)
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        assert order.postage_fen == 2000
+        assert list(await session.scalars(select(OrderChange))) == []
 
 
 async def test_a_supervisor_is_told_in_chinese_which_parts_moved_meanwhile(
@@ -138,7 +149,7 @@ async def test_a_supervisor_is_told_in_chinese_which_parts_moved_meanwhile(
     assert decided.status_code == 409
     assert "订单在此期间已有变动（商品金额、运费），请重新申请" in decided.text
     async with db.session() as session:
-        with pytest.raises(OrderError) as caught:
+        with pytest.raises(OrderForbidden) as caught:
             await do_decide_change(session, change=change, supervisor=agent, approve=False)
     assert str(caught.value) == "only a supervisor or a manager decides on a change"
 

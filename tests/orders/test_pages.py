@@ -17,20 +17,12 @@ from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
 from xiaoer.http.i18n import Translator
+from xiaoer.orders.lifecycle import STATUS_SAID
+from xiaoer.orders.marks import do_flag, note_versions
 from xiaoer.orders.models import Order, OrderTask, SellerNote, TaskKind, TaskStatus, TradeStatus
-from xiaoer.orders.service import (
-    ENDS_AS,
-    NO_MESSAGE,
-    STATUS_SAID,
-    TASK_OUTCOMES,
-    NewItem,
-    NewOrder,
-    do_create_order,
-    do_flag,
-    do_pay_order,
-    load_order,
-    note_versions,
-)
+from xiaoer.orders.service import load_order
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
+from xiaoer.orders.tasks import ENDS_AS, NO_MESSAGE, TASK_OUTCOMES
 from xiaoer.reception.models import Conversation
 from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
@@ -544,7 +536,7 @@ async def test_memos_csv_lists_notes_and_flags_changed_since_the_day(
 
 def test_the_task_kinds_and_outcomes_all_have_words() -> None:
     from xiaoer.http.i18n import catalogue
-    from xiaoer.orders.service import TASK_OUTCOMES
+    from xiaoer.orders.tasks import TASK_OUTCOMES
 
     for language in ("zh", "en"):
         messages = catalogue(language)

@@ -11,8 +11,9 @@ from tests.conftest import MakeStaff, sign_in
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.orders.marks import do_flag
 from xiaoer.orders.models import Order, OrderTask, TaskKind
-from xiaoer.orders.service import NewItem, NewOrder, do_create_order, do_flag, do_pay_order
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.reception.models import Message
 from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
 from xiaoer.shops.models import Shop

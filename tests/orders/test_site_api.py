@@ -12,7 +12,7 @@ from xiaoer.core.models import Timer
 from xiaoer.customers.models import Customer
 from xiaoer.http.i18n import Translator
 from xiaoer.orders.models import Order, OrderTask, TaskKind
-from xiaoer.orders.service import do_finish_task
+from xiaoer.orders.tasks import do_finish_task
 from xiaoer.reception.bridge import ChannelError, authenticated_channel, do_add_bridge_channel
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
@@ -288,7 +288,7 @@ async def test_another_shop_or_channel_cannot_see_the_order(
 async def test_a_retry_racing_the_first_call_answers_the_stored_order(
     client: httpx.AsyncClient, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xiaoer.orders import service, site_api
+    from xiaoer.orders import site_api, site_orders
 
     cid, auth = channel
     first = await _create(client, channel)
@@ -304,7 +304,7 @@ async def test_a_retry_racing_the_first_call_answers_the_stored_order(
 
     # Both lookups miss, as when the first call commits between them: the insert clashes.
     monkeypatch.setattr(site_api, "order_by_platform_id", unseen_once)
-    monkeypatch.setattr(service, "order_by_platform_id", unseen)
+    monkeypatch.setattr(site_orders, "order_by_platform_id", unseen)
     second = await client.post(f"/site/{cid}/orders", json=_order(), headers=auth)
     assert second.status_code == 200, second.text
     assert second.json()["created"] is False

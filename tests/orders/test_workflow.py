@@ -13,6 +13,8 @@ from xiaoer.core.models import Event, Timer
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders import workflow
+from xiaoer.orders.errors import OrderError
+from xiaoer.orders.marks import do_flag, do_write_note, memo_for, note_versions
 from xiaoer.orders.models import (
     Order,
     OrderTask,
@@ -22,19 +24,14 @@ from xiaoer.orders.models import (
     TaskStatus,
     TradeStatus,
 )
-from xiaoer.orders.service import (
+from xiaoer.orders.service import load_order
+from xiaoer.orders.site_orders import (
     NewItem,
     NewOrder,
-    OrderError,
     do_close_order,
     do_create_order,
-    do_flag,
     do_pay_order,
     do_ship_order,
-    do_write_note,
-    load_order,
-    memo_for,
-    note_versions,
 )
 from xiaoer.reception.models import Conversation
 from xiaoer.reception.service import do_set_presence

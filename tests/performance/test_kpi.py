@@ -22,14 +22,8 @@ import pytest
 from tests.conftest import MakeStaff
 from xiaoer.core.db import Database
 from xiaoer.customers.service import do_get_or_create_customer
-from xiaoer.orders.service import (
-    NewItem,
-    NewOrder,
-    do_create_order,
-    do_flag,
-    do_pay_order,
-    do_write_note,
-)
+from xiaoer.orders.marks import do_flag, do_write_note
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.performance.kpi import KpiError, month_bounds, period_bounds, report, rollup_day
 from xiaoer.performance.models import KpiScope
 from xiaoer.reception.service import (

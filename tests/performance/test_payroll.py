@@ -31,15 +31,9 @@ from tests.test_cli import xiaoer
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.orders.marks import do_flag, do_write_note
 from xiaoer.orders.models import Order
-from xiaoer.orders.service import (
-    NewItem,
-    NewOrder,
-    do_create_order,
-    do_flag,
-    do_pay_order,
-    do_write_note,
-)
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.performance.kpi import rollup_days
 from xiaoer.performance.models import Violation
 from xiaoer.performance.payroll import (

@@ -12,7 +12,8 @@ from xiaoer.core.db import Database
 from xiaoer.core.policy import default_policy
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.core.timers import fire_all_due
-from xiaoer.orders.service import NewItem, NewOrder, do_create_order, do_flag, do_pay_order
+from xiaoer.orders.marks import do_flag
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.performance.models import Violation, ViolationStatus
 from xiaoer.performance.violations import (
     ViolationError,

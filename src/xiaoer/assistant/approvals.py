@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.assistant.checks import Finding, check_message
 from xiaoer.assistant.models import ApprovalRequest, ApprovalStatus
 from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -33,7 +34,7 @@ class ApprovalError(ValueError):
     """A request the approval flow cannot carry out; the message says why."""
 
 
-class ApprovalForbidden(ApprovalError):
+class ApprovalForbidden(ApprovalError, NotPermitted):
     """The account may not decide on requests."""
 
 

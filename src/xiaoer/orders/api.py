@@ -13,18 +13,17 @@ from sqlalchemy.orm import selectinload
 from xiaoer.core.policy_store import policy_on
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.render import error_text
+from xiaoer.orders.access import contact_for
+from xiaoer.orders.errors import OrderError
+from xiaoer.orders.marks import do_write_note
 from xiaoer.orders.models import PAID_STATUSES, Order, OrderTask, SellerNote, TaskStatus
 from xiaoer.orders.notes import stored_message
-from xiaoer.orders.service import (
-    OrderError,
+from xiaoer.orders.service import order_for
+from xiaoer.orders.tasks import (
     do_finish_task,
     do_send_task_message,
-    do_write_note,
-    load_order,
-    load_task,
-    mask_phone,
-    may_see_contact,
-    task_message,
+    task_for,
+    task_message_for,
 )
 from xiaoer.reception.service import NeedsApproval, ReceptionError
 from xiaoer.staff.models import StaffAccount
@@ -103,9 +102,7 @@ async def buyer_orders(
                 "owned": order.owner_id is not None,
                 "confirmed_at": _iso(order.confirmed_at),
                 "cash_on_delivery": order.cash_on_delivery,
-                "phone": order.receiver_phone
-                if may_see_contact(staff, order)
-                else mask_phone(order.receiver_phone),
+                "phone": contact_for(staff, order).phone,
                 "items": [
                     {"title": i.title, "sku_text": i.sku_text, "quantity": i.quantity}
                     for i in order.items
@@ -131,12 +128,10 @@ class SendBody(BaseModel):
 async def preview_task_message(
     request: Request, session: SessionDep, staff: Agent, task_id: int
 ) -> dict[str, Any]:
+    """The confirmation or reminder a task would send, for the agent who may send it."""
+    task, _order = await task_for(session, staff, task_id)
     try:
-        task = await load_task(session, staff.shop_id, task_id)
-    except OrderError as exc:
-        raise HTTPException(404, error_text(request, exc)) from exc
-    try:
-        return {"text": await task_message(session, task)}
+        return {"text": await task_message_for(session, staff, task)}
     except OrderError as exc:
         raise HTTPException(409, error_text(request, exc)) from exc
 
@@ -146,8 +141,8 @@ async def send_task_message(
     request: Request, session: SessionDep, staff: Agent, task_id: int, body: SendBody
 ) -> dict[str, Any]:
     """Send the confirmation or reminder into the buyer's open conversation."""
+    task, _order = await task_for(session, staff, task_id)
     try:
-        task = await load_task(session, staff.shop_id, task_id)
         message = await do_send_task_message(session, task=task, agent=staff, text=body.text)
     except NeedsApproval as exc:
         shown = error_text(request, exc)
@@ -168,8 +163,8 @@ async def write_note(
     request: Request, session: SessionDep, staff: Agent, order_id: int, body: NoteBody
 ) -> dict[str, Any]:
     """Write the seller note from the chat; a note with errors is kept and they are shown."""
+    order = await order_for(session, staff, order_id)
     try:
-        order = await load_order(session, staff.shop_id, order_id)
         note = await do_write_note(
             session, order=order, author=staff, text=body.text, reason=body.reason
         )
@@ -189,8 +184,8 @@ async def finish_task(
     request: Request, session: SessionDep, staff: Agent, task_id: int, body: FinishBody
 ) -> dict[str, Any]:
     """Record how a task ended; a confirmation keeps the buyer's reply as evidence (O2)."""
+    task, _order = await task_for(session, staff, task_id)
     try:
-        task = await load_task(session, staff.shop_id, task_id)
         await do_finish_task(
             session, task=task, agent=staff, outcome=body.outcome, remark=body.remark
         )

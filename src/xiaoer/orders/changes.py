@@ -25,11 +25,11 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, from_data, say, to_data
+from xiaoer.orders.access import LEADERS, OrderForbidden, OrderNotFound, check_may_act
+from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
-from xiaoer.orders.service import MAX_FEN, OrderError
+from xiaoer.orders.site_orders import MAX_FEN
 from xiaoer.staff.models import StaffAccount
-
-LEADERS = ("supervisor", "manager")
 
 # The parts of an order a change names in its messages.
 PART_SAID: dict[str, Text] = {
@@ -177,6 +177,7 @@ async def do_change_order(
 ) -> OrderChange:
     """Make the change, or file it for the supervisor when it is beyond the agent's level."""
     now = now or utcnow()
+    check_may_act(agent, order)
     before, after = _parts(order, request)
     if not after:
         raise OrderError(say("nothing to change"))
@@ -239,6 +240,13 @@ async def _audit(
     )
 
 
+async def change_for(session: AsyncSession, staff: StaffAccount, change_id: int) -> OrderChange:
+    change = await session.get(OrderChange, change_id)
+    if change is None or change.shop_id != staff.shop_id:
+        raise OrderNotFound(say("no change {change_id} in this shop", change_id=change_id))
+    return change
+
+
 async def do_decide_change(
     session: AsyncSession,
     *,
@@ -249,8 +257,10 @@ async def do_decide_change(
     now: datetime | None = None,
 ) -> OrderChange:
     now = now or utcnow()
+    if change.shop_id != supervisor.shop_id:
+        raise OrderNotFound(say("no change {change_id} in this shop", change_id=change.id))
     if not supervisor.has_role(*LEADERS):
-        raise OrderError(say("only a supervisor or a manager decides on a change"))
+        raise OrderForbidden(say("only a supervisor or a manager decides on a change"))
     if change.status != ChangeStatus.pending.value:
         raise OrderError(say("this change was decided already"))
     order = await session.get(Order, change.order_id)

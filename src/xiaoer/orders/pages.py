@@ -10,26 +10,29 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.texts import say
-from xiaoer.http.deps import Forbidden, SessionDep, require_staff
+from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.render import error_text, language_of, render
+from xiaoer.orders.access import contact_for, may_act
 from xiaoer.orders.changes import (
     ChangeRequest,
+    change_for,
     change_reasons,
     changes_of,
     do_change_order,
     do_decide_change,
     pending_changes,
 )
+from xiaoer.orders.errors import OrderError
+from xiaoer.orders.marks import current_note, do_flag, do_write_note, memo_for, note_versions
 from xiaoer.orders.models import (
     STATUS_TEXTS,
     Order,
@@ -40,21 +43,14 @@ from xiaoer.orders.models import (
     TaskStatus,
 )
 from xiaoer.orders.notes import FLAG_COLOURS, stored_message
-from xiaoer.orders.service import (
+from xiaoer.orders.service import order_by_platform_id, order_for
+from xiaoer.orders.tasks import (
     TASK_OUTCOMES,
-    OrderError,
-    current_note,
     do_finish_task,
-    do_flag,
     do_send_task_message,
-    do_write_note,
-    mask_phone,
-    may_see_contact,
-    memo_for,
-    note_versions,
     open_tasks,
-    order_by_platform_id,
-    task_message,
+    task_for,
+    task_message_for,
     unconfirmed_paid,
 )
 from xiaoer.reception.service import NeedsApproval, ReceptionError
@@ -132,51 +128,8 @@ WORDS: dict[str, Any] = {
 # --- loading -------------------------------------------------------------------------
 
 
-async def _order_or_404(session: AsyncSession, staff: StaffAccount, order_id: int) -> Order:
-    """The order with its items; another shop's order is as unknown as a missing one."""
-    order = await session.scalar(
-        select(Order)
-        .options(selectinload(Order.items))
-        .where(Order.id == order_id, Order.shop_id == staff.shop_id)
-    )
-    if order is None:
-        raise HTTPException(404)
-    return order
-
-
-async def _task_or_404(
-    session: AsyncSession, staff: StaffAccount, task_id: int
-) -> tuple[OrderTask, Order]:
-    task = await session.get(OrderTask, task_id)
-    if task is None or task.shop_id != staff.shop_id:
-        raise HTTPException(404)
-    return task, await _order_or_404(session, staff, task.order_id)
-
-
-def may_act(staff: StaffAccount, order: Order, task: OrderTask | None = None) -> bool:
-    """Leaders act on every order; an agent on the orders they own and their tasks.
-
-    A task nobody holds on an order nobody owns is open to any agent.
-    """
-    if staff.has_role(*LEADERS):
-        return True
-    if order.owner_id == staff.id or (task is not None and task.assignee_id == staff.id):
-        return True
-    return task is not None and task.assignee_id is None and order.owner_id is None
-
-
-def _check_may_act(staff: StaffAccount, order: Order, task: OrderTask) -> None:
-    if not may_act(staff, order, task):
-        raise Forbidden()
-
-
 async def _staff_by_id(session: AsyncSession, shop_id: int) -> dict[int, StaffAccount]:
     return {s.id: s for s in await list_staff(session, shop_id)}
-
-
-def _address(order: Order, full: bool) -> str:
-    text = order.receiver_address
-    return text if full or len(text) <= ADDRESS_SHOWN else text[:ADDRESS_SHOWN] + "…"
 
 
 async def _timeline(
@@ -241,13 +194,15 @@ def _audit_detail(t: Translator, entry: AuditEntry, staff: dict[int, StaffAccoun
     return text
 
 
-async def _prefills(session: AsyncSession, tasks: list[OrderTask]) -> dict[int, str]:
-    """The text each open confirmation or reminder would send."""
+async def _prefills(
+    session: AsyncSession, staff: StaffAccount, tasks: list[OrderTask]
+) -> dict[int, str]:
+    """The text each open confirmation or reminder the reader may send would send."""
     texts: dict[int, str] = {}
     for task in tasks:
         if task.status == TaskStatus.open.value and task.kind in SENDS_MESSAGE:
             try:
-                texts[task.id] = await task_message(session, task)
+                texts[task.id] = await task_message_for(session, staff, task)
             except OrderError:
                 continue
     return texts
@@ -273,14 +228,14 @@ async def _order_page(
         )
     )
     acting = [task for task in tasks if may_act(staff, order, task)]
-    prefills = await _prefills(session, acting)
+    prefills = await _prefills(session, staff, acting)
     prefills.update(forms.pop("task_texts", {}))
-    full = may_see_contact(staff, order)
+    contact = contact_for(staff, order)
     context: dict[str, Any] = {
         **WORDS,
         "order": order,
-        "phone": order.receiver_phone if full else mask_phone(order.receiver_phone),
-        "address": _address(order, full),
+        "phone": contact.phone,
+        "address": contact.address,
         "owner": team.get(order.owner_id or 0),
         "team": team,
         "versions": versions,
@@ -433,7 +388,7 @@ async def memos_csv(
 async def order_page(
     request: Request, session: SessionDep, staff: Worker, order_id: int
 ) -> Response:
-    order = await _order_or_404(session, staff, order_id)
+    order = await order_for(session, staff, order_id)
     return await _order_page(request, session, staff, order)
 
 
@@ -447,7 +402,7 @@ async def write_note(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """The note, or a new version of it; any agent of the shop may write it (O3)."""
-    order = await _order_or_404(session, staff, order_id)
+    order = await order_for(session, staff, order_id)
     try:
         await do_write_note(session, order=order, author=staff, text=text, reason=reason)
     except OrderError as exc:
@@ -468,7 +423,7 @@ async def flag_order(
     flag: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
     """Flag the order as this agent's sale; the service says who may (O4, O5)."""
-    order = await _order_or_404(session, staff, order_id)
+    order = await order_for(session, staff, order_id)
     try:
         number = int(flag) if flag.strip().isdigit() else -1
         await do_flag(session, order=order, agent=staff, flag=number)
@@ -509,9 +464,7 @@ async def change_order(
 ) -> Response:
     """Price, shipping fee or address: made at once within authority, else asked of the
     supervisor (O8)."""
-    order = await _order_or_404(session, staff, order_id)
-    if not may_act(staff, order):
-        raise Forbidden()
+    order = await order_for(session, staff, order_id)
     try:
         request_ = ChangeRequest(
             goods_fen=_fen(goods),
@@ -540,10 +493,8 @@ async def decide_change(
     decision: Annotated[str, Form(pattern="^(approve|refuse)$")],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    change = await session.get(OrderChange, change_id)
-    if change is None or change.shop_id != staff.shop_id:
-        raise HTTPException(404)
-    order = await _order_or_404(session, staff, change.order_id)
+    change = await change_for(session, staff, change_id)
+    order = await order_for(session, staff, change.order_id)
     try:
         await do_decide_change(
             session, change=change, supervisor=staff, approve=decision == "approve", note=note
@@ -566,8 +517,7 @@ async def send_task_message(
     text: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Send the confirmation or the reminder into the buyer's open conversation (O2, O6)."""
-    task, order = await _task_or_404(session, staff, task_id)
-    _check_may_act(staff, order, task)
+    task, order = await task_for(session, staff, task_id)
     try:
         await do_send_task_message(session, task=task, agent=staff, text=text)
     except Errors as exc:
@@ -591,8 +541,7 @@ async def finish_task(
     remark: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Record how the task ended, with what it rests on."""
-    task, order = await _task_or_404(session, staff, task_id)
-    _check_may_act(staff, order, task)
+    task, order = await task_for(session, staff, task_id)
     try:
         await do_finish_task(session, task=task, agent=staff, outcome=outcome, remark=remark)
     except Errors as exc:
@@ -613,7 +562,7 @@ async def production_slip(
     request: Request, session: SessionDep, staff: SlipReader, order_id: int
 ) -> Response:
     """The slip the production team works from; only a note that parses is issued."""
-    order = await _order_or_404(session, staff, order_id)
+    order = await order_for(session, staff, order_id)
     note = await current_note(session, order.id)
     t = Translator(language_of(request, staff))
     context: dict[str, Any] = {**WORDS, "order": order, "note": note}

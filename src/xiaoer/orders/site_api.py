@@ -24,17 +24,17 @@ from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import CustomerError
 from xiaoer.http.render import error_text
+from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import Order, TradeStatus
-from xiaoer.orders.service import (
+from xiaoer.orders.service import order_by_platform_id
+from xiaoer.orders.site_orders import (
     NewItem,
     NewOrder,
-    OrderError,
     do_close_order,
     do_create_order,
     do_finish_order,
     do_pay_order,
     do_ship_order,
-    order_by_platform_id,
 )
 from xiaoer.reception.bridge import ChannelError, authenticated_channel, customer_channel
 from xiaoer.reception.buyers import RateLimiter

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import as_utc, from_local, utcnow
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
@@ -76,7 +77,7 @@ class AttendanceError(ValueError):
     status = 400
 
 
-class AttendanceNotFound(AttendanceError):
+class AttendanceNotFound(AttendanceError, NotFound):
     status = 404
 
 
@@ -84,7 +85,7 @@ class AttendanceConflict(AttendanceError):
     status = 409
 
 
-class AttendanceForbidden(AttendanceError):
+class AttendanceForbidden(AttendanceError, NotPermitted):
     status = 403
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.policy import Promotion
@@ -67,11 +68,11 @@ class PromotionError(ValueError):
     """An exam or a promotion that cannot be recorded; the message says why."""
 
 
-class PromotionForbidden(PromotionError):
+class PromotionForbidden(PromotionError, NotPermitted):
     """The account may not do this."""
 
 
-class PromotionNotFound(PromotionError):
+class PromotionNotFound(PromotionError, NotFound):
     """No such agent in this shop."""
 
 

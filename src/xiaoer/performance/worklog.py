@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotPermitted
 from xiaoer.core.texts import say
 from xiaoer.performance.models import WorkLog
 from xiaoer.shops.service import shop_today
@@ -30,7 +31,7 @@ class WorkLogError(ValueError):
     """A log entry that cannot be written or read; the message says why."""
 
 
-class WorkLogForbidden(WorkLogError):
+class WorkLogForbidden(WorkLogError, NotPermitted):
     """The account may not write or read this log."""
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.hooks import buyer_waiting
 from xiaoer.core.policy import Policy
@@ -50,7 +51,7 @@ class ReceptionError(ValueError):
     """A request reception cannot carry out; the message says why."""
 
 
-class NotAllowed(ReceptionError):
+class NotAllowed(ReceptionError, NotPermitted):
     pass
 
 

@@ -46,7 +46,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Sku
-from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.events import record_event
@@ -55,7 +54,8 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
-from xiaoer.orders.models import PAID_STATUSES, Order, OrderItem, TradeStatus
+from xiaoer.orders.lifecycle import do_record_status
+from xiaoer.orders.models import Order, OrderItem, TradeStatus
 from xiaoer.sellercentre.exports import (
     ExportReader,
     ItemRow,
@@ -488,32 +488,21 @@ async def _start_workflow(session: AsyncSession, run: _Run, order_ids: list[int]
 async def _follow_change(
     session: AsyncSession, run: _Run, row: OrderRow, order_id: int, old: str
 ) -> None:
-    """A newer export moved an order on: the workflow follows the new status."""
+    """A newer export moved an order on: recorded like any other change of status."""
     if row.status.value == old:
         return
     order = await session.get(Order, order_id)
     if order is None:
         return
-    await record_audit(
+    await do_record_status(
         session,
-        shop_id=run.shop_id,
+        order,
+        old,
         actor="import",
-        entity="order",
-        entity_id=order.platform_order_id,
-        action="status",
-        before={"status": old},
-        after={"status": row.status.value},
         reason="newer seller-centre export",
+        policy=run.policy,
+        now=run.now,
     )
-    status = row.status
-    if status in workflow.CLOSED_STATUSES:
-        await workflow.on_order_closed(session, order, now=run.now)
-    elif status == TradeStatus.TRADE_FINISHED:
-        await workflow.on_order_finished(session, order, now=run.now)
-    elif status in PAID_STATUSES and old == TradeStatus.WAIT_BUYER_PAY.value:
-        await workflow.on_order_paid(session, order, policy=run.policy, now=run.now)
-    if status in (TradeStatus.WAIT_BUYER_CONFIRM_GOODS, TradeStatus.SELLER_CONSIGNED_PART):
-        await workflow.on_order_shipped(session, order, policy=run.policy, now=run.now)
 
 
 def _item_groups(rows: Iterable[ItemRow | Rejected]) -> Iterator[list[ItemRow] | Rejected]:

@@ -25,13 +25,14 @@ from xiaoer.assistant.approvals import check_before_send
 from xiaoer.assistant.classifier import default_classifier, default_classifier_trained
 from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.feed import stop_feeds
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
-from xiaoer.http.render import language_of, render
+from xiaoer.http.render import error_text, language_of, render
 from xiaoer.orders import api as orders_api
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
@@ -182,11 +183,27 @@ def _install_error_pages(app: FastAPI) -> None:
     async def csrf_failed(request: Request, _exc: CsrfFailed) -> Response:
         return _error(request, 403, "errors.csrf")
 
+    @app.exception_handler(NotPermitted)
+    async def not_permitted(request: Request, exc: NotPermitted) -> Response:
+        return _refusal(request, 403, exc)
+
+    @app.exception_handler(NotFound)
+    async def not_found_here(request: Request, exc: NotFound) -> Response:
+        return _refusal(request, 404, exc)
+
     @app.exception_handler(404)
     async def not_found(request: Request, exc: HTTPException) -> Response:
         if _wants_json(request) or exc.detail not in (None, "Not Found"):
             return JSONResponse({"detail": exc.detail}, status_code=404)
         return _error(request, 404, "errors.not_found")
+
+
+def _refusal(request: Request, status: int, exc: Exception) -> Response:
+    """A service's refusal (who may, or which objects exist), in the reader's language."""
+    message = error_text(request, exc)
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    return render(request, "error.html", {"message": message}, status_code=status)
 
 
 def _error(request: Request, status: int, key: str) -> Response:
