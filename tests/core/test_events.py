@@ -13,7 +13,7 @@ from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 
 
-async def _record(db: Database, shop_id: int, n: int, kind: str = "test.happened") -> None:
+async def _record(db: Database, shop_id: int, n: int, kind: str = "order.created") -> None:
     async with db.session() as session:
         for i in range(n):
             await record_event(session, shop_id, kind, {"i": i})
@@ -34,7 +34,7 @@ async def test_events_are_numbered_per_shop_without_gaps(db: Database, shop: Sho
     # seq 1 of each shop is its shop.created event
     assert [e.seq for e in mine] == [1, 2, 3, 4, 5, 6]
     assert [e.seq for e in theirs] == [1, 2, 3]
-    assert [e.kind for e in theirs] == ["shop.created", "test.happened", "test.happened"]
+    assert [e.kind for e in theirs] == ["shop.created", "order.created", "order.created"]
 
 
 async def test_read_after_returns_only_newer_events(db: Database, shop: Shop) -> None:
@@ -47,30 +47,30 @@ async def test_read_after_returns_only_newer_events(db: Database, shop: Shop) ->
 async def test_the_broker_is_told_only_after_commit(db: Database, shop: Shop) -> None:
     subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
-        await record_event(session, shop.id, "test.kept", {})
+        await record_event(session, shop.id, "order.note", {})
         await session.flush()
         assert not subscription.pending  # written, not yet committed
         await session.commit()
     await asyncio.wait_for(subscription.wait(), 1)
     async with db.session() as session:
-        assert [e.kind for e in await read_after(session, shop.id, 1)] == ["test.kept"]
+        assert [e.kind for e in await read_after(session, shop.id, 1)] == ["order.note"]
     subscription.close()
 
 
 async def test_rolled_back_event_is_never_seen(db: Database, shop: Shop) -> None:
     subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
-        await record_event(session, shop.id, "test.dropped", {})
+        await record_event(session, shop.id, "order.flag", {})
         await session.flush()
         await session.rollback()
     assert not subscription.pending
     async with db.session() as session:
-        await record_event(session, shop.id, "test.kept", {})
+        await record_event(session, shop.id, "order.note", {})
         await session.commit()
         stored = await read_after(session, shop.id, 1)
     assert subscription.pending
     # the rolled-back event took no number: the stream stays gapless
-    assert [(e.seq, e.kind) for e in stored] == [(2, "test.kept")]
+    assert [(e.seq, e.kind) for e in stored] == [(2, "order.note")]
     subscription.close()
 
 
@@ -149,7 +149,7 @@ async def test_redis_broker_tells_another_process(db: Database, shop: Shop) -> N
         previous = set_broker(writer)  # the writing process tells on commit
         try:
             async with db.session() as session:
-                await record_event(session, shop.id, "test.crossed", {"x": 1})
+                await record_event(session, shop.id, "policy.applied", {"x": 1})
                 await session.commit()
         finally:
             set_broker(previous)
@@ -165,17 +165,17 @@ async def test_topic_follower_gets_only_its_topic_numbered_without_gaps(
 ) -> None:
     async with db.session() as session:
         for i in range(3):
-            await record_event(session, shop.id, "msg", {"i": i}, topic="buyer:1")
-            await record_event(session, shop.id, "msg", {"i": i}, topic="buyer:2")
+            await record_event(session, shop.id, "message.created", {"i": i}, topic="buyer:1")
+            await record_event(session, shop.id, "message.created", {"i": i}, topic="buyer:2")
         await session.commit()
     stream = follow(db, shop.id, after=1, topic="buyer:1", poll_seconds=0.2)
     collector = asyncio.create_task(_collect(stream, 4))
     await asyncio.sleep(0.05)
     async with db.session() as session:
-        await record_event(session, shop.id, "msg", {"i": 9}, topic="buyer:2")
-        await record_event(session, shop.id, "msg", {"i": 3}, topic="buyer:1")
-        await record_event(session, shop.id, "other", {})
-        await record_event(session, shop.id, "msg", {"i": 4}, topic="buyer:1")
+        await record_event(session, shop.id, "message.created", {"i": 9}, topic="buyer:2")
+        await record_event(session, shop.id, "message.created", {"i": 3}, topic="buyer:1")
+        await record_event(session, shop.id, "order.note", {})
+        await record_event(session, shop.id, "message.created", {"i": 4}, topic="buyer:1")
         await session.commit()
     got = await asyncio.wait_for(collector, 5)
     assert [(e.topic, e.topic_seq, e.payload["i"]) for e in got] == [
@@ -194,27 +194,27 @@ async def test_a_savepoint_commit_tells_nothing_before_the_real_commit(
     subscription = get_broker().subscribe(shop.id)
     async with db.session() as session:
         async with session.begin_nested():
-            await record_event(session, shop.id, "test.inside", {})
+            await record_event(session, shop.id, "order.change", {})
         assert not subscription.pending  # the savepoint is released, nothing committed
         await session.commit()
     assert subscription.pending
     async with db.session() as session:
-        assert [e.kind for e in await read_after(session, shop.id, 1)] == ["test.inside"]
+        assert [e.kind for e in await read_after(session, shop.id, 1)] == ["order.change"]
     subscription.close()
 
 
 async def test_a_savepoint_rollback_drops_only_its_own_events(db: Database, shop: Shop) -> None:
     async with db.session() as session:
-        await record_event(session, shop.id, "test.before", {})
+        await record_event(session, shop.id, "order.task", {})
         try:
             async with session.begin_nested():
-                await record_event(session, shop.id, "test.undone", {})
+                await record_event(session, shop.id, "order.status", {})
                 await session.flush()
                 raise RuntimeError("changed my mind")
         except RuntimeError:
             pass
-        await record_event(session, shop.id, "test.after", {})
+        await record_event(session, shop.id, "order.task_done", {})
         await session.commit()
     async with db.session() as session:
         stored = [(e.seq, e.kind) for e in await read_after(session, shop.id, 1)]
-    assert stored == [(2, "test.before"), (3, "test.after")]
+    assert stored == [(2, "order.task"), (3, "order.task_done")]

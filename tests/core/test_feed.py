@@ -13,7 +13,7 @@ from xiaoer.shops.models import Shop
 async def _record(db: Database, shop_id: int, n: int) -> None:
     async with db.session() as session:
         for i in range(n):
-            await record_event(session, shop_id, "test.happened", {"i": i}, topic="buyer:1")
+            await record_event(session, shop_id, "order.created", {"i": i}, topic="buyer:1")
         await session.commit()
 
 

@@ -25,12 +25,12 @@ calls: list[str] = []
 
 @timer_handler("test.record")
 async def _record_fired(session: AsyncSession, timer: Timer, now: object) -> None:
-    await record_event(session, timer.shop_id, "test.timer_fired", {"timer": timer.id})
+    await record_event(session, timer.shop_id, "order.task_done", {"timer": timer.id})
 
 
 @timer_handler("test.flaky")
 async def _flaky(session: AsyncSession, timer: Timer, now: object) -> None:
-    await record_event(session, timer.shop_id, "test.should_vanish", {})
+    await record_event(session, timer.shop_id, "order.flag", {})
     raise RuntimeError("courier API down")
 
 
@@ -47,7 +47,7 @@ async def _schedule(db: Database, shop: Shop, n: int, kind: str, due_in: timedel
 async def _fired_events(db: Database, shop: Shop) -> list[int]:
     async with db.session() as session:
         events = await read_after(session, shop.id, 0, limit=100_000)
-    return [e.payload["timer"] for e in events if e.kind == "test.timer_fired"]
+    return [e.payload["timer"] for e in events if e.kind == "order.task_done"]
 
 
 async def test_timer_does_not_fire_before_it_is_due(db: Database, shop: Shop) -> None:
@@ -111,8 +111,8 @@ async def test_failing_handler_is_retried_later_and_leaves_no_trace(
     assert flaky.fired_at is None and flaky.attempts == 1
     assert flaky.last_error == "RuntimeError: courier API down"
     assert flaky.due_at > utcnow()
-    assert "test.should_vanish" not in kinds
-    assert kinds.count("test.timer_fired") == 1
+    assert "order.flag" not in kinds
+    assert kinds.count("order.task_done") == 1
 
 
 async def test_timer_without_a_handler_is_kept_with_an_error(db: Database, shop: Shop) -> None:
@@ -154,7 +154,7 @@ async def test_two_concurrent_workers_fire_each_timer_exactly_once(
             select(func.count()).select_from(Timer).where(Timer.fired_at.is_(None))
         )
         event_count = await session.scalar(
-            select(func.count()).select_from(Event).where(Event.kind == "test.timer_fired")
+            select(func.count()).select_from(Event).where(Event.kind == "order.task_done")
         )
     assert open_count == 0
     assert event_count == total

@@ -12,10 +12,10 @@ from xiaoer.core.events import read_after
 from xiaoer.core.policy import parse_policy
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.customers.models import Customer
+from xiaoer.reception.errors import ReceptionError
 from xiaoer.reception.models import Conversation, Message, ResponseRound
 from xiaoer.reception.service import (
     Posted,
-    ReceptionError,
     do_close,
     do_receive_buyer_message,
     do_send_agent_message,

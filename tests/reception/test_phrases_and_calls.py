@@ -9,6 +9,7 @@ from tests.reception.conftest import MakeBuyer
 from xiaoer.core.db import Database
 from xiaoer.customers.models import Customer
 from xiaoer.reception.calls import do_log_call
+from xiaoer.reception.errors import ReceptionError
 from xiaoer.reception.models import CallLog
 from xiaoer.reception.phrases import (
     PhraseError,
@@ -18,7 +19,6 @@ from xiaoer.reception.phrases import (
     fill,
     phrases_for,
 )
-from xiaoer.reception.service import ReceptionError
 from xiaoer.shops.models import Shop
 
 

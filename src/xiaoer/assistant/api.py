@@ -8,23 +8,20 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field, model_validator
 
 from xiaoer.assistant.approvals import (
-    LEADERS,
     ApprovalError,
-    ApprovalForbidden,
     do_decide,
     do_request_approval,
     finding_json,
     findings_for,
-    pending_requests,
+    pending_requests_for,
 )
 from xiaoer.assistant.classifier import Classification
-from xiaoer.assistant.knowledge import suggest_for_conversation
+from xiaoer.assistant.knowledge import suggestions_for
 from xiaoer.assistant.learning import classifier_for, do_record_feedback
 from xiaoer.assistant.models import ApprovalRequest
-from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.errors import refusal
 from xiaoer.http.render import error_text
-from xiaoer.reception.models import Conversation
 from xiaoer.staff.models import StaffAccount
 
 router = APIRouter(prefix="/api/assistant")
@@ -80,13 +77,7 @@ async def suggestions(
     body: SuggestIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     """What the buyer asks and the best answers, filled from live shop data (A1–A4)."""
-    conversation = await session.get(Conversation, body.conversation_id)
-    if conversation is None or conversation.shop_id != staff.shop_id:
-        missing = say("no conversation {cid}", cid=body.conversation_id)
-        raise HTTPException(404, error_text(request, missing))
-    found = await suggest_for_conversation(
-        session, conversation, text=body.text, agent_name=staff.name
-    )
+    found = await suggestions_for(session, staff, body.conversation_id, text=body.text)
     if found is None:
         return {"text": None, "suggestions": []}
     text, result = found
@@ -172,9 +163,7 @@ async def request_approval(
 @router.get("/approvals")
 async def list_approvals(session: SessionDep, staff: Staff) -> dict[str, Any]:
     """Requests waiting for a decision: all of the shop's for a leader, else one's own."""
-    rows = await pending_requests(session, staff.shop_id)
-    if not staff.has_role(*LEADERS):
-        rows = [r for r in rows if r.agent_id == staff.id]
+    rows = await pending_requests_for(session, staff)
     return {"approvals": [_approval_json(r) for r in rows]}
 
 
@@ -192,7 +181,6 @@ async def decide(
             session, actor=staff, request_id=request_id, approve=body.approve, note=body.note
         )
     except ApprovalError as exc:
-        status = 403 if isinstance(exc, ApprovalForbidden) else 422
-        raise HTTPException(status, error_text(request, exc)) from exc
+        raise refusal(request, exc) from exc
     await session.commit()
     return _approval_json(row)

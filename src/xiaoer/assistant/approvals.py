@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.assistant.checks import Finding, check_message
 from xiaoer.assistant.models import ApprovalRequest, ApprovalStatus
 from xiaoer.core.clock import utcnow
-from xiaoer.core.errors import NotPermitted
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block
 from xiaoer.core.texts import say
-from xiaoer.reception.models import Conversation
+from xiaoer.reception.access import check_may_act, load_conversation
 from xiaoer.staff.models import StaffAccount
 
 LEADERS = ("supervisor", "manager")
@@ -36,6 +36,10 @@ class ApprovalError(ValueError):
 
 class ApprovalForbidden(ApprovalError, NotPermitted):
     """The account may not decide on requests."""
+
+
+class ApprovalNotFound(ApprovalError, NotFound):
+    """No such request in the account's shop."""
 
 
 async def findings_for(
@@ -92,9 +96,8 @@ async def do_request_approval(
     now: datetime | None = None,
 ) -> ApprovalRequest:
     """Ask the supervisor to let a blocked message through; asking twice asks once."""
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.shop_id != agent.shop_id:
-        raise ApprovalError(say("no conversation {cid}", cid=conversation_id))
+    conversation = await load_conversation(session, agent, conversation_id)
+    check_may_act(agent, conversation)  # one's own conversation: the draft is to one's buyer
     cleaned = text.strip()
     findings = await findings_for(session, shop_id=agent.shop_id, level=agent.level, text=cleaned)
     reasons = [f.message for f in findings if f.severity == "block"]
@@ -150,7 +153,7 @@ async def do_decide(
         raise ApprovalForbidden(say("only a supervisor or manager decides on requests"))
     request = await session.get(ApprovalRequest, request_id)
     if request is None or request.shop_id != actor.shop_id:
-        raise ApprovalError(say("no request {request_id}", request_id=request_id))
+        raise ApprovalNotFound(say("no request {request_id}", request_id=request_id))
     if request.status == ApprovalStatus.approved.value:
         raise ApprovalError(
             say("request {request_id} was decided already (approved)", request_id=request_id)
@@ -189,6 +192,14 @@ async def pending_requests(session: AsyncSession, shop_id: int) -> list[Approval
         .order_by(ApprovalRequest.id)
     )
     return list(rows)
+
+
+async def pending_requests_for(session: AsyncSession, staff: StaffAccount) -> list[ApprovalRequest]:
+    """What a leader decides (all the shop's), or what an agent waits for (their own)."""
+    rows = await pending_requests(session, staff.shop_id)
+    if staff.has_role(*LEADERS):
+        return rows
+    return [r for r in rows if r.agent_id == staff.id]
 
 
 def finding_json(finding: Finding) -> dict[str, object]:

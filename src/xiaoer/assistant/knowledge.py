@@ -33,10 +33,12 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.customers.models import Customer
+from xiaoer.reception.access import conversation_for
 from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.models import Conversation, Message, Sender
 from xiaoer.reception.phrases import fill
 from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
 
 MAX_SUGGESTIONS = 3
 MAX_ITEMS = 3
@@ -384,3 +386,19 @@ async def suggest_for_conversation(
         now=moment,
     )
     return text, found
+
+
+async def suggestions_for(
+    session: AsyncSession,
+    staff: StaffAccount,
+    conversation_id: int,
+    *,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, Suggestions] | None:
+    """Suggestions for a staff member, in a conversation they may read (the buyer's
+    latest message is in them): refused for another agent's or another team's."""
+    conversation = await conversation_for(session, staff, conversation_id)
+    return await suggest_for_conversation(
+        session, conversation, text=text, agent_name=staff.name, now=now
+    )

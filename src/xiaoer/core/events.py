@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
+from xiaoer.core.event_kinds import audience_of
 from xiaoer.core.models import Event, EventCounter
 
 PENDING_KEY = "xiaoer.pending_events"
@@ -132,8 +133,10 @@ async def record_event(
     """Record an event in the caller's transaction; it is stored, numbered and
     told when the transaction commits, and forgotten if it rolls back.
 
-    ``topic`` (e.g. ``"buyer:42"``) lets a follower read only that topic.
+    ``topic`` (e.g. ``"buyer:42"``) lets a follower read only that topic. ``kind`` must
+    be in :data:`xiaoer.core.event_kinds.EVENT_KINDS`, which says who may receive it.
     """
+    audience_of(kind)  # a kind nobody has said who may receive is refused
     pending = PendingEvent(shop_id, kind, dict(payload or {}), at or utcnow(), topic)
     pending_events(session).append(pending)
     return pending

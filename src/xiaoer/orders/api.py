@@ -25,7 +25,7 @@ from xiaoer.orders.tasks import (
     task_for,
     task_message_for,
 )
-from xiaoer.reception.service import NeedsApproval, ReceptionError
+from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.staff.models import StaffAccount
 
 router = APIRouter(prefix="/api/orders")

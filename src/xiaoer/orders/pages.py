@@ -53,7 +53,7 @@ from xiaoer.orders.tasks import (
     task_message_for,
     unconfirmed_paid,
 )
-from xiaoer.reception.service import NeedsApproval, ReceptionError
+from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import list_staff

@@ -304,7 +304,14 @@ async def do_finish_task(
         session,
         order.shop_id,
         "order.task_done",
-        {"task_id": task.id, "order_id": order.id, "kind": task.kind, "outcome": outcome},
+        {
+            "task_id": task.id,
+            "order_id": order.id,
+            "kind": task.kind,
+            "outcome": outcome,
+            "agent_id": task.assignee_id,
+            "by": agent.id,
+        },
         at=now,
     )
     return task

@@ -9,25 +9,23 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.errors import NotFound, NotPermitted
+from xiaoer.core.event_kinds import Viewer, staff_receives
 from xiaoer.core.events import EventData, last_seq
 from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.texts import say
 from xiaoer.http.deps import SESSION_STAFF_KEY, SessionDep, require_staff
 from xiaoer.http.render import error_text
 from xiaoer.reception import workbench
+from xiaoer.reception.access import is_leader
 from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.calls import do_log_call
-from xiaoer.reception.models import AgentPresence, Conversation, PresenceStatus
+from xiaoer.reception.errors import NeedsApproval, ReceptionError
+from xiaoer.reception.models import AgentPresence, PresenceStatus
 from xiaoer.reception.service import (
-    NeedsApproval,
-    NotAllowed,
-    ReceptionError,
-    check_may_act,
     do_close,
     do_mark_read,
     do_send_agent_message,
@@ -76,7 +74,9 @@ def _refuse(request: Request, exc: ReceptionError) -> HTTPException:
     if isinstance(exc, NeedsApproval):
         blocks = [{"code": b.code, "message": b.message, **b.detail} for b in exc.blocks]
         return HTTPException(409, {"message": message, "needs_approval": True, "blocks": blocks})
-    return HTTPException(403 if isinstance(exc, NotAllowed) else 422, message)
+    if isinstance(exc, NotFound):
+        return HTTPException(404, message)
+    return HTTPException(403 if isinstance(exc, NotPermitted) else 422, message)
 
 
 @router.get("/state")
@@ -110,26 +110,14 @@ async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
     }
 
 
-async def _conversation(
-    request: Request, session: AsyncSession, staff: StaffAccount, cid: int
-) -> Conversation:
-    conversation = await session.get(Conversation, cid)
-    if conversation is None or conversation.shop_id != staff.shop_id:
-        raise HTTPException(404, error_text(request, say("no conversation {cid}", cid=cid)))
-    return conversation
-
-
 @router.get("/conversations/{cid}")
 async def conversation(
     cid: int, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
-    found = await _conversation(request, session, staff, cid)
-    if found.agent_id is not None:
-        try:
-            check_may_act(staff, found)
-        except NotAllowed as exc:
-            raise _refuse(request, exc) from exc
-    return await workbench.conversation_panel(session, staff, found)
+    try:
+        return await workbench.conversation_panel(session, staff, cid)
+    except ReceptionError as exc:
+        raise _refuse(request, exc) from exc
 
 
 @router.post("/conversations/{cid}/messages")
@@ -233,11 +221,8 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 @socket_router.websocket("/ws/workbench")
 async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=0)] = 0) -> None:
-    """The shop's live events after ``after`` for a signed-in agent or supervisor.
-
-    A supervisor gets every event; an agent gets every event except the messages of
-    conversations that are neither theirs nor waiting in their team's queue.
-    """
+    """The shop's live events after ``after`` for a signed-in agent or supervisor,
+    each as :mod:`xiaoer.core.event_kinds` lets this account receive it."""
     db: Database = websocket.app.state.db
     staff_id = websocket.session.get(SESSION_STAFF_KEY)
     if not isinstance(staff_id, int) or not _same_origin(websocket):
@@ -250,7 +235,7 @@ async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=
         return
     await websocket.accept()
     await websocket.send_json({"type": "hello", "after": after})
-    viewer = None if staff.has_role(*workbench.LEADERS) else (staff.id, staff.team)
+    viewer = Viewer(staff.id, staff.team, is_leader(staff))
     await run_socket(websocket, _push(websocket, db, staff.shop_id, after, viewer), _ignore_input)
 
 
@@ -271,8 +256,8 @@ def event_frame(event: EventData) -> str:
 
 
 async def _push(
-    websocket: WebSocket, db: Database, shop_id: int, after: int, viewer: tuple[int, str] | None
+    websocket: WebSocket, db: Database, shop_id: int, after: int, viewer: Viewer
 ) -> None:
     async for event in follow(db, shop_id, after):
-        if workbench.concerns(event, viewer):
+        if staff_receives(event.kind, event.payload, viewer):
             await websocket.send_text(event_frame(event))

@@ -20,7 +20,8 @@ from xiaoer.reception.bridge import (
     reply_of,
 )
 from xiaoer.reception.buyers import RateLimiter
-from xiaoer.reception.service import ReceptionError, do_receive_buyer_message
+from xiaoer.reception.errors import ReceptionError
+from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
 
 router = APIRouter(prefix="/bridge")

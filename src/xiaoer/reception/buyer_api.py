@@ -34,7 +34,8 @@ from xiaoer.reception.buyers import (
     read_buyer_token,
     topic_of,
 )
-from xiaoer.reception.service import MAX_MESSAGE_CHARS, ReceptionError, do_receive_buyer_message
+from xiaoer.reception.errors import ReceptionError
+from xiaoer.reception.service import MAX_MESSAGE_CHARS, do_receive_buyer_message
 from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import shop_by_code

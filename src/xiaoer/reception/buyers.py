@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.event_kinds import buyer_view
 from xiaoer.core.events import EventData
 from xiaoer.core.texts import say
 from xiaoer.reception.models import Conversation, Message
@@ -24,12 +25,6 @@ WIDGET_CHANNEL = "widget"
 _SALT = "xiaoer.buyer-token"
 
 # Event kinds a buyer's own stream carries, and the fields each may show.
-_BUYER_FIELDS: dict[str, tuple[str, ...]] = {
-    "message.created": ("id", "conversation_id", "sender", "agent_name", "text", "created_at"),
-    "conversation.assigned": ("conversation_id", "agent_name"),
-    "conversation.closed": ("conversation_id",),
-    "queue.position": ("conversation_id", "position"),
-}
 
 
 class BadToken(Exception):
@@ -66,10 +61,9 @@ def read_buyer_token(secret: str, token: str, shop_code: str) -> BuyerToken:
 
 def buyer_event(event: EventData) -> dict[str, Any] | None:
     """The buyer's view of an event of their own topic, or ``None`` to show nothing."""
-    fields = _BUYER_FIELDS.get(event.kind)
-    if fields is None:
+    data = buyer_view(event.kind, event.payload)
+    if data is None:
         return None
-    data = {k: event.payload.get(k) for k in fields}
     return {"type": "event", "seq": event.topic_seq, "kind": event.kind, "data": data}
 
 

@@ -13,8 +13,9 @@ from xiaoer.core.events import record_event
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer, find_by_contact
+from xiaoer.reception.errors import ReceptionError
 from xiaoer.reception.models import CallLog
-from xiaoer.reception.service import ReceptionError, check_text
+from xiaoer.reception.service import check_text
 from xiaoer.staff.models import StaffAccount
 
 CALL_OUTCOMES = ("resolved", "ordered", "callback", "escalated", "no_answer")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.render import error_text, render
 from xiaoer.reception import calls
-from xiaoer.reception.service import ReceptionError
+from xiaoer.reception.errors import ReceptionError
 from xiaoer.staff.models import StaffAccount
 
 router = APIRouter()

@@ -90,7 +90,12 @@ async def do_assign(
     now: datetime,
     *,
     reason: str = "routed",
+    from_team: str | None = None,
 ) -> None:
+    """Give the conversation to ``agent``; the event names who had it before (the agent,
+    or the team whose queue it waited in), so their workbenches hear it left them."""
+    from_agent_id = conversation.agent_id
+    from_team = from_team or conversation.team
     conversation.agent_id = agent.id
     conversation.status = ACTIVE
     conversation.assigned_at = now
@@ -103,6 +108,8 @@ async def do_assign(
             "agent_id": agent.id,
             "agent_name": agent.name,
             "team": conversation.team,
+            "from_agent_id": from_agent_id,
+            "from_team": from_team,
             "reason": reason,
         },
         topic=buyer_topic(conversation.customer_id),

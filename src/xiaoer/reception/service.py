@@ -16,15 +16,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
-from xiaoer.core.errors import NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.hooks import buyer_waiting
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.send_checks import Block, blocks_for
+from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.reception import autoreply, routing, sla
+from xiaoer.reception.access import check_may_act, load_conversation
+from xiaoer.reception.errors import NeedsApproval, NotAllowed, ReceptionError
 from xiaoer.reception.models import (
     AgentPresence,
     AutoReplyKind,
@@ -45,22 +46,6 @@ MAX_MESSAGE_CHARS = 2000
 MAX_CLIENT_ID = 64
 OUTCOMES = ("resolved", "ordered", "no_reply", "escalated", "complaint", "other")
 _BREAK = re.compile(r"(?<=[。！？!?；;\n])")
-
-
-class ReceptionError(ValueError):
-    """A request reception cannot carry out; the message says why."""
-
-
-class NotAllowed(ReceptionError, NotPermitted):
-    pass
-
-
-class NeedsApproval(ReceptionError):
-    """A message a registered check blocks: the supervisor must let it through first."""
-
-    def __init__(self, blocks: list[Block]) -> None:
-        super().__init__("; ".join(b.message for b in blocks))
-        self.blocks = blocks
 
 
 @dataclass
@@ -177,6 +162,7 @@ async def _add_message(
     agent: StaffAccount | None = None,
     dedupe_key: str | None = None,
     meta: dict[str, Any] | None = None,
+    told: dict[str, Any] | None = None,
 ) -> Message:
     message = Message(
         shop_id=conversation.shop_id,
@@ -190,7 +176,7 @@ async def _add_message(
     )
     session.add(message)
     await session.flush()
-    await _announce(session, conversation, message, agent)
+    await _announce(session, conversation, message, agent, told)
     return message
 
 
@@ -234,10 +220,12 @@ async def _announce(
     conversation: Conversation,
     message: Message,
     agent: StaffAccount | None = None,
+    told: dict[str, Any] | None = None,
 ) -> None:
     conversation.last_message_at = message.created_at
     payload = message_json(message, agent.name if agent else "")
     payload["conversation"] = conversation_json(conversation)
+    payload.update(told or {})
     await record_event(
         session,
         conversation.shop_id,
@@ -402,21 +390,6 @@ async def do_add_automatic_reply(
     )
 
 
-async def _load_for_agent(
-    session: AsyncSession, agent: StaffAccount, conversation_id: int
-) -> Conversation:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.shop_id != agent.shop_id:
-        raise ReceptionError(say("no conversation {cid}", cid=conversation_id))
-    return conversation
-
-
-def check_may_act(agent: StaffAccount, conversation: Conversation) -> None:
-    """The assigned agent acts on a conversation; a supervisor may act on any."""
-    if conversation.agent_id != agent.id and not agent.has_role("supervisor", "manager"):
-        raise NotAllowed(say("this conversation is with another agent"))
-
-
 async def do_send_agent_message(
     session: AsyncSession,
     *,
@@ -431,7 +404,7 @@ async def do_send_agent_message(
     moment = now or utcnow()
     cleaned = check_text(text)
     check_client_id(client_id)
-    conversation = await _load_for_agent(session, agent, conversation_id)
+    conversation = await load_conversation(session, agent, conversation_id)
     key = f"a{agent.id}:{client_id}" if client_id else None
     try:
         if conversation.status != ConversationStatus.active.value:
@@ -507,7 +480,7 @@ async def _agent_resent(
 
 
 async def do_mark_read(session: AsyncSession, agent: StaffAccount, conversation_id: int) -> None:
-    conversation = await _load_for_agent(session, agent, conversation_id)
+    conversation = await load_conversation(session, agent, conversation_id)
     check_may_act(agent, conversation)
     conversation.unread = 0
 
@@ -523,12 +496,13 @@ async def do_transfer(
 ) -> Conversation:
     """Hand a conversation to another agent, or back to a team's queue (C6)."""
     moment = now or utcnow()
-    conversation = await _load_for_agent(session, actor, conversation_id)
+    conversation = await load_conversation(session, actor, conversation_id)
     if conversation.status == ConversationStatus.closed.value:
         raise ReceptionError(say("the conversation is closed"))
     check_may_act(actor, conversation)
     policy = await policy_on(session, actor.shop_id, moment.date())
     previous_team = conversation.team
+    previous_agent = conversation.agent_id
     if to_agent_id is not None:
         target = await session.get(StaffAccount, to_agent_id)
         if target is None or target.shop_id != actor.shop_id or not target.has_role("agent"):
@@ -539,7 +513,9 @@ async def do_transfer(
         if presence is None or presence.status != PresenceStatus.online.value:
             raise ReceptionError(say("{name} is not online", name=target.name))
         conversation.team = target.team
-        await routing.do_assign(session, conversation, target, moment, reason="transfer")
+        await routing.do_assign(
+            session, conversation, target, moment, reason="transfer", from_team=previous_team
+        )
         note = f"已转接给客服 {target.name}"
     elif to_team is not None:
         if to_team not in {t.value for t in Team}:
@@ -554,9 +530,12 @@ async def do_transfer(
         note = f"已转接给{agent.name}" if agent else "已转接，正在为您安排客服"
     else:
         raise ReceptionError(say("name an agent or a team to transfer to"))
+    # The note's event also names who had the conversation, so their workbench hears it
+    # left them even when it waits in another team's queue now.
     await _add_message(
-        session, conversation, Sender.system, note, moment, meta={"transfer": {"by": actor.id}}
-    )
+        session, conversation, Sender.system, note, moment, meta={"transfer": {"by": actor.id}},
+        told={"from_agent_id": previous_agent, "from_team": previous_team},
+    )  # fmt: skip
     await routing.do_assign_waiting(session, actor.shop_id, previous_team, policy, moment)
     return conversation
 
@@ -579,7 +558,7 @@ async def do_close(
                 choices=", ".join(OUTCOMES),
             )
         )
-    conversation = await _load_for_agent(session, actor, conversation_id)
+    conversation = await load_conversation(session, actor, conversation_id)
     if conversation.status == ConversationStatus.closed.value:
         raise ReceptionError(say("the conversation is closed already"))
     check_may_act(actor, conversation)
@@ -593,7 +572,13 @@ async def do_close(
         session,
         conversation.shop_id,
         "conversation.closed",
-        {"conversation_id": conversation.id, "outcome": outcome, "by": actor.id},
+        {
+            "conversation_id": conversation.id,
+            "outcome": outcome,
+            "by": actor.id,
+            "agent_id": conversation.agent_id,
+            "team": conversation.team,
+        },
         topic=buyer_topic(conversation.customer_id),
         at=moment,
     )

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.events import EventData
 from xiaoer.core.policy import Policy
 from xiaoer.customers.models import Customer
+from xiaoer.reception.access import LEADERS, conversation_for
 from xiaoer.reception.models import (
     AgentPresence,
     CallLog,
@@ -22,8 +22,6 @@ from xiaoer.reception.models import (
 from xiaoer.reception.phrases import phrases_for
 from xiaoer.reception.routing import active_counts
 from xiaoer.staff.models import StaffAccount
-
-LEADERS = ("supervisor", "manager")
 
 
 def mask_phone(phone: str) -> str:
@@ -131,13 +129,15 @@ async def list_agents(session: AsyncSession, shop_id: int) -> list[dict[str, Any
 
 
 async def conversation_panel(
-    session: AsyncSession, staff: StaffAccount, conversation: Conversation
+    session: AsyncSession, staff: StaffAccount, conversation_id: int
 ) -> dict[str, Any]:
     """The chat and its side panel: the buyer, earlier conversations, calls.
 
     The buyer's orders come from the orders package's own panel route
     (``/api/orders/panel``): reception sits below orders and never reads them.
+    Refused for a conversation the account may not read (:mod:`.access`).
     """
+    conversation = await conversation_for(session, staff, conversation_id)
     customer = await session.get(Customer, conversation.customer_id)
     assert customer is not None
     rows = await session.execute(
@@ -213,30 +213,3 @@ async def phrases_json(session: AsyncSession, staff: StaffAccount) -> list[dict[
         {"shortcut": p.shortcut, "text": p.text, "group": p.group, "own": p.owner_id is not None}
         for p in await phrases_for(session, staff.shop_id, staff.id)
     ]
-
-
-def concerns(event: EventData, viewer: tuple[int, str] | None) -> bool:
-    """Whether an agent (id, team) sees an event live; ``None`` is a supervisor.
-
-    An agent gets the messages of their own conversations, and of their team's queue
-    only the message that put a conversation in it (new, or sent back by a transfer),
-    which is enough to list it; not every message of every waiting buyer, nor every
-    buyer's place in the queue, nor other agents' missed deadlines. Everything else
-    goes to everyone.
-    """
-    if viewer is None:
-        return True
-    if event.kind == "queue.position":
-        return False
-    if event.kind == "sla.breached":  # a supervisor hears every breach, an agent their own
-        return bool(event.payload.get("agent_id") == viewer[0])
-    if event.kind != "message.created":
-        return True
-    conversation = event.payload.get("conversation") or {}
-    agent_id = conversation.get("agent_id")
-    if agent_id is not None:
-        return bool(agent_id == viewer[0])
-    # The buyer's or the transfer's message that queued it, not the automatic replies.
-    queued_by_it = conversation.get("queued_at") == event.payload.get("created_at")
-    sender = event.payload.get("sender")
-    return bool(queued_by_it and sender != "auto" and conversation.get("team") == viewer[1])
