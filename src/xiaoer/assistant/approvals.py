@@ -25,9 +25,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block
 from xiaoer.core.texts import say
 from xiaoer.reception.access import check_may_act, load_conversation
-from xiaoer.staff.models import StaffAccount
-
-LEADERS = ("supervisor", "manager")
+from xiaoer.staff.models import LEADERS, StaffAccount
 
 
 class ApprovalError(ValueError):

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.texts import say
+from xiaoer.customers.privacy import mask_address, mask_phone
 from xiaoer.orders.models import Order, OrderTask
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount
 
-LEADERS = ("supervisor", "manager")
 SEES_CONTACT = ("supervisor", "manager", "admin", "warehouse", "auditor")
-ADDRESS_SHOWN = 6  # characters of the address a masked reader sees
 
 
 class OrderForbidden(NotPermitted):
@@ -59,19 +58,6 @@ def may_see_contact(staff: StaffAccount, order: Order) -> bool:
     return staff.shop_id == order.shop_id and (
         order.owner_id == staff.id or staff.has_role(*SEES_CONTACT)
     )
-
-
-def mask_phone(phone: str) -> str:
-    """``13800001234`` → ``138****1234``; short numbers keep only their last two digits."""
-    digits = phone.strip()
-    if len(digits) >= 7:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    return "*" * max(len(digits) - 2, 0) + digits[-2:]
-
-
-def mask_address(address: str) -> str:
-    """The first few characters (province and city, usually) and an ellipsis."""
-    return address if len(address) <= ADDRESS_SHOWN else address[:ADDRESS_SHOWN] + "…"
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,15 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, from_data, say, to_data
-from xiaoer.orders.access import LEADERS, OrderForbidden, OrderNotFound, check_may_act
+from xiaoer.orders.access import (
+    OrderForbidden,
+    OrderNotFound,
+    check_may_act,
+)
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
 from xiaoer.orders.site_orders import MAX_FEN
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 
 # The parts of an order a change names in its messages.
 PART_SAID: dict[str, Text] = {
@@ -295,6 +299,13 @@ async def pending_changes(session: AsyncSession, shop_id: int) -> list[tuple[Ord
         .order_by(OrderChange.created_at)
     )
     return [(change, order) for change, order in rows]
+
+
+async def changes_to_decide(
+    session: AsyncSession, staff: StaffAccount
+) -> list[tuple[OrderChange, Order]]:
+    """The changes waiting for a decision, for those who decide them (leaders)."""
+    return await pending_changes(session, staff.shop_id) if is_leader(staff) else []
 
 
 async def changes_of(session: AsyncSession, order_id: int) -> list[OrderChange]:

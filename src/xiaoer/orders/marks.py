@@ -14,7 +14,10 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.core.timers import cancel_timer
 from xiaoer.orders import workflow
-from xiaoer.orders.access import LEADERS, OrderForbidden, OrderNotFound
+from xiaoer.orders.access import (
+    OrderForbidden,
+    OrderNotFound,
+)
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import (
     Order,
@@ -26,7 +29,7 @@ from xiaoer.orders.models import (
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import check_flag, memo_text, parse_note
 from xiaoer.reception.models import AgentPresence, PresenceStatus
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount
 
 MEMO_BYTES = 1000  # the platform's memo holds at most this many bytes
 

@@ -27,9 +27,9 @@ from xiaoer.orders.changes import (
     change_for,
     change_reasons,
     changes_of,
+    changes_to_decide,
     do_change_order,
     do_decide_change,
-    pending_changes,
 )
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.marks import current_note, do_flag, do_write_note, memo_for, note_versions
@@ -48,19 +48,18 @@ from xiaoer.orders.tasks import (
     TASK_OUTCOMES,
     do_finish_task,
     do_send_task_message,
-    open_tasks,
     task_for,
     task_message_for,
-    unconfirmed_paid,
+    tasks_for,
+    unconfirmed_for,
 )
 from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/orders")
 
-LEADERS = ("supervisor", "manager")
 Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
 SlipReader = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS, "warehouse"))]
 Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
@@ -289,19 +288,14 @@ async def orders_page(
             message = t("orders.no_such_order", number=number)
             return render(request, "error.html", {"message": message}, staff=staff, status_code=404)
         return _back(found.id)
-    leader = staff.has_role(*LEADERS)
+    leader = is_leader(staff)
     chosen = int(agent) if leader and agent.isdigit() else None
-    assignee = chosen if leader else staff.id
-    tasks = await open_tasks(session, staff.shop_id, assignee_id=assignee)
-    paid = await unconfirmed_paid(session, staff.shop_id)
-    if not leader:
-        paid = [o for o in paid if o.owner_id in (None, staff.id)]
     team = await _staff_by_id(session, staff.shop_id)
     context = {
         **WORDS,
-        "tasks": tasks,
-        "pending_changes": await pending_changes(session, staff.shop_id) if leader else [],
-        "unconfirmed": paid,
+        "tasks": await tasks_for(session, staff, chosen),
+        "pending_changes": await changes_to_decide(session, staff),
+        "unconfirmed": await unconfirmed_for(session, staff),
         "team": team,
         "agents": [s for s in team.values() if s.has_role("agent")],
         "leader": leader,

@@ -28,7 +28,7 @@ from xiaoer.orders.models import (
 from xiaoer.reception.models import Message
 from xiaoer.reception.service import do_send_agent_message, open_conversation_of
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 
 DELIVERY_WORDS = {"pickup": "自提", "downstairs": "送货到楼下", "install": "包送货安装"}
 
@@ -346,3 +346,20 @@ async def unconfirmed_paid(session: AsyncSession, shop_id: int, limit: int = 100
         .limit(limit)
     )
     return list(rows)
+
+
+async def tasks_for(
+    session: AsyncSession, staff: StaffAccount, agent_id: int | None = None
+) -> list[tuple[OrderTask, Order]]:
+    """Open tasks: a leader's choice of agent (``None``: everyone's); an agent's own."""
+    assignee = agent_id if is_leader(staff) else staff.id
+    return await open_tasks(session, staff.shop_id, assignee_id=assignee)
+
+
+async def unconfirmed_for(session: AsyncSession, staff: StaffAccount) -> list[Order]:
+    """Paid orders waiting for the buyer's confirmation: every one for a leader, the
+    agent's own and those nobody owns for an agent."""
+    paid = await unconfirmed_paid(session, staff.shop_id)
+    if is_leader(staff):
+        return paid
+    return [order for order in paid if order.owner_id in (None, staff.id)]

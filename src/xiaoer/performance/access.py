@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from xiaoer.http.deps import require_staff
-from xiaoer.performance.violations import LEADERS
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount
 
 Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
 Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]

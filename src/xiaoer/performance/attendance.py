@@ -55,12 +55,11 @@ from xiaoer.performance.models import (
 from xiaoer.performance.violations import detect_violations
 from xiaoer.reception.models import PresenceLog, PresenceStatus
 from xiaoer.shops.service import shop_zone
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 
 JUDGE = "roster.judge"  # timer at a shift's end: judge the roster entry
 UNATTENDED = "attendance.unattended"  # timer (and marker) per away stretch: report it once
 TOPIC = "violation"
-LEADERS = ("supervisor", "manager")
 UNATTENDED_AFTER = timedelta(hours=2)
 MAX_REASON = 1000
 MAX_LEAVE_DAYS = 92
@@ -909,6 +908,58 @@ async def leaves_of(
         query = query.where(LeaveRequest.status.in_(list(statuses)))
     query = query.order_by(LeaveRequest.starts_at.desc(), LeaveRequest.id.desc()).limit(limit)
     return list(await session.scalars(query))
+
+
+@dataclass(frozen=True)
+class LeaveLists:
+    """The leave page of one staff member: their own requests, and for a leader the
+    others' pending ones to decide and the recent decisions."""
+
+    mine: list[LeaveRequest]
+    pending: list[LeaveRequest]
+    decided: list[LeaveRequest]
+
+
+async def leaves_for(session: AsyncSession, staff: StaffAccount) -> LeaveLists:
+    mine = await leaves_of(session, staff.shop_id, staff_id=staff.id)
+    if not is_leader(staff):
+        return LeaveLists(mine, [], [])
+    waiting = await leaves_of(session, staff.shop_id, statuses=[LeaveStatus.pending.value])
+    decided = await leaves_of(
+        session,
+        staff.shop_id,
+        statuses=[LeaveStatus.approved.value, LeaveStatus.refused.value],
+        limit=50,
+    )
+    return LeaveLists(mine, [leave for leave in waiting if leave.staff_id != staff.id], decided)
+
+
+async def roster_week_for(
+    session: AsyncSession, staff: StaffAccount, day: date
+) -> list[RosterEntry]:
+    """The week's roster as one staff member may read it: a leader all of it, an agent
+    their own shifts."""
+    only = None if is_leader(staff) else staff.id
+    return await roster_of_week(session, staff.shop_id, day, staff_id=only)
+
+
+async def summaries_for(
+    session: AsyncSession, staff: StaffAccount, agents: Sequence[StaffAccount], month: str
+) -> list[AttendanceSummary]:
+    """The month's attendance of ``agents`` for a leader; an agent gets only their own,
+    whoever is asked for."""
+    if is_leader(staff):
+        return [await attendance_summary(session, staff.shop_id, a.id, month) for a in agents]
+    if staff.has_role("agent"):
+        return [await attendance_summary(session, staff.shop_id, staff.id, month)]
+    return []
+
+
+async def coverage_for(
+    session: AsyncSession, staff: StaffAccount, day: date
+) -> list[PeakCoverage]:
+    """The peak hours of a day against the roster and who was online: a leader's view."""
+    return await peak_coverage(session, staff.shop_id, day) if is_leader(staff) else []
 
 
 # --- peak coverage (C11) --------------------------------------------------------------

@@ -23,26 +23,24 @@ from xiaoer.http.deps import SessionDep
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance import (
-    LEADERS,
     AttendanceConflict,
     AttendanceError,
-    AttendanceSummary,
-    attendance_summary,
+    coverage_for,
     do_cancel_leave,
     do_decide_leave,
     do_remove_roster,
     do_request_leave,
     do_set_roster,
-    leaves_of,
+    leaves_for,
     parse_month,
-    peak_coverage,
-    roster_of_week,
+    roster_week_for,
+    summaries_for,
     week_of,
     zone_name,
 )
-from xiaoer.performance.models import LeaveStatus, RosterEntry
+from xiaoer.performance.models import RosterEntry
 from xiaoer.shops.service import shop_today
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
@@ -122,11 +120,9 @@ async def _roster_page(
     days = week_of(shown)
     coverage_day = _day_or(day, today)
     zone = await zone_name(session, staff.shop_id)
-    leader = staff.has_role(*LEADERS)
+    leader = is_leader(staff)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
-    entries = await roster_of_week(
-        session, staff.shop_id, shown, staff_id=None if leader else staff.id
-    )
+    entries = await roster_week_for(session, staff, shown)
     cells: dict[tuple[int, date], list[RosterEntry]] = {}
     for entry in entries:
         cells.setdefault((entry.staff_id, entry.day), []).append(entry)
@@ -138,11 +134,7 @@ async def _roster_page(
     if leader and only.strip().isdigit():  # one agent's row (linked from payroll)
         rows = [s for s in rows if s.id == int(only)] or rows
     month = first.strftime("%Y-%m") if first is not None else shown.strftime("%Y-%m")
-    summaries: list[AttendanceSummary] = []
-    if leader:
-        summaries = [await attendance_summary(session, staff.shop_id, s.id, month) for s in rows]
-    elif staff.has_role("agent"):
-        summaries = [await attendance_summary(session, staff.shop_id, staff.id, month)]
+    summaries = await summaries_for(session, staff, rows, month)
     policy = await policy_on(session, staff.shop_id, shown)
     context = {
         "leader": leader,
@@ -157,7 +149,7 @@ async def _roster_page(
         "team": team,
         "shifts": dict(policy.attendance.shifts),
         "coverage_day": coverage_day,
-        "coverage": await peak_coverage(session, staff.shop_id, coverage_day) if leader else [],
+        "coverage": await coverage_for(session, staff, coverage_day),
         "month": month,
         "summaries": summaries,
         "clock": _clock(zone),
@@ -238,31 +230,15 @@ async def _leave_page(
     error: AttendanceError | None = None,
 ) -> Response:
     zone = await zone_name(session, staff.shop_id)
-    leader = staff.has_role(*LEADERS)
+    leader = is_leader(staff)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
-    mine = await leaves_of(session, staff.shop_id, staff_id=staff.id)
-    pending: list[Any] = []
-    decided: list[Any] = []
-    if leader:
-        pending = [
-            leave
-            for leave in await leaves_of(
-                session, staff.shop_id, statuses=[LeaveStatus.pending.value]
-            )
-            if leave.staff_id != staff.id
-        ]
-        decided = await leaves_of(
-            session,
-            staff.shop_id,
-            statuses=[LeaveStatus.approved.value, LeaveStatus.refused.value],
-            limit=50,
-        )
+    lists = await leaves_for(session, staff)
     tomorrow = await shop_today(session, staff.shop_id) + timedelta(days=1)
     context = {
         "leader": leader,
-        "mine": mine,
-        "pending": pending,
-        "decided": decided,
+        "mine": lists.mine,
+        "pending": lists.pending,
+        "decided": lists.decided,
         "team": team,
         "clock": _clock(zone),
         "form": form

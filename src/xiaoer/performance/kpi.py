@@ -44,6 +44,7 @@ from sqlalchemy import BigInteger, and_, case, cast, delete, func, insert, or_, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import as_utc, utcnow
+from xiaoer.core.errors import NotPermitted
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, span_bounds
 from xiaoer.core.policy_store import policy_on
@@ -53,7 +54,7 @@ from xiaoer.orders.models import CreditRole, Order, OrderTask, SalesCredit, Sell
 from xiaoer.performance.models import KpiDay, KpiScope
 from xiaoer.reception.models import Conversation, Message, ResponseRound, Sender
 from xiaoer.shops.service import shop_zone
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 
 # The counted columns of a KpiDay row: summed over days, except peaks (maximum).
 COUNTS: tuple[str, ...] = (
@@ -93,6 +94,28 @@ class Counts:
 
 class KpiError(ValueError):
     """A report that cannot be made; the message says why."""
+
+
+class KpiForbidden(KpiError, NotPermitted):
+    """An agent asked for another agent's figures."""
+
+
+def scope_for(staff: StaffAccount, asked: KpiScope) -> tuple[KpiScope, list[str] | None]:
+    """The scope and subjects a staff member's report covers: a leader's what they ask
+    for; an agent's always their own agent row."""
+    if is_leader(staff):
+        return asked, None
+    return KpiScope.agent, [str(staff.id)]
+
+
+def agent_scope(staff: StaffAccount, agent: int | None) -> int | None:
+    """Whose records a drill-down lists: a leader's choice (``None``: everyone); an agent
+    only their own, and asking for another agent's is refused."""
+    if is_leader(staff):
+        return agent
+    if agent is not None and agent != staff.id:
+        raise KpiForbidden(say("an agent sees only their own figures"))
+    return staff.id
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

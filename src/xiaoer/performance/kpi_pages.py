@@ -24,6 +24,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import write_sheet
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep
+from xiaoer.http.errors import refusal
 from xiaoer.http.i18n import Translator
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
@@ -31,6 +32,7 @@ from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
     KpiError,
     Report,
+    agent_scope,
     day_bounds,
     do_schedule_nightly,
     ends_before_start,
@@ -42,9 +44,10 @@ from xiaoer.performance.kpi import (
     report,
     response_distribution,
     rounds_behind,
+    scope_for,
 )
 from xiaoer.performance.models import KpiScope, RosterEntry
-from xiaoer.performance.violations import LEADERS
+from xiaoer.reception.access import conversation_for
 from xiaoer.reception.models import (
     AgentPresence,
     Conversation,
@@ -54,7 +57,7 @@ from xiaoer.reception.models import (
     ResponseRound,
 )
 from xiaoer.shops.service import shop_today, shop_zone
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
@@ -125,13 +128,10 @@ async def _report(
         chosen = KpiScope(scope)
     except ValueError as exc:
         raise KpiError(say("scope {scope!r}: expected agent, team or shop", scope=scope)) from exc
-    leader = staff.has_role(*LEADERS)
-    if not leader:
-        chosen = KpiScope.agent
+    chosen, subjects = scope_for(staff, chosen)
     await ensure_rolled_up(session, staff.shop_id, first, last)
     await do_schedule_nightly(session, staff.shop_id)
     await session.commit()
-    subjects = None if leader or chosen is not KpiScope.agent else [str(staff.id)]
     return await report(session, staff.shop_id, first, last, chosen, subjects), first, last, chosen
 
 
@@ -158,7 +158,7 @@ async def kpi_page(
     try:
         result, first, last, chosen = await _report(session, staff, period, on, scope)
     except KpiError as exc:
-        raise HTTPException(400, error_text(request, exc)) from exc
+        raise refusal(request, exc, 400) from exc
     if metric not in TREND_METRICS:
         metric = "conversion"
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
@@ -185,7 +185,7 @@ async def kpi_page(
     ]  # fmt: skip
     trend = line_chart(t(f"kpi.col.{metric}"), [d.isoformat() for d in days], series,
                        percent=metric in PERCENT_METRICS)  # fmt: skip
-    agent_filter = None if staff.has_role(*LEADERS) else staff.id
+    agent_filter = agent_scope(staff, None)
     distribution = bar_chart(
         t("kpi.distribution"),
         [(label, float(n)) for label, n in
@@ -292,7 +292,7 @@ async def kpi_export(
     try:
         result, first, last, chosen = await _report(session, staff, period, on, scope)
     except KpiError as exc:
-        raise HTTPException(400, error_text(request, exc)) from exc
+        raise refusal(request, exc, 400) from exc
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     columns = COLUMNS + (SHOP_COLUMNS if chosen is KpiScope.shop else ())
     headers = [t("kpi.subject")] + [t(f"kpi.col.{key}") for key, _ in columns]
@@ -308,22 +308,13 @@ async def kpi_export(
     )
 
 
-def _agent_param(staff: StaffAccount, agent: int | None) -> int | None:
-    """Agents see only what is theirs; a supervisor may look at anyone or the whole shop."""
-    if staff.has_role(*LEADERS):
-        return agent
-    if agent is not None and agent != staff.id:
-        raise HTTPException(403)
-    return staff.id
-
-
 async def _range(request: Request, session: AsyncSession, staff: StaffAccount,
                  start: str | None, end: str | None) -> tuple[date, date]:  # fmt: skip
     today = await shop_today(session, staff.shop_id)
     try:
         first, last = _day(start, today), _day(end, today)
     except KpiError as exc:
-        raise HTTPException(400, error_text(request, exc)) from exc
+        raise refusal(request, exc, 400) from exc
     if last < first:
         raise HTTPException(400, error_text(request, ends_before_start(first, last)))
     return first, last
@@ -341,9 +332,9 @@ async def _behind(
     first, last = await _range(request, session, staff, start, end)
     try:
         rows = await find(session, staff.shop_id, first, last,
-                          agent_id=_agent_param(staff, agent), **filters)  # fmt: skip
+                          agent_id=agent_scope(staff, agent), **filters)  # fmt: skip
     except KpiError as exc:
-        raise HTTPException(400, error_text(request, exc)) from exc
+        raise refusal(request, exc, 400) from exc
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     context = {name: rows, "team": team, "first": first, "last": last, **filters}
     return render(request, template, context, staff=staff)
@@ -384,11 +375,7 @@ async def conversation_page(
     request: Request, session: SessionDep, staff: Worker, conversation_id: int
 ) -> Response:
     """A conversation as it happened, with its response rounds: the evidence of a figure."""
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.shop_id != staff.shop_id:
-        raise HTTPException(404)
-    if not staff.has_role(*LEADERS) and conversation.agent_id != staff.id:
-        raise HTTPException(403)
+    conversation = await conversation_for(session, staff, conversation_id)
     messages = list(
         await session.scalars(
             select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)

@@ -5,27 +5,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep
+from xiaoer.http.errors import status_of
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
-from xiaoer.performance.models import Violation
 from xiaoer.performance.violations import (
     ADDED_BY_HAND,
-    LEADERS,
     ViolationError,
     detect_violations,
     do_add_violation,
     do_appeal,
     do_decide,
     evidence_link,
-    violations_of,
+    violation_for,
+    violations_for,
 )
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
@@ -40,8 +40,8 @@ async def _page(
             await session.commit()
     except IntegrityError:  # another request recorded the same events just now
         await session.rollback()
-    leader = staff.has_role(*LEADERS)
-    rows = await violations_of(session, staff.shop_id, agent_id=None if leader else staff.id)
+    leader = is_leader(staff)
+    rows = await violations_for(session, staff)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     context = {
         "violations": list(reversed(rows)),
@@ -59,13 +59,6 @@ async def _page(
 @router.get("/violations", response_class=HTMLResponse)
 async def violations_page(request: Request, session: SessionDep, staff: Worker) -> Response:
     return await _page(request, session, staff)
-
-
-async def _violation(session: SessionDep, staff: StaffAccount, violation_id: int) -> Violation:
-    violation = await session.get(Violation, violation_id)
-    if violation is None or violation.shop_id != staff.shop_id:
-        raise HTTPException(404)
-    return violation
 
 
 def _back() -> Response:
@@ -97,7 +90,7 @@ async def add_violation(
             session, supervisor=staff, agent_id=agent_id, rule=rule, note=note, amount_fen=amount
         )
     except ViolationError as exc:
-        return await _page(request, session, staff, 422, error=error_text(request, exc))
+        return await _page(request, session, staff, status_of(exc), error=error_text(request, exc))
     await session.commit()
     return _back()
 
@@ -110,11 +103,11 @@ async def appeal(
     violation_id: int,
     text: Annotated[str, Form(max_length=1000)],
 ) -> Response:
-    violation = await _violation(session, staff, violation_id)
+    violation = await violation_for(session, staff, violation_id)
     try:
         await do_appeal(session, agent=staff, violation=violation, text=text)
     except ViolationError as exc:
-        return await _page(request, session, staff, 422, error=error_text(request, exc))
+        return await _page(request, session, staff, status_of(exc), error=error_text(request, exc))
     await session.commit()
     return _back()
 
@@ -128,11 +121,11 @@ async def decide(
     outcome: Annotated[str, Form(pattern="^(uphold|withdraw)$")],
     decision: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    violation = await _violation(session, staff, violation_id)
+    violation = await violation_for(session, staff, violation_id)
     try:
         await do_decide(session, supervisor=staff, violation=violation,
                         withdraw=outcome == "withdraw", decision=decision)  # fmt: skip
     except ViolationError as exc:
-        return await _page(request, session, staff, 422, error=error_text(request, exc))
+        return await _page(request, session, staff, status_of(exc), error=error_text(request, exc))
     await session.commit()
     return _back()

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotPermitted
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
@@ -51,12 +52,11 @@ from xiaoer.performance.models import (
     ViolationStatus,
 )
 from xiaoer.performance.violations import (
-    LEADERS,
     detect_violations,
     do_record_detected,
     evidence_link,
 )
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 
 STANDING = (
     ViolationStatus.recorded.value,
@@ -118,6 +118,11 @@ class Payroll:
         if self.locked is not None:
             return list(self.locked.lines)
         return [line.as_dict() for line in self.lines or ()]
+
+    def rows_for(self, staff: StaffAccount) -> list[dict[str, Any]]:
+        """The lines a staff member may read: a leader every agent's, an agent their own."""
+        rows = self.rows()
+        return rows if is_leader(staff) else [r for r in rows if r["agent_id"] == staff.id]
 
     @property
     def total_fen(self) -> int:
@@ -283,9 +288,13 @@ async def payroll(session: AsyncSession, shop_id: int, month: str) -> Payroll:
 # --- What the supervisor does -----------------------------------------------------
 
 
+class PayrollForbidden(PayrollError, NotPermitted):
+    """The account may not change the payroll."""
+
+
 def _require_leader(actor: StaffAccount) -> None:
     if not actor.has_role(*LEADERS):
-        raise PayrollError(say("only a supervisor or manager may change the payroll"))
+        raise PayrollForbidden(say("only a supervisor or manager may change the payroll"))
 
 
 async def _require_open(session: AsyncSession, shop_id: int, month: str) -> None:

@@ -15,6 +15,7 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import write_sheet
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep
+from xiaoer.http.errors import status_of
 from xiaoer.http.i18n import Translator
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
@@ -26,8 +27,7 @@ from xiaoer.performance.payroll import (
     payroll,
     previous_month,
 )
-from xiaoer.performance.violations import LEADERS
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
@@ -97,8 +97,8 @@ async def _page(
         await session.rollback()
         await session.refresh(staff)
         result = await payroll(session, staff.shop_id, chosen)
-    leader = staff.has_role(*LEADERS)
-    rows = [row for row in result.rows() if leader or row["agent_id"] == staff.id]
+    leader = is_leader(staff)
+    rows = result.rows_for(staff)
     for row in rows:
         row["described"] = [
             {**item, "why": describe(t, item), "label": t(f"payroll.kind.{item['kind']}")}
@@ -148,8 +148,9 @@ async def _refused(
     await session.rollback()
     await session.refresh(staff)  # the rollback expired it
     return await _page(
-        request, session, staff, month, error=error_text(request, exc), status_code=409
-    )
+        request, session, staff, month, error=error_text(request, exc),
+        status_code=status_of(exc, 409),
+    )  # fmt: skip
 
 
 @router.post("/payroll/adjust", response_class=HTMLResponse)

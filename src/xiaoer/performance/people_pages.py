@@ -16,46 +16,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.texts import Text, say
 from xiaoer.http.deps import SessionDep
+from xiaoer.http.errors import status_of
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance_pages import FormError, read_day
 from xiaoer.performance.models import WorkLog
 from xiaoer.performance.promotion import (
-    LEADERS,
     NEXT_LEVEL,
-    Checklist,
     NotEligible,
     PromotionError,
-    PromotionForbidden,
-    PromotionNotFound,
-    checklists,
+    checklists_for,
     do_promote,
     do_record_exam,
-    eligibility,
 )
 from xiaoer.performance.worklog import (
     MAX_TEXT,
     PAST_DAYS,
     WorkLogError,
-    WorkLogForbidden,
     do_write_log,
     logs_for,
 )
 from xiaoer.shops.service import shop_today
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
 
 
 def _status(exc: ValueError) -> int:
-    if isinstance(exc, WorkLogForbidden | PromotionForbidden):
-        return 403
-    if isinstance(exc, PromotionNotFound):
-        return 404
-    if isinstance(exc, NotEligible):
-        return 409
-    return 400
+    return 409 if isinstance(exc, NotEligible) else status_of(exc, 400)
 
 
 def _day(value: str, label: Text) -> date | None:
@@ -108,7 +97,7 @@ async def _worklog_page(
     status_code: int = 200,
 ) -> Response:
     today = await shop_today(session, staff.shop_id)
-    leader = staff.has_role(*LEADERS)
+    leader = is_leader(staff)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     entries: list[WorkLog] = []
     try:
@@ -197,12 +186,8 @@ async def _promotion_page(
     status_code: int = 200,
 ) -> Response:
     today = await shop_today(session, staff.shop_id)
-    leader = staff.has_role(*LEADERS)
-    lists: list[Checklist]
-    if leader:
-        lists = await checklists(session, staff.shop_id, today)
-    else:
-        lists = [await eligibility(session, staff.shop_id, staff.id, today)]
+    leader = is_leader(staff)
+    lists = await checklists_for(session, staff, today)
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     context = {
         "leader": leader,

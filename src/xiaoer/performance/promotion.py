@@ -40,9 +40,8 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say
 from xiaoer.performance.models import ExamResult, Violation, ViolationStatus
 from xiaoer.shops.service import shop_today, shop_zone
-from xiaoer.staff.models import Level, StaffAccount
+from xiaoer.staff.models import LEADERS, Level, StaffAccount, is_leader
 
-LEADERS = ("supervisor", "manager")
 LEVEL_ACTION = "staff.level"  # the audit action of a level change (entity "staff")
 NEXT_LEVEL: dict[str, str] = {
     Level.junior.value: Level.intermediate.value,
@@ -267,6 +266,17 @@ async def checklists(
             )
         )
     return found
+
+
+async def checklists_for(
+    session: AsyncSession, staff: StaffAccount, today: date
+) -> list[Checklist]:
+    """Every agent's checklist for a leader; an agent's own for an agent."""
+    if is_leader(staff):
+        return await checklists(session, staff.shop_id, today)
+    if not staff.has_role("agent"):
+        return []
+    return [await eligibility(session, staff.shop_id, staff.id, today)]
 
 
 async def eligibility(session: AsyncSession, shop_id: int, staff_id: int, today: date) -> Checklist:

@@ -17,15 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import read_after, record_event
 from xiaoer.core.models import Event
 from xiaoer.core.policy_store import policy_on, policy_version_on
 from xiaoer.core.texts import say
 from xiaoer.performance.models import Violation, ViolationSource, ViolationStatus
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 
 TOPIC = "violation"
-LEADERS = ("supervisor", "manager")
 
 # What a supervisor may add by hand, with its policy fine and requirement. The loss
 # at cost takes the amount the supervisor gives (above the policy's threshold).
@@ -40,6 +40,14 @@ ADDED_BY_HAND: dict[str, str] = {
 
 class ViolationError(ValueError):
     """A violation that cannot be added or decided; the message says why."""
+
+
+class ViolationForbidden(ViolationError, NotPermitted):
+    """The account may not do this to a violation."""
+
+
+class ViolationNotFound(ViolationError, NotFound):
+    """No such violation in the account's shop."""
 
 
 async def _fine(
@@ -157,7 +165,7 @@ async def do_add_violation(
 ) -> Violation:
     """A violation the supervisor saw: a wrong note, tracking neglect, a loss at cost."""
     if not supervisor.has_role(*LEADERS):
-        raise ViolationError(say("only a supervisor or a manager adds violations"))
+        raise ViolationForbidden(say("only a supervisor or a manager adds violations"))
     if rule not in ADDED_BY_HAND:
         raise ViolationError(say("choose one of: {rules}", rules=", ".join(ADDED_BY_HAND)))
     if not note.strip():
@@ -210,8 +218,8 @@ async def _announce(session: AsyncSession, violation: Violation, kind: str) -> N
 async def do_appeal(
     session: AsyncSession, *, agent: StaffAccount, violation: Violation, text: str
 ) -> Violation:
-    if violation.agent_id != agent.id:
-        raise ViolationError(say("only the agent it names may appeal a violation"))
+    if violation.shop_id != agent.shop_id or violation.agent_id != agent.id:
+        raise ViolationForbidden(say("only the agent it names may appeal a violation"))
     if violation.status != ViolationStatus.recorded.value:
         raise ViolationError(say("this violation was appealed or decided already"))
     if not text.strip():
@@ -232,8 +240,10 @@ async def do_decide(
     decision: str,
 ) -> Violation:
     """Uphold or withdraw a violation (after an appeal, or on the supervisor's own)."""
+    if violation.shop_id != supervisor.shop_id:
+        raise ViolationNotFound(say("no such violation in this shop"))
     if not supervisor.has_role(*LEADERS):
-        raise ViolationError(say("only a supervisor or a manager decides on violations"))
+        raise ViolationForbidden(say("only a supervisor or a manager decides on violations"))
     if violation.status in (ViolationStatus.upheld.value, ViolationStatus.withdrawn.value):
         raise ViolationError(say("this violation was decided already"))
     if not withdraw and violation.status != ViolationStatus.appealed.value:
@@ -263,6 +273,21 @@ async def violations_of(
     if until is not None:
         query = query.where(Violation.occurred_at < until)
     return list(await session.scalars(query.order_by(Violation.occurred_at, Violation.id)))
+
+
+async def violations_for(session: AsyncSession, staff: StaffAccount) -> list[Violation]:
+    """A leader sees every agent's violations; an agent their own."""
+    agent = None if is_leader(staff) else staff.id
+    return await violations_of(session, staff.shop_id, agent_id=agent)
+
+
+async def violation_for(session: AsyncSession, staff: StaffAccount, violation_id: int) -> Violation:
+    """A violation of the account's shop; what they may do with it is checked by the
+    action (the agent it names appeals, a leader decides)."""
+    violation = await session.get(Violation, violation_id)
+    if violation is None or violation.shop_id != staff.shop_id:
+        raise ViolationNotFound(say("no such violation in this shop"))
+    return violation
 
 
 def evidence_link(violation: Violation) -> str:

@@ -19,9 +19,8 @@ from xiaoer.core.errors import NotPermitted
 from xiaoer.core.texts import say
 from xiaoer.performance.models import WorkLog
 from xiaoer.shops.service import shop_today
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import LEADERS, StaffAccount
 
-LEADERS = ("supervisor", "manager")
 MAX_TEXT = 4000  # characters per field: a day's notes, not a report
 PAST_DAYS = 7  # how far back an agent may still write a missed day
 SEARCH_LIMIT = 200

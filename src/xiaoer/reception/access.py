@@ -15,18 +15,11 @@ from xiaoer.core.errors import NotFound
 from xiaoer.core.texts import say
 from xiaoer.reception.errors import NotAllowed, ReceptionError
 from xiaoer.reception.models import Conversation
-from xiaoer.staff.models import StaffAccount
-
-LEADERS = ("supervisor", "manager")
-WORKBENCH_ROLES = ("agent", *LEADERS)
+from xiaoer.staff.models import StaffAccount, is_leader
 
 
 class ConversationNotFound(ReceptionError, NotFound):
     """No such conversation in the account's shop."""
-
-
-def is_leader(staff: StaffAccount) -> bool:
-    return staff.has_role(*LEADERS)
 
 
 def may_read(staff: StaffAccount, conversation: Conversation) -> bool:

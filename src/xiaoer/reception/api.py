@@ -20,7 +20,6 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.http.deps import SESSION_STAFF_KEY, SessionDep, require_staff
 from xiaoer.http.render import error_text
 from xiaoer.reception import workbench
-from xiaoer.reception.access import is_leader
 from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.calls import do_log_call
 from xiaoer.reception.errors import NeedsApproval, ReceptionError
@@ -34,13 +33,12 @@ from xiaoer.reception.service import (
 )
 from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import WORKBENCH_ROLES, StaffAccount, is_leader
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/reception")
 socket_router = APIRouter()
 
-WORKBENCH_ROLES = ("agent", "supervisor", "manager")
 Staff = Annotated[StaffAccount, Depends(require_staff(*WORKBENCH_ROLES))]
 
 

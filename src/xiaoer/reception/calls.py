@@ -12,11 +12,12 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
+from xiaoer.customers.privacy import mask_phone
 from xiaoer.customers.service import do_get_or_create_customer, find_by_contact
 from xiaoer.reception.errors import ReceptionError
 from xiaoer.reception.models import CallLog
 from xiaoer.reception.service import check_text
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import StaffAccount, is_leader
 
 CALL_OUTCOMES = ("resolved", "ordered", "callback", "escalated", "no_answer")
 
@@ -114,8 +115,11 @@ def check_call(summary: str, outcome: str) -> str:
 
 
 async def recent_calls(
-    session: AsyncSession, shop_id: int, limit: int = 50
+    session: AsyncSession, staff: StaffAccount, limit: int = 50
 ) -> list[dict[str, object]]:
+    """The shop's latest calls; the buyer's phone in full for leaders, masked for others."""
+    shop_id = staff.shop_id
+    full = is_leader(staff)
     rows = await session.execute(
         select(CallLog, Customer.nick, Customer.phone, StaffAccount.name)
         .join(Customer, Customer.id == CallLog.customer_id)
@@ -128,7 +132,7 @@ async def recent_calls(
         {
             "at": call.at,
             "buyer": nick,
-            "phone": phone,
+            "phone": phone if full or not phone else mask_phone(phone),
             "agent": agent or "",
             "summary": call.summary,
             "outcome": call.outcome,

@@ -30,13 +30,6 @@ def _shown(request: Request, report: ImportReport) -> ImportReport:
     return report
 
 
-def _scope_owner(staff: StaffAccount, scope: str) -> int | None:
-    """Shop-wide phrases are the supervisor's and manager's; everyone has their own."""
-    if scope == "shop" and staff.has_role("supervisor", "manager"):
-        return None
-    return staff.id
-
-
 async def _phrase_page(
     request: Request, session: SessionDep, staff: StaffAccount, **extra: object
 ) -> Response:
@@ -46,7 +39,7 @@ async def _phrase_page(
     context = {
         "shop_phrases": shop_rows,
         "own_phrases": own_rows,
-        "may_edit_shop": staff.has_role("supervisor", "manager"),
+        "may_edit_shop": phrases.may_edit_shop_phrases(staff),
         "variables": phrases.VARIABLES,
         "error": None,
         "report": None,
@@ -74,7 +67,7 @@ async def save_phrase(
     item = phrases.PhraseInput(shortcut.strip(), text.strip(), group.strip())
     try:
         await phrases.do_save_phrase(
-            session, shop_id=staff.shop_id, owner_id=_scope_owner(staff, scope), item=item
+            session, shop_id=staff.shop_id, owner_id=phrases.scope_owner(staff, scope), item=item
         )
     except phrases.PhraseError as exc:
         return await _phrase_page(request, session, staff, error=error_text(request, exc))
@@ -94,7 +87,7 @@ async def delete_phrase(
         await phrases.do_delete_phrase(
             session,
             shop_id=staff.shop_id,
-            owner_id=_scope_owner(staff, scope),
+            owner_id=phrases.scope_owner(staff, scope),
             phrase_id=phrase_id,
         )
     except phrases.PhraseError as exc:
@@ -117,7 +110,7 @@ async def import_phrases(
         return await _phrase_page(request, session, staff, error=error_text(request, too_large))
     try:
         report = await phrases.do_import_phrases(
-            session, shop_id=staff.shop_id, owner_id=_scope_owner(staff, scope), data=data
+            session, shop_id=staff.shop_id, owner_id=phrases.scope_owner(staff, scope), data=data
         )
     except SheetError as exc:
         problem = say("{filename}: {problem}", filename=file.filename, problem=message_of(exc))

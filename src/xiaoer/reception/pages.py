@@ -31,10 +31,9 @@ async def _calls_page(
     request: Request, session: SessionDep, staff: StaffAccount, error: str | None = None
 ) -> Response:
     context = {
-        "calls": await calls.recent_calls(session, staff.shop_id),
+        "calls": await calls.recent_calls(session, staff),
         "outcomes": calls.CALL_OUTCOMES,
         "error": error,
-        "show_phone": staff.has_role("supervisor", "manager"),
     }
     return render(
         request, "reception/calls.html", context, staff=staff, status_code=422 if error else 200

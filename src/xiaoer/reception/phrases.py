@@ -14,6 +14,7 @@ from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
 from xiaoer.reception.models import QuickPhrase
+from xiaoer.staff.models import StaffAccount, is_leader
 
 VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "position")
 _SHORTCUT = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,32}$")
@@ -62,6 +63,18 @@ def check_phrase(item: PhraseInput) -> None:
             say("group {group!r} is longer than {limit} characters", group=item.group, limit=32)
         )
     check_template(item.text)
+
+
+def may_edit_shop_phrases(staff: StaffAccount) -> bool:
+    return is_leader(staff)
+
+
+def scope_owner(staff: StaffAccount, scope: str) -> int | None:
+    """Whose phrases an edit touches: the shop's (``None``) for a leader who asks for
+    them, else the staff member's own."""
+    if scope == "shop" and may_edit_shop_phrases(staff):
+        return None
+    return staff.id
 
 
 async def phrases_for(session: AsyncSession, shop_id: int, staff_id: int) -> list[QuickPhrase]:

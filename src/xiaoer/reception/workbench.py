@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.policy import Policy
 from xiaoer.customers.models import Customer
-from xiaoer.reception.access import LEADERS, conversation_for
+from xiaoer.customers.privacy import mask_phone
+from xiaoer.reception.access import (
+    conversation_for,
+)
 from xiaoer.reception.models import (
     AgentPresence,
     CallLog,
@@ -21,15 +24,7 @@ from xiaoer.reception.models import (
 )
 from xiaoer.reception.phrases import phrases_for
 from xiaoer.reception.routing import active_counts
-from xiaoer.staff.models import StaffAccount
-
-
-def mask_phone(phone: str) -> str:
-    """``13812345678`` → ``138****5678``."""
-    digits = phone.strip()
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+from xiaoer.staff.models import LEADERS, StaffAccount
 
 
 def sla_due(conversation: Conversation, policy: Policy) -> datetime | None:

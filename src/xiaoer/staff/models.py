@@ -54,3 +54,13 @@ class StaffAccount(Base):
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+
+# Who leads the floor: they see every agent's work and decide on it.
+LEADERS = (Role.supervisor.value, Role.manager.value)
+# Who works at the chat: the agents and their leaders.
+WORKBENCH_ROLES = (Role.agent.value, *LEADERS)
+
+
+def is_leader(staff: StaffAccount) -> bool:
+    return staff.has_role(*LEADERS)
