@@ -20,6 +20,7 @@ from xiaoer.assistant.knowledge import default_entries
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import lock_shop
+from xiaoer.core.errors import NotFound
 from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
@@ -46,6 +47,10 @@ _QUESTION_BREAK = re.compile(r"[\n|｜]+")
 
 class KnowledgeError(ValueError):
     """An entry that cannot be stored; the message says why."""
+
+
+class KnowledgeNotFound(NotFound):
+    """No such entry in the shop: answered 404, not shown as a form error."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ async def do_delete_entry(session: AsyncSession, *, shop_id: int, intent: str, t
         )
     )
     if entry is None:
-        raise KnowledgeError(say("no entry {intent} / {title}", intent=intent, title=title))
+        raise KnowledgeNotFound(say("no entry {intent} / {title}", intent=intent, title=title))
     await session.delete(entry)
     await session.flush()
 

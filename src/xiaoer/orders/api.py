@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from xiaoer.core.policy_store import policy_on
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.render import error_text
 from xiaoer.orders.access import contact_for
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.marks import do_write_note
-from xiaoer.orders.models import PAID_STATUSES, Order, OrderTask, SellerNote, TaskStatus
+from xiaoer.orders.models import SellerNote
 from xiaoer.orders.notes import stored_message
-from xiaoer.orders.service import order_for
+from xiaoer.orders.service import buyer_orders_for, order_for
 from xiaoer.orders.tasks import (
     do_finish_task,
     do_send_task_message,
@@ -60,35 +57,9 @@ async def buyer_orders(
     request: Request, session: SessionDep, staff: Agent, customer_id: Annotated[int, Query(ge=1)]
 ) -> dict[str, Any]:
     """The buyer's latest orders with what is due on them, for the chat's side panel."""
-    orders = list(
-        await session.scalars(
-            select(Order)
-            .options(selectinload(Order.items))
-            .where(Order.shop_id == staff.shop_id, Order.customer_id == customer_id)
-            .order_by(Order.created_at.desc())
-            .limit(PANEL_ORDERS)
-        )
-    )
-    ids = [o.id for o in orders]
-    notes: dict[int, SellerNote] = {}
-    tasks: dict[int, list[OrderTask]] = {}
-    if ids:
-        for version in await session.scalars(
-            select(SellerNote).where(SellerNote.order_id.in_(ids)).order_by(SellerNote.version)
-        ):
-            notes[version.order_id] = version  # the last version wins
-        for task in await session.scalars(
-            select(OrderTask)
-            .where(OrderTask.order_id.in_(ids), OrderTask.status == TaskStatus.open.value)
-            .order_by(OrderTask.id)
-        ):
-            tasks.setdefault(task.order_id, []).append(task)
-    policy = await policy_on(session, staff.shop_id)
-    note_minutes = timedelta(minutes=policy.orders.seller_note_minutes)
+    panel = await buyer_orders_for(session, staff, customer_id, PANEL_ORDERS)
     result = []
-    for order in orders:
-        note = notes.get(order.id)
-        paid = order.status in PAID_STATUSES and order.paid_at is not None
+    for order, note, tasks, note_due_at in panel:
         result.append(
             {
                 "id": order.id,
@@ -108,12 +79,10 @@ async def buyer_orders(
                     for i in order.items
                 ],
                 "note": _note_json(request, note),
-                "note_due_at": _iso(order.paid_at + note_minutes)
-                if paid and note is None and order.paid_at is not None
-                else None,
+                "note_due_at": _iso(note_due_at),
                 "tasks": [
                     {"id": t.id, "kind": t.kind, "outcome": t.outcome, "due_at": _iso(t.due_at)}
-                    for t in tasks.get(order.id, [])
+                    for t in tasks
                 ],
             }
         )  # fmt: skip

@@ -10,10 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
+from xiaoer.customers.models import Customer
 from xiaoer.orders.access import OrderNotFound, check_same_shop
 from xiaoer.orders.models import (
+    PAID_STATUSES,
     Order,
+    OrderTask,
+    SellerNote,
+    TaskStatus,
     TradeStatus,
 )
 from xiaoer.staff.models import StaffAccount
@@ -110,3 +116,50 @@ async def order_for(session: AsyncSession, staff: StaffAccount, order_id: int) -
         select(Order).options(selectinload(Order.items)).where(Order.id == order_id)
     )
     return check_same_shop(staff, order, order_id)
+
+
+PanelOrder = tuple[Order, SellerNote | None, list[OrderTask], datetime | None]
+
+
+async def buyer_orders_for(
+    session: AsyncSession, staff: StaffAccount, customer_id: int, limit: int = 5
+) -> list[PanelOrder]:
+    """A buyer's latest orders for the chat's side panel: each with its current note, its
+    open tasks and when the note is due if it is missing. A buyer of another shop is
+    unknown here."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None or customer.shop_id != staff.shop_id:
+        raise OrderNotFound(say("no buyer {customer_id} in this shop", customer_id=customer_id))
+    orders = list(
+        await session.scalars(
+            select(Order)
+            .options(selectinload(Order.items))
+            .where(Order.shop_id == staff.shop_id, Order.customer_id == customer_id)
+            .order_by(Order.created_at.desc())
+            .limit(limit)
+        )
+    )
+    ids = [o.id for o in orders]
+    notes: dict[int, SellerNote] = {}
+    tasks: dict[int, list[OrderTask]] = {}
+    if ids:
+        for version in await session.scalars(
+            select(SellerNote).where(SellerNote.order_id.in_(ids)).order_by(SellerNote.version)
+        ):
+            notes[version.order_id] = version  # the last version wins
+        for task in await session.scalars(
+            select(OrderTask)
+            .where(OrderTask.order_id.in_(ids), OrderTask.status == TaskStatus.open.value)
+            .order_by(OrderTask.id)
+        ):
+            tasks.setdefault(task.order_id, []).append(task)
+    policy = await policy_on(session, staff.shop_id)
+    note_minutes = timedelta(minutes=policy.orders.seller_note_minutes)
+    panel: list[PanelOrder] = []
+    for order in orders:
+        note = notes.get(order.id)
+        due = None
+        if order.status in PAID_STATUSES and order.paid_at is not None and note is None:
+            due = order.paid_at + note_minutes
+        panel.append((order, note, tasks.get(order.id, []), due))
+    return panel

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
-from xiaoer.core.errors import NotPermitted
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
@@ -292,6 +292,10 @@ class PayrollForbidden(PayrollError, NotPermitted):
     """The account may not change the payroll."""
 
 
+class PayrollNotFound(PayrollError, NotFound):
+    """The agent or order named is not of the account's shop."""
+
+
 def _require_leader(actor: StaffAccount) -> None:
     if not actor.has_role(*LEADERS):
         raise PayrollForbidden(say("only a supervisor or manager may change the payroll"))
@@ -340,11 +344,11 @@ async def do_add_adjustment(
     else:
         agent = await session.get(StaffAccount, agent_id) if agent_id is not None else None
         if agent is None or agent.shop_id != actor.shop_id:
-            raise PayrollError(say("choose an agent of this shop"))
+            raise PayrollNotFound(say("choose an agent of this shop"))
         if order_id is not None:
             order = await session.get(Order, order_id)
             if order is None or order.shop_id != actor.shop_id:
-                raise PayrollError(say("no order {order_id} in this shop", order_id=order_id))
+                raise PayrollNotFound(say("no order {order_id} in this shop", order_id=order_id))
             if amount_fen is None and kind == AdjustmentKind.sale_deduction.value:
                 amount_fen = order.paid_fen
         if kind == AdjustmentKind.sale_deduction.value and order_id is None:

@@ -172,7 +172,7 @@ async def do_add_violation(
         raise ViolationError(say("say what happened: it is the agent's evidence too"))
     agent = await session.get(StaffAccount, agent_id)
     if agent is None or agent.shop_id != supervisor.shop_id:
-        raise ViolationError(say("no such agent in this shop"))
+        raise ViolationNotFound(say("no such agent in this shop"))
     at = occurred_at or utcnow()
     amount, version = await _fine(session, supervisor.shop_id, rule, at)
     if rule == "loss_paid_at_cost_over":

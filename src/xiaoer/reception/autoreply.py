@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Promotion
 from xiaoer.core.db import lock_shop
+from xiaoer.core.errors import NotFound
 from xiaoer.core.policy import Policy, in_span
 from xiaoer.core.texts import message_of, say
 from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY, NO_AGENT
@@ -88,6 +89,10 @@ class AutoReplyError(ValueError):
     pass
 
 
+class AutoReplyNotFound(NotFound):
+    """No such automatic reply in the shop: answered 404, not shown as a form error."""
+
+
 def check_auto_reply(kind: str, keywords: list[str], text: str) -> list[str]:
     """Validate a rule; returns its keywords cleaned (a keyword rule needs one)."""
     if kind not in {k.value for k in AutoReplyKind}:
@@ -158,7 +163,7 @@ async def do_save_auto_reply(
     else:
         found = await session.get(AutoReply, reply_id)
         if found is None or found.shop_id != shop_id:
-            raise AutoReplyError(say("no automatic reply {reply_id}", reply_id=reply_id))
+            raise AutoReplyNotFound(say("no automatic reply {reply_id}", reply_id=reply_id))
         rule = found
     rule.kind, rule.keywords, rule.text, rule.active = kind, words, text.strip(), active
     await session.flush()
@@ -169,5 +174,5 @@ async def do_delete_auto_reply(session: AsyncSession, *, shop_id: int, reply_id:
     await _ensure_own_rules(session, shop_id)
     found = await session.get(AutoReply, reply_id)
     if found is None or found.shop_id != shop_id:
-        raise AutoReplyError(say("no automatic reply {reply_id}", reply_id=reply_id))
+        raise AutoReplyNotFound(say("no automatic reply {reply_id}", reply_id=reply_id))
     await session.delete(found)

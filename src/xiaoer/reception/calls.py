@@ -14,7 +14,7 @@ from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.privacy import mask_phone
 from xiaoer.customers.service import do_get_or_create_customer, find_by_contact
-from xiaoer.reception.errors import ReceptionError
+from xiaoer.reception.errors import BuyerNotFound, ReceptionError
 from xiaoer.reception.models import CallLog
 from xiaoer.reception.service import check_text
 from xiaoer.staff.models import StaffAccount, is_leader
@@ -82,7 +82,7 @@ async def do_log_call(
     summary = check_call(summary, outcome)
     customer = await session.get(Customer, customer_id)
     if customer is None or customer.shop_id != agent.shop_id:
-        raise ReceptionError(say("no buyer {customer_id} in this shop", customer_id=customer_id))
+        raise BuyerNotFound(say("no buyer {customer_id} in this shop", customer_id=customer_id))
     entry = CallLog(
         shop_id=agent.shop_id,
         customer_id=customer_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xiaoer.core.errors import NotPermitted
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.send_checks import Block
 
 
@@ -20,3 +20,7 @@ class NeedsApproval(ReceptionError):
     def __init__(self, blocks: list[Block]) -> None:
         super().__init__("; ".join(b.message for b in blocks))
         self.blocks = blocks
+
+
+class BuyerNotFound(ReceptionError, NotFound):
+    """No such buyer in the account's shop."""

@@ -163,6 +163,7 @@ async def _add_message(
     dedupe_key: str | None = None,
     meta: dict[str, Any] | None = None,
     told: dict[str, Any] | None = None,
+    announce: bool = True,
 ) -> Message:
     message = Message(
         shop_id=conversation.shop_id,
@@ -176,7 +177,8 @@ async def _add_message(
     )
     session.add(message)
     await session.flush()
-    await _announce(session, conversation, message, agent, told)
+    if announce:
+        await _announce(session, conversation, message, agent, told)
     return message
 
 
@@ -293,8 +295,9 @@ async def do_receive_buyer_message(
     conversation.waiting_since = conversation.waiting_since or moment
     if message is None:
         message = await _add_message(
-            session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key
-        )
+            session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key, told=None,
+            announce=not new,
+        )  # fmt: skip
     else:
         await _announce(session, conversation, message)
     if answered:
@@ -302,6 +305,9 @@ async def do_receive_buyer_message(
         await buyer_waiting(session, shop_id=shop.id, conversation_id=conversation.id, at=moment)
     if new:
         await routing.do_route(session, conversation, policy, moment)
+        # A new conversation's first message is told once it is routed: its event then
+        # shows whom it went to, so a team hears of it only while it waits in their queue.
+        await _announce(session, conversation, message)
     replies = await _auto_replies(
         session, shop, customer, conversation, policy, cleaned, new, moment
     )
@@ -407,9 +413,9 @@ async def do_send_agent_message(
     conversation = await load_conversation(session, agent, conversation_id)
     key = f"a{agent.id}:{client_id}" if client_id else None
     try:
+        check_may_act(agent, conversation)
         if conversation.status != ConversationStatus.active.value:
             raise ReceptionError(say("the conversation is not open with an agent"))
-        check_may_act(agent, conversation)
     except ReceptionError:
         if key and (earlier := await _existing(session, agent.shop_id, key)) is not None:
             return await _agent_resent(session, conversation, earlier, key)

@@ -1,0 +1,488 @@
+"""Every route and socket, as each role, against another agent's, team's and shop's objects.
+
+The world (``tests/web/world.py``) gives each object kind three owners ``mei`` (the
+agent) is kept from: ``bo`` (her team), the after-sales team, and another shop. For
+every role the walk
+
+- sends each route that names an object (in its path, query or body) at each owner's
+  object and checks the answer against the table below — a refusal is 403 or 404
+  (``deny``), or a rule of the trade 409/422 (``refuse``), and changes nothing: the
+  object's row, the shop's events and audit log stay as they were;
+- reads every page and JSON route and asserts that no answer holds a marker the role
+  may not see (another shop's anything; for an agent, colleagues' chats, drafts,
+  fines, leave, work log, own phrases and full phone numbers);
+- follows the workbench socket from the first event and asserts the same of every
+  frame.
+
+A route of the app that is in no list fails the walk, so a new route gets a rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.conftest import app_settings, csrf_from, sign_in
+from tests.e2e.conftest import free_port
+from tests.web.world import (
+    COLLEAGUE,
+    DISCOUNT,
+    OTHER_SHOP,
+    OTHER_TEAM,
+    OWNERS,
+    ROLES,
+    World,
+    build_world,
+    forbidden_markers,
+)
+from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
+from xiaoer.core.broker import get_broker
+from xiaoer.core.clock import utcnow
+from xiaoer.core.db import Base, Database
+from xiaoer.core.models import AuditEntry, Event
+from xiaoer.customers.models import Customer
+from xiaoer.orders.models import Order, OrderChange, OrderTask
+from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
+from xiaoer.reception.models import AutoReply, Conversation, Message, QuickPhrase
+from xiaoer.sellercentre.models import ImportJob
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+from xiaoer.web.app import STAFF_ROUTERS, create_app
+
+# allow: let in (a rule of the trade may still say no: 409/422); deny: 403/404;
+# refuse: 403/404, or 409/422 where a rule of the trade says no first.
+Expect = Literal["allow", "deny", "refuse"]
+REFUSALS: dict[Expect, set[int]] = {"deny": {403, 404}, "refuse": {403, 404, 409, 422}}
+
+# The row an object kind is, to see that a refused request left it as it was.
+KINDS: dict[str, type[Base]] = {
+    "conversation": Conversation,
+    "order": Order,
+    "task": OrderTask,
+    "change": OrderChange,
+    "approval": ApprovalRequest,
+    "violation": Violation,
+    "roster": RosterEntry,
+    "leave": LeaveRequest,
+    "phrase": QuickPhrase,
+    "auto_reply": AutoReply,
+    "job": ImportJob,
+    "staff": StaffAccount,
+    "customer": Customer,
+}
+
+
+def _month_before(world: World) -> str:
+    first = utcnow().date().replace(day=1) - timedelta(days=1)
+    return first.strftime("%Y-%m")
+
+
+Body = Callable[[World, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A route at an object: ``{id}`` in the path (or the query) takes the object's id,
+    ``body`` builds the request body from it. ``agent`` and ``leader`` say what each may
+    do with a colleague's and another team's object; another shop's is always denied.
+    The back office (auditor, warehouse, admin) is held by the route's roles, or by
+    ``back`` where a route lets it in."""
+
+    method: str
+    path: str
+    kind: str
+    agent: Expect
+    leader: Expect = "allow"
+    back: Expect | None = None
+    body: Body | None = None
+    form: bool = False
+    route: str = ""  # the route's own path when ``path`` carries a query
+    owners: tuple[str, ...] = OWNERS
+    other_team: Expect | None = None  # when another team's object differs for an agent
+    # A query filter: another shop's id filters down to nothing, which the marker walk
+    # checks holds nothing of that shop, rather than a refusal.
+    filter: bool = False
+
+    @property
+    def route_path(self) -> str:
+        return self.route or self.path.split("?")[0]
+
+
+def _json(**values: Any) -> Body:
+    return lambda _world, _id: dict(values)
+
+
+PROBES: list[Probe] = [
+    # reception: conversations are their agent's; a queued one is its team's
+    Probe("GET", "/api/reception/conversations/{id}", "conversation", "deny",
+          route="/api/reception/conversations/{cid}"),
+    Probe("POST", "/api/reception/conversations/{id}/messages", "conversation", "deny",
+          body=_json(text="您好", client_id="walk"),
+          route="/api/reception/conversations/{cid}/messages"),
+    Probe("POST", "/api/reception/conversations/{id}/transfer", "conversation", "deny",
+          body=_json(team="assist"),
+          route="/api/reception/conversations/{cid}/transfer"),
+    Probe("POST", "/api/reception/conversations/{id}/close", "conversation", "deny",
+          body=_json(outcome="resolved"), route="/api/reception/conversations/{cid}/close"),
+    Probe("POST", "/api/reception/conversations/{id}/read", "conversation", "deny",
+          route="/api/reception/conversations/{cid}/read"),
+    Probe("GET", "/performance/conversations/{id}", "conversation", "deny",
+          route="/performance/conversations/{conversation_id}"),
+    Probe("POST", "/api/reception/calls", "customer", "allow",
+          body=lambda _w, i: {"customer_id": i, "summary": "回访", "outcome": "resolved"}),
+    # the assistant reads a conversation only for who may read it
+    Probe("POST", "/api/assistant/suggestions", "conversation", "deny",
+          body=lambda _w, i: {"conversation_id": i}),
+    Probe("POST", "/api/assistant/approvals", "conversation", "deny",
+          body=lambda _w, i: {"conversation_id": i, "text": DISCOUNT}),
+    Probe("POST", "/api/assistant/approvals/{id}/decision", "approval", "deny",
+          body=_json(approve=False), route="/api/assistant/approvals/{request_id}/decision"),
+    # orders: any agent reads an order (contact masked) and writes its note (O3); the
+    # owner acts on it, the assignee on a task
+    Probe("GET", "/api/orders/panel?customer_id={id}", "customer", "allow"),
+    Probe("GET", "/api/orders/tasks/{id}/message", "task", "deny",
+          route="/api/orders/tasks/{task_id}/message"),
+    Probe("POST", "/api/orders/tasks/{id}/send", "task", "deny",
+          body=_json(text=""), route="/api/orders/tasks/{task_id}/send"),
+    Probe("POST", "/api/orders/tasks/{id}/finish", "task", "deny",
+          body=_json(outcome="confirmed_by_phone"), route="/api/orders/tasks/{task_id}/finish"),
+    Probe("POST", "/api/orders/{id}/note", "order", "allow",
+          body=_json(text="宽2米 高2.5米 按原图 12月20日发货 包送货安装"),
+          route="/api/orders/{order_id}/note"),
+    Probe("GET", "/orders/{id}", "order", "allow", route="/orders/{order_id}"),
+    Probe("GET", "/orders/{id}/slip", "order", "allow", back="allow",
+          route="/orders/{order_id}/slip"),
+    Probe("POST", "/orders/{id}/note", "order", "allow", form=True,
+          body=_json(text="宽2米 高2.5米 按原图 12月20日发货 自提"),
+          route="/orders/{order_id}/note"),
+    Probe("POST", "/orders/{id}/flag", "order", "refuse", form=True, body=_json(flag="3"),
+          route="/orders/{order_id}/flag"),
+    Probe("POST", "/orders/{id}/change", "order", "deny", form=True,
+          body=_json(reason="买家要求", receiver_name="新收货人"),
+          route="/orders/{order_id}/change"),
+    Probe("POST", "/orders/changes/{id}/decide", "change", "deny", form=True,
+          body=_json(decision="refuse"), route="/orders/changes/{change_id}/decide"),
+    Probe("POST", "/orders/tasks/{id}/send", "task", "deny", form=True,
+          body=_json(text=""), route="/orders/tasks/{task_id}/send"),
+    Probe("POST", "/orders/tasks/{id}/finish", "task", "deny", form=True,
+          body=_json(outcome="confirmed_by_phone"), route="/orders/tasks/{task_id}/finish"),
+    Probe("GET", "/orders/import/{id}", "job", "deny", route="/orders/import/{job_id}",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/api/orders/imports/{id}", "job", "deny", route="/api/orders/imports/{job_id}",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/orders/import/{id}/rejects/0", "job", "deny", "refuse",
+          route="/orders/import/{job_id}/rejects/{index}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/orders?agent={id}", "staff", "allow", filter=True),
+    # performance: an agent's record is theirs and their leaders'
+    Probe("POST", "/performance/violations/{id}/appeal", "violation", "deny", "deny",
+          form=True, body=_json(text="不是我"),
+          route="/performance/violations/{violation_id}/appeal"),
+    Probe("POST", "/performance/violations/{id}/decide", "violation", "deny", form=True,
+          body=_json(outcome="withdraw"), route="/performance/violations/{violation_id}/decide"),
+    Probe("POST", "/performance/violations", "staff", "deny", form=True,
+          body=lambda _w, i: {"agent_id": str(i), "rule": "tracking_neglect", "note": "查件慢"}),
+    Probe("POST", "/performance/roster/{id}/remove", "roster", "deny", form=True, body=_json(),
+          route="/performance/roster/{entry_id}/remove"),
+    Probe("POST", "/performance/roster", "staff", "deny", form=True,
+          body=lambda _w, i: {"staff_id": str(i), "shift": "late",
+                              "day": (utcnow().date() + timedelta(days=6)).isoformat()}),
+    Probe("POST", "/performance/leave/{id}/cancel", "leave", "deny", "deny", form=True,
+          body=_json(), route="/performance/leave/{leave_id}/cancel"),
+    Probe("POST", "/performance/leave/{id}/decide", "leave", "deny", form=True,
+          body=_json(outcome="refuse", decision="人手不够"),
+          route="/performance/leave/{leave_id}/decide"),
+    Probe("POST", "/performance/payroll/adjust", "staff", "deny", form=True,
+          body=lambda w, i: {"month": _month_before(w), "kind": "bonus", "reason": "好评",
+                             "agent_id": str(i), "amount_yuan": "10"}),
+    Probe("POST", "/performance/promotion/exam", "staff", "deny", form=True,
+          body=lambda w, i: {"staff_id": str(i), "to_level": "intermediate",
+                             "taken_on": utcnow().date().isoformat(), "passed": "yes",
+                             "score": "90"}),
+    Probe("POST", "/performance/promotion/{id}/promote", "staff", "deny", form=True,
+          body=_json(), route="/performance/promotion/{staff_id}/promote"),
+    Probe("GET", "/performance/kpi/rounds?agent={id}", "staff", "deny", filter=True),
+    Probe("GET", "/performance/kpi/orders?agent={id}", "staff", "deny", filter=True),
+    Probe("GET", "/performance/kpi/buyers?agent={id}", "staff", "deny", filter=True),
+    Probe("GET", "/performance/worklog?staff_id={id}", "staff", "deny", filter=True),
+    Probe("GET", "/performance/roster?staff_id={id}", "staff", "allow", filter=True),
+    # the shop's words: own phrases are their owner's; the rest is the shop's
+    Probe("POST", "/reception/phrases/{id}/delete", "phrase", "refuse", "refuse", form=True,
+          body=_json(scope="own"), route="/reception/phrases/{phrase_id}/delete"),
+    Probe("POST", "/reception/auto-replies/{id}/delete", "auto_reply", "deny", form=True,
+          body=_json(), route="/reception/auto-replies/{reply_id}/delete", owners=(OTHER_SHOP,)),
+    Probe("POST", "/assistant/knowledge/delete", "kb", "deny", form=True,
+          body=lambda _w, title: {"intent": "stock", "title": title}, owners=(OTHER_SHOP,)),
+]  # fmt: skip
+
+# Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
+NO_OBJECT: dict[tuple[str, str], str] = {
+    ("POST", "/api/assistant/classify"): "classifies the text it is given",
+    ("POST", "/api/assistant/feedback"): "records the caller's own pick",
+    ("POST", "/api/assistant/check"): "checks the caller's own draft",
+    ("POST", "/assistant/knowledge"): "writes the caller's shop's knowledge base",
+    ("POST", "/assistant/knowledge/import"): "imports into the caller's shop",
+    ("POST", "/login"): "signs in",
+    ("POST", "/logout"): "signs out",
+    ("POST", "/orders/import"): "starts an import into the caller's shop",
+    ("POST", "/me/language"): "sets the caller's own language",
+    ("POST", "/performance/leave"): "asks for the caller's own leave",
+    ("POST", "/performance/payroll/lock"): "locks the caller's shop's month",
+    ("POST", "/performance/worklog"): "writes the caller's own work log",
+    ("POST", "/api/reception/presence"): "sets the caller's own presence",
+    ("POST", "/reception/calls"): "logs the caller's call, finding the buyer in their shop",
+    ("POST", "/reception/phrases"): "saves the caller's own (or, a leader's, the shop's) phrase",
+    ("POST", "/reception/phrases/import"): "imports the caller's own or the shop's phrases",
+    ("POST", "/reception/auto-replies"): "saves the caller's shop's automatic reply",
+}
+
+
+def staff_routes() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(method, path) → the roles the route lets in (empty: anyone signed in)."""
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for router in STAFF_ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            calls = _dependency_calls(route.dependant)
+            roles = next((c.required_roles for c in calls if hasattr(c, "required_roles")), ())
+            for method in route.methods:
+                found[(method, route.path)] = tuple(roles)
+    return found
+
+
+def _dependency_calls(dependant: Any) -> list[Any]:
+    found = []
+    for dep in getattr(dependant, "dependencies", []):
+        found.append(dep.call)
+        found.extend(_dependency_calls(dep))
+    return found
+
+
+def test_every_staff_route_is_walked() -> None:
+    routes = set(staff_routes())
+    probed = {(p.method, p.route_path) for p in PROBES}
+    read = {key for key in routes if key[0] == "GET"}
+    assert probed - routes == set()
+    assert routes - probed - read - set(NO_OBJECT) == set()
+
+
+# --- the walk ------------------------------------------------------------------------
+
+
+@dataclass
+class Walk:
+    world: World
+    db: Database
+    client: httpx.AsyncClient
+    role: str
+    roles_of: dict[tuple[str, str], tuple[str, ...]]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def account(self) -> StaffAccount:
+        return self.world.staff[ROLES[self.role]]
+
+    def lets_in(self, method: str, path: str) -> bool:
+        roles = self.roles_of[(method, path)]
+        return not roles or self.account.has_role(*roles)
+
+    def expect(self, probe: Probe, owner: str) -> Expect:
+        if owner == OTHER_SHOP:
+            if probe.filter and self.lets_in(probe.method, probe.route_path):
+                return "allow" if self.role in ("supervisor", "manager") else self.expect(
+                    probe, COLLEAGUE
+                )
+            return "refuse" if probe.leader == "refuse" or probe.agent == "refuse" else "deny"
+        if not self.lets_in(probe.method, probe.route_path):
+            return "deny"
+        if self.role in ("supervisor", "manager"):
+            return probe.leader
+        if self.role == "agent":
+            return probe.other_team if owner == OTHER_TEAM and probe.other_team else probe.agent
+        return probe.back or probe.agent
+
+    async def snapshot(self, kind: str, ident: Any) -> tuple[Any, ...]:
+        """The object's row and the counts of events, audit entries and messages."""
+        async with self.db.session() as session:
+            if kind == "kb":
+                row = await session.scalar(
+                    select(KnowledgeEntry).where(
+                        KnowledgeEntry.shop_id == self.world.far.id, KnowledgeEntry.title == ident
+                    )
+                )
+            else:
+                row = await session.get(KINDS[kind], ident)
+            assert row is not None, (kind, ident)
+            columns = tuple(
+                str(getattr(row, c.key)) for c in row.__table__.columns  # type: ignore[attr-defined]
+            )
+            counts = []
+            for model in (Event, AuditEntry, Message):
+                counts.append(await session.scalar(select(func.count()).select_from(model)))
+        return columns, tuple(counts)
+
+    async def send(self, probe: Probe, ident: Any) -> httpx.Response:
+        path = probe.path.replace("{id}", str(ident))
+        body = probe.body(self.world, ident) if probe.body is not None else None
+        token = await self.csrf()
+        if probe.method == "GET":
+            return await self.client.get(path)
+        if probe.form:
+            return await self.client.post(path, data={**(body or {}), "csrf_token": token})
+        return await self.client.post(path, json=body, headers={"X-CSRF-Token": token})
+
+    async def csrf(self) -> str:
+        if not hasattr(self, "_csrf"):
+            self._csrf = csrf_from((await self.client.get("/")).text)
+        return self._csrf
+
+    def check_markers(self, where: str, text: str, sent: str = "") -> None:
+        """No marker the role may not see, unless the request itself carried it (a form
+        shown again with what was typed)."""
+        for name, marker in forbidden_markers(self.world, self.role).items():
+            if marker in text and marker not in sent:
+                self.problems.append(f"{self.role}: {where} shows {name} ({marker!r})")
+
+    async def probe(self, probe: Probe) -> None:
+        for owner in probe.owners:
+            ident = self.world.objects[owner][probe.kind]
+            expected = self.expect(probe, owner)
+            before = await self.snapshot(probe.kind, ident) if expected != "allow" else None
+            response = await self.send(probe, ident)
+            where = f"{probe.method} {probe.path} at {owner}'s {probe.kind}"
+            status = response.status_code
+            if status >= 500:
+                self.problems.append(f"{self.role}: {where} answered {status}")
+                continue
+            self.check_markers(where, response.text, str(response.request.content, "utf-8"))
+            if expected == "allow":
+                if status in (401, 403, 404):
+                    self.problems.append(f"{self.role}: {where} refused with {status}")
+                continue
+            if status not in REFUSALS[expected]:
+                self.problems.append(
+                    f"{self.role}: {where} answered {status}, expected {sorted(REFUSALS[expected])}"
+                )
+            after = await self.snapshot(probe.kind, ident)
+            if after != before:
+                self.problems.append(f"{self.role}: {where} was refused but changed something")
+
+    async def read_everything(self) -> None:
+        """Every page and JSON route that reads, with the role's own parameters."""
+        for (method, path), _roles in sorted(self.roles_of.items()):
+            if method != "GET" or "{" in path or path in ("/login",):
+                continue
+            response = await self.client.get(path)
+            if response.status_code >= 500:
+                self.problems.append(f"{self.role}: GET {path} answered {response.status_code}")
+            expected_in = self.lets_in(method, path)
+            if not expected_in and response.status_code != 403:
+                self.problems.append(
+                    f"{self.role}: GET {path} let in a role it is not for ({response.status_code})"
+                )
+            self.check_markers(f"GET {path}", response.text)
+
+
+@pytest.fixture
+async def world(db: Database, shop: Shop) -> World:
+    return await build_world(db, shop)
+
+
+@pytest.fixture
+async def served(db: Database, database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The app served by Uvicorn in the test's loop: HTTP through it, and its socket."""
+    app = create_app(app_settings(database_url), db=db, broker=get_broker())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+        await asyncio.sleep(0.01)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        yield client, f"127.0.0.1:{port}"
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+async def _socket_frames(address: str, cookies: httpx.Cookies) -> list[dict[str, Any]] | int:
+    """Every frame the workbench socket sends from the first event, until it is quiet;
+    or the close code when it refuses."""
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    frames: list[dict[str, Any]] = []
+    try:
+        async with connect(
+            f"ws://{address}/ws/workbench?after=0", additional_headers={"Cookie": cookie}
+        ) as ws:
+            while True:
+                try:
+                    frames.append(json.loads(await asyncio.wait_for(ws.recv(), 1.0)))
+                except TimeoutError:
+                    return frames
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else -1
+    except InvalidStatus as refused:  # closed before it was accepted: HTTP 403
+        return refused.response.status_code
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+async def test_each_role_reaches_only_what_is_theirs(
+    role: str,
+    world: World,
+    db: Database,
+    served: tuple[httpx.AsyncClient, str],
+) -> None:
+    client, address = served
+    signed = await sign_in(client, ROLES[role])
+    assert signed.status_code == 303
+    walk = Walk(world, db, client, role, staff_routes())
+    for probe in PROBES:
+        await walk.probe(probe)
+    await walk.read_everything()
+    frames = await _socket_frames(address, client.cookies)
+    if role in ("auditor", "warehouse", "admin"):
+        assert frames == 403
+    else:
+        assert isinstance(frames, list) and frames[0]["type"] == "hello"
+        events = [f for f in frames if f["type"] == "event"]
+        assert len(events) >= 3, frames
+        walk.check_markers("the workbench socket", json.dumps(frames, ensure_ascii=False))
+        if role == "agent":
+            personal = ("violation.", "roster.", "leave.", "approval.")
+            private = {f["kind"] for f in events if f["kind"].startswith(personal)}
+            assert private == set(), private
+    assert walk.problems == [], "\n".join(walk.problems)
+
+
+async def test_another_shops_channel_reaches_nothing_of_this_shop(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """The server-to-server doors: another shop's channel secret opens none of this shop's
+    channels, and through its own channel sees none of this shop's orders."""
+    far_id, far_secret = world.far_channel
+    tea_id, _secret = world.channel
+    far_auth = {"Authorization": f"Bearer {far_secret}"}
+    assert (await client.get(f"/site/{tea_id}/orders/T-BO-1", headers=far_auth)).status_code == 401
+    assert (await client.get(f"/site/{far_id}/orders/T-BO-1", headers=far_auth)).status_code == 404
+    own = {"number": "F-SITE-1", "buyer_id": "fb", "items": [{"title": "布", "price_fen": 100}]}
+    assert (await client.post(f"/site/{far_id}/orders", json=own, headers=far_auth)).is_success
+    assert (await client.get(f"/site/{far_id}/orders/F-SITE-1", headers=far_auth)).is_success
+    paid = await client.post(f"/site/{far_id}/orders/T-BO-1/close", json={}, headers=far_auth)
+    assert paid.status_code == 404
+    replies = await client.get(f"/b/bridge/{tea_id}/replies", headers=far_auth)
+    assert replies.status_code == 401
+    sent = await client.post(
+        f"/b/bridge/{tea_id}/messages",
+        json={"buyer_id": "x", "text": "hi", "client_id": "c1"},
+        headers=far_auth,
+    )
+    assert sent.status_code == 401

@@ -1,0 +1,265 @@
+"""Two shops with everything in them, owned by different people: the role walk's world.
+
+In the shop under test (``tea``) work ``mei`` and ``bo`` (pre-sales agents, one team),
+``cai`` (an after-sales agent), a supervisor, a manager, an auditor, the warehouse and
+an admin. Each object kind exists three times for ``mei`` to be kept from: ``bo``'s
+(another agent of her team), the after-sales team's (another team) and the shop
+``far``'s (another shop). Each private object carries a marker text, so a walk can
+assert that a response never shows what its reader may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import PASSWORD
+from xiaoer.assistant import kb
+from xiaoer.assistant.approvals import do_request_approval
+from xiaoer.core.clock import utcnow
+from xiaoer.core.db import Database
+from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.orders.changes import ChangeRequest, do_change_order
+from xiaoer.orders.marks import do_flag
+from xiaoer.orders.models import OrderTask
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
+from xiaoer.performance.attendance import do_request_leave, do_set_roster
+from xiaoer.performance.violations import do_add_violation
+from xiaoer.performance.worklog import do_write_log
+from xiaoer.reception import phrases
+from xiaoer.reception.autoreply import do_save_auto_reply
+from xiaoer.reception.bridge import do_add_bridge_channel
+from xiaoer.reception.calls import do_log_call
+from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
+from xiaoer.sellercentre.models import ImportJob
+from xiaoer.shops.models import Shop
+from xiaoer.shops.service import do_create_shop, shop_today
+from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.service import do_add_staff
+
+COLLEAGUE, OTHER_TEAM, OTHER_SHOP = "colleague", "other_team", "other_shop"
+OWNERS = (COLLEAGUE, OTHER_TEAM, OTHER_SHOP)
+# Who reads as whom in the walk: the role, and the account signing in.
+ROLES = {
+    "agent": "mei",
+    "supervisor": "sup",
+    "manager": "man",
+    "auditor": "aud",
+    "warehouse": "war",
+    "admin": "adm",
+}
+DISCOUNT = "亲，给您便宜20块吧"  # beyond a junior's authority: it waits for approval
+
+
+@dataclass
+class World:
+    shop: Shop
+    far: Shop
+    staff: dict[str, StaffAccount]
+    # objects[owner][kind] = id (or a name, for what is addressed by name)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # marker texts by what they are: a response a reader may not see must not hold them
+    markers: dict[str, str] = field(default_factory=dict)
+    channel: tuple[int, str] = (0, "")  # tea's bridge channel and its secret
+    far_channel: tuple[int, str] = (0, "")
+
+
+async def _staff(
+    session: AsyncSession, shop: Shop, username: str, number: str, *roles: str,
+    team: str = "presale",
+) -> StaffAccount:  # fmt: skip
+    return await do_add_staff(
+        session, shop_id=shop.id, username=username, number=number, name=username.title(),
+        password=PASSWORD, roles=roles, team=team,
+    )  # fmt: skip
+
+
+async def _chat(
+    session: AsyncSession, shop: Shop, buyer: str, text: str, agent: StaffAccount | None,
+    team: str = "presale",
+) -> int:  # fmt: skip
+    """A conversation of ``buyer``: routed to ``agent`` (online just then), or queued."""
+    if agent is not None:
+        await do_set_presence(session, agent=agent, status="online")
+    customer = await do_get_or_create_customer(
+        session, shop_id=shop.id, channel="widget", buyer_id=buyer, nick=buyer,
+        phone="13912345678",
+    )  # fmt: skip
+    posted = await do_receive_buyer_message(
+        session, shop=shop, customer=customer, text=text, team=team
+    )
+    if agent is not None:
+        assert posted.conversation.agent_id == agent.id
+        await do_set_presence(session, agent=agent, status="offline")
+    else:
+        assert posted.conversation.agent_id is None
+    return posted.conversation.id
+
+
+async def _order(
+    session: AsyncSession, shop: Shop, number: str, owner: StaffAccount, phone: str
+) -> tuple[int, int, int, int]:
+    """An order the agent owns: a change of price waiting for the supervisor, then paid,
+    with the confirmation task it gives the owner. (order, task, change, customer)."""
+    new = NewOrder(
+        number=number, buyer_id=f"buyer-{number}", items=(NewItem("定制窗帘", 50000),),
+        buyer_nick=f"nick-{number}", receiver_name="收货人", receiver_phone=phone,
+        receiver_address="浙江省杭州市西湖区文三路100号" + number,
+    )  # fmt: skip
+    order = await do_create_order(session, shop_id=shop.id, new=new)
+    await do_flag(session, order=order, agent=owner, flag=1)
+    change = await do_change_order(
+        session, order=order, agent=owner, request=ChangeRequest(goods_fen=45000, reason="议价")
+    )
+    await do_pay_order(session, order=order)
+    await session.flush()
+    task = await session.scalar(select(OrderTask.id).where(OrderTask.order_id == order.id))
+    assert task is not None and order.customer_id is not None
+    return order.id, task, change.id, order.customer_id
+
+
+async def _private(
+    session: AsyncSession,
+    shop: Shop,
+    owner: StaffAccount,
+    supervisor: StaffAccount,
+    conversation: int,
+    tag: str,
+) -> dict[str, Any]:
+    """An agent's own records: a draft waiting for approval, a fine, a shift, a leave, a
+    work log, a quick phrase, a call. Each text carries ``tag``."""
+    approval = await do_request_approval(
+        session, agent=owner, conversation_id=conversation, text=f"{DISCOUNT}{tag}-DRAFT"
+    )
+    violation = await do_add_violation(
+        session, supervisor=supervisor, agent_id=owner.id, rule="tracking_neglect",
+        note=f"{tag}-FINE",
+    )  # fmt: skip
+    today = await shop_today(session, shop.id)
+    roster = await do_set_roster(session, shop.id, owner.id, today + timedelta(days=2),
+                                 "early", supervisor)  # fmt: skip
+    start = utcnow() + timedelta(days=3)
+    leave = await do_request_leave(session, owner, start, start + timedelta(hours=8),
+                                   f"{tag}-LEAVE")  # fmt: skip
+    await do_write_log(session, owner, today, f"{tag}-LOG problems", "solutions")
+    phrase = await phrases.do_save_phrase(
+        session, shop_id=shop.id, owner_id=owner.id,
+        item=phrases.PhraseInput(shortcut=f"p{owner.id}", text=f"{tag}-PHRASE"),
+    )  # fmt: skip
+    await session.flush()
+    return {
+        "approval": approval.id,
+        "violation": violation.id,
+        "roster": roster.id,
+        "leave": leave.id,
+        "phrase": phrase.id,
+        "staff": owner.id,
+    }
+
+
+async def build_world(db: Database, shop: Shop) -> World:
+    async with db.session() as session:
+        shop = await session.get(Shop, shop.id) or shop
+        far = await do_create_shop(session, code="far", name="远方小店", default_courier="圆通")
+        staff = {
+            "mei": await _staff(session, shop, "mei", "1001", "agent"),
+            "bo": await _staff(session, shop, "bo", "1002", "agent"),
+            "cai": await _staff(session, shop, "cai", "1003", "agent", team="aftersale"),
+            "sup": await _staff(session, shop, "sup", "1100", "supervisor"),
+            "man": await _staff(session, shop, "man", "1101", "manager"),
+            "aud": await _staff(session, shop, "aud", "1200", "auditor"),
+            "war": await _staff(session, shop, "war", "1201", "warehouse"),
+            "adm": await _staff(session, shop, "adm", "1300", "admin"),
+            "far_agent": await _staff(session, far, "faragent", "2001", "agent"),
+            "far_sup": await _staff(session, far, "farsup", "2100", "supervisor"),
+        }
+        world = World(shop, far, staff)
+        world.markers = {
+            "bo_chat": "BOCHAT-悄悄话",
+            "after_queue": "AFTERQ-售后排队",
+            "cai_chat": "CAICHAT-售后会话",
+            "far_chat": "FARCHAT-远方",
+            "bo_phone": "13912340002",
+            "cai_phone": "13912340003",
+        }
+        bo_chat = await _chat(session, shop, "buyer-bo", world.markers["bo_chat"], staff["bo"])
+        cai_chat = await _chat(session, shop, "buyer-cai", world.markers["cai_chat"],
+                               staff["cai"], team="aftersale")  # fmt: skip
+        queued = await _chat(session, shop, "buyer-q", world.markers["after_queue"], None,
+                             team="aftersale")  # fmt: skip
+        far_chat = await _chat(session, far, "buyer-far", world.markers["far_chat"],
+                               staff["far_agent"])  # fmt: skip
+        bo_order = await _order(session, shop, "T-BO-1", staff["bo"], world.markers["bo_phone"])
+        cai_order = await _order(
+            session, shop, "T-CAI-1", staff["cai"], world.markers["cai_phone"]
+        )
+        far_order = await _order(session, far, "F-FAR-1", staff["far_agent"], "13912340009")
+        world.objects = {
+            COLLEAGUE: {
+                **await _private(session, shop, staff["bo"], staff["sup"], bo_chat, "BO"),
+                "conversation": bo_chat,
+            },
+            OTHER_TEAM: {
+                **await _private(session, shop, staff["cai"], staff["sup"], cai_chat, "CAI"),
+                "conversation": queued,  # waiting unassigned in the after-sales queue
+            },
+            OTHER_SHOP: {
+                **await _private(
+                    session, far, staff["far_agent"], staff["far_sup"], far_chat, "FAR"
+                ),
+                "conversation": far_chat,
+            },
+        }
+        for owner, (order, task, change, customer) in (
+            (COLLEAGUE, bo_order), (OTHER_TEAM, cai_order), (OTHER_SHOP, far_order),
+        ):  # fmt: skip
+            world.objects[owner].update(order=order, task=task, change=change, customer=customer)
+        for tag in ("BO", "CAI", "FAR"):
+            for what in ("DRAFT", "FINE", "LEAVE", "LOG", "PHRASE"):
+                world.markers[f"{tag}-{what}"] = f"{tag}-{what}"
+        # Shop-wide objects, and the other shop's: a knowledge entry, an automatic reply,
+        # an import job, a call.
+        for target, owner in ((shop, COLLEAGUE), (far, OTHER_SHOP)):
+            entry = await kb.do_save_entry(
+                session, shop_id=target.id,
+                item=kb.EntryInput("stock", f"{target.code.upper()}-KB", "有货的亲"),
+            )  # fmt: skip
+            reply = await do_save_auto_reply(
+                session, shop_id=target.id, reply_id=None, kind="keyword",
+                keywords=[f"{target.code}词"], text=f"{target.code.upper()}-AUTO", active=True,
+            )  # fmt: skip
+            job = ImportJob(shop_id=target.id, files={}, summary={}, status="done")
+            session.add(job)
+            await session.flush()
+            world.objects[owner].update(kb=entry.title, auto_reply=reply.id, job=job.id)
+        world.markers.update({"FAR-KB": "FAR-KB", "FAR-AUTO": "FAR-AUTO"})
+        await do_log_call(
+            session, agent=staff["far_agent"], customer_id=world.objects[OTHER_SHOP]["customer"],
+            summary="FAR-CALL", outcome="resolved",
+        )  # fmt: skip
+        world.markers["FAR-CALL"] = "FAR-CALL"
+        channel, secret = await do_add_bridge_channel(session, shop_id=shop.id, name="桥")
+        far_channel, far_secret = await do_add_bridge_channel(session, shop_id=far.id, name="桥")
+        world.channel, world.far_channel = (channel.id, secret), (far_channel.id, far_secret)
+        await session.commit()
+    return world
+
+
+def forbidden_markers(world: World, role: str) -> dict[str, str]:
+    """The markers a reader in ``role`` must never be shown."""
+    far = {k: v for k, v in world.markers.items() if k.startswith("FAR") or k == "far_chat"}
+    private = {
+        k: v
+        for k, v in world.markers.items()
+        if k.startswith(("BO-", "CAI-")) or k in ("bo_chat", "cai_chat", "after_queue")
+    }
+    phones = {k: v for k, v in world.markers.items() if k.endswith("_phone")}
+    if role in ("supervisor", "manager"):
+        return far
+    if role in ("auditor", "warehouse", "admin"):
+        return {**far, **private}  # the back office sees phones, not conversations or people
+    return {**far, **private, **phones}
