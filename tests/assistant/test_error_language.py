@@ -70,7 +70,7 @@ async def test_the_knowledge_page_explains_a_bad_entry_in_chinese(
         "/assistant/knowledge/delete",
         data={"csrf_token": token, "intent": "courier", "title": "没有这条"},
     )
-    assert gone.status_code == 422 and "找不到知识条目 courier / 没有这条" in gone.text
+    assert gone.status_code == 404 and "找不到知识条目 courier / 没有这条" in gone.text
 
 
 async def test_a_manager_who_chose_english_reads_english(

@@ -143,7 +143,8 @@ async def test_buyer_resumes_after_a_disconnect_without_loss_or_doubles(
             await _frame(ws)
             await ws.send(json.dumps({"type": "send", "client_id": "m1", "text": "第一条"}))
             await _until(ws, lambda f: f["type"] == "ack")
-            frame = await _until(ws, lambda f: f["type"] == "event")
+            # The buyer's own message is told once the new conversation is routed.
+            frame = await _until(ws, lambda f: f.get("kind") == "message.created")
             got.append(frame["seq"])
         # away: two more messages arrive over HTTP (a second tab, say)
         for i in (2, 3):

@@ -104,6 +104,14 @@ async def test_a_newer_export_updates_status_payment_and_shipping(
             select(func.count()).select_from(Event).where(Event.kind == "order.imported")
         )
         assert audits == 2
+        # Each order that moved is told as any other change of status, with where it was.
+        told = {
+            e.payload["order_id"]: (e.payload["before"], e.payload["status"])
+            for e in await session.scalars(select(Event).where(Event.kind == "order.status"))
+        }
+        assert len(told) == result.orders.updated
+        assert told[paid.id] == ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND_GOODS")
+        assert told[shipped.id] == ("WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_CONFIRM_GOODS")
 
 
 def _rewrite(path: Path, change: dict[int, dict[str, str]], encoding: str = "gb18030") -> None:
