@@ -116,6 +116,84 @@ def test_user_add_explains_a_bad_level(cli_db: str) -> None:
     )
 
 
+async def _sessions(url: str, username: str, start: int = 0) -> list[bool]:
+    """Start ``start`` sessions of the account, then tell which of its sessions are ended."""
+    from sqlalchemy import select
+
+    from xiaoer.core.db import Database
+    from xiaoer.staff.models import StaffSession
+    from xiaoer.staff.service import staff_by_username
+    from xiaoer.staff.sessions import do_start_session
+
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            account = await staff_by_username(session, username)
+            assert account is not None
+            for _ in range(start):
+                await do_start_session(session, account, address="127.0.0.1", user_agent="")
+            await session.commit()
+            rows = await session.scalars(
+                select(StaffSession.revoked_at).where(StaffSession.staff_id == account.id)
+            )
+            return [revoked is not None for revoked in rows]
+    finally:
+        await db.dispose()
+
+
+def _add_mei(cli_db: str) -> None:
+    xiaoer(cli_db, "shop", "add", "linen", "棉麻小屋")
+    added = xiaoer(
+        cli_db,
+        "user",
+        "add",
+        "--username",
+        "mei",
+        "--number",
+        "1",
+        "--name",
+        "林美",
+        "--role",
+        "agent",
+        XIAOER_PASSWORD="a-good-password",
+    )
+    assert added.returncode == 0, added.stderr
+
+
+def test_user_password_sets_a_new_password_and_ends_the_account_s_sessions(
+    cli_db: str,
+) -> None:
+    import asyncio
+
+    _add_mei(cli_db)
+    assert asyncio.run(_sessions(cli_db, "mei", start=2)) == [False, False]
+    short = xiaoer(cli_db, "user", "password", "--username", "mei", XIAOER_PASSWORD="short")
+    assert short.returncode == 1 and "password too short" in short.stderr
+    assert asyncio.run(_sessions(cli_db, "mei")) == [False, False]
+    done = xiaoer(
+        cli_db, "user", "password", "--username", "mei", XIAOER_PASSWORD="another-good-one"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "new password for mei; sessions ended: 2" in done.stdout
+    assert asyncio.run(_sessions(cli_db, "mei")) == [True, True]
+    ghost = xiaoer(cli_db, "user", "password", "--username", "ghost", XIAOER_PASSWORD="x" * 12)
+    assert ghost.returncode == 1 and "no staff account 'ghost'" in ghost.stderr
+
+
+def test_user_disable_ends_the_account_s_sessions(cli_db: str) -> None:
+    import asyncio
+
+    _add_mei(cli_db)
+    asyncio.run(_sessions(cli_db, "mei", start=1))
+    done = xiaoer(cli_db, "user", "disable", "--username", "mei")
+    assert done.returncode == 0, done.stderr
+    assert "disabled mei; sessions ended: 1" in done.stdout
+    assert asyncio.run(_sessions(cli_db, "mei")) == [True]
+    enabled = xiaoer(cli_db, "user", "enable", "--username", "mei")
+    assert enabled.returncode == 0 and "enabled mei" in enabled.stdout
+    assert asyncio.run(_sessions(cli_db, "mei")) == [True]
+
+
 def test_policy_check_reports_each_bad_key(tmp_path: Path, cli_db: str) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[orders]\nseller_note_minutes = "twenty"\n[fines]\nlatee = 1\n', "utf-8")

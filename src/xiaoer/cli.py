@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,6 +21,11 @@ from xiaoer.assistant.cli import assistant_app
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 from xiaoer.orders.cli import notes_app
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from xiaoer.staff.models import StaffAccount
 
 app = typer.Typer(
     help="xiaoer (店小二): customer-service operations for online shops.",
@@ -295,6 +300,72 @@ def user_add(
         out.print(_with_db(_settings(), work))
     except (ShopError, StaffError, PasswordError) as exc:
         raise _fail(str(exc)) from exc
+
+
+def _change_account(
+    username: str, change: Callable[[AsyncSession, StaffAccount], Awaitable[str]]
+) -> str:
+    """Run ``change(session, account)`` on the named account and commit; its report."""
+    import xiaoer.all_models  # noqa: F401  (the account's foreign keys name other tables)
+    from xiaoer.staff.service import staff_by_username
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            account = await staff_by_username(session, username)
+            if account is None:
+                raise _fail(f"no staff account {username!r}")
+            report = await change(session, account)
+            await session.commit()
+            return report
+
+    return _with_db(_settings(), work)
+
+
+@user_app.command("password")
+def user_password(
+    username: Annotated[str, typer.Option(help="Sign-in name.")],
+) -> None:
+    """Set a new password (from XIAOER_PASSWORD or asked for); ends the account's sessions."""
+    from xiaoer.core.auth import PasswordError, check_password_strength
+    from xiaoer.staff.service import do_change_password
+
+    password = os.environ.get("XIAOER_PASSWORD") or typer.prompt(
+        "New password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        check_password_strength(password)
+    except PasswordError as exc:
+        raise _fail(str(exc)) from exc
+
+    async def change(session: AsyncSession, account: StaffAccount) -> str:
+        ended = await do_change_password(session, account, password, actor="cli")
+        return f"new password for {account.username}; sessions ended: {ended}"
+
+    out.print(_change_account(username, change))
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Option(help="Sign-in name.")]) -> None:
+    """Disable an account: it cannot sign in, and its open sessions end at once."""
+    from xiaoer.staff.service import do_set_active
+
+    async def change(session: AsyncSession, account: StaffAccount) -> str:
+        ended = await do_set_active(session, account, False, actor="cli")
+        return f"disabled {account.username}; sessions ended: {ended}"
+
+    out.print(_change_account(username, change))
+
+
+@user_app.command("enable")
+def user_enable(username: Annotated[str, typer.Option(help="Sign-in name.")]) -> None:
+    """Enable a disabled account again."""
+    from xiaoer.staff.service import do_set_active
+
+    async def change(session: AsyncSession, account: StaffAccount) -> str:
+        await do_set_active(session, account, True, actor="cli")
+        return f"enabled {account.username}"
+
+    out.print(_change_account(username, change))
 
 
 @channel_app.command("add")

@@ -3,7 +3,8 @@
 import httpx
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, MakeStaff, csrf_from, sign_in
+from tests.conftest import PASSWORD, MakeStaff, app_settings, csrf_from, sign_in
+from xiaoer.core.broker import get_broker
 from xiaoer.core.db import Database
 from xiaoer.core.models import AuditEntry
 from xiaoer.staff.models import StaffAccount
@@ -64,6 +65,27 @@ async def test_repeated_failures_lock_sign_in_even_with_the_right_password(
     assert locked.status_code == 429
     assert "登录失败次数过多" in locked.text and "15 分钟" in locked.text
     assert (await client.get("/")).status_code == 303
+
+
+async def test_failures_from_one_address_do_not_lock_the_account_out_elsewhere(
+    db: Database, database_url: str, make_staff: MakeStaff
+) -> None:
+    from xiaoer.web.app import create_app
+
+    await make_staff("admin", "admin")
+    app = create_app(app_settings(database_url), db=db, broker=get_broker())
+
+    def browser(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 50123))
+        return httpx.AsyncClient(transport=transport, base_url="http://shop.test")
+
+    async with browser("203.0.113.7") as stranger, browser("192.0.2.10") as office:
+        for _ in range(5):
+            assert (await sign_in(stranger, "admin", "guess-guess")).status_code == 401
+        assert (await sign_in(stranger, "admin")).status_code == 429
+        assert (await stranger.get("/")).status_code == 303
+        assert (await sign_in(office, "admin")).status_code == 303
+        assert (await office.get("/")).status_code == 200
 
 
 async def test_successful_sign_in_clears_earlier_failures(

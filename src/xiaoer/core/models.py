@@ -86,16 +86,19 @@ class PolicyVersion(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
 
 
-class LoginFailure(Base):
-    """A failed sign-in, kept to throttle guessing across processes."""
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account name and client address (``*``: all addresses).
 
-    __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_user_at", "username", "at"),)
+    One row per key, changed by one conditional upsert, so concurrent attempts cannot
+    all read "no failures yet" before any of them writes.
+    """
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(64), default="")
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,9 +53,32 @@ class Settings(BaseSettings):
     )
     timer_interval_seconds: float = Field(default=1.0, gt=0)
     session_max_age_seconds: int = Field(default=12 * 3600, gt=0)
-    login_max_failures: int = Field(default=5, gt=0)
+    session_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often an open workbench socket checks that its session still stands",
+    )
+    login_max_failures: int = Field(
+        default=5, gt=0, description="failed sign-ins of one account from one address"
+    )
+    login_account_max_failures: int = Field(
+        default=50,
+        gt=0,
+        description="failed sign-ins of one account from all addresses, after which only "
+        "addresses it has signed in from may try",
+    )
     login_lockout_minutes: int = Field(default=15, gt=0)
-    cookie_secure: bool = False
+    cookie_secure: bool = Field(
+        default=False, description="always mark the session cookie Secure (served over HTTPS)"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-Proto "
+        "and X-Forwarded-For are believed (default: none)",
+    )
+    buyer_token_days: int = Field(
+        default=30, gt=0, description="a buyer's token expires after this many days unused"
+    )
     default_language: str = "zh"
     upload_dir: Path | None = Field(
         default=None,
@@ -76,13 +100,41 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def check_secure(self) -> None:
-        """Refuse the shipped secret key anywhere but the demo shop."""
-        if self.secret_key == DEFAULT_SECRET_KEY and not self.demo:
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
+    def check_secure(self, host: str | None = None) -> None:
+        """Refuse the shipped secret key anywhere but the demo shop on this machine.
+
+        Everyone can read the shipped key, and with it sign a session cookie for any
+        account: the demo keeps it only while it listens on a loopback address.
+        """
+        if self.secret_key != DEFAULT_SECRET_KEY:
+            return
+        if not self.demo:
+            raise InsecureSettingsError(f"XIAOER_SECRET_KEY is the shipped default; {_SET_KEY}")
+        if host is not None and not is_loopback(host):
             raise InsecureSettingsError(
-                "XIAOER_SECRET_KEY is the shipped default; set a long random value "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                f"the demo listens on {host}, beyond this machine, but XIAOER_SECRET_KEY "
+                f"is the shipped default, with which anyone can forge a session; {_SET_KEY}, "
+                "or listen on 127.0.0.1"
             )
+
+
+_SET_KEY = (
+    "set a long random value (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.db import Database
 from xiaoer.core.settings import Settings
 from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.sessions import live_session
 
-SESSION_STAFF_KEY = "staff_id"
+SESSION_ID_KEY = "sid"  # the secret of the server-side session (xiaoer.staff.sessions)
 SESSION_CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -76,16 +78,25 @@ async def verify_csrf(request: Request) -> None:
         raise CsrfFailed()
 
 
-async def current_staff(request: Request, session: SessionDep) -> StaffAccount:
-    staff_id = request.session.get(SESSION_STAFF_KEY)
-    if not isinstance(staff_id, int):
+def session_max_age(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.session_max_age_seconds)
+
+
+async def current_staff(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> StaffAccount:
+    """The account of the request's session, as the server's record of it stands now."""
+    secret = request.session.get(SESSION_ID_KEY)
+    if not isinstance(secret, str):
         raise NotSignedIn()
-    account = await session.get(StaffAccount, staff_id)
-    if account is None or not account.active:
-        request.session.pop(SESSION_STAFF_KEY, None)
+    live = await live_session(session, secret, max_age=session_max_age(settings))
+    if live is None:
+        request.session.pop(SESSION_ID_KEY, None)
         raise NotSignedIn()
-    request.state.staff = account
-    return account
+    if live.touched:
+        await session.commit()
+    request.state.staff = live.account
+    return live.account
 
 
 def require_staff(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -17,7 +19,8 @@ from xiaoer.core.event_kinds import Viewer, staff_receives
 from xiaoer.core.events import EventData, last_seq
 from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
-from xiaoer.http.deps import SESSION_STAFF_KEY, SessionDep, require_staff
+from xiaoer.core.settings import Settings
+from xiaoer.http.deps import SESSION_ID_KEY, SessionDep, require_staff, session_max_age
 from xiaoer.http.render import error_text
 from xiaoer.reception import workbench
 from xiaoer.reception.autoreply import current_activities
@@ -34,6 +37,7 @@ from xiaoer.reception.service import (
 from xiaoer.reception.sockets import run_socket
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import WORKBENCH_ROLES, StaffAccount, is_leader
+from xiaoer.staff.sessions import live_session
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/reception")
@@ -222,19 +226,64 @@ async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=
     """The shop's live events after ``after`` for a signed-in agent or supervisor,
     each as :mod:`xiaoer.core.event_kinds` lets this account receive it."""
     db: Database = websocket.app.state.db
-    staff_id = websocket.session.get(SESSION_STAFF_KEY)
-    if not isinstance(staff_id, int) or not _same_origin(websocket):
+    settings: Settings = websocket.app.state.settings
+    secret = websocket.session.get(SESSION_ID_KEY)
+    if not isinstance(secret, str) or not _same_origin(websocket):
         await websocket.close(code=4401, reason="sign in first")
         return
-    async with db.session() as session:
-        staff = await session.get(StaffAccount, staff_id)
-    if staff is None or not staff.active or not staff.has_role(*WORKBENCH_ROLES):
+    max_age = session_max_age(settings)
+    staff = await _signed_in(db, secret, max_age)
+    if staff is None:
+        await websocket.close(code=4401, reason="sign in first")
+        return
+    if not staff.has_role(*WORKBENCH_ROLES):
         await websocket.close(code=4403, reason="not allowed")
         return
     await websocket.accept()
     await websocket.send_json({"type": "hello", "after": after})
     viewer = Viewer(staff.id, staff.team, is_leader(staff))
-    await run_socket(websocket, _push(websocket, db, staff.shop_id, after, viewer), _ignore_input)
+
+    async def receive(websocket: WebSocket) -> None:
+        await _ignore_input_while_signed_in(
+            websocket, db, secret, max_age, settings.session_check_seconds
+        )
+
+    await run_socket(websocket, _push(websocket, db, staff.shop_id, after, viewer), receive)
+
+
+async def _signed_in(db: Database, secret: str, max_age: timedelta) -> StaffAccount | None:
+    async with db.session() as session:
+        live = await live_session(session, secret, max_age=max_age)
+        if live is None:
+            return None
+        if live.touched:
+            await session.commit()
+        return live.account
+
+
+async def _ignore_input_while_signed_in(
+    websocket: WebSocket, db: Database, secret: str, max_age: timedelta, every: float
+) -> None:
+    """Read (and drop) what the client sends; close with 4401 once the session ends.
+
+    The session is checked every ``every`` seconds rather than when the client sends:
+    the workbench sends nothing but a ping now and then while the server pushes the
+    shop's conversations, so a check on sending would leave a signed-out or disabled
+    account's socket streaming. A periodic read by primary key bounds how long a
+    revoked session keeps receiving, at one small read per socket per period.
+    """
+    reader = asyncio.create_task(_ignore_input(websocket))
+    try:
+        while True:
+            done, _ = await asyncio.wait({reader}, timeout=every)
+            if done:
+                reader.result()  # the client went away: end as it did
+                return
+            if await _signed_in(db, secret, max_age) is None:
+                await websocket.close(code=4401, reason="signed out")
+                return
+    finally:
+        reader.cancel()
 
 
 async def _ignore_input(websocket: WebSocket) -> None:

@@ -64,3 +64,20 @@ WORKBENCH_ROLES = (Role.agent.value, *LEADERS)
 
 def is_leader(staff: StaffAccount) -> bool:
     return staff.has_role(*LEADERS)
+
+
+class StaffSession(Base):
+    """One signed-in browser. The cookie holds a random secret; this row, keyed by the
+    secret's SHA-256, decides on every request whether it is still good."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(256), default="")

@@ -1,7 +1,8 @@
-"""Staff accounts: add, find, sign in, language."""
+"""Staff accounts: add, find, sign in, password, disable, language."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
 from xiaoer.core.auth import (
+    SignInLocked,
     Throttle,
     burn_verification,
     check_password_strength,
@@ -21,6 +23,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import Text, say
 from xiaoer.staff.models import Level, Role, StaffAccount, Team
+from xiaoer.staff.sessions import end_all_sessions, signed_in_from
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 LANGUAGES = ("zh", "en")
@@ -28,12 +31,6 @@ LANGUAGES = ("zh", "en")
 
 class StaffError(ValueError):
     pass
-
-
-class SignInLocked(Exception):
-    def __init__(self, until: datetime) -> None:
-        self.until = until
-        super().__init__(f"sign-in locked until {until.isoformat()}")
 
 
 def _unknown_language(language: str) -> Text:
@@ -175,23 +172,92 @@ async def do_sign_in(
     address: str,
     now: datetime | None = None,
 ) -> StaffAccount | None:
-    """The account for these credentials, or ``None``; raises when throttled.
+    """The account for these credentials, or ``None``; raises :class:`SignInLocked`.
 
-    Failures are recorded per username; after too many within the window the
-    account's sign-in is locked for the window, whatever the password.
+    The attempt is counted by the throttle (see :class:`Throttle` for the rule) and
+    committed before the password is checked: a concurrent attempt sees the count at
+    once, and the slow check (in a worker thread) holds no lock. The caller commits
+    the rest: a success takes the count back.
     """
     moment = now or utcnow()
-    until = await throttle.locked_until(session, username, moment)
-    if until is not None:
-        raise SignInLocked(until)
+    try:
+        attempt = await throttle.admit(
+            session,
+            username,
+            address,
+            lambda: signed_in_from(session, username, address, moment),
+            moment,
+        )
+    except SignInLocked:
+        await session.commit()  # ends the transaction the refused upsert locked a row in
+        raise
+    await session.commit()
     account = await staff_by_username(session, username)
     if account is None:
-        burn_verification(password)
-    elif account.active and verify_password(account.password_hash, password):
-        await throttle.clear(session, username)
-        return account
-    await throttle.record_failure(session, username, address, moment)
-    return None
+        await asyncio.to_thread(burn_verification, password)
+        return None
+    right = await asyncio.to_thread(verify_password, account.password_hash, password)
+    if not (right and account.active):
+        return None
+    await throttle.succeeded(session, attempt)
+    return account
+
+
+async def do_change_password(
+    session: AsyncSession,
+    account: StaffAccount,
+    password: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> int:
+    """Set a new password and end every session of the account (a stolen cookie too).
+
+    Returns how many sessions ended.
+    """
+    check_password_strength(password)
+    account.password_hash = hash_password(password)
+    ended = await end_all_sessions(session, account.id, now)
+    await record_audit(
+        session,
+        shop_id=account.shop_id,
+        actor=actor,
+        entity="staff",
+        entity_id=str(account.id),
+        action="password",
+        after={"sessions_ended": ended},
+        at=now,
+    )
+    return ended
+
+
+async def do_set_active(
+    session: AsyncSession,
+    account: StaffAccount,
+    active: bool,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> int:
+    """Enable or disable an account; disabling ends all its sessions at once.
+
+    Returns how many sessions ended.
+    """
+    before = account.active
+    account.active = active
+    ended = 0 if active else await end_all_sessions(session, account.id, now)
+    await record_audit(
+        session,
+        shop_id=account.shop_id,
+        actor=actor,
+        entity="staff",
+        entity_id=str(account.id),
+        action="enable" if active else "disable",
+        before={"active": before},
+        after={"active": active, "sessions_ended": ended},
+        at=now,
+    )
+    return ended
 
 
 async def do_set_language(session: AsyncSession, account: StaffAccount, language: str) -> None:
