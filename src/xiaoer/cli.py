@@ -93,7 +93,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         application = create_app(settings)
     except InsecureSettingsError as exc:
         raise _fail(str(exc)) from exc
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # Forwarded headers are believed only from XIAOER_TRUSTED_PROXIES (the app reads
+    # them itself), not from every local peer as Uvicorn would by default.
+    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()

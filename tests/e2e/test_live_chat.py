@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect
 
 from tests.conftest import PASSWORD, MakeStaff
 from xiaoer.catalog.models import Product
@@ -56,11 +56,19 @@ async def prepare_shop(db: Database, shop: Shop) -> None:
 
 
 def watch_dialogs(page: Page, fired: list[str]) -> None:
+    """Record what must not happen: a dialog (injected script), a refusal of the
+    page's Content-Security-Policy (Chromium reports each on the console)."""
+
     async def on_dialog(dialog: Dialog) -> None:
         fired.append(f"{page.url}: {dialog.message}")
         await dialog.dismiss()
 
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            fired.append(f"{page.url}: {message.text}")
+
     page.on("dialog", on_dialog)
+    page.on("console", on_console)
 
 
 async def open_workbench(

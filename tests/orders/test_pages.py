@@ -348,7 +348,9 @@ async def test_the_slip_is_refused_until_the_note_parses(
         assert text in body, text
     for text in ("图案正常", "12月19日", "自提", "送胶", "第 2 版", mei.number):
         assert text in body, text
-    assert "@media print" in issued.text and ".topbar" in issued.text
+    assert '<link rel="stylesheet" href="/static/slip.css">' in issued.text
+    printed = (await client.get("/static/slip.css")).text
+    assert "@media print" in printed and ".topbar" in printed
     assert (await client.get(page)).status_code == 403  # the slip only, not the order page
 
 

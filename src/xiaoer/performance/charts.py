@@ -55,7 +55,7 @@ def line_chart(
     if days:
         parts.append(_text(PAD, HEIGHT - 10, days[0]))
         parts.append(_text(WIDTH - PAD, HEIGHT - 10, days[-1], anchor="end"))
-    return _svg(title, parts, width=WIDTH + 120)
+    return _svg(title, parts, width=WIDTH + 120, wide=True)
 
 
 def bar_chart(
@@ -111,10 +111,20 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start") -> str:
     )
 
 
-def _svg(title: str, parts: Sequence[str], *, width: int = WIDTH, height: int = HEIGHT) -> Markup:
+def _svg(
+    title: str,
+    parts: Sequence[str],
+    *,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    wide: bool = False,
+) -> Markup:
+    # The largest size is set by class in app.css: the pages' Content-Security-Policy
+    # allows no style attribute.
     body = "".join(parts)
+    css = "kpi-chart wide" if wide else "kpi-chart"
     return Markup(  # noqa: S704 (every text above went through escape())
         f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg">'
+        f'width="100%" class="{css}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>{body}</svg>"
     )

@@ -47,14 +47,33 @@ def widget_texts() -> str:
     return json.dumps(texts, ensure_ascii=True, sort_keys=True)
 
 
+# Loaded by shops' own pages on other sites: cacheable, and loadable from any origin.
+ASSET_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
 @router.get("/widget.js")
 async def widget_script() -> Response:
     source = (_HERE / "static" / "widget.js").read_text("utf-8")
     return Response(
         source.replace(TEXTS_MARKER, widget_texts(), 1),
         media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300"},
+        headers=ASSET_HEADERS,
     )
+
+
+@router.get("/widget.css")
+async def widget_style() -> Response:
+    return _style("widget.css")
+
+
+@router.get("/storefront.css")
+async def storefront_style() -> Response:
+    return _style("storefront.css")
+
+
+def _style(name: str) -> Response:
+    source = (_HERE / "static" / name).read_text("utf-8")
+    return Response(source, media_type="text/css; charset=utf-8", headers=ASSET_HEADERS)
 
 
 @router.get("/{shop_code}/store", response_class=HTMLResponse)
@@ -83,6 +102,6 @@ async def storefront(shop_code: str, request: Request) -> Response:
                 {"title": p.title, "category": p.category, "price": fen_to_yuan(p.price_fen)}
                 for p in products
             ],
-            "widget_src": f"{request.scope.get('root_path', '')}/widget.js",
+            "root": request.scope.get("root_path", ""),
         },
     )

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
@@ -42,8 +43,9 @@ from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
 from xiaoer.sellercentre import pages as import_pages
-from xiaoer.web import auth_pages, pages
+from xiaoer.web import api_docs, auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
+from xiaoer.web.middleware import SecureSessionCookie, SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ SESSION_COOKIE = "xiaoer_session"
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
 STAFF_ROUTERS = (
+    api_docs.router,
     assistant_api.router,
     assistant_pages.router,
     auth_pages.router,
@@ -71,7 +74,7 @@ STAFF_ROUTERS = (
 
 
 # Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
-STATIC_PACKAGES = ("xiaoer.reception", "xiaoer.sellercentre")
+STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre")
 
 
 def create_app(
@@ -115,9 +118,19 @@ def create_app(
             if owns_db:
                 await database.dispose()
 
-    app = FastAPI(title="xiaoer", version=__version__, lifespan=lifespan, docs_url="/api/docs")
+    # The API's description is for signed-in staff (``api_docs``), not served here.
+    app = FastAPI(
+        title="xiaoer",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.db = database
+    # Each added middleware wraps those added before it: the proxy's view of the
+    # request (scheme, client address) is settled first, for all the others.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -126,6 +139,12 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    app.add_middleware(SecureSessionCookie, cookie=SESSION_COOKIE, always=settings.cookie_secure)
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxy_list:
+        # Only these peers may say what the scheme and the client's address were;
+        # from anyone else ``X-Forwarded-*`` headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -16,6 +16,7 @@ from xiaoer.core.db import Database
 from xiaoer.http.limits import BodyLimit
 from xiaoer.reception import bridge_api, buyer_api, storefront
 from xiaoer.shops.service import shop_by_code
+from xiaoer.web.middleware import SecurityHeaders
 
 
 class PublicShop(BaseModel):
@@ -29,6 +30,13 @@ def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
     app.state.db = db
     app.state.secret_key = secret_key
     app.add_middleware(BodyLimit, max_bytes=buyer_api.MAX_BODY_BYTES)
+    # The storefront is a page like the staff pages and gets their policy: its own
+    # script (widget.js), style sheets and sockets, all from this site, nothing inline.
+    # widget.js and widget.css are embedded by shops' own sites, so they say
+    # ``Cross-Origin-Resource-Policy: cross-origin`` (a site isolating itself with
+    # COEP may still load them); a policy on a script or a style sheet does not bind
+    # the page that loads it, so theirs, like the JSON answers', allows nothing.
+    app.add_middleware(SecurityHeaders, extra={"Cross-Origin-Resource-Policy": "cross-origin"})
     # The widget runs on the shop's own site: any origin may call, without cookies
     # (a buyer is known by the token it sends, never by a cookie).
     app.add_middleware(

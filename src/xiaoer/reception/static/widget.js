@@ -4,6 +4,8 @@
  * The buyer's token stays in localStorage; messages are resent until the shop acknowledges
  * them. Every text is put on the page with textContent, never as HTML.
  * The buyer app allows cross-origin calls without cookies, so the tag works on any site.
+ * A page with a Content-Security-Policy names the widget's site in script-src and
+ * style-src (the look is widget.css beside this file) and in connect-src, with wss:.
  */
 (() => {
   "use strict";
@@ -37,39 +39,6 @@
   };
 
   const P = "xiaoer-w-";
-  const CSS = `
-.${P}root{position:fixed;right:20px;bottom:20px;z-index:2147483000;color:#1f2933;text-align:left;
-  font:14px/1.5 "PingFang SC","Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif}
-.${P}root *{box-sizing:border-box}
-.${P}root [hidden]{display:none!important}
-.${P}open{display:flex;align-items:center;gap:8px;background:#c2410c;color:#fff;border:0;border-radius:24px;
-  padding:10px 18px;font:inherit;font-weight:600;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.18)}
-.${P}badge{background:#fff;color:#c2410c;border-radius:9px;min-width:18px;padding:0 5px;font-size:12px;text-align:center}
-.${P}panel{position:absolute;right:0;bottom:0;width:360px;max-width:calc(100vw - 24px);height:520px;
-  max-height:calc(100vh - 40px);display:flex;flex-direction:column;background:#fff;border:1px solid #e3e7ec;
-  border-radius:12px;overflow:hidden;box-shadow:0 12px 40px rgba(16,24,40,.22)}
-.${P}head{display:flex;align-items:center;gap:8px;padding:12px 14px;background:#c2410c;color:#fff}
-.${P}head div{flex:1;min-width:0}
-.${P}title{font-weight:600;font-size:15px}
-.${P}status{font-size:12px;opacity:.92;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.${P}x{background:none;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;padding:2px 6px}
-.${P}log{flex:1;overflow-y:auto;list-style:none;margin:0;padding:12px;background:#f6f7f9}
-.${P}msg{display:flex;flex-direction:column;align-items:flex-start;margin:0 0 10px}
-.${P}who{font-size:11px;color:#6b7785;margin:0 0 2px}
-.${P}text{max-width:85%;padding:7px 11px;border-radius:2px 10px 10px 10px;background:#fff;border:1px solid #e3e7ec;
-  white-space:pre-wrap;overflow-wrap:anywhere}
-.${P}buyer{align-items:flex-end}
-.${P}buyer .${P}text{background:#c2410c;border-color:#c2410c;color:#fff;border-radius:10px 2px 10px 10px}
-.${P}auto .${P}text{background:#fff7ed;border-color:#fed7aa}
-.${P}system,.${P}note{align-items:center}
-.${P}system .${P}text,.${P}note .${P}text{background:none;border:0;color:#6b7785;font-size:12px;text-align:center;max-width:100%}
-.${P}pending .${P}text{opacity:.6}
-.${P}failed .${P}text{background:#fef3f2;border-color:#fda29b;color:#b42318;cursor:pointer}
-.${P}state{font-size:11px;color:#6b7785}
-.${P}form{display:flex;gap:8px;padding:10px;margin:0;border-top:1px solid #e3e7ec;background:#fff}
-.${P}input{flex:1;resize:none;height:40px;font:inherit;padding:8px 10px;border:1px solid #e3e7ec;border-radius:8px;color:inherit}
-.${P}input:focus{outline:2px solid #fed7aa;border-color:#c2410c}
-.${P}send{background:#c2410c;color:#fff;border:0;border-radius:8px;padding:0 16px;font:inherit;cursor:pointer}`;
 
   function h(tag, name, text, attributes = {}) {
     const element = document.createElement(tag);
@@ -90,7 +59,7 @@
 
   // ---- the page parts ---------------------------------------------------------------------
 
-  const style = h("style", "", CSS);
+  const sheet = h("link", "", undefined, { rel: "stylesheet", href: `${BASE}/widget.css` });
   const root = h("div", "root");
   const opener = h("button", "open", T("open"), { type: "button" });
   const badge = h("span", "badge", "", { hidden: "" });
@@ -367,8 +336,11 @@
   });
 
   function mount() {
-    document.head.append(style);
-    document.body.append(root);
+    // The chat appears once its style sheet is in (or has failed), never unstyled.
+    const show = () => root.isConnected || document.body.append(root);
+    sheet.addEventListener("load", show, { once: true });
+    sheet.addEventListener("error", show, { once: true });
+    document.head.append(sheet);
     if (token || pending.length) start(); // a returning buyer: catch up quietly
   }
 
