@@ -48,6 +48,57 @@ def test_demo_creates_the_shop_prints_the_logins_and_serves(tmp_path: Path) -> N
     assert db.exists()
 
 
+def _without_xiaoer_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("XIAOER_")}
+
+
+def test_demo_beyond_this_machine_refuses_the_shipped_secret_key(tmp_path: Path) -> None:
+    db = tmp_path / "demo.sqlite"
+    port = free_port()
+    done = subprocess.run(
+        [sys.executable, "-m", "xiaoer", "demo", "--host", "0.0.0.0", "--port", str(port),
+         "--db", str(db)],
+        env={**_without_xiaoer_settings(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "the demo listens on 0.0.0.0, beyond this machine, but XIAOER_SECRET_KEY" in done.stderr
+    assert "or listen on 127.0.0.1" in done.stderr
+    assert not db.exists()  # refused before anything was made
+    assert done.stdout == ""
+
+
+def test_demo_beyond_this_machine_serves_with_a_secret_key_of_its_own(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "demo.sqlite"
+    log = tmp_path / "demo.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xiaoer", "demo", "--host", "0.0.0.0", "--port", str(port),
+         "--db", str(db)],
+        env={**_without_xiaoer_settings(), "COLUMNS": "200",
+             "XIAOER_SECRET_KEY": "a-demo-key-of-its-own-0123456789"},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert health.json()["status"] == "ok"
+        assert f"xiaoer demo shop at http://0.0.0.0:{port}/" in log.read_text("utf-8")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_seed_demo_fills_the_named_database(tmp_path: Path) -> None:
     url = create_scratch_database(tmp_path, "seed")
     try:

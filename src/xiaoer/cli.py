@@ -84,15 +84,20 @@ def migrate() -> None:
     out.print(f"database at revision {head_revision()}: {settings.database_url}")
 
 
+def _check_secure(settings: Settings, host: str) -> None:
+    try:
+        settings.check_secure(host)
+    except InsecureSettingsError as exc:
+        raise _fail(str(exc)) from exc
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from xiaoer.web.app import create_app
 
-    try:
-        application = create_app(settings)
-    except InsecureSettingsError as exc:
-        raise _fail(str(exc)) from exc
+    _check_secure(settings, host)
+    application = create_app(settings)
     # Forwarded headers are believed only from XIAOER_TRUSTED_PROXIES (the app reads
     # them itself), not from every local peer as Uvicorn would by default.
     uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
@@ -196,11 +201,16 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Seed number of the generated shop.")] = 2026,
 ) -> None:
-    """Create (if new) and serve the demo shop on a SQLite file, in one process."""
+    """Create (if new) and serve the demo shop on a SQLite file, in one process.
+
+    On an address beyond this machine it needs a secret key of its own (XIAOER_SECRET_KEY):
+    with the shipped one anyone could sign a session cookie for the demo's admin.
+    """
     from xiaoer.core.migrate import upgrade
 
     url = f"sqlite:///{db.resolve()}"
     settings = _settings(database_url=url, demo=True, redis_url=None)
+    _check_secure(settings, host)  # before anything is created
     upgrade(url)
     _seed(settings, seed)
     _print_logins()

@@ -5,6 +5,7 @@ from xiaoer.core.settings import (
     InsecureSettingsError,
     Settings,
     async_database_url,
+    is_loopback,
 )
 
 
@@ -47,6 +48,37 @@ def test_default_secret_is_refused_outside_the_demo() -> None:
     with pytest.raises(InsecureSettingsError, match="XIAOER_SECRET_KEY"):
         settings.check_secure()
     Settings(secret_key=DEFAULT_SECRET_KEY, demo=True).check_secure()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("shop.example", False),  # a name may resolve to anything
+    ],
+)
+def test_the_demo_keeps_the_shipped_secret_on_loopback_only(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    demo = Settings(secret_key=DEFAULT_SECRET_KEY, demo=True)
+    if loopback:
+        demo.check_secure(host)
+    else:
+        with pytest.raises(InsecureSettingsError, match=f"the demo listens on {host}"):
+            demo.check_secure(host)
+    Settings(secret_key="a-key-of-the-shop-0123456789", demo=True).check_secure(host)
+
+
+def test_trusted_proxies_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().trusted_proxy_list == []
+    monkeypatch.setenv("XIAOER_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.0/8 ,")
+    assert Settings().trusted_proxy_list == ["10.0.0.1", "10.0.0.0/8"]
 
 
 def test_bad_database_url_in_environment_names_the_problem(
