@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -33,6 +34,14 @@ async def live(db: Database, database_url: str) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     await asyncio.wait_for(task, 10)
+
+
+@asynccontextmanager
+async def buyer_socket(live: str, token: str, after: int) -> AsyncIterator[ClientConnection]:
+    """The widget's socket: the token goes in the first frame, never in the address."""
+    async with connect(f"ws://{live}/b/tea/ws?after={after}") as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        yield ws
 
 
 async def _frame(ws: ClientConnection, wait: float = 5) -> dict[str, Any]:
@@ -85,10 +94,9 @@ async def test_buyer_and_agent_talk_over_sockets(
         cookie = "; ".join(f"{k}={v}" for k, v in staff_http.cookies.items())
         opened = await _buyer_session(buyer_http)
         token = opened["token"]
-        buyer_ws_url = f"ws://{live}/b/tea/ws?token={token}&after={opened['after']}"
         staff_ws_url = f"ws://{live}/ws/workbench?after={state['after']}"
         async with (
-            connect(buyer_ws_url) as buyer_ws,
+            buyer_socket(live, token, opened["after"]) as buyer_ws,
             connect(staff_ws_url, additional_headers={"Cookie": cookie}) as staff_ws,
         ):
             assert (await _frame(buyer_ws))["type"] == "hello"
@@ -139,7 +147,7 @@ async def test_buyer_resumes_after_a_disconnect_without_loss_or_doubles(
         token = opened["token"]
         last = opened["after"]
         got: list[int] = []
-        async with connect(f"ws://{live}/b/tea/ws?token={token}&after={last}") as ws:
+        async with buyer_socket(live, token, last) as ws:
             await _frame(ws)
             await ws.send(json.dumps({"type": "send", "client_id": "m1", "text": "第一条"}))
             await _until(ws, lambda f: f["type"] == "ack")
@@ -156,7 +164,7 @@ async def test_buyer_resumes_after_a_disconnect_without_loss_or_doubles(
             "/b/tea/messages", json={"token": token, "text": "第3条", "client_id": "m3"}
         )
         assert resent.json()["duplicate"] is True
-        async with connect(f"ws://{live}/b/tea/ws?token={token}&after={got[-1]}") as ws:
+        async with buyer_socket(live, token, got[-1]) as ws:
             await _frame(ws)
             texts = []
             async with asyncio.timeout(5):
@@ -186,7 +194,7 @@ async def test_a_buyer_sees_only_their_own_conversation(
         again = await _buyer_session(http, bob["token"])
         texts = [m["text"] for m in again["messages"]]
         assert "bob 的问题" in texts and "alice 的私事" not in texts
-        async with connect(f"ws://{live}/b/tea/ws?token={bob['token']}&after=0") as ws:
+        async with buyer_socket(live, bob["token"], 0) as ws:
             await _frame(ws)
             seen = []
             async with asyncio.timeout(3):
@@ -269,8 +277,7 @@ async def test_a_failed_store_answers_an_error_frame_and_the_resend_lands(
     monkeypatch.setattr(buyer_api, "do_receive_buyer_message", flaky)
     async with httpx.AsyncClient(base_url=f"http://{live}") as http:
         opened = await _buyer_session(http)
-        url = f"ws://{live}/b/tea/ws?token={opened['token']}&after={opened['after']}"
-        async with connect(url) as ws:
+        async with buyer_socket(live, opened["token"], opened["after"]) as ws:
             await _frame(ws)
             frame = json.dumps({"type": "send", "client_id": "x1", "text": "在吗"})
             await ws.send(frame)
@@ -368,8 +375,7 @@ async def test_a_busy_server_refuses_with_a_retry_frame_and_stores_nothing(
     monkeypatch.setattr(buyer_api, "buyer_messages", Admission(limit=0))
     async with httpx.AsyncClient(base_url=f"http://{live}") as http:
         opened = await _buyer_session(http)
-        url = f"ws://{live}/b/tea/ws?token={opened['token']}&after={opened['after']}"
-        async with connect(url) as ws:
+        async with buyer_socket(live, opened["token"], opened["after"]) as ws:
             await _frame(ws)
             await ws.send(json.dumps({"type": "send", "client_id": "b1", "text": "在吗"}))
             refused = await _until(ws, lambda f: f["type"] in ("error", "ack"))

@@ -1,17 +1,21 @@
 """The buyer-facing endpoints of live chat, mounted in the buyer app at ``/b``.
 
 A buyer holds a signed token naming their shop and their own buyer id; with it
-they read and write only their own conversation. Limits on size and rate answer
-with a clear error.
+they read and write only their own conversation. A token expires when unused for
+the buyer app's ``token_max_age``; opening the chat renews it. It travels in request
+bodies and the socket's first frame, never in a URL, which servers and proxies
+write into their access logs. Limits on size and rate answer with a clear error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,18 +49,20 @@ router = APIRouter()
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_FRAME_BYTES = 8 * 1024
+MAX_TOKEN_CHARS = 512
+AUTH_SECONDS = 10.0  # a socket says who it is within this, or is closed
 message_limiter = RateLimiter(limit=40, window=60)
 session_limiter = RateLimiter(limit=30, window=60)
 _NOT_STORED = say("the message could not be stored just now; it will be sent again")
 
 
 class SessionIn(BaseModel):
-    token: str | None = Field(default=None, max_length=512)
+    token: str | None = Field(default=None, max_length=MAX_TOKEN_CHARS)
     nick: str = Field(default="", max_length=64)
 
 
 class MessageIn(BaseModel):
-    token: str = Field(max_length=512)
+    token: str = Field(max_length=MAX_TOKEN_CHARS)
     text: str = Field(max_length=MAX_MESSAGE_CHARS * 2)
     client_id: str | None = Field(default=None, max_length=64)
 
@@ -69,6 +75,11 @@ def _db(request: Request | WebSocket) -> Database:
 def _secret(request: Request | WebSocket) -> str:
     secret: str = request.app.state.secret_key
     return secret
+
+
+def _read_token(connection: Request | WebSocket, token: str, shop_code: str) -> BuyerToken:
+    max_age: timedelta = connection.app.state.buyer_token_max_age
+    return read_buyer_token(_secret(connection), token, shop_code, max_age)
 
 
 def _text(connection: Request | WebSocket, error: BaseException | str) -> str:
@@ -99,20 +110,22 @@ async def _buyer(
 
 def _identity(request: Request | WebSocket, token: str, shop_code: str) -> BuyerToken:
     try:
-        return read_buyer_token(_secret(request), token, shop_code)
+        return _read_token(request, token, shop_code)
     except BadToken as exc:
         raise HTTPException(401, _text(request, exc)) from exc
 
 
 @router.post("/{shop_code}/session")
 async def open_session(shop_code: str, body: SessionIn, request: Request) -> dict[str, Any]:
-    """A token for a new buyer, or the history of the buyer a token names."""
+    """A token for a new buyer, or the history of the buyer a token names with the
+    token renewed; an expired or unknown token is answered 401, and the widget starts
+    again as a new buyer."""
     address = request.client.host if request.client else "?"
     async with _db(request).session() as session:
         shop = await _shop(request, session, shop_code)
         if body.token:
             identity = _identity(request, body.token, shop_code)
-            token = body.token
+            token, _ = new_buyer_token(_secret(request), shop_code, identity.buyer_id)
         else:
             if not session_limiter.allow(address):
                 wait = say("too many new chats from this address; wait a minute")
@@ -177,15 +190,29 @@ async def _receive(
 async def buyer_socket(
     websocket: WebSocket,
     shop_code: str,
-    token: Annotated[str, Query(max_length=512)],
     after: Annotated[int, Query(ge=0)] = 0,
+    token: Annotated[str | None, Query(max_length=MAX_TOKEN_CHARS)] = None,
 ) -> None:
-    """Live chat for one buyer: their own events after ``after``, and sending."""
-    try:
-        identity = read_buyer_token(_secret(websocket), token, shop_code)
-    except BadToken as exc:
-        await websocket.close(code=4401, reason=str(exc))
-        return
+    """Live chat for one buyer: their own events after ``after``, and sending.
+
+    The first frame names the buyer: ``{"type": "auth", "token": …}``; the socket is
+    closed with 4401 if it does not within ``AUTH_SECONDS`` or the token is refused.
+    ``?token=`` is still read for widgets loaded before the token left the URL (their
+    logged address is redacted: ``xiaoer.web.logs``).
+    """
+    if token is not None:
+        try:
+            identity = _read_token(websocket, token, shop_code)
+        except BadToken as exc:
+            await websocket.close(code=4401, reason=str(exc))
+            return
+        await websocket.accept()
+    else:
+        await websocket.accept()
+        found = await _first_frame_identity(websocket, shop_code)
+        if found is None:
+            return
+        identity = found
     db = _db(websocket)
     async with db.session() as session:
         shop = await shop_by_code(session, shop_code)
@@ -196,7 +223,6 @@ async def buyer_socket(
         await session.commit()
         shop_id, customer_id = shop.id, customer.id
     known = (shop, customer)  # loaded, detached: read-only in the units of work below
-    await websocket.accept()
     await websocket.send_json({"type": "hello", "after": after})
 
     async def receive(websocket: WebSocket) -> None:
@@ -206,6 +232,29 @@ async def buyer_socket(
 
     push = _push(websocket, db, shop_id, topic_of(customer_id), after)
     await run_socket(websocket, push, receive)
+
+
+async def _first_frame_identity(websocket: WebSocket, shop_code: str) -> BuyerToken | None:
+    """The buyer the socket's first frame names, or ``None`` once the socket is closed."""
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_SECONDS)
+    except TimeoutError:
+        await websocket.close(code=4401, reason="send the token first")
+        return None
+    except WebSocketDisconnect:
+        return None
+    try:
+        frame = json.loads(raw) if len(raw) <= MAX_FRAME_BYTES else None
+        given = frame.get("token") if isinstance(frame, dict) else None
+        if not (isinstance(frame, dict) and frame.get("type") == "auth"):
+            raise BadToken(say("the buyer token is not valid"))
+        if not isinstance(given, str) or len(given) > MAX_TOKEN_CHARS:
+            raise BadToken(say("the buyer token is not valid"))
+        return _read_token(websocket, given, shop_code)
+    except (ValueError, BadToken) as exc:
+        reason = str(exc) if isinstance(exc, BadToken) else "the first frame is not JSON"
+        await websocket.close(code=4401, reason=reason)
+        return None
 
 
 async def _push(websocket: WebSocket, db: Database, shop_id: int, topic: str, after: int) -> None:

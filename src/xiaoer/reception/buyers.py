@@ -9,9 +9,10 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,9 @@ from xiaoer.reception.models import Conversation, Message
 from xiaoer.reception.routing import buyer_topic
 
 WIDGET_CHANNEL = "widget"
-_SALT = "xiaoer.buyer-token"
+# Tokens without a time (before they expired) are signed with another salt, so they
+# read as not valid: the widget then starts afresh with a token that expires.
+_SALT = "xiaoer.buyer-token.timed"
 
 # Event kinds a buyer's own stream carries, and the fields each may show.
 
@@ -31,25 +34,46 @@ class BadToken(Exception):
     pass
 
 
+class ExpiredToken(BadToken):
+    """A genuine token, unused for longer than tokens live: the widget asks for a new one."""
+
+
 @dataclass(frozen=True)
 class BuyerToken:
     shop_code: str
     buyer_id: str
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=_SALT)
+def _serializer(secret: str, now: datetime | None) -> URLSafeTimedSerializer:
+    if now is None:
+        return URLSafeTimedSerializer(secret, salt=_SALT)
+    moment = int(now.timestamp())
+
+    class SignerAt(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return moment
+
+    return URLSafeTimedSerializer(secret, salt=_SALT, signer=SignerAt)
 
 
-def new_buyer_token(secret: str, shop_code: str) -> tuple[str, BuyerToken]:
-    identity = BuyerToken(shop_code, "w" + secrets.token_urlsafe(12))
-    return _serializer(secret).dumps([identity.shop_code, identity.buyer_id]), identity
+def new_buyer_token(
+    secret: str, shop_code: str, buyer_id: str | None = None, now: datetime | None = None
+) -> tuple[str, BuyerToken]:
+    """A signed token for a new buyer, or a fresh one (a new time) for ``buyer_id``."""
+    identity = BuyerToken(shop_code, buyer_id or "w" + secrets.token_urlsafe(12))
+    return _serializer(secret, now).dumps([identity.shop_code, identity.buyer_id]), identity
 
 
-def read_buyer_token(secret: str, token: str, shop_code: str) -> BuyerToken:
-    """The buyer a signed token names; refused for another shop or a forged token."""
+def read_buyer_token(
+    secret: str, token: str, shop_code: str, max_age: timedelta, now: datetime | None = None
+) -> BuyerToken:
+    """The buyer a signed token names; refused for another shop, a forged token, or one
+    signed longer than ``max_age`` ago (each use of the chat renews it, so only a
+    buyer away that long, or a token copied and kept, meets the limit)."""
     try:
-        data = _serializer(secret).loads(token)
+        data = _serializer(secret, now).loads(token, max_age=int(max_age.total_seconds()))
+    except SignatureExpired as exc:
+        raise ExpiredToken(say("the buyer token has expired")) from exc
     except BadSignature as exc:
         raise BadToken(say("the buyer token is not valid")) from exc
     if not (isinstance(data, list) and len(data) == 2 and all(isinstance(x, str) for x in data)):

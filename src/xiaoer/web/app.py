@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib import resources
 from urllib.parse import quote
 
@@ -45,6 +46,7 @@ from xiaoer.reception import pages as reception_pages
 from xiaoer.sellercentre import pages as import_pages
 from xiaoer.web import api_docs, auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
+from xiaoer.web.logs import install_log_redaction
 from xiaoer.web.middleware import SecureSessionCookie, SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,10 @@ def create_app(
     register_send_check(check_before_send)  # agents' messages pass the assistant's checks
     owns_db = db is None
     database = db or Database(settings.database_url)
-    buyer_app = create_buyer_app(database, settings.secret_key)
+    buyer_app = create_buyer_app(
+        database, settings.secret_key, timedelta(days=settings.buyer_token_days)
+    )
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

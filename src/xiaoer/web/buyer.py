@@ -8,6 +8,8 @@ buyers only buyer-safe projections, authenticated by the buyer's signed token.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
@@ -25,10 +27,11 @@ class PublicShop(BaseModel):
     default_courier: str
 
 
-def create_buyer_app(db: Database, secret_key: str) -> FastAPI:
+def create_buyer_app(db: Database, secret_key: str, token_max_age: timedelta) -> FastAPI:
     app = FastAPI(title="xiaoer buyer API", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = db
     app.state.secret_key = secret_key
+    app.state.buyer_token_max_age = token_max_age
     app.add_middleware(BodyLimit, max_bytes=buyer_api.MAX_BODY_BYTES)
     # The storefront is a page like the staff pages and gets their policy: its own
     # script (widget.js), style sheets and sockets, all from this site, nothing inline.

@@ -1,8 +1,8 @@
 /* xiaoer chat widget. One tag on any page adds live chat with the shop:
  *   <script src="https://example.com/b/widget.js" data-shop="CODE" async></script>
  * Optional: data-lang="en", data-nick="the buyer's nick".
- * The buyer's token stays in localStorage; messages are resent until the shop acknowledges
- * them. Every text is put on the page with textContent, never as HTML.
+ * The buyer's token stays in localStorage and is renewed each time the chat opens (it expires
+ * when unused for long); messages are resent until the shop acknowledges them. Every text is put on the page with textContent, never as HTML.
  * The buyer app allows cross-origin calls without cookies, so the tag works on any site.
  * A page with a Content-Security-Policy names the widget's site in script-src and
  * style-src (the look is widget.css beside this file) and in connect-src, with wss:.
@@ -161,7 +161,7 @@
       return later(openSession);
     }
     if (response.status === 401 && token) {
-      token = null; // signed for another key: start as a new buyer
+      token = null; // expired, or signed for another key: start as a new buyer
       store.set("token", null);
       return openSession();
     }
@@ -187,8 +187,10 @@
   }
 
   function connect() {
-    const ws = new WebSocket(`${WS_BASE}${SHOP_PATH}/ws?token=${encodeURIComponent(token)}&after=${after}`);
+    // The token goes in the first frame, not the address: servers and proxies log addresses.
+    const ws = new WebSocket(`${WS_BASE}${SHOP_PATH}/ws?after=${after}`);
     socket = ws;
+    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token })));
     ws.addEventListener("message", (event) => {
       try { handle(JSON.parse(event.data)); } catch { /* not a frame of ours */ }
     });
