@@ -109,7 +109,7 @@ async def test_the_supervisor_clicks_a_fine_and_lands_on_the_late_note(
     rows = list(
         openpyxl.load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True)
     )
-    assert ("2015.27" in [r[4] for r in rows]) and rows[0][0] == "工号"
+    assert (2015.27 in [r[4] for r in rows]) and rows[0][0] == "工号"
 
     refused = await client.post(
         "/performance/payroll/adjust",

@@ -19,6 +19,7 @@ from benchmarks.order_exports import (
 )
 from openpyxl import Workbook
 
+from xiaoer.core.sheets import safe_cell
 from xiaoer.orders.models import TradeStatus
 from xiaoer.sellercentre.exports import (
     SNIFF_BYTES,
@@ -567,9 +568,14 @@ def test_rejects_file_keeps_cells_line_and_reason(tmp_path: Path, encoding: str)
     written = lines[1]
     assert written[-2] == "3"
     assert written[-1] == '买家实际支付金额 "12.3.4" is not an amount of money'
-    assert written[:-2] == rejected[0].cells
+    # Cells as found, but safe to open: the spreadsheet-text id is quoted, as is any
+    # cell a spreadsheet would run; reading the file back takes the quotes off.
+    assert written[:-2] == [safe_cell(cell) for cell in rejected[0].cells]
     if encoding != "xlsx":
-        assert written[0] == '="3362512345678901299"'  # the original cell, not the id
+        assert written[0] == '\'="3362512345678901299"'
+    with open_orders(target) as again:
+        read_back = [cells for _line, cells in again.records()]
+    assert read_back == [[*rejected[0].cells, "3", written[-1]]]
 
 
 def test_rejects_file_pads_short_rows(tmp_path: Path) -> None:

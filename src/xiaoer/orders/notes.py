@@ -49,6 +49,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Any, Literal, TypeVar
 
+from xiaoer.core.sheets import safe_cell
 from xiaoer.core.texts import Text, from_data, say, to_data
 
 T = TypeVar("T")
@@ -652,6 +653,22 @@ def memo_text(note_line: str, history: Sequence[str] = ()) -> str:
     while kept > 0 and _joins_previous(memo, kept):
         kept -= 1
     return memo[:kept].rstrip() + "…"
+
+
+def memo_cell(memo: str) -> str:
+    """The memo as a cell of the memo file for the platform's batch memo import.
+
+    A leader opens that file in a spreadsheet before uploading it, so a memo that
+    starts like a formula (``=``, ``+``, ``-``, ``@``) is written with a leading
+    ``'`` as every export is (:func:`xiaoer.core.sheets.safe_cell`). The platform's
+    importer is no spreadsheet and cannot be counted on to drop that quote: such a
+    memo reaches the platform with it, a visible mark on a rare memo (the handbook's
+    notes start with the buyer's name) rather than a formula run on the leader's
+    computer. The quote still fits the platform's 1000 bytes: the memo is cut again
+    when it would not.
+    """
+    cell = safe_cell(memo)
+    return cell if cell == memo else memo_text(cell)
 
 
 def check_flag(flag: int) -> int:

@@ -3,7 +3,6 @@ the production slip (制作单) and the platform memo export."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
+from xiaoer.core.sheets import csv_writer
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
@@ -42,7 +42,7 @@ from xiaoer.orders.models import (
     TaskKind,
     TaskStatus,
 )
-from xiaoer.orders.notes import FLAG_COLOURS, stored_message
+from xiaoer.orders.notes import FLAG_COLOURS, memo_cell, stored_message
 from xiaoer.orders.service import order_by_platform_id, order_for
 from xiaoer.orders.tasks import (
     TASK_OUTCOMES,
@@ -348,7 +348,7 @@ async def _memo_rows(session: AsyncSession, shop_id: int, since: datetime) -> li
     for order in orders:
         history = notes[order.id]
         memo = memo_for(order, history[-1] if history else None, history)
-        rows.append([str(memo["tid"]), str(memo["flag"]), str(memo["memo"])])
+        rows.append([str(memo["tid"]), str(memo["flag"]), memo_cell(str(memo["memo"]))])
     return rows
 
 
@@ -364,7 +364,7 @@ async def memos_csv(
         message = t("orders.bad_date", value=since)
         return render(request, "error.html", {"message": message}, staff=staff, status_code=422)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)  # tid and flag are digits, left as they are
     writer.writerow(["tid", "flag", "memo"])
     writer.writerows(await _memo_rows(session, staff.shop_id, start))
     name = f"memos-{start.date().isoformat()}.csv"

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import local, utcnow
-from xiaoer.core.money import fen_to_yuan
+from xiaoer.core.money import fen_to_decimal, fen_to_yuan
 from xiaoer.core.sheets import write_sheet
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep
@@ -219,10 +219,10 @@ async def export_payroll(
     for line in result.rows():
         for item in line["items"]:
             rows.append((line["number"], line["name"], t(f"levels.{line['level']}"),
-                         t(f"payroll.kind.{item['kind']}"), fen_to_yuan(item["amount_fen"]),
+                         t(f"payroll.kind.{item['kind']}"), fen_to_decimal(item["amount_fen"]),
                          describe(t, item), item.get("link", "")))  # fmt: skip
         rows.append((line["number"], line["name"], "", t("payroll.total"),
-                     fen_to_yuan(line["total_fen"]), "", ""))  # fmt: skip
+                     fen_to_decimal(line["total_fen"]), "", ""))  # fmt: skip
     data = write_sheet(f"工资 {month}", SHEET_HEADERS, rows)
     return Response(
         data,

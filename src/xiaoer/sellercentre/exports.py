@@ -39,6 +39,7 @@ from typing import IO, Any, Literal, Self, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xiaoer.core.clock import DEFAULT_ZONE
+from xiaoer.core.sheets import csv_writer, unquote_cell
 from xiaoer.core.texts import say
 from xiaoer.orders.models import STATUS_TEXTS, TradeStatus
 
@@ -546,6 +547,7 @@ class ExportReader:
         self._header_line = 0
         self._rows: Iterator[OrderRow | ItemRow | Rejected] | None = None
         self._parse: Callable[[int, list[str]], Any] | None = None
+        self._ours = False
         try:
             self._binary = self.path.open("rb")
             self.bytes_total = self.path.stat().st_size
@@ -564,6 +566,9 @@ class ExportReader:
                 self.encoding = sniff_encoding(head, whole_file=len(head) < SNIFF_BYTES)
                 self._open_csv()
             self._columns = self._match_columns()
+            # A rejects file we wrote (its two last columns are ours): its cells were
+            # neutralised for spreadsheets and are read back as they were exported.
+            self._ours = [h.strip() for h in self.header[-2:]] == list(REJECTS_COLUMNS)
         except OSError as exc:
             self.close()
             raise ExportError(
@@ -980,12 +985,15 @@ class ExportReader:
         assert binary is not None
         previous = reader.line_num
         count = 0
+        ours = self._ours
         try:
             for cells in reader:
                 line = previous + 1
                 previous = reader.line_num
                 if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                     continue
+                if ours:
+                    cells = [unquote_cell(c) for c in cells]
                 count += 1
                 if not count % _PROGRESS_EVERY:
                     self.bytes_read = binary.tell()
@@ -1021,6 +1029,8 @@ class ExportReader:
             cells = [_xlsx_text(v) for v in values]
             if not any(c.strip() for c in cells):
                 continue
+            if self._ours:  # a rejects file saved as a workbook
+                cells = [unquote_cell(c) for c in cells]
             count += 1
             if not count % _PROGRESS_EVERY:
                 self.bytes_read = max(self.bytes_read, counting.position)
@@ -1125,6 +1135,10 @@ def open_items(path: str | Path, *, zone: str = DEFAULT_ZONE) -> ExportReader:
     return ExportReader(path, "items", zone=zone)
 
 
+# The columns a rejects file adds to its input's.
+REJECTS_COLUMNS = ("行号", "原因")
+
+
 def write_rejects(
     path_for_input: str | Path,
     header: list[str],
@@ -1136,16 +1150,21 @@ def write_rejects(
     The file has the input's header plus ``行号`` (line) and ``原因`` (reason), each
     rejected row's cells as found (short rows padded so the two extra columns line up),
     and the input's encoding; an xlsx input gets a UTF-8 CSV with a byte-order mark so
-    spreadsheets open it correctly. Fixed rows can be imported again from this file: the
-    two extra columns are ignored by name.
+    spreadsheets open it correctly.
+
+    The seller opens it in a spreadsheet, so its cells are neutralised like every
+    export's (a cell such as ``="1234"`` or ``-5`` is written ``'="1234"``, ``'-5``).
+    Fixed rows can be imported again from this file, as a CSV or saved as a workbook:
+    the reader knows the file by its two extra columns (keep them; they are ignored by
+    name), takes the added quotes off again, and so reads the cells as exported.
     """
     source = Path(path_for_input)
     target = source.with_name(f"{source.stem}.rejects.csv")
     out_encoding = "utf-8-sig" if encoding == "xlsx" else encoding
     width = len(header)
     with target.open("w", encoding=out_encoding, newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow([*header, "行号", "原因"])
+        writer = csv_writer(out)
+        writer.writerow([*header, *REJECTS_COLUMNS])
         for row in rejected:
             cells = row.cells + [""] * (width - len(row.cells))
             writer.writerow([*cells, str(row.line), row.reason])

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.sheets import csv_writer
 from xiaoer.core.texts import Text, from_data, message_of, say, to_data
 from xiaoer.sellercentre.exports import SNIFF_BYTES, ExportError, sniff_encoding
 from xiaoer.sellercentre.ingest import import_orders
@@ -258,7 +259,7 @@ def translated_rejects(rejects: Path, translate: Callable[[str], str]) -> Path:
         "w", encoding=encoding, newline="", suffix=".csv", delete=False
     )
     with out:
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(rows[0])
         for row, reason in zip(rows[1:], reasons, strict=True):
             writer.writerow([*row[:-1], reason])
