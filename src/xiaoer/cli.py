@@ -120,6 +120,7 @@ def worker(
     import xiaoer.timer_handlers  # noqa: F401
     from xiaoer.core.broker import make_broker, set_broker
     from xiaoer.core.timers import fire_all_due, run_timer_loop
+    from xiaoer.sellercentre.cleanup import sweep_imports
 
     settings = _settings()
 
@@ -128,6 +129,8 @@ def worker(
         await broker.start()
         set_broker(broker)
         try:
+            # Imports whose process died show as interrupted; old import files go.
+            await sweep_imports(db, settings.data_path, stale_after=settings.import_stale_seconds)
             if once:
                 fired = await fire_all_due(db)
                 out.print(f"fired {fired} timers")

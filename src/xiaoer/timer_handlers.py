@@ -4,5 +4,6 @@ from xiaoer.assistant import autoanswer
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
 from xiaoer.reception import sla
+from xiaoer.sellercentre import cleanup
 
-__all__ = ["attendance", "autoanswer", "kpi", "sla", "workflow"]
+__all__ = ["attendance", "autoanswer", "cleanup", "kpi", "sla", "workflow"]

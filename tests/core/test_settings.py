@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from xiaoer.core.settings import (
@@ -87,3 +89,28 @@ def test_bad_database_url_in_environment_names_the_problem(
     monkeypatch.setenv("XIAOER_DATABASE_URL", "oracle://scott@db/x")
     with pytest.raises(ValueError, match="unsupported database 'oracle'"):
         Settings()
+
+
+def test_the_data_directory_sits_beside_a_sqlite_file_else_in_the_users_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("XIAOER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.chdir(tmp_path)
+    assert Settings(database_url="sqlite:////var/lib/xiaoer/shop.sqlite").data_path == Path(
+        "/var/lib/xiaoer/xiaoer-data"
+    )
+    assert Settings(database_url="sqlite:///shop.sqlite").data_path == tmp_path / "xiaoer-data"
+    assert Settings(database_url="postgresql://xiaoer@db/shop").data_path == (
+        tmp_path / "share" / "xiaoer" / "shop"
+    )
+    assert Settings(database_url="postgresql://xiaoer@db/a/../b").data_path == (
+        tmp_path / "share" / "xiaoer" / "a_.._b"
+    )
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings(database_url="postgresql://xiaoer@db/shop").data_path == (
+        tmp_path / "home" / ".local" / "share" / "xiaoer" / "shop"
+    )
+    monkeypatch.setenv("XIAOER_DATA_DIR", "/srv/xiaoer")
+    assert Settings(database_url="sqlite:///shop.sqlite").data_path == Path("/srv/xiaoer")

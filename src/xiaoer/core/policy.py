@@ -417,6 +417,16 @@ class Attendance(Section):
     )
 
 
+class Imports(Section):
+    keep_rejects_days: int = _req(
+        "O1",
+        "Days an import's rejects files stay downloadable after it ends; an interrupted "
+        "import not resumed within as many days is given up and its uploaded files deleted.",
+        default=30,
+        ge=1,
+    )
+
+
 class Targets(Section):
     monthly_trades: list[int] = _req(
         "D3", "Monthly trade-count milestones the shop tracks.", default=[50, 400, 600]
@@ -444,6 +454,7 @@ class Policy(BaseModel):
     kpi: Kpi = Kpi()
     customers: Customers = Customers()
     attendance: Attendance = Attendance()
+    imports: Imports = Imports()
     targets: Targets = Targets()
 
     @field_validator("authority")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEFAULT_SECRET_KEY = "xiaoer-demo-secret-key-change-me"  # noqa: S105 (refused outside the demo)
 
@@ -34,6 +37,22 @@ def async_database_url(url: str) -> str:
     raise ValueError(
         f"unsupported database {scheme!r} in {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
     )
+
+
+def default_data_dir(database_url: str) -> Path:
+    """Where the server keeps its files when ``XIAOER_DATA_DIR`` is not set.
+
+    Beside a SQLite database file, a ``xiaoer-data`` folder: the shop's data stays
+    together, and a second shop on the same machine has its own. For PostgreSQL,
+    ``$XDG_DATA_HOME/xiaoer/<database>`` (else ``~/.local/share/xiaoer/<database>``),
+    one folder per database for the same reason.
+    """
+    url = make_url(async_database_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(str(url.database)).expanduser().resolve().parent / "xiaoer-data"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", url.database or "").lstrip(".")
+    return Path(base) / "xiaoer" / (name or "default")
 
 
 class Settings(BaseSettings):
@@ -80,10 +99,17 @@ class Settings(BaseSettings):
         default=30, gt=0, description="a buyer's token expires after this many days unused"
     )
     default_language: str = "zh"
-    upload_dir: Path | None = Field(
+    data_dir: Path | None = Field(
         default=None,
-        description="where uploaded imports and their rejects files are kept "
-        "(default: xiaoer-uploads in the system's temporary directory)",
+        description="where the server keeps files: uploaded imports and their rejects "
+        "files, readable by the server's user only (default: xiaoer-data beside a SQLite "
+        "database, else $XDG_DATA_HOME/xiaoer or ~/.local/share/xiaoer)",
+    )
+    import_stale_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="an import whose process has not written its heartbeat for this long "
+        "died with it, and is shown as interrupted",
     )
 
     @field_validator("database_url")
@@ -95,6 +121,11 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return async_database_url(self.database_url)
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, as set or by default (not created here)."""
+        return self.data_dir or default_data_dir(self.database_url)
 
     @property
     def is_sqlite(self) -> bool:

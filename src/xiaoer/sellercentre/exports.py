@@ -39,6 +39,7 @@ from typing import IO, Any, Literal, Self, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xiaoer.core.clock import DEFAULT_ZONE
+from xiaoer.core.files import open_private
 from xiaoer.core.sheets import csv_writer, unquote_cell
 from xiaoer.core.texts import say
 from xiaoer.orders.models import STATUS_TEXTS, TradeStatus
@@ -1150,7 +1151,8 @@ def write_rejects(
     The file has the input's header plus ``行号`` (line) and ``原因`` (reason), each
     rejected row's cells as found (short rows padded so the two extra columns line up),
     and the input's encoding; an xlsx input gets a UTF-8 CSV with a byte-order mark so
-    spreadsheets open it correctly.
+    spreadsheets open it correctly. Only its owner may read it: its rows hold buyers'
+    contact details.
 
     The seller opens it in a spreadsheet, so its cells are neutralised like every
     export's (a cell such as ``="1234"`` or ``-5`` is written ``'="1234"``, ``'-5``).
@@ -1162,7 +1164,7 @@ def write_rejects(
     target = source.with_name(f"{source.stem}.rejects.csv")
     out_encoding = "utf-8-sig" if encoding == "xlsx" else encoding
     width = len(header)
-    with target.open("w", encoding=out_encoding, newline="") as out:
+    with open_private(target, "w", encoding=out_encoding, newline="") as out:
         writer = csv_writer(out)
         writer.writerow([*header, *REJECTS_COLUMNS])
         for row in rejected:

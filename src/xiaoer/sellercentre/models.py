@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaoer.core.clock import utcnow
@@ -17,6 +17,8 @@ class JobStatus(enum.StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    # Its process died (or stopped) during the import; it may be resumed.
+    interrupted = "interrupted"
 
 
 class ImportJob(Base):
@@ -46,3 +48,9 @@ class ImportJob(Base):
     error_data: Mapped[str | dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Written by the process running the job every few seconds: a running job whose
+    # heartbeat is old has lost its process.
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How many times the job was started: 1, and one more per resumption. A process
+    # writes to the job only while it is still its run.
+    runs: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -44,6 +44,8 @@ from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
 from xiaoer.sellercentre import pages as import_pages
+from xiaoer.sellercentre.cleanup import sweep_imports
+from xiaoer.sellercentre.imports import interrupt_jobs
 from xiaoer.web import api_docs, auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
 from xiaoer.web.logs import install_log_redaction
@@ -102,6 +104,7 @@ def create_app(
         # The shipped classifier trains in a worker thread now rather than when the
         # first buyer writes.
         warm = asyncio.create_task(asyncio.to_thread(default_classifier))
+        await _sweep_imports(database, settings)
         timers: asyncio.Task[None] | None = None
         if settings.run_timers:
             timers = asyncio.create_task(
@@ -111,6 +114,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            await interrupt_jobs()  # resumable; a long import does not hold up the stop
             if warm.done() and not warm.cancelled() and warm.exception() is not None:
                 log.error("training the classifier failed", exc_info=warm.exception())
             if timers is not None:
@@ -183,6 +187,15 @@ def create_app(
     )
     _install_error_pages(app)
     return app
+
+
+async def _sweep_imports(database: Database, settings: Settings) -> None:
+    """Imports whose process died are shown interrupted, and files no longer needed go,
+    before the first page is served; a failure is logged, it does not stop the server."""
+    try:
+        await sweep_imports(database, settings.data_path, stale_after=settings.import_stale_seconds)
+    except Exception:
+        log.exception("the start-up sweep of import jobs failed")
 
 
 def _wants_json(request: Request) -> bool:
