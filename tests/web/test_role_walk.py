@@ -182,6 +182,8 @@ PROBES: list[Probe] = [
           owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/api/orders/imports/{id}", "job", "deny", route="/api/orders/imports/{job_id}",
           owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/orders/import/{id}/resume", "job", "deny", form=True, body=_json(),
+          route="/orders/import/{job_id}/resume", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/orders/import/{id}/rejects/0", "job", "deny", "refuse",
           route="/orders/import/{job_id}/rejects/{index}", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/orders?agent={id}", "staff", "allow", filter=True),

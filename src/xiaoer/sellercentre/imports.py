@@ -301,6 +301,11 @@ async def run_job(
                 halting.halt = "lost"
                 return
 
+    # A run that was taken for dead and resumed elsewhere while it waited to start
+    # stops before it writes anything; later, its heartbeats find out.
+    if not await _beat(db, run, state):
+        log.warning("import job %s was taken over; run %s stops", *_ids(run))
+        return
     keeping = asyncio.create_task(keep_alive())
     values: dict[str, Any]
     try:
