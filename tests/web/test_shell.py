@@ -159,6 +159,13 @@ async def test_buyer_app_ignores_the_staff_session(
     assert "set-cookie" not in public.headers
     assert (await client.get("/b/staff")).status_code == 404
     assert (await client.get("/b/shops/nope")).json() == {"detail": "no shop 'nope'"}
+    # The buyer app answers in the language the browser asks for, staff cookie or not.
+    refused = await client.post(
+        "/b/tea/messages",
+        json={"token": "forged", "text": "在吗", "client_id": "c1"},
+        headers={"Accept-Language": "en-US,en;q=0.9"},
+    )
+    assert refused.status_code == 401 and refused.json()["detail"] == "the buyer token is not valid"
 
 
 async def test_every_form_post_refuses_a_missing_csrf_token(

@@ -16,7 +16,6 @@ from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
@@ -49,7 +48,7 @@ from xiaoer.sellercentre.imports import interrupt_jobs
 from xiaoer.web import api_docs, auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
 from xiaoer.web.logs import install_log_redaction
-from xiaoer.web.middleware import SecureSessionCookie, SecurityHeaders
+from xiaoer.web.middleware import SecureSessionCookie, SecurityHeaders, StaffSessions
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +140,11 @@ def create_app(
     # Each added middleware wraps those added before it: the proxy's view of the
     # request (scheme, client address) is settled first, for all the others.
     app.add_middleware(
-        SessionMiddleware,
+        StaffSessions,
+        outside=("/b", "/site"),
         secret_key=settings.secret_key,
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_max_age_seconds,
-        same_site="lax",
         https_only=settings.cookie_secure,
     )
     app.add_middleware(SecureSessionCookie, cookie=SESSION_COOKIE, always=settings.cookie_secure)

@@ -18,6 +18,7 @@ Policies, and why each is what it is:
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_POLICY = "; ".join(
@@ -105,3 +106,40 @@ class SecureSessionCookie:
         if any(part.strip().lower() == b"secure" for part in value.split(b";")[1:]):
             return value
         return value + b"; secure"
+
+
+class StaffSessions:
+    """The staff session, for the staff's paths only.
+
+    The buyer app (``/b``) and the server-to-server order API (``/site``) never decode
+    a staff cookie: a buyer's browser that also holds a staff session (a supervisor
+    trying the storefront) is still answered as a buyer, in the language its
+    ``Accept-Language`` asks for.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        outside: tuple[str, ...],
+        secret_key: str,
+        session_cookie: str,
+        max_age: int,
+        https_only: bool,
+    ) -> None:
+        self.plain = app
+        self.staff = SessionMiddleware(
+            app,
+            secret_key=secret_key,
+            session_cookie=session_cookie,
+            max_age=max_age,
+            same_site="lax",
+            https_only=https_only,
+        )
+        self.outside = outside
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in self.outside):
+            await self.plain(scope, receive, send)
+            return
+        await self.staff(scope, receive, send)
