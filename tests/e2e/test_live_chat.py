@@ -204,7 +204,9 @@ CUTTABLE_SOCKETS = """
   window.__blocked = false;
   class Cuttable extends Native {
     constructor(url, protocols) {
-      super(window.__blocked ? "ws://127.0.0.1:9/" : url, protocols);
+      // Cut: a socket to a path of this site that refuses it (a socket elsewhere would
+      // break the page's content policy, not the network).
+      super(window.__blocked ? url.replace(/[/](b|ws)[/].*$/, "/nowhere") : url, protocols);
       window.__sockets.push(this);
     }
   }

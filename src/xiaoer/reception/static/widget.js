@@ -188,7 +188,15 @@
 
   function connect() {
     // The token goes in the first frame, not the address: servers and proxies log addresses.
-    const ws = new WebSocket(`${WS_BASE}${SHOP_PATH}/ws?after=${after}`);
+    let ws;
+    try {
+      ws = new WebSocket(`${WS_BASE}${SHOP_PATH}/ws?after=${after}`);
+    } catch {
+      // Refused before it started (the page's policy, a browser out of sockets): try
+      // again later rather than stay silent for good.
+      setStatus(T("reconnecting"));
+      return later(connect);
+    }
     socket = ws;
     ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token })));
     ws.addEventListener("message", (event) => {

@@ -1227,7 +1227,15 @@
       }
     }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/workbench?after=${S.after}`);
+    try {
+      socket = new WebSocket(`${scheme}://${location.host}/ws/workbench?after=${S.after}`);
+    } catch {
+      // Refused before it started: try again later rather than stay silent for good.
+      socket = null;
+      if (lostAt === null) lostAt = Date.now();
+      setLink("lost");
+      return retry();
+    }
     socket.addEventListener("message", (event) => {
       let frame;
       try {
