@@ -484,22 +484,3 @@ async def test_a_worker_starting_marks_the_imports_whose_process_died(
     assert (await _job(db, dead.id)).status == JobStatus.interrupted.value
     assert _mode(tmp_path / "imports") == 0o700
 
-
-async def test_a_run_taken_over_while_it_imports_stops_at_its_next_heartbeat(
-    db: Database, make_staff: MakeStaff, shop: Shop, tmp_path: Path
-) -> None:
-    boss = await make_staff("boss", "supervisor")
-    order_list, item_list = write_sample_export(tmp_path / "export", 10000, seed=12, quirks=False)
-    run = await _stored_job(db, boss, imports_root(tmp_path / "data"), order_list, item_list)
-    importing = asyncio.create_task(run_job(db, run, beat_every=0.05))
-    async with asyncio.timeout(30):
-        while (await _job(db, run.job_id)).done_bytes == 0:  # noqa: ASYNC110 (a row, not an event)
-            await asyncio.sleep(0.01)
-    async with db.session() as session:  # taken for dead: resumed elsewhere as run 2
-        await session.execute(update(ImportJob).where(ImportJob.id == run.job_id).values(runs=2))
-        await session.commit()
-    await importing
-    job = await _job(db, run.job_id)
-    assert (job.status, job.runs, job.finished_at) == ("running", 2, None)
-    imported, _distinct = await _orders(db, shop.id)
-    assert 0 < imported < 10000  # it began, then stopped rather than import beside run 2
