@@ -180,7 +180,7 @@ async def test_a_file_that_is_not_excel_is_refused_clearly(
         files={"file": ("p.xlsx", _xlsx([("分组", "内容"), ("a", "b")]), "x")},
         data={"csrf_token": token},
     )
-    assert "missing column &#39;快捷编码&#39;" in missing.text
+    assert "缺少列 &#39;快捷编码&#39;" in missing.text
 
 
 async def test_welcome_unchanged_until_the_manager_edits(

@@ -489,6 +489,34 @@ def test_other_shop_zone(tmp_path: Path) -> None:
         open_orders(path, zone="Mars/Olympus")
 
 
+# The seller centre's order list has no shipping-time column; the reader takes it
+# when another export adds it.
+@pytest.mark.parametrize("column", ["订单创建时间", "订单付款时间", "发货时间", "确认收货时间"])
+def test_a_time_more_than_a_day_ahead_is_rejected_with_its_line(
+    tmp_path: Path, column: str
+) -> None:
+    now = datetime(2024, 3, 31, tzinfo=UTC)
+    header = [*ORDER_HEADER, "发货时间"]
+    rows = [order(), order(**{"订单编号": "42", column: "9999-12-31 00:00:00"})]
+    path = write_csv(tmp_path / "orders.csv", header, [cells_for(header, r) for r in rows])
+    good, bad = read_all(path, now=now)
+    assert isinstance(good, OrderRow)
+    assert isinstance(bad, Rejected) and bad.line == 3
+    assert bad.reason == f"{column} 9999-12-31 00:00:00 is more than a day in the future"
+
+
+def test_a_time_within_a_day_ahead_is_kept(tmp_path: Path) -> None:
+    # 2024-04-01 07:59 in Shanghai is 23:59 UTC on 03-31: within a day of ``now``.
+    now = datetime(2024, 3, 31, 0, 0, tzinfo=UTC)
+    soon = order(订单创建时间="2024-04-01 07:59:00", 订单付款时间="2024-04-01 07:59:30")
+    late = order(订单编号="42", 订单创建时间="2024-04-01 08:00:01")
+    kept, refused = read_all(write_orders(tmp_path, [soon, late]), now=now)
+    assert isinstance(kept, OrderRow) and kept.created_at == datetime(
+        2024, 3, 31, 23, 59, tzinfo=UTC
+    )
+    assert isinstance(refused, Rejected) and "more than a day in the future" in refused.reason
+
+
 # --- items ---------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import lock_shop
 from xiaoer.core.errors import NotFound
-from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
+from xiaoer.core.sheets import ImportReport, sheet_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
 
@@ -190,7 +190,7 @@ async def do_delete_entry(session: AsyncSession, *, shop_id: int, intent: str, t
 async def do_import_entries(session: AsyncSession, *, shop_id: int, data: bytes) -> ImportReport:
     report = ImportReport()
     seen: set[tuple[str, str]] = set()
-    rows = list(read_rows(data, ("意图", "标题", "回答"), ("议价类型", "示例问题")))
+    rows = await sheet_rows(data, ("意图", "标题", "回答"), ("议价类型", "示例问题"))
     await _adopt_defaults(session, shop_id)
     for line, row in rows:
         report.read += 1

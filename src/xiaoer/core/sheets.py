@@ -15,6 +15,7 @@ imports back to what was exported.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import zipfile
@@ -22,11 +23,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
+from xml.etree.ElementTree import ParseError
 
+from defusedxml import DefusedXmlException
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+
+from xiaoer.core.texts import Text, say
 
 # What a spreadsheet may take for the start of a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -83,33 +89,72 @@ class SheetError(ValueError):
     """The file as a whole cannot be read; rows are judged one by one elsewhere."""
 
 
+# A workbook is a zip of XML files; openpyxl parses them with defusedxml, which
+# refuses entity declarations (the "billion laughs" bomb) and external references.
+_UNREADABLE = (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ParseError)
+
+
 def read_rows(
     data: bytes, required: Sequence[str], optional: Sequence[str] = ()
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Each data row of the first sheet as (line number, {header: text}).
 
     Headers are matched by name, ignoring surrounding spaces; other columns are
-    ignored; a missing required header fails the whole file with its name.
+    ignored; a missing required header fails the whole file with its name. This
+    parses as it goes: from a coroutine, use :func:`sheet_rows`.
     """
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise SheetError("not an Excel workbook (.xlsx)") from exc
+    except (*_UNREADABLE, ValueError) as exc:  # openpyxl wraps XML errors in ValueError
+        raise _unreadable(exc, say("not an Excel workbook (.xlsx)")) from exc
+    try:
+        yield from _rows_of(book, required, optional)
+    except SheetError:
+        raise
+    except (*_UNREADABLE, ValueError) as exc:
+        raise _unreadable(exc, say("the sheet is damaged and cannot be read")) from exc
+    finally:
+        book.close()
+
+
+def _unreadable(exc: BaseException, otherwise: Text) -> SheetError:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return SheetError(say("the workbook declares XML entities, which are not allowed"))
+        seen = seen.__cause__ or seen.__context__
+    return SheetError(otherwise)
+
+
+def _rows_of(
+    book: Any, required: Sequence[str], optional: Sequence[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    if not book.worksheets:
+        raise SheetError(say("the workbook has no sheet"))
     sheet = book.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
     header_row = next(rows, None)
     if header_row is None:
-        raise SheetError("the sheet is empty")
+        raise SheetError(say("the sheet is empty"))
     headers = [str(h).strip() if h is not None else "" for h in header_row]
     missing = [h for h in required if h not in headers]
     if missing:
-        raise SheetError(f"missing column {missing[0]!r} (the first row names the columns)")
+        raise SheetError(
+            say("missing column {column!r} (the first row names the columns)", column=missing[0])
+        )
     wanted = {h: headers.index(h) for h in (*required, *optional) if h in headers}
     for line, values in enumerate(rows, start=2):
         if values is None or all(v is None or str(v).strip() == "" for v in values):
             continue
         yield line, {h: _text(values[i]) if i < len(values) else "" for h, i in wanted.items()}
-    book.close()
+
+
+async def sheet_rows(
+    data: bytes, required: Sequence[str], optional: Sequence[str] = ()
+) -> list[tuple[int, dict[str, str]]]:
+    """:func:`read_rows` as a list, parsed in a worker thread: a large workbook takes
+    a second or more to read, and the server answers everyone else meanwhile."""
+    return await asyncio.to_thread(lambda: list(read_rows(data, required, optional)))
 
 
 def _text(value: Any) -> str:
@@ -124,7 +169,12 @@ def _append(sheet: Any, line: int, row: Sequence[Any]) -> None:
     """Row ``line``: texts neutralised and stored as strings (never a formula, nor an
     error value such as ``#N/A``), decimals as numbers shown with their places."""
     for column, value in enumerate(row, start=1):
-        cell = sheet.cell(row=line, column=column, value=safe_cell(value))
+        shown = safe_cell(value)
+        if isinstance(shown, str):
+            # XML 1.0 has no control characters: a text holding one (pasted from
+            # elsewhere) is written without them rather than failing the export.
+            shown = ILLEGAL_CHARACTERS_RE.sub("", shown)
+        cell = sheet.cell(row=line, column=column, value=shown)
         if isinstance(cell.value, str):
             cell.data_type = "s"
         elif isinstance(value, Decimal):

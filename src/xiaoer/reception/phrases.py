@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.sheets import ImportReport, read_rows, write_sheet
+from xiaoer.core.sheets import ImportReport, sheet_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
 from xiaoer.reception.models import QuickPhrase
@@ -149,7 +149,7 @@ async def do_import_phrases(
     reason and the rest kept; importing the same file again changes nothing."""
     report = ImportReport()
     seen: set[str] = set()
-    for line, row in read_rows(data, SHEET_HEADERS[1:], SHEET_HEADERS[:1]):
+    for line, row in await sheet_rows(data, SHEET_HEADERS[1:], SHEET_HEADERS[:1]):
         report.read += 1
         item = PhraseInput(shortcut=row["快捷编码"], text=row["内容"], group=row.get("分组", ""))
         try:

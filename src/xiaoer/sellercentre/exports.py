@@ -349,6 +349,15 @@ def _wall_time(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 (wall time)
 
 
+FUTURE_SLACK = timedelta(days=1)  # clocks and zones differ; a day later is no mistake
+
+
+def _future(column: str, raw: str) -> None:
+    raise _Reject(
+        say("{column} {time} is more than a day in the future", column=column, time=raw.strip())
+    )
+
+
 def _time_parser(zone: str) -> Callable[[str, str], datetime | None]:
     """A parser turning a shop-local time cell into aware UTC (``None`` when empty).
 
@@ -532,9 +541,19 @@ class ExportReader:
     bytes_total: int
     bytes_read: int
 
-    def __init__(self, path: str | Path, kind: Kind, *, zone: str = DEFAULT_ZONE) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        kind: Kind,
+        *,
+        zone: str = DEFAULT_ZONE,
+        now: datetime | None = None,
+    ) -> None:
         self.path = Path(path)
         self.kind = kind
+        # An export is written before it is read: a time past tomorrow is a typing
+        # or a clock error (9999-12-31), never an order's.
+        self.latest = (now or datetime.now(UTC)) + FUTURE_SLACK
         self.header = []
         self.bytes_read = 0
         self._zone = zone
@@ -621,14 +640,19 @@ class ExportReader:
         # Stored dimensions are unreliable in files from other tools; read every row.
         sheet.reset_dimensions()
         self._xlsx_rows = iter(sheet.iter_rows(values_only=True))
-        for line, values in enumerate(self._xlsx_rows, start=1):
-            cells = [_xlsx_text(v) for v in values]
-            if any(cell.strip() for cell in cells):
-                while cells and not cells[-1].strip():
-                    cells.pop()
-                self.header = cells
-                self._header_line = line
-                return
+        try:
+            for line, values in enumerate(self._xlsx_rows, start=1):
+                cells = [_xlsx_text(v) for v in values]
+                if any(cell.strip() for cell in cells):
+                    while cells and not cells[-1].strip():
+                        cells.pop()
+                    self.header = cells
+                    self._header_line = line
+                    return
+        except Exception as exc:  # zip, XML (entities refused by defusedxml) and openpyxl
+            raise ExportError(
+                say("{file} is not a readable .xlsx workbook", file=self.path.name)
+            ) from exc
         raise ExportError(say("the sheet has no header row"))
 
     def _broken(self, line: int, exc: Exception) -> ExportError:
@@ -766,6 +790,7 @@ class ExportReader:
         number_text = _clean_number_text
         platform_id = _platform_id
         when = self._parse_time
+        latest = self.latest
         fast_times = self._zone == _SHANGHAI
         fromisoformat = datetime.fromisoformat
         eight_hours = _EIGHT_HOURS
@@ -872,6 +897,15 @@ class ExportReader:
                         finished_at = when(raw_finished_at, "确认收货时间")
                 elif raw_finished_at:
                     finished_at = when(raw_finished_at, "确认收货时间")
+                shipped_at = when(raw_shipped_at, "发货时间") if raw_shipped_at else None
+                if created > latest:
+                    _future("订单创建时间", raw_created)
+                if paid_at is not None and paid_at > latest:
+                    _future("订单付款时间", raw_paid_at)
+                if shipped_at is not None and shipped_at > latest:
+                    _future("发货时间", raw_shipped_at)
+                if finished_at is not None and finished_at > latest:
+                    _future("确认收货时间", raw_finished_at)
                 # The order number, usually written ="…"; anything unusual goes the long way.
                 order_id = raw_id
                 if raw_id.startswith('="') and raw_id.endswith('"'):
@@ -922,7 +956,7 @@ class ExportReader:
                     cod or COD_SHIPPING in method,
                     created,
                     paid_at,
-                    when(raw_shipped_at, "发货时间") if raw_shipped_at else None,
+                    shipped_at,
                     finished_at,
                     cells,
                 )
@@ -1126,9 +1160,12 @@ def _row_shape(width: int, required: dict[str, int]) -> Callable[[list[str]], No
     return check
 
 
-def open_orders(path: str | Path, *, zone: str = DEFAULT_ZONE) -> ExportReader:
-    """Open an order list (``ExportOrderList…``); times are read in the shop's ``zone``."""
-    return ExportReader(path, "orders", zone=zone)
+def open_orders(
+    path: str | Path, *, zone: str = DEFAULT_ZONE, now: datetime | None = None
+) -> ExportReader:
+    """Open an order list (``ExportOrderList…``); times are read in the shop's ``zone``,
+    and a row with a time more than a day after ``now`` is rejected."""
+    return ExportReader(path, "orders", zone=zone, now=now)
 
 
 def open_items(path: str | Path, *, zone: str = DEFAULT_ZONE) -> ExportReader:

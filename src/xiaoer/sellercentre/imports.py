@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
+from xiaoer.core.files import remove_tree
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, from_data, message_of, say, to_data
 from xiaoer.core.timers import schedule_timer
@@ -148,11 +149,24 @@ async def do_start_import(
     await session.flush()
     folder = await asyncio.to_thread(jobfiles.new_job_folder, root, job.id)
     list_path = folder / list_name
-    await asyncio.to_thread(jobfiles.store_upload, orders[1], list_path)
     item_path: Path | None = None
-    if items is not None and item_name is not None:
-        item_path = folder / item_name
-        await asyncio.to_thread(jobfiles.store_upload, items[1], item_path)
+    limit = jobfiles.MAX_UPLOAD_BYTES
+    try:
+        await asyncio.to_thread(jobfiles.store_upload, orders[1], list_path, limit)
+        if items is not None and item_name is not None:
+            item_path = folder / item_name
+            await asyncio.to_thread(jobfiles.store_upload, items[1], item_path, limit)
+    except jobfiles.UploadTooLarge as exc:
+        await asyncio.to_thread(remove_tree, folder)
+        await session.delete(job)
+        await session.flush()
+        raise ImportRequestError(
+            say(
+                "{file} is larger than {size} MB; export a shorter period",
+                file=str(exc),
+                size=max(1, limit // (1024 * 1024)),
+            )
+        ) from exc
     job.files = {"orders": list_name, "items": item_name, "folder": str(folder)}
     return JobRun(job.id, job.shop_id, job.runs or 1, list_path, item_path)
 

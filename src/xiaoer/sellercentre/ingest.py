@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -192,14 +193,11 @@ def _too_long(row: OrderRow) -> str | None:
     return None
 
 
-def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+async def _chunks(rows: Iterable[Any], size: int) -> AsyncIterator[list[Any]]:
+    """``size`` rows at a time, each chunk read and decoded in a worker thread: a
+    workbook's XML or a large CSV is parsed while the server answers everyone else."""
+    source = iter(rows)
+    while batch := await asyncio.to_thread(lambda: list(itertools.islice(source, size))):
         yield batch
 
 
@@ -650,8 +648,11 @@ async def import_orders(
         )
 
     # Both files are opened first, so that a wrong item list fails before any write.
-    with open_orders(order_list) as orders:
-        items_reader = open_items(item_list) if item_list is not None else None
+    # Opening reads a workbook's shared strings: in a worker thread, like the rows.
+    with await asyncio.to_thread(open_orders, order_list, now=now) as orders:
+        items_reader = (
+            await asyncio.to_thread(open_items, item_list) if item_list is not None else None
+        )
         try:
             await _import_order_rows(db, run, orders, order_list.name, progress)
             if orders.encoding is not None and run.rejected_orders:
@@ -696,7 +697,7 @@ async def _import_order_rows(
     counts = run.result.orders
     copying: asyncio.Task[None] | None = None
     try:
-        for batch in _chunks(reader.records(), CHUNK):
+        async for batch in _chunks(reader.records(), CHUNK):
             pending: list[_Raw] = []
             for record in batch:
                 counts.read += 1
@@ -742,7 +743,7 @@ async def _import_item_rows(
     counts = run.result.items
     copying: asyncio.Task[None] | None = None
     try:
-        for batch in _chunks(_item_groups(reader), CHUNK):
+        async for batch in _chunks(_item_groups(reader), CHUNK):
             groups: list[list[ItemRow]] = []
             for entry in batch:
                 if isinstance(entry, Rejected):

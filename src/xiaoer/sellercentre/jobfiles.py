@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -61,9 +60,25 @@ def folder_of(job_id: int, stored: object) -> Path | None:
     return folder if folder.name == f"job-{job_id}" else None
 
 
-def store_upload(source: BinaryIO, target: Path) -> None:
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # one export file; a year of a large shop's orders
+_CHUNK = 1024 * 1024
+
+
+class UploadTooLarge(Exception):
+    """The uploaded file passed :data:`MAX_UPLOAD_BYTES`; what was written is deleted."""
+
+
+def store_upload(source: BinaryIO, target: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    written = 0
     with open_private(target, "wb") as out:
-        shutil.copyfileobj(source, out)
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if written > max_bytes:
+                break
+            out.write(chunk)
+    if written > max_bytes:
+        target.unlink(missing_ok=True)
+        raise UploadTooLarge(target.name)
 
 
 def drop_uploads(folder: Path, rejects: Iterable[str]) -> None:

@@ -20,6 +20,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.params import Position, RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.sellercentre import imports, jobfiles
 from xiaoer.staff.models import StaffAccount
@@ -74,7 +75,7 @@ async def start_import(
             orders=(orders.filename or "", orders.file),
             items=item_upload,
         )
-    except imports.ImportRequestError as exc:  # raised before anything is written
+    except imports.ImportRequestError as exc:  # nothing of the job is kept
         return await _page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     db: Database = request.app.state.db
@@ -94,13 +95,15 @@ async def _job_page(
 
 
 @router.get("/orders/import/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, session: SessionDep, staff: Importer, job_id: int) -> Response:
+async def job_page(
+    request: Request, session: SessionDep, staff: Importer, job_id: RowId
+) -> Response:
     return await _job_page(request, session, staff, job_id)
 
 
 @router.post("/orders/import/{job_id}/resume", response_class=HTMLResponse)
 async def resume_import(
-    request: Request, session: SessionDep, staff: Importer, job_id: int
+    request: Request, session: SessionDep, staff: Importer, job_id: RowId
 ) -> Response:
     try:
         run = await imports.do_resume_import(session, staff=staff, job_id=job_id)
@@ -114,7 +117,7 @@ async def resume_import(
 
 @router.get("/api/orders/imports/{job_id}")
 async def job_status(
-    request: Request, session: SessionDep, staff: Importer, job_id: int
+    request: Request, session: SessionDep, staff: Importer, job_id: RowId
 ) -> Response:
     stale = _settings(request).import_stale_seconds
     job = await imports.import_job(session, staff, job_id, stale_after=stale)
@@ -124,7 +127,7 @@ async def job_status(
 
 @router.get("/orders/import/{job_id}/rejects/{index}")
 async def download_rejects(
-    request: Request, session: SessionDep, staff: Importer, job_id: int, index: int
+    request: Request, session: SessionDep, staff: Importer, job_id: RowId, index: Position
 ) -> Response:
     job = await imports.import_job(session, staff, job_id)
     path = await asyncio.to_thread(imports.rejects_file, job, index)
