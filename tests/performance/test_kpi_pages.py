@@ -116,7 +116,7 @@ async def test_the_supervisor_clicks_a_fine_and_lands_on_the_late_note(
         data={"month": MONTH, "kind": "bonus", "agent_id": str(mei.id), "amount_yuan": "abc",
               "reason": "奖励", "csrf_token": csrf_from(page.text)},
     )  # fmt: skip
-    assert refused.status_code == 409 and "金额 &#39;abc&#39; 无效，请按元填写" in refused.text
+    assert refused.status_code == 409 and "&#39;abc&#39; 不是以元为单位的金额" in refused.text
     added = await client.post(
         "/performance/payroll/adjust",
         data={"month": MONTH, "kind": "bonus", "agent_id": str(mei.id), "amount_yuan": "12.50",

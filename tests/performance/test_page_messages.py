@@ -23,7 +23,7 @@ async def test_the_violations_page_speaks_chinese(
     assert no_note.status_code == 422 and "请写明经过" in no_note.text
     assert "say what happened" not in no_note.text
     no_amount = await client.post("/performance/violations", data={**form, "amount_yuan": "许多"})
-    assert no_amount.status_code == 422 and "&#39;许多&#39; 不是有效的金额" in no_amount.text
+    assert no_amount.status_code == 422 and "&#39;许多&#39; 不是以元为单位的金额" in no_amount.text
     loss = {**form, "rule": "loss_paid_at_cost_over", "note": "寄错了货"}
     small = await client.post("/performance/violations", data=loss)
     threshold = default_policy().fines.loss_paid_at_cost_over / 100

@@ -302,8 +302,10 @@ class Walk:
     def expect(self, probe: Probe, owner: str) -> Expect:
         if owner == OTHER_SHOP:
             if probe.filter and self.lets_in(probe.method, probe.route_path):
-                return "allow" if self.role in ("supervisor", "manager") else self.expect(
-                    probe, COLLEAGUE
+                return (
+                    "allow"
+                    if self.role in ("supervisor", "manager")
+                    else self.expect(probe, COLLEAGUE)
                 )
             return "refuse" if probe.leader == "refuse" or probe.agent == "refuse" else "deny"
         if not self.lets_in(probe.method, probe.route_path):
@@ -327,7 +329,8 @@ class Walk:
                 row = await session.get(KINDS[kind], ident)
             assert row is not None, (kind, ident)
             columns = tuple(
-                str(getattr(row, c.key)) for c in row.__table__.columns  # type: ignore[attr-defined]
+                str(getattr(row, c.key))
+                for c in row.__table__.columns  # type: ignore[attr-defined]
             )
             counts = []
             for model in (Event, AuditEntry, Message):

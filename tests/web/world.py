@@ -194,9 +194,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         far_chat = await _chat(session, far, "buyer-far", world.markers["far_chat"],
                                staff["far_agent"])  # fmt: skip
         bo_order = await _order(session, shop, "T-BO-1", staff["bo"], world.markers["bo_phone"])
-        cai_order = await _order(
-            session, shop, "T-CAI-1", staff["cai"], world.markers["cai_phone"]
-        )
+        cai_order = await _order(session, shop, "T-CAI-1", staff["cai"], world.markers["cai_phone"])
         far_order = await _order(session, far, "F-FAR-1", staff["far_agent"], "13912340009")
         world.objects = {
             COLLEAGUE: {

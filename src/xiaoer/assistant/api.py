@@ -21,6 +21,7 @@ from xiaoer.assistant.learning import classifier_for, do_record_feedback
 from xiaoer.assistant.models import ApprovalRequest
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.errors import refusal
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text
 from xiaoer.staff.models import StaffAccount
 
@@ -174,7 +175,7 @@ class DecisionIn(BaseModel):
 
 @router.post("/approvals/{request_id}/decision")
 async def decide(
-    request_id: int, body: DecisionIn, request: Request, session: SessionDep, staff: Staff
+    request_id: RowId, body: DecisionIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         row = await do_decide(

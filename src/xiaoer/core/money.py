@@ -4,9 +4,36 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from xiaoer.core.texts import say
+
+MAX_AMOUNT_FEN = 2**31 - 1  # what an amount column holds: over ¥21 million
+
 
 class MoneyError(ValueError):
     pass
+
+
+def typed_yuan(text: str) -> Decimal:
+    """An amount in yuan as someone typed it (``128``, ``128.5``, ``¥1,200``): a
+    finite number with at most two decimals, within what an amount column holds.
+
+    Raises :class:`MoneyError` saying what is wrong with it; ``inf``, ``NaN`` and
+    ``1e99`` are no amounts."""
+    raw = text.strip().replace(",", "").replace("，", "")
+    for mark in ("元", "￥", "¥"):
+        raw = raw.replace(mark, "")
+    raw = raw.strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise MoneyError(say("{text!r} is not an amount in yuan", text=text)) from exc
+    if not value.is_finite():
+        raise MoneyError(say("{text!r} is not an amount in yuan", text=text))
+    if abs(value) * 100 > MAX_AMOUNT_FEN:
+        raise MoneyError(say("{text!r} is too large an amount", text=text))
+    if value != value.quantize(Decimal("0.01")):
+        raise MoneyError(say("{text!r} has more than two decimals", text=text))
+    return value
 
 
 def yuan_to_fen(text: str | Decimal | int | float) -> int:

@@ -12,20 +12,35 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    """Answers 413 with a clear JSON message when a request body exceeds ``max_bytes``,
-    whether it announces its length or not."""
+    """Answers 413 with a clear JSON message when a request body exceeds its limit,
+    whether it announces its length or not: at once, before reading it, when the
+    announced length is too large, else as soon as the bytes read pass the limit.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    The limit is ``max_bytes``, or the first of ``by_prefix`` (path prefix, bytes)
+    whose prefix starts the request's path.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, by_prefix: tuple[tuple[str, int], ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.by_prefix = by_prefix
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.by_prefix:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -35,7 +50,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 
@@ -49,10 +64,10 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request too large: at most {self.max_bytes} bytes"}).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"request too large: at most {limit} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",

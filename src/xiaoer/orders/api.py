@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.params import QueryId, RowId
 from xiaoer.http.render import error_text
 from xiaoer.orders.access import contact_for
 from xiaoer.orders.errors import OrderError
@@ -54,7 +55,7 @@ def _note_json(request: Request, note: SellerNote | None) -> dict[str, Any] | No
 
 @router.get("/panel")
 async def buyer_orders(
-    request: Request, session: SessionDep, staff: Agent, customer_id: Annotated[int, Query(ge=1)]
+    request: Request, session: SessionDep, staff: Agent, customer_id: QueryId
 ) -> dict[str, Any]:
     """The buyer's latest orders with what is due on them, for the chat's side panel."""
     panel = await buyer_orders_for(session, staff, customer_id, PANEL_ORDERS)
@@ -95,7 +96,7 @@ class SendBody(BaseModel):
 
 @router.get("/tasks/{task_id}/message")
 async def preview_task_message(
-    request: Request, session: SessionDep, staff: Agent, task_id: int
+    request: Request, session: SessionDep, staff: Agent, task_id: RowId
 ) -> dict[str, Any]:
     """The confirmation or reminder a task would send, for the agent who may send it."""
     task, _order = await task_for(session, staff, task_id)
@@ -107,7 +108,7 @@ async def preview_task_message(
 
 @router.post("/tasks/{task_id}/send")
 async def send_task_message(
-    request: Request, session: SessionDep, staff: Agent, task_id: int, body: SendBody
+    request: Request, session: SessionDep, staff: Agent, task_id: RowId, body: SendBody
 ) -> dict[str, Any]:
     """Send the confirmation or reminder into the buyer's open conversation."""
     task, _order = await task_for(session, staff, task_id)
@@ -129,7 +130,7 @@ class NoteBody(BaseModel):
 
 @router.post("/{order_id}/note")
 async def write_note(
-    request: Request, session: SessionDep, staff: Agent, order_id: int, body: NoteBody
+    request: Request, session: SessionDep, staff: Agent, order_id: RowId, body: NoteBody
 ) -> dict[str, Any]:
     """Write the seller note from the chat; a note with errors is kept and they are shown."""
     order = await order_for(session, staff, order_id)
@@ -150,7 +151,7 @@ class FinishBody(BaseModel):
 
 @router.post("/tasks/{task_id}/finish")
 async def finish_task(
-    request: Request, session: SessionDep, staff: Agent, task_id: int, body: FinishBody
+    request: Request, session: SessionDep, staff: Agent, task_id: RowId, body: FinishBody
 ) -> dict[str, Any]:
     """Record how a task ended; a confirmation keeps the buyer's reply as evidence (O2)."""
     task, _order = await task_for(session, staff, task_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -16,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
+from xiaoer.core.money import MoneyError, typed_yuan
 from xiaoer.core.sheets import csv_writer
-from xiaoer.core.texts import say
+from xiaoer.core.texts import message_of
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, language_of, render
 from xiaoer.orders.access import contact_for, may_act
 from xiaoer.orders.changes import (
@@ -380,7 +381,7 @@ async def memos_csv(
 
 @router.get("/{order_id}", response_class=HTMLResponse)
 async def order_page(
-    request: Request, session: SessionDep, staff: Worker, order_id: int
+    request: Request, session: SessionDep, staff: Worker, order_id: RowId
 ) -> Response:
     order = await order_for(session, staff, order_id)
     return await _order_page(request, session, staff, order)
@@ -391,7 +392,7 @@ async def write_note(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    order_id: int,
+    order_id: RowId,
     text: Annotated[str, Form(max_length=2000)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -413,7 +414,7 @@ async def flag_order(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    order_id: int,
+    order_id: RowId,
     flag: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
     """Flag the order as this agent's sale; the service says who may (O4, O5)."""
@@ -431,16 +432,12 @@ async def flag_order(
 
 def _fen(text: str) -> int | None:
     """A yuan amount typed in a form (``128``, ``128.5``) in fen; empty means unchanged."""
-    text = text.strip().removeprefix("¥")
-    if not text:
+    if not text.strip():
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise OrderError(say("{text!r} is not an amount in yuan", text=text)) from exc
-    if value != value.quantize(Decimal("0.01")):
-        raise OrderError(say("{text!r} has more than two decimals", text=text))
-    return int(value * 100)
+        return int(typed_yuan(text) * 100)
+    except MoneyError as exc:
+        raise OrderError(message_of(exc)) from exc
 
 
 @router.post("/{order_id}/change", response_class=HTMLResponse)
@@ -448,7 +445,7 @@ async def change_order(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    order_id: int,
+    order_id: RowId,
     reason: Annotated[str, Form(max_length=500)] = "",
     goods: Annotated[str, Form(max_length=16)] = "",
     postage: Annotated[str, Form(max_length=16)] = "",
@@ -483,7 +480,7 @@ async def decide_change(
     request: Request,
     session: SessionDep,
     staff: Leader,
-    change_id: int,
+    change_id: RowId,
     decision: Annotated[str, Form(pattern="^(approve|refuse)$")],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -507,7 +504,7 @@ async def send_task_message(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    task_id: int,
+    task_id: RowId,
     text: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Send the confirmation or the reminder into the buyer's open conversation (O2, O6)."""
@@ -530,7 +527,7 @@ async def finish_task(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    task_id: int,
+    task_id: RowId,
     outcome: Annotated[str, Form(max_length=32)] = "",
     remark: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -553,7 +550,7 @@ async def finish_task(
 
 @router.get("/{order_id}/slip", response_class=HTMLResponse)
 async def production_slip(
-    request: Request, session: SessionDep, staff: SlipReader, order_id: int
+    request: Request, session: SessionDep, staff: SlipReader, order_id: RowId
 ) -> Response:
     """The slip the production team works from; only a note that parses is issued."""
     order = await order_for(session, staff, order_id)

@@ -23,6 +23,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import CustomerError
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import Order, TradeStatus
@@ -47,6 +48,7 @@ ACTOR = "site-api"
 NUMBER_PATTERN = "^[A-Za-z0-9-]{1,32}$"
 MAX_FEN = 100_000_000  # ¥1,000,000: a price, postage or payment
 MAX_TOTAL_FEN = 2_000_000_000  # an order's total fits the 32-bit amount columns
+MAX_BODY_BYTES = 16 * 1024  # docs/api.md promises it; refused before the body is read
 
 # The status names the staff pages show (web/i18n/zh/core.toml, [status]).
 STATUS_TEXT: dict[str, str] = {
@@ -225,7 +227,7 @@ def _taken(request: Request, number: str) -> HTTPException:
 
 @router.post("/{channel_id}/orders", status_code=201)
 async def create_order(
-    channel_id: int,
+    channel_id: RowId,
     body: SiteOrder,
     request: Request,
     response: Response,
@@ -257,7 +259,7 @@ async def create_order(
 
 @router.get("/{channel_id}/orders/{number}")
 async def get_order(
-    channel_id: int, number: Number, request: Request, authorization: Authorization = None
+    channel_id: RowId, number: Number, request: Request, authorization: Authorization = None
 ) -> dict[str, Any]:
     async with _db(request).session() as session:
         channel = await _channel(request, session, channel_id, authorization)
@@ -283,7 +285,7 @@ async def _commit(session: AsyncSession, order: Order) -> dict[str, Any]:
 
 @router.post("/{channel_id}/orders/{number}/pay")
 async def pay_order(
-    channel_id: int,
+    channel_id: RowId,
     number: Number,
     request: Request,
     body: PayBody | None = None,
@@ -303,7 +305,7 @@ async def pay_order(
 
 @router.post("/{channel_id}/orders/{number}/ship")
 async def ship_order(
-    channel_id: int,
+    channel_id: RowId,
     number: Number,
     body: ShipBody,
     request: Request,
@@ -326,7 +328,7 @@ async def ship_order(
 
 @router.post("/{channel_id}/orders/{number}/finish")
 async def finish_order(
-    channel_id: int, number: Number, request: Request, authorization: Authorization = None
+    channel_id: RowId, number: Number, request: Request, authorization: Authorization = None
 ) -> dict[str, Any]:
     async with _db(request).session() as session:
         order = await _change(request, session, channel_id, number, authorization)
@@ -339,7 +341,7 @@ async def finish_order(
 
 @router.post("/{channel_id}/orders/{number}/close")
 async def close_order(
-    channel_id: int,
+    channel_id: RowId,
     number: Number,
     request: Request,
     body: CloseBody | None = None,

@@ -145,7 +145,8 @@ def week_of(day: date) -> list[date]:
 def parse_month(month: str) -> date:
     """``"2026-03"`` → the first day of that month."""
     match = _MONTH.match(month.strip())
-    if match is None or not 1 <= int(match.group(2)) <= 12:
+    # A month's end is the next month's first day: 9999-12 has none a date can hold.
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 1 <= int(match.group(1)) < 9999:
         raise AttendanceError(say("month {month!r}: expected YYYY-MM, e.g. 2026-03", month=month))
     return date(int(match.group(1)), int(match.group(2)), 1)
 
@@ -955,9 +956,7 @@ async def summaries_for(
     return []
 
 
-async def coverage_for(
-    session: AsyncSession, staff: StaffAccount, day: date
-) -> list[PeakCoverage]:
+async def coverage_for(session: AsyncSession, staff: StaffAccount, day: date) -> list[PeakCoverage]:
     """The peak hours of a day against the roster and who was online: a leader's view."""
     return await peak_coverage(session, staff.shop_id, day) if is_leader(staff) else []
 

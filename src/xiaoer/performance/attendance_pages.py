@@ -20,6 +20,7 @@ from xiaoer.core.clock import from_local, local
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say
 from xiaoer.http.deps import SessionDep
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance import (
@@ -207,7 +208,7 @@ async def remove_from_roster(
     request: Request,
     session: SessionDep,
     staff: Leader,
-    entry_id: int,
+    entry_id: RowId,
     week: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     try:
@@ -284,7 +285,7 @@ async def request_leave(
 
 @router.post("/leave/{leave_id}/cancel", response_class=HTMLResponse)
 async def cancel_leave(
-    request: Request, session: SessionDep, staff: Worker, leave_id: int
+    request: Request, session: SessionDep, staff: Worker, leave_id: RowId
 ) -> Response:
     try:
         await do_cancel_leave(session, leave_id, staff)
@@ -299,7 +300,7 @@ async def decide_leave(
     request: Request,
     session: SessionDep,
     staff: Leader,
-    leave_id: int,
+    leave_id: RowId,
     outcome: Annotated[str, Form(pattern="^(approve|refuse)$")],
     decision: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:

@@ -681,6 +681,27 @@ def ends_before_start(start: date, end: date) -> Text:
     return say("the period ends ({end}) before it starts ({start})", end=end, start=start)
 
 
+# The lists behind a figure look a day at a time: a period of years is no question a
+# page asks, and one of thousands of years would keep the server busy for minutes.
+MAX_LIST_DAYS = 400
+
+
+def check_list_period(first: date, last: date) -> None:
+    """A period whose rounds, orders or buyers may be listed: forwards, at most
+    :data:`MAX_LIST_DAYS` long."""
+    if last < first:
+        raise KpiError(ends_before_start(first, last))
+    if (last - first).days >= MAX_LIST_DAYS:
+        raise KpiError(
+            say(
+                "list at most {days} days at a time; {first} to {last} is longer",
+                days=MAX_LIST_DAYS,
+                first=first,
+                last=last,
+            )
+        )
+
+
 def _figures(counts: Counts, scope: KpiScope) -> Figures:
     values = dict(counts.values)
     if scope is KpiScope.shop:
@@ -784,6 +805,7 @@ async def rounds_behind(
     limit: int = 500,
 ) -> list[ResponseRound]:
     """The response rounds behind a figure, oldest first (within the response hours)."""
+    check_list_period(first, last)
     if kind not in ROUND_KINDS:
         raise KpiError(
             say("kind {kind!r}: expected one of {kinds}", kind=kind, kinds=", ".join(ROUND_KINDS))
@@ -827,6 +849,7 @@ async def orders_behind(
     """Orders paid in the period: all (an agent's: those they own), those credited to
     an agent, silent ones; or ``reminded``: orders whose payment reminder was sent in
     the period, paid or not."""
+    check_list_period(first, last)
     if kind not in ORDER_KINDS:
         raise KpiError(
             say("kind {kind!r}: expected one of {kinds}", kind=kind, kinds=", ".join(ORDER_KINDS))
@@ -865,6 +888,7 @@ async def inquiries_behind(
     limit: int = 500,
 ) -> list[Conversation]:
     """Conversations in which buyers wrote during the period."""
+    check_list_period(first, last)
     start, end = await period_span(session, shop_id, first, last)
     wrote = select(Message.conversation_id).where(
         Message.shop_id == shop_id,

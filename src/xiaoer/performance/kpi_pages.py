@@ -26,6 +26,7 @@ from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import refusal
 from xiaoer.http.i18n import Translator
+from xiaoer.http.params import QueryId, RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.charts import bar_chart, line_chart
@@ -343,7 +344,7 @@ async def _behind(
 @router.get("/kpi/rounds", response_class=HTMLResponse)
 async def rounds_page(
     request: Request, session: SessionDep, staff: Worker, start: str | None = None,
-    end: str | None = None, agent: int | None = None, kind: str = "all",
+    end: str | None = None, agent: QueryId | None = None, kind: str = "all",
 ) -> Response:  # fmt: skip
     return await _behind(request, session, staff, start=start, end=end, agent=agent,
                          find=rounds_behind, template="performance/kpi_rounds.html",
@@ -353,7 +354,7 @@ async def rounds_page(
 @router.get("/kpi/orders", response_class=HTMLResponse)
 async def orders_page(
     request: Request, session: SessionDep, staff: Worker, start: str | None = None,
-    end: str | None = None, agent: int | None = None, kind: str = "paid",
+    end: str | None = None, agent: QueryId | None = None, kind: str = "paid",
 ) -> Response:  # fmt: skip
     return await _behind(request, session, staff, start=start, end=end, agent=agent,
                          find=orders_behind, template="performance/kpi_orders.html",
@@ -363,7 +364,7 @@ async def orders_page(
 @router.get("/kpi/buyers", response_class=HTMLResponse)
 async def buyers_page(
     request: Request, session: SessionDep, staff: Worker, start: str | None = None,
-    end: str | None = None, agent: int | None = None,
+    end: str | None = None, agent: QueryId | None = None,
 ) -> Response:  # fmt: skip
     return await _behind(request, session, staff, start=start, end=end, agent=agent,
                          find=inquiries_behind, template="performance/kpi_buyers.html",
@@ -372,7 +373,7 @@ async def buyers_page(
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
-    request: Request, session: SessionDep, staff: Worker, conversation_id: int
+    request: Request, session: SessionDep, staff: Worker, conversation_id: RowId
 ) -> Response:
     """A conversation as it happened, with its response rounds: the evidence of a figure."""
     conversation = await conversation_for(session, staff, conversation_id)

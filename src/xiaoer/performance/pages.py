@@ -9,9 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
-from xiaoer.core.texts import say
+from xiaoer.core.money import MoneyError, typed_yuan
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import status_of
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.violations import (
@@ -76,15 +77,9 @@ async def add_violation(
     amount_yuan: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     try:
-        amount = round(float(amount_yuan) * 100) if amount_yuan.strip() else None
-    except ValueError:
-        return await _page(
-            request,
-            session,
-            staff,
-            422,
-            error=error_text(request, say("{amount!r} is no amount", amount=amount_yuan)),
-        )
+        amount = int(typed_yuan(amount_yuan) * 100) if amount_yuan.strip() else None
+    except MoneyError as exc:
+        return await _page(request, session, staff, 422, error=error_text(request, exc))
     try:
         await do_add_violation(
             session, supervisor=staff, agent_id=agent_id, rule=rule, note=note, amount_fen=amount
@@ -100,7 +95,7 @@ async def appeal(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    violation_id: int,
+    violation_id: RowId,
     text: Annotated[str, Form(max_length=1000)],
 ) -> Response:
     violation = await violation_for(session, staff, violation_id)
@@ -117,7 +112,7 @@ async def decide(
     request: Request,
     session: SessionDep,
     staff: Leader,
-    violation_id: int,
+    violation_id: RowId,
     outcome: Annotated[str, Form(pattern="^(uphold|withdraw)$")],
     decision: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:

@@ -3,7 +3,7 @@ linked to its evidence; the supervisor adds adjustments, locks the month and exp
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import local, utcnow
-from xiaoer.core.money import fen_to_decimal, fen_to_yuan
+from xiaoer.core.money import MoneyError, fen_to_decimal, fen_to_yuan, typed_yuan
 from xiaoer.core.sheets import write_sheet
-from xiaoer.core.texts import say
+from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import status_of
 from xiaoer.http.i18n import Translator
@@ -127,18 +127,12 @@ async def payroll_page(
 
 
 def _fen(yuan: str) -> int | None:
-    text = yuan.strip()
-    if not text:
+    if not yuan.strip():
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise PayrollError(
-            say("amount {amount!r}: write it in yuan, e.g. 20 or 19.90", amount=yuan)
-        ) from exc
-    if value != value.quantize(Decimal("0.01")) or not value.is_finite():
-        raise PayrollError(say("amount {amount!r}: at most two decimals", amount=yuan))
-    return int(value * 100)
+        return int(typed_yuan(yuan) * 100)
+    except MoneyError as exc:
+        raise PayrollError(message_of(exc)) from exc
 
 
 async def _refused(

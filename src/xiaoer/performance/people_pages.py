@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.texts import Text, say
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import status_of
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
 from xiaoer.performance.attendance_pages import FormError, read_day
@@ -270,7 +271,9 @@ async def record_exam(
 
 
 @router.post("/promotion/{staff_id}/promote", response_class=HTMLResponse)
-async def promote(request: Request, session: SessionDep, staff: Leader, staff_id: int) -> Response:
+async def promote(
+    request: Request, session: SessionDep, staff: Leader, staff_id: RowId
+) -> Response:
     try:
         await do_promote(session, staff, staff_id, await shop_today(session, staff.shop_id))
     except PromotionError as exc:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from pydantic import BaseModel, Field
 
 from xiaoer.core.clock import utcnow
@@ -21,6 +21,7 @@ from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.settings import Settings
 from xiaoer.http.deps import SESSION_ID_KEY, SessionDep, require_staff, session_max_age
+from xiaoer.http.params import Cursor, RowId
 from xiaoer.http.render import error_text
 from xiaoer.reception import workbench
 from xiaoer.reception.autoreply import current_activities
@@ -114,7 +115,7 @@ async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
 
 @router.get("/conversations/{cid}")
 async def conversation(
-    cid: int, request: Request, session: SessionDep, staff: Staff
+    cid: RowId, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         return await workbench.conversation_panel(session, staff, cid)
@@ -124,7 +125,7 @@ async def conversation(
 
 @router.post("/conversations/{cid}/messages")
 async def send(
-    cid: int, body: SendIn, request: Request, session: SessionDep, staff: Staff
+    cid: RowId, body: SendIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         posted = await do_send_agent_message(
@@ -143,7 +144,7 @@ async def send(
 
 @router.post("/conversations/{cid}/transfer")
 async def transfer(
-    cid: int, body: TransferIn, request: Request, session: SessionDep, staff: Staff
+    cid: RowId, body: TransferIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         moved = await do_transfer(
@@ -161,7 +162,7 @@ async def transfer(
 
 @router.post("/conversations/{cid}/close")
 async def close(
-    cid: int, body: CloseIn, request: Request, session: SessionDep, staff: Staff
+    cid: RowId, body: CloseIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         closed = await do_close(session, actor=staff, conversation_id=cid, outcome=body.outcome)
@@ -173,7 +174,7 @@ async def close(
 
 @router.post("/conversations/{cid}/read")
 async def mark_read(
-    cid: int, request: Request, session: SessionDep, staff: Staff
+    cid: RowId, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
     try:
         await do_mark_read(session, staff, cid)
@@ -222,7 +223,7 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 
 @socket_router.websocket("/ws/workbench")
-async def workbench_socket(websocket: WebSocket, after: Annotated[int, Query(ge=0)] = 0) -> None:
+async def workbench_socket(websocket: WebSocket, after: Cursor = 0) -> None:
     """The shop's live events after ``after`` for a signed-in agent or supervisor,
     each as :mod:`xiaoer.core.event_kinds` lets this account receive it."""
     db: Database = websocket.app.state.db

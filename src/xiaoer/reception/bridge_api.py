@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
 from xiaoer.core.texts import say
 from xiaoer.customers.service import CustomerError, do_get_or_create_customer
+from xiaoer.http.params import Cursor, RowId
 from xiaoer.http.render import error_text
 from xiaoer.reception.bridge import (
     ChannelError,
@@ -43,7 +44,7 @@ def _db(request: Request) -> Database:
 
 @router.post("/{channel_id}/messages")
 async def post_message(
-    channel_id: int,
+    channel_id: RowId,
     body: BridgeMessage,
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
@@ -88,9 +89,9 @@ async def post_message(
 
 @router.get("/{channel_id}/replies")
 async def replies(
-    channel_id: int,
+    channel_id: RowId,
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """The shop's messages to this channel's buyers after event ``after``.

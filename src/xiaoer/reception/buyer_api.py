@@ -10,7 +10,6 @@ write into their access logs. Limits on size and rate answer with a clear error.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import timedelta
 from typing import Annotated, Any
@@ -26,6 +25,8 @@ from xiaoer.core.feed import follow
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer
+from xiaoer.http.inputs import loads as json_frame
+from xiaoer.http.params import Cursor
 from xiaoer.http.render import error_text
 from xiaoer.reception.buyers import (
     WIDGET_CHANNEL,
@@ -190,7 +191,7 @@ async def _receive(
 async def buyer_socket(
     websocket: WebSocket,
     shop_code: str,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     token: Annotated[str | None, Query(max_length=MAX_TOKEN_CHARS)] = None,
 ) -> None:
     """Live chat for one buyer: their own events after ``after``, and sending.
@@ -244,7 +245,7 @@ async def _first_frame_identity(websocket: WebSocket, shop_code: str) -> BuyerTo
     except WebSocketDisconnect:
         return None
     try:
-        frame = json.loads(raw) if len(raw) <= MAX_FRAME_BYTES else None
+        frame = json_frame(raw) if len(raw) <= MAX_FRAME_BYTES else None
         given = frame.get("token") if isinstance(frame, dict) else None
         if not (isinstance(frame, dict) and frame.get("type") == "auth"):
             raise BadToken(say("the buyer token is not valid"))
@@ -278,7 +279,7 @@ async def _handle_frame(
         await websocket.send_json({"type": "error", "message": _text(websocket, too_large)})
         return
     try:
-        frame = json.loads(raw)
+        frame = json_frame(raw)
         if not isinstance(frame, dict) or frame.get("type") != "send":
             raise ValueError('expected {"type": "send", "client_id": …, "text": …}')
         text, client_id = frame.get("text"), frame.get("client_id")

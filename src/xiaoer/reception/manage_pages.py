@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaoer.core.sheets import ImportReport, SheetError
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.reception import autoreply, phrases
 from xiaoer.reception.models import QuickPhrase
@@ -80,7 +81,7 @@ async def delete_phrase(
     request: Request,
     session: SessionDep,
     staff: Worker,
-    phrase_id: int,
+    phrase_id: RowId,
     scope: Annotated[str, Form(max_length=8)] = "own",
 ) -> Response:
     try:
@@ -182,7 +183,7 @@ async def save_auto_reply(
 
 @router.post("/auto-replies/{reply_id}/delete")
 async def delete_auto_reply(
-    request: Request, session: SessionDep, staff: Manager, reply_id: int
+    request: Request, session: SessionDep, staff: Manager, reply_id: RowId
 ) -> Response:
     try:
         await autoreply.do_delete_auto_reply(session, shop_id=staff.shop_id, reply_id=reply_id)

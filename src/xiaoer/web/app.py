@@ -12,10 +12,11 @@ from importlib import resources
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import HTTPException
+from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
@@ -33,6 +34,8 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
+from xiaoer.http.inputs import JsonCheck
+from xiaoer.http.limits import BodyLimit
 from xiaoer.http.render import error_text, language_of, render
 from xiaoer.orders import api as orders_api
 from xiaoer.orders import pages as orders_pages
@@ -42,6 +45,7 @@ from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
+from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre import pages as import_pages
 from xiaoer.sellercentre.cleanup import sweep_imports
 from xiaoer.sellercentre.imports import interrupt_jobs
@@ -75,6 +79,15 @@ STAFF_ROUTERS = (
     reception_manage.router,
 )
 
+
+# Request bodies: staff forms and spreadsheets of phrases or knowledge (2 MB each)
+# fit the general limit; an order import carries two export files; the site API
+# promises 16 KiB (docs/api.md), the buyer app (``/b``) holds its own.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+BODY_LIMITS = (
+    ("/site", site_api.MAX_BODY_BYTES),
+    ("/orders/import", 2 * jobfiles.MAX_UPLOAD_BYTES + 1024 * 1024),
+)
 
 # Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
 STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre")
@@ -138,7 +151,11 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     # Each added middleware wraps those added before it: the proxy's view of the
-    # request (scheme, client address) is settled first, for all the others.
+    # request (scheme, client address) is settled first, for all the others; a body
+    # is held to its size before it is read, and a JSON body checked before a route
+    # parses it (``xiaoer.http.inputs``).
+    app.add_middleware(JsonCheck)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, by_prefix=BODY_LIMITS)
     app.add_middleware(
         StaffSessions,
         outside=("/b", "/site"),
@@ -227,11 +244,41 @@ def _install_error_pages(app: FastAPI) -> None:
     async def not_found_here(request: Request, exc: NotFound) -> Response:
         return _refusal(request, 404, exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Where and why, never the input itself: it may be what cannot be shown
+        # (a lone surrogate, an infinite number) or what should not be echoed.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def overflow(request: Request, _exc: OverflowError) -> Response:
+        return _error(request, 422, "errors.out_of_range")
+
+    @app.exception_handler(DBAPIError)
+    async def database_refused(request: Request, exc: DBAPIError) -> Response:
+        # A value the checks let through but the column cannot hold (a number past
+        # its range) is the request's fault; anything else is the server's.
+        if _out_of_range(exc):
+            return _error(request, 422, "errors.out_of_range")
+        raise exc
+
     @app.exception_handler(404)
     async def not_found(request: Request, exc: HTTPException) -> Response:
         if _wants_json(request) or exc.detail not in (None, "Not Found"):
             return JSONResponse({"detail": exc.detail}, status_code=404)
         return _error(request, 404, "errors.not_found")
+
+
+def _out_of_range(exc: DBAPIError) -> bool:
+    # PostgreSQL's SQLSTATE 22003 (numeric_value_out_of_range) reached through
+    # asyncpg, or asyncpg's own refusal to encode a number for a column.
+    cause = exc.orig
+    found = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return found == "22003" or "out of int" in str(cause) or isinstance(cause, OverflowError)
 
 
 def _refusal(request: Request, status: int, exc: Exception) -> Response:
