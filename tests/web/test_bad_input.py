@@ -479,13 +479,15 @@ async def test_a_phrase_sheet_over_the_cap_is_refused(
 # --- spreadsheets are read off the event loop --------------------------------------
 
 
-async def test_uploaded_sheets_are_parsed_in_a_worker_thread(
+async def test_uploaded_sheets_are_read_off_the_event_loop(
     client: httpx.AsyncClient,
     db: Database,
     make_staff: MakeStaff,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The loop's thread only waits: a workbook taking seconds to read stalls nobody."""
+    """The loop's thread only waits: a workbook taking seconds to read stalls nobody.
+    Phrase and knowledge workbooks, and an order import's chunks, are read in worker
+    threads."""
     import xiaoer.core.sheets as sheets
 
     loop_thread = threading.get_ident()
@@ -576,3 +578,20 @@ async def test_a_phrase_with_a_control_character_still_exports(
     assert sheet.status_code == 200
     rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
     assert (None, "bell", "您好，在的") in rows
+
+
+async def test_a_page_lists_the_first_200_refused_rows_and_counts_the_rest(
+    client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("sup", "supervisor")
+    token = await _signed_in(client, "sup")
+    rows = [("快捷编码", "内容"), *[("", f"第{i}条") for i in range(250)]]
+    answer = await client.post(
+        "/reception/phrases/import",
+        files={"file": ("p.xlsx", _xlsx(rows), "x")},
+        data={"csrf_token": token, "scope": "own"},
+    )
+    assert answer.status_code == 200
+    assert "拒绝 250。" in answer.text
+    assert answer.text.count("<li>第 ") == 200 and "第 201 行" in answer.text
+    assert "……另有 50 行被拒绝，未在此逐一列出。" in answer.text

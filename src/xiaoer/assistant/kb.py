@@ -9,6 +9,7 @@ importing the same file again changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import lock_shop
 from xiaoer.core.errors import NotFound
-from xiaoer.core.sheets import ImportReport, sheet_rows, write_sheet
+from xiaoer.core.sheets import YIELD_EVERY, ImportReport, sheet_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
 
@@ -194,6 +195,8 @@ async def do_import_entries(session: AsyncSession, *, shop_id: int, data: bytes)
     await _adopt_defaults(session, shop_id)
     for line, row in rows:
         report.read += 1
+        if not report.read % YIELD_EVERY:
+            await asyncio.sleep(0)  # others' requests go on between slices of a large file
         item = EntryInput(
             intent=row["意图"],
             title=row["标题"],

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaoer.assistant import kb
 from xiaoer.assistant.classifier import BARGAIN_TYPES, INTENTS
 from xiaoer.assistant.knowledge import Entry, default_entries
-from xiaoer.core.sheets import ImportReport, SheetError
+from xiaoer.core.sheets import SheetError
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep, require_staff
-from xiaoer.http.render import error_text, render
+from xiaoer.http.render import error_text, render, report_shown
 from xiaoer.staff.models import StaffAccount
 
 router = APIRouter(prefix="/assistant")
@@ -22,12 +22,6 @@ Reader = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "m
 Manager = Annotated[StaffAccount, Depends(require_staff("manager"))]
 MAX_UPLOAD = 2 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _shown(request: Request, report: ImportReport) -> ImportReport:
-    """The import's report with each refused row's reason in the reader's language."""
-    report.rejected = [(line, error_text(request, reason)) for line, reason in report.rejected]
-    return report
 
 
 async def _page(
@@ -119,7 +113,7 @@ async def import_entries(
         problem = say("{filename}: {problem}", filename=file.filename, problem=message_of(exc))
         return await _page(request, session, staff, error=error_text(request, problem))
     await session.commit()
-    return await _page(request, session, staff, report=_shown(request, report))
+    return await _page(request, session, staff, report=report_shown(request, report))
 
 
 @router.get("/knowledge.xlsx")

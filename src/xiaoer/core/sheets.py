@@ -149,11 +149,14 @@ def _rows_of(
         yield line, {h: _text(values[i]) if i < len(values) else "" for h, i in wanted.items()}
 
 
+YIELD_EVERY = 200  # rows an import handles before letting other requests run
+
+
 async def sheet_rows(
     data: bytes, required: Sequence[str], optional: Sequence[str] = ()
 ) -> list[tuple[int, dict[str, str]]]:
-    """:func:`read_rows` as a list, parsed in a worker thread: a large workbook takes
-    a second or more to read, and the server answers everyone else meanwhile."""
+    """:func:`read_rows` as a list, read in a worker thread: a large workbook takes a
+    second or more to read, and the event loop answers everyone else meanwhile."""
     return await asyncio.to_thread(lambda: list(read_rows(data, required, optional)))
 
 

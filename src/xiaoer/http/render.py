@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -13,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from xiaoer.core.clock import local
 from xiaoer.core.money import fen_to_yuan
+from xiaoer.core.sheets import ImportReport
 from xiaoer.http.deps import CSRF_FIELD, csrf_token
 from xiaoer.http.i18n import DEFAULT_LANGUAGE, Translator
 from xiaoer.staff.models import StaffAccount
@@ -130,3 +132,35 @@ def render(
     }
     full.update(context or {})
     return templates.TemplateResponse(request, template, full, status_code=status_code)
+
+
+SHOWN_REJECTS = 200  # a page lists this many refused rows; the count says the rest
+
+
+@dataclass
+class ReportShown:
+    """An import's report as a page shows it: the counts, and the first refused rows
+    with their reasons in the reader's language."""
+
+    read: int
+    created: int
+    updated: int
+    unchanged: int
+    refused: int
+    rejected: list[tuple[int, str]]
+
+    @property
+    def unlisted(self) -> int:
+        return self.refused - len(self.rejected)
+
+
+def report_shown(request: HTTPConnection, report: ImportReport) -> ReportShown:
+    first = report.rejected[:SHOWN_REJECTS]
+    return ReportShown(
+        report.read,
+        report.created,
+        report.updated,
+        report.unchanged,
+        len(report.rejected),
+        [(line, error_text(request, reason)) for line, reason in first],
+    )

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from xiaoer.core.sheets import ImportReport, SheetError
+from xiaoer.core.sheets import SheetError
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
-from xiaoer.http.render import error_text, render
+from xiaoer.http.render import error_text, render, report_shown
 from xiaoer.reception import autoreply, phrases
 from xiaoer.reception.models import QuickPhrase
 from xiaoer.staff.models import StaffAccount
@@ -23,12 +23,6 @@ Worker = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "m
 Manager = Annotated[StaffAccount, Depends(require_staff("manager", "admin"))]
 MAX_UPLOAD = 2 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _shown(request: Request, report: ImportReport) -> ImportReport:
-    """The import's report with each refused row's reason in the reader's language."""
-    report.rejected = [(line, error_text(request, reason)) for line, reason in report.rejected]
-    return report
 
 
 async def _phrase_page(
@@ -117,7 +111,7 @@ async def import_phrases(
         problem = say("{filename}: {problem}", filename=file.filename, problem=message_of(exc))
         return await _phrase_page(request, session, staff, error=error_text(request, problem))
     await session.commit()
-    return await _phrase_page(request, session, staff, report=_shown(request, report))
+    return await _phrase_page(request, session, staff, report=report_shown(request, report))
 
 
 @router.get("/phrases.xlsx")

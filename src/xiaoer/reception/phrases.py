@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.sheets import ImportReport, sheet_rows, write_sheet
+from xiaoer.core.sheets import YIELD_EVERY, ImportReport, sheet_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
 from xiaoer.reception.models import QuickPhrase
@@ -151,6 +152,8 @@ async def do_import_phrases(
     seen: set[str] = set()
     for line, row in await sheet_rows(data, SHEET_HEADERS[1:], SHEET_HEADERS[:1]):
         report.read += 1
+        if not report.read % YIELD_EVERY:
+            await asyncio.sleep(0)  # others' requests go on between slices of a large file
         item = PhraseInput(shortcut=row["快捷编码"], text=row["内容"], group=row.get("分组", ""))
         try:
             check_phrase(item)
