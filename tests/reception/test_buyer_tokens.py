@@ -12,12 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import app_settings
-from tests.e2e.conftest import free_port
+from tests.live import serving
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
@@ -99,15 +98,8 @@ class Lines(logging.Handler):
 @pytest.fixture
 async def live(db: Database, database_url: str) -> AsyncIterator[str]:
     app = create_app(app_settings(database_url), db=db, broker=get_broker())
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info", access_log=True)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, log_level="info", access_log=True) as address:
+        yield address
 
 
 @pytest.fixture

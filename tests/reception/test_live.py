@@ -10,12 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
-from tests.e2e.conftest import free_port
+from tests.live import serving
 from xiaoer.core.broker import get_broker
 from xiaoer.core.db import Database
 from xiaoer.reception.service import do_set_presence
@@ -26,14 +25,8 @@ from xiaoer.web.app import create_app
 @pytest.fixture
 async def live(db: Database, database_url: str) -> AsyncIterator[str]:
     app = create_app(app_settings(database_url), db=db, broker=get_broker())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, log_level="warning") as address:
+        yield address
 
 
 @asynccontextmanager

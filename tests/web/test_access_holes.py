@@ -20,12 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
-from tests.e2e.conftest import free_port
+from tests.live import serving
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
@@ -47,14 +46,8 @@ BUYER_SECRET = "我下周要出国，帮我改地址到我公司"
 @pytest.fixture
 async def served(db: Database, database_url: str) -> AsyncIterator[str]:
     app = create_app(app_settings(database_url), db=db, broker=get_broker())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, log_level="warning") as address:
+        yield address
 
 
 async def _csrf(client: httpx.AsyncClient) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from annotated_types import Ge, Le
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from openpyxl import Workbook
@@ -29,7 +28,7 @@ from starlette.routing import Mount
 from websockets.asyncio.client import connect
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
-from tests.e2e.conftest import free_port
+from tests.live import serving
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.broker import get_broker
 from xiaoer.core.db import Database
@@ -68,14 +67,8 @@ def every_route(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]
 @pytest.fixture
 async def live(db: Database, database_url: str) -> AsyncIterator[str]:
     app = create_app(app_settings(database_url), db=db, broker=get_broker())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, log_level="warning") as address:
+        yield address
 
 
 async def _channel(db: Database, shop: Shop) -> tuple[int, dict[str, str]]:

@@ -26,12 +26,11 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
-from tests.e2e.conftest import free_port
+from tests.live import serving
 from tests.web.test_bad_input import every_route
 from xiaoer.core.broker import get_broker
 from xiaoer.core.db import Database
@@ -111,14 +110,8 @@ def _json(value: Any) -> bytes:
 @pytest.fixture
 async def live(db: Database, database_url: str) -> AsyncIterator[str]:
     app = create_app(app_settings(database_url), db=db, broker=get_broker())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, log_level="error") as address:
+        yield address
 
 
 class Walk:

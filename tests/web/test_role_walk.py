@@ -28,14 +28,13 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import app_settings, csrf_from, sign_in
-from tests.e2e.conftest import free_port
+from tests.live import serving
 from tests.web.world import (
     COLLEAGUE,
     DISCOUNT,
@@ -408,15 +407,8 @@ async def world(db: Database, shop: Shop) -> World:
 async def served(db: Database, database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """The app served by Uvicorn in the test's loop: HTTP through it, and its socket."""
     app = create_app(app_settings(database_url), db=db, broker=get_broker())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        yield client, f"127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as client:
+        yield client, address
 
 
 async def _socket_frames(address: str, cookies: httpx.Cookies) -> list[dict[str, Any]] | int:

@@ -20,6 +20,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xiaoer.http.limits import send_refusal
+
 MAX_INTEGER = 2**63 - 1  # the largest value a BIGINT column holds
 MAX_DEPTH = 64  # nesting no client of ours sends; deeper is refused, not recursed
 
@@ -123,7 +125,7 @@ class JsonCheck:
         body = b"".join(chunks)
         problem = problem_of(body)
         if problem is not None:
-            await _refuse(send, problem)
+            await send_refusal(send, 422, problem)
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
@@ -139,18 +141,3 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
         return {"type": "http.disconnect"}
 
     return receive
-
-
-async def _refuse(send: Send, problem: str) -> None:
-    body = json.dumps({"detail": problem}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
