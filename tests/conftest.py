@@ -7,6 +7,7 @@ the run beside the one named and dropped at the end, so runs never collide.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 import xiaoer.all_models  # noqa: F401
 from xiaoer.core.broker import MemoryBroker, set_broker
@@ -109,14 +111,24 @@ def on_postgres(database_url: str) -> bool:
 
 
 async def empty_all_tables(db: Database) -> None:
+    """Every table emptied. On PostgreSQL a server process of an end-to-end test may
+    still be reading while TRUNCATE takes its locks; should the server pick this
+    statement as a deadlock's victim, it is run again."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with db.engine.begin() as conn:
-        if db.dialect == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f'DELETE FROM "{table}"'))
+    for attempt in range(5):
+        try:
+            async with db.engine.begin() as conn:
+                if db.dialect == "postgresql":
+                    quoted = ", ".join(f'"{t}"' for t in tables)
+                    await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in tables:
+                        await conn.execute(text(f'DELETE FROM "{table}"'))
+            return
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
 
 
 @pytest.fixture
