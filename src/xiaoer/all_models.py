@@ -1,5 +1,6 @@
 """Imports every table so that metadata (and Alembic) sees the whole schema."""
 
+from xiaoer.aftersales import models as aftersales_models
 from xiaoer.assistant import models as assistant_models
 from xiaoer.catalog import models as catalog_models
 from xiaoer.core import models as core_models
@@ -12,6 +13,7 @@ from xiaoer.shops import models as shop_models
 from xiaoer.staff import models as staff_models
 
 __all__ = [
+    "aftersales_models",
     "assistant_models",
     "catalog_models",
     "core_models",

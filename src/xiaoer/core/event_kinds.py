@@ -70,6 +70,8 @@ EVENT_KINDS: dict[str, Audience] = {
     "order.flag": SHOP,
     "order.imported": LEADERS_ONLY,
     "order.task": CONCERNED,
+    # after-sales: the supervisor's floor, and the agent who made the move
+    "refund.status": Audience(True, "concerned", ("by",)),
     "order.task_done": CONCERNED,
     "order.change": CONCERNED,
     # performance: each agent's own record

@@ -1,0 +1,176 @@
+"""Refunds: who may open and move them, within what amount, and what each move leaves.
+
+Every refund change goes through :func:`do_open_refund` or :func:`do_move_refund`,
+which check who may (:func:`check_may_handle`) and how much (the order's payment
+less what is refunded or asked already), move the states through
+:func:`xiaoer.aftersales.refund_states.next_state`, and leave an audit entry and a
+``refund.status`` event — whether a page, the API or an import asked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.aftersales.models import Refund
+from xiaoer.aftersales.refund_states import (
+    OPEN,
+    GoodsStatus,
+    Move,
+    RefundKind,
+    RefundStateError,
+    RefundStatus,
+    State,
+    check_amount,
+    next_state,
+)
+from xiaoer.core.audit import record_audit
+from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotFound, NotPermitted
+from xiaoer.core.events import record_event
+from xiaoer.core.texts import say
+from xiaoer.orders.models import Order
+from xiaoer.staff.models import StaffAccount, Team, is_leader
+
+
+def check_may_handle(staff: StaffAccount) -> None:
+    """Refunds are the after-sales team's work, and their supervisors' and managers'."""
+    if is_leader(staff):
+        return
+    if staff.has_role("agent") and staff.team == Team.aftersale.value:
+        return
+    raise NotPermitted(say("only after-sales agents, supervisors and managers handle refunds"))
+
+
+async def refund_for(session: AsyncSession, staff: StaffAccount, refund_id: int) -> Refund:
+    """The refund, if it is of the caller's shop and the caller handles refunds."""
+    check_may_handle(staff)
+    refund = await session.get(Refund, refund_id)
+    if refund is None or refund.shop_id != staff.shop_id:
+        raise NotFound(say("no such refund"))
+    return refund
+
+
+async def _claimed_fen(session: AsyncSession, order_id: int) -> int:
+    """What open refunds of the order ask for already."""
+    asked = await session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
+            Refund.order_id == order_id, Refund.status.in_([s.value for s in OPEN])
+        )
+    )
+    return int(asked or 0)
+
+
+async def do_open_refund(
+    session: AsyncSession,
+    staff: StaffAccount,
+    *,
+    order_id: int,
+    kind: RefundKind,
+    amount_fen: int,
+    reason: str,
+    goods: GoodsStatus = GoodsStatus.BUYER_RECEIVED,
+    now: datetime | None = None,
+) -> Refund:
+    """Record a buyer's request on an order of the caller's shop (flushed, not
+    committed): at most what was paid less what is refunded or asked already."""
+    check_may_handle(staff)
+    order = await session.get(Order, order_id)
+    if order is None or order.shop_id != staff.shop_id:
+        raise NotFound(say("no order {order_id}", order_id=order_id))
+    if not reason.strip():
+        raise RefundStateError(say("say what the buyer asks the refund for"))
+    already = order.refunded_fen + await _claimed_fen(session, order.id)
+    check_amount(amount_fen, paid_fen=order.paid_fen, refunded_fen=already)
+    moment = now or utcnow()
+    refund = Refund(
+        shop_id=staff.shop_id,
+        order_id=order.id,
+        kind=kind.value,
+        status=RefundStatus.WAIT_SELLER_AGREE.value,
+        goods=goods.value,
+        amount_fen=amount_fen,
+        reason=reason.strip()[:200],
+        opened_by=staff.id,
+        created_at=moment,
+        updated_at=moment,
+    )
+    session.add(refund)
+    await session.flush()
+    await _left(session, staff, refund, None, "open", moment)
+    return refund
+
+
+async def do_move_refund(
+    session: AsyncSession,
+    staff: StaffAccount,
+    refund_id: int,
+    move: Move,
+    *,
+    reason: str = "",
+    waybill: str = "",
+    carrier: str = "",
+    now: datetime | None = None,
+) -> Refund:
+    """Make ``move`` on the refund (flushed, not committed); a success adds the amount
+    to the order's refunded total."""
+    refund = await refund_for(session, staff, refund_id)
+    before = State(RefundStatus(refund.status), GoodsStatus(refund.goods), RefundKind(refund.kind))
+    after = next_state(before, move, reason=reason, waybill=waybill, carrier=carrier)
+    moment = now or utcnow()
+    refund.status = after.status.value
+    refund.goods = after.goods.value
+    if move is Move.refuse:
+        refund.refusal = reason.strip()[:500]
+    if move is Move.send_back:
+        refund.return_waybill = waybill.strip()[:64]
+        refund.return_carrier = carrier.strip()[:32]
+    refund.updated_at = moment
+    if after.status is RefundStatus.SUCCESS:
+        order = await session.get(Order, refund.order_id)
+        if order is not None:
+            order.refunded_fen += refund.amount_fen
+    await session.flush()
+    await _left(session, staff, refund, before, move.value, moment, reason)
+    return refund
+
+
+async def _left(
+    session: AsyncSession,
+    staff: StaffAccount,
+    refund: Refund,
+    before: State | None,
+    action: str,
+    moment: datetime,
+    reason: str = "",
+) -> None:
+    now_state = {"status": refund.status, "goods": refund.goods}
+    await record_audit(
+        session,
+        shop_id=refund.shop_id,
+        actor=staff.number or staff.username,
+        entity="refund",
+        entity_id=str(refund.id),
+        action=action,
+        before={"status": before.status.value, "goods": before.goods.value} if before else None,
+        after=now_state,
+        reason=reason,
+        at=moment,
+    )
+    await record_event(
+        session,
+        refund.shop_id,
+        "refund.status",
+        {
+            "refund_id": refund.id,
+            "order_id": refund.order_id,
+            "kind": refund.kind,
+            "amount_fen": refund.amount_fen,
+            "move": action,
+            "by": staff.id,
+            **now_state,
+        },
+        at=moment,
+    )
