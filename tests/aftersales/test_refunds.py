@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import MakeStaff
 from xiaoer.aftersales.models import Refund
 from xiaoer.aftersales.refund_states import GoodsStatus, Move, RefundKind, RefundStateError
-from xiaoer.aftersales.refunds import do_move_refund, do_open_refund, refund_for
+from xiaoer.aftersales.refunds import RefundHeld, do_move_refund, do_open_refund, refund_for
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.models import AuditEntry, Event
@@ -137,3 +139,31 @@ async def test_only_after_sales_agents_and_leaders_handle_refunds_of_their_own_s
             await do_move_refund(session, outsider, refund_id, Move.agree)
         kept = await session.get(Refund, refund_id)
         assert kept is not None and kept.status == "WAIT_SELLER_AGREE"
+
+
+async def test_on_the_peak_day_an_agreement_waits_for_the_next_day_and_names_the_deadline(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    ling = await make_staff("ling", team="aftersale")
+    order_id = await _paid_order(db, shop.id, "S-4", 9900)
+    peak = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)  # 10:00 on the shop's clock
+    async with db.session() as session:
+        staff = await session.get(StaffAccount, ling.id)
+        assert staff is not None
+        refund = await do_open_refund(
+            session, staff, order_id=order_id, kind=RefundKind.refund_only,
+            amount_fen=9900, reason="不想要了", now=peak,
+        )  # fmt: skip
+        refund.deadline_at = datetime(2026, 11, 13, 2, 0, tzinfo=UTC)
+        with pytest.raises(RefundHeld) as held:
+            await do_move_refund(session, staff, refund.id, Move.agree, now=peak)
+        assert str(held.value) == (
+            "refunds are agreed from 2026-11-12 00:00 (peak day); "
+            "the platform's deadline 2026-11-13 10:00 still runs"
+        )
+        last_minute = datetime(2026, 11, 11, 15, 59, tzinfo=UTC)  # 23:59 in the shop
+        with pytest.raises(RefundHeld):
+            await do_move_refund(session, staff, refund.id, Move.agree, now=last_minute)
+        next_day = datetime(2026, 11, 11, 16, 0, tzinfo=UTC)  # 00:00 on 11-12 in the shop
+        agreed = await do_move_refund(session, staff, refund.id, Move.agree, now=next_day)
+        assert agreed.status == "SUCCESS"

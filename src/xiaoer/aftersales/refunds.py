@@ -9,7 +9,7 @@ less what is refunded or asked already), move the states through
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +30,10 @@ from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.orders.models import Order
+from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import StaffAccount, Team, is_leader
 
 
@@ -51,6 +53,37 @@ async def refund_for(session: AsyncSession, staff: StaffAccount, refund_id: int)
     if refund is None or refund.shop_id != staff.shop_id:
         raise NotFound(say("no such refund"))
     return refund
+
+
+class RefundHeld(RefundStateError):
+    """An agreement asked for on a peak day of the policy's refund blackout."""
+
+
+async def check_not_held(session: AsyncSession, refund: Refund, now: datetime) -> None:
+    """On a peak day of the policy (``aftersales.refund_blackout_days``, the shop's
+    wall clock) refunds are agreed only from the next day; the platform's own
+    deadline keeps running meanwhile, so the refusal names it."""
+    today = await shop_today(session, refund.shop_id, now)
+    policy = await policy_on(session, refund.shop_id, today)
+    if today.strftime("%m-%d") not in policy.aftersales.refund_blackout_days:
+        return
+    deadline = ""
+    if refund.deadline_at is not None:
+        zone = await shop_zone(session, refund.shop_id)
+        deadline = refund.deadline_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    opens = today + timedelta(days=1)
+    if deadline:
+        raise RefundHeld(
+            say(
+                "refunds are agreed from {opens} 00:00 (peak day); "
+                "the platform's deadline {deadline} still runs",
+                opens=opens.isoformat(),
+                deadline=deadline,
+            )
+        )
+    raise RefundHeld(
+        say("refunds are agreed from {opens} 00:00 (peak day)", opens=opens.isoformat())
+    )
 
 
 async def _claimed_fen(session: AsyncSession, order_id: int) -> int:
@@ -120,6 +153,8 @@ async def do_move_refund(
     before = State(RefundStatus(refund.status), GoodsStatus(refund.goods), RefundKind(refund.kind))
     after = next_state(before, move, reason=reason, waybill=waybill, carrier=carrier)
     moment = now or utcnow()
+    if move is Move.agree:
+        await check_not_held(session, refund, moment)
     refund.status = after.status.value
     refund.goods = after.goods.value
     if move is Move.refuse:
