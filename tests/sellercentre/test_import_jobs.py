@@ -10,8 +10,10 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +29,7 @@ from xiaoer.core.policy import Policy, policy_from_data
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.core.timers import fire_all_due
 from xiaoer.orders.models import Order
-from xiaoer.sellercentre import imports
+from xiaoer.sellercentre import imports, ingest
 from xiaoer.sellercentre.cleanup import sweep_imports
 from xiaoer.sellercentre.imports import (
     CLEAN,
@@ -444,22 +446,46 @@ async def test_a_run_whose_job_was_resumed_elsewhere_stops_and_writes_nothing(
 
 
 async def test_a_server_stopping_in_good_order_leaves_its_imports_resumable(
-    db: Database, make_staff: MakeStaff, shop: Shop, tmp_path: Path
+    db: Database,
+    make_staff: MakeStaff,
+    shop: Shop,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     boss = await make_staff("boss", "supervisor")
     order_list, item_list = write_sample_export(tmp_path / "export", 6000, seed=12, quirks=False)
     run = await _stored_job(db, boss, imports_root(tmp_path / "data"), order_list, item_list)
+    # The import waits before its second chunk until the server is stopping, so the
+    # stop finds it halfway however fast this machine reads.
+    stopping = asyncio.Event()
+    chunks = ingest._chunks
+
+    async def held(rows: Any, size: int) -> AsyncIterator[list[Any]]:
+        async for number, batch in _numbered(chunks(rows, size)):
+            if number:
+                await stopping.wait()
+            yield batch
+
+    monkeypatch.setattr(ingest, "_chunks", held)
     start_in_background(db, run, stale_after=60)
     deadline = time.monotonic() + 20
     while (await _job(db, run.job_id)).done_bytes == 0:  # under way
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
+    asyncio.get_running_loop().call_soon(stopping.set)  # once the stop is asked for
     await interrupt_jobs()
     job = await _job(db, run.job_id)
     assert job.status == "interrupted" and job.finished_at is None
     assert job.error == "the server stopped during the import; resume it to finish"
     assert 0 < job.done_bytes < job.total_bytes
     assert run.orders.is_file() and run.items is not None and run.items.is_file()
+
+
+async def _numbered(batches: AsyncIterator[list[Any]]) -> AsyncIterator[tuple[int, list[Any]]]:
+    number = 0
+    async for batch in batches:
+        yield number, batch
+        number += 1
 
 
 async def test_a_worker_starting_marks_the_imports_whose_process_died(
@@ -483,4 +509,3 @@ async def test_a_worker_starting_marks_the_imports_whose_process_died(
     assert done.returncode == 0, done.stderr
     assert (await _job(db, dead.id)).status == JobStatus.interrupted.value
     assert _mode(tmp_path / "imports") == 0o700
-
