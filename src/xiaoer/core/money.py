@@ -51,6 +51,11 @@ def yuan_to_fen(text: str | Decimal | int | float) -> int:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def typed_fen(text: str) -> int | None:
+    """:func:`typed_yuan` in fen; an empty field is None (nothing typed)."""
+    return int(typed_yuan(text) * 100) if text.strip() else None
+
+
 def fen_to_yuan(fen: int) -> str:
     """``12345`` → ``"123.45"``."""
     sign = "-" if fen < 0 else ""

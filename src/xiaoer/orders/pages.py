@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.models import AuditEntry
-from xiaoer.core.money import MoneyError, typed_yuan
+from xiaoer.core.money import MoneyError, typed_fen
 from xiaoer.core.sheets import csv_writer
 from xiaoer.core.texts import message_of
 from xiaoer.http.deps import SessionDep, require_staff
@@ -432,10 +432,8 @@ async def flag_order(
 
 def _fen(text: str) -> int | None:
     """A yuan amount typed in a form (``128``, ``128.5``) in fen; empty means unchanged."""
-    if not text.strip():
-        return None
     try:
-        return int(typed_yuan(text) * 100)
+        return typed_fen(text)
     except MoneyError as exc:
         raise OrderError(message_of(exc)) from exc
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
-from xiaoer.core.money import MoneyError, typed_yuan
+from xiaoer.core.money import MoneyError, typed_fen
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import status_of
 from xiaoer.http.params import RowId
@@ -77,7 +77,7 @@ async def add_violation(
     amount_yuan: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     try:
-        amount = int(typed_yuan(amount_yuan) * 100) if amount_yuan.strip() else None
+        amount = typed_fen(amount_yuan)
     except MoneyError as exc:
         return await _page(request, session, staff, 422, error=error_text(request, exc))
     try:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import local, utcnow
-from xiaoer.core.money import MoneyError, fen_to_decimal, fen_to_yuan, typed_yuan
+from xiaoer.core.money import MoneyError, fen_to_decimal, fen_to_yuan, typed_fen
 from xiaoer.core.sheets import write_sheet
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep
@@ -127,10 +127,8 @@ async def payroll_page(
 
 
 def _fen(yuan: str) -> int | None:
-    if not yuan.strip():
-        return None
     try:
-        return int(typed_yuan(yuan) * 100)
+        return typed_fen(yuan)
     except MoneyError as exc:
         raise PayrollError(message_of(exc)) from exc
 
