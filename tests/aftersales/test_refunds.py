@@ -34,7 +34,7 @@ async def _paid_order(db: Database, shop_id: int, number: str, price_fen: int) -
 async def test_a_return_is_agreed_sent_back_confirmed_and_counted_on_the_order(
     db: Database, shop: Shop, make_staff: MakeStaff
 ) -> None:
-    ling = await make_staff("ling", team="aftersale")
+    ling = await make_staff("ling", team="aftersale", level="senior")
     order_id = await _paid_order(db, shop.id, "S-1", 9900)
     async with db.session() as session:
         staff = await session.get(StaffAccount, ling.id)
@@ -70,7 +70,7 @@ async def test_a_return_is_agreed_sent_back_confirmed_and_counted_on_the_order(
 async def test_a_refund_asks_at_most_what_is_left_of_the_payment(
     db: Database, shop: Shop, make_staff: MakeStaff
 ) -> None:
-    ling = await make_staff("ling", team="aftersale")
+    ling = await make_staff("ling", team="aftersale", level="senior")
     order_id = await _paid_order(db, shop.id, "S-2", 9900)
     async with db.session() as session:
         staff = await session.get(StaffAccount, ling.id)
@@ -91,7 +91,7 @@ async def test_a_refund_asks_at_most_what_is_left_of_the_payment(
 async def test_only_after_sales_agents_and_leaders_handle_refunds_of_their_own_shop(
     db: Database, shop: Shop, make_staff: MakeStaff
 ) -> None:
-    ling = await make_staff("ling", team="aftersale")
+    ling = await make_staff("ling", team="aftersale", level="senior")
     mei = await make_staff("mei", team="presale")
     sup = await make_staff("sup", "supervisor")
     war = await make_staff("war", "warehouse")
@@ -144,7 +144,7 @@ async def test_only_after_sales_agents_and_leaders_handle_refunds_of_their_own_s
 async def test_on_the_peak_day_an_agreement_waits_for_the_next_day_and_names_the_deadline(
     db: Database, shop: Shop, make_staff: MakeStaff
 ) -> None:
-    ling = await make_staff("ling", team="aftersale")
+    ling = await make_staff("ling", team="aftersale", level="senior")
     order_id = await _paid_order(db, shop.id, "S-4", 9900)
     peak = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)  # 10:00 on the shop's clock
     async with db.session() as session:

@@ -30,6 +30,7 @@ from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
+from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.orders.models import Order
@@ -84,6 +85,129 @@ async def check_not_held(session: AsyncSession, refund: Refund, now: datetime) -
     raise RefundHeld(
         say("refunds are agreed from {opens} 00:00 (peak day)", opens=opens.isoformat())
     )
+
+
+class RefundNeedsApproval(RefundStateError):
+    """An agreement above the agent's authority: the supervisor approves it."""
+
+
+async def check_within_authority(
+    session: AsyncSession, staff: StaffAccount, refund: Refund
+) -> None:
+    """An agent agrees a refund up to their level's ``authority.<level>.max_refund_fen``;
+    above it (and always, while a supervisor's decision is asked) the supervisor does."""
+    if is_leader(staff):
+        return
+    if refund.approval == APPROVAL_ASKED:
+        raise RefundNeedsApproval(say("the supervisor has been asked to decide this refund"))
+    policy = await policy_on(session, refund.shop_id)
+    authority = policy.authority.get(staff.level)
+    limit = authority.max_refund_fen if authority is not None else 0
+    if refund.amount_fen > limit:
+        raise RefundNeedsApproval(
+            say(
+                "a refund of ¥{amount} is above your authority of ¥{limit}: ask the supervisor",
+                amount=fen_to_yuan(refund.amount_fen),
+                limit=fen_to_yuan(limit),
+            )
+        )
+
+
+APPROVAL_ASKED = "asked"
+APPROVAL_APPROVED = "approved"
+APPROVAL_REFUSED = "refused"
+
+
+async def do_ask_approval(
+    session: AsyncSession,
+    staff: StaffAccount,
+    refund_id: int,
+    *,
+    reason: str,
+    now: datetime | None = None,
+) -> Refund:
+    """Ask the supervisor to agree a refund above the agent's authority (one click)."""
+    refund = await refund_for(session, staff, refund_id)
+    if RefundStatus(refund.status) is not RefundStatus.WAIT_SELLER_AGREE:
+        raise RefundStateError(say("only a refund waiting for the shop's agreement is asked about"))
+    if refund.approval == APPROVAL_ASKED:
+        raise RefundStateError(say("the supervisor has been asked to decide this refund"))
+    moment = now or utcnow()
+    refund.approval = APPROVAL_ASKED
+    refund.asked_by, refund.asked_at = staff.id, moment
+    refund.decided_by, refund.decision_note = None, ""
+    refund.updated_at = moment
+    await session.flush()
+    await _approval_told(session, staff, refund, "asked", reason.strip()[:500], moment)
+    return refund
+
+
+async def do_decide_approval(
+    session: AsyncSession,
+    leader: StaffAccount,
+    refund_id: int,
+    *,
+    approve: bool,
+    note: str = "",
+    now: datetime | None = None,
+) -> Refund:
+    """The supervisor's answer: an approval agrees the refund at once (held on a peak
+    day like any agreement); a refusal sends it back to the agent with the note."""
+    refund = await refund_for(session, leader, refund_id)
+    if not is_leader(leader):
+        raise NotPermitted(say("only a supervisor or a manager decides above an agent's authority"))
+    if refund.approval != APPROVAL_ASKED:
+        raise RefundStateError(say("nobody has asked for a decision on this refund"))
+    moment = now or utcnow()
+    if approve:
+        await do_move_refund(session, leader, refund.id, Move.agree, reason=note, now=moment)
+    refund.approval = APPROVAL_APPROVED if approve else APPROVAL_REFUSED
+    refund.decided_by, refund.decision_note = leader.id, note.strip()[:500]
+    await session.flush()
+    await _approval_told(session, leader, refund, refund.approval, refund.decision_note, moment)
+    return refund
+
+
+async def refunds_to_decide(session: AsyncSession, staff: StaffAccount) -> list[Refund]:
+    """Refunds waiting for a supervisor's decision, for those who decide them."""
+    if not is_leader(staff):
+        return []
+    rows = await session.scalars(
+        select(Refund)
+        .where(Refund.shop_id == staff.shop_id, Refund.approval == APPROVAL_ASKED)
+        .order_by(Refund.asked_at, Refund.id)
+    )
+    return list(rows)
+
+
+async def _approval_told(
+    session: AsyncSession,
+    staff: StaffAccount,
+    refund: Refund,
+    action: str,
+    reason: str,
+    moment: datetime,
+) -> None:
+    await record_audit(
+        session,
+        shop_id=refund.shop_id,
+        actor=staff.number or staff.username,
+        entity="refund",
+        entity_id=str(refund.id),
+        action=f"approval {action}",
+        before=None,
+        after={"approval": refund.approval, "amount_fen": refund.amount_fen},
+        reason=reason,
+        at=moment,
+    )
+    await record_event(
+        session,
+        refund.shop_id,
+        "refund.approval",
+        {"refund_id": refund.id, "order_id": refund.order_id, "approval": refund.approval,
+         "amount_fen": refund.amount_fen, "asked_by": refund.asked_by, "by": staff.id},
+        at=moment,
+    )  # fmt: skip
 
 
 async def _claimed_fen(session: AsyncSession, order_id: int) -> int:
@@ -154,6 +278,7 @@ async def do_move_refund(
     after = next_state(before, move, reason=reason, waybill=waybill, carrier=carrier)
     moment = now or utcnow()
     if move is Move.agree:
+        await check_within_authority(session, staff, refund)
         await check_not_held(session, refund, moment)
     refund.status = after.status.value
     refund.goods = after.goods.value

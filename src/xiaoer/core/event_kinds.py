@@ -72,6 +72,9 @@ EVENT_KINDS: dict[str, Audience] = {
     "order.task": CONCERNED,
     # after-sales: the supervisor's floor, and the agent who made the move
     "refund.status": Audience(True, "concerned", ("by",)),
+    "refund.approval": Audience(True, "concerned", ("asked_by", "by")),
+    "ticket.moved": Audience(True, "concerned", ("owner_id", "by", "was_owner_id")),
+    "complaint.major": LEADERS_ONLY,
     "order.task_done": CONCERNED,
     "order.change": CONCERNED,
     # performance: each agent's own record
@@ -80,6 +83,7 @@ EVENT_KINDS: dict[str, Audience] = {
     "violation.absent": CONCERNED,
     "violation.late": CONCERNED,
     "violation.online_unattended": CONCERNED,
+    "violation.complaint_reply_missed": CONCERNED,
     "violation.added": CONCERNED,
     "violation.appealed": CONCERNED,
     "violation.decided": CONCERNED,

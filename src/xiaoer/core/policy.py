@@ -186,6 +186,32 @@ class Aftersales(Section):
     major_complaint_notify_minutes: int = _req(
         "S3 S7", "Minutes within which a major complaint reaches the leadership.", default=10, ge=1
     )
+    refund_due_hours: int = _req(
+        "S1 S2",
+        "Hours within which a refund, return or exchange case is handled.",
+        default=24,
+        ge=1,
+    )
+    complaint_due_hours: int = _req(
+        "S1 S3", "Hours within which a complaint case is handled.", default=4, ge=1
+    )
+    review_due_hours: int = _req(
+        "S1 S4", "Hours within which a neutral or bad review case is handled.", default=48, ge=1
+    )
+    inquiry_due_hours: int = _req(
+        "S1", "Hours within which any other after-sales case is handled.", default=24, ge=1
+    )
+    tell_buyer_progress: bool = _req(
+        "S1", "Tell the buyer in their chat when their case moves.", default=True
+    )
+    major_complaint_fen: Fen = _req(
+        "S3", "A complaint about an order of at least this amount (fen) is major.", default=100000
+    )
+    major_complaint_words: list[str] = _req(
+        "S3",
+        "Words in a buyer's complaint that make it major.",
+        default=["投诉", "12315", "工商", "媒体", "曝光", "律师", "起诉"],
+    )
 
     @field_validator("refund_blackout_days")
     @classmethod
@@ -239,6 +265,9 @@ class Fines(Section):
     )
     late_free_minutes: int = _req(
         "P4 P7", "A late arrival of at most this many minutes can be a free one.", default=10, ge=0
+    )
+    complaint_reply_missed: Fen = _req(
+        "P4 S3", "Fine (fen) for missing the next reply promised on a complaint.", default=5000
     )
     bad_review_not_changed: Fen = _req(
         "P3", "Fine (fen) for a bad review caused by an agent and not changed.", default=10000
@@ -333,6 +362,9 @@ class Authority(Section):
     max_shipping_fee_change_fen: Fen = Field(
         description="Largest change to the shipping fee (fen)."
     )
+    max_refund_fen: Fen = Field(
+        default=0, description="Largest refund agreed without the supervisor (fen)."
+    )
 
 
 _AUTHORITY_DEFAULTS = {
@@ -342,6 +374,7 @@ _AUTHORITY_DEFAULTS = {
         free_shipping=False,
         max_gift_fen=0,
         max_shipping_fee_change_fen=0,
+        max_refund_fen=3000,
     ),
     "intermediate": Authority(
         max_discount_fen=500,
@@ -349,6 +382,7 @@ _AUTHORITY_DEFAULTS = {
         free_shipping=False,
         max_gift_fen=1000,
         max_shipping_fee_change_fen=500,
+        max_refund_fen=10000,
     ),
     "senior": Authority(
         max_discount_fen=2000,
@@ -356,6 +390,7 @@ _AUTHORITY_DEFAULTS = {
         free_shipping=True,
         max_gift_fen=3000,
         max_shipping_fee_change_fen=1500,
+        max_refund_fen=30000,
     ),
     "account_manager": Authority(
         max_discount_fen=5000,
@@ -363,6 +398,7 @@ _AUTHORITY_DEFAULTS = {
         free_shipping=True,
         max_gift_fen=5000,
         max_shipping_fee_change_fen=3000,
+        max_refund_fen=100000,
     ),
 }
 
