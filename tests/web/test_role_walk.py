@@ -46,6 +46,7 @@ from tests.web.world import (
     build_world,
     forbidden_markers,
 )
+from xiaoer.aftersales.models import Ticket, TicketCause
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
@@ -80,6 +81,8 @@ KINDS: dict[str, type[Base]] = {
     "job": ImportJob,
     "staff": StaffAccount,
     "customer": Customer,
+    "ticket": Ticket,
+    "cause": TicketCause,
 }
 
 
@@ -218,6 +221,40 @@ PROBES: list[Probe] = [
     Probe("GET", "/performance/kpi/buyers?agent={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/worklog?staff_id={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/roster?staff_id={id}", "staff", "allow", filter=True),
+    # after-sales: the after-sales team and the leaders work tickets; the walk's agent is
+    # of the presale team (tests/aftersales/test_pages.py walks an after-sales agent)
+    Probe("GET", "/aftersales/tickets/{id}", "ticket", "deny",
+          route="/aftersales/tickets/{ticket_id}"),
+    Probe("POST", "/aftersales/tickets/{id}/take", "ticket", "deny", form=True, body=_json(),
+          route="/aftersales/tickets/{ticket_id}/take"),
+    Probe("POST", "/aftersales/tickets/{id}/note", "ticket", "deny", form=True,
+          body=_json(text="备注"), route="/aftersales/tickets/{ticket_id}/note"),
+    Probe("POST", "/aftersales/tickets/{id}/escalate", "ticket", "deny", form=True,
+          body=_json(reason="复杂"), route="/aftersales/tickets/{ticket_id}/escalate"),
+    Probe("POST", "/aftersales/tickets/{id}/assign", "ticket", "deny", form=True,
+          body=lambda w, _i: {"owner": str(w.staff["cai"].id)},
+          route="/aftersales/tickets/{ticket_id}/assign"),
+    Probe("POST", "/aftersales/tickets/{id}/merge", "ticket", "deny", form=True,
+          body=lambda _w, i: {"into": str(i)}, route="/aftersales/tickets/{ticket_id}/merge"),
+    Probe("POST", "/aftersales/tickets/{id}/close", "ticket", "deny", form=True,
+          body=_json(cause="1", outcome="other"), route="/aftersales/tickets/{ticket_id}/close"),
+    Probe("POST", "/aftersales/tickets/{id}/refund", "ticket", "deny", form=True,
+          body=_json(kind="refund_only", amount="1.00", reason="少件"),
+          route="/aftersales/tickets/{ticket_id}/refund"),
+    Probe("POST", "/aftersales/tickets/{id}/refund/ask", "ticket", "deny", form=True,
+          body=_json(reason="超权限"), route="/aftersales/tickets/{ticket_id}/refund/ask"),
+    Probe("POST", "/aftersales/tickets/{id}/refund/decide", "ticket", "deny", form=True,
+          body=_json(approve="no"), route="/aftersales/tickets/{ticket_id}/refund/decide"),
+    Probe("POST", "/aftersales/tickets/{id}/refund/withdraw", "ticket", "deny", form=True,
+          body=_json(), route="/aftersales/tickets/{ticket_id}/refund/{move}"),
+    Probe("POST", "/aftersales/tickets/{id}/step/listen", "ticket", "deny", form=True,
+          body=_json(words="原话"), route="/aftersales/tickets/{ticket_id}/step/{step}"),
+    Probe("POST", "/aftersales/tickets/{id}/promise", "ticket", "deny", form=True,
+          body=_json(when="2030-01-01T10:00"), route="/aftersales/tickets/{ticket_id}/promise"),
+    Probe("POST", "/aftersales/causes", "cause", "deny", form=True,
+          body=lambda _w, i: {"cause_id": str(i), "name": "改名"}, owners=(OTHER_SHOP,)),
+    Probe("POST", "/api/aftersales/tickets", "conversation", "deny",
+          body=lambda _w, i: {"conversation_id": i, "subject": "售后"}),
     # the shop's words: own phrases are their owner's; the rest is the shop's
     Probe("POST", "/reception/phrases/{id}/delete", "phrase", "refuse", "refuse", form=True,
           body=_json(scope="own"), route="/reception/phrases/{phrase_id}/delete"),
@@ -234,6 +271,8 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/api/assistant/check"): "checks the caller's own draft",
     ("POST", "/assistant/knowledge"): "writes the caller's shop's knowledge base",
     ("POST", "/assistant/knowledge/import"): "imports into the caller's shop",
+    ("POST", "/aftersales/take-next"): "takes the oldest ticket of the caller's own queue",
+    ("POST", "/aftersales/tickets/new"): "opens a ticket in the caller's shop",
     ("POST", "/login"): "signs in",
     ("POST", "/logout"): "signs out",
     ("POST", "/orders/import"): "starts an import into the caller's shop",

@@ -18,6 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import PASSWORD
+from xiaoer.aftersales.cases import do_open_case_refund
+from xiaoer.aftersales.models import TicketKind, TicketSource
+from xiaoer.aftersales.refund_states import RefundKind
+from xiaoer.aftersales.tickets import (
+    Opening,
+    causes_of,
+    do_open_from_conversation,
+    do_take,
+    open_ticket,
+)
 from xiaoer.assistant import kb
 from xiaoer.assistant.approvals import do_request_approval
 from xiaoer.core.clock import utcnow
@@ -216,8 +226,34 @@ async def build_world(db: Database, shop: Shop) -> World:
             (COLLEAGUE, bo_order), (OTHER_TEAM, cai_order), (OTHER_SHOP, far_order),
         ):  # fmt: skip
             world.objects[owner].update(order=order, task=task, change=change, customer=customer)
+        # after-sales: bo opened a case from his chat (queued), cai holds one with a refund,
+        # the other shop has its own; and each shop's list of causes
+        bo_ticket = await do_open_from_conversation(
+            session, staff["bo"], bo_chat, kind=TicketKind.refund, subject="BO-TICKET",
+            order_id=bo_order[0],
+        )  # fmt: skip
+        cai_ticket = await open_ticket(
+            session, shop.id,
+            Opening(TicketKind.refund, TicketSource.chat, "CAI-TICKET", order_id=cai_order[0],
+                    conversation_id=cai_chat),
+            by=staff["cai"],
+        )  # fmt: skip
+        await do_take(session, staff["cai"], cai_ticket.id)
+        await do_open_case_refund(
+            session, staff["cai"], cai_ticket.id, kind=RefundKind.refund_only, amount_fen=1000,
+            reason="少件",
+        )  # fmt: skip
+        far_ticket = await open_ticket(
+            session, far.id, Opening(TicketKind.refund, TicketSource.hand, "FAR-TICKET",
+                                     order_id=far_order[0]), by=None,
+        )  # fmt: skip
+        world.objects[COLLEAGUE]["ticket"] = bo_ticket.id
+        world.objects[OTHER_TEAM]["ticket"] = cai_ticket.id
+        world.objects[OTHER_SHOP]["ticket"] = far_ticket.id
+        await causes_of(session, shop.id)
+        world.objects[OTHER_SHOP]["cause"] = (await causes_of(session, far.id))[0].id
         for tag in ("BO", "CAI", "FAR"):
-            for what in ("DRAFT", "FINE", "LEAVE", "LOG", "PHRASE"):
+            for what in ("DRAFT", "FINE", "LEAVE", "LOG", "PHRASE", "TICKET"):
                 world.markers[f"{tag}-{what}"] = f"{tag}-{what}"
         # Shop-wide objects, and the other shop's: a knowledge entry, an automatic reply,
         # an import job, a call.

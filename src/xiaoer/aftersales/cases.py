@@ -170,8 +170,10 @@ async def do_case_decide(
     refund = await do_decide_approval(
         session, leader, refund.id, approve=approve, note=note, now=moment
     )
-    what = say("the supervisor approved the refund") if approve else say(
-        "the supervisor did not approve the refund"
+    what = (
+        say("the supervisor approved the refund")
+        if approve
+        else say("the supervisor did not approve the refund")
     )
     await add_line(session, ticket, leader, "approval decided", what, why=note.strip(), at=moment)
     if approve:

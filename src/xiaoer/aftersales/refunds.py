@@ -64,10 +64,9 @@ async def check_not_held(session: AsyncSession, refund: Refund, now: datetime) -
     """On a peak day of the policy (``aftersales.refund_blackout_days``, the shop's
     wall clock) refunds are agreed only from the next day; the platform's own
     deadline keeps running meanwhile, so the refusal names it."""
-    today = await shop_today(session, refund.shop_id, now)
-    policy = await policy_on(session, refund.shop_id, today)
-    if today.strftime("%m-%d") not in policy.aftersales.refund_blackout_days:
+    if not await is_peak_day(session, refund.shop_id, now):
         return
+    today = await shop_today(session, refund.shop_id, now)
     deadline = ""
     if refund.deadline_at is not None:
         zone = await shop_zone(session, refund.shop_id)
@@ -208,6 +207,26 @@ async def _approval_told(
          "amount_fen": refund.amount_fen, "asked_by": refund.asked_by, "by": staff.id},
         at=moment,
     )  # fmt: skip
+
+
+async def is_peak_day(session: AsyncSession, shop_id: int, now: datetime) -> bool:
+    today = await shop_today(session, shop_id, now)
+    policy = await policy_on(session, shop_id, today)
+    return today.strftime("%m-%d") in policy.aftersales.refund_blackout_days
+
+
+async def held_refunds(session: AsyncSession, staff: StaffAccount, now: datetime) -> list[Refund]:
+    """On a peak day of the blackout, every refund waiting for the shop's agreement is
+    held; listed with the platform's deadline first, which keeps running."""
+    if not is_leader(staff) or not await is_peak_day(session, staff.shop_id, now):
+        return []
+    rows = await session.scalars(
+        select(Refund)
+        .where(Refund.shop_id == staff.shop_id,
+               Refund.status == RefundStatus.WAIT_SELLER_AGREE.value)
+        .order_by(Refund.deadline_at.is_(None), Refund.deadline_at, Refund.id)
+    )  # fmt: skip
+    return list(rows)
 
 
 async def _claimed_fen(session: AsyncSession, order_id: int) -> int:

@@ -45,7 +45,7 @@ from xiaoer.http.i18n import Translator
 from xiaoer.orders.models import Order
 from xiaoer.reception.access import check_may_act as check_may_act_in_chat
 from xiaoer.reception.access import load_conversation
-from xiaoer.reception.models import Conversation
+from xiaoer.reception.models import Conversation, Message
 from xiaoer.reception.service import do_add_automatic_reply
 from xiaoer.staff.models import StaffAccount, Team, is_leader
 
@@ -227,6 +227,26 @@ async def tell_buyer(
         meta={"ticket_id": ticket.id}, now=at,
     )  # fmt: skip
     return True
+
+
+async def conversation_of(
+    session: AsyncSession, staff: StaffAccount, ticket: Ticket, limit: int
+) -> tuple[Conversation | None, list[Message]]:
+    """The chat the case came from and its newest ``limit`` messages, oldest first: the
+    ticket carries them, so whoever may see the ticket reads them."""
+    check_may_see(staff, ticket)
+    if ticket.conversation_id is None:
+        return None, []
+    conversation = await session.get(Conversation, ticket.conversation_id)
+    if conversation is None:
+        return None, []
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return conversation, list(reversed(list(rows)))
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -646,7 +666,7 @@ async def do_save_cause(
     else:
         found = await session.get(TicketCause, cause_id)
         if found is None or found.shop_id != leader.shop_id:
-            raise TicketError(say("no such cause"))
+            raise TicketNotFound(say("no such cause"))
         if clash is not None and clash.id != found.id:
             raise TicketError(say("the cause {name} is on the list already", name=label))
         cause = found

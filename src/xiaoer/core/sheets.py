@@ -186,6 +186,9 @@ def _append(sheet: Any, line: int, row: Sequence[Any]) -> None:
                 cell.number_format = "0." + "0" * -exponent
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def write_sheet(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     """A one-sheet workbook with a bold header row; its cells pass :func:`safe_cell`."""
     book = Workbook()

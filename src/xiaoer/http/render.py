@@ -45,11 +45,14 @@ templates.env.filters["localtime"] = _local_time
 templates.env.filters["format_var"] = lambda name: "{" + str(name) + "}"
 
 
+AFTERSALES = ("agent@aftersale", "supervisor", "manager")
 NAV = (
-    # (path, message key, roles that see it; empty = everyone signed in)
+    # (path, message key, roles that see it; empty = everyone signed in;
+    # "role@team" = that role in that team)
     ("/", "nav.home", ()),
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
     ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
+    ("/aftersales", "aftersales.nav", AFTERSALES),
     ("/performance/kpi", "nav.performance", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
@@ -62,6 +65,12 @@ NAV = (
 
 # Pages of a section, shown under the main navigation on every page of the section.
 SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "/aftersales": (
+        ("/aftersales", "aftersales.desk_nav", AFTERSALES),
+        ("/aftersales/tickets", "aftersales.list_nav", AFTERSALES),
+        ("/aftersales/supervise", "aftersales.supervise_nav", ("supervisor", "manager")),
+        ("/aftersales/causes", "aftersales.causes_nav", ("supervisor", "manager")),
+    ),
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),
         ("/performance/floor", "kpi.floor_nav", ("supervisor", "manager")),
@@ -110,7 +119,12 @@ def render(
     section = next((prefix for prefix in SECTIONS if here.startswith(prefix)), None)
 
     def allowed(roles: tuple[str, ...]) -> bool:
-        return account is not None and (not roles or account.has_role(*roles))
+        if account is None:
+            return False
+        return not roles or any(
+            account.has_role(role) and (not team or account.team == team)
+            for role, _, team in (entry.partition("@") for entry in roles)
+        )
 
     nav = [
         (path, t(key), here == path or (section is not None and path.startswith(section)))

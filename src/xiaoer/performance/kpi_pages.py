@@ -21,7 +21,7 @@ from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.sheets import write_sheet
+from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import refusal
@@ -63,7 +63,6 @@ from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # The table's columns: (key, kind) where kind says how a value is shown.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -305,7 +304,9 @@ async def kpi_export(
     data = write_sheet(f"KPI {first}~{last}", headers, rows)
     name = f"kpi-{chosen.value}-{first}-{last}.xlsx"
     return Response(
-        data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

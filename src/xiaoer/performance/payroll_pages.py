@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import local, utcnow
 from xiaoer.core.money import MoneyError, fen_to_decimal, fen_to_yuan, typed_fen
-from xiaoer.core.sheets import write_sheet
+from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import status_of
@@ -31,8 +31,6 @@ from xiaoer.staff.models import StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _percent(rate: str) -> str:
@@ -218,7 +216,7 @@ async def export_payroll(
     data = write_sheet(f"工资 {month}", SHEET_HEADERS, rows)
     return Response(
         data,
-        media_type=XLSX,
+        media_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="payroll-{month}.xlsx"'},
     )
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from xiaoer.core.sheets import SheetError
+from xiaoer.core.sheets import XLSX_TYPE, SheetError
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
@@ -22,7 +22,6 @@ router = APIRouter(prefix="/reception")
 Worker = Annotated[StaffAccount, Depends(require_staff("agent", "supervisor", "manager"))]
 Manager = Annotated[StaffAccount, Depends(require_staff("manager", "admin"))]
 MAX_UPLOAD = 2 * 1024 * 1024
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _phrase_page(
@@ -120,7 +119,9 @@ async def export_phrases(session: SessionDep, staff: Worker, scope: str = "shop"
     data = await phrases.export_phrases(session, shop_id=staff.shop_id, owner_id=owner)
     name = "phrases-shop.xlsx" if owner is None else "phrases-mine.xlsx"
     return Response(
-        data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

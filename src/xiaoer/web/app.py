@@ -21,6 +21,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
+from xiaoer.aftersales import api as aftersales_api
+from xiaoer.aftersales import pages as aftersales_pages
 from xiaoer.assistant import api as assistant_api
 from xiaoer.assistant import pages as assistant_pages
 from xiaoer.assistant.approvals import check_before_send
@@ -61,6 +63,8 @@ SESSION_COOKIE = "xiaoer_session"
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
 STAFF_ROUTERS = (
+    aftersales_api.router,
+    aftersales_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,

@@ -1,0 +1,655 @@
+"""The after-sales pages (S1–S7): the agent's desk, the ticket list, the case page with
+the order, the conversation, the refund and the timeline side by side, the supervisor's
+view and the shop's list of causes.
+
+Routes parse, call a service of this package, commit and redirect (or render the
+case page again with the error); who may do what is decided in the services.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.aftersales.cases import (
+    KIND_SAID,
+    do_case_ask,
+    do_case_decide,
+    do_case_move,
+    do_open_case_refund,
+)
+from xiaoer.aftersales.complaints import FACTS, STEP_SAID, STEPS, do_promise, do_step, next_step
+from xiaoer.aftersales.models import Refund, Ticket, TicketKind, TicketSource, TicketStatus
+from xiaoer.aftersales.refund_states import (
+    MOVES,
+    STATUS_SAID,
+    GoodsStatus,
+    Move,
+    RefundKind,
+    RefundStatus,
+)
+from xiaoer.aftersales.refunds import held_refunds, refunds_to_decide
+from xiaoer.aftersales.tickets import (
+    OUTCOME_SAID,
+    OUTCOMES,
+    SOURCE_SAID,
+    Filter,
+    Opening,
+    causes_of,
+    check_may_work,
+    conversation_of,
+    do_assign,
+    do_close,
+    do_escalate,
+    do_merge,
+    do_note,
+    do_open_ticket,
+    do_save_cause,
+    do_take,
+    do_take_next,
+    escalated,
+    may_act,
+    mine,
+    overdue,
+    queue_of,
+    ticket_for,
+    tickets_of,
+    timeline_of,
+    works_aftersales,
+)
+from xiaoer.core.clock import utcnow
+from xiaoer.core.errors import NotFound, NotPermitted
+from xiaoer.core.money import MoneyError, typed_fen
+from xiaoer.core.sheets import XLSX_TYPE, write_sheet
+from xiaoer.core.texts import from_data
+from xiaoer.http.deps import SessionDep, require_staff
+from xiaoer.http.i18n import Translator
+from xiaoer.http.params import Cursor, RowId
+from xiaoer.http.render import error_text, language_of, render
+from xiaoer.orders.access import contact_for
+from xiaoer.orders.models import Order
+from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
+from xiaoer.staff.service import list_staff
+
+router = APIRouter(prefix="/aftersales")
+
+Worker = Annotated[StaffAccount, Depends(require_staff("agent", *LEADERS))]
+Leader = Annotated[StaffAccount, Depends(require_staff(*LEADERS))]
+
+PAGE = 50
+SHOWN_MESSAGES = 200  # of the case's conversation, the newest
+
+
+# --- words -----------------------------------------------------------------------------
+
+
+def _word(t: Translator, group: str, key: object) -> str:
+    name = f"aftersales.{group}.{key}"
+    return t(name) if name in t.messages else str(key)
+
+
+WORDS: dict[str, Any] = {
+    "word": _word,
+    "said": lambda t, text: t.text(text),
+    "status_said": lambda t, status: t.text(STATUS_SAID[RefundStatus(status)]),
+    "kind_said": lambda t, kind: t.text(KIND_SAID[RefundKind(kind)]),
+    "outcome_said": lambda t, outcome: (
+        t.text(OUTCOME_SAID[outcome]) if outcome in OUTCOME_SAID else outcome
+    ),
+    "source_said": lambda t, source: t.text(SOURCE_SAID[TicketSource(source)]),
+    "line_text": lambda t, line: t.text(from_data(line.what)),
+    "step_said": lambda t, step: t.text(STEP_SAID[step]),
+}
+
+
+def _back(ticket_id: int) -> Response:
+    return RedirectResponse(f"/aftersales/tickets/{ticket_id}", status_code=303)
+
+
+async def _team(session: AsyncSession, shop_id: int) -> dict[int, StaffAccount]:
+    return {s.id: s for s in await list_staff(session, shop_id)}
+
+
+async def _orders(session: AsyncSession, tickets: list[Ticket]) -> dict[int, Order]:
+    ids = {t.order_id for t in tickets if t.order_id is not None}
+    if not ids:
+        return {}
+    return {o.id: o for o in await session.scalars(select(Order).where(Order.id.in_(ids)))}
+
+
+# --- the desk --------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+async def desk(request: Request, session: SessionDep, staff: Worker) -> Response:
+    """The queue, first come first served, and my cases by due time."""
+    check_may_work(staff)
+    queued = await queue_of(session, staff, limit=PAGE)
+    own = await mine(session, staff)
+    context = {
+        **WORDS,
+        "queued": queued,
+        "mine": own,
+        "orders": await _orders(session, queued + own),
+        "now": utcnow(),
+        "leader": is_leader(staff),
+    }
+    return render(request, "aftersales/desk.html", context, staff=staff)
+
+
+@router.post("/take-next")
+async def take_next(request: Request, session: SessionDep, staff: Worker) -> Response:
+    ticket = await do_take_next(session, staff)
+    await session.commit()
+    if ticket is None:
+        return RedirectResponse("/aftersales?empty=1", status_code=303)
+    return _back(ticket.id)
+
+
+# --- the list --------------------------------------------------------------------------
+
+
+def _filter(status: str, kind: str, owner: str, q: str, overdue_only: str) -> Filter:
+    return Filter(
+        status=status if status in {s.value for s in TicketStatus} else "",
+        kind=kind if kind in {k.value for k in TicketKind} else "",
+        owner_id=int(owner) if owner.isdigit() and len(owner) < 12 else None,
+        q=q.strip()[:64],
+        overdue=overdue_only == "1",
+    )
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+async def ticket_list(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    status: str = "",
+    kind: str = "",
+    owner: str = "",
+    q: str = "",
+    overdue_only: str = "",
+    before: Cursor | None = None,
+    export: str = "",
+) -> Response:
+    """Every ticket the reader may see, newest first, filtered and searched, a page at a
+    time; ``export=xlsx`` gives the filtered set as a workbook."""
+    chosen = _filter(status, kind, owner, q, overdue_only)
+    team = await _team(session, staff.shop_id)
+    t = Translator(language_of(request, staff))
+    if export == "xlsx":
+        rows = await tickets_of(session, staff, chosen, limit=10_000)
+        orders = await _orders(session, rows)
+        causes = {c.id: c.name for c in await causes_of(session, staff.shop_id, all_of_them=True)}
+        headers = [t(f"aftersales.col.{key}") for key in EXPORT_COLUMNS]
+        data = write_sheet(
+            t("aftersales.list_title"),
+            headers,
+            [_export_row(t, ticket, orders, team, causes) for ticket in rows],
+        )
+        return Response(
+            data,
+            media_type=XLSX_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="tickets.xlsx"'},
+        )
+    rows = await tickets_of(session, staff, chosen, limit=PAGE + 1, before=before)
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    context = {
+        **WORDS,
+        "tickets": rows,
+        "orders": await _orders(session, rows),
+        "team": team,
+        "chosen": chosen,
+        "statuses": [s.value for s in TicketStatus],
+        "kinds": [k.value for k in TicketKind],
+        "workers": [s for s in team.values() if works_aftersales(s)],
+        "next_before": rows[-1].id if more and rows else None,
+        "query": request.url.query,
+        "now": utcnow(),
+    }
+    return render(request, "aftersales/list.html", context, staff=staff)
+
+
+EXPORT_COLUMNS = (
+    "id", "kind", "status", "subject", "order", "owner", "created", "due", "closed", "cause",
+    "outcome",
+)  # fmt: skip
+
+
+def _export_row(
+    t: Translator,
+    ticket: Ticket,
+    orders: dict[int, Order],
+    team: dict[int, StaffAccount],
+    causes: dict[int, str],
+) -> list[Any]:
+    order = orders.get(ticket.order_id or 0)
+    owner = team.get(ticket.owner_id or 0)
+    return [
+        ticket.id,
+        _word(t, "kind", ticket.kind),
+        _word(t, "status", ticket.status),
+        ticket.subject,
+        order.platform_order_id if order else "",
+        owner.name if owner else "",
+        _local(ticket.created_at),
+        _local(ticket.due_at),
+        _local(ticket.closed_at),
+        causes.get(ticket.cause_id or 0, ""),
+        WORDS["outcome_said"](t, ticket.outcome) if ticket.outcome else "",
+    ]
+
+
+def _local(value: datetime | None) -> str:
+    from xiaoer.core.clock import local
+
+    return local(value).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+# --- opening by hand -------------------------------------------------------------------
+
+
+@router.get("/tickets/new", response_class=HTMLResponse)
+async def new_ticket(request: Request, session: SessionDep, staff: Worker) -> Response:
+    check_may_work(staff)
+    return render(request, "aftersales/new.html", _new_context(), staff=staff)
+
+
+def _new_context(**values: Any) -> dict[str, Any]:
+    return {
+        **WORDS,
+        "kinds": [k.value for k in TicketKind],
+        "error": None,
+        "form": {"kind": "inquiry", "source": "phone", "subject": "", "order": "", "words": ""},
+        **values,
+    }
+
+
+@router.post("/tickets/new")
+async def open_new_ticket(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    kind: Annotated[str, Form(max_length=16)] = "inquiry",
+    source: Annotated[str, Form(max_length=16)] = "phone",
+    subject: Annotated[str, Form(max_length=400)] = "",
+    order: Annotated[str, Form(max_length=64)] = "",
+    words: Annotated[str, Form(max_length=4000)] = "",
+    priority: Annotated[int, Form(ge=0, le=2)] = 0,
+) -> Response:
+    form = {"kind": kind, "source": source, "subject": subject, "order": order, "words": words}
+    try:
+        order_id = None
+        if order.strip():
+            found = await session.scalar(
+                select(Order.id).where(
+                    Order.shop_id == staff.shop_id, Order.platform_order_id == order.strip()
+                )
+            )
+            if found is None:
+                raise ValueError(Translator(language_of(request, staff))(
+                    "aftersales.no_such_order", number=order.strip()))  # fmt: skip
+            order_id = found
+        opening = Opening(
+            TicketKind(kind) if kind in {k.value for k in TicketKind} else TicketKind.inquiry,
+            TicketSource.phone if source == "phone" else TicketSource.hand,
+            subject,
+            order_id=order_id,
+            priority=priority,
+            words=words,
+        )
+        async with session.begin_nested():
+            ticket = await do_open_ticket(session, staff, opening)
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        context = _new_context(error=error_text(request, exc), form=form)
+        return render(request, "aftersales/new.html", context, staff=staff, status_code=422)
+    await session.commit()
+    return _back(ticket.id)
+
+
+# --- the case page ---------------------------------------------------------------------
+
+
+async def _case_page(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffAccount,
+    ticket_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    ticket = await ticket_for(session, staff, ticket_id)
+    team = await _team(session, staff.shop_id)
+    order = await session.get(Order, ticket.order_id) if ticket.order_id else None
+    refund = await session.get(Refund, ticket.refund_id) if ticket.refund_id else None
+    conversation, messages = await conversation_of(session, staff, ticket, SHOWN_MESSAGES)
+    lines = await timeline_of(session, staff, ticket)
+    refund_moves: list[str] = []
+    if refund is not None:
+        status = RefundStatus(refund.status)
+        refund_moves = [
+            move.value
+            for move, rule in MOVES.items()
+            if status in rule.starts and move in STAFF_MOVES
+        ]
+    context = {
+        **WORDS,
+        "ticket": ticket,
+        "order": order,
+        "contact": contact_for(staff, order) if order is not None else None,
+        "refund": refund,
+        "refund_moves": refund_moves,
+        "conversation": conversation,
+        "messages": messages,
+        "lines": lines,
+        "team": team,
+        "acting": may_act(staff, ticket),
+        "leader": is_leader(staff),
+        "causes": await causes_of(session, staff.shop_id),
+        "outcomes": OUTCOMES,
+        "refund_kinds": [k.value for k in RefundKind],
+        "goods_states": [g.value for g in GoodsStatus if g is not GoodsStatus.SELLER_RECEIVED],
+        "workers": [s for s in team.values() if works_aftersales(s) and s.active],
+        "steps": STEPS,
+        "facts": FACTS,
+        "next_step": next_step(ticket) if ticket.kind == TicketKind.complaint.value else None,
+        "error": error,
+        "now": utcnow(),
+    }
+    response = render(
+        request, "aftersales/case.html", context, staff=staff, status_code=status_code
+    )
+    await session.commit()  # a shop's first look stores its default causes, as shown
+    return response
+
+
+# Moves the shop makes on the desk; the buyer's own (send back, withdraw, ask again)
+# arrive through the platform's report or are entered for a buyer who tells us by phone.
+STAFF_MOVES = (
+    Move.agree, Move.refuse, Move.send_back, Move.confirm_goods, Move.withdraw, Move.ask_again,
+)  # fmt: skip
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+async def case_page(
+    request: Request, session: SessionDep, staff: Worker, ticket_id: RowId
+) -> Response:
+    return await _case_page(request, session, staff, ticket_id)
+
+
+async def _acted(
+    request: Request, session: AsyncSession, staff: StaffAccount, ticket_id: int, action: Any
+) -> Response:
+    """Run an action in a savepoint; when a rule refuses it, nothing of it stays and the
+    case is shown again with the reason. Who-may refusals go to their own handlers."""
+    try:
+        async with session.begin_nested():
+            await action
+    except (NotPermitted, NotFound):
+        raise
+    except (ValueError, MoneyError) as exc:
+        message = error_text(request, exc)
+        return await _case_page(request, session, staff, ticket_id, error=message, status_code=422)
+    await session.commit()
+    return _back(ticket_id)
+
+
+Text500 = Annotated[str, Form(max_length=2000)]
+
+
+@router.post("/tickets/{ticket_id}/take")
+async def take(request: Request, session: SessionDep, staff: Worker, ticket_id: RowId) -> Response:
+    return await _acted(request, session, staff, ticket_id, do_take(session, staff, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/note")
+async def note(
+    request: Request, session: SessionDep, staff: Worker, ticket_id: RowId, text: Text500 = ""
+) -> Response:
+    return await _acted(
+        request, session, staff, ticket_id, do_note(session, staff, ticket_id, text)
+    )
+
+
+@router.post("/tickets/{ticket_id}/escalate")
+async def escalate(
+    request: Request, session: SessionDep, staff: Worker, ticket_id: RowId, reason: Text500 = ""
+) -> Response:
+    return await _acted(
+        request, session, staff, ticket_id, do_escalate(session, staff, ticket_id, reason)
+    )
+
+
+@router.post("/tickets/{ticket_id}/assign")
+async def assign(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    ticket_id: RowId,
+    owner: Annotated[int, Form(ge=1, le=2**62)],
+) -> Response:
+    return await _acted(
+        request, session, staff, ticket_id, do_assign(session, staff, ticket_id, owner)
+    )
+
+
+@router.post("/tickets/{ticket_id}/merge")
+async def merge(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    ticket_id: RowId,
+    into: Annotated[int, Form(ge=1, le=2**62)],
+) -> Response:
+    return await _acted(
+        request, session, staff, ticket_id, do_merge(session, staff, ticket_id, into)
+    )
+
+
+@router.post("/tickets/{ticket_id}/close")
+async def close(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    ticket_id: RowId,
+    cause: Annotated[int, Form(ge=1, le=2**62)],
+    outcome: Annotated[str, Form(max_length=32)],
+    result: Text500 = "",
+) -> Response:
+    action = do_close(session, staff, ticket_id, cause_id=cause, outcome=outcome, result=result)
+    return await _acted(request, session, staff, ticket_id, action)
+
+
+@router.post("/tickets/{ticket_id}/refund")
+async def open_refund(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    ticket_id: RowId,
+    kind: Annotated[str, Form(max_length=16)],
+    amount: Annotated[str, Form(max_length=32)],
+    reason: Text500 = "",
+    goods: Annotated[str, Form(max_length=32)] = GoodsStatus.BUYER_RECEIVED.value,
+) -> Response:
+    async def action() -> None:
+        amount_fen = typed_fen(amount) or 0
+        kinds = {k.value for k in RefundKind}
+        states = {g.value for g in GoodsStatus}
+        await do_open_case_refund(
+            session, staff, ticket_id,
+            kind=RefundKind(kind) if kind in kinds else RefundKind.refund_only,
+            amount_fen=amount_fen, reason=reason,
+            goods=GoodsStatus(goods) if goods in states else GoodsStatus.BUYER_RECEIVED,
+        )  # fmt: skip
+
+    return await _acted(request, session, staff, ticket_id, action())
+
+
+@router.post("/tickets/{ticket_id}/refund/ask")
+async def ask_supervisor(
+    request: Request, session: SessionDep, staff: Worker, ticket_id: RowId, reason: Text500 = ""
+) -> Response:
+    return await _acted(
+        request, session, staff, ticket_id, do_case_ask(session, staff, ticket_id, reason=reason)
+    )
+
+
+@router.post("/tickets/{ticket_id}/refund/decide")
+async def decide(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    ticket_id: RowId,
+    approve: Annotated[str, Form(max_length=8)],
+    note: Text500 = "",
+) -> Response:
+    action = do_case_decide(session, staff, ticket_id, approve=approve == "yes", note=note)
+    return await _acted(request, session, staff, ticket_id, action)
+
+
+@router.post("/tickets/{ticket_id}/refund/{move}")
+async def move_refund(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    ticket_id: RowId,
+    move: str,
+    reason: Text500 = "",
+    waybill: Annotated[str, Form(max_length=64)] = "",
+    carrier: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    if move not in {m.value for m in STAFF_MOVES}:
+        return await _case_page(request, session, staff, ticket_id, status_code=404)
+    action = do_case_move(
+        session, staff, ticket_id, Move(move), reason=reason, waybill=waybill, carrier=carrier
+    )
+    return await _acted(request, session, staff, ticket_id, action)
+
+
+@router.post("/tickets/{ticket_id}/step/{step}")
+async def complaint_step(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    ticket_id: RowId,
+    step: str,
+) -> Response:
+    form = await request.form()
+    fields = {
+        str(name): str(value)[:1000]
+        for name, value in form.items()
+        if isinstance(value, str) and name in ("words", "result", "handling", *FACTS)
+    }
+    return await _acted(
+        request, session, staff, ticket_id, do_step(session, staff, ticket_id, step, fields)
+    )
+
+
+@router.post("/tickets/{ticket_id}/promise")
+async def promise(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    ticket_id: RowId,
+    when: Annotated[str, Form(max_length=32)],
+) -> Response:
+    async def action() -> None:
+        from xiaoer.shops.service import shop_zone
+
+        try:
+            moment = datetime.fromisoformat(when)
+        except ValueError as exc:
+            from xiaoer.aftersales.complaints import ComplaintError
+            from xiaoer.core.texts import say
+
+            raise ComplaintError(say("the promised reply is in the future")) from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=await shop_zone(session, staff.shop_id))
+        await do_promise(session, staff, ticket_id, moment)
+
+    return await _acted(request, session, staff, ticket_id, action())
+
+
+# --- the supervisor's view -------------------------------------------------------------
+
+
+@router.get("/supervise", response_class=HTMLResponse)
+async def supervise(request: Request, session: SessionDep, staff: Leader) -> Response:
+    """Escalations, refunds above an agent's authority, refunds held by the peak-day
+    blackout with the platform's deadline, and overdue cases."""
+    now = utcnow()
+    asked = await refunds_to_decide(session, staff)
+    held = await held_refunds(session, staff, now)
+    escalations = await escalated(session, staff)
+    late = await overdue(session, staff, now)
+    refund_ids = [r.id for r in asked + held]
+    tickets_by_refund = {
+        t.refund_id: t
+        for t in await session.scalars(
+            select(Ticket).where(Ticket.shop_id == staff.shop_id, Ticket.refund_id.in_(refund_ids))
+        )
+    } if refund_ids else {}  # fmt: skip
+    order_ids = {r.order_id for r in asked + held}
+    orders = (
+        {o.id: o for o in await session.scalars(select(Order).where(Order.id.in_(order_ids)))}
+        if order_ids
+        else {}
+    )
+    context = {
+        **WORDS,
+        "asked": asked,
+        "held": held,
+        "escalations": escalations,
+        "late": late,
+        "tickets_by_refund": tickets_by_refund,
+        "orders": orders | await _orders(session, escalations + late),
+        "team": await _team(session, staff.shop_id),
+        "now": now,
+    }
+    return render(request, "aftersales/supervise.html", context, staff=staff)
+
+
+# --- causes ------------------------------------------------------------------------------
+
+
+@router.get("/causes", response_class=HTMLResponse)
+async def causes_page(request: Request, session: SessionDep, staff: Leader) -> Response:
+    rows = await causes_of(session, staff.shop_id, all_of_them=True)
+    await session.commit()  # a first look stores the default list
+    return render(request, "aftersales/causes.html", {"causes": rows, "error": None}, staff=staff)
+
+
+@router.post("/causes")
+async def save_cause(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    name: Annotated[str, Form(max_length=80)],
+    cause_id: Annotated[int | None, Form(ge=1, le=2**62)] = None,
+    about_quality: Annotated[str, Form(max_length=4)] = "",
+    agent_caused: Annotated[str, Form(max_length=4)] = "",
+    active: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    try:
+        async with session.begin_nested():
+            await do_save_cause(
+                session, staff, name=name, cause_id=cause_id, about_quality=about_quality == "1",
+                agent_caused=agent_caused == "1", active=cause_id is None or active == "1",
+            )  # fmt: skip
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        rows = await causes_of(session, staff.shop_id, all_of_them=True)
+        context = {"causes": rows, "error": error_text(request, exc)}
+        return render(request, "aftersales/causes.html", context, staff=staff, status_code=422)
+    await session.commit()
+    return RedirectResponse("/aftersales/causes", status_code=303)

@@ -1,0 +1,193 @@
+"""The after-sales pages through the real app: the desk, a case worked end to end, the
+supervisor's view, the list's filters and export, and an after-sales agent against a
+teammate's, another team's and another shop's tickets."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+import httpx
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from tests.conftest import MakeStaff, csrf_from, sign_in
+from xiaoer.aftersales.models import Refund, Ticket, TicketKind, TicketSource
+from xiaoer.aftersales.tickets import Opening, open_ticket
+from xiaoer.core.db import Database
+from xiaoer.core.policy import parse_policy
+from xiaoer.core.policy_store import do_apply_policy
+from xiaoer.orders.models import Order
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
+from xiaoer.shops.models import Shop
+from xiaoer.shops.service import do_create_shop, shop_today
+
+
+async def _order(db: Database, shop_id: int, number: str, price_fen: int) -> int:
+    async with db.session() as session:
+        new = NewOrder(number=number, buyer_id=f"b-{number}", items=(NewItem("窗帘", price_fen),))
+        order = await do_create_order(session, shop_id=shop_id, new=new)
+        await do_pay_order(session, order=order)
+        await session.commit()
+        return order.id
+
+
+async def _ticket(db: Database, shop_id: int, subject: str, order_id: int | None = None) -> int:
+    async with db.session() as session:
+        opening = Opening(TicketKind.refund, TicketSource.hand, subject, order_id=order_id)
+        ticket = await open_ticket(session, shop_id, opening, by=None)
+        await session.commit()
+        return ticket.id
+
+
+async def _post(client: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
+    token = csrf_from((await client.get("/aftersales")).text)
+    return await client.post(path, data={**form, "csrf_token": token})
+
+
+async def test_an_agent_takes_the_oldest_ticket_and_closes_a_refund_end_to_end(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("ling", team="aftersale", level="intermediate")  # authority ¥100.00
+    order_id = await _order(db, shop.id, "P-1", 8800)
+    first = await _ticket(db, shop.id, "尺码不合适要退", order_id)
+    await _ticket(db, shop.id, "第二单")
+    assert (await sign_in(client, "ling")).status_code == 303
+    desk = await client.get("/aftersales")
+    assert desk.status_code == 200 and "尺码不合适要退" in desk.text
+    taken = await _post(client, "/aftersales/take-next")
+    assert taken.status_code == 303 and taken.headers["location"] == f"/aftersales/tickets/{first}"
+    path = f"/aftersales/tickets/{first}"
+    bad = await _post(client, f"{path}/refund", kind="refund_only", amount="88.01", reason="尺码")
+    assert bad.status_code == 422 and "最多还能退 8800 分" in bad.text
+    ok = await _post(client, f"{path}/refund", kind="refund_only", amount="88.00", reason="尺码")
+    assert ok.status_code == 303
+    agreed = await _post(client, f"{path}/refund/agree")
+    assert agreed.status_code == 303
+    unfinished = await _post(client, f"{path}/close", cause="999999", outcome="refunded")
+    assert unfinished.status_code == 422 and "请从店铺的原因列表中选择" in unfinished.text
+    page = await client.get(path)
+    cause = re.search(r'<option value="(\d+)">尺码不合适</option>', page.text)
+    assert cause is not None and "退款成功" in page.text
+    closed = await _post(client, f"{path}/close", cause=cause.group(1), outcome="refunded")
+    assert closed.status_code == 303, re.findall(r'role="alert"[^>]*>([^<]*)', closed.text)
+    async with db.session() as session:
+        ticket = await session.get(Ticket, first)
+        order = await session.get(Order, order_id)
+        assert ticket is not None and ticket.status == "closed" and ticket.outcome == "refunded"
+        assert order is not None and order.refunded_fen == 8800
+    page = await client.get(path)
+    assert "结案：尺码不合适，已退款" in page.text
+
+
+async def test_above_authority_the_supervisor_approves_from_the_supervisor_view(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("ling", team="aftersale")  # junior: ¥30.00
+    await make_staff("boss", "supervisor")
+    order_id = await _order(db, shop.id, "P-2", 9900)
+    ticket_id = await _ticket(db, shop.id, "质量问题", order_id)
+    await sign_in(client, "ling")
+    path = f"/aftersales/tickets/{ticket_id}"
+    await _post(client, f"{path}/take")
+    await _post(client, f"{path}/refund", kind="refund_only", amount="50", reason="开线")
+    above = await _post(client, f"{path}/refund/agree")
+    assert above.status_code == 422 and "超出你的权限 ¥30.00" in above.text
+    asked = await _post(client, f"{path}/refund/ask", reason="质量问题")
+    assert asked.status_code == 303
+    await _post(client, "/logout")
+    await sign_in(client, "boss")
+    view = await client.get("/aftersales/supervise")
+    assert view.status_code == 200 and "¥50.00" in view.text and f"{path}" in view.text
+    approved = await _post(client, f"{path}/refund/decide", approve="yes", note="同意")
+    assert approved.status_code == 303
+    async with db.session() as session:
+        refund = await session.scalar(select(Refund).where(Refund.order_id == order_id))
+        assert refund is not None and (refund.status, refund.approval) == ("SUCCESS", "approved")
+
+
+async def test_the_peak_day_holds_agreements_and_lists_them_with_the_platform_deadline(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("boss", "supervisor")
+    async with db.session() as session:
+        today = await shop_today(session, shop.id)
+        policy = parse_policy(f'[aftersales]\nrefund_blackout_days = ["{today:%m-%d}"]\n')
+        await do_apply_policy(session, shop_id=shop.id, policy=policy, source="test",
+                              effective_from=today, actor="test")  # fmt: skip
+        await session.commit()
+    order_id = await _order(db, shop.id, "P-3", 5000)
+    ticket_id = await _ticket(db, shop.id, "大促退款", order_id)
+    await sign_in(client, "boss")
+    path = f"/aftersales/tickets/{ticket_id}"
+    await _post(client, f"{path}/refund", kind="refund_only", amount="20", reason="不想要了")
+    async with db.session() as session:
+        refund = await session.scalar(select(Refund).where(Refund.order_id == order_id))
+        assert refund is not None
+        refund.deadline_at = datetime(2030, 1, 2, 4, 0, tzinfo=UTC)
+        await session.commit()
+    held = await _post(client, f"{path}/refund/agree")
+    assert held.status_code == 422 and "平台" in held.text
+    view = await client.get("/aftersales/supervise")
+    section = view.text.split('id="held"')[1].split("</section>")[0]
+    assert "¥20.00" in section and "2030-01-02 12:00" in section
+
+
+async def test_an_aftersales_agent_reads_the_teams_tickets_and_acts_only_on_their_own(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("ling", team="aftersale")
+    mate = await make_staff("fang", team="aftersale")
+    await make_staff("xiao", team="presale")
+    async with db.session() as session:
+        far = await do_create_shop(session, code="far", name="远方", default_courier="圆通")
+        await session.commit()
+    theirs = await _ticket(db, shop.id, "同事的工单")
+    elsewhere = await _ticket(db, far.id, "FAR-远方工单")
+    async with db.session() as session:
+        ticket = await session.get(Ticket, theirs)
+        assert ticket is not None
+        ticket.status, ticket.owner_id = "taken", mate.id
+        await session.commit()
+    await sign_in(client, "ling")
+    assert (await client.get(f"/aftersales/tickets/{theirs}")).status_code == 200
+    base = f"/aftersales/tickets/{theirs}"
+    # a note is for anyone who sees the case; its work is the owner's
+    assert (await _post(client, f"{base}/note", text="买家下午在家")).status_code == 303
+    assert (await _post(client, f"{base}/escalate", reason="复杂")).status_code == 403
+    assert (await _post(client, f"{base}/close", cause="1", outcome="other")).status_code == 403
+    assert (await _post(client, f"{base}/take")).status_code == 422  # not in the queue
+    assert (await client.get(f"/aftersales/tickets/{elsewhere}")).status_code == 404
+    assert (await _post(client, f"/aftersales/tickets/{elsewhere}/take")).status_code == 404
+    listed = await client.get("/aftersales/tickets")
+    assert "同事的工单" in listed.text and "FAR-远方工单" not in listed.text
+    await _post(client, "/logout")
+    await sign_in(client, "xiao")
+    assert (await client.get("/aftersales")).status_code == 403
+    assert (await client.get(f"/aftersales/tickets/{theirs}")).status_code == 404
+    home = await client.get("/")
+    assert 'href="/aftersales"' not in home.text  # the menu shows the desk to its team only
+
+
+async def test_the_list_filters_pages_and_exports_what_it_shows(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("boss", "supervisor")
+    for number in range(55):
+        await _ticket(db, shop.id, f"工单{number:02d}")
+    await sign_in(client, "boss")
+    first = await client.get("/aftersales/tickets")
+    assert first.status_code == 200 and "工单54" in first.text and "工单04" not in first.text
+    nxt = re.search(r'id="next-page" href="([^"]+)"', first.text)
+    assert nxt is not None
+    second = await client.get(nxt.group(1).replace("&amp;", "&"))
+    assert "工单04" in second.text and "工单54" not in second.text
+    found = await client.get("/aftersales/tickets", params={"q": "工单07"})
+    assert "工单07" in found.text and "工单08" not in found.text
+    sheet = await client.get("/aftersales/tickets", params={"q": "工单0", "export": "xlsx"})
+    assert sheet.status_code == 200
+    rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "工单号" and sorted(r[3] for r in rows[1:]) == [
+        f"工单0{n}" for n in range(10)
+    ]
