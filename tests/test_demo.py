@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from tests.conftest import create_scratch_database, drop_scratch_database, empty_all_tables
+from xiaoer.aftersales.models import Refund, Ticket
 from xiaoer.catalog.models import Product, Promotion, PromotionKind, Sku
 from xiaoer.core.auth import verify_password
 from xiaoer.core.db import Database
@@ -228,6 +229,10 @@ async def test_order_timestamps_follow_the_status(demo: Seeded) -> None:
     db = demo.db
     orders: list[Order] = await _all(db, Order)
     customers = {c.id: c for c in await _all(db, Customer)}
+    refunded: dict[int, int] = {}  # what the month's after-sales paid back, per order
+    for refund in await _all(db, Refund):
+        if refund.status == "SUCCESS" and refund.kind in ("refund_only", "return_refund"):
+            refunded[refund.order_id] = refunded.get(refund.order_id, 0) + refund.amount_fen
     first = NOW - timedelta(days=60)
     for o in orders:
         status = TradeStatus(o.status)
@@ -264,7 +269,8 @@ async def test_order_timestamps_follow_the_status(demo: Seeded) -> None:
             assert o.closed_at is not None and o.close_reason == "买家未付款", label
             assert o.refunded_fen == 0, label
         else:
-            assert o.closed_at is None and o.close_reason == "" and o.refunded_fen == 0, label
+            assert o.closed_at is None and o.close_reason == "", label
+            assert o.refunded_fen == refunded.get(o.id, 0) <= o.paid_fen, label
         if o.cash_on_delivery:
             assert status in {TradeStatus.TRADE_BUYER_SIGNED, TradeStatus.TRADE_FINISHED}
         if status is TradeStatus.TRADE_BUYER_SIGNED:
@@ -412,8 +418,14 @@ async def test_default_now_is_the_current_time_and_progress_is_reported(db: Data
     summary = await seed_demo(db, progress=lambda *args: seen.append(args))
     assert [done for _, done, _ in seen] == list(range(1, len(seen) + 1))
     assert {total for _, _, total in seen} == {len(seen)}
-    assert seen[0][0] == "shop" and seen[-1][0] == "kpi"
-    assert [name for name, _, _ in seen[-4:]] == ["orders", "chats", "attendance", "kpi"]
+    assert seen[0][0] == "shop" and seen[-1][0] == "aftersales"
+    assert [name for name, _, _ in seen[-5:]] == [
+        "orders",
+        "chats",
+        "attendance",
+        "kpi",
+        "aftersales",
+    ]
     assert summary.orders > 1000
     orders: list[Order] = await _all(db, Order)
     newest = max(o.created_at for o in orders)
@@ -804,3 +816,27 @@ async def test_last_months_payroll_rewards_full_attendance_and_fines_the_rest(
         if i["kind"] == "fine" and i["detail"]["rule"] != "note_late_or_wrong"
     )
     assert fines == {("agent2", "absent_without_leave", -20000): 1, ("agent3", "late", -2000): 1}
+
+
+async def test_a_month_of_after_sales(demo: Seeded) -> None:
+    """Refunds in every state, an exchange and a resend, complaints at each step (one
+    major), a refund waiting for the supervisor, and a queue whose oldest case an
+    after-sales agent can settle within their authority."""
+    db = demo.db
+    refunds: list[Refund] = await _all(db, Refund)
+    tickets: list[Ticket] = await _all(db, Ticket)
+    assert {r.status for r in refunds} == {
+        "WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS",
+        "SELLER_REFUSE_BUYER", "CLOSED", "SUCCESS",
+    }  # fmt: skip
+    assert {"exchange", "resend", "refund_only", "return_refund"} == {r.kind for r in refunds}
+    assert [r.approval for r in refunds if r.approval] == ["asked"]
+    complaints = [t for t in tickets if t.kind == "complaint"]
+    assert sorted(len(t.steps) for t in complaints) == [1, 2, 3, 4, 5]
+    assert [t.subject for t in complaints if t.major] == ["要去12315投诉"]
+    closed = [t for t in tickets if t.status == "closed"]
+    assert len(closed) >= 8 and all(t.cause_id and t.outcome for t in closed)
+    queued = sorted((t for t in tickets if t.status == "queued"), key=lambda t: t.queued_at)
+    assert len(queued) >= 3
+    oldest = next(r for r in refunds if r.id == queued[0].refund_id)
+    assert oldest.status == "WAIT_SELLER_AGREE" and oldest.amount_fen <= 10000

@@ -35,7 +35,17 @@ LAYERS = (
     "performance",
     "peakday",
 )
-TOP = {"web", "cli", "demo", "demo_data", "timer_handlers", "all_models", "__main__", "__init__"}
+TOP = {
+    "web",
+    "cli",
+    "demo",
+    "demo_data",
+    "demo_aftersales",
+    "timer_handlers",
+    "all_models",
+    "__main__",
+    "__init__",
+}
 NOT_CODE = {"migrations"}  # Alembic's versions import nothing of ours but ``core``
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer import demo_data as data
@@ -30,6 +30,7 @@ from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
+from xiaoer.demo_aftersales import seed_aftersales
 from xiaoer.orders import workflow
 from xiaoer.orders.models import Order, OrderItem, SalesCredit, SellerNote, TradeStatus
 from xiaoer.orders.notes import SellerNote as ParsedNote
@@ -125,6 +126,7 @@ class DemoSummary:
     conversations: int
     messages: int
     roster_entries: int
+    tickets: int
 
 
 @dataclass
@@ -1045,7 +1047,7 @@ async def seed_demo(
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
     steps = (
         "shop", "catalogue", "promotions", "staff", "customers", "orders", "chats",
-        "attendance", "kpi",
+        "attendance", "kpi", "aftersales",
     )  # fmt: skip
     done = 0
 
@@ -1149,6 +1151,15 @@ async def seed_demo(
         [(p.name, as_utc(p.starts_at), as_utc(p.ends_at)) for p in promotions],
         step,
     )
+    tickets = await seed_aftersales(db, rng, shop.id, base, staff_ids)
+    async with db.session() as session:  # the cases told some buyers in their chats
+        messages = int(
+            await session.scalar(
+                select(func.count()).select_from(Message).where(Message.shop_id == shop.id)
+            )
+            or 0
+        )
+    step("aftersales")
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
@@ -1162,4 +1173,5 @@ async def seed_demo(
         conversations=conversations,
         messages=messages,
         roster_entries=entries,
+        tickets=tickets,
     )

@@ -50,6 +50,8 @@ class RefundKind(enum.StrEnum):
 
 # Kinds in which the buyer sends the goods back before the case can end.
 GOODS_BACK = frozenset({RefundKind.return_refund, RefundKind.exchange})
+# Kinds that pay money back when they succeed; an exchange or a resend sends goods.
+MONEY_BACK = frozenset({RefundKind.refund_only, RefundKind.return_refund})
 # States in which the case is still open on the money side.
 OPEN = frozenset(
     {

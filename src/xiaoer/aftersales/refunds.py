@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.aftersales.models import Refund
 from xiaoer.aftersales.refund_states import (
+    MONEY_BACK,
     OPEN,
     GoodsStatus,
     Move,
@@ -307,7 +308,7 @@ async def do_move_refund(
         refund.return_waybill = waybill.strip()[:64]
         refund.return_carrier = carrier.strip()[:32]
     refund.updated_at = moment
-    if after.status is RefundStatus.SUCCESS:
+    if after.status is RefundStatus.SUCCESS and RefundKind(refund.kind) in MONEY_BACK:
         order = await session.get(Order, refund.order_id)
         if order is not None:
             order.refunded_fen += refund.amount_fen

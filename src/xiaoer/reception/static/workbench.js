@@ -561,9 +561,32 @@
           actions.append(node("span", "wb-task", js("orders.task_" + task.kind)));
         }
       }
+      if (o.paid_at) actions.append(ticketButton(o));
       if (actions.childElementCount) row.append(actions);
       list.append(row);
     }
+  }
+
+  // One click opens an after-sales ticket carrying this chat, its buyer and the order;
+  // the subject is the buyer's last words.
+  function ticketButton(o) {
+    const button = node("button", "wb-mini wb-open-ticket", js("orders.open_ticket"));
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const said = S.open.messages.filter((m) => m.sender === "buyer").map((m) => m.text);
+      const subject = (said[said.length - 1] || o.number).slice(0, 200);
+      try {
+        const made = await api("POST", "/api/aftersales/tickets",
+          { conversation_id: S.openId, order_id: o.id, kind: "refund", subject });
+        toast(js("orders.ticket_opened", { id: made.ticket.id }), "good");
+      } catch (error) {
+        toast(js("failed", { detail: error.message }), "bad");
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
   }
 
   function fillRows(list, items, lines) {
