@@ -13,8 +13,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
+from xiaoer.aftersales.cases import do_case_move, do_open_case_refund
 from xiaoer.aftersales.models import Refund, Ticket, TicketKind, TicketSource
-from xiaoer.aftersales.tickets import Opening, open_ticket
+from xiaoer.aftersales.refund_states import Move, RefundKind
+from xiaoer.aftersales.tickets import Opening, causes_of, do_close, do_take, open_ticket
 from xiaoer.core.db import Database
 from xiaoer.core.policy import parse_policy
 from xiaoer.core.policy_store import do_apply_policy
@@ -191,3 +193,63 @@ async def test_the_list_filters_pages_and_exports_what_it_shows(
     assert rows[0][0] == "工单号" and sorted(r[3] for r in rows[1:]) == [
         f"工单0{n}" for n in range(10)
     ]
+
+
+async def test_causes_and_costs_count_each_cut_and_drill_down_to_the_cases(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    ling = await make_staff("ling", team="aftersale", level="senior")
+    await make_staff("boss", "supervisor")
+    closed_at = datetime(2026, 11, 3, 4, 0, tzinfo=UTC)  # 12:00 on the 3rd in Shanghai
+    async with db.session() as session:
+        staff = await session.get(type(ling), ling.id)
+        assert staff is not None
+        causes = {c.name: c.id for c in await causes_of(session, shop.id)}
+        await session.commit()
+    plan = (("S-1", 9900, "尺码不合适", 9900), ("S-2", 5000, "尺码不合适", 2000),
+            ("S-3", 7000, "质量问题", 0))  # fmt: skip
+    for number, price, cause, refund in plan:
+        order_id = await _order(db, shop.id, number, price)
+        ticket_id = await _ticket(db, shop.id, f"案-{number}", order_id)
+        async with db.session() as session:
+            staff = await session.get(type(ling), ling.id)
+            assert staff is not None
+            await do_take(session, staff, ticket_id, now=closed_at)
+            if refund:
+                await do_open_case_refund(
+                    session, staff, ticket_id, kind=RefundKind.refund_only, amount_fen=refund,
+                    reason="退", now=closed_at,
+                )  # fmt: skip
+                await do_case_move(session, staff, ticket_id, Move.agree, now=closed_at)
+            outcome = "refunded" if refund else "explained"
+            await do_close(
+                session, staff, ticket_id, cause_id=causes[cause], outcome=outcome, now=closed_at
+            )
+            await session.commit()
+    await sign_in(client, "boss")
+    page = await client.get("/aftersales/report", params={"month": "2026-11"})
+    assert page.status_code == 200
+    assert "本月结案 3 单，退款合计 ¥119.00" in page.text
+    by_cause = page.text.split('id="by-cause"')[1].split("</section>")[0]
+    rows = re.findall(r"<td>([^<]+)</td><td><a href=\"([^\"]+)\">(\d+)</a></td><td>¥([\d.]+)</td>",
+                      by_cause)  # fmt: skip
+    assert [(name, int(n), amount) for name, _, n, amount in rows] == [
+        ("尺码不合适", 2, "119.00"),
+        ("质量问题", 1, "0.00"),
+    ]
+    listed = await client.get(rows[0][1].replace("&amp;", "&"))
+    assert "案-S-1" in listed.text and "案-S-2" in listed.text and "案-S-3" not in listed.text
+    assert "<svg" in page.text and "尺码不合适" in page.text.split('id="trend"')[1][:4000]
+    token = csrf_from(page.text)
+    form = {"month": "2026-11", "text": "尺码表放首图", "csrf_token": token}
+    saved = await client.post("/aftersales/report/proposals", data=form)
+    assert saved.status_code == 303
+    again = await client.get("/aftersales/report", params={"month": "2026-11"})
+    assert "尺码表放首图" in again.text
+    sheet = await client.get("/aftersales/report", params={"month": "2026-11", "export": "xlsx"})
+    rows_out = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert ("按原因", "尺码不合适", 2, 119) in [tuple(r) for r in rows_out]
+    assert (await client.get("/aftersales/report", params={"month": "2026-13"})).status_code == 422
+    await _post(client, "/logout")
+    await sign_in(client, "ling")
+    assert (await client.get("/aftersales/report")).status_code == 403

@@ -273,6 +273,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/assistant/knowledge/import"): "imports into the caller's shop",
     ("POST", "/aftersales/take-next"): "takes the oldest ticket of the caller's own queue",
     ("POST", "/aftersales/tickets/new"): "opens a ticket in the caller's shop",
+    ("POST", "/aftersales/report/proposals"): "writes the caller's shop's proposals of a month",
     ("POST", "/login"): "signs in",
     ("POST", "/logout"): "signs out",
     ("POST", "/orders/import"): "starts an import into the caller's shop",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,6 +35,7 @@ from xiaoer.aftersales.refund_states import (
     RefundStatus,
 )
 from xiaoer.aftersales.refunds import held_refunds, refunds_to_decide
+from xiaoer.aftersales.report import DIMENSIONS, cost_report, do_save_proposals, month_span
 from xiaoer.aftersales.tickets import (
     OUTCOME_SAID,
     OUTCOMES,
@@ -62,11 +64,12 @@ from xiaoer.aftersales.tickets import (
     timeline_of,
     works_aftersales,
 )
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import month_days, utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
-from xiaoer.core.money import MoneyError, typed_fen
+from xiaoer.core.money import MoneyError, fen_to_decimal, typed_fen
 from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import from_data
+from xiaoer.http.charts import line_chart
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import Cursor, RowId
@@ -154,13 +157,30 @@ async def take_next(request: Request, session: SessionDep, staff: Worker) -> Res
 # --- the list --------------------------------------------------------------------------
 
 
-def _filter(status: str, kind: str, owner: str, q: str, overdue_only: str) -> Filter:
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+async def _filter(
+    session: AsyncSession, staff: StaffAccount, request: Request, **given: str
+) -> Filter:
+    """The list's filter from the query; what does not parse filters nothing."""
+    query = request.query_params
+    closed_from = closed_to = None
+    month = given["month"]
+    if month_days(month) is not None:
+        closed_from, closed_to = await month_span(session, staff.shop_id, month)
     return Filter(
-        status=status if status in {s.value for s in TicketStatus} else "",
-        kind=kind if kind in {k.value for k in TicketKind} else "",
-        owner_id=int(owner) if owner.isdigit() and len(owner) < 12 else None,
-        q=q.strip()[:64],
-        overdue=overdue_only == "1",
+        status=given["status"] if given["status"] in {s.value for s in TicketStatus} else "",
+        kind=given["kind"] if given["kind"] in {k.value for k in TicketKind} else "",
+        owner_id=_number(given["owner"]),
+        q=given["q"].strip()[:64],
+        overdue=given["overdue_only"] == "1",
+        cause_id=_number(given["cause"]),
+        closed_from=closed_from,
+        closed_to=closed_to,
+        courier=query["courier"][:32] if "courier" in query else None,
+        product=query["product"][:200] if "product" in query else None,
     )
 
 
@@ -174,12 +194,17 @@ async def ticket_list(
     owner: str = "",
     q: str = "",
     overdue_only: str = "",
+    cause: str = "",
+    month: str = "",
     before: Cursor | None = None,
     export: str = "",
 ) -> Response:
     """Every ticket the reader may see, newest first, filtered and searched, a page at a
     time; ``export=xlsx`` gives the filtered set as a workbook."""
-    chosen = _filter(status, kind, owner, q, overdue_only)
+    chosen = await _filter(
+        session, staff, request, status=status, kind=kind, owner=owner, q=q,
+        overdue_only=overdue_only, cause=cause, month=month[:7],
+    )  # fmt: skip
     team = await _team(session, staff.shop_id)
     t = Translator(language_of(request, staff))
     if export == "xlsx":
@@ -210,10 +235,16 @@ async def ticket_list(
         "kinds": [k.value for k in TicketKind],
         "workers": [s for s in team.values() if works_aftersales(s)],
         "next_before": rows[-1].id if more and rows else None,
-        "query": request.url.query,
+        "next_query": _next_query(request, rows[-1].id) if more and rows else "",
         "now": utcnow(),
     }
     return render(request, "aftersales/list.html", context, staff=staff)
+
+
+def _next_query(request: Request, before: int) -> str:
+    """The same filter, the page after ``before``."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("before", "export")]
+    return urlencode([*kept, ("before", str(before))])
 
 
 EXPORT_COLUMNS = (
@@ -653,3 +684,68 @@ async def save_cause(
         return render(request, "aftersales/causes.html", context, staff=staff, status_code=422)
     await session.commit()
     return RedirectResponse("/aftersales/causes", status_code=303)
+
+
+# --- causes and costs (S6) ---------------------------------------------------------------
+
+
+@router.get("/report", response_class=HTMLResponse)
+async def report_page(
+    request: Request, session: SessionDep, staff: Leader, month: str = "", export: str = ""
+) -> Response:
+    """A month's closed cases by cause, product, agent and courier, with the refunded
+    amounts, the top causes week by week and the proposals; each figure lists its cases."""
+    chosen = month[:7] or (await _this_month(session, staff))
+    try:
+        report = await cost_report(session, staff, chosen)
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        message = error_text(request, exc)
+        return render(request, "error.html", {"message": message}, staff=staff, status_code=422)
+    t = Translator(language_of(request, staff))
+    if export == "xlsx":
+        headers = [t("aftersales.report.dimension"), t("aftersales.report.name"),
+                   t("aftersales.report.cases"), t("aftersales.report.refunded")]  # fmt: skip
+        rows = [
+            [t(f"aftersales.report.by_{dimension}"), line.label or "—", line.cases,
+             fen_to_decimal(line.refunded_fen)]
+            for dimension in DIMENSIONS
+            for line in report.lines[dimension]
+        ]  # fmt: skip
+        data = write_sheet(f"售后原因 {chosen}", headers, rows)
+        name = f"aftersales-{chosen}.xlsx"
+        return Response(
+            data,
+            media_type=XLSX_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    chart = line_chart(report.weeks, report.trend, title=t("aftersales.report.trend"))
+    context = {"report": report, "dimensions": DIMENSIONS, "chart": chart, "error": None}
+    return render(request, "aftersales/report.html", context, staff=staff)
+
+
+async def _this_month(session: AsyncSession, staff: StaffAccount) -> str:
+    from xiaoer.shops.service import shop_today
+
+    return (await shop_today(session, staff.shop_id)).strftime("%Y-%m")
+
+
+@router.post("/report/proposals")
+async def save_proposals(
+    request: Request,
+    session: SessionDep,
+    staff: Leader,
+    month: Annotated[str, Form(max_length=7)],
+    text: Annotated[str, Form(max_length=8000)] = "",
+) -> Response:
+    try:
+        async with session.begin_nested():
+            await do_save_proposals(session, staff, month, text)
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        message = error_text(request, exc)
+        return render(request, "error.html", {"message": message}, staff=staff, status_code=422)
+    await session.commit()
+    return RedirectResponse(f"/aftersales/report?{urlencode({'month': month})}", status_code=303)

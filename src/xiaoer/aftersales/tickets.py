@@ -42,7 +42,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say, to_data
 from xiaoer.core.timers import cancel_timer, schedule_timer, timer_handler
 from xiaoer.http.i18n import Translator
-from xiaoer.orders.models import Order
+from xiaoer.orders.models import Order, OrderItem
 from xiaoer.reception.access import check_may_act as check_may_act_in_chat
 from xiaoer.reception.access import load_conversation
 from xiaoer.reception.models import Conversation, Message
@@ -736,6 +736,11 @@ class Filter:
     owner_id: int | None = None
     q: str = ""
     overdue: bool = False
+    cause_id: int | None = None
+    closed_from: datetime | None = None  # closed within [closed_from, closed_to)
+    closed_to: datetime | None = None
+    courier: str | None = None  # the order's courier ("" for none)
+    product: str | None = None  # the title of the order's first item
 
 
 async def tickets_of(
@@ -761,6 +766,27 @@ async def tickets_of(
         query = query.where(Ticket.owner_id == chosen.owner_id)
     if chosen.overdue:
         query = query.where(Ticket.status.in_(OPEN_TICKET), Ticket.due_at < (now or utcnow()))
+    if chosen.cause_id is not None:
+        query = query.where(Ticket.cause_id == chosen.cause_id)
+    if chosen.closed_from is not None:
+        query = query.where(Ticket.closed_at >= chosen.closed_from)
+    if chosen.closed_to is not None:
+        query = query.where(Ticket.closed_at < chosen.closed_to)
+    if chosen.courier is not None:
+        query = query.where(
+            Ticket.order_id.in_(
+                select(Order.id).where(Order.shop_id == staff.shop_id,
+                                       Order.courier == chosen.courier)
+            )
+        )  # fmt: skip
+    if chosen.product is not None:
+        first_items = select(func.min(OrderItem.id)).group_by(OrderItem.order_id)
+        query = query.where(
+            Ticket.order_id.in_(
+                select(OrderItem.order_id).where(OrderItem.id.in_(first_items),
+                                                 OrderItem.title == chosen.product)
+            )
+        )  # fmt: skip
     words = chosen.q.strip()
     if words:
         matches = [Ticket.subject.contains(words)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 
@@ -31,5 +31,48 @@ def bar_chart(
             parts.append(
                 f'<text x="{x:.1f}" y="{height - 4}" font-size="11">{escape(label)}</text>'
             )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# Distinct strokes for up to six lines; more repeat them.
+STROKES = ("#c4320a", "#2e90fa", "#12b76a", "#7a5af8", "#f79009", "#667085")
+
+
+def line_chart(
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    *,
+    width: int = 640,
+    height: int = 200,
+    title: str = "",
+) -> str:
+    """A line per series over the same labels, with a legend; names are escaped."""
+    if not labels or not series:
+        return ""
+    top = max((max(values, default=0) for values in series.values()), default=0) or 1.0
+    plot, left = height - 40, 8
+    step = (width - 2 * left) / max(1, len(labels) - 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}">'
+    ]
+    for index, (name, values) in enumerate(series.items()):
+        colour = STROKES[index % len(STROKES)]
+        points = " ".join(
+            f"{left + i * step:.1f},{plot - plot * (v / top) + 4:.1f}" for i, v in enumerate(values)
+        )
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
+            f"<title>{escape(name)}</title></polyline>"
+        )
+        parts.append(
+            f'<text x="{left + index * (width // max(1, len(series)))}" y="{height - 4}" '
+            f'font-size="11" fill="{colour}">{escape(name)}</text>'
+        )
+    for i, label in enumerate(labels):
+        parts.append(
+            f'<text x="{left + i * step:.1f}" y="{plot + 18}" font-size="10">{escape(label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -32,7 +32,6 @@ What each column counts, for a day in the shop's time zone:
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import as_utc, utcnow
+from xiaoer.core.clock import as_utc, month_days, utcnow
 from xiaoer.core.errors import NotPermitted
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy, span_bounds
@@ -709,17 +708,12 @@ def _figures(counts: Counts, scope: KpiScope) -> Figures:
     return Figures(values)
 
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-
-
 def month_bounds(month: str) -> tuple[date, date]:
     """``YYYY-MM`` → its first and last day."""
-    found = _MONTH.fullmatch(month.strip())
-    if found is None or not 1 <= int(found.group(2)) <= 12:
+    days = month_days(month)
+    if days is None:
         raise KpiError(say("month {month!r}: expected YYYY-MM, e.g. 2026-11", month=month))
-    first = date(int(found.group(1)), int(found.group(2)), 1)
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first, following - timedelta(days=1)
+    return days
 
 
 def period_bounds(period: str, anchor: date, window_days: int = 30) -> tuple[date, date]:
