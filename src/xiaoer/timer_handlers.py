@@ -1,9 +1,10 @@
 """Imports every module that registers timer handlers, for the processes that fire timers."""
 
 from xiaoer.assistant import autoanswer
+from xiaoer.mail import outbound
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
 from xiaoer.reception import sla
 from xiaoer.sellercentre import cleanup
 
-__all__ = ["attendance", "autoanswer", "cleanup", "kpi", "sla", "workflow"]
+__all__ = ["attendance", "autoanswer", "cleanup", "kpi", "outbound", "sla", "workflow"]
