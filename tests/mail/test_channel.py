@@ -82,7 +82,7 @@ async def test_a_reply_by_its_headers_joins_the_conversation_and_a_new_subject_d
 
 
 async def test_without_headers_the_same_sender_and_subject_join_within_the_window(
-    db: Database, db_settings_now: None, send: Send
+    db: Database, send: Send
 ) -> None:
     await send(mail())
     await send(mail("补充一下：要 250 克的", subject="回复：Re: 龙井的库存", message_id="<m2@b>"))
@@ -92,11 +92,6 @@ async def test_without_headers_the_same_sender_and_subject_join_within_the_windo
     assert second.conversation_id == first.conversation_id
     assert second.text == "补充一下：要 250 克的"
     assert third.conversation_id != first.conversation_id
-
-
-@pytest.fixture
-def db_settings_now() -> None:
-    """Marks the tests that rely on the subject window around now (14 days)."""
 
 
 async def test_an_html_only_mail_is_shown_as_text_without_tags_or_scripts(

@@ -145,6 +145,7 @@ _BLOCK = frozenset(
         "thead", "tr", "ul",
     }
 )  # fmt: skip
+_LINES = frozenset({"br", "dd", "dt", "li", "td", "th", "tr", "tbody", "thead"})  # no gap after
 _SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript", "svg"})
 
 
@@ -158,29 +159,36 @@ class _Text(HTMLParser):
         self.skip = 0
         self.quote = 0
 
-    def _break(self) -> None:
+    def _break(self, gap: bool = False) -> None:
+        """End the line being written; ``gap``: and leave a blank line after it."""
         text = " ".join(self.line.split())
-        if text or (self.lines and self.lines[-1]):
-            self.lines.append(("> " * self.quote) + text if text else "")
+        if text:
+            self.lines.append(("> " * self.quote) + text)
+        if gap and self.lines and self.lines[-1]:
+            self.lines.append("")
         self.line = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
             self.skip += 1
+        elif tag == "br":
+            self.handle_startendtag(tag, attrs)
         elif tag in _BLOCK:
             self._break()
             if tag == "blockquote":
                 self.quote += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK:
-            self._break()
+        if tag == "br" and not self.line.strip():
+            self.lines.append("")  # a line left empty on purpose
+        elif tag in _BLOCK:
+            self._break(gap=tag == "hr")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED:
             self.skip = max(0, self.skip - 1)
         elif tag in _BLOCK:
-            self._break()
+            self._break(gap=tag not in _LINES)
             if tag == "blockquote":
                 self.quote = max(0, self.quote - 1)
 
