@@ -94,14 +94,19 @@ async def test_without_headers_the_same_sender_and_subject_join_within_the_windo
     assert third.conversation_id != first.conversation_id
 
 
+def _headed(subject: str, message_id: str) -> EmailMessage:
+    built = EmailMessage()
+    built["From"] = BUYER
+    built["To"] = SHOP_ADDRESS
+    built["Subject"] = subject
+    built["Message-ID"] = message_id
+    return built
+
+
 async def test_an_html_only_mail_is_shown_as_text_without_tags_or_scripts(
     db: Database, send: Send
 ) -> None:
-    html = EmailMessage()
-    html["From"] = BUYER
-    html["To"] = SHOP_ADDRESS
-    html["Subject"] = "图片里的颜色"
-    html["Message-ID"] = "<h1@buyer.test>"
+    html = _headed("图片里的颜色", "<h1@buyer.test>")
     html.set_content(
         "<html><head><style>p{color:red}</style><script>alert('x')</script></head>"
         "<body><p>颜色&amp;尺码<b>不对</b></p><div>请&lt;尽快&gt;处理<br>谢谢</div>"
@@ -118,11 +123,7 @@ async def test_an_html_only_mail_is_shown_as_text_without_tags_or_scripts(
 async def test_an_attachment_over_the_limit_is_dropped_and_listed(
     db: Database, send: Send, data_dir: Path
 ) -> None:
-    built = EmailMessage()
-    built["From"] = BUYER
-    built["To"] = SHOP_ADDRESS
-    built["Subject"] = "破损照片"
-    built["Message-ID"] = "<a1@buyer.test>"
+    built = _headed("破损照片", "<a1@buyer.test>")
     built.set_content("收到的盒子压坏了，照片见附件")
     built.add_attachment(b"\x89PNG" + b"s" * 2000, maintype="image", subtype="png",
                          filename="small.png")  # fmt: skip

@@ -8,12 +8,15 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from xiaoer.core.db import Database
 from xiaoer.core.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 mail_app = typer.Typer(help="The e-mail channel.", no_args_is_help=True)
 box_app = typer.Typer(help="The shops' mailboxes.", no_args_is_help=True)
@@ -110,26 +113,17 @@ def box_add(
         raise _fail(str(exc)) from exc
 
 
-@box_app.command("list")
-def box_list(shop: ShopOption = None) -> None:
-    """Print the mailboxes as JSON lines (without their passwords)."""
-    from xiaoer.mail.service import mailboxes
+Rows = Callable[["AsyncSession", int | None], Awaitable[list[dict[str, Any]]]]
+
+
+def _print_rows(shop: str | None, rows_of: Rows) -> None:
+    """Print ``rows_of(session, shop id or None)`` as JSON lines."""
     from xiaoer.shops.service import ShopError, resolve_shop
 
     async def work(db: Database, settings: Settings) -> list[dict[str, Any]]:
         async with db.session() as session:
             shop_id = (await resolve_shop(session, shop)).id if shop else None
-            return [
-                {
-                    "address": box.address,
-                    "shop_id": box.shop_id,
-                    "channel_id": box.channel_id,
-                    "smtp": f"{box.smtp_host}:{box.smtp_port}",
-                    "imap": f"{box.imap_host}:{box.imap_port}" if box.imap_host else "",
-                    "active": box.active,
-                }
-                for box in await mailboxes(session, shop_id)
-            ]
+            return await rows_of(session, shop_id)
 
     try:
         rows = _run(work)
@@ -137,6 +131,27 @@ def box_list(shop: ShopOption = None) -> None:
         raise _fail(str(exc)) from exc
     for row in rows:
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@box_app.command("list")
+def box_list(shop: ShopOption = None) -> None:
+    """Print the mailboxes as JSON lines (without their passwords)."""
+    from xiaoer.mail.service import mailboxes
+
+    async def rows(session: AsyncSession, shop_id: int | None) -> list[dict[str, Any]]:
+        return [
+            {
+                "address": box.address,
+                "shop_id": box.shop_id,
+                "channel_id": box.channel_id,
+                "smtp": f"{box.smtp_host}:{box.smtp_port}",
+                "imap": f"{box.imap_host}:{box.imap_port}" if box.imap_host else "",
+                "active": box.active,
+            }
+            for box in await mailboxes(session, shop_id)
+        ]
+
+    _print_rows(shop, rows)
 
 
 @mail_app.command("serve")
@@ -189,30 +204,22 @@ def poll(
 def outbox_command(shop: ShopOption = None) -> None:
     """Replies waiting to be sent and those given up on, as JSON lines."""
     from xiaoer.mail.outbound import outbox
-    from xiaoer.shops.service import ShopError, resolve_shop
 
-    async def work(db: Database, settings: Settings) -> list[dict[str, Any]]:
-        async with db.session() as session:
-            shop_id = (await resolve_shop(session, shop)).id if shop else None
-            return [
-                {
-                    "id": record.id,
-                    "status": record.status,
-                    "to": record.peer,
-                    "subject": record.subject,
-                    "conversation_id": record.conversation_id,
-                    "attempts": record.attempts,
-                    "last_error": record.last_error,
-                }
-                for record in await outbox(session, shop_id)
-            ]
+    async def rows(session: AsyncSession, shop_id: int | None) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": record.id,
+                "status": record.status,
+                "to": record.peer,
+                "subject": record.subject,
+                "conversation_id": record.conversation_id,
+                "attempts": record.attempts,
+                "last_error": record.last_error,
+            }
+            for record in await outbox(session, shop_id)
+        ]
 
-    try:
-        rows = _run(work)
-    except ShopError as exc:
-        raise _fail(str(exc)) from exc
-    for row in rows:
-        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _print_rows(shop, rows)
 
 
 @mail_app.command("retry")

@@ -90,12 +90,17 @@ async def queue_reply(
     )
     session.add(record)
     await session.flush()
+    await _schedule(session, record, at)
+
+
+async def _schedule(session: AsyncSession, record: MailRecord, due_at: datetime) -> None:
+    """The ``mail.send`` timer of a queued reply, due at ``due_at``."""
     await schedule_timer(
         session,
-        shop_id=shop_id,
+        shop_id=record.shop_id,
         kind=SEND,
         subject=f"mail:{record.id}",
-        due_at=at,
+        due_at=due_at,
         payload={"mail": record.id},
     )
 
@@ -156,14 +161,7 @@ async def send_queued(session: AsyncSession, timer: Timer, now: datetime) -> Non
         log.warning("mail %s to %s failed (try %s): %s", record.id, record.peer,
                     record.attempts, record.last_error)  # fmt: skip
         if record.attempts < MAX_TRIES:
-            await schedule_timer(
-                session,
-                shop_id=record.shop_id,
-                kind=SEND,
-                subject=f"mail:{record.id}",
-                due_at=now + retry_delay(record.attempts),
-                payload={"mail": record.id},
-            )
+            await _schedule(session, record, now + retry_delay(record.attempts))
             return
         record.status = MailStatus.failed.value
         await record_event(
@@ -191,14 +189,7 @@ async def do_retry(session: AsyncSession, record: MailRecord, now: datetime) -> 
         raise MailError(say("reply {mail} has not failed", mail=record.id))
     record.status = MailStatus.queued.value
     record.attempts = 0
-    await schedule_timer(
-        session,
-        shop_id=record.shop_id,
-        kind=SEND,
-        subject=f"mail:{record.id}",
-        due_at=now,
-        payload={"mail": record.id},
-    )
+    await _schedule(session, record, now)
 
 
 async def outbox(session: AsyncSession, shop_id: int | None = None) -> list[MailRecord]:
