@@ -32,6 +32,7 @@ LAYERS = (
     "sellercentre",
     "fulfilment",
     "aftersales",
+    "mail",
     "performance",
     "peakday",
 )

@@ -5,6 +5,7 @@ from xiaoer.assistant import models as assistant_models
 from xiaoer.catalog import models as catalog_models
 from xiaoer.core import models as core_models
 from xiaoer.customers import models as customer_models
+from xiaoer.mail import models as mail_models
 from xiaoer.orders import models as order_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
@@ -18,6 +19,7 @@ __all__ = [
     "catalog_models",
     "core_models",
     "customer_models",
+    "mail_models",
     "order_models",
     "performance_models",
     "reception_models",

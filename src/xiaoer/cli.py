@@ -20,6 +20,7 @@ from rich.table import Table
 from xiaoer.assistant.cli import assistant_app
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
+from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(channel_app, name="channel")
 app.add_typer(assistant_app, name="assistant")
 app.add_typer(notes_app, name="notes")
+app.add_typer(mail_app, name="mail")
 
 out = Console()
 err = Console(stderr=True)

@@ -2,6 +2,7 @@
 
 from xiaoer.aftersales import complaints, tickets
 from xiaoer.assistant import autoanswer
+from xiaoer.mail import outbound
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
 from xiaoer.reception import sla
@@ -13,6 +14,7 @@ __all__ = [
     "cleanup",
     "complaints",
     "kpi",
+    "outbound",
     "sla",
     "tickets",
     "workflow",

@@ -36,6 +36,7 @@ from xiaoer.aftersales.refund_states import RefundStatus
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
+from xiaoer.core.hooks import MailThread, on_mail_thread
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -383,6 +384,31 @@ async def do_open_from_conversation(
                              "colleague follows it up", ticket_id=ticket.id), at=now,
     )  # fmt: skip
     return ticket
+
+
+@on_mail_thread
+async def _mail_to_ticket(session: AsyncSession, thread: MailThread) -> None:
+    """A new mail thread at the after-sales team's mailbox opens a ticket; a mail in the
+    thread of an open ticket is a line on its timeline."""
+    conversation = await session.get(Conversation, thread.conversation_id)
+    if conversation is None:
+        return
+    ticket = await session.scalar(
+        select(Ticket).where(
+            Ticket.conversation_id == conversation.id, Ticket.status.in_(OPEN_TICKET)
+        )
+    )
+    moment = utcnow()
+    if ticket is not None:
+        await add_line(session, ticket, None, "mail", say("the buyer wrote by e-mail"),
+                       why=thread.subject, at=moment)  # fmt: skip
+        await _moved(session, ticket, None, "mail", moment)
+    elif thread.new and conversation.team == Team.aftersale.value:
+        opening = Opening(
+            TicketKind.inquiry, TicketSource.email, thread.subject or thread.address,
+            conversation_id=conversation.id, customer_id=thread.customer_id,
+        )  # fmt: skip
+        await open_ticket(session, thread.shop_id, opening, by=None, now=moment)
 
 
 # --- the queue and the work -------------------------------------------------------------

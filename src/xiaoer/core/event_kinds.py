@@ -60,6 +60,7 @@ EVENT_KINDS: dict[str, Audience] = {
     "queue.position": Audience(False, "none", buyer=("conversation_id", "position")),
     "call.logged": CONCERNED,
     "sla.breached": CONCERNED,
+    "mail.failed": CONCERNED,  # a reply by mail given up on: its agent and the leaders
     # the assistant
     "approval.requested": CONCERNED,  # carries the agent's draft to a buyer
     "approval.decided": CONCERNED,

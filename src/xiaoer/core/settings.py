@@ -111,6 +111,31 @@ class Settings(BaseSettings):
         description="an import whose process has not written its heartbeat for this long "
         "died with it, and is shown as interrupted",
     )
+    mail_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        gt=0,
+        description="a mail larger than this is refused (SMTP 552) or, polled, left unread",
+    )
+    mail_attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="an attachment larger than this is dropped"
+    )
+    mail_attachments_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="the attachments kept of one mail, together; those past it are dropped",
+    )
+    mail_thread_days: int = Field(
+        default=14,
+        gt=0,
+        description="a mail without threading headers joins the sender's conversation of "
+        "the same subject within this many days",
+    )
+    mail_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="how long a mail server may take to answer"
+    )
+    mail_poll_seconds: float = Field(
+        default=60.0, gt=0, description="how often `xiaoer mail poll` reads the mailboxes"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
-from xiaoer.core.hooks import buyer_waiting
+from xiaoer.core.hooks import agent_replied, buyer_waiting
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import blocks_for
@@ -254,14 +254,30 @@ async def do_receive_buyer_message(
     client_id: str | None = None,
     channel: Channel | None = None,
     team: str = Team.presale.value,
+    thread: Conversation | None = None,
+    new_thread: bool = False,
+    meta: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Posted:
-    """A buyer's message: stored once, routed, answered automatically where due (C2–C6)."""
+    """A buyer's message: stored once, routed, answered automatically where due (C2–C6).
+
+    The message joins the buyer's open conversation. A channel that threads its own
+    messages (e-mail) names the conversation instead: ``thread`` while it is open, else
+    a new one, as with ``new_thread``. ``meta`` is kept on the message.
+    """
     moment = now or utcnow()
     cleaned = check_text(text)
     check_client_id(client_id)
     key = f"b{customer.id}:{client_id}" if client_id else None
-    conversation = await open_conversation_of(session, customer.id)
+    conversation: Conversation | None
+    if thread is not None and thread.customer_id == customer.id and (
+        thread.status != ConversationStatus.closed.value
+    ):
+        conversation = thread
+    elif thread is not None or new_thread:
+        conversation = None
+    else:
+        conversation = await open_conversation_of(session, customer.id)
     new = conversation is None
     message: Message | None = None
     if key and conversation is None:
@@ -271,7 +287,7 @@ async def do_receive_buyer_message(
         if earlier is not None:
             return await _resent(session, earlier)
     elif key and conversation is not None:
-        message = await _insert_once(session, conversation, cleaned, moment, key)
+        message = await _insert_once(session, conversation, cleaned, moment, key, meta=meta)
         if message is None:  # a resend: answer with the message stored the first time
             earlier = await _existing(session, shop.id, key)
             assert earlier is not None
@@ -295,8 +311,8 @@ async def do_receive_buyer_message(
     conversation.waiting_since = conversation.waiting_since or moment
     if message is None:
         message = await _add_message(
-            session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key, told=None,
-            announce=not new,
+            session, conversation, Sender.buyer, cleaned, moment, dedupe_key=key, meta=meta,
+            told=None, announce=not new,
         )  # fmt: skip
     else:
         await _announce(session, conversation, message)
@@ -469,6 +485,14 @@ async def do_send_agent_message(
     if waiting:
         await sla.do_answer_round(session, conversation, agent.id, policy, moment)
     await sla.note_activity(session, agent.id, moment)
+    await agent_replied(
+        session,
+        shop_id=conversation.shop_id,
+        conversation_id=conversation.id,
+        message_ids=[m.id for m in messages],
+        text=cleaned,
+        at=moment,
+    )
     return Posted(conversation, messages)
 
 
