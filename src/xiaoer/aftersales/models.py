@@ -96,6 +96,7 @@ class Ticket(Base):
         Index("ix_ticket_queue", "shop_id", "team", "status", "queued_at", "id"),
         Index("ix_ticket_owner", "shop_id", "owner_id", "status", "due_at"),
         Index("ix_ticket_shop_created", "shop_id", "created_at", "id"),
+        Index("ix_ticket_shop_status_due", "shop_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

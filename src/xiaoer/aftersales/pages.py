@@ -620,8 +620,8 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
     now = utcnow()
     asked = await refunds_to_decide(session, staff)
     held = await held_refunds(session, staff, now)
-    escalations = await escalated(session, staff)
-    late = await overdue(session, staff, now)
+    escalations, escalations_total = await escalated(session, staff)
+    late, late_total = await overdue(session, staff, now)
     refund_ids = [r.id for r in asked + held]
     tickets_by_refund = {
         t.refund_id: t
@@ -640,7 +640,9 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
         "asked": asked,
         "held": held,
         "escalations": escalations,
+        "escalations_total": escalations_total,
         "late": late,
+        "late_total": late_total,
         "tickets_by_refund": tickets_by_refund,
         "orders": orders | await _orders(session, escalations + late),
         "team": await _team(session, staff.shop_id),

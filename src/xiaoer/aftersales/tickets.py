@@ -829,28 +829,32 @@ async def tickets_of(
     return list(rows)
 
 
-async def escalated(session: AsyncSession, staff: StaffAccount) -> list[Ticket]:
+async def escalated(
+    session: AsyncSession, staff: StaffAccount, limit: int = 50
+) -> tuple[list[Ticket], int]:
+    """The oldest escalations first, at most ``limit``, and how many there are."""
     if not is_leader(staff):
-        return []
+        return [], 0
+    where = (Ticket.shop_id == staff.shop_id, Ticket.status == TicketStatus.escalated.value)
     rows = await session.scalars(
-        select(Ticket)
-        .where(Ticket.shop_id == staff.shop_id, Ticket.status == TicketStatus.escalated.value)
-        .order_by(Ticket.escalated_at, Ticket.id)
+        select(Ticket).where(*where).order_by(Ticket.escalated_at, Ticket.id).limit(limit)
     )
-    return list(rows)
+    total = await session.scalar(select(func.count()).select_from(Ticket).where(*where))
+    return list(rows), int(total or 0)
 
 
-async def overdue(session: AsyncSession, staff: StaffAccount, now: datetime) -> list[Ticket]:
+async def overdue(
+    session: AsyncSession, staff: StaffAccount, now: datetime, limit: int = 50
+) -> tuple[list[Ticket], int]:
+    """Open cases past their due time, the longest overdue first, and how many there are."""
     if not is_leader(staff):
-        return []
+        return [], 0
+    where = (Ticket.shop_id == staff.shop_id, Ticket.status.in_(OPEN_TICKET), Ticket.due_at < now)
     rows = await session.scalars(
-        select(Ticket)
-        .where(Ticket.shop_id == staff.shop_id, Ticket.status.in_(OPEN_TICKET),
-               Ticket.due_at < now)
-        .order_by(Ticket.due_at, Ticket.id)
-        .limit(200)
-    )  # fmt: skip
-    return list(rows)
+        select(Ticket).where(*where).order_by(Ticket.due_at, Ticket.id).limit(limit)
+    )
+    total = await session.scalar(select(func.count()).select_from(Ticket).where(*where))
+    return list(rows), int(total or 0)
 
 
 async def tickets_of_refunds(

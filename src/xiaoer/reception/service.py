@@ -270,8 +270,10 @@ async def do_receive_buyer_message(
     check_client_id(client_id)
     key = f"b{customer.id}:{client_id}" if client_id else None
     conversation: Conversation | None
-    if thread is not None and thread.customer_id == customer.id and (
-        thread.status != ConversationStatus.closed.value
+    if (
+        thread is not None
+        and thread.customer_id == customer.id
+        and (thread.status != ConversationStatus.closed.value)
     ):
         conversation = thread
     elif thread is not None or new_thread:
