@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.aftersales.cases import do_case_move, do_open_case_refund
-from xiaoer.aftersales.models import Refund, Ticket, TicketKind, TicketSource
+from xiaoer.aftersales.models import Refund, SellerReview, Ticket, TicketKind, TicketSource
 from xiaoer.aftersales.refund_states import Move, RefundKind
 from xiaoer.aftersales.tickets import Opening, causes_of, do_close, do_take, open_ticket
 from xiaoer.core.db import Database
@@ -253,3 +253,39 @@ async def test_causes_and_costs_count_each_cut_and_drill_down_to_the_cases(
     await _post(client, "/logout")
     await sign_in(client, "ling")
     assert (await client.get("/aftersales/report")).status_code == 403
+
+
+async def test_the_shop_reviews_finished_trades_from_its_template(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("ling", team="aftersale")
+    finished = []
+    for number in ("F-1", "F-2"):
+        order_id = await _order(db, shop.id, number, 5000)
+        async with db.session() as session:
+            order = await session.get(Order, order_id)
+            assert order is not None
+            order.status, order.finished_at = "TRADE_FINISHED", order.paid_at
+            await session.commit()
+        finished.append(order_id)
+    open_one = await _order(db, shop.id, "F-3", 5000)  # paid, not finished
+    await sign_in(client, "ling")
+    page = await client.get("/aftersales/seller-reviews")
+    assert "待评价 2 笔" in page.text and "F-3" not in page.text
+    assert "感谢亲的信任与支持" in page.text  # the policy's first template, filled in
+    token = csrf_from(page.text)
+    refused = await client.post(
+        "/aftersales/seller-reviews",
+        data={"order": [str(finished[0]), str(open_one)], "text": "好", "csrf_token": token},
+    )
+    assert refused.status_code == 422 and "尚未交易成功" in refused.text
+    done = await client.post(
+        "/aftersales/seller-reviews",
+        data={"order": [str(i) for i in finished], "text": "爽快的买家", "csrf_token": token},
+    )
+    assert done.status_code == 303
+    again = await client.get("/aftersales/seller-reviews")
+    assert "待评价 0 笔" in again.text and "所有交易都已评价" in again.text
+    async with db.session() as session:
+        written = list(await session.scalars(select(SellerReview.order_id)))
+    assert sorted(written) == sorted(finished)

@@ -253,6 +253,8 @@ PROBES: list[Probe] = [
           body=_json(when="2030-01-01T10:00"), route="/aftersales/tickets/{ticket_id}/promise"),
     Probe("POST", "/aftersales/causes", "cause", "deny", form=True,
           body=lambda _w, i: {"cause_id": str(i), "name": "改名"}, owners=(OTHER_SHOP,)),
+    Probe("POST", "/aftersales/seller-reviews", "order", "deny", form=True,
+          body=lambda _w, i: {"order": str(i), "text": "好买家"}),
     Probe("POST", "/api/aftersales/tickets", "conversation", "deny",
           body=lambda _w, i: {"conversation_id": i, "subject": "售后"}),
     # the shop's words: own phrases are their owner's; the rest is the shop's

@@ -201,3 +201,20 @@ class AftersalesProposal(Base):
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SellerReview(Base):
+    """The shop's own review of a finished trade's buyer (S5), as written on the platform."""
+
+    __tablename__ = "seller_review"
+    __table_args__ = (UniqueConstraint("order_id"), Index("ix_seller_review_shop", "shop_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"))
+    rating: Mapped[str] = mapped_column(String(8), default="good")  # good, neutral, bad
+    text: Mapped[str] = mapped_column(String(500))
+    by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

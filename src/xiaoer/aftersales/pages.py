@@ -36,6 +36,7 @@ from xiaoer.aftersales.refund_states import (
 )
 from xiaoer.aftersales.refunds import held_refunds, refunds_to_decide
 from xiaoer.aftersales.report import DIMENSIONS, cost_report, do_save_proposals, month_span
+from xiaoer.aftersales.seller_reviews import do_review_trades, unreviewed
 from xiaoer.aftersales.tickets import (
     OUTCOME_SAID,
     OUTCOMES,
@@ -67,6 +68,7 @@ from xiaoer.aftersales.tickets import (
 from xiaoer.core.clock import month_days, utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.money import MoneyError, fen_to_decimal, typed_fen
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import from_data
 from xiaoer.http.charts import line_chart
@@ -751,3 +753,59 @@ async def save_proposals(
         return render(request, "error.html", {"message": message}, staff=staff, status_code=422)
     await session.commit()
     return RedirectResponse(f"/aftersales/report?{urlencode({'month': month})}", status_code=303)
+
+
+# --- the shop's reviews of finished trades (S5) ------------------------------------------
+
+
+@router.get("/seller-reviews", response_class=HTMLResponse)
+async def seller_reviews(
+    request: Request, session: SessionDep, staff: Worker, before: Cursor | None = None
+) -> Response:
+    """Finished trades not reviewed yet, newest first, with the shop's templates."""
+    return await _seller_reviews_page(request, session, staff, before=before)
+
+
+async def _seller_reviews_page(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffAccount,
+    *,
+    before: int | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    rows, total = await unreviewed(session, staff, limit=PAGE + 1, before=before)
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    policy = await policy_on(session, staff.shop_id)
+    context = {
+        "orders": rows,
+        "total": total,
+        "templates": policy.aftersales.seller_review_templates,
+        "next_before": rows[-1].id if more and rows else None,
+        "error": error,
+    }
+    return render(
+        request, "aftersales/seller_reviews.html", context, staff=staff, status_code=status_code
+    )
+
+
+@router.post("/seller-reviews")
+async def write_seller_reviews(request: Request, session: SessionDep, staff: Worker) -> Response:
+    form = await request.form()
+    ids = [
+        int(v) for v in form.getlist("order") if isinstance(v, str) and v.isdigit() and len(v) < 19
+    ]
+    text = str(form.get("text") or "")[:1000]
+    rating = str(form.get("rating") or "good")[:8]
+    try:
+        async with session.begin_nested():
+            await do_review_trades(session, staff, ids, text=text, rating=rating)
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        message = error_text(request, exc)
+        return await _seller_reviews_page(request, session, staff, error=message, status_code=422)
+    await session.commit()
+    return RedirectResponse("/aftersales/seller-reviews", status_code=303)

@@ -207,6 +207,20 @@ class Aftersales(Section):
     major_complaint_fen: Fen = _req(
         "S3", "A complaint about an order of at least this amount (fen) is major.", default=100000
     )
+    seller_review_templates: list[str] = _req(
+        "S5",
+        "Texts the shop reviews a finished trade's buyer with; the first is the default.",
+        default=[
+            "感谢亲的信任与支持，欢迎常来小店逛逛！",
+            "买家爽快守信，合作愉快，期待下次再为您服务。",
+        ],
+    )
+    bad_review_change_days: int = _req(
+        "S4 P3",
+        "Days an agent has to get a bad review they caused changed before it costs them.",
+        default=7,
+        ge=1,
+    )
     major_complaint_words: list[str] = _req(
         "S3",
         "Words in a buyer's complaint that make it major.",

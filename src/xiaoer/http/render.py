@@ -69,6 +69,7 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/aftersales", "aftersales.desk_nav", AFTERSALES),
         ("/aftersales/tickets", "aftersales.list_nav", AFTERSALES),
         ("/aftersales/supervise", "aftersales.supervise_nav", ("supervisor", "manager")),
+        ("/aftersales/seller-reviews", "aftersales.reviews.nav", AFTERSALES),
         ("/aftersales/report", "aftersales.report.nav", ("supervisor", "manager")),
         ("/aftersales/causes", "aftersales.causes_nav", ("supervisor", "manager")),
     ),
