@@ -40,6 +40,8 @@ from xiaoer.aftersales.tickets import (
 )
 from xiaoer.core.db import Database
 from xiaoer.core.models import Event, Timer
+from xiaoer.core.policy import parse_policy
+from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.models import Order
@@ -49,6 +51,7 @@ from xiaoer.performance.violations import detect_violations
 from xiaoer.reception.models import Message
 from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
 from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_today
 from xiaoer.staff.models import StaffAccount
 
 NOON = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -371,3 +374,30 @@ async def test_a_major_complaint_tells_the_leaders_at_once(
             Event.kind == "complaint.major")))  # fmt: skip
         assert [p["ticket_id"] for p in told] == [loud]
         assert told[0]["why"] == ["words:投诉,12315"]
+
+
+async def test_a_shop_that_does_not_want_it_tells_the_buyer_nothing(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    xiao = await make_staff("xiao", team="presale")
+    async with db.session() as session:
+        today = await shop_today(session, shop.id)
+        quiet = parse_policy("[aftersales]\ntell_buyer_progress = false\n")
+        await do_apply_policy(session, shop_id=shop.id, policy=quiet, source="test",
+                              effective_from=today, actor="test")  # fmt: skip
+        await do_set_presence(session, agent=xiao, status="online")
+        buyer = await do_get_or_create_customer(
+            session, shop_id=shop.id, channel="widget", buyer_id="b-q", nick="安静"
+        )
+        posted = await do_receive_buyer_message(session, shop=shop, customer=buyer, text="退货")
+        await session.commit()
+    async with db.session() as session:
+        staff = await session.get(StaffAccount, xiao.id)
+        assert staff is not None
+        before = await session.scalar(select(func.count()).select_from(Message))
+        await do_open_from_conversation(
+            session, staff, posted.conversation.id, kind=TicketKind.refund, subject="退货"
+        )
+        await session.commit()
+        after = await session.scalar(select(func.count()).select_from(Message))
+    assert after == before
