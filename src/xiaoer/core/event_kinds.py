@@ -72,6 +72,10 @@ EVENT_KINDS: dict[str, Audience] = {
     "order.task": CONCERNED,
     # after-sales: the supervisor's floor, and the agent who made the move
     "refund.status": Audience(True, "concerned", ("by",)),
+    "refund.imported": LEADERS_ONLY,
+    # reviews: the floor's leaders (the tickets opened for bad ones reach the agents)
+    "review.changed": LEADERS_ONLY,
+    "review.imported": LEADERS_ONLY,
     "order.task_done": CONCERNED,
     "order.change": CONCERNED,
     # performance: each agent's own record
