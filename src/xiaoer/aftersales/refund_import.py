@@ -28,7 +28,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, case, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, case, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.aftersales.models import Refund
@@ -60,7 +60,7 @@ from xiaoer.sellercentre.exports import (
     within_length,
 )
 from xiaoer.sellercentre.ingest import Progress, among, driver_of, take_ids
-from xiaoer.sellercentre.reports import RawRow, ReportResult, ReportRun, import_report
+from xiaoer.sellercentre.reports import Later, RawRow, ReportResult, ReportRun, import_report
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
@@ -196,8 +196,9 @@ def _values(row: RefundRow, order_id: int) -> dict[str, Any]:
 
 async def _store(
     session: AsyncSession, run: ReportRun, reader: ExportReader, raws: list[RawRow]
-) -> None:
-    """Parse, check and write a chunk of the report."""
+) -> Later | None:
+    """Parse, check and write a chunk of the report; on PostgreSQL the new refunds
+    (their ids taken) and the orders' refunded totals are left to write later."""
     assert isinstance(run, _RefundRun)
     result = cast(RefundImportResult, run.result)
     counts = result.counts
@@ -227,14 +228,20 @@ async def _store(
     orders = {
         pid: (oid, paid)
         for pid, oid, paid in await session.execute(
-            select(Order.platform_order_id, Order.id, Order.paid_fen).where(
-                Order.shop_id == run.shop_id,
-                among(run.postgres, Order.platform_order_id, {r.platform_order_id for r in parsed}),
+            select(
+                _ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id, _ORDER_TABLE.c.paid_fen
+            ).where(
+                _ORDER_TABLE.c.shop_id == run.shop_id,
+                among(
+                    run.postgres,
+                    _ORDER_TABLE.c.platform_order_id,
+                    {r.platform_order_id for r in parsed},
+                ),
             )
         )
     }
     raw_at = {raw.line: raw for raw in raws}
-    new: list[dict[str, Any]] = []
+    new: list[tuple[RefundRow, int, int]] = []  # (row, order id, fingerprint)
     changed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (values, as stored)
     succeeded: dict[int, int] = {}  # order id → amount that became refunded
     for row in parsed:
@@ -254,13 +261,13 @@ async def _store(
             )
             run.refuse(raw_at[row.line], why)
             continue
-        values = _values(row, order[0])
-        values["import_digest"] = digests[row.platform_refund_id]
         known = stored.get(row.platform_refund_id)
         became_success = row.status is RefundStatus.SUCCESS
         if known is None:
-            new.append({**values, "platform_refund_id": row.platform_refund_id})
+            new.append((row, order[0], digests[row.platform_refund_id]))
         else:
+            values = _values(row, order[0])
+            values["import_digest"] = digests[row.platform_refund_id]
             rid, _digest, before = known
             if all(before[name] == values[name] for name in _FIELDS):
                 counts.unchanged += 1  # a column we do not keep changed
@@ -270,8 +277,8 @@ async def _store(
             became_success = became_success and before["status"] != RefundStatus.SUCCESS.value
         if became_success:
             succeeded[order[0]] = succeeded.get(order[0], 0) + row.amount_fen
-    await _insert(session, run, new)
-    result.new_refund_ids += [row["id"] for row in new]
+    records = await _insert(session, run, new)
+    result.new_refund_ids += [record[0] for record in records]
     counts.created += len(new)
     # Rows whose stored values stand get only their new fingerprint.
     for moved in (True, False):
@@ -299,40 +306,70 @@ async def _store(
                 moment=run.now,
                 reason="newer seller-centre refund report",
             )
-    if succeeded:
-        await _add_refunded(session, succeeded)
+    if not run.postgres:
+        if succeeded:
+            await _add_refunded(session, run, succeeded)
+        return None
+
+    async def write(later: AsyncSession) -> None:
+        if records:
+            driver = await driver_of(later)
+            await driver.copy_records_to_table("refund", records=records, columns=_COPY_COLUMNS)
+        if succeeded:
+            await _add_refunded(later, run, succeeded)
+
+    return write if records or succeeded else None
 
 
-async def _insert(session: AsyncSession, run: _RefundRun, rows: list[dict[str, Any]]) -> None:
-    """Insert the new refunds, giving each row its ``id``: by COPY on PostgreSQL."""
-    if not rows:
-        return
-    for row in rows:
-        row.update(shop_id=run.shop_id, refusal="", created_at=run.now, updated_at=run.now)
+def _record(run: _RefundRun, row: RefundRow, order_id: int, digest: int) -> tuple[Any, ...]:
+    """A new refund's values in the order of ``_COPY_COLUMNS``, its id still None."""
+    return (
+        None, run.shop_id, row.platform_refund_id, digest, "", run.now, run.now, order_id,
+        row.kind.value, row.status.value, row.goods.value, row.amount_fen, row.reason,
+        row.return_carrier, row.return_waybill, row.deadline_at, row.applied_at,
+        row.finished_at, row.responsible, row.phase, row.intervention,
+    )  # fmt: skip
+
+
+async def _insert(
+    session: AsyncSession, run: _RefundRun, new: list[tuple[RefundRow, int, int]]
+) -> list[tuple[Any, ...]]:
+    """The new refunds with their ids, in the order of ``_COPY_COLUMNS``: on PostgreSQL
+    the ids are taken from the sequence and the rows left to COPY; elsewhere the rows
+    are inserted here."""
+    if not new:
+        return []
+    records = [_record(run, row, order_id, digest) for row, order_id, digest in new]
     if run.postgres:
-        for row, rid in zip(rows, await take_ids(session, "refund", len(rows)), strict=True):
-            row["id"] = rid
-        driver = await driver_of(session)
-        records = [tuple(row[c] for c in _COPY_COLUMNS) for row in rows]
-        await driver.copy_records_to_table("refund", records=records, columns=_COPY_COLUMNS)
-        return
-    await session.execute(insert(_TABLE), rows)
+        taken = await take_ids(session, "refund", len(records))
+        return [(rid, *record[1:]) for rid, record in zip(taken, records, strict=True)]
+    names = _COPY_COLUMNS[1:]
+    await session.execute(insert(_TABLE), [dict(zip(names, r[1:], strict=True)) for r in records])
     ids = {
         pid: rid
         for pid, rid in await session.execute(
             select(_TABLE.c.platform_refund_id, _TABLE.c.id).where(
                 _TABLE.c.shop_id == run.shop_id,
-                among(False, _TABLE.c.platform_refund_id, [r["platform_refund_id"] for r in rows]),
+                among(False, _TABLE.c.platform_refund_id, [r[2] for r in records]),
             )
         )
     }
-    for row in rows:
-        row["id"] = ids[row["platform_refund_id"]]
+    return [(ids[record[2]], *record[1:]) for record in records]
 
 
-async def _add_refunded(session: AsyncSession, amounts: dict[int, int]) -> None:
+async def _add_refunded(session: AsyncSession, run: ReportRun, amounts: dict[int, int]) -> None:
     """Add refunds that became successes to their orders' refunded totals, never
     beyond what the buyer paid (the order list may have counted them already)."""
+    if run.postgres:  # one statement for the chunk, the amounts as two arrays
+        await session.execute(
+            text(
+                'UPDATE "order" SET refunded_fen = LEAST(paid_fen, refunded_fen + v.added)'
+                " FROM unnest(CAST(:ids AS bigint[]), CAST(:added AS integer[])) AS v(id, added)"
+                ' WHERE "order".id = v.id'
+            ),
+            {"ids": list(amounts), "added": list(amounts.values())},
+        )
+        return
     total = _ORDER_TABLE.c.refunded_fen + bindparam("added", type_=Integer())
     paid = _ORDER_TABLE.c.paid_fen
     await session.execute(

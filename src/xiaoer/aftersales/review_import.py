@@ -45,7 +45,7 @@ from xiaoer.sellercentre.exports import (
     within_length,
 )
 from xiaoer.sellercentre.ingest import Progress, among
-from xiaoer.sellercentre.reports import RawRow, ReportResult, ReportRun, import_report
+from xiaoer.sellercentre.reports import Later, RawRow, ReportResult, ReportRun, import_report
 from xiaoer.shops.models import Shop
 
 SUB_ORDER = "子订单编号"
@@ -145,7 +145,7 @@ def _values(row: ReviewRow) -> dict[str, Any]:
 
 async def _store(
     session: AsyncSession, run: ReportRun, reader: ExportReader, raws: list[RawRow]
-) -> None:
+) -> Later | None:
     """Parse, check and write a chunk of the report."""
     assert isinstance(run, _ReviewRun)
     result = cast(ReviewImportResult, run.result)
@@ -225,6 +225,7 @@ async def _store(
         result.bad_review_ids += [rid for rid, rating in created if rating in _NOT_GOOD]
     if changed:
         await session.execute(update(Review), changed)
+    return None
 
 
 async def import_reviews(

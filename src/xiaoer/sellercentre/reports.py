@@ -15,6 +15,7 @@ before unparsed: a second import of a file changes nothing and costs little.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,9 +109,12 @@ class ReportRun:
 
 # (reader, cells) → the row's key, or "" when it cannot be read (parsing says why).
 KeyOf = Callable[[ExportReader, list[str]], str]
+# What a chunk leaves to write in a transaction of its own (e.g. a COPY of its new
+# rows), while the next chunk is read and parsed.
+Later = Callable[[AsyncSession], Awaitable[None]]
 # Parses, checks and writes a chunk of rows (every key new in this file), in the
-# session given; the caller commits.
-Store = Callable[[AsyncSession, ReportRun, ExportReader, list[RawRow]], Awaitable[None]]
+# session given; the caller commits. It may leave a part of the writing for later.
+Store = Callable[[AsyncSession, ReportRun, ExportReader, list[RawRow]], Awaitable[Later | None]]
 
 
 async def import_report(
@@ -127,39 +131,69 @@ async def import_report(
     chunk: int = CHUNK,
 ) -> None:
     """Read ``reader`` in chunks and give each chunk's rows to ``store``; then write the
-    rejects file beside ``path``. ``tables``: those ``store`` fills, analysed on
-    PostgreSQL as they grow (see :func:`xiaoer.sellercentre.ingest.refresh_statistics`)."""
+    rejects file beside ``path``. What ``store`` leaves for later runs in a transaction
+    of its own while the next chunk is read, one at a time. ``tables``: those ``store``
+    fills, analysed on PostgreSQL as they grow (see
+    :func:`xiaoer.sellercentre.ingest.refresh_statistics`)."""
     counts = run.result.counts
     seen: set[str] = set()
-    async for batch in read_chunks(reader.records(), chunk):
-        pending: list[RawRow] = []
-        for record in batch:
-            counts.read += 1
-            if isinstance(record, Rejected):
-                run.reject(record)
-                continue
-            line, cells = record
-            key = key_of(reader, cells)
-            if not key:  # parsing says what is wrong with the key
-                parsed = reader.parse(line, cells)
-                if isinstance(parsed, Rejected):
-                    run.reject(parsed)
-                else:
-                    run.reject(Rejected(line, say("the row has no key"), cells))
-                continue
-            if key in seen:
-                run.reject(Rejected(line, say("the same row appears earlier in this file"), cells))
-                continue
-            seen.add(key)
-            pending.append(RawRow(line, cells, key, row_digest(cells)))
-        if pending:
-            async with db.session() as session:
-                await store(session, run, reader, pending)
-                await session.commit()
-            await refresh_statistics(db, run.postgres, run.analyzed, counts.created, tables)
-        if progress is not None:
-            progress(phase, reader.bytes_read, reader.bytes_total)
+    writing: asyncio.Task[None] | None = None
+    try:
+        async for batch in read_chunks(reader.records(), chunk):
+            pending = [
+                raw for record in batch if (raw := _keyed(run, reader, record, key_of, seen))
+            ]
+            counts.read += len(batch)
+            if pending:
+                async with db.session() as session:
+                    later = await store(session, run, reader, pending)
+                    await session.commit()
+                if writing is not None:
+                    await writing  # one chunk in flight at a time; its error ends the import
+                    writing = None
+                if later is not None:
+                    writing = asyncio.create_task(_write(db, later))
+                await refresh_statistics(db, run.postgres, run.analyzed, counts.created, tables)
+            if progress is not None:
+                progress(phase, reader.bytes_read, reader.bytes_total)
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])  # never leave a write running behind an error
     run.report_rejected()
     if run.rejected:
         run.result.rejects.append(write_rejects(path, reader.header, run.rejected, reader.encoding))
         run.result.reasons.append([row.reason for row in run.rejected])
+
+
+def _keyed(
+    run: ReportRun,
+    reader: ExportReader,
+    record: tuple[int, list[str]] | Rejected,
+    key_of: KeyOf,
+    seen: set[str],
+) -> RawRow | None:
+    """The record with its key and fingerprint, or None when it is rejected already:
+    unreadable, without a key, or with a key met earlier in the file."""
+    if isinstance(record, Rejected):
+        run.reject(record)
+        return None
+    line, cells = record
+    key = key_of(reader, cells)
+    if not key:  # parsing says what is wrong with the key
+        parsed = reader.parse(line, cells)
+        why = parsed.reason if isinstance(parsed, Rejected) else say("the row has no key")
+        run.reject(Rejected(line, why, cells))
+        return None
+    if key in seen:
+        run.reject(Rejected(line, say("the same row appears earlier in this file"), cells))
+        return None
+    seen.add(key)
+    return RawRow(line, cells, key, row_digest(cells))
+
+
+async def _write(db: Database, later: Later) -> None:
+    async with db.session() as session:
+        await later(session)
+        await session.commit()
