@@ -54,14 +54,19 @@ from xiaoer.sellercentre.exports import (
     check_order,
     choice,
     clean_cell,
-    open_report,
     read_fen,
     read_id,
     within_length,
 )
 from xiaoer.sellercentre.ingest import Progress, among, driver_of, take_ids
-from xiaoer.sellercentre.reports import Later, RawRow, ReportResult, ReportRun, import_report
-from xiaoer.shops.models import Shop
+from xiaoer.sellercentre.reports import (
+    Later,
+    RawRow,
+    ReportKind,
+    ReportResult,
+    ReportRun,
+    import_report_file,
+)
 from xiaoer.staff.models import StaffAccount
 
 REFUND_ID = "退款编号"
@@ -402,19 +407,16 @@ async def import_refunds(
     now = now or utcnow()
     result = RefundImportResult()
     async with db.session() as session:
-        shop = await session.get(Shop, shop_id)
-        if shop is None:
-            raise ValueError(say("no shop with id {shop_id}", shop_id=shop_id))
         staff = await session.get(StaffAccount, by) if by is not None else None
         actor = (staff.number or staff.username) if staff is not None else "import"
-        zone = shop.timezone
     run = _RefundRun(shop_id, path.name, result, db.dialect == "postgresql", now=now, by=by,
                      actor=actor)  # fmt: skip
-    with open_report(path, REFUND_REPORT, zone=zone, now=now) as reader:
-        await import_report(db, run, reader, path, key_of=_key, store=_store, phase="refunds",
-                            tables="refund", progress=progress)  # fmt: skip
+    await import_report_file(db, run, path, _IMPORT, now=now, progress=progress)
     async with db.session() as session:
-        await record_event(session, shop_id, "refund.imported",
-                           {"file": path.name, **result.summary()}, at=now)  # fmt: skip
+        summary = {"file": path.name, **result.summary()}
+        await record_event(session, shop_id, "refund.imported", summary, at=now)
         await session.commit()
     return result
+
+
+_IMPORT = ReportKind(REFUND_REPORT, _key, _store, "refunds", "refund")

@@ -40,13 +40,18 @@ from xiaoer.sellercentre.exports import (
     check_order,
     choice,
     clean_cell,
-    open_report,
     read_id,
     within_length,
 )
 from xiaoer.sellercentre.ingest import Progress, among
-from xiaoer.sellercentre.reports import Later, RawRow, ReportResult, ReportRun, import_report
-from xiaoer.shops.models import Shop
+from xiaoer.sellercentre.reports import (
+    Later,
+    RawRow,
+    ReportKind,
+    ReportResult,
+    ReportRun,
+    import_report_file,
+)
 
 SUB_ORDER = "子订单编号"
 REQUIRED = ("订单编号", "评价结果")
@@ -247,17 +252,13 @@ async def import_reviews(
     del by
     now = now or utcnow()
     result = ReviewImportResult()
-    async with db.session() as session:
-        shop = await session.get(Shop, shop_id)
-        if shop is None:
-            raise ValueError(say("no shop with id {shop_id}", shop_id=shop_id))
-        zone = shop.timezone
     run = _ReviewRun(shop_id, path.name, result, db.dialect == "postgresql", now=now)
-    with open_report(path, REVIEW_REPORT, zone=zone, now=now) as reader:
-        await import_report(db, run, reader, path, key_of=_key, store=_store, phase="reviews",
-                            tables="review", progress=progress)  # fmt: skip
+    await import_report_file(db, run, path, _IMPORT, now=now, progress=progress)
     async with db.session() as session:
-        await record_event(session, shop_id, "review.imported",
-                           {"file": path.name, **result.summary()}, at=now)  # fmt: skip
+        summary = {"file": path.name, **result.summary()}
+        await record_event(session, shop_id, "review.imported", summary, at=now)
         await session.commit()
     return result
+
+
+_IMPORT = ReportKind(REVIEW_REPORT, _key, _store, "reviews", "review")

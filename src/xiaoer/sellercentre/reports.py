@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
-from xiaoer.sellercentre.exports import ExportReader, Rejected, write_rejects
+from xiaoer.sellercentre.exports import (
+    ExportReader,
+    Rejected,
+    ReportShape,
+    open_report,
+    write_rejects,
+)
 from xiaoer.sellercentre.ingest import (
     CHUNK,
     MAX_MESSAGES,
@@ -35,6 +42,7 @@ from xiaoer.sellercentre.ingest import (
     refresh_statistics,
     row_digest,
 )
+from xiaoer.shops.models import Shop
 
 
 @dataclass(slots=True)
@@ -197,3 +205,38 @@ async def _write(db: Database, later: Later) -> None:
     async with db.session() as session:
         await later(session)
         await session.commit()
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    """How one kind of report is imported: its shape, how a row's key is read, how a
+    chunk is stored, its phase in the progress, and the tables it fills."""
+
+    shape: ReportShape
+    key_of: KeyOf
+    store: Store
+    phase: str
+    tables: str
+
+
+async def import_report_file(
+    db: Database,
+    run: ReportRun,
+    path: Path,
+    kind: ReportKind,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+) -> None:
+    """Open ``path`` as a report of ``kind`` (times in the shop's zone, none more than
+    a day after ``now``) and import it with :func:`import_report`. Raises
+    :class:`xiaoer.sellercentre.exports.ExportError` when the file
+    cannot be read as such a report at all; nothing is written then."""
+    async with db.session() as session:
+        shop = await session.get(Shop, run.shop_id)
+        if shop is None:
+            raise ValueError(say("no shop with id {shop_id}", shop_id=run.shop_id))
+        zone = shop.timezone
+    with open_report(path, kind.shape, zone=zone, now=now) as reader:
+        await import_report(db, run, reader, path, key_of=kind.key_of, store=kind.store,
+                            phase=kind.phase, tables=kind.tables, progress=progress)  # fmt: skip
