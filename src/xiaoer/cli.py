@@ -537,12 +537,60 @@ def import_orders_command(
     ``.rejects.csv`` file beside their input; a second import of the same files
     changes nothing.
     """
+    from xiaoer.sellercentre.ingest import import_orders
+
+    def run(db: Database, shop_id: int, progress: Callable[[str, int, int], None]) -> Any:
+        return import_orders(db, shop_id, order_list, items, progress=progress)
+
+    summary = _import_with_progress(shop, [order_list, items], run, lambda result: result.summary())
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+@import_app.command("refunds")
+def import_refunds_command(
+    report: Annotated[Path, typer.Argument(help="The refund report (退款报表, .csv or .xlsx).")],
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+) -> None:
+    """Import a seller-centre refund report; the last line is a JSON object of counts
+    with each rejected row's line and reason (S1). Import the orders first."""
+    from xiaoer.aftersales.refund_import import import_refunds
+
+    _import_report(shop, report, import_refunds)
+
+
+@import_app.command("reviews")
+def import_reviews_command(
+    report: Annotated[Path, typer.Argument(help="The review report (评价, .csv or .xlsx).")],
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+) -> None:
+    """Import a seller-centre review report; the last line is a JSON object of counts
+    with each rejected row's line and reason (S5). Import the orders first."""
+    from xiaoer.aftersales.review_import import import_reviews
+
+    _import_report(shop, report, import_reviews)
+
+
+def _import_report(shop: str | None, report: Path, importer: Callable[..., Awaitable[Any]]) -> None:
+    def run(db: Database, shop_id: int, progress: Callable[[str, int, int], None]) -> Any:
+        return importer(db, shop_id, report, progress=progress)
+
+    summary = _import_with_progress(shop, [report], run, lambda result: result.report())
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+def _import_with_progress(
+    shop: str | None,
+    files: list[Path | None],
+    run: Callable[[Database, int, Callable[[str, int, int], None]], Awaitable[Any]],
+    summarise: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run an import with a progress bar on stderr, the rejected rows listed there too;
+    returns ``summarise(result)``. Failing files end the command with their reason."""
     import xiaoer.all_models  # noqa: F401
     from xiaoer.sellercentre.exports import ExportError
-    from xiaoer.sellercentre.ingest import import_orders
     from xiaoer.shops.service import ShopError, resolve_shop
 
-    for path in (order_list, items):
+    for path in files:
         if path is not None and not path.is_file():
             raise _fail(f"no such file: {path}")
 
@@ -563,21 +611,21 @@ def import_orders_command(
                     tasks[phase] = progress.add_task(f"importing {phase}", total=max(total, 1))
                 progress.update(tasks[phase], completed=done)
 
-            result = await import_orders(db, target.id, order_list, items, progress=report)
+            result = await run(db, target.id, report)
         for message in result.messages:
             err.print(f"rejected {message}", highlight=False, markup=False)
-        hidden = result.orders.rejected + result.items.rejected - len(result.messages)
+        hidden = result.summary()["rejected"] - len(result.messages)
+        hidden += result.summary().get("items", {}).get("rejected", 0)
         if hidden > 0:
             err.print(f"… and {hidden} more rejected rows", highlight=False)
         for path in result.rejects:
             err.print(f"rejected rows written to {path}", highlight=False)
-        return result.summary()
+        return summarise(result)
 
     try:
-        summary = _with_db(_settings(), work)
+        return _with_db(_settings(), work)
     except (ShopError, ExportError) as exc:
         raise _fail(str(exc)) from exc
-    print(json.dumps(summary, ensure_ascii=False))
 
 
 @app.command("payroll")

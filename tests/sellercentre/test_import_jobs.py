@@ -458,7 +458,7 @@ async def test_a_server_stopping_in_good_order_leaves_its_imports_resumable(
     # The import waits before its second chunk until the server is stopping, so the
     # stop finds it halfway however fast this machine reads.
     stopping = asyncio.Event()
-    chunks = ingest._chunks
+    chunks = ingest.read_chunks
 
     async def held(rows: Any, size: int) -> AsyncIterator[list[Any]]:
         async for number, batch in _numbered(chunks(rows, size)):
@@ -466,7 +466,7 @@ async def test_a_server_stopping_in_good_order_leaves_its_imports_resumable(
                 await stopping.wait()
             yield batch
 
-    monkeypatch.setattr(ingest, "_chunks", held)
+    monkeypatch.setattr(ingest, "read_chunks", held)
     start_in_background(db, run, stale_after=60)
     deadline = time.monotonic() + 20
     while (await _job(db, run.job_id)).done_bytes == 0:  # under way

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
+from xiaoer.core.models import Event
 from xiaoer.orders.models import Order
 from xiaoer.sellercentre.imports import wait_for_jobs
 from xiaoer.sellercentre.models import ImportJob
@@ -270,3 +271,100 @@ async def test_a_rejects_file_opens_safely_and_imports_again_once_fixed(
             select(Order).where(Order.shop_id == shop.id, Order.buyer_message == "-2+3")
         )
     assert order is not None and order.buyer_nick == formula
+
+
+async def test_a_supervisor_imports_a_refund_report_and_a_review_report_from_the_page(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, shop: Shop, tmp_path: Path
+) -> None:
+    from benchmarks.aftersales_exports import (
+        REFUND_HEADER,
+        REVIEW_HEADER,
+        sample_refunds,
+        write_report,
+    )
+
+    from xiaoer.aftersales.models import Refund, Review
+    from xiaoer.sellercentre.ingest import import_orders
+
+    # given: the orders imported, a refund report of them with one unknown order
+    boss = await make_staff("boss", "supervisor")
+    order_list, item_list = write_sample_export(tmp_path / "orders", 20, seed=4, quirks=False)
+    await import_orders(db, shop.id, order_list, item_list)
+    async with db.session() as session:
+        paid = [(o.platform_order_id, o.paid_fen) for o in await session.scalars(select(Order))]
+    rows = list(sample_refunds(paid, seed=2))
+    rows[0]["订单编号"] = "111111111111111111"
+    report = write_report(tmp_path / "退款报表.csv", REFUND_HEADER, rows)
+    await sign_in(client, "boss")
+    page = await client.get("/orders/import")
+    assert 'name="kind"' in page.text and 'value="refunds"' in page.text
+
+    # when
+    files = {"orders": (report.name, report.read_bytes(), "text/csv")}
+    token = await _token(client)
+    started = await client.post(
+        "/orders/import", files=files, data={"csrf_token": token, "kind": "refunds"}
+    )
+    assert started.status_code == 303
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    await wait_for_jobs()
+
+    # then: the same job page and progress as orders, the reasons in Chinese
+    status = (await client.get(f"/api/orders/imports/{job_id}")).json()
+    assert (status["status"], status["kind"], status["percent"]) == ("done", "refunds", 100)
+    assert status["summary"] == {
+        "read": len(rows), "created": len(rows) - 1, "updated": 0, "unchanged": 0, "rejected": 1,
+    }  # fmt: skip
+    assert status["messages"] == [
+        f"{report.name} 第 2 行：本店没有订单 111111111111111111；请先导入订单"
+    ]
+    job_page = await client.get(f"/orders/import/{job_id}")
+    assert 'id="import-progress"' in job_page.text and f"新增 {len(rows) - 1}" in job_page.text
+    rejects = await client.get(f"/orders/import/{job_id}/rejects/0")
+    assert "本店没有订单" in rejects.content.decode("gb18030")
+    async with db.session() as session:
+        refunds = list(await session.scalars(select(Refund)))
+        assert len(refunds) == len(rows) - 1
+        events = list(await session.scalars(select(Event).where(Event.kind == "refund.imported")))
+        assert len(events) == 1
+
+    # and a review report the same way; an item list goes only with orders
+    review = {"订单编号": paid[0][0], "子订单编号": "1", "评价结果": "差评"}
+    reviews = write_report(tmp_path / "评价.csv", REVIEW_HEADER, [review])
+    files = {"orders": (reviews.name, reviews.read_bytes(), "text/csv")}
+    started = await client.post(
+        "/orders/import", files=files, data={"csrf_token": token, "kind": "reviews"}
+    )
+    await wait_for_jobs()
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    status = (await client.get(f"/api/orders/imports/{job_id}")).json()
+    assert (status["status"], status["summary"]["created"]) == ("done", 1)
+    async with db.session() as session:
+        stored = await session.scalar(select(Review))
+        assert stored is not None and stored.rating == "bad"
+    files["items"] = (item_list.name, item_list.read_bytes(), "text/csv")
+    refused = await client.post(
+        "/orders/import", files=files, data={"csrf_token": token, "kind": "reviews"}
+    )
+    assert refused.status_code == 422 and "宝贝报表只能和订单报表一起上传" in refused.text
+    assert boss.id
+
+
+async def test_an_agent_may_not_import_a_refund_report(
+    client: httpx.AsyncClient, db: Database, make_staff: MakeStaff, tmp_path: Path
+) -> None:
+    from xiaoer.aftersales.models import Refund
+
+    await make_staff("amy", "agent", team="aftersale")
+    await sign_in(client, "amy")
+    token = csrf_from((await client.get("/")).text)
+    report = tmp_path / "退款报表.csv"
+    report.write_text("订单编号,退款编号,退款状态,买家退款金额\r\n", "gb18030")
+    files = {"orders": (report.name, report.read_bytes(), "text/csv")}
+    refused = await client.post(
+        "/orders/import", files=files, data={"csrf_token": token, "kind": "refunds"}
+    )
+    assert refused.status_code == 403
+    async with db.session() as session:
+        assert await session.scalar(select(ImportJob)) is None
+        assert await session.scalar(select(Refund)) is None

@@ -1,5 +1,6 @@
-"""After-sales tables: tickets (work orders) with their timelines and causes, and refunds
-(returns, exchanges and resends are refunds of a kind)."""
+"""After-sales tables: tickets (work orders) with their timelines and causes, refunds
+(returns, exchanges and resends are refunds of a kind), buyers' reviews and the shop's
+reviews of its buyers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaoer.aftersales.refund_states import GoodsStatus, RefundStatus
@@ -52,6 +63,17 @@ class Refund(Base):
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )
     decision_note: Mapped[str] = mapped_column(String(500), default="")
+    # When the buyer asked (退款的申请时间) and when the case ended (退款完结时间).
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Who the platform holds responsible (责任方), as it writes it.
+    responsible: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # "onsale" (售中, before the order ended) or "aftersale" (售后); "" when unknown.
+    phase: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The platform's arbitration (客服介入状态), as it writes it.
+    intervention: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # The fingerprint of the report row last imported (see sellercentre.ingest.row_digest).
+    import_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     opened_by: Mapped[int | None] = mapped_column(
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )
@@ -218,3 +240,39 @@ class SellerReview(Base):
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewRating(enum.StrEnum):
+    """评价结果: 好评, 中评, 差评."""
+
+    good = "good"
+    neutral = "neutral"
+    bad = "bad"
+
+
+class Review(Base):
+    """A buyer's review of one item of an order (子订单), as the platform's review
+    report gives it: the rating, the words, the buyer's follow-up and the shop's reply."""
+
+    __tablename__ = "review"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id", "platform_sub_order_id"),
+        Index("ix_review_shop_rating", "shop_id", "rating"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    # The platform's 子订单编号; "" when the report gives none (one review per order).
+    platform_sub_order_id: Mapped[str] = mapped_column(String(32), default="")
+    rating: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(String(500), default="")
+    item_title: Mapped[str] = mapped_column(String(200), default="")
+    buyer_nick: Mapped[str] = mapped_column(String(64), default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    follow_up: Mapped[str] = mapped_column(String(500), default="")  # 追评内容
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reply: Mapped[str] = mapped_column(String(500), default="")  # 解释内容, the shop's
+    import_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

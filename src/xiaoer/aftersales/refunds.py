@@ -326,30 +326,67 @@ async def _left(
     moment: datetime,
     reason: str = "",
 ) -> None:
-    now_state = {"status": refund.status, "goods": refund.goods}
-    await record_audit(
+    await record_refund_change(
         session,
         shop_id=refund.shop_id,
-        actor=staff.number or staff.username,
-        entity="refund",
-        entity_id=str(refund.id),
+        refund_id=refund.id,
+        order_id=refund.order_id,
+        kind=refund.kind,
+        amount_fen=refund.amount_fen,
+        state=(refund.status, refund.goods),
+        before=(before.status.value, before.goods.value) if before else None,
         action=action,
-        before={"status": before.status.value, "goods": before.goods.value} if before else None,
+        actor=staff.number or staff.username,
+        by=staff.id,
+        moment=moment,
+        reason=reason,
+    )
+
+
+async def record_refund_change(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    refund_id: int,
+    order_id: int,
+    kind: str,
+    amount_fen: int,
+    state: tuple[str, str],
+    before: tuple[str, str] | None,
+    action: str,
+    actor: str,
+    by: int | None,
+    moment: datetime,
+    reason: str = "",
+) -> None:
+    """What every change of a refund's states leaves: an audit entry and a
+    ``refund.status`` event. ``state`` and ``before``: (status, goods) after and
+    before (None for a new refund); ``by``: the staff account, None for an import
+    from the command line."""
+    now_state = {"status": state[0], "goods": state[1]}
+    await record_audit(
+        session,
+        shop_id=shop_id,
+        actor=actor,
+        entity="refund",
+        entity_id=str(refund_id),
+        action=action,
+        before={"status": before[0], "goods": before[1]} if before else None,
         after=now_state,
         reason=reason,
         at=moment,
     )
     await record_event(
         session,
-        refund.shop_id,
+        shop_id,
         "refund.status",
         {
-            "refund_id": refund.id,
-            "order_id": refund.order_id,
-            "kind": refund.kind,
-            "amount_fen": refund.amount_fen,
+            "refund_id": refund_id,
+            "order_id": order_id,
+            "kind": kind,
+            "amount_fen": amount_fen,
             "move": action,
-            "by": staff.id,
+            "by": by,
             **now_state,
         },
         at=moment,

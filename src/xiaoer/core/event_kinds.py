@@ -76,6 +76,10 @@ EVENT_KINDS: dict[str, Audience] = {
     "refund.approval": Audience(True, "concerned", ("asked_by", "by")),
     "ticket.moved": Audience(True, "concerned", ("owner_id", "by", "was_owner_id")),
     "complaint.major": LEADERS_ONLY,
+    "refund.imported": LEADERS_ONLY,
+    # reviews: the floor's leaders (the tickets opened for bad ones reach the agents)
+    "review.changed": LEADERS_ONLY,
+    "review.imported": LEADERS_ONLY,
     "order.task_done": CONCERNED,
     "order.change": CONCERNED,
     # performance: each agent's own record

@@ -44,7 +44,11 @@ from xiaoer.core.sheets import csv_writer, unquote_cell
 from xiaoer.core.texts import say
 from xiaoer.orders.models import STATUS_TEXTS, TradeStatus
 
-Kind = Literal["orders", "items"]
+# The order export's two lists; other reports (refunds, reviews) are read with a row
+# parser of the package that stores them (see :func:`open_report`).
+Kind = Literal["orders", "items", "report"]
+# Builds the row parser of a report from its open reader (which knows the columns).
+RowParserFactory = Callable[["ExportReader"], Callable[[int, list[str]], Any]]
 _T = TypeVar("_T")
 
 # How much of a text file is looked at to decide its encoding.
@@ -548,9 +552,11 @@ class ExportReader:
         *,
         zone: str = DEFAULT_ZONE,
         now: datetime | None = None,
+        report: ReportShape | None = None,
     ) -> None:
         self.path = Path(path)
         self.kind = kind
+        self._report = report
         # An export is written before it is read: a time past tomorrow is a typing
         # or a clock error (9999-12-31), never an order's.
         self.latest = (now or datetime.now(UTC)) + FUTURE_SLACK
@@ -674,6 +680,8 @@ class ExportReader:
         columns: dict[str, int] = {}
         for index, name in enumerate(self.header):
             columns.setdefault(name.strip(), index)
+        if self._report is not None:
+            return self._match_report(columns, self._report)
         own = ORDER_REQUIRED if self.kind == "orders" else ITEM_REQUIRED
         missing = [name for name in own if name not in columns]
         if not missing:
@@ -713,11 +721,40 @@ class ExportReader:
             )
         raise ExportError(problem)
 
+    @staticmethod
+    def _match_report(columns: dict[str, int], report: ReportShape) -> dict[str, int]:
+        missing = [name for name in report.required if name not in columns]
+        if not missing:
+            return columns
+        if all(name in columns for name in ORDER_REQUIRED):
+            raise ExportError(
+                say(
+                    "this file is an order list (ExportOrderList), not a {report}",
+                    report=report.name,
+                )
+            )
+        if len(missing) > 1:
+            raise ExportError(
+                say(
+                    "missing columns {columns}: not a {report}",
+                    columns=", ".join(missing),
+                    report=report.name,
+                )
+            )
+        raise ExportError(
+            say("missing column {columns}: not a {report}", columns=missing[0], report=report.name)
+        )
+
     # -- iterating ----------------------------------------------------------
+
+    def _row_parser(self) -> Callable[[int, list[str]], Any]:
+        if self._report is not None:
+            return self._report.parser(self)
+        return self._order_parser() if self.kind == "orders" else self._item_parser()
 
     def __iter__(self) -> Iterator[OrderRow | ItemRow | Rejected]:
         if self._rows is None:
-            parse = self._order_parser() if self.kind == "orders" else self._item_parser()
+            parse = self._row_parser()
             records = self._csv_rows(parse) if self._csv is not None else self._sheet_rows(parse)
             self._rows = records
         return self._rows
@@ -735,15 +772,71 @@ class ExportReader:
         rows = self._csv_rows(keep) if self._csv is not None else self._sheet_rows(keep)
         return cast("Iterator[tuple[int, list[str]] | Rejected]", rows)
 
-    def parse(self, line: int, cells: list[str]) -> OrderRow | ItemRow | Rejected:
-        """Parse a row :meth:`records` gave (the cells list is used as it is)."""
+    def parse(self, line: int, cells: list[str]) -> object:
+        """Parse a row :meth:`records` gave (the cells list is used as it is): an
+        :class:`OrderRow`, :class:`ItemRow`, a report's row, or :class:`Rejected`."""
         if self._parse is None:
-            self._parse = self._order_parser() if self.kind == "orders" else self._item_parser()
-        return self._parse(line, cells)
+            self._parse = self._row_parser()
+        parsed: object = self._parse(line, cells)
+        return parsed
 
     def order_id(self, cells: list[str]) -> str:
         """The row's order id if it reads as one, else ``""`` (without parsing the row)."""
         return _readable_id(cells, self._columns["订单编号"])
+
+    def id_in(self, cells: list[str], column: str) -> str:
+        """The number in the row's ``column`` (an id such as 退款编号) if it reads as one,
+        else ``""``: ``""`` too when the column is absent or the cell empty."""
+        index = self._columns.get(column)
+        return "" if index is None else _readable_id(cells, index)
+
+    def layout(
+        self, required: tuple[str, ...]
+    ) -> tuple[int, Callable[[list[str]], None], Callable[[str], int]]:
+        """(header width, row-length check, name → index) for a report's row parser:
+        the parser appends one empty cell to a row before reading it, at the index a
+        missing optional column is given."""
+        return self._layout(required)
+
+    def time_parser(self, *, ahead: bool = False) -> Callable[[str, str], datetime | None]:
+        """Reads a time cell of the shop's zone as aware UTC; ``None`` when empty;
+        raises :class:`RowReject` when it is no time, or, unless it may lie ``ahead``
+        (a deadline), when it is more than :data:`FUTURE_SLACK` after the export."""
+        when = self._parse_time
+        if ahead:
+            return when
+        latest = self.latest
+
+        def parse(raw: str, column: str) -> datetime | None:
+            value = when(raw, column)
+            if value is not None and value > latest:
+                _future(column, raw)
+            return value
+
+        return parse
+
+    def row_parser(
+        self, required: tuple[str, ...], read: Callable[[int, list[str]], _T]
+    ) -> Callable[[int, list[str]], _T | Rejected]:
+        """A report's row parser around ``read(line, cells)``: rows shorter or longer
+        than the header are checked as the order list's are, the cells get one empty
+        cell appended (where a missing optional column points, see :meth:`layout`),
+        and a :class:`RowReject` inside ``read`` rejects the row with its reason."""
+        width, check, _index = self._layout(required)
+
+        def parse(line: int, cells: list[str]) -> _T | Rejected:
+            found = len(cells)
+            try:
+                if found != width:
+                    check(cells)
+                cells.append("")
+                row = read(line, cells)
+            except _Reject as problem:
+                return Rejected(line, problem.reason, cells[:found])
+            cells.pop()  # the appended empty cell
+            return row
+
+        return parse
 
     def _layout(
         self, required: tuple[str, ...]
@@ -1171,6 +1264,75 @@ def open_orders(
 def open_items(path: str | Path, *, zone: str = DEFAULT_ZONE) -> ExportReader:
     """Open an item list (``ExportOrderDetailList…``)."""
     return ExportReader(path, "items", zone=zone)
+
+
+@dataclass(frozen=True)
+class ReportShape:
+    """Another report of the seller centre (a refund or review report): what it is
+    called in messages, the columns it cannot do without, and its row parser."""
+
+    name: str
+    required: tuple[str, ...]
+    parser: RowParserFactory
+
+
+def open_report(
+    path: str | Path, shape: ReportShape, *, zone: str = DEFAULT_ZONE, now: datetime | None = None
+) -> ExportReader:
+    """Open a report of ``shape``: the same files, encodings, ``="…"`` cells, header
+    matching and rejections as the order list, rows parsed by ``shape.parser``."""
+    return ExportReader(path, "report", zone=zone, now=now, report=shape)
+
+
+# Building blocks for the row parsers of other reports, which live in the packages
+# that store their rows: raise ``RowReject(reason)`` inside a parser to reject a row.
+RowReject = _Reject
+Memo = _Memo
+read_id = _platform_id
+read_fen = _fen
+shown_cell = _shown
+
+
+def within_length(value: str, column: str, limit: int) -> str:
+    """``value`` when it has at most ``limit`` characters; else the row is rejected
+    (a cut text would be stored as if the buyer had written it)."""
+    if len(value) > limit:
+        raise _Reject(
+            say(
+                "{column} is {length} characters long; at most {limit} are kept",
+                column=column,
+                length=len(value),
+                limit=limit,
+            )
+        )
+    return value
+
+
+def choice(table: dict[str, _T], raw: str, column: str) -> _T:
+    """The value ``table`` gives a cell's text (spaces, ``="…"`` and a full-width or
+    ASCII comma made no difference); an unknown text rejects the row."""
+    text = clean_cell(raw)
+    found = table.get(text)
+    if found is None:
+        found = table.get(text.replace(",", "，"))
+    if found is not None:
+        return found
+    if not text:
+        raise _Reject(say("{column} is empty", column=column))
+    raise _Reject(
+        say(
+            '{column} "{value}" is none of: {choices}',
+            column=column,
+            value=_shown(raw),
+            choices=", ".join(k for k in table if k),
+        )
+    )
+
+
+def check_order(earlier: datetime | None, later: datetime | None, columns: tuple[str, str]) -> None:
+    """Reject the row when the time in ``columns[1]`` comes before that in ``columns[0]``."""
+    if earlier is not None and later is not None and later < earlier:
+        raise _Reject(say("{later} is before {earlier}", later=columns[1], earlier=columns[0]))
 
 
 # The columns a rejects file adds to its input's.

@@ -32,11 +32,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +50,7 @@ from xiaoer.core.texts import Text, from_data, message_of, say, to_data
 from xiaoer.core.timers import schedule_timer
 from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre.exports import ExportError
-from xiaoer.sellercentre.ingest import import_orders
+from xiaoer.sellercentre.ingest import Progress, import_orders
 from xiaoer.sellercentre.models import ImportJob, JobStatus
 from xiaoer.staff.models import StaffAccount
 
@@ -95,13 +95,44 @@ class ImportNotFound(NotFound):
 
 @dataclass(frozen=True)
 class JobRun:
-    """One run of a job: the files it imports, and its number among the job's runs."""
+    """One run of a job: the files it imports, and its number among the job's runs.
+    ``orders`` is the job's main file: the order list, or the report of its ``kind``."""
 
     job_id: int
     shop_id: int
     run: int
     orders: Path
     items: Path | None
+    kind: str = "orders"
+    started_by: int | None = None
+
+
+class ReportImport(Protocol):
+    """What an import of a report leaves for its job's row."""
+
+    messages: list[str]
+    rejects: list[Path]
+    reasons: list[list[str]]
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+# (db, shop id, file, progress, staff account importing) → its result.
+ReportImporter = Callable[[Database, int, Path, Progress, int | None], Awaitable[ReportImport]]
+
+# The other reports the import page takes, by kind, registered by the packages that
+# store them (the after-sales package's refunds and reviews) when the app is built.
+_reports: dict[str, ReportImporter] = {}
+
+
+def register_report(kind: str, importer: ReportImporter) -> None:
+    """Let the import page and its jobs import reports of ``kind`` with ``importer``."""
+    _reports[kind] = importer
+
+
+def import_kinds() -> list[str]:
+    """What the import page offers: orders, then the registered reports."""
+    return ["orders", *sorted(_reports)]
 
 
 def check_may_import(staff: StaffAccount) -> None:
@@ -127,12 +158,19 @@ async def do_start_import(
     root: Path,
     orders: tuple[str, BinaryIO],
     items: tuple[str, BinaryIO] | None = None,
+    kind: str = "orders",
     now: datetime | None = None,
 ) -> JobRun:
     """Store the uploaded files in the job's folder under ``root`` and create the job
-    row (committed by the caller)."""
+    row (committed by the caller). ``kind``: orders (``orders`` is the order list,
+    with its item list or not) or a registered report (``orders`` is the report)."""
     check_may_import(staff)
-    list_name = check_upload_name(orders[0], say("order list"))
+    if kind not in import_kinds():
+        raise ImportRequestError(say("there is no import of {kind!r}", kind=kind))
+    if kind != "orders" and items is not None:
+        raise ImportRequestError(say("an item list goes only with an order list"))
+    what = say("order list") if kind == "orders" else say("report")
+    list_name = check_upload_name(orders[0], what)
     item_name = check_upload_name(items[0], say("item list")) if items is not None else None
     if item_name == list_name:
         raise ImportRequestError(say("the order list and the item list are the same file"))
@@ -167,8 +205,8 @@ async def do_start_import(
                 size=max(1, limit // (1024 * 1024)),
             )
         ) from exc
-    job.files = {"orders": list_name, "items": item_name, "folder": str(folder)}
-    return JobRun(job.id, job.shop_id, job.runs or 1, list_path, item_path)
+    job.files = {"kind": kind, "orders": list_name, "items": item_name, "folder": str(folder)}
+    return JobRun(job.id, job.shop_id, job.runs or 1, list_path, item_path, kind, staff.id)
 
 
 def stored_files(job: ImportJob) -> tuple[Path, Path | None] | None:
@@ -205,7 +243,7 @@ async def do_resume_import(
             status=JobStatus.running.value,
             runs=run,
             heartbeat_at=now or utcnow(),
-            phase="orders",
+            phase=str(job.files.get("kind") or "orders"),
             done_bytes=0,
             error="",
             error_data=None,
@@ -215,7 +253,8 @@ async def do_resume_import(
     )
     if _count(resumed) != 1:  # another leader resumed it a moment ago
         raise ImportRequestError(say("this import was resumed already"))
-    return JobRun(job.id, job.shop_id, run, *files)
+    kind = str(job.files.get("kind") or "orders")
+    return JobRun(job.id, job.shop_id, run, *files, kind, job.started_by)
 
 
 def heartbeat_every(stale_after: float) -> float:
@@ -285,7 +324,7 @@ async def run_job(
     control: _Control | None = None,
     beat_every: float = HEARTBEAT_EVERY,
 ) -> None:
-    state: dict[str, Any] = {"phase": "orders", "done": 0, "total": 0, "changed": False}
+    state: dict[str, Any] = {"phase": run.kind, "done": 0, "total": 0, "changed": False}
     halting = control or _Control()
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -323,9 +362,15 @@ async def run_job(
     keeping = asyncio.create_task(keep_alive())
     values: dict[str, Any]
     try:
-        result = await import_orders(
-            db, run.shop_id, run.orders, run.items, progress=progress, now=now
-        )
+        result: ReportImport
+        if run.kind == "orders":
+            result = await import_orders(
+                db, run.shop_id, run.orders, run.items, progress=progress, now=now
+            )
+        elif run.kind in _reports:
+            result = await _reports[run.kind](db, run.shop_id, run.orders, progress, run.started_by)
+        else:
+            raise ValueError(say("there is no import of {kind!r}", kind=run.kind))
         for path, reasons in zip(result.rejects, result.reasons, strict=True):
             await asyncio.to_thread(jobfiles.keep_reasons, path, reasons)
         values = {
@@ -510,6 +555,7 @@ def job_json(job: ImportJob, translate: Callable[[str], str] = str) -> dict[str,
         "status": job.status,
         "phase": job.phase,
         "percent": 100 if ended else (round(100 * job.done_bytes / total) if total else 0),
+        "kind": job.files.get("kind") or "orders",
         "files": {k: v for k, v in job.files.items() if k != "folder"},
         "summary": job.summary,
         "messages": [translate(m) for m in job_messages(job)],

@@ -193,7 +193,7 @@ def _too_long(row: OrderRow) -> str | None:
     return None
 
 
-async def _chunks(rows: Iterable[Any], size: int) -> AsyncIterator[list[Any]]:
+async def read_chunks(rows: Iterable[Any], size: int) -> AsyncIterator[list[Any]]:
     """``size`` rows at a time, each chunk read and decoded in a worker thread: a
     workbook's XML or a large CSV is parsed while the server answers everyone else."""
     source = iter(rows)
@@ -235,25 +235,35 @@ class _Run:
 
 
 def _among(run: _Run, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    return among(run.postgres, column, values)
+
+
+def among(postgres: bool, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """``column IN values``; on PostgreSQL one array parameter, whatever the count,
     so the statement is prepared once."""
     values = list(values)
-    if not run.postgres:
+    if not postgres:
         return cast("ColumnElement[bool]", column.in_(values))
     kind = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
     return cast("ColumnElement[bool]", column == any_(bindparam(None, values, ARRAY(kind))))
 
 
 async def _refresh_statistics(db: Database, run: _Run, added: int, tables: str) -> None:
+    await refresh_statistics(db, run.postgres, run.analyzed, added, tables)
+
+
+async def refresh_statistics(
+    db: Database, postgres: bool, analyzed: dict[str, int], added: int, tables: str
+) -> None:
     """On PostgreSQL, ANALYZE the tables an import fills each time its rows double.
 
     The planner's statistics date from before the import; taking a table of a
     million rows for an empty one, it would look orders up through an index on the
     shop alone and read the whole shop for every chunk.
     """
-    if not run.postgres or added <= 2 * run.analyzed.get(tables, 0) or added < CHUNK:
+    if not postgres or added <= 2 * analyzed.get(tables, 0) or added < CHUNK:
         return
-    run.analyzed[tables] = added
+    analyzed[tables] = added
     async with db.session() as session:
         await session.execute(text(f"ANALYZE {tables}"))
         await session.commit()
@@ -429,7 +439,7 @@ async def _order_chunk(
     return pending if new else None
 
 
-async def _driver(session: AsyncSession) -> Any:
+async def driver_of(session: AsyncSession) -> Any:
     """The asyncpg connection under the session's transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
@@ -445,25 +455,28 @@ _COPY_ORDER_COLUMNS = (
 async def _take_ids(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
     """PostgreSQL: give the new rows their ids from the sequence, so that COPY needs
     nothing back."""
-    ids = list(
-        await session.scalars(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('\"order\"', 'id'))"
-                " FROM generate_series(1, :n)"
-            ),
-            {"n": len(rows)},
-        )
-    )
-    for row, oid in zip(rows, ids, strict=True):
+    for row, oid in zip(rows, await take_ids(session, "order", len(rows)), strict=True):
         row["id"] = oid
     return {row["platform_order_id"]: row["id"] for row in rows}
+
+
+async def take_ids(session: AsyncSession, table: str, count: int) -> list[int]:
+    """PostgreSQL: ``count`` new ids of ``table`` from its sequence, for rows to COPY."""
+    return list(
+        await session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": f'"{table}"', "n": count},
+        )
+    )
 
 
 async def _copy_orders(db: Database, run: _Run, pending: _Copy) -> None:
     """COPY a chunk's new orders in a transaction of their own, then start the workflow
     of those still in motion. It runs while the next chunk is read and parsed."""
     async with db.session() as session:
-        driver = await _driver(session)
+        driver = await driver_of(session)
         await driver.copy_records_to_table(
             "order", records=pending.records, columns=_COPY_ORDER_COLUMNS
         )
@@ -592,7 +605,7 @@ async def _items_chunk(
     if run.postgres and not wipe:
         return rows  # only new items: copied in while the next chunk is read
     if run.postgres:
-        driver = await _driver(session)
+        driver = await driver_of(session)
         await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
     else:
         await session.execute(
@@ -603,7 +616,7 @@ async def _items_chunk(
 
 async def _copy_items(db: Database, rows: list[tuple[Any, ...]]) -> None:
     async with db.session() as session:
-        driver = await _driver(session)
+        driver = await driver_of(session)
         await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
         await session.commit()
 
@@ -697,7 +710,7 @@ async def _import_order_rows(
     counts = run.result.orders
     copying: asyncio.Task[None] | None = None
     try:
-        async for batch in _chunks(reader.records(), CHUNK):
+        async for batch in read_chunks(reader.records(), CHUNK):
             pending: list[_Raw] = []
             for record in batch:
                 counts.read += 1
@@ -743,7 +756,7 @@ async def _import_item_rows(
     counts = run.result.items
     copying: asyncio.Task[None] | None = None
     try:
-        async for batch in _chunks(_item_groups(reader), CHUNK):
+        async for batch in read_chunks(_item_groups(reader), CHUNK):
             groups: list[list[ItemRow]] = []
             for entry in batch:
                 if isinstance(entry, Rejected):

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -47,7 +47,12 @@ async def _page(
     jobs = await imports.import_jobs(session, staff, stale_after=stale)
     await session.commit()
     translate = _translator(request)
-    context = {"jobs": [imports.job_json(j, translate) for j in jobs], "error": None, **extra}
+    context = {
+        "jobs": [imports.job_json(j, translate) for j in jobs],
+        "kinds": imports.import_kinds(),
+        "error": None,
+        **extra,
+    }
     status = 422 if extra.get("error") else 200
     return render(request, "sellercentre/import.html", context, staff=staff, status_code=status)
 
@@ -64,6 +69,7 @@ async def start_import(
     staff: Importer,
     orders: Annotated[UploadFile, File()],
     items: Annotated[UploadFile | None, File()] = None,
+    kind: Annotated[str, Form(max_length=16)] = "orders",
 ) -> Response:
     root = await asyncio.to_thread(jobfiles.imports_root, _settings(request).data_path)
     item_upload = (items.filename or "", items.file) if items and items.filename else None
@@ -74,6 +80,7 @@ async def start_import(
             root=root,
             orders=(orders.filename or "", orders.file),
             items=item_upload,
+            kind=kind,
         )
     except imports.ImportRequestError as exc:  # nothing of the job is kept
         return await _page(request, session, staff, error=error_text(request, exc))

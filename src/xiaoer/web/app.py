@@ -23,6 +23,8 @@ import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
 from xiaoer import __version__
 from xiaoer.aftersales import api as aftersales_api
 from xiaoer.aftersales import pages as aftersales_pages
+from xiaoer.aftersales.refund_import import import_refunds
+from xiaoer.aftersales.review_import import import_reviews
 from xiaoer.assistant import api as assistant_api
 from xiaoer.assistant import pages as assistant_pages
 from xiaoer.assistant.approvals import check_before_send
@@ -50,7 +52,7 @@ from xiaoer.reception import pages as reception_pages
 from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre import pages as import_pages
 from xiaoer.sellercentre.cleanup import sweep_imports
-from xiaoer.sellercentre.imports import interrupt_jobs
+from xiaoer.sellercentre.imports import interrupt_jobs, register_report
 from xiaoer.web import api_docs, auth_pages, pages
 from xiaoer.web.buyer import create_buyer_app
 from xiaoer.web.logs import install_log_redaction
@@ -103,6 +105,11 @@ def create_app(
     """Build the app. Given ``db``/``broker`` (tests), the caller owns their lifecycle."""
     settings.check_secure()
     register_send_check(check_before_send)  # agents' messages pass the assistant's checks
+    # The import page takes the after-sales reports too.
+    register_report("refunds", lambda db, shop, path, progress, by: import_refunds(
+        db, shop, path, progress=progress, by=by))  # fmt: skip
+    register_report("reviews", lambda db, shop, path, progress, by: import_reviews(
+        db, shop, path, progress=progress, by=by))  # fmt: skip
     owns_db = db is None
     database = db or Database(settings.database_url)
     buyer_app = create_buyer_app(
