@@ -1,6 +1,6 @@
 """Imports every module that registers timer handlers, for the processes that fire timers."""
 
-from xiaoer.aftersales import complaints, tickets
+from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
@@ -13,6 +13,7 @@ __all__ = [
     "autoanswer",
     "cleanup",
     "complaints",
+    "imported",
     "kpi",
     "outbound",
     "sla",

@@ -88,7 +88,7 @@ async def test_a_mixed_report_is_counted_row_by_row_with_each_rejection_and_its_
 
     # then
     assert result.summary() == {
-        "read": 10, "created": 1, "updated": 0, "unchanged": 1, "rejected": 8,
+        "read": 10, "created": 1, "updated": 0, "unchanged": 1, "rejected": 8, "tickets_opened": 1,
     }  # fmt: skip
     assert [(line, str(why)) for line, why in result.rejected_rows] == [
         (4, f"the refund of {round(float(too_much) * 100)} fen is more than the "
@@ -140,7 +140,7 @@ async def test_a_second_import_of_the_same_report_changes_nothing(
         refunded = {i: f for i, f in await session.execute(select(Order.id, Order.refunded_fen))}
     again = await import_refunds(db, shop.id, report, now=NOW)
     assert again.summary() == {
-        "read": 4, "created": 0, "updated": 0, "unchanged": 4, "rejected": 0,
+        "read": 4, "created": 0, "updated": 0, "unchanged": 4, "rejected": 0, "tickets_opened": 0,
     }  # fmt: skip
     assert again.new_refund_ids == [] and again.moved_refund_ids == []
     async with db.session() as session:

@@ -63,7 +63,7 @@ async def test_a_review_report_is_counted_and_a_changed_rating_is_recorded(
 
     # then
     assert first.summary() == {
-        "read": 7, "created": 2, "updated": 0, "unchanged": 0, "rejected": 5,
+        "read": 7, "created": 2, "updated": 0, "unchanged": 0, "rejected": 5, "tickets_opened": 1,
     }  # fmt: skip
     assert [(line, str(why)) for line, why in first.rejected_rows] == [
         (4, '评价结果 "一般" is none of: 好评, 中评, 差评, good, neutral, bad'),
@@ -91,7 +91,7 @@ async def test_a_review_report_is_counted_and_a_changed_rating_is_recorded(
     # then
     assert (again.counts.unchanged, again.counts.created, again.counts.updated) == (2, 0, 0)
     assert later.summary() == {
-        "read": 2, "created": 0, "updated": 1, "unchanged": 1, "rejected": 0,
+        "read": 2, "created": 0, "updated": 1, "unchanged": 1, "rejected": 0, "tickets_opened": 0,
     }  # fmt: skip
     assert later.bad_review_ids == [] and later.worsened_review_ids == []
     async with db.session() as session:

@@ -141,6 +141,9 @@ class Ticket(Base):
     refund_id: Mapped[int | None] = mapped_column(
         ForeignKey("refund.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    review_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )

@@ -308,6 +308,8 @@ async def do_move_refund(
         refund.return_waybill = waybill.strip()[:64]
         refund.return_carrier = carrier.strip()[:32]
     refund.updated_at = moment
+    if after.status not in OPEN:
+        refund.finished_at = moment
     if after.status is RefundStatus.SUCCESS and RefundKind(refund.kind) in MONEY_BACK:
         order = await session.get(Order, refund.order_id)
         if order is not None:

@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.aftersales.imported import open_review_tickets
 from xiaoer.aftersales.models import Review, ReviewRating
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
@@ -254,6 +255,7 @@ async def import_reviews(
     result = ReviewImportResult()
     run = _ReviewRun(shop_id, path.name, result, db.dialect == "postgresql", now=now)
     await import_report_file(db, run, path, _IMPORT, now=now, progress=progress)
+    result.tickets_opened = await open_review_tickets(db, shop_id, now)
     async with db.session() as session:
         summary = {"file": path.name, **result.summary()}
         await record_event(session, shop_id, "review.imported", summary, at=now)

@@ -746,6 +746,9 @@ async def do_close(
         why=ticket.result, at=moment,
     )  # fmt: skip
     await _moved(session, ticket, staff, "closed", moment)
+    from xiaoer.aftersales.imported import after_review_closed
+
+    await after_review_closed(session, ticket, cause, moment)
     await tell_buyer(session, ticket,
                      say("your case {ticket_id} is finished; thank you for your patience",
                          ticket_id=ticket.id), at=moment)  # fmt: skip

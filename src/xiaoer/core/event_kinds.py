@@ -76,6 +76,7 @@ EVENT_KINDS: dict[str, Audience] = {
     "refund.approval": Audience(True, "concerned", ("asked_by", "by")),
     "ticket.moved": Audience(True, "concerned", ("owner_id", "by", "was_owner_id")),
     "complaint.major": LEADERS_ONLY,
+    "tickets.opened": LEADERS_ONLY,  # a report's refunds or reviews queued in bulk
     "refund.imported": LEADERS_ONLY,
     # reviews: the floor's leaders (the tickets opened for bad ones reach the agents)
     "review.changed": LEADERS_ONLY,
@@ -89,6 +90,7 @@ EVENT_KINDS: dict[str, Audience] = {
     "violation.late": CONCERNED,
     "violation.online_unattended": CONCERNED,
     "violation.complaint_reply_missed": CONCERNED,
+    "violation.bad_review_not_changed": CONCERNED,
     "violation.added": CONCERNED,
     "violation.appealed": CONCERNED,
     "violation.decided": CONCERNED,

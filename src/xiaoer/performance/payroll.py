@@ -34,6 +34,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.aftersales.models import Refund, Ticket, TicketCause
+from xiaoer.aftersales.refund_states import MONEY_BACK, RefundStatus
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
@@ -185,6 +187,7 @@ async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLi
     ):  # fmt: skip
         fines[violation.agent_id].append(violation)
 
+    refunds = await _refund_deductions(session, shop_id, start, end)
     lines = []
     for agent in agents:
         items = [_base(agent, policy)]
@@ -199,6 +202,11 @@ async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLi
         for adjustment in own:
             if adjustment.kind == AdjustmentKind.sale_deduction.value:
                 items.append(_adjusted(adjustment, rate, order_numbers))
+        for deduction in refunds.get(agent.id, []):
+            items.append(deduction.item(rate))
+        for violation in fines.get(agent.id, []):
+            if violation.rule == "bad_review_not_changed" and violation.order_id is not None:
+                items.append(await _review_deduction(session, violation, rate))
         items.append(_team_bonus(agent, policy, scores.get(agent.team)))
         summary = await attendance_summary(session, shop_id, agent.id, month)
         rostered = int(summary.shifts)
@@ -220,6 +228,83 @@ async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLi
         )
     del first
     return lines
+
+
+@dataclass(frozen=True)
+class RefundDeduction:
+    """A refund that takes its sale out of the credited agent's commission (P3)."""
+
+    refund_id: int
+    order_id: int
+    order: str
+    amount_fen: int
+    cause: str
+    agent_caused: bool
+
+    def item(self, rate: Decimal) -> PayItem:
+        detail = {
+            "refund_id": self.refund_id,
+            "order": self.order,
+            "sales_fen": self.amount_fen,
+            "rate": str(rate),
+            "cause": self.cause,
+            "agent_caused": self.agent_caused,
+        }
+        return PayItem("refund_deduction", -_times_rate(self.amount_fen, rate), detail,
+                       f"/orders/{self.order_id}")  # fmt: skip
+
+
+async def _refund_deductions(
+    session: AsyncSession, shop_id: int, start: datetime, end: datetime
+) -> dict[int, list[RefundDeduction]]:
+    """Refunds that paid money back within the month, by the agent credited with the sale:
+    every one, except those whose case was closed under a cause about the goods' quality
+    that no agent caused (P3)."""
+    rows = await session.execute(
+        select(SalesCredit.agent_id, Refund.id, Refund.order_id, Order.platform_order_id,
+               Refund.amount_fen, TicketCause.name, TicketCause.about_quality,
+               TicketCause.agent_caused)
+        .join(SalesCredit, (SalesCredit.order_id == Refund.order_id)
+              & (SalesCredit.role == CreditRole.owner.value))
+        .join(Order, Order.id == Refund.order_id)
+        .outerjoin(Ticket, Ticket.refund_id == Refund.id)
+        .outerjoin(TicketCause, TicketCause.id == Ticket.cause_id)
+        .where(Refund.shop_id == shop_id, Refund.status == RefundStatus.SUCCESS.value,
+               Refund.kind.in_([k.value for k in MONEY_BACK]),
+               Refund.finished_at >= start, Refund.finished_at < end)
+        .order_by(Refund.finished_at, Refund.id)
+    )  # fmt: skip
+    found: dict[int, list[RefundDeduction]] = defaultdict(list)
+    seen: set[int] = set()
+    for agent_id, refund_id, order_id, number, amount, cause, quality, by_agent in rows:
+        if refund_id in seen:
+            continue  # a refund on two tickets (a merged duplicate) counts once
+        seen.add(refund_id)
+        if quality and not by_agent:
+            continue
+        found[agent_id].append(
+            RefundDeduction(refund_id, order_id, number, int(amount), cause or "", bool(by_agent))
+        )
+    return found
+
+
+async def _review_deduction(session: AsyncSession, violation: Violation, rate: Decimal) -> PayItem:
+    """A bad review the agent caused and did not get changed takes its sale out too (P3)."""
+    amount = await session.scalar(
+        select(func.coalesce(func.sum(SalesCredit.amount_fen), 0)).where(
+            SalesCredit.order_id == violation.order_id,
+            SalesCredit.agent_id == violation.agent_id,
+            SalesCredit.role == CreditRole.owner.value,
+        )
+    )
+    number = await session.scalar(
+        select(Order.platform_order_id).where(Order.id == violation.order_id)
+    )
+    sales = int(amount or 0)
+    detail = {"order": number or "", "sales_fen": sales, "rate": str(rate),
+              "violation_id": violation.id}  # fmt: skip
+    return PayItem("review_deduction", -_times_rate(sales, rate), detail,
+                   f"/orders/{violation.order_id}")  # fmt: skip
 
 
 def _base(agent: StaffAccount, policy: Policy) -> PayItem:

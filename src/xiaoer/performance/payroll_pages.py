@@ -49,6 +49,13 @@ def describe(t: Translator, item: dict[str, Any]) -> str:
         return t("payroll.why.sale_deduction", order=detail.get("order", ""),
                  sales=fen_to_yuan(detail["sales_fen"]), rate=_percent(detail["rate"]),
                  reason=detail.get("reason", ""))  # fmt: skip
+    if kind == "refund_deduction":
+        why = "payroll.why.refund_agent" if detail.get("agent_caused") else "payroll.why.refund"
+        return t(why, order=detail.get("order", ""), sales=fen_to_yuan(detail["sales_fen"]),
+                 rate=_percent(detail["rate"]), cause=detail.get("cause") or "—")  # fmt: skip
+    if kind == "review_deduction":
+        return t("payroll.why.review", order=detail.get("order", ""),
+                 sales=fen_to_yuan(detail["sales_fen"]), rate=_percent(detail["rate"]))  # fmt: skip
     if kind == "team_bonus":
         text = t("payroll.why.team_bonus", base=fen_to_yuan(detail["base_fen"]),
                  share=_percent(detail["share"]), score=detail["score"])  # fmt: skip

@@ -67,10 +67,12 @@ class ReportResult:
     reasons: list[list[str]] = field(default_factory=list)
     # (line, reason) of the first few hundred rejected rows.
     rejected_rows: list[tuple[int, str]] = field(default_factory=list)
+    # Tickets the import opened for what it brought in (after-sales reports).
+    tickets_opened: int = 0
 
     def summary(self) -> dict[str, Any]:
         """The counts, as an import job keeps them."""
-        return self.counts.as_dict()
+        return {**self.counts.as_dict(), "tickets_opened": self.tickets_opened}
 
     def report(self) -> dict[str, Any]:
         """The counts with each rejected row's line and reason and the rejects files,
