@@ -4,14 +4,17 @@ of a refunded sale to the fen, and a bad review the agent caused left unchanged.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from benchmarks.aftersales_exports import REFUND_HEADER, REVIEW_HEADER, write_report
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import MakeStaff
+from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.aftersales.cases import do_case_move, do_open_case_refund
 from xiaoer.aftersales.models import Ticket, TicketKind, TicketSource
 from xiaoer.aftersales.refund_import import import_refunds
@@ -174,3 +177,34 @@ async def test_a_bad_review_goes_to_the_credited_agent_and_unchanged_costs_them(
         ]
     items = {(i.kind, i.amount_fen) for i in line.items if i.kind in ("review_deduction", "fine")}
     assert items == {("review_deduction", -60), ("fine", -10000)}
+
+
+async def test_the_manager_downloads_the_evidence_to_appeal_a_malicious_review(
+    db: Database, shop: Shop, make_staff: MakeStaff, tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    ling = await make_staff("ling", team="aftersale")
+    await make_staff("man", "manager")
+    order = await _sold(db, shop, "600000000000000001", 15800, ling)
+    rows = [{"订单编号": order.platform_order_id, "子订单编号": "1", "评价结果": "差评",
+             "评价内容": "同行来踩，假货别买", "评价时间": "2026-10-12 10:00:00"}]  # fmt: skip
+    report = write_report(tmp_path / "reviews.csv", REVIEW_HEADER, rows)
+    await import_reviews(db, shop.id, report, now=datetime(2026, 10, 12, 6, 0, tzinfo=UTC))
+    async with db.session() as session:
+        ticket_id = await session.scalar(select(Ticket.id))
+    await sign_in(client, "ling")
+    page = await client.get(f"/aftersales/tickets/{ticket_id}")
+    assert "同行来踩" in page.text and "appeal.zip" not in page.text
+    assert (await client.get(f"/aftersales/tickets/{ticket_id}/appeal.zip")).status_code == 403
+    await client.post("/logout", data={"csrf_token": csrf_from(page.text)})
+    await sign_in(client, "man")
+    packet = await client.get(f"/aftersales/tickets/{ticket_id}/appeal.zip")
+    assert packet.status_code == 200 and packet.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(packet.content)) as archive:
+        names = sorted(archive.namelist())
+        summary = archive.read("说明.txt").decode("utf-8")
+        order_sheet = archive.read("订单与物流.csv").decode("utf-8-sig")
+        history = archive.read("买家历史.csv").decode("utf-8-sig")
+    assert names == sorted(["说明.txt", "订单与物流.csv", "聊天记录.csv", "买家历史.csv"])
+    assert "评价：差评" in summary and "同行来踩，假货别买" in summary
+    assert order.platform_order_id in order_sheet and "158.00" in order_sheet
+    assert "评价," + order.platform_order_id + ",差评" in history

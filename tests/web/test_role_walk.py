@@ -225,6 +225,8 @@ PROBES: list[Probe] = [
     # of the presale team (tests/aftersales/test_pages.py walks an after-sales agent)
     Probe("GET", "/aftersales/tickets/{id}", "ticket", "deny",
           route="/aftersales/tickets/{ticket_id}"),
+    Probe("GET", "/aftersales/tickets/{id}/appeal.zip", "ticket", "deny", "refuse",
+          route="/aftersales/tickets/{ticket_id}/appeal.zip"),
     Probe("POST", "/aftersales/tickets/{id}/take", "ticket", "deny", form=True, body=_json(),
           route="/aftersales/tickets/{ticket_id}/take"),
     Probe("POST", "/aftersales/tickets/{id}/note", "ticket", "deny", form=True,

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.aftersales.appeal import appeal_packet
 from xiaoer.aftersales.cases import (
     KIND_SAID,
     do_case_ask,
@@ -25,7 +26,7 @@ from xiaoer.aftersales.cases import (
     do_open_case_refund,
 )
 from xiaoer.aftersales.complaints import FACTS, STEP_SAID, STEPS, do_promise, do_step, next_step
-from xiaoer.aftersales.models import Refund, Ticket, TicketKind, TicketSource, TicketStatus
+from xiaoer.aftersales.models import Refund, Review, Ticket, TicketKind, TicketSource, TicketStatus
 from xiaoer.aftersales.refund_states import (
     MOVES,
     STATUS_SAID,
@@ -364,6 +365,7 @@ async def _case_page(
     team = await _team(session, staff.shop_id)
     order = await session.get(Order, ticket.order_id) if ticket.order_id else None
     refund = await session.get(Refund, ticket.refund_id) if ticket.refund_id else None
+    review = await session.get(Review, ticket.review_id) if ticket.review_id else None
     conversation, messages = await conversation_of(session, staff, ticket, SHOWN_MESSAGES)
     lines = await timeline_of(session, staff, ticket)
     refund_moves: list[str] = []
@@ -380,6 +382,7 @@ async def _case_page(
         "order": order,
         "contact": contact_for(staff, order) if order is not None else None,
         "refund": refund,
+        "review": review,
         "refund_moves": refund_moves,
         "conversation": conversation,
         "messages": messages,
@@ -437,6 +440,21 @@ async def _acted(
 
 
 Text500 = Annotated[str, Form(max_length=2000)]
+
+
+@router.get("/tickets/{ticket_id}/appeal.zip")
+async def appeal(
+    request: Request, session: SessionDep, staff: Leader, ticket_id: RowId
+) -> Response:
+    """The evidence for appealing a malicious review, in one ZIP file."""
+    try:
+        name, data = await appeal_packet(session, staff, ticket_id)
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        raise HTTPException(422, error_text(request, exc)) from exc
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @router.post("/tickets/{ticket_id}/take")

@@ -57,7 +57,10 @@ MAX_NOTE = 2000
 MAX_SUBJECT = 200
 
 # How a case may end; the page offers them, the close checks them.
-OUTCOMES = ("refunded", "exchanged", "resent", "explained", "refused", "review_changed", "other")
+OUTCOMES = (
+    "refunded", "exchanged", "resent", "explained", "refused", "review_changed", "appealed",
+    "other",
+)  # fmt: skip
 
 # The causes a new shop starts with (S6); the shop edits the list. (name, about the
 # goods' quality, caused by an agent)
@@ -886,5 +889,6 @@ OUTCOME_SAID: dict[str, Text] = {
     "explained": say("explained to the buyer"),
     "refused": say("refused with reasons"),
     "review_changed": say("review changed"),
+    "appealed": say("appealed to the platform"),
     "other": say("other outcome"),
 }
