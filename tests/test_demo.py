@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from tests.conftest import create_scratch_database, drop_scratch_database, empty_all_tables
-from xiaoer.aftersales.models import Refund, Ticket
+from xiaoer.aftersales.models import Refund, Review, Ticket
 from xiaoer.catalog.models import Product, Promotion, PromotionKind, Sku
 from xiaoer.core.auth import verify_password
 from xiaoer.core.db import Database
@@ -840,3 +840,10 @@ async def test_a_month_of_after_sales(demo: Seeded) -> None:
     assert len(queued) >= 3
     oldest = next(r for r in refunds if r.id == queued[0].refund_id)
     assert oldest.status == "WAIT_SELLER_AGREE" and oldest.amount_fen <= 10000
+    reviews = {r.id: r for r in await _all(db, Review)}
+    ends = sorted(
+        (t.outcome or t.status, reviews[t.review_id].rating)
+        for t in tickets
+        if t.review_id is not None
+    )
+    assert ends == [("appealed", "bad"), ("review_changed", "good"), ("taken", "neutral")]

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.aftersales.cases import do_case_ask, do_case_move, do_open_case_refund
 from xiaoer.aftersales.complaints import do_step
-from xiaoer.aftersales.models import Refund, TicketKind, TicketSource
+from xiaoer.aftersales.imported import open_review_tickets
+from xiaoer.aftersales.models import Refund, Review, Ticket, TicketKind, TicketSource
 from xiaoer.aftersales.refund_states import GoodsStatus, Move, RefundKind, RefundStatus
 from xiaoer.aftersales.refunds import is_peak_day
 from xiaoer.aftersales.tickets import (
@@ -91,6 +92,15 @@ COMPLAINTS: tuple[tuple[float, str, str, int], ...] = (
     (0.1, "窗帘味道很重", "拆开味道特别大，家里有小孩，怎么处理", 1),
 )  # fmt: skip
 
+# Reviews: days ago, rating, words, and how the case ended (None: still open).
+REVIEWS: tuple[tuple[float, str, str, tuple[str, str, str] | None], ...] = (
+    (8, "bad", "少发了配件，联系客服半天才回", ("review_changed", "发错货/漏发",
+                                             "已补发配件，买家同意改评")),
+    (6, "bad", "同行买来比价的，质量差别买", ("appealed", "其他",
+                                          "买家无聊天无退款，疑似恶意评价，已提交申诉")),
+    (2, "neutral", "颜色比图片暗一点", None),
+)  # fmt: skip
+
 STEP_FIELDS = {
     "ask": {"what_happened": "买家反映的问题已核实", "when": "下单后", "item": "定制窗帘",
             "wants": "尽快解决"},
@@ -131,7 +141,7 @@ async def seed_aftersales(
             )
         )
         causes = {c.name: c.id for c in await causes_of(session, shop_id)}
-        picked = rng.sample(orders, len(CASES) + len(COMPLAINTS) + 1)
+        picked = rng.sample(orders, len(CASES) + len(COMPLAINTS) + len(REVIEWS) + 1)
         opened = 0
         for number, case in enumerate(CASES):
             order = picked[number]
@@ -178,6 +188,35 @@ async def seed_aftersales(
         await do_open_case_refund(session, agent, ticket.id, kind=RefundKind.refund_only,
                                   amount_fen=big.paid_fen, reason="质量问题", now=at)  # fmt: skip
         await do_case_ask(session, agent, ticket.id, reason="金额超出我的权限", now=at)
+        first = len(CASES) + len(COMPLAINTS)
+        reviewed = picked[first : first + len(REVIEWS)]
+        for order, (days, rating, content, _end) in zip(reviewed, REVIEWS, strict=True):
+            session.add(Review(
+                shop_id=shop_id, order_id=order.id, platform_sub_order_id="", rating=rating,
+                content=content, item_title="", buyer_nick=order.buyer_nick,
+                reviewed_at=base - timedelta(days=days), created_at=base - timedelta(days=days),
+                updated_at=base - timedelta(days=days),
+            ))  # fmt: skip
+        await session.commit()
+    opened += await open_review_tickets(db, shop_id, now=base - timedelta(days=3))
+    async with db.session() as session:
+        boss = await _load(session, staff_ids["supervisor"])
+        tickets = list(await session.scalars(
+            select(Ticket).where(Ticket.shop_id == shop_id, Ticket.review_id.is_not(None))
+            .order_by(Ticket.review_id)
+        ))  # fmt: skip
+        for ticket, (_days, _rating, _content, end) in zip(tickets, REVIEWS, strict=True):
+            if end is None:
+                continue
+            outcome, cause, note = end
+            moment = base - timedelta(days=2)
+            await do_note(session, boss, ticket.id, note, now=moment)
+            if outcome == "review_changed":
+                review = await session.get(Review, ticket.review_id)
+                assert review is not None
+                review.rating, review.follow_up = "good", "客服态度很好，补发很快，改好评"
+            await do_close(session, boss, ticket.id, cause_id=causes[cause], outcome=outcome,
+                           now=moment)  # fmt: skip
         await session.commit()
     return opened
 
