@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.aftersales.cases import do_case_move, do_open_case_refund
-from xiaoer.aftersales.models import Ticket, TicketKind, TicketSource
+from xiaoer.aftersales.models import Ticket, TicketKind, TicketLine, TicketSource
 from xiaoer.aftersales.refund_import import import_refunds
 from xiaoer.aftersales.refund_states import Move, RefundKind
 from xiaoer.aftersales.review_import import import_reviews
@@ -86,6 +86,18 @@ async def test_open_refunds_from_the_report_get_tickets_once_and_in_the_order_as
         queue = [(t.order_id, t.source, t.status) for t in taken]
         assert queue == [(orders[1].id, "refund_import", "queued"),
                          (orders[0].id, "refund_import", "queued")]  # fmt: skip
+    # a later report: the buyer withdrew one of them; its ticket says so
+    rows[0]["退款状态"] = "退款关闭"
+    later = write_report(tmp_path / "later.csv", REFUND_HEADER, rows)
+    await import_refunds(db, shop.id, later, now=now + timedelta(hours=2))
+    async with db.session() as session:
+        ticket = await session.scalar(select(Ticket).where(Ticket.order_id == orders[0].id))
+        assert ticket is not None
+        said = list(await session.scalars(
+            select(TicketLine.action).where(TicketLine.ticket_id == ticket.id)
+            .order_by(TicketLine.id)
+        ))  # fmt: skip
+        assert said == ["opened", "refund import"]
 
 
 async def test_a_refunded_sale_leaves_the_agents_commission_unless_quality_caused_it(

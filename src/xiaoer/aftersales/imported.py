@@ -32,6 +32,7 @@ from xiaoer.aftersales.models import (
     TicketStatus,
 )
 from xiaoer.aftersales.refund_states import OPEN as OPEN_REFUND
+from xiaoer.aftersales.refund_states import STATUS_SAID, RefundStatus
 from xiaoer.aftersales.tickets import DUE, SOURCE_SAID, due_hours
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
@@ -128,6 +129,34 @@ async def open_refund_tickets(db: Database, shop_id: int, now: datetime | None =
                                {"source": "refund_import", "count": opened}, at=moment)  # fmt: skip
         await session.commit()
     return opened
+
+
+async def note_moved_refunds(
+    db: Database, shop_id: int, refund_ids: list[int], now: datetime | None = None
+) -> int:
+    """A timeline line on each ticket whose refund a later report moved; how many."""
+    moment = now or utcnow()
+    noted = 0
+    async with db.session() as session:
+        for start in range(0, len(refund_ids), BATCH):
+            rows = await session.execute(
+                select(Ticket.id, Refund.status)
+                .join(Refund, Refund.id == Ticket.refund_id)
+                .where(Ticket.shop_id == shop_id,
+                       Ticket.refund_id.in_(refund_ids[start : start + BATCH]))
+            )  # fmt: skip
+            lines = [
+                {"shop_id": shop_id, "ticket_id": ticket_id, "at": moment, "by_id": None,
+                 "action": "refund import", "internal": False, "why": "",
+                 "what": to_data(say("the refund report says: {status}",
+                                     status=STATUS_SAID[RefundStatus(status)]))}
+                for ticket_id, status in rows
+            ]  # fmt: skip
+            if lines:
+                await session.execute(insert(TicketLine), lines)
+                noted += len(lines)
+        await session.commit()
+    return noted
 
 
 async def open_review_tickets(db: Database, shop_id: int, now: datetime | None = None) -> int:

@@ -31,7 +31,7 @@ from typing import Any, cast
 from sqlalchemy import Integer, Table, bindparam, case, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.aftersales.imported import open_refund_tickets
+from xiaoer.aftersales.imported import note_moved_refunds, open_refund_tickets
 from xiaoer.aftersales.models import Refund
 from xiaoer.aftersales.refund_states import (
     GOODS_OF_TEXT,
@@ -413,6 +413,7 @@ async def import_refunds(
     run = _RefundRun(shop_id, path.name, result, db.dialect == "postgresql", now=now, by=by,
                      actor=actor)  # fmt: skip
     await import_report_file(db, run, path, _IMPORT, now=now, progress=progress)
+    await note_moved_refunds(db, shop_id, result.moved_refund_ids, now)
     result.tickets_opened = await open_refund_tickets(db, shop_id, now)
     async with db.session() as session:
         summary = {"file": path.name, **result.summary()}
