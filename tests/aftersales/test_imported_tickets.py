@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from benchmarks.aftersales_exports import REFUND_HEADER, REVIEW_HEADER, write_report
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +31,10 @@ from xiaoer.aftersales.tickets import (
 )
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
+from xiaoer.orders.marks import do_flag
 from xiaoer.orders.models import CreditRole, Order, SalesCredit
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
+from xiaoer.performance.kpi import report, rollup_days
 from xiaoer.performance.models import Violation
 from xiaoer.performance.payroll import PayLine, compute
 from xiaoer.performance.violations import detect_violations
@@ -220,3 +223,40 @@ async def test_the_manager_downloads_the_evidence_to_appeal_a_malicious_review(
     assert "评价：差评" in summary and "同行来踩，假货别买" in summary
     assert order.platform_order_id in order_sheet and "158.00" in order_sheet
     assert "评价," + order.platform_order_id + ",差评" in history
+
+
+async def test_the_kpis_gain_the_refund_rate_of_items(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    """Four items sold in two orders owned by ling; one order of three items refunded in
+    full, the other (one item) not: 3 / (4 + 3) = 42.9 %."""
+    ling = await make_staff("ling", team="aftersale", level="senior")
+    async with db.session() as session:
+        staff = await session.get(StaffAccount, ling.id)
+        assert staff is not None
+        numbers = []
+        for number, quantity in (("700000000000000001", 3), ("700000000000000002", 1)):
+            new = NewOrder(number=number, buyer_id=f"b-{number}",
+                           items=(NewItem("窗帘", 3000, quantity),))  # fmt: skip
+            order = await do_create_order(session, shop_id=shop.id, new=new, now=PAID)
+            await do_flag(session, order=order, agent=staff, flag=1)
+            await do_pay_order(session, order=order, now=PAID)
+            numbers.append(order.id)
+        await session.commit()
+    async with db.session() as session:
+        staff = await session.get(StaffAccount, ling.id)
+        assert staff is not None
+        opening = Opening(TicketKind.refund, TicketSource.hand, "整单退", order_id=numbers[0])
+        ticket = await open_ticket(session, shop.id, opening, by=staff, now=PAID)
+        await do_take(session, staff, ticket.id, now=PAID)
+        await do_open_case_refund(session, staff, ticket.id, kind=RefundKind.refund_only,
+                                  amount_fen=9000, reason="不要了", now=PAID)  # fmt: skip
+        await do_case_move(session, staff, ticket.id, Move.agree, now=PAID + timedelta(hours=1))
+        await session.commit()
+    async with db.session() as session:
+        day = date(2026, 10, 10)
+        await rollup_days(session, shop.id, day, day, now=PAID + timedelta(days=1))
+        await session.commit()
+        figures = (await report(session, shop.id, day, day)).subjects[str(ling.id)]
+    assert (figures.counts["sold_items"], figures.counts["refunded_items"]) == (4, 3)
+    assert figures.rate("refund_rate") == pytest.approx(3 / 7)

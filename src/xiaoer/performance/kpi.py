@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.aftersales.models import Refund
+from xiaoer.aftersales.refund_states import MONEY_BACK, RefundStatus
 from xiaoer.core.clock import as_utc, month_days, utcnow
 from xiaoer.core.errors import NotPermitted
 from xiaoer.core.models import Timer
@@ -49,7 +51,15 @@ from xiaoer.core.policy import Policy, span_bounds
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say
 from xiaoer.core.timers import schedule_timer, timer_handler
-from xiaoer.orders.models import CreditRole, Order, OrderTask, SalesCredit, SellerNote, TaskKind
+from xiaoer.orders.models import (
+    CreditRole,
+    Order,
+    OrderItem,
+    OrderTask,
+    SalesCredit,
+    SellerNote,
+    TaskKind,
+)
 from xiaoer.performance.models import KpiDay, KpiScope
 from xiaoer.reception.models import Conversation, Message, ResponseRound, Sender
 from xiaoer.shops.service import shop_zone
@@ -610,6 +620,7 @@ class Figures:
         "answer_ratio": ("agent_messages", "buyer_messages"),  # 答问比
         "reminder_success": ("reminders_recovered", "reminders"),  # 催付成功率
         "notes_on_time_rate": ("notes_on_time", "notes_due"),
+        "refund_rate": ("refunded_items", "refund_base"),  # 退款率
     }
 
     def rate(self, name: str) -> float | None:
@@ -622,7 +633,7 @@ class Figures:
             )  # fmt: skip
         else:
             top, bottom = self.RATES[name]
-        below = self.counts[bottom]
+        below = self.counts.get(bottom, 0)
         return self.counts[top] / below if below else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -666,13 +677,68 @@ async def report(
         counts = Counts({name: int(getattr(row, name)) for name in COUNTS})
         totals.setdefault(row.subject, Counts()).merge(counts)
         days[row.subject][row.day] = _figures(counts, scope)
-    return Report(
-        scope.value,
-        start,
-        end,
-        {subject: _figures(counts, scope) for subject, counts in totals.items()},
-        dict(days),
+    figures = {subject: _figures(counts, scope) for subject, counts in totals.items()}
+    await _add_refunds(session, shop_id, start, end, scope, figures)
+    return Report(scope.value, start, end, figures, dict(days))
+
+
+async def _add_refunds(
+    session: AsyncSession,
+    shop_id: int,
+    start: date,
+    end: date,
+    scope: KpiScope,
+    figures: dict[str, Figures],
+) -> None:
+    """The refund rate's counts (DOMAIN.md: refunded items / (sold + refunded items)),
+    read for the period rather than kept per day: items sold in orders paid within it,
+    and items of refunds that paid money back within it, by the order's owner. A
+    partial refund counts the share of the order's items its amount is, at least one."""
+    first, last = await period_span(session, shop_id, start, end)
+    items = (
+        select(OrderItem.order_id, func.sum(OrderItem.quantity).label("quantity"))
+        .group_by(OrderItem.order_id)
+        .subquery()
     )
+    sold: dict[int | None, int] = defaultdict(int)
+    for owner, quantity in await session.execute(
+        select(Order.owner_id, func.coalesce(func.sum(items.c.quantity), 0))
+        .join(items, items.c.order_id == Order.id)
+        .where(Order.shop_id == shop_id, Order.paid_at >= first, Order.paid_at < last)
+        .group_by(Order.owner_id)
+    ):
+        sold[owner] += int(quantity)
+    refunded: dict[int | None, int] = defaultdict(int)
+    for owner, amount, paid, quantity in await session.execute(
+        select(Order.owner_id, Refund.amount_fen, Order.paid_fen, items.c.quantity)
+        .join(Order, Order.id == Refund.order_id)
+        .join(items, items.c.order_id == Order.id)
+        .where(Refund.shop_id == shop_id, Refund.status == RefundStatus.SUCCESS.value,
+               Refund.kind.in_([k.value for k in MONEY_BACK]),
+               Refund.finished_at >= first, Refund.finished_at < last)
+    ):  # fmt: skip
+        share = round(int(quantity or 0) * int(amount) / int(paid)) if paid else 0
+        refunded[owner] += max(1, share)
+    teams: dict[int, str] = {}
+    if scope is KpiScope.team:
+        teams = {
+            staff_id: team
+            for staff_id, team in await session.execute(
+                select(StaffAccount.id, StaffAccount.team).where(StaffAccount.shop_id == shop_id)
+            )
+        }
+    for subject, figure in figures.items():
+        owners: list[int | None]
+        if scope is KpiScope.shop:
+            owners = list(set(sold) | set(refunded))
+        elif scope is KpiScope.team:
+            owners = [owner for owner, team in teams.items() if team == subject]
+        else:
+            owners = [int(subject)] if subject.isdigit() else []
+        got_sold = sum(sold.get(owner, 0) for owner in owners)
+        got_refunded = sum(refunded.get(owner, 0) for owner in owners)
+        figure.counts.update(sold_items=got_sold, refunded_items=got_refunded,
+                             refund_base=got_sold + got_refunded)  # fmt: skip
 
 
 def ends_before_start(start: date, end: date) -> Text:

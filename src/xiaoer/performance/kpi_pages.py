@@ -82,6 +82,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("average_order_fen", "money"),
     ("reminder_success", "percent"),
     ("notes_on_time_rate", "percent"),
+    ("refund_rate", "percent"),
 )
 SHOP_COLUMNS = (("paid_fen", "money"), ("silent_fen", "money"))
 TREND_METRICS = (
@@ -89,7 +90,7 @@ TREND_METRICS = (
     "service_fen", "inquiring_buyers",
 )  # fmt: skip
 PERCENT_METRICS = {"conversion", "order_conversion", "fast_rate", "reply_rate",
-                   "reminder_success", "notes_on_time_rate"}  # fmt: skip
+                   "reminder_success", "notes_on_time_rate", "refund_rate"}  # fmt: skip
 
 
 def show(value: Any, kind: str) -> str:
