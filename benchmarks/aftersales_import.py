@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script too
+
 from benchmarks.aftersales_exports import REFUND_HEADER, sample_refunds, write_report
 from benchmarks.import_orders import (
     DEFAULT_PG_URL,

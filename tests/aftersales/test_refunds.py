@@ -167,3 +167,30 @@ async def test_on_the_peak_day_an_agreement_waits_for_the_next_day_and_names_the
         next_day = datetime(2026, 11, 11, 16, 0, tzinfo=UTC)  # 00:00 on 11-12 in the shop
         agreed = await do_move_refund(session, staff, refund.id, Move.agree, now=next_day)
         assert agreed.status == "SUCCESS"
+
+
+async def test_a_refund_known_to_the_order_list_and_the_refund_report_counts_once(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    """The order list says ¥30 was refunded; the refund report holds that same ¥30 as a
+    success. ¥69 more may be asked of the ¥99 paid, not ¥39."""
+    ling = await make_staff("ling", team="aftersale", level="senior")
+    order_id = await _paid_order(db, shop.id, "S-9", 9900)
+    async with db.session() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None
+        order.refunded_fen = 3000
+        session.add(Refund(shop_id=shop.id, order_id=order_id, platform_refund_id="R-1",
+                           kind="refund_only", status="SUCCESS", goods="BUYER_RECEIVED",
+                           amount_fen=3000, reason="少件"))  # fmt: skip
+        await session.commit()
+    async with db.session() as session:
+        staff = await session.get(StaffAccount, ling.id)
+        assert staff is not None
+        with pytest.raises(RefundStateError, match="at most 6900 fen"):
+            await do_open_refund(session, staff, order_id=order_id, kind=RefundKind.refund_only,
+                                 amount_fen=6901, reason="还少一件")  # fmt: skip
+        refund = await do_open_refund(session, staff, order_id=order_id,
+                                      kind=RefundKind.refund_only, amount_fen=6900,
+                                      reason="还少一件")  # fmt: skip
+        assert refund.amount_fen == 6900

@@ -14,6 +14,7 @@ days have passed since the review: still neutral or bad, it becomes the agent's 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,16 +36,17 @@ from xiaoer.aftersales.refund_states import OPEN as OPEN_REFUND
 from xiaoer.aftersales.refund_states import STATUS_SAID, RefundStatus
 from xiaoer.aftersales.tickets import DUE, SOURCE_SAID, due_hours
 from xiaoer.core.clock import utcnow
-from xiaoer.core.db import Database
+from xiaoer.core.db import Base, Database
 from xiaoer.core.events import record_event
 from xiaoer.core.models import Timer
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say, to_data
 from xiaoer.core.timers import schedule_timer, timer_handler
 from xiaoer.orders.models import CreditRole, Order, SalesCredit
+from xiaoer.sellercentre.ingest import driver_of, take_ids
 from xiaoer.staff.models import Team
 
-BATCH = 2000
+BATCH = 10_000
 REVIEW_CHECK = "review.check"
 NOT_GOOD = (ReviewRating.neutral.value, ReviewRating.bad.value)
 RATING_WORDS = {ReviewRating.neutral.value: "中评", ReviewRating.bad.value: "差评"}
@@ -53,27 +55,72 @@ RATING_WORDS = {ReviewRating.neutral.value: "中评", ReviewRating.bad.value: "�
 async def _write(
     session: AsyncSession, shop_id: int, tickets: list[dict[str, Any]], now: datetime
 ) -> list[int]:
-    """Insert the tickets, their first timeline line and their due timers; their ids."""
+    """Insert the tickets, their first timeline line and their due timers; their ids.
+    PostgreSQL takes the ids from the sequence and COPYs the rows; elsewhere one
+    multi-row insert per table. The line says where the ticket came from; its subject
+    is on the ticket."""
     if not tickets:
         return []
-    ids = list(
-        await session.scalars(
-            insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), tickets
+    source = SOURCE_SAID[TicketSource(tickets[0]["source"])]
+    what = to_data(say("opened from {source}", source=source))
+    postgres = (await session.connection()).dialect.name == "postgresql"
+    if not postgres:
+        ids = list(
+            await session.scalars(
+                insert(TICKET).returning(TICKET.c.id, sort_by_parameter_order=True), tickets
+            )
         )
+        await session.execute(insert(Base.metadata.tables["ticket_line"]), [
+            {"shop_id": shop_id, "ticket_id": ticket_id, "at": now, "by_id": None,
+             "action": "opened", "what": what, "why": "", "internal": False}
+            for ticket_id in ids
+        ])  # fmt: skip
+        await session.execute(insert(Base.metadata.tables["timer"]), [
+            {"shop_id": shop_id, "kind": DUE, "subject": str(ticket_id), "due_at": t["due_at"],
+             "payload": {}, "created_at": now, "attempts": 0}
+            for ticket_id, t in zip(ids, tickets, strict=True)
+        ])  # fmt: skip
+        return ids
+    ids = await take_ids(session, "ticket", len(tickets))
+    empty, what_json = "{}", json.dumps(what, ensure_ascii=False)
+    columns = [c for c in tickets[0] if c != "steps"]
+    driver = await driver_of(session)
+    await driver.copy_records_to_table(
+        "ticket",
+        records=[(i, *(t[c] for c in columns), empty) for i, t in zip(ids, tickets, strict=True)],
+        columns=["id", *columns, "steps"],
     )
-    lines = []
-    timers = []
-    for ticket_id, ticket in zip(ids, tickets, strict=True):
-        source = SOURCE_SAID[TicketSource(ticket["source"])]
-        what = say("opened from {source}: {subject}", source=source, subject=ticket["subject"])
-        lines.append({"shop_id": shop_id, "ticket_id": ticket_id, "at": now,
-                      "by_id": None, "action": "opened", "what": to_data(what), "why": "",
-                      "internal": False})  # fmt: skip
-        timers.append({"shop_id": shop_id, "kind": DUE, "subject": str(ticket_id),
-                       "due_at": ticket["due_at"], "payload": {}})  # fmt: skip
-    await session.execute(insert(TicketLine), lines)
-    await session.execute(insert(Timer), timers)
+    line_ids = await take_ids(session, "ticket_line", len(ids))
+    await driver.copy_records_to_table(
+        "ticket_line",
+        records=[
+            (li, shop_id, ti, now, "opened", what_json, "", False)
+            for li, ti in zip(line_ids, ids, strict=True)
+        ],
+        columns=["id", "shop_id", "ticket_id", "at", "action", "what", "why", "internal"],
+    )
+    timer_ids = await take_ids(session, "timer", len(ids))
+    await driver.copy_records_to_table(
+        "timer",
+        records=[
+            (mi, shop_id, DUE, str(ti), t["due_at"], empty, now, 0)
+            for mi, ti, t in zip(timer_ids, ids, tickets, strict=True)
+        ],
+        columns=[
+            "id",
+            "shop_id",
+            "kind",
+            "subject",
+            "due_at",
+            "payload",
+            "created_at",
+            "attempts",
+        ],
+    )
     return ids
+
+
+TICKET = Base.metadata.tables["ticket"]
 
 
 def _ticket(shop_id: int, kind: TicketKind, source: TicketSource, subject: str,

@@ -35,7 +35,7 @@ from xiaoer.aftersales.refund_states import (
     RefundKind,
     RefundStatus,
 )
-from xiaoer.aftersales.refunds import held_refunds, refunds_to_decide
+from xiaoer.aftersales.refunds import held_refunds, refunded_fen, refunds_to_decide
 from xiaoer.aftersales.report import DIMENSIONS, cost_report, do_save_proposals, month_span
 from xiaoer.aftersales.seller_reviews import do_review_trades, unreviewed
 from xiaoer.aftersales.tickets import (
@@ -383,6 +383,7 @@ async def _case_page(
         "contact": contact_for(staff, order) if order is not None else None,
         "refund": refund,
         "review": review,
+        "refunded": await refunded_fen(session, order) if order is not None else 0,
         "refund_moves": refund_moves,
         "conversation": conversation,
         "messages": messages,

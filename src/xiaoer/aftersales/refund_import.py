@@ -10,11 +10,12 @@ day ahead, or the end before the request), when its order is not known to the sh
 The platform decides a refund's states; an import records them as they are rather
 than asking :func:`xiaoer.aftersales.refund_states.next_state`, but leaves what a move
 made here leaves: an audit entry and a ``refund.status`` event for each refund whose
-states changed, and the amount of a refund that became a success added once to its
-order's refunded total (never beyond what was paid).
+states changed. The order's refunded total is left as the order list says it (退款金额);
+what may still be refunded reads both (:func:`xiaoer.aftersales.refunds.refunded_fen`),
+so a refund in both reports is never counted twice.
 
-The ids of the refunds created and moved are returned (``new_refund_ids``,
-``moved_refund_ids``) for whatever acts on them next, e.g. tickets.
+After the rows, every refund still open on the platform without a ticket gets one, and
+each ticket whose refund moved gets a timeline line (:mod:`xiaoer.aftersales.imported`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from itertools import starmap
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, case, insert, select, text, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.aftersales.imported import note_moved_refunds, open_refund_tickets
@@ -249,7 +249,6 @@ async def _store(
     raw_at = {raw.line: raw for raw in raws}
     new: list[tuple[RefundRow, int, int]] = []  # (row, order id, fingerprint)
     changed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (values, as stored)
-    succeeded: dict[int, int] = {}  # order id → amount that became refunded
     for row in parsed:
         order = orders.get(row.platform_order_id)
         if order is None:
@@ -268,7 +267,6 @@ async def _store(
             run.refuse(raw_at[row.line], why)
             continue
         known = stored.get(row.platform_refund_id)
-        became_success = row.status is RefundStatus.SUCCESS
         if known is None:
             new.append((row, order[0], digests[row.platform_refund_id]))
         else:
@@ -280,9 +278,6 @@ async def _store(
                 changed.append(({"id": rid, "import_digest": values["import_digest"]}, before))
                 continue
             changed.append(({**values, "id": rid, "updated_at": run.now}, before))
-            became_success = became_success and before["status"] != RefundStatus.SUCCESS.value
-        if became_success:
-            succeeded[order[0]] = succeeded.get(order[0], 0) + row.amount_fen
     records = await _insert(session, run, new)
     result.new_refund_ids += [record[0] for record in records]
     counts.created += len(new)
@@ -313,18 +308,13 @@ async def _store(
                 reason="newer seller-centre refund report",
             )
     if not run.postgres:
-        if succeeded:
-            await _add_refunded(session, run, succeeded)
         return None
 
     async def write(later: AsyncSession) -> None:
-        if records:
-            driver = await driver_of(later)
-            await driver.copy_records_to_table("refund", records=records, columns=_COPY_COLUMNS)
-        if succeeded:
-            await _add_refunded(later, run, succeeded)
+        driver = await driver_of(later)
+        await driver.copy_records_to_table("refund", records=records, columns=_COPY_COLUMNS)
 
-    return write if records or succeeded else None
+    return write if records else None
 
 
 def _record(run: _RefundRun, row: RefundRow, order_id: int, digest: int) -> tuple[Any, ...]:
@@ -361,29 +351,6 @@ async def _insert(
         )
     }
     return [(ids[record[2]], *record[1:]) for record in records]
-
-
-async def _add_refunded(session: AsyncSession, run: ReportRun, amounts: dict[int, int]) -> None:
-    """Add refunds that became successes to their orders' refunded totals, never
-    beyond what the buyer paid (the order list may have counted them already)."""
-    if run.postgres:  # one statement for the chunk, the amounts as two arrays
-        await session.execute(
-            text(
-                'UPDATE "order" SET refunded_fen = LEAST(paid_fen, refunded_fen + v.added)'
-                " FROM unnest(CAST(:ids AS bigint[]), CAST(:added AS integer[])) AS v(id, added)"
-                ' WHERE "order".id = v.id'
-            ),
-            {"ids": list(amounts), "added": list(amounts.values())},
-        )
-        return
-    total = _ORDER_TABLE.c.refunded_fen + bindparam("added", type_=Integer())
-    paid = _ORDER_TABLE.c.paid_fen
-    await session.execute(
-        update(_ORDER_TABLE)
-        .where(_ORDER_TABLE.c.id == bindparam("order_id"))
-        .values(refunded_fen=case((total > paid, paid), else_=total)),
-        list(starmap(lambda oid, added: {"order_id": oid, "added": added}, amounts.items())),
-    )
 
 
 def _key(reader: ExportReader, cells: list[str]) -> str:

@@ -230,6 +230,20 @@ async def held_refunds(session: AsyncSession, staff: StaffAccount, now: datetime
     return list(rows)
 
 
+async def refunded_fen(session: AsyncSession, order: Order) -> int:
+    """What the order has paid back: the larger of its own total (the order list's
+    退款金额, and what the desk agreed) and its successful refunds (the refund report's
+    too), so a refund known to both is counted once."""
+    succeeded = await session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
+            Refund.order_id == order.id,
+            Refund.status == RefundStatus.SUCCESS.value,
+            Refund.kind.in_([k.value for k in MONEY_BACK]),
+        )
+    )
+    return max(order.refunded_fen, int(succeeded or 0))
+
+
 async def _claimed_fen(session: AsyncSession, order_id: int) -> int:
     """What open refunds of the order ask for already."""
     asked = await session.scalar(
@@ -259,7 +273,7 @@ async def do_open_refund(
         raise NotFound(say("no order {order_id}", order_id=order_id))
     if not reason.strip():
         raise RefundStateError(say("say what the buyer asks the refund for"))
-    already = order.refunded_fen + await _claimed_fen(session, order.id)
+    already = await refunded_fen(session, order) + await _claimed_fen(session, order.id)
     check_amount(amount_fen, paid_fen=order.paid_fen, refunded_fen=already)
     moment = now or utcnow()
     refund = Refund(
