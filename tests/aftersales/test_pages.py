@@ -289,3 +289,20 @@ async def test_the_shop_reviews_finished_trades_from_its_template(
     async with db.session() as session:
         written = list(await session.scalars(select(SellerReview.order_id)))
     assert sorted(written) == sorted(finished)
+
+
+async def test_the_supervisor_sees_an_open_major_complaint_at_once(
+    db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
+) -> None:
+    await make_staff("boss", "supervisor")
+    async with db.session() as session:
+        opening = Opening(TicketKind.complaint, TicketSource.phone, "扬言找媒体曝光",
+                          words="不处理我就找媒体曝光你们")  # fmt: skip
+        await open_ticket(session, shop.id, opening, by=None)
+        calm = Opening(TicketKind.complaint, TicketSource.phone, "包装旧", words="包装旧了")
+        await open_ticket(session, shop.id, calm, by=None)
+        await session.commit()
+    await sign_in(client, "boss")
+    view = await client.get("/aftersales/supervise")
+    majors = view.text.split('id="majors"')[1].split("</section>")[0]
+    assert "扬言找媒体曝光" in majors and "包装旧" not in majors

@@ -57,6 +57,7 @@ from xiaoer.aftersales.tickets import (
     do_take,
     do_take_next,
     escalated,
+    major_complaints,
     may_act,
     mine,
     overdue,
@@ -643,6 +644,7 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
     held = await held_refunds(session, staff, now)
     escalations, escalations_total = await escalated(session, staff)
     late, late_total = await overdue(session, staff, now)
+    majors = await major_complaints(session, staff)
     refund_ids = [r.id for r in asked + held]
     tickets_by_refund = {
         t.refund_id: t
@@ -664,8 +666,9 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
         "escalations_total": escalations_total,
         "late": late,
         "late_total": late_total,
+        "majors": majors,
         "tickets_by_refund": tickets_by_refund,
-        "orders": orders | await _orders(session, escalations + late),
+        "orders": orders | await _orders(session, escalations + late + majors),
         "team": await _team(session, staff.shop_id),
         "now": now,
     }

@@ -849,6 +849,20 @@ async def escalated(
     return list(rows), int(total or 0)
 
 
+async def major_complaints(session: AsyncSession, staff: StaffAccount) -> list[Ticket]:
+    """Open major complaints, the newest first: the leaders' at once (S3)."""
+    if not is_leader(staff):
+        return []
+    rows = await session.scalars(
+        select(Ticket)
+        .where(Ticket.shop_id == staff.shop_id, Ticket.major.is_(True),
+               Ticket.status.in_(OPEN_TICKET))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(50)
+    )  # fmt: skip
+    return list(rows)
+
+
 async def overdue(
     session: AsyncSession, staff: StaffAccount, now: datetime, limit: int = 50
 ) -> tuple[list[Ticket], int]:

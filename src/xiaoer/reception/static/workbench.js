@@ -1130,6 +1130,10 @@
       case "approval.decided":
         onApproval(kind, d);
         break;
+      case "complaint.major":
+        // Leaders only receive it: a major complaint is told to them at once (S3).
+        toast(js("major_complaint", { id: d.ticket_id }), "bad");
+        break;
       default:
         break;
     }
