@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +15,7 @@ from xiaoer.aftersales.refunds import RefundHeld, do_move_refund, do_open_refund
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.models import AuditEntry, Event
-from xiaoer.orders.models import Order
+from xiaoer.orders.models import Order, OrderItem
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
@@ -194,3 +195,33 @@ async def test_a_refund_known_to_the_order_list_and_the_refund_report_counts_onc
                                       kind=RefundKind.refund_only, amount_fen=6900,
                                       reason="还少一件")  # fmt: skip
         assert refund.amount_fen == 6900
+
+
+async def test_a_refund_of_one_item_is_capped_by_what_the_item_cost(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    """Two items: curtains ¥80 ×1 and hooks ¥5 ×4. The hooks may take ¥20 back between
+    them, ¥12 and then at most ¥8; a refund naming another order's item is refused."""
+    ling = await make_staff("ling", team="aftersale", level="senior")
+    async with db.session() as session:
+        new = NewOrder(number="I-1", buyer_id="b-i",
+                       items=(NewItem("窗帘", 8000), NewItem("挂钩", 500, 4)))  # fmt: skip
+        order = await do_create_order(session, shop_id=shop.id, new=new)
+        await do_pay_order(session, order=order)
+        other = await do_create_order(
+            session, shop_id=shop.id,
+            new=NewOrder(number="I-2", buyer_id="b-j", items=(NewItem("纱帘", 3000),)),
+        )  # fmt: skip
+        await session.commit()
+        items = {i.title: i.id for i in await session.scalars(select(OrderItem))}
+        staff = await session.get(StaffAccount, ling.id)
+        assert staff is not None
+        ask = partial(do_open_refund, session, staff, order_id=order.id,
+                      kind=RefundKind.refund_only, reason="少挂钩")  # fmt: skip
+        await ask(amount_fen=1200, order_item_id=items["挂钩"])
+        with pytest.raises(RefundStateError, match="at most 800 fen"):
+            await ask(amount_fen=801, order_item_id=items["挂钩"])
+        await ask(amount_fen=800, order_item_id=items["挂钩"])
+        with pytest.raises(RefundStateError, match="not of this order"):
+            await ask(amount_fen=100, order_item_id=items["纱帘"])
+        del other

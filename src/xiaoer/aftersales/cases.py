@@ -67,9 +67,11 @@ async def do_open_case_refund(
     amount_fen: int,
     reason: str,
     goods: GoodsStatus = GoodsStatus.BUYER_RECEIVED,
+    order_item_id: int | None = None,
     now: datetime | None = None,
 ) -> Refund:
-    """Record the buyer's request on the case's order and tie it to the case."""
+    """Record the buyer's request on the case's order (or one of its items) and tie it
+    to the case."""
     ticket = await _case(session, staff, ticket_id)
     if ticket.order_id is None:
         raise TicketError(say("the case names no order: a refund is on an order"))
@@ -78,7 +80,7 @@ async def do_open_case_refund(
     moment = now or utcnow()
     refund = await do_open_refund(
         session, staff, order_id=ticket.order_id, kind=kind, amount_fen=amount_fen,
-        reason=reason, goods=goods, now=moment,
+        reason=reason, goods=goods, order_item_id=order_item_id, now=moment,
     )  # fmt: skip
     ticket.refund_id = refund.id
     if ticket.kind == TicketKind.inquiry.value:

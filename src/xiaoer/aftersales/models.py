@@ -40,6 +40,10 @@ class Refund(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    # The item (子订单) the refund is about; None for the whole order.
+    order_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_item.id", ondelete="SET NULL"), nullable=True
+    )
     # The seller centre's 退款编号 for a refund that came from there; None for ours.
     platform_refund_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     kind: Mapped[str] = mapped_column(String(16))

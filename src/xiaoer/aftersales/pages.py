@@ -79,7 +79,7 @@ from xiaoer.http.i18n import Translator
 from xiaoer.http.params import Cursor, RowId
 from xiaoer.http.render import error_text, language_of, render
 from xiaoer.orders.access import contact_for
-from xiaoer.orders.models import Order
+from xiaoer.orders.models import Order, OrderItem
 from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
@@ -385,6 +385,11 @@ async def _case_page(
         "refund": refund,
         "review": review,
         "refunded": await refunded_fen(session, order) if order is not None else 0,
+        "items": list(
+            await session.scalars(select(OrderItem).where(OrderItem.order_id == order.id))
+        )
+        if order is not None
+        else [],
         "refund_moves": refund_moves,
         "conversation": conversation,
         "messages": messages,
@@ -532,6 +537,7 @@ async def open_refund(
     amount: Annotated[str, Form(max_length=32)],
     reason: Text500 = "",
     goods: Annotated[str, Form(max_length=32)] = GoodsStatus.BUYER_RECEIVED.value,
+    item: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     async def action() -> None:
         amount_fen = typed_fen(amount) or 0
@@ -542,6 +548,7 @@ async def open_refund(
             kind=RefundKind(kind) if kind in kinds else RefundKind.refund_only,
             amount_fen=amount_fen, reason=reason,
             goods=GoodsStatus(goods) if goods in states else GoodsStatus.BUYER_RECEIVED,
+            order_item_id=_number(item),
         )  # fmt: skip
 
     return await _acted(request, session, staff, ticket_id, action())

@@ -34,7 +34,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
-from xiaoer.orders.models import Order
+from xiaoer.orders.models import Order, OrderItem
 from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import StaffAccount, Team, is_leader
 
@@ -263,10 +263,12 @@ async def do_open_refund(
     amount_fen: int,
     reason: str,
     goods: GoodsStatus = GoodsStatus.BUYER_RECEIVED,
+    order_item_id: int | None = None,
     now: datetime | None = None,
 ) -> Refund:
     """Record a buyer's request on an order of the caller's shop (flushed, not
-    committed): at most what was paid less what is refunded or asked already."""
+    committed): at most what was paid less what is refunded or asked already — and, for
+    one item of the order, at most what that item cost less what was asked for it."""
     check_may_handle(staff)
     order = await session.get(Order, order_id)
     if order is None or order.shop_id != staff.shop_id:
@@ -275,6 +277,19 @@ async def do_open_refund(
         raise RefundStateError(say("say what the buyer asks the refund for"))
     already = await refunded_fen(session, order) + await _claimed_fen(session, order.id)
     check_amount(amount_fen, paid_fen=order.paid_fen, refunded_fen=already)
+    if order_item_id is not None:
+        item = await session.get(OrderItem, order_item_id)
+        if item is None or item.order_id != order.id:
+            raise RefundStateError(say("the item is not of this order"))
+        asked = await session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
+                Refund.order_item_id == item.id,
+                Refund.status.in_([*(s.value for s in OPEN), RefundStatus.SUCCESS.value]),
+                Refund.kind.in_([k.value for k in MONEY_BACK]),
+            )
+        )
+        cost = min(item.price_fen * item.quantity, order.paid_fen)
+        check_amount(amount_fen, paid_fen=cost, refunded_fen=int(asked or 0))
     moment = now or utcnow()
     refund = Refund(
         shop_id=staff.shop_id,
@@ -283,6 +298,7 @@ async def do_open_refund(
         status=RefundStatus.WAIT_SELLER_AGREE.value,
         goods=goods.value,
         amount_fen=amount_fen,
+        order_item_id=order_item_id,
         reason=reason.strip()[:200],
         opened_by=staff.id,
         created_at=moment,
