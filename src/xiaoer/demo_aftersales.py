@@ -212,6 +212,13 @@ async def seed_aftersales(
             moment = base - timedelta(days=2)
             await do_note(session, boss, ticket.id, note, now=moment)
             if outcome == "review_changed":
+                for step, fields in (
+                    ("contact", {"how": "旺旺留言后电话联系上"}),
+                    ("cause", {"cause": "仓库漏发配件"}),
+                    ("ask_change", {"answer": "补发后买家愿意改评"}),
+                    ("record", {"handling": "顺丰补发配件", "result": "买家已改好评"}),
+                ):
+                    await do_step(session, boss, ticket.id, step, fields, now=moment)
                 review = await session.get(Review, ticket.review_id)
                 assert review is not None
                 review.rating, review.follow_up = "good", "客服态度很好，补发很快，改好评"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.aftersales.cases import do_case_move, do_open_case_refund
+from xiaoer.aftersales.complaints import ComplaintError, do_step
 from xiaoer.aftersales.models import Ticket, TicketKind, TicketLine, TicketSource
 from xiaoer.aftersales.refund_import import import_refunds
 from xiaoer.aftersales.refund_states import Move, RefundKind
@@ -41,6 +42,12 @@ from xiaoer.performance.violations import detect_violations
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
+REVIEW_WORK = (
+    ("contact", {"how": "电话联系上了"}),
+    ("cause", {"cause": "客服发错颜色"}),
+    ("ask_change", {"answer": "买家说考虑一下"}),
+    ("record", {"handling": "补发正确颜色", "result": "等买家改评"}),
+)
 PAID = datetime(2026, 10, 10, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, October
 
 
@@ -168,6 +175,11 @@ async def test_a_bad_review_goes_to_the_credited_agent_and_unchanged_costs_them(
         agent_cause = await do_save_cause(session, leader, name="客服发错颜色",
                                           about_quality=False, agent_caused=True)  # fmt: skip
         for ticket in tickets:
+            with pytest.raises(ComplaintError):  # the four steps come first
+                await do_close(session, staff, ticket.id, cause_id=agent_cause.id,
+                               outcome="other", now=now)  # fmt: skip
+            for step, fields in REVIEW_WORK:
+                await do_step(session, staff, ticket.id, step, fields, now=now)
             await do_close(session, staff, ticket.id, cause_id=agent_cause.id,
                            outcome="other", now=now)  # fmt: skip
         await session.commit()

@@ -35,6 +35,15 @@ from xiaoer.staff.models import StaffAccount
 
 NEXT_REPLY = "complaint.next_reply"
 STEPS = ("listen", "ask", "follow", "reply", "record")
+# A neutral or bad review's case (S4): reach the buyer, find the cause, ask for a
+# change, record how it ended.
+REVIEW_STEPS = ("contact", "cause", "ask_change", "record")
+STEPS_OF: dict[str, tuple[str, ...]] = {
+    TicketKind.complaint.value: STEPS,
+    TicketKind.review.value: REVIEW_STEPS,
+}
+# What each review step keeps, in a field of its own.
+REVIEW_FIELDS = {"contact": "how", "cause": "cause", "ask_change": "answer"}
 # The facts the ask step collects; each is a short field.
 FACTS = ("what_happened", "when", "item", "wants")
 MAX_FIELD = 1000
@@ -46,6 +55,9 @@ STEP_SAID: dict[str, Text] = {
     "follow": say("followed: one owner until solved"),
     "reply": say("replied: the result sent to the buyer"),
     "record": say("recorded: handling and result"),
+    "contact": say("contacted the buyer"),
+    "cause": say("found the cause"),
+    "ask_change": say("asked the buyer to change the review"),
 }
 
 
@@ -55,15 +67,21 @@ class ComplaintError(ValueError):
 
 def next_step(ticket: Ticket) -> str | None:
     done = ticket.steps or {}
-    return next((step for step in STEPS if step not in done), None)
+    return next((step for step in STEPS_OF.get(ticket.kind, ()) if step not in done), None)
 
 
 def check_steps_done(ticket: Ticket) -> None:
     missing = next_step(ticket)
-    if missing is not None:
+    if missing is None:
+        return
+    if ticket.kind == TicketKind.review.value:
         raise ComplaintError(
-            say("a complaint closes after its five steps; next is {step}", step=STEP_SAID[missing])
-        )
+            say("a review case closes after its four steps; next is {step}",
+                step=STEP_SAID[missing])
+        )  # fmt: skip
+    raise ComplaintError(
+        say("a complaint closes after its five steps; next is {step}", step=STEP_SAID[missing])
+    )
 
 
 def _mark(ticket: Ticket, step: str, by: StaffAccount | None, at: datetime, **fields: Any) -> None:
@@ -136,9 +154,11 @@ async def _promise(
                    at=at)  # fmt: skip
 
 
-def _complaint_of(ticket: Ticket) -> None:
-    if ticket.kind != TicketKind.complaint.value:
-        raise ComplaintError(say("only a complaint has these steps"))
+def _steps_of(ticket: Ticket) -> tuple[str, ...]:
+    steps = STEPS_OF.get(ticket.kind)
+    if not steps:
+        raise ComplaintError(say("only a complaint or a review case has these steps"))
+    return steps
 
 
 async def do_step(
@@ -150,11 +170,11 @@ async def do_step(
     *,
     now: datetime | None = None,
 ) -> Ticket:
-    """Do the complaint's next step with what it needs; the steps go in order."""
+    """Do the case's next step (a complaint's or a review's) with what it needs; the
+    steps go in order."""
     ticket = await ticket_for(session, staff, ticket_id)
     check_may_act(staff, ticket)
-    _complaint_of(ticket)
-    if step not in STEPS:
+    if step not in _steps_of(ticket):
         raise ComplaintError(say("no step {step!r}", step=step))
     expected = next_step(ticket)
     if expected != step:
@@ -183,6 +203,11 @@ async def do_step(
                                               result=clean["result"]), at=moment)  # fmt: skip
     if step == "record" and not ("handling" in clean and "result" in clean):
         raise ComplaintError(say("record how it was handled and how it ended"))
+    if step in REVIEW_FIELDS:
+        name = REVIEW_FIELDS[step]
+        if name not in clean:
+            raise ComplaintError(say("write what this step found"))
+        clean = {name: clean[name]}
     _mark(ticket, step, staff, moment, **clean)
     detail = " · ".join(f"{name}: {value}" for name, value in clean.items() if name != "owner_id")
     await add_line(session, ticket, staff, "step", STEP_SAID[step], why=detail, at=moment)
@@ -210,7 +235,8 @@ async def do_promise(
     """Promise the buyer the next reply by ``when`` (a timer)."""
     ticket = await ticket_for(session, staff, ticket_id)
     check_may_act(staff, ticket)
-    _complaint_of(ticket)
+    if ticket.kind != TicketKind.complaint.value:
+        raise ComplaintError(say("only a complaint carries a promised reply"))
     moment = now or utcnow()
     if when <= moment:
         raise ComplaintError(say("the promised reply is in the future"))

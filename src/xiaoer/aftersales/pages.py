@@ -25,7 +25,15 @@ from xiaoer.aftersales.cases import (
     do_case_move,
     do_open_case_refund,
 )
-from xiaoer.aftersales.complaints import FACTS, STEP_SAID, STEPS, do_promise, do_step, next_step
+from xiaoer.aftersales.complaints import (
+    FACTS,
+    REVIEW_FIELDS,
+    STEP_SAID,
+    STEPS_OF,
+    do_promise,
+    do_step,
+    next_step,
+)
 from xiaoer.aftersales.models import Refund, Review, Ticket, TicketKind, TicketSource, TicketStatus
 from xiaoer.aftersales.refund_states import (
     MOVES,
@@ -402,9 +410,9 @@ async def _case_page(
         "refund_kinds": [k.value for k in RefundKind],
         "goods_states": [g.value for g in GoodsStatus if g is not GoodsStatus.SELLER_RECEIVED],
         "workers": [s for s in team.values() if works_aftersales(s) and s.active],
-        "steps": STEPS,
+        "steps": STEPS_OF.get(ticket.kind, ()),
         "facts": FACTS,
-        "next_step": next_step(ticket) if ticket.kind == TicketKind.complaint.value else None,
+        "next_step": next_step(ticket),
         "error": error,
         "now": utcnow(),
     }
@@ -607,7 +615,8 @@ async def complaint_step(
     fields = {
         str(name): str(value)[:1000]
         for name, value in form.items()
-        if isinstance(value, str) and name in ("words", "result", "handling", *FACTS)
+        if isinstance(value, str)
+        and name in ("words", "result", "handling", *FACTS, *REVIEW_FIELDS.values())
     }
     return await _acted(
         request, session, staff, ticket_id, do_step(session, staff, ticket_id, step, fields)

@@ -728,7 +728,9 @@ async def do_close(
         refund = await session.get(Refund, ticket.refund_id)
         if refund is not None and RefundStatus(refund.status) in OPEN_REFUND:
             raise TicketError(say("the refund is still open: finish it before closing the case"))
-    if ticket.kind == TicketKind.complaint.value:
+    if ticket.kind == TicketKind.complaint.value or (
+        ticket.kind == TicketKind.review.value and outcome != "appealed"
+    ):  # an appealed review's record is its appeal packet
         from xiaoer.aftersales.complaints import check_steps_done
 
         check_steps_done(ticket)
