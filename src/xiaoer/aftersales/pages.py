@@ -8,6 +8,7 @@ case page again with the error); who may do what is decided in the services.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -437,18 +438,27 @@ async def case_page(
     return await _case_page(request, session, staff, ticket_id)
 
 
-async def _acted(
-    request: Request, session: AsyncSession, staff: StaffAccount, ticket_id: int, action: Any
-) -> Response:
-    """Run an action in a savepoint; when a rule refuses it, nothing of it stays and the
-    case is shown again with the reason. Who-may refusals go to their own handlers."""
+async def _refusal(request: Request, session: AsyncSession, action: Awaitable[Any]) -> str | None:
+    """Run a service's action in a savepoint. When a rule of the trade refuses it,
+    nothing of it stays and the refusal is returned in the reader's words; who-may
+    refusals (403/404) go on to their own handlers. None when it was done."""
     try:
         async with session.begin_nested():
             await action
     except (NotPermitted, NotFound):
         raise
     except (ValueError, MoneyError) as exc:
-        message = error_text(request, exc)
+        return error_text(request, exc)
+    return None
+
+
+async def _acted(
+    request: Request, session: AsyncSession, staff: StaffAccount, ticket_id: int, action: Any
+) -> Response:
+    """Run an action in a savepoint; when a rule refuses it, nothing of it stays and the
+    case is shown again with the reason. Who-may refusals go to their own handlers."""
+    message = await _refusal(request, session, action)
+    if message is not None:
         return await _case_page(request, session, staff, ticket_id, error=message, status_code=422)
     await session.commit()
     return _back(ticket_id)
@@ -712,17 +722,13 @@ async def save_cause(
     agent_caused: Annotated[str, Form(max_length=4)] = "",
     active: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
-    try:
-        async with session.begin_nested():
-            await do_save_cause(
-                session, staff, name=name, cause_id=cause_id, about_quality=about_quality == "1",
-                agent_caused=agent_caused == "1", active=cause_id is None or active == "1",
-            )  # fmt: skip
-    except (NotPermitted, NotFound):
-        raise
-    except ValueError as exc:
+    message = await _refusal(request, session, do_save_cause(
+        session, staff, name=name, cause_id=cause_id, about_quality=about_quality == "1",
+        agent_caused=agent_caused == "1", active=cause_id is None or active == "1",
+    ))  # fmt: skip
+    if message is not None:
         rows = await causes_of(session, staff.shop_id, all_of_them=True)
-        context = {"causes": rows, "error": error_text(request, exc)}
+        context = {"causes": rows, "error": message}
         return render(request, "aftersales/causes.html", context, staff=staff, status_code=422)
     await session.commit()
     return RedirectResponse("/aftersales/causes", status_code=303)
@@ -781,13 +787,8 @@ async def save_proposals(
     month: Annotated[str, Form(max_length=7)],
     text: Annotated[str, Form(max_length=8000)] = "",
 ) -> Response:
-    try:
-        async with session.begin_nested():
-            await do_save_proposals(session, staff, month, text)
-    except (NotPermitted, NotFound):
-        raise
-    except ValueError as exc:
-        message = error_text(request, exc)
+    message = await _refusal(request, session, do_save_proposals(session, staff, month, text))
+    if message is not None:
         return render(request, "error.html", {"message": message}, staff=staff, status_code=422)
     await session.commit()
     return RedirectResponse(f"/aftersales/report?{urlencode({'month': month})}", status_code=303)
@@ -837,13 +838,9 @@ async def write_seller_reviews(request: Request, session: SessionDep, staff: Wor
     ]
     text = str(form.get("text") or "")[:1000]
     rating = str(form.get("rating") or "good")[:8]
-    try:
-        async with session.begin_nested():
-            await do_review_trades(session, staff, ids, text=text, rating=rating)
-    except (NotPermitted, NotFound):
-        raise
-    except ValueError as exc:
-        message = error_text(request, exc)
+    action = do_review_trades(session, staff, ids, text=text, rating=rating)
+    message = await _refusal(request, session, action)
+    if message is not None:
         return await _seller_reviews_page(request, session, staff, error=message, status_code=422)
     await session.commit()
     return RedirectResponse("/aftersales/seller-reviews", status_code=303)
