@@ -133,7 +133,10 @@ async def test_the_peak_day_holds_agreements_and_lists_them_with_the_platform_de
     assert held.status_code == 422 and "平台" in held.text
     view = await client.get("/aftersales/supervise")
     section = view.text.split('id="held"')[1].split("</section>")[0]
-    assert "¥20.00" in section and "2030-01-02 12:00" in section
+    assert "¥20.00" in section and "2030-01-02 12:00" in section and "（1）" in section
+    sheet = await client.get("/aftersales/held.xlsx")
+    rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert [r[1:3] for r in rows[1:]] == [(20, "2030-01-02 12:00")]
 
 
 async def test_an_aftersales_agent_reads_the_teams_tickets_and_acts_only_on_their_own(

@@ -123,6 +123,14 @@ WORDS: dict[str, Any] = {
 }
 
 
+def _workbook(data: bytes, name: str) -> Response:
+    return Response(
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 def _back(ticket_id: int) -> Response:
     return RedirectResponse(f"/aftersales/tickets/{ticket_id}", status_code=303)
 
@@ -230,11 +238,7 @@ async def ticket_list(
             headers,
             [_export_row(t, ticket, orders, team, causes) for ticket in rows],
         )
-        return Response(
-            data,
-            media_type=XLSX_TYPE,
-            headers={"Content-Disposition": 'attachment; filename="tickets.xlsx"'},
-        )
+        return _workbook(data, "tickets.xlsx")
     rows = await tickets_of(session, staff, chosen, limit=PAGE + 1, before=before)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
@@ -667,7 +671,7 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
     blackout with the platform's deadline, and overdue cases."""
     now = utcnow()
     asked = await refunds_to_decide(session, staff)
-    held = await held_refunds(session, staff, now)
+    held, held_total = await held_refunds(session, staff, now, limit=PAGE)
     escalations, escalations_total = await escalated(session, staff)
     late, late_total = await overdue(session, staff, now)
     majors = await major_complaints(session, staff)
@@ -688,6 +692,7 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
         **WORDS,
         "asked": asked,
         "held": held,
+        "held_total": held_total,
         "escalations": escalations,
         "escalations_total": escalations_total,
         "late": late,
@@ -699,6 +704,27 @@ async def supervise(request: Request, session: SessionDep, staff: Leader) -> Res
         "now": now,
     }
     return render(request, "aftersales/supervise.html", context, staff=staff)
+
+
+@router.get("/held.xlsx")
+async def held_export(request: Request, session: SessionDep, staff: Leader) -> Response:
+    """Every refund the peak day holds, with the platform's deadline, as a workbook."""
+    t = Translator(language_of(request, staff))
+    held, _total = await held_refunds(session, staff, utcnow())
+    orders = (
+        {o.id: o for o in await session.scalars(
+            select(Order).where(Order.id.in_({r.order_id for r in held})))}
+        if held else {}
+    )  # fmt: skip
+    headers = [t("aftersales.col.order"), t("aftersales.amount"),
+               t("aftersales.platform_deadline"), t("aftersales.buyer_reason")]  # fmt: skip
+    rows = [
+        [orders[r.order_id].platform_order_id if r.order_id in orders else "",
+         fen_to_decimal(r.amount_fen), _local(r.deadline_at), r.reason]
+        for r in held
+    ]  # fmt: skip
+    data = write_sheet(t("aftersales.held_refunds"), headers, rows)
+    return _workbook(data, "held-refunds.xlsx")
 
 
 # --- causes ------------------------------------------------------------------------------
@@ -762,12 +788,7 @@ async def report_page(
             for line in report.lines[dimension]
         ]  # fmt: skip
         data = write_sheet(f"售后原因 {chosen}", headers, rows)
-        name = f"aftersales-{chosen}.xlsx"
-        return Response(
-            data,
-            media_type=XLSX_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _workbook(data, f"aftersales-{chosen}.xlsx")
     chart = line_chart(report.weeks, report.trend, title=t("aftersales.report.trend"))
     context = {"report": report, "dimensions": DIMENSIONS, "chart": chart, "error": None}
     return render(request, "aftersales/report.html", context, staff=staff)

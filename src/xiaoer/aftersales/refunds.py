@@ -216,18 +216,23 @@ async def is_peak_day(session: AsyncSession, shop_id: int, now: datetime) -> boo
     return today.strftime("%m-%d") in policy.aftersales.refund_blackout_days
 
 
-async def held_refunds(session: AsyncSession, staff: StaffAccount, now: datetime) -> list[Refund]:
+async def held_refunds(
+    session: AsyncSession, staff: StaffAccount, now: datetime, *, limit: int | None = None
+) -> tuple[list[Refund], int]:
     """On a peak day of the blackout, every refund waiting for the shop's agreement is
-    held; listed with the platform's deadline first, which keeps running."""
+    held; listed with the platform's deadline first, which keeps running, and counted."""
     if not is_leader(staff) or not await is_peak_day(session, staff.shop_id, now):
-        return []
-    rows = await session.scalars(
+        return [], 0
+    where = (Refund.shop_id == staff.shop_id,
+             Refund.status == RefundStatus.WAIT_SELLER_AGREE.value)  # fmt: skip
+    query = (
         select(Refund)
-        .where(Refund.shop_id == staff.shop_id,
-               Refund.status == RefundStatus.WAIT_SELLER_AGREE.value)
+        .where(*where)
         .order_by(Refund.deadline_at.is_(None), Refund.deadline_at, Refund.id)
-    )  # fmt: skip
-    return list(rows)
+    )
+    rows = await session.scalars(query.limit(limit) if limit is not None else query)
+    total = await session.scalar(select(func.count()).select_from(Refund).where(*where))
+    return list(rows), int(total or 0)
 
 
 async def refunded_fen(session: AsyncSession, order: Order) -> int:
