@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from benchmarks.order_exports import write_sample_export
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.core.db import Database
@@ -284,6 +284,7 @@ async def test_a_supervisor_imports_a_refund_report_and_a_review_report_from_the
     )
 
     from xiaoer.aftersales.models import Refund, Review
+    from xiaoer.aftersales.refund_states import OPEN as OPEN_REFUND
     from xiaoer.sellercentre.ingest import import_orders
 
     # given: the orders imported, a refund report of them with one unknown order
@@ -312,8 +313,14 @@ async def test_a_supervisor_imports_a_refund_report_and_a_review_report_from_the
     # then: the same job page and progress as orders, the reasons in Chinese
     status = (await client.get(f"/api/orders/imports/{job_id}")).json()
     assert (status["status"], status["kind"], status["percent"]) == ("done", "refunds", 100)
+    async with db.session() as session:
+        still_open = await session.scalar(
+            select(func.count()).select_from(Refund)
+            .where(Refund.status.in_([s.value for s in OPEN_REFUND]))
+        )  # fmt: skip
     assert status["summary"] == {
         "read": len(rows), "created": len(rows) - 1, "updated": 0, "unchanged": 0, "rejected": 1,
+        "tickets_opened": still_open,
     }  # fmt: skip
     assert status["messages"] == [
         f"{report.name} 第 2 行：本店没有订单 111111111111111111；请先导入订单"
