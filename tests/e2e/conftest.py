@@ -14,6 +14,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from tests.conftest import create_scratch_database, drop_scratch_database
+from xiaoer.core.migrate import upgrade
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,6 +65,15 @@ def start_server(database_url: str, log: Path, **env: str) -> tuple[subprocess.P
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"server was not ready within 60 s: {log.read_text()}")
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """A scratch database of its own, migrated, for a test that seeds the demo in it."""
+    url = create_scratch_database(tmp_path, "e2e")
+    upgrade(url)
+    yield url
+    drop_scratch_database(url)
 
 
 @pytest.fixture(scope="session")

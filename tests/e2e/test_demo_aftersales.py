@@ -3,36 +3,24 @@ after-sales agent signs in, takes the oldest ticket and closes its refund end to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, expect
 
-from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.e2e.conftest import start_server
 from xiaoer.core.db import Database
-from xiaoer.core.migrate import upgrade
 from xiaoer.demo import DEMO_PASSWORD, seed_demo
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> Iterator[str]:
-    url = create_scratch_database(tmp_path, "aftersales")
-    upgrade(url)
-    yield url
-    drop_scratch_database(url)
-
-
 async def test_an_aftersales_agent_takes_the_oldest_ticket_and_closes_its_refund(
-    browser: Browser, demo_url: str, tmp_path: Path
+    browser: Browser, scratch_url: str, tmp_path: Path
 ) -> None:
-    database = Database(demo_url)
+    database = Database(scratch_url)
     try:
         await seed_demo(database)
     finally:
         await database.dispose()
-    process, server = start_server(demo_url, tmp_path / "serve.log", XIAOER_RUN_TIMERS="true")
+    process, server = start_server(scratch_url, tmp_path / "serve.log", XIAOER_RUN_TIMERS="true")
     context = await browser.new_context(locale="zh-CN")
     try:
         page = await context.new_page()

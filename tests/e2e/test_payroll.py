@@ -4,36 +4,24 @@ agent's fine and lands on the late seller note that caused it (issue: performanc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, expect
 
-from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.e2e.conftest import start_server
 from xiaoer.core.db import Database
-from xiaoer.core.migrate import upgrade
 from xiaoer.demo import DEMO_PASSWORD, seed_demo
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> Iterator[str]:
-    url = create_scratch_database(tmp_path, "payroll")
-    upgrade(url)
-    yield url
-    drop_scratch_database(url)
-
-
 async def test_a_fine_on_last_months_payroll_leads_to_the_late_note(
-    browser: Browser, demo_url: str, tmp_path: Path
+    browser: Browser, scratch_url: str, tmp_path: Path
 ) -> None:
-    database = Database(demo_url)
+    database = Database(scratch_url)
     try:
         await seed_demo(database)
     finally:
         await database.dispose()
-    process, server = start_server(demo_url, tmp_path / "serve.log")
+    process, server = start_server(scratch_url, tmp_path / "serve.log")
     context = await browser.new_context(locale="zh-CN")
     try:
         page = await context.new_page()
