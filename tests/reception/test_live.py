@@ -373,10 +373,24 @@ async def test_a_busy_server_refuses_with_a_retry_frame_and_stores_nothing(
             await ws.send(json.dumps({"type": "send", "client_id": "b1", "text": "在吗"}))
             refused = await _until(ws, lambda f: f["type"] in ("error", "ack"))
             assert refused["type"] == "error" and refused["retry"] is True
-            assert "busy" in refused["message"]
+            assert refused["message"] == "当前咨询的买家较多，消息稍后会自动重新发送"
         posted = await http.post(
             "/b/tea/messages", json={"token": opened["token"], "text": "在吗", "client_id": "b2"}
         )
         assert posted.status_code == 503 and posted.headers["Retry-After"] == "2"
+        assert posted.json()["detail"] == "当前咨询的买家较多，消息稍后会自动重新发送"
         again = await _buyer_session(http, opened["token"])
         assert again["messages"] == []
+
+
+async def test_a_broken_frame_is_answered_in_the_buyers_language(
+    live: str, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    await _online_agent(db, make_staff)
+    async with httpx.AsyncClient(base_url=f"http://{live}") as http:
+        opened = await _buyer_session(http)
+        async with buyer_socket(live, opened["token"], opened["after"]) as ws:
+            await _frame(ws)
+            await ws.send(json.dumps({"type": "shout", "text": "在吗"}))
+            refused = await _until(ws, lambda f: f["type"] == "error")
+            assert refused["message"] == ("无法处理的消息帧：需要一个包含文字和客户端编号的发送帧")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from xiaoer.core.texts import say
+
 
 class Busy(Exception):
     """Too much is under way; the caller should try again shortly."""
@@ -27,7 +29,7 @@ class Admission:
     async def turn(self) -> AsyncIterator[None]:
         """Go ahead, or :class:`Busy` when ``limit`` units are under way already."""
         if self.under_way >= self.limit:
-            raise Busy("the shop's chat is very busy just now; the message will be sent again")
+            raise Busy(say("the shop's chat is very busy just now; the message will be sent again"))
         self.under_way += 1
         try:
             yield

@@ -22,7 +22,7 @@ from xiaoer.core.admission import Busy, buyer_messages
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq
 from xiaoer.core.feed import follow
-from xiaoer.core.texts import say
+from xiaoer.core.texts import message_of, say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.http.inputs import loads as json_frame
@@ -281,12 +281,13 @@ async def _handle_frame(
     try:
         frame = json_frame(raw)
         if not isinstance(frame, dict) or frame.get("type") != "send":
-            raise ValueError('expected {"type": "send", "client_id": …, "text": …}')
+            raise ValueError(say("expected a send frame with a text and a client id"))
         text, client_id = frame.get("text"), frame.get("client_id")
         if not isinstance(text, str) or not (client_id is None or isinstance(client_id, str)):
-            raise ValueError("text must be a string and client_id a string")
+            raise ValueError(say("the text and the client id are strings"))
     except ValueError as exc:
-        await websocket.send_json({"type": "error", "message": f"bad frame: {exc}"})
+        why = say("bad frame: {why}", why=message_of(exc))
+        await websocket.send_json({"type": "error", "message": _text(websocket, why)})
         return
     try:
         result = await _receive(websocket, shop_code, identity, text, client_id, known)
