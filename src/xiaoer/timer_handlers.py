@@ -5,7 +5,7 @@ from xiaoer.assistant import autoanswer
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
-from xiaoer.reception import sla
+from xiaoer.reception import presence, sla
 from xiaoer.sellercentre import cleanup
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "imported",
     "kpi",
     "outbound",
+    "presence",
     "sla",
     "tickets",
     "workflow",

@@ -101,6 +101,18 @@ class Reception(Section):
         "Hours (shop time) with agents on duty; outside them the offline reply answers.",
         default="08:00-24:00",
     )
+    away_after_seconds: int = _req(
+        "C7",
+        "Seconds after an agent's last workbench page closes before they count as away.",
+        default=60,
+        ge=5,
+    )
+    offline_after_away_minutes: int = _req(
+        "C7",
+        "Minutes away with no workbench page open before an agent counts as offline.",
+        default=30,
+        ge=1,
+    )
     idle_online_minutes: int = _req(
         "C7",
         "Minutes online with waiting buyers and no activity before an agent counts as idle.",

@@ -28,6 +28,7 @@ from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.calls import do_log_call
 from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.reception.models import AgentPresence, PresenceStatus
+from xiaoer.reception.presence import socket_closed, socket_seen
 from xiaoer.reception.service import (
     do_close,
     do_mark_read,
@@ -246,10 +247,14 @@ async def workbench_socket(websocket: WebSocket, after: Cursor = 0) -> None:
 
     async def receive(websocket: WebSocket) -> None:
         await _ignore_input_while_signed_in(
-            websocket, db, secret, max_age, settings.session_check_seconds
+            websocket, db, secret, max_age, settings.session_check_seconds, staff.id
         )
 
-    await run_socket(websocket, _push(websocket, db, staff.shop_id, after, viewer), receive)
+    await socket_seen(db, staff.id)
+    try:
+        await run_socket(websocket, _push(websocket, db, staff.shop_id, after, viewer), receive)
+    finally:
+        await socket_closed(db, staff.id)
 
 
 async def _signed_in(db: Database, secret: str, max_age: timedelta) -> StaffAccount | None:
@@ -263,7 +268,12 @@ async def _signed_in(db: Database, secret: str, max_age: timedelta) -> StaffAcco
 
 
 async def _ignore_input_while_signed_in(
-    websocket: WebSocket, db: Database, secret: str, max_age: timedelta, every: float
+    websocket: WebSocket,
+    db: Database,
+    secret: str,
+    max_age: timedelta,
+    every: float,
+    staff_id: int,
 ) -> None:
     """Read (and drop) what the client sends; close with 4401 once the session ends.
 
@@ -283,6 +293,7 @@ async def _ignore_input_while_signed_in(
             if await _signed_in(db, secret, max_age) is None:
                 await websocket.close(code=4401, reason="signed out")
                 return
+            await socket_seen(db, staff_id)  # the page is open: presence holds
     finally:
         reader.cancel()
 

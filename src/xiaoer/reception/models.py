@@ -61,6 +61,9 @@ class AgentPresence(Base):
     status: Mapped[str] = mapped_column(String(16), default=PresenceStatus.offline.value)
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a workbench page of the agent was last seen open (any process): presence is
+    # what the pages say, not what was last clicked.
+    socket_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ConversationStatus(enum.StrEnum):

@@ -49,6 +49,7 @@ from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
+from xiaoer.reception.presence import watch_everyone_online
 from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre import pages as import_pages
 from xiaoer.sellercentre.cleanup import sweep_imports
@@ -130,6 +131,8 @@ def create_app(
         await _sweep_imports(database, settings)
         timers: asyncio.Task[None] | None = None
         if settings.run_timers:
+            # Agents left online by a stopped server get the grace to open a page (C7).
+            await watch_everyone_online(database)
             timers = asyncio.create_task(
                 run_timer_loop(database, stop, settings.timer_interval_seconds)
             )
