@@ -11,6 +11,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.policy import default_policy
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.core.timers import fire_all_due
+from xiaoer.reception.autoreply import do_save_auto_reply
 from xiaoer.reception.models import Message, ResponseRound
 from xiaoer.shops.models import Shop
 
@@ -27,7 +28,8 @@ async def test_an_unanswered_question_is_answered_automatically_and_still_counts
     db: Database, shop: Shop, make_agent: MakeAgent, make_buyer: MakeBuyer
 ) -> None:
     await make_agent("lina", name="李娜")
-    asked = await say(db, shop, await make_buyer("b1"), "你们发什么快递呀")
+    # no keyword reply of the shop matches this wording; the knowledge base knows
+    asked = await say(db, shop, await make_buyer("b1"), "你们用的是顺丰还是圆通")
     cid = asked.conversation.id
     await fire_all_due(db, now=AFTERNOON + timedelta(seconds=59))
     assert await _automatic(db, cid) == []
@@ -86,3 +88,29 @@ async def test_the_policy_can_switch_automatic_answers_off(
     asked = await say(db, shop, await make_buyer("b1"), "你们发什么快递呀")
     await fire_all_due(db, now=AFTERNOON + timedelta(seconds=120))
     assert await _automatic(db, asked.conversation.id) == []
+
+
+async def test_a_keyword_reply_already_answered_the_question(
+    db: Database, shop: Shop, make_agent: MakeAgent, make_buyer: MakeBuyer
+) -> None:
+    """To 你们能开发票吗 the shop's keyword reply on 发票 answers; the knowledge base, a
+    minute later, says nothing more (it might say otherwise)."""
+    await make_agent("lina")
+    async with db.session() as session:
+        await do_save_auto_reply(
+            session, shop_id=shop.id, reply_id=None, kind="keyword", keywords=["发票"],
+            text="亲，下单后联系客服开具电子发票哦", active=True,
+        )  # fmt: skip
+        await session.commit()
+    asked = await say(db, shop, await make_buyer("b1"), "你们能开发票吗")
+    cid = asked.conversation.id
+    await fire_all_due(db, now=AFTERNOON + timedelta(seconds=300))
+    async with db.session() as session:
+        autos = [
+            m.meta.get("auto")
+            for m in await session.scalars(
+                select(Message).where(Message.conversation_id == cid).order_by(Message.id)
+            )
+            if m.sender == "auto"
+        ]
+    assert "keyword" in autos and "assistant" not in autos

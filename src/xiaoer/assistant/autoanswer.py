@@ -1,7 +1,8 @@
 """Automatic answers: a buyer nobody answered in time gets the knowledge base's answer.
 
 When a buyer starts waiting, a timer is set for the policy's seconds. If, when it
-fires, the buyer still waits, the latest buyer message is classified; above the
+fires, the buyer still waits and no keyword reply or earlier automatic answer has
+answered the question since, the latest buyer message is classified; above the
 policy's confidence, and unless the buyer wants a person or complains, the best
 suggestion is sent, marked automatic. It never counts as a human response: the
 round stays open and its deadline still holds (C3, C4).
@@ -25,6 +26,9 @@ from xiaoer.staff.models import StaffAccount
 
 AUTO_ANSWER = "assistant.auto_answer"
 ALWAYS_A_PERSON = frozenset({"human", "complaint"})
+# Automatic messages that answer the buyer's question: a keyword reply the shop wrote,
+# or a knowledge-base answer. After one of them, no second one follows for the wait.
+ANSWERS = ("keyword", "assistant")
 
 
 @on_buyer_waiting
@@ -57,11 +61,11 @@ async def _auto_answer(session: AsyncSession, timer: Timer, now: datetime) -> No
         select(Message.id).where(
             Message.conversation_id == conversation.id,
             Message.created_at >= conversation.waiting_since,
-            Message.meta["auto"].as_string() == "assistant",
+            Message.meta["auto"].as_string().in_(ANSWERS),
         )
     )
     if already is not None:
-        return
+        return  # one automatic answer per question: the shop has said its word
     agent_id = conversation.agent_id
     agent = await session.get(StaffAccount, agent_id) if agent_id is not None else None
     suggested = await suggest_for_conversation(
