@@ -21,7 +21,7 @@ from xiaoer.aftersales.complaints import do_step
 from xiaoer.aftersales.imported import open_review_tickets
 from xiaoer.aftersales.models import Refund, Review, Ticket, TicketKind, TicketSource
 from xiaoer.aftersales.refund_states import GoodsStatus, Move, RefundKind, RefundStatus
-from xiaoer.aftersales.refunds import is_peak_day
+from xiaoer.aftersales.refunds import peak_day
 from xiaoer.aftersales.tickets import (
     Opening,
     causes_of,
@@ -273,7 +273,7 @@ async def _refund_case(
     step = at + timedelta(hours=1)
     for move in case.moves:
         actor = boss if move is Move.agree and amount > 10000 else agent
-        while move is Move.agree and await is_peak_day(session, order.shop_id, step):
+        while move is Move.agree and await peak_day(session, order.shop_id, step) is not None:
             step += timedelta(days=1)  # held on the peak day, agreed the day after
         await do_case_move(
             session, actor, ticket.id, move,

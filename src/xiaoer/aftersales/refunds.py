@@ -9,7 +9,7 @@ less what is refunded or asked already), move the states through
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,9 +65,9 @@ async def check_not_held(session: AsyncSession, refund: Refund, now: datetime) -
     """On a peak day of the policy (``aftersales.refund_blackout_days``, the shop's
     wall clock) refunds are agreed only from the next day; the platform's own
     deadline keeps running meanwhile, so the refusal names it."""
-    if not await is_peak_day(session, refund.shop_id, now):
+    today = await peak_day(session, refund.shop_id, now)
+    if today is None:
         return
-    today = await shop_today(session, refund.shop_id, now)
     deadline = ""
     if refund.deadline_at is not None:
         zone = await shop_zone(session, refund.shop_id)
@@ -210,10 +210,11 @@ async def _approval_told(
     )  # fmt: skip
 
 
-async def is_peak_day(session: AsyncSession, shop_id: int, now: datetime) -> bool:
+async def peak_day(session: AsyncSession, shop_id: int, now: datetime) -> date | None:
+    """The shop's day at ``now`` when it is a peak day of the refund blackout, else None."""
     today = await shop_today(session, shop_id, now)
     policy = await policy_on(session, shop_id, today)
-    return today.strftime("%m-%d") in policy.aftersales.refund_blackout_days
+    return today if today.strftime("%m-%d") in policy.aftersales.refund_blackout_days else None
 
 
 async def held_refunds(
@@ -221,7 +222,7 @@ async def held_refunds(
 ) -> tuple[list[Refund], int]:
     """On a peak day of the blackout, every refund waiting for the shop's agreement is
     held; listed with the platform's deadline first, which keeps running, and counted."""
-    if not is_leader(staff) or not await is_peak_day(session, staff.shop_id, now):
+    if not is_leader(staff) or await peak_day(session, staff.shop_id, now) is None:
         return [], 0
     where = (Refund.shop_id == staff.shop_id,
              Refund.status == RefundStatus.WAIT_SELLER_AGREE.value)  # fmt: skip
