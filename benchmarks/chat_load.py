@@ -31,7 +31,7 @@ s); duplicated = seen twice by that agent's socket, by two agents, or acked twic
 workbench socket is sent the shop's events except other agents' messages: its sequence
 numbers must only go up (a repeat or a step back is counted), and a socket silent for 5
 s while the others went on is "stalled". New buyers pose as different addresses through
-``X-Forwarded-For``, which Uvicorn trusts from 127.0.0.1 (a reverse proxy's view),
+``X-Forwarded-For``, which xiaoer is told to trust from 127.0.0.1 (a reverse proxy's view),
 because xiaoer allows 30 new chats a minute per address; xiaoer also allows a buyer a
 set number of messages a minute (``message_limiter`` in ``reception/buyer_api.py``): the
 output says so when the rate asks for more.
@@ -770,7 +770,8 @@ def _server_env(database_url: str, redis_url: str | None) -> dict[str, str]:
         "XIAOER_RUN_TIMERS": "false",
     }
     env.pop("XIAOER_REDIS_URL", None)
-    env.pop("FORWARDED_ALLOW_IPS", None)  # Uvicorn's default: trust 127.0.0.1
+    # The clients pose as many addresses through X-Forwarded-For, as a proxy would.
+    env["XIAOER_TRUSTED_PROXIES"] = "127.0.0.1"
     if redis_url:
         env["XIAOER_REDIS_URL"] = redis_url
     return env
@@ -976,6 +977,7 @@ class Load:
     cpu: dict[str, Any]  # percent of one core in the window, by role
     pg_stats: dict[str, float]
     pg_activity: Counter[str]
+    pg_tables: dict[str, str] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
         o = self.options
@@ -1088,6 +1090,7 @@ class Load:
             "cpu_breakdown": self.cpu,
             **{f"pg_{k}": v for k, v in self.pg_stats.items()},
             "pg_sessions": dict(self.pg_activity.most_common()),
+            "pg_tables": self.pg_tables,
         }
 
 
@@ -1115,6 +1118,22 @@ class PgWatch:
         self.n = 0
         self.first: dict[str, int] = {}
         self.last: dict[str, int] = {}
+        self.tables0: dict[str, tuple[int, int]] = {}
+        self.tables1: dict[str, tuple[int, int]] = {}
+
+    async def _tables(self) -> dict[str, tuple[int, int]]:
+        """Rows read per table so far: (by sequential scans, through indexes)."""
+        import asyncpg
+
+        conn = await asyncpg.connect(pg_url(self.admin_url, self.name))
+        try:
+            rows = await conn.fetch(
+                "SELECT relname, coalesce(seq_tup_read, 0), coalesce(idx_tup_fetch, 0) "
+                "FROM pg_stat_user_tables"
+            )
+        finally:
+            await conn.close()
+        return {name: (int(seq), int(idx)) for name, seq, idx in rows}
 
     async def _counters(self, conn: Any) -> dict[str, int]:
         row = await conn.fetchrow(
@@ -1131,6 +1150,7 @@ class PgWatch:
             await asyncio.sleep(max(0.0, (start - now_ns()) / NS))
             await conn.execute("SELECT pg_stat_clear_snapshot()")
             self.first = await self._counters(conn)
+            self.tables0 = await self._tables()
             while now_ns() < end:
                 rows = await conn.fetch(
                     "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
@@ -1146,6 +1166,7 @@ class PgWatch:
                 await asyncio.sleep(0.25)
             await conn.execute("SELECT pg_stat_clear_snapshot()")
             self.last = await self._counters(conn)
+            self.tables1 = await self._tables()
         finally:
             await conn.close()
 
@@ -1161,6 +1182,19 @@ class PgWatch:
                 for k in self.COUNTERS
             }
         return out
+
+    def table_reads(self, delivered: int) -> dict[str, str]:
+        """The tables read most per delivered buyer message: rows by scans + by indexes."""
+        if not delivered:
+            return {}
+        reads = []
+        for name, (seq1, idx1) in self.tables1.items():
+            seq0, idx0 = self.tables0.get(name, (0, 0))
+            seq, idx = (seq1 - seq0) / delivered, (idx1 - idx0) / delivered
+            if seq + idx >= 0.5:
+                reads.append((seq + idx, name, seq, idx))
+        reads.sort(reverse=True)
+        return {name: f"scan {seq:.1f} + index {idx:.1f}" for _, name, seq, idx in reads[:8]}
 
     def activity(self) -> Counter[str]:
         """Average number of backends in each state."""
@@ -1265,6 +1299,7 @@ async def run_load(
         delivered = sum(1 for r in results for _, at, _ in r.deliveries if w0 <= at < w1)
         load.pg_stats = pg.stats(delivered, options.duration)
         load.pg_activity = pg.activity()
+        load.pg_tables = pg.table_reads(delivered)
     return load
 
 
@@ -1499,6 +1534,10 @@ def report(
                     if k.startswith("pg_") and k.endswith(f"_per_{unit}")
                 )
             )
+        print(
+            "  PostgreSQL rows read per delivered buyer message, by table: "
+            + "; ".join(f"{k} {v}" for k, v in xiaoer["pg_tables"].items())
+        )
         print(
             "  PostgreSQL sessions of the run (average count by state): "
             + "; ".join(f"{k} {v}" for k, v in xiaoer["pg_sessions"].items())

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.assistant.knowledge import suggest_for_conversation
 from xiaoer.core.hooks import on_buyer_waiting
 from xiaoer.core.models import Timer
+from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.timers import schedule_timer, timer_handler
+from xiaoer.core.timers import TimerPlan, timer_handler
 from xiaoer.reception.models import Conversation, ConversationStatus, Message
 from xiaoer.reception.service import do_add_automatic_reply
 from xiaoer.staff.models import StaffAccount
@@ -31,21 +32,19 @@ ALWAYS_A_PERSON = frozenset({"human", "complaint"})
 ANSWERS = ("keyword", "assistant")
 
 
-@on_buyer_waiting
-async def schedule_auto_answer(
-    session: AsyncSession, shop_id: int, conversation_id: int, at: datetime
-) -> None:
-    policy = await policy_on(session, shop_id, at.date())
+@on_buyer_waiting(AUTO_ANSWER)
+def plan_auto_answer(policy: Policy, conversation_id: int, at: datetime) -> list[TimerPlan]:
+    """The automatic answer's timer; a person's reply cancels it."""
     if not policy.assistant.auto_answer:
-        return
-    await schedule_timer(
-        session,
-        shop_id=shop_id,
-        kind=AUTO_ANSWER,
-        subject=f"conversation:{conversation_id}",
-        due_at=at + timedelta(seconds=policy.assistant.auto_answer_seconds),
-        payload={"conversation_id": conversation_id},
-    )
+        return []
+    return [
+        TimerPlan(
+            AUTO_ANSWER,
+            f"conversation:{conversation_id}",
+            at + timedelta(seconds=policy.assistant.auto_answer_seconds),
+            {"conversation_id": conversation_id},
+        )
+    ]
 
 
 @timer_handler(AUTO_ANSWER)

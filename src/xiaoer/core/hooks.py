@@ -1,11 +1,12 @@
 """Moments of one package that later packages act on, without the first importing them.
 
-Reception tells when a buyer starts waiting for an answer; the assistant, which
-reception may not import, registers here to answer automatically when nobody
-does in time. Reception also tells when an agent's reply is stored, so the mail
-package sends it to a buyer who wrote by e-mail; and the mail package tells of
-every mail it stores, for after-sales tickets (below it) to open one. Hooks run
-inside the caller's unit of work.
+Reception asks which deadlines a buyer's wait for an answer starts; the assistant,
+which reception may not import, registers here to answer automatically when nobody
+does in time. Those are plans, not actions, so that a batch of messages stores all
+its deadlines with one statement; a person's reply cancels them. Reception also tells
+when an agent's reply is stored, so the mail package sends it to a buyer who wrote by
+e-mail; and the mail package tells of every mail it stores, for after-sales tickets
+(below it) to open one. Hooks run inside the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -16,24 +17,37 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# (session, shop_id, conversation_id, at): a buyer message found nobody answering.
-WaitingHook = Callable[[AsyncSession, int, int, datetime], Awaitable[None]]
+from xiaoer.core.policy import Policy
+from xiaoer.core.timers import TimerPlan
+
+# (policy, conversation_id, at) -> deadlines: a buyer message found nobody answering.
+WaitingHook = Callable[[Policy, int, datetime], list[TimerPlan]]
 
 _waiting: list[WaitingHook] = []
+_answered_cancels: set[str] = set()
 
 
-def on_buyer_waiting(hook: WaitingHook) -> WaitingHook:
-    """Register ``hook`` (usable as a decorator); registering twice registers once."""
-    if hook not in _waiting:
-        _waiting.append(hook)
-    return hook
+def on_buyer_waiting(*cancelled_by_reply: str) -> Callable[[WaitingHook], WaitingHook]:
+    """Register a hook (a decorator) whose plans of the kinds ``cancelled_by_reply`` a
+    person's reply makes moot; registering twice registers once."""
+
+    def register(hook: WaitingHook) -> WaitingHook:
+        if hook not in _waiting:
+            _waiting.append(hook)
+        _answered_cancels.update(cancelled_by_reply)
+        return hook
+
+    return register
 
 
-async def buyer_waiting(
-    session: AsyncSession, *, shop_id: int, conversation_id: int, at: datetime
-) -> None:
-    for hook in _waiting:
-        await hook(session, shop_id, conversation_id, at)
+def waiting_timers(policy: Policy, conversation_id: int, at: datetime) -> list[TimerPlan]:
+    """The deadlines the registered hooks set when a buyer starts waiting."""
+    return [plan for hook in _waiting for plan in hook(policy, conversation_id, at)]
+
+
+def cancelled_by_reply() -> frozenset[str]:
+    """Timer kinds a person's reply cancels, besides reception's own deadline."""
+    return frozenset(_answered_cancels)
 
 
 # (session, shop_id, conversation_id, message ids, the whole text, at): an agent's reply

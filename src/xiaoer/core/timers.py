@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
@@ -86,6 +87,63 @@ async def schedule_timer(
     session.add(timer)
     await session.flush()
     return timer
+
+
+@dataclass(frozen=True)
+class TimerPlan:
+    """A deadline to set, as data: many are stored with one statement
+    (:func:`insert_timers`)."""
+
+    kind: str
+    subject: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+async def insert_timers(session: AsyncSession, shop_id: int, plans: Sequence[TimerPlan]) -> None:
+    """Store new deadlines with one statement; the caller knows none of them is open."""
+    if not plans:
+        return
+    await session.execute(
+        insert(Timer),
+        [
+            {
+                "shop_id": shop_id,
+                "kind": p.kind,
+                "subject": p.subject,
+                "due_at": p.due_at,
+                "payload": p.payload,
+                "created_at": utcnow(),
+            }
+            for p in plans
+        ],
+    )
+
+
+async def cancel_timers(
+    session: AsyncSession,
+    *,
+    shop_id: int,
+    kinds: Iterable[str],
+    subjects: Iterable[str],
+    now: datetime,
+) -> None:
+    """Cancel the open deadlines of these kinds for these subjects, in one statement."""
+    kinds, subjects = sorted(set(kinds)), sorted(set(subjects))
+    if not kinds or not subjects:
+        return
+    await session.execute(
+        update(Timer)
+        .where(
+            Timer.shop_id == shop_id,
+            Timer.kind.in_(kinds),
+            Timer.subject.in_(subjects),
+            Timer.fired_at.is_(None),
+            Timer.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def cancel_timer(

@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
-from xiaoer.core.hooks import agent_replied, buyer_waiting
+from xiaoer.core.hooks import agent_replied, waiting_timers
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.texts import say
+from xiaoer.core.timers import insert_timers
 from xiaoer.customers.models import Customer
 from xiaoer.reception import autoreply, routing, sla
 from xiaoer.reception.access import check_may_act, load_conversation
@@ -320,7 +321,7 @@ async def do_receive_buyer_message(
         await _announce(session, conversation, message)
     if answered:
         await sla.do_open_round(session, conversation, policy, moment)
-        await buyer_waiting(session, shop_id=shop.id, conversation_id=conversation.id, at=moment)
+        await insert_timers(session, shop.id, waiting_timers(policy, conversation.id, moment))
     if new:
         await routing.do_route(session, conversation, policy, moment)
         # A new conversation's first message is told once it is routed: its event then

@@ -16,10 +16,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.events import record_event
+from xiaoer.core.hooks import cancelled_by_reply
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.timers import cancel_timer, schedule_timer, timer_handler
+from xiaoer.core.timers import cancel_timers, schedule_timer, timer_handler
 from xiaoer.reception.models import (
     AgentPresence,
     Conversation,
@@ -95,11 +96,11 @@ async def do_answer_round(
     entry.answered_at = now
     entry.seconds = seconds
     entry.capped_seconds = min(seconds, policy.kpi.round_cap_seconds)
-    await cancel_timer(
+    await cancel_timers(
         session,
         shop_id=conversation.shop_id,
-        kind=REPLY_DUE,
-        subject=_subject(conversation),
+        kinds=(REPLY_DUE, *cancelled_by_reply()),
+        subjects=(_subject(conversation),),
         now=now,
     )
     await _left_unanswered(session, conversation, entry, now - entry.started_at, now)
@@ -153,11 +154,11 @@ async def do_abandon_round(
         return None
     entry.agent_id = entry.agent_id or conversation.agent_id
     entry.capped_seconds = policy.kpi.round_cap_seconds
-    await cancel_timer(
+    await cancel_timers(
         session,
         shop_id=conversation.shop_id,
-        kind=REPLY_DUE,
-        subject=_subject(conversation),
+        kinds=(REPLY_DUE, *cancelled_by_reply()),
+        subjects=(_subject(conversation),),
         now=now,
     )
     await _left_unanswered(session, conversation, entry, now - entry.started_at, now)
