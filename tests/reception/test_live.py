@@ -256,10 +256,10 @@ async def test_a_failed_store_answers_an_error_frame_and_the_resend_lands(
     live: str, db: Database, shop: Shop, make_staff: MakeStaff, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A database error while storing is not the buyer's fault: say so, keep the socket."""
-    from xiaoer.reception import buyer_api
+    from xiaoer.reception import writer
 
     await _online_agent(db, make_staff)
-    real = buyer_api.do_receive_buyer_message
+    real = writer.write_batch
     failures = [RuntimeError("QueuePool limit reached")]
 
     async def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -267,7 +267,7 @@ async def test_a_failed_store_answers_an_error_frame_and_the_resend_lands(
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(buyer_api, "do_receive_buyer_message", flaky)
+    monkeypatch.setattr(writer, "write_batch", flaky)
     async with httpx.AsyncClient(base_url=f"http://{live}") as http:
         opened = await _buyer_session(http)
         async with buyer_socket(live, opened["token"], opened["after"]) as ws:

@@ -37,6 +37,7 @@ class Admission:
             self.under_way -= 1
 
 
-# Buyers' messages being stored by this process. Agents' replies are not limited: there
+# Buyers' messages handed to this process's chat writer and not yet committed: two of
+# its batches (``reception.writer.MAX_BATCH``). Agents' replies are not limited: there
 # are few agents, and each reply shortens a buyer's wait.
-buyer_messages = Admission(limit=64)
+buyer_messages = Admission(limit=800)

@@ -46,6 +46,7 @@ EVENT_KINDS: dict[str, Audience] = {
     # the shop and its people
     "shop.created": LEADERS_ONLY,
     "policy.applied": SHOP,
+    "autoreply.changed": LEADERS_ONLY,  # each process reads the shop's replies again
     "channel.added": LEADERS_ONLY,
     "staff.added": LEADERS_ONLY,
     "staff.promoted": CONCERNED_STAFF,

@@ -200,11 +200,13 @@ def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
 
 def _store_drafts(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
     """PostgreSQL: insert with provisional numbers; the commit's trigger numbers them."""
-    draft = 0 - func.nextval(DRAFT_SEQUENCE)
+    # One statement for every batch size: the draft number is the statement's own
+    # expression, the rows are parameters (a multi-row VALUES of expressions would be
+    # compiled anew for each count of rows).
+    statement = insert(Event).values(seq=0 - func.nextval(DRAFT_SEQUENCE))
     rows = [
         {
             "shop_id": shop_id,
-            "seq": draft,
             "topic": item.topic,
             "topic_seq": 0,
             "kind": item.kind,
@@ -213,7 +215,7 @@ def _store_drafts(session: Session, shop_id: int, items: list[PendingEvent]) -> 
         }
         for item in items
     ]
-    session.execute(insert(Event).values(rows))
+    session.execute(statement, rows)
 
 
 MARKS_KEY = "xiaoer.savepoint_marks"

@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from xiaoer.core import memo
 from xiaoer.core.broker import Broker, Subscription, get_broker
 from xiaoer.core.db import Database
 from xiaoer.core.events import EventData, last_seq, read_after
@@ -75,6 +76,7 @@ class ShopFeed:
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         self._failed: BaseException | None = None
+        self.kept = False  # held open by keep_following
 
     @property
     def followers(self) -> int:
@@ -92,6 +94,7 @@ class ShopFeed:
             raise
         finally:
             self._started.set()
+        memo.feed_started(self.shop_id)
         self._task = asyncio.create_task(self._run(), name=f"xiaoer-feed-{self.shop_id}")
 
     async def ready(self) -> None:
@@ -100,6 +103,7 @@ class ShopFeed:
             raise RuntimeError("the event feed could not start") from self._failed
 
     async def stop(self) -> None:
+        memo.feed_stopped(self.shop_id)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,8 +111,8 @@ class ShopFeed:
         if self._subscription is not None:
             self._subscription.close()
 
-    def join(self, topic: str = "") -> Inbox:
-        inbox = Inbox(topic)
+    def join(self, topic: str = "", limit: int | None = None) -> Inbox:
+        inbox = Inbox(topic, limit)
         self._inboxes.setdefault(topic, set()).add(inbox)
         return inbox
 
@@ -130,6 +134,7 @@ class ShopFeed:
                 await self._read_database()
             except Exception:  # the database is away for a moment: try again later
                 log.exception("could not read the events of shop %s", self.shop_id)
+                memo.feed_started(self.shop_id)  # events may be missed meanwhile
                 await asyncio.sleep(1)
 
     async def _read_database(self) -> None:
@@ -143,6 +148,7 @@ class ShopFeed:
 
     def _deliver(self, item: EventData) -> None:
         self.last = item.seq
+        memo.event_seen(self.shop_id, item.kind)
         for inbox in self._inboxes.get("", ()):
             inbox.put(item)
         if item.topic:
@@ -175,6 +181,15 @@ async def _release(feed: ShopFeed) -> None:
         if _feeds.get(key) is feed:
             del _feeds[key]
         await feed.stop()
+
+
+async def keep_following(db: Database, shop_id: int, broker: Broker | None = None) -> None:
+    """Keep the shop's feed running in this process, so that ``core.memo`` remembers
+    for it; the feed then stays until :func:`stop_feeds`."""
+    feed = await _feed_for(db, broker or get_broker(), shop_id, 5.0)
+    if not feed.kept:
+        feed.kept = True
+        feed.join("", limit=1)  # read by nobody: holds no events, keeps the feed
 
 
 async def stop_feeds(db: Database) -> None:

@@ -32,11 +32,11 @@ from xiaoer.reception.presence import socket_closed, socket_seen
 from xiaoer.reception.service import (
     do_close,
     do_mark_read,
-    do_send_agent_message,
     do_set_presence,
     do_transfer,
 )
 from xiaoer.reception.sockets import run_socket
+from xiaoer.reception.writer import NotStored, chat_writer
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import WORKBENCH_ROLES, StaffAccount, is_leader
 from xiaoer.staff.sessions import live_session
@@ -75,6 +75,8 @@ class CallIn(BaseModel):
 
 def _refuse(request: Request, exc: ReceptionError) -> HTTPException:
     message = error_text(request, exc)
+    if isinstance(exc, NotStored):  # its batch failed: the workbench sends it again
+        return HTTPException(503, message, headers={"Retry-After": "1"})
     if isinstance(exc, NeedsApproval):
         blocks = [{"code": b.code, "message": b.message, **b.detail} for b in exc.blocks]
         return HTTPException(409, {"message": message, "needs_approval": True, "blocks": blocks})
@@ -128,9 +130,11 @@ async def conversation(
 async def send(
     cid: RowId, body: SendIn, request: Request, session: SessionDep, staff: Staff
 ) -> dict[str, Any]:
+    # The writer stores the reply in its own transaction: give back the connection that
+    # read the account first, or a burst of replies would hold the pool it waits for.
+    await session.close()
     try:
-        posted = await do_send_agent_message(
-            session,
+        posted = await chat_writer(request.app.state.db).agent_reply(
             agent=staff,
             conversation_id=cid,
             text=body.text,
@@ -139,7 +143,6 @@ async def send(
         )
     except ReceptionError as exc:
         raise _refuse(request, exc) from exc
-    await session.commit()
     return {"message_ids": [m.id for m in posted.messages], "duplicate": posted.duplicate}
 
 

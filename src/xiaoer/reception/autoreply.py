@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.catalog.models import Promotion
 from xiaoer.core.db import lock_shop
 from xiaoer.core.errors import NotFound
+from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy, in_span
 from xiaoer.core.texts import message_of, say
 from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY, NO_AGENT
@@ -167,6 +168,7 @@ async def do_save_auto_reply(
         rule = found
     rule.kind, rule.keywords, rule.text, rule.active = kind, words, text.strip(), active
     await session.flush()
+    await record_event(session, shop_id, "autoreply.changed", {"reply_id": rule.id})
     return rule
 
 
@@ -176,3 +178,4 @@ async def do_delete_auto_reply(session: AsyncSession, *, shop_id: int, reply_id:
     if found is None or found.shop_id != shop_id:
         raise AutoReplyNotFound(say("no automatic reply {reply_id}", reply_id=reply_id))
     await session.delete(found)
+    await record_event(session, shop_id, "autoreply.changed", {"reply_id": reply_id})

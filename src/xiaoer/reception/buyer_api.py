@@ -40,8 +40,9 @@ from xiaoer.reception.buyers import (
     topic_of,
 )
 from xiaoer.reception.errors import ReceptionError
-from xiaoer.reception.service import MAX_MESSAGE_CHARS, do_receive_buyer_message
+from xiaoer.reception.service import MAX_MESSAGE_CHARS
 from xiaoer.reception.sockets import run_socket
+from xiaoer.reception.writer import NotStored, chat_writer
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import shop_by_code
 
@@ -164,20 +165,25 @@ async def _receive(
     if not message_limiter.allow(f"{shop_code}/{identity.buyer_id}"):
         wait = say("too many messages; wait a moment before sending more")
         raise HTTPException(429, _text(connection, wait))
+    db = _db(connection)
     try:
-        async with buyer_messages.turn(), _db(connection).session() as session:
+        async with buyer_messages.turn():
             if known is None:
-                shop = await _shop(connection, session, shop_code)
-                customer = await _buyer(session, shop, identity)
+                async with db.session() as session:
+                    shop = await _shop(connection, session, shop_code)
+                    customer = await _buyer(session, shop, identity)
+                    await session.commit()
             else:
                 shop, customer = known
             try:
-                posted = await do_receive_buyer_message(
-                    session, shop=shop, customer=customer, text=text, client_id=client_id
+                posted = await chat_writer(db).buyer_message(
+                    shop=shop, customer=customer, text=text, client_id=client_id
                 )
+            except NotStored as exc:  # its batch failed: the client sends it again
+                retry = {"Retry-After": "1"}
+                raise HTTPException(503, _text(connection, exc), headers=retry) from exc
             except ReceptionError as exc:
                 raise HTTPException(422, _text(connection, exc)) from exc
-            await session.commit()
     except Busy as exc:
         raise HTTPException(503, _text(connection, exc), headers={"Retry-After": "2"}) from exc
     return {

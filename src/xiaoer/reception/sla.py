@@ -103,7 +103,7 @@ async def do_answer_round(
         subjects=(_subject(conversation),),
         now=now,
     )
-    await _left_unanswered(session, conversation, entry, now - entry.started_at, now)
+    await left_unanswered(session, conversation, entry, now - entry.started_at, now)
     return entry
 
 
@@ -115,7 +115,7 @@ NO_REPLY_FINES = (
 )
 
 
-async def _left_unanswered(
+async def left_unanswered(
     session: AsyncSession,
     conversation: Conversation,
     entry: ResponseRound,
@@ -161,7 +161,7 @@ async def do_abandon_round(
         subjects=(_subject(conversation),),
         now=now,
     )
-    await _left_unanswered(session, conversation, entry, now - entry.started_at, now)
+    await left_unanswered(session, conversation, entry, now - entry.started_at, now)
     return entry
 
 

@@ -50,6 +50,7 @@ from xiaoer.reception import api as reception_api
 from xiaoer.reception import manage_pages as reception_manage
 from xiaoer.reception import pages as reception_pages
 from xiaoer.reception.presence import watch_everyone_online
+from xiaoer.reception.writer import stop_writer
 from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre import pages as import_pages
 from xiaoer.sellercentre.cleanup import sweep_imports
@@ -146,6 +147,7 @@ def create_app(
             if timers is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await timers
+            await stop_writer(database)  # what was handed over is stored first
             await stop_feeds(database)
             if broker is None:
                 await active.stop()

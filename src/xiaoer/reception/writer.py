@@ -1,0 +1,706 @@
+"""Group commit for live chat: the messages of a few milliseconds in one transaction.
+
+Each process has one writer per database (:func:`chat_writer`). The buyer's socket and
+the agent's reply route hand it their message and wait; it stores what arrived while
+it waited ``window`` seconds, or while its last batch was being committed, in one
+transaction (:func:`write_batch`) and answers each caller only after the commit. A
+batch that fails fails only its own messages, with an error the clients retry, and
+stores nothing of them; a message refused for its own reason (not the caller's
+conversation, blocked by the assistant) is refused alone. Messages are stored and
+told in the order they arrived, so a conversation keeps its order.
+
+The common message takes the short way, with statements for the whole batch:
+one read of the batch's conversations (locked on PostgreSQL), one look-up of resends,
+one insert of the messages, of the response rounds they open and of their deadlines,
+one cancel of the deadlines the replies answer, the conversations' counters, and the
+events, numbered in the same commit (``core.events``). What it needs besides — the
+shop's policy and automatic replies — comes from ``core.memo``. The rest — a first
+message (routing, welcome), a keyword reply due, a resend, a long reply cut in parts,
+a conversation of a channel that delivers replies itself, a reply the service refuses
+— goes through the service's own functions (``service.do_receive_buyer_message``,
+``service.do_send_agent_message``) in a savepoint of the same transaction, in its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from xiaoer.core import memo
+from xiaoer.core.clock import utcnow
+from xiaoer.core.db import Database
+from xiaoer.core.events import record_event
+from xiaoer.core.feed import keep_following
+from xiaoer.core.hooks import cancelled_by_reply, waiting_timers
+from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
+from xiaoer.core.send_checks import blocks_for
+from xiaoer.core.texts import say
+from xiaoer.core.timers import TimerPlan, cancel_timers, insert_timers
+from xiaoer.customers.models import Customer
+from xiaoer.reception import autoreply, sla
+from xiaoer.reception.errors import NeedsApproval, ReceptionError
+from xiaoer.reception.models import (
+    AgentPresence,
+    AutoReply,
+    Conversation,
+    ConversationStatus,
+    Message,
+    ResponseRound,
+    Sender,
+)
+from xiaoer.reception.routing import buyer_topic
+from xiaoer.reception.service import (
+    Posted,
+    check_client_id,
+    check_text,
+    conversation_json,
+    do_receive_buyer_message,
+    do_send_agent_message,
+)
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount, is_leader
+
+log = logging.getLogger(__name__)
+
+# What a message changes on its conversation, written for a whole batch in one statement.
+_COUNTED = (
+    "buyer_messages",
+    "agent_messages",
+    "unread",
+    "waiting_since",
+    "first_response_at",
+    "last_message_at",
+)
+_conversations = cast(Table, Conversation.__table__)
+_UPDATE_CONVERSATION = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation"))
+    .values({name: bindparam(name) for name in _COUNTED})
+)
+_rounds = cast(Table, ResponseRound.__table__)
+_ANSWER_ROUND = (
+    update(_rounds)
+    .where(_rounds.c.id == bindparam("round"))
+    .values({name: bindparam(name) for name in ("agent_id", "answered_at", "seconds")})
+    .values(capped_seconds=bindparam("capped_seconds"))
+)
+
+WINDOW_SECONDS = 0.002
+MAX_BATCH = 400
+
+
+class NotStored(ReceptionError):
+    """The batch holding the message could not be stored; the client sends it again."""
+
+
+@dataclass(eq=False)
+class BuyerJob:
+    shop: Shop
+    customer: Customer
+    text: str
+    client_id: str | None
+    at: datetime
+    result: Posted | None = None
+    error: BaseException | None = None
+
+    @property
+    def key(self) -> str | None:
+        return f"b{self.customer.id}:{self.client_id}" if self.client_id else None
+
+
+@dataclass(eq=False)
+class ReplyJob:
+    agent: StaffAccount
+    conversation_id: int
+    text: str
+    client_id: str | None
+    typing_ms: int | None
+    at: datetime
+    result: Posted | None = None
+    error: BaseException | None = None
+
+    @property
+    def key(self) -> str | None:
+        return f"a{self.agent.id}:{self.client_id}" if self.client_id else None
+
+
+Job = BuyerJob | ReplyJob
+
+
+async def _remembered_policy(session: AsyncSession, shop_id: int, day: date) -> Policy:
+    name = f"policy:{day.isoformat()}"
+    found = memo.recall(shop_id, name)
+    if found is memo.MISSING:
+        read_at = memo.generation(shop_id)
+        found = await policy_on(session, shop_id, day)
+        memo.remember(shop_id, name, found, read_at)
+    assert isinstance(found, Policy)
+    return found
+
+
+async def _remembered_replies(session: AsyncSession, shop_id: int) -> list[AutoReply]:
+    found = memo.recall(shop_id, "auto_replies")
+    if found is memo.MISSING:
+        read_at = memo.generation(shop_id)
+        found = await autoreply.auto_replies(session, shop_id)
+        memo.remember(shop_id, "auto_replies", found, read_at)
+    assert isinstance(found, list)
+    return found
+
+
+@dataclass
+class _Round:
+    """A response round opened in this batch, not stored yet."""
+
+    conversation: Conversation
+    row: dict[str, Any]
+    plans: list[TimerPlan]
+    answered: bool = False
+
+
+@dataclass
+class _Segment:
+    """The short-way messages since the last statement was sent."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    # per message, in order: (job, conversation, the conversation's JSON after it)
+    told: list[tuple[Job, Conversation, dict[str, Any]]] = field(default_factory=list)
+    rounds: list[_Round] = field(default_factory=list)
+    open_rounds: dict[int, _Round] = field(default_factory=dict)
+    answers: list[tuple[Conversation, int, datetime]] = field(default_factory=list)
+    cancels: dict[int, set[str]] = field(default_factory=dict)  # shop -> subjects
+    agents: set[int] = field(default_factory=set)
+    latest: datetime | None = None
+    changed: dict[int, Conversation] = field(default_factory=dict)
+
+
+class _Batch:
+    def __init__(self, session: AsyncSession, jobs: Sequence[Job]) -> None:
+        self.session = session
+        self.jobs = jobs
+        self.open_of: dict[int, Conversation] = {}  # customer -> open conversation
+        self.by_id: dict[int, Conversation] = {}
+        self.resends: set[tuple[int, str]] = set()
+        self.keys: set[tuple[int, str]] = set()
+        self.segment = _Segment()
+        self.policies: dict[tuple[int, date], Policy] = {}
+        self.replies: dict[int, list[AutoReply]] = {}
+
+    async def policy(self, shop_id: int, day: date) -> Policy:
+        found = self.policies.get((shop_id, day))
+        if found is None:
+            found = self.policies[shop_id, day] = await _remembered_policy(
+                self.session, shop_id, day
+            )
+        return found
+
+    def _change(self, conversation: Conversation, **values: Any) -> None:
+        """Change the loaded conversation as stored, and store it with the segment (one
+        statement for all of them, not the session's one per row)."""
+        for key, value in values.items():
+            set_committed_value(conversation, key, value)
+        self.segment.changed[conversation.id] = conversation
+
+    async def load(self) -> None:
+        """The batch's conversations, locked, and its messages stored already."""
+        customers = {j.customer.id for j in self.jobs if isinstance(j, BuyerJob)}
+        ids = {j.conversation_id for j in self.jobs if isinstance(j, ReplyJob)}
+        wanted = []  # two index look-ups in one statement; an OR of the two scans the table
+        if customers:
+            wanted.append(
+                select(Conversation.id).where(
+                    Conversation.customer_id.in_(sorted(customers)),
+                    Conversation.status != ConversationStatus.closed.value,
+                )
+            )
+        if ids:
+            wanted.append(select(Conversation.id).where(Conversation.id.in_(sorted(ids))))
+        query = (
+            select(Conversation)
+            .where(Conversation.id.in_(union_all(*wanted).scalar_subquery()))
+            .order_by(Conversation.id)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        for conversation in await self.session.scalars(query):
+            self.by_id[conversation.id] = conversation
+            if conversation.status != ConversationStatus.closed.value:
+                self.open_of[conversation.customer_id] = conversation  # the newest wins
+        keyed: dict[int, set[str]] = {}
+        for job in self.jobs:
+            if job.key:
+                keyed.setdefault(self._shop_of(job), set()).add(job.key)
+        for shop_id, keys in sorted(keyed.items()):
+            found = await self.session.scalars(
+                select(Message.dedupe_key).where(
+                    Message.shop_id == shop_id, Message.dedupe_key.in_(sorted(keys))
+                )
+            )
+            self.resends |= {(shop_id, str(key)) for key in found}
+
+    @staticmethod
+    def _shop_of(job: Job) -> int:
+        return job.shop.id if isinstance(job, BuyerJob) else job.agent.shop_id
+
+    def _seen(self, job: Job) -> bool:
+        """A resend: stored before, or earlier in this batch."""
+        if job.key is None:
+            return False
+        mark = (self._shop_of(job), job.key)
+        if mark in self.resends or mark in self.keys:
+            return True
+        self.keys.add(mark)
+        return False
+
+    async def run(self) -> None:
+        for job in self.jobs:
+            try:
+                if self._seen(job):  # a resend: the service answers with the stored one
+                    done = False
+                elif isinstance(job, BuyerJob):
+                    done = await self._buyer(job)
+                else:
+                    done = await self._reply(job)
+                if not done:
+                    await self.flush()
+                    await self._slow(job)
+            except ReceptionError as exc:
+                job.error = exc
+        await self.flush()
+
+    async def _buyer(self, job: BuyerJob) -> bool:
+        conversation = self.open_of.get(job.customer.id)
+        if conversation is None:
+            return False
+        rules = self.replies.get(job.shop.id)
+        if rules is None:
+            rules = self.replies[job.shop.id] = await _remembered_replies(self.session, job.shop.id)
+        if autoreply.keyword_reply(rules, job.text) is not None:
+            return False
+        policy = await self.policy(job.shop.id, job.at.date())
+        opens = conversation.waiting_since is None
+        self._change(
+            conversation,
+            buyer_messages=conversation.buyer_messages + 1,
+            unread=conversation.unread + 1,
+            last_message_at=job.at,
+            waiting_since=conversation.waiting_since or job.at,
+        )
+        if opens:
+            self._open_round(conversation, policy, job.at)
+        self._message(job, conversation, Sender.buyer, None, {})
+        return True
+
+    async def _reply(self, job: ReplyJob) -> bool:
+        agent = job.agent
+        conversation = self.by_id.get(job.conversation_id)
+        if (
+            conversation is None
+            or conversation.shop_id != agent.shop_id
+            or conversation.status != ConversationStatus.active.value
+            or (conversation.agent_id != agent.id and not is_leader(agent))
+            or conversation.channel_id is not None  # its channel's hooks: the long way
+        ):
+            return False
+        policy = await self.policy(agent.shop_id, job.at.date())
+        if len(job.text) > policy.reception.split_reply_chars:
+            return False
+        blocks = await blocks_for(
+            self.session,
+            policy,
+            shop_id=agent.shop_id,
+            agent_id=agent.id,
+            agent_level=agent.level,
+            conversation_id=conversation.id,
+            text=job.text,
+        )
+        if blocks:
+            raise NeedsApproval(blocks)
+        meta: dict[str, Any] = {}
+        if job.typing_ms and job.typing_ms > 0:
+            per_minute = round(len(job.text) * 60000 / job.typing_ms)
+            meta = {"typing_ms": job.typing_ms, "chars_per_minute": per_minute}
+        waiting = conversation.waiting_since is not None
+        self._change(
+            conversation,
+            agent_messages=conversation.agent_messages + 1,
+            unread=0,
+            last_message_at=job.at,
+            first_response_at=conversation.first_response_at or job.at,
+            waiting_since=None,
+        )
+        if waiting:
+            self._answer_round(conversation, agent.id, job.at)
+        self.segment.agents.add(agent.id)
+        self._message(job, conversation, Sender.agent, agent.id, meta)
+        return True
+
+    def _message(
+        self,
+        job: Job,
+        conversation: Conversation,
+        sender: Sender,
+        agent_id: int | None,
+        meta: dict[str, Any],
+    ) -> None:
+        segment = self.segment
+        segment.messages.append(
+            {
+                "shop_id": conversation.shop_id,
+                "conversation_id": conversation.id,
+                "sender": sender.value,
+                "agent_id": agent_id,
+                "text": job.text,
+                "dedupe_key": job.key,
+                "meta": meta,
+                "created_at": job.at,
+            }
+        )
+        segment.told.append((job, conversation, conversation_json(conversation)))
+        segment.latest = max(segment.latest or job.at, job.at)
+
+    def _open_round(self, conversation: Conversation, policy: Policy, at: datetime) -> None:
+        first = conversation.first_response_at is None
+        target = (
+            policy.reception.first_response_seconds if first else policy.reception.reply_seconds
+        )
+        opened = _Round(
+            conversation,
+            {
+                "shop_id": conversation.shop_id,
+                "conversation_id": conversation.id,
+                "agent_id": conversation.agent_id,
+                "first": first,
+                "started_at": at,
+                "breached": False,
+            },
+            [
+                TimerPlan(
+                    sla.REPLY_DUE,
+                    f"conversation:{conversation.id}",
+                    at + timedelta(seconds=target),
+                    {"target_seconds": target},
+                ),
+                *waiting_timers(policy, conversation.id, at),
+            ],
+        )
+        self.segment.rounds.append(opened)
+        self.segment.open_rounds[conversation.id] = opened
+
+    def _answer_round(self, conversation: Conversation, agent_id: int, at: datetime) -> None:
+        segment = self.segment
+        opened = segment.open_rounds.pop(conversation.id, None)
+        if opened is not None:  # opened in this batch: answered before it was stored
+            seconds = max(0, round((at - opened.row["started_at"]).total_seconds()))
+            opened.row |= {"agent_id": agent_id, "answered_at": at, "seconds": seconds}
+            opened.answered = True
+            return
+        segment.answers.append((conversation, agent_id, at))
+        segment.cancels.setdefault(conversation.shop_id, set()).add(
+            f"conversation:{conversation.id}"
+        )
+
+    async def flush(self) -> None:
+        """Send the statements of the short-way messages gathered so far."""
+        segment, self.segment = self.segment, _Segment()
+        if not segment.messages:
+            return
+        session = self.session
+        kinds = (sla.REPLY_DUE, *sorted(cancelled_by_reply()))
+        for shop_id, subjects in sorted(segment.cancels.items()):
+            now = max(at for _, _, at in segment.answers)
+            await cancel_timers(session, shop_id=shop_id, kinds=kinds, subjects=subjects, now=now)
+        ids = list(
+            await session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                segment.messages,
+            )
+        )
+        await session.execute(
+            _UPDATE_CONVERSATION,
+            [
+                {"conversation": c.id, **{k: getattr(c, k) for k in _COUNTED}}
+                for c in segment.changed.values()
+            ],
+        )
+        if segment.answers:
+            await self._answer_stored_rounds(segment.answers)
+        if segment.rounds:
+            await self._store_rounds(segment.rounds)
+        if segment.agents and segment.latest is not None:
+            await session.execute(
+                update(AgentPresence)
+                .where(
+                    AgentPresence.staff_id.in_(sorted(segment.agents)),
+                    AgentPresence.last_activity_at < segment.latest - sla.ACTIVITY_RESOLUTION,
+                )
+                .values(last_activity_at=segment.latest)
+                .execution_options(synchronize_session=False)
+            )
+        for message_id, row, (job, conversation, shown) in zip(
+            ids, segment.messages, segment.told, strict=True
+        ):
+            stored = Message(id=message_id, **row)
+            agent_name = job.agent.name if isinstance(job, ReplyJob) else ""
+            payload = {
+                "id": message_id,
+                "conversation_id": conversation.id,
+                "sender": row["sender"],
+                "agent_name": agent_name,
+                "text": row["text"],
+                "created_at": row["created_at"].isoformat(),
+                "conversation": shown,
+            }
+            await record_event(
+                session,
+                conversation.shop_id,
+                "message.created",
+                payload,
+                topic=buyer_topic(conversation.customer_id),
+                at=row["created_at"],
+            )
+            job.result = Posted(conversation, [stored])
+
+    async def _answer_stored_rounds(
+        self, answers: list[tuple[Conversation, int, datetime]]
+    ) -> None:
+        ids = sorted({conversation.id for conversation, _, _ in answers})
+        table = _rounds
+        found = await self.session.execute(
+            select(table.c.id, table.c.conversation_id, table.c.started_at).where(
+                table.c.conversation_id.in_(ids), table.c.capped_seconds.is_(None)
+            )
+        )
+        rounds = {int(c): (int(i), started) for i, c, started in found}
+        rows = []
+        for conversation, agent_id, at in answers:
+            if conversation.id not in rounds:
+                continue
+            round_id, started = rounds.pop(conversation.id)
+            policy = await self.policy(conversation.shop_id, at.date())
+            seconds = max(0, round((at - started).total_seconds()))
+            capped = min(seconds, policy.kpi.round_cap_seconds)
+            rows.append(
+                {"round": round_id, "agent_id": agent_id, "answered_at": at}
+                | {"seconds": seconds, "capped_seconds": capped}
+            )
+            entry = ResponseRound(id=round_id, answered_at=at, started_at=started)
+            await sla.left_unanswered(self.session, conversation, entry, at - started, at)
+        if rows:
+            await self.session.execute(_ANSWER_ROUND, rows)
+
+    async def _store_rounds(self, rounds: list[_Round]) -> None:
+        for opened in rounds:
+            if opened.answered:
+                started: datetime = opened.row["started_at"]
+                policy = await self.policy(opened.conversation.shop_id, started.date())
+                opened.row["capped_seconds"] = min(
+                    opened.row["seconds"], policy.kpi.round_cap_seconds
+                )
+            else:
+                opened.row |= {"answered_at": None, "seconds": None, "capped_seconds": None}
+        ids = list(
+            await self.session.scalars(
+                insert(ResponseRound).returning(ResponseRound.id, sort_by_parameter_order=True),
+                [opened.row for opened in rounds],
+            )
+        )
+        by_shop: dict[int, list[TimerPlan]] = {}
+        for round_id, opened in zip(ids, rounds, strict=True):
+            if opened.answered:
+                continue
+            for plan in opened.plans:
+                if plan.kind == sla.REPLY_DUE:
+                    plan = TimerPlan(
+                        plan.kind, plan.subject, plan.due_at, {"round_id": round_id, **plan.payload}
+                    )
+                by_shop.setdefault(opened.conversation.shop_id, []).append(plan)
+        for shop_id, plans in sorted(by_shop.items()):
+            await insert_timers(self.session, shop_id, plans)
+
+    async def _slow(self, job: Job) -> None:
+        """The service's own way, in a savepoint: a refusal undoes only this message."""
+        async with self.session.begin_nested():
+            if isinstance(job, BuyerJob):
+                job.result = await do_receive_buyer_message(
+                    self.session,
+                    shop=job.shop,
+                    customer=job.customer,
+                    text=job.text,
+                    client_id=job.client_id,
+                    now=job.at,
+                )
+            else:
+                job.result = await do_send_agent_message(
+                    self.session,
+                    agent=job.agent,
+                    conversation_id=job.conversation_id,
+                    text=job.text,
+                    client_id=job.client_id,
+                    typing_ms=job.typing_ms,
+                    now=job.at,
+                )
+        conversation = job.result.conversation
+        self.by_id[conversation.id] = conversation
+        if conversation.status != ConversationStatus.closed.value:
+            self.open_of[conversation.customer_id] = conversation
+
+
+async def write_batch(session: AsyncSession, jobs: Sequence[Job]) -> None:
+    """Store ``jobs`` in the session's transaction, in order; the caller commits.
+
+    Each job ends with its ``result``, or its ``error`` when the service refused it
+    (nothing of it is then stored).
+    """
+    batch = _Batch(session, jobs)
+    await batch.load()
+    await batch.run()
+
+
+class ChatWriter:
+    """One process's writer of chat messages to one database (see the module's text)."""
+
+    def __init__(
+        self, db: Database, window: float = WINDOW_SECONDS, max_batch: int = MAX_BATCH
+    ) -> None:
+        self.db = db
+        self.window = window
+        self.max_batch = max_batch
+        self._queue: list[tuple[Job, asyncio.Future[Posted]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._followed: set[int] = set()
+        self._stopping = False
+        self.batches = 0  # how many transactions, for the benchmarks
+
+    async def buyer_message(
+        self,
+        *,
+        shop: Shop,
+        customer: Customer,
+        text: str,
+        client_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Posted:
+        cleaned = check_text(text)
+        check_client_id(client_id)
+        await self._follow(shop.id)
+        return await self._submit(BuyerJob(shop, customer, cleaned, client_id, now or utcnow()))
+
+    async def agent_reply(
+        self,
+        *,
+        agent: StaffAccount,
+        conversation_id: int,
+        text: str,
+        client_id: str | None = None,
+        typing_ms: int | None = None,
+        now: datetime | None = None,
+    ) -> Posted:
+        cleaned = check_text(text)
+        check_client_id(client_id)
+        await self._follow(agent.shop_id)
+        job = ReplyJob(agent, conversation_id, cleaned, client_id, typing_ms, now or utcnow())
+        return await self._submit(job)
+
+    async def _follow(self, shop_id: int) -> None:
+        if shop_id not in self._followed:
+            await keep_following(self.db, shop_id)
+            self._followed.add(shop_id)
+
+    async def _submit(self, job: Job) -> Posted:
+        if self._stopping:
+            raise NotStored(say("the server is stopping; send it again"))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="xiaoer-chat-writer")
+        future: asyncio.Future[Posted] = asyncio.get_running_loop().create_future()
+        self._queue.append((job, future))
+        self._wake.set()
+        # A caller that goes away (its socket closed) does not take the batch with it.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._queue:
+                if self._stopping:
+                    return
+                continue
+            if self.window and len(self._queue) < self.max_batch:
+                await asyncio.sleep(self.window)  # let the messages of the moment join
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            if self._queue:
+                self._wake.set()
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[Job, asyncio.Future[Posted]]]) -> None:
+        jobs = [job for job, _ in batch]
+        try:
+            async with self.db.session() as session:
+                await write_batch(session, jobs)
+                await session.commit()
+        except Exception:
+            log.exception("a batch of %d chat messages could not be stored", len(jobs))
+            failed = NotStored(
+                say("the message could not be stored just now; it will be sent again")
+            )
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failed)
+            return
+        finally:
+            self.batches += 1
+        for job, future in batch:
+            if future.done():
+                continue
+            if job.error is not None:
+                future.set_exception(job.error)
+            else:
+                assert job.result is not None
+                future.set_result(job.result)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Store what was handed over already (for ``grace`` seconds at most), then stop."""
+        self._stopping = True
+        if self._task is not None:
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        for _, future in self._queue:
+            if not future.done():
+                future.set_exception(NotStored(say("the server is stopping; send it again")))
+        self._queue.clear()
+
+
+_writers: dict[Database, ChatWriter] = {}
+
+
+def chat_writer(db: Database) -> ChatWriter:
+    """This process's writer for ``db``."""
+    writer = _writers.get(db)
+    if writer is None:
+        writer = _writers[db] = ChatWriter(db)
+    return writer
+
+
+async def stop_writer(db: Database) -> None:
+    writer = _writers.pop(db, None)
+    if writer is not None:
+        await writer.stop()

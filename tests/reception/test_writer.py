@@ -1,0 +1,344 @@
+"""The chat writer: many messages, one transaction, each answered after the commit.
+
+Pinned here: the statements a batch costs (the same for 1 message as for 60), that
+nothing acknowledged is lost or stored twice, that a conversation keeps its order,
+that a failed batch fails only its own messages, and that a message the service
+refuses is refused alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from tests.reception.conftest import AFTERNOON, MakeAgent, MakeBuyer
+from xiaoer.core.db import Database
+from xiaoer.core.events import read_after
+from xiaoer.core.feed import keep_following, stop_feeds
+from xiaoer.core.models import Timer
+from xiaoer.customers.models import Customer
+from xiaoer.reception import writer as writer_module
+from xiaoer.reception.errors import NotAllowed
+from xiaoer.reception.models import Conversation, Message, ResponseRound
+from xiaoer.reception.service import do_receive_buyer_message
+from xiaoer.reception.sla import REPLY_DUE
+from xiaoer.reception.writer import (
+    BuyerJob,
+    ChatWriter,
+    NotStored,
+    ReplyJob,
+    write_batch,
+)
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+
+
+def _note_into(statements: list[str]) -> Any:
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split()[0].upper() + " " + statement[:80])
+
+    return note
+
+
+async def _conversations(
+    db: Database, shop: Shop, buyers: list[Customer]
+) -> dict[int, Conversation]:
+    """Each buyer's first message, the long way: the conversation is open and routed."""
+    found = {}
+    async with db.session() as session:
+        for buyer in buyers:
+            posted = await do_receive_buyer_message(
+                session, shop=shop, customer=buyer, text="你好", client_id="first", now=AFTERNOON
+            )
+            found[buyer.id] = posted.conversation
+        await session.commit()
+    return found
+
+
+async def _setup(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent, n: int
+) -> tuple[StaffAccount, list[Customer], dict[int, Conversation]]:
+    agent = await make_agent("lina", name="李娜")
+    for i in range(n // 5):  # enough agents that nobody waits in the queue
+        await make_agent(f"agent{i}", name=f"客服{i}")
+    buyers = [await make_buyer(f"w-{i}", f"买家{i}") for i in range(n)]
+    return agent, buyers, await _conversations(db, shop, buyers)
+
+
+def _buyer_jobs(shop: Shop, buyers: list[Customer], tag: str, at: Any) -> list[BuyerJob]:
+    return [BuyerJob(shop, b, f"这件有货吗 {tag}", f"{tag}-{b.id}", at) for b in buyers]
+
+
+def _reply_jobs(
+    agents: dict[int, StaffAccount], conversations: dict[int, Conversation], tag: str, at: Any
+) -> list[ReplyJob]:
+    """Each conversation's agent answers it."""
+    return [
+        ReplyJob(agents[c.agent_id], c.id, f"有的亲 {tag}", f"{tag}-{c.id}", None, at)
+        for c in conversations.values()
+        if c.agent_id is not None
+    ]
+
+
+async def _write(db: Database, jobs: list[Any]) -> list[str]:
+    statements: list[str] = []
+    async with db.session() as session:
+        # Only this session's statements: the shop's feed reads on its own connection.
+        connection = (await session.connection()).sync_connection
+        assert connection is not None
+        event.listen(connection, "before_cursor_execute", _note_into(statements))
+        await write_batch(session, jobs)
+        await session.commit()
+    for job in jobs:
+        assert job.error is None, job.error
+    return statements
+
+
+async def test_a_batch_costs_the_same_statements_for_one_message_as_for_sixty(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent, on_postgres: bool
+) -> None:
+    _, buyers, conversations = await _setup(db, shop, make_buyer, make_agent, 60)
+    async with db.session() as session:
+        agents = {
+            a.id: a
+            for a in await session.scalars(
+                select(StaffAccount).where(StaffAccount.shop_id == shop.id)
+            )
+        }
+    assert all(c.agent_id is not None for c in conversations.values())
+    items = list(conversations.items())
+    # The policy and the replies come from memory, as in a running server.
+    await keep_following(db, shop.id)
+    try:
+        t = AFTERNOON + timedelta(seconds=5)
+        await _write(db, _reply_jobs(agents, dict(items[:1]), "w", t))  # read once
+        one = await _write(db, _reply_jobs(agents, dict(items[1:2]), "r1", t))
+        many = await _write(db, _reply_jobs(agents, dict(items[2:]), "r2", t))
+        t2 = t + timedelta(seconds=10)
+        buyers_one = await _write(db, _buyer_jobs(shop, buyers[:1], "b1", t2))
+        buyers_many = await _write(db, _buyer_jobs(shop, buyers[1:], "b2", t2))
+    finally:
+        await stop_feeds(db)
+    # Replies: conversations, resends, deadlines cancelled, messages, conversations'
+    # counters, rounds read, rounds answered, agents' activity, events.
+    # Buyer messages: conversations, resends, messages, conversations' counters, rounds,
+    # deadlines, events. On SQLite, which cannot give a multi-row insert's ids in order,
+    # each message and each round is an insert of its own, and the counters that number
+    # events are a statement for the shop and one for each buyer.
+    if on_postgres:
+        assert (len(one), len(many)) == (9, 9), many
+        assert len(buyers_many) == 7, buyers_many
+        assert len(buyers_one) <= 8, buyers_one  # the shop's replies may be read once more
+    else:
+        assert (len(one), len(many)) == (11, 11 + 57 * 2), many
+        assert len(buyers_many) == 9 + 58 * 3, buyers_many
+        assert len(buyers_one) <= 10, buyers_one
+
+    async with db.session() as session:
+        rounds = await session.scalar(
+            select(func.count()).where(
+                ResponseRound.shop_id == shop.id, ResponseRound.capped_seconds.is_(None)
+            )
+        )
+        deadlines = await session.scalar(
+            select(func.count()).where(
+                Timer.kind == REPLY_DUE, Timer.fired_at.is_(None), Timer.cancelled_at.is_(None)
+            )
+        )
+    assert rounds == 60 and deadlines == 60  # one open round and deadline per waiting buyer
+
+
+async def test_the_short_way_stores_what_the_service_would(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent
+) -> None:
+    """A buyer message, then a reply, in one batch: counters, the round, the events."""
+    agent, buyers, conversations = await _setup(db, shop, make_buyer, make_agent, 1)
+    conversation = conversations[buyers[0].id]
+    t = AFTERNOON + timedelta(seconds=3)
+    await _write(db, [ReplyJob(agent, conversation.id, "在的", "r0", None, t)])
+    t2 = t + timedelta(seconds=20)
+    jobs: list[Any] = [
+        BuyerJob(shop, buyers[0], "能便宜点吗", "b1", t2),
+        ReplyJob(agent, conversation.id, "已经是活动价了哦", "r1", 4000, t2 + timedelta(seconds=7)),
+    ]
+    await _write(db, jobs)
+    async with db.session() as session:
+        stored = await session.get(Conversation, conversation.id)
+        assert stored is not None
+        assert (stored.buyer_messages, stored.agent_messages, stored.unread) == (2, 2, 0)
+        assert stored.waiting_since is None
+        rounds = list(
+            await session.scalars(
+                select(ResponseRound)
+                .where(ResponseRound.conversation_id == conversation.id)
+                .order_by(ResponseRound.id)
+            )
+        )
+        assert [(r.first, r.seconds, r.agent_id) for r in rounds] == [
+            (True, 3, agent.id),
+            (False, 7, agent.id),
+        ]
+        texts = list(
+            await session.scalars(
+                select(Message.text)
+                .where(Message.conversation_id == conversation.id)
+                .order_by(Message.id)
+            )
+        )
+        assert texts[-3:] == ["在的", "能便宜点吗", "已经是活动价了哦"]
+        open_deadlines = await session.scalar(
+            select(func.count()).where(
+                Timer.subject == f"conversation:{conversation.id}",
+                Timer.fired_at.is_(None),
+                Timer.cancelled_at.is_(None),
+            )
+        )
+        assert open_deadlines == 0  # answered within the batch: no deadline was left open
+        told = await read_after(session, shop.id, 0)
+    created = [e.payload for e in told if e.kind == "message.created"]
+    assert [p["text"] for p in created[-2:]] == ["能便宜点吗", "已经是活动价了哦"]
+    assert created[-1]["agent_name"] == "李娜"
+    assert created[-1]["conversation"]["waiting_since"] is None
+    assert created[-2]["conversation"]["waiting_since"] is not None
+
+
+async def test_nothing_acknowledged_is_lost_doubled_or_out_of_order(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent
+) -> None:
+    """Twenty buyers send ten messages each at once, and every one of them again."""
+    _, buyers, conversations = await _setup(db, shop, make_buyer, make_agent, 20)
+    async with db.session() as session:
+        agents = {
+            a.id: a
+            for a in await session.scalars(
+                select(StaffAccount).where(StaffAccount.shop_id == shop.id)
+            )
+        }
+    chat = ChatWriter(db)
+    try:
+
+        async def buyer_sends(buyer: Customer) -> list[int]:
+            ids = []
+            for i in range(10):
+                posted = await chat.buyer_message(
+                    shop=shop, customer=buyer, text=f"第{i}条", client_id=f"m{i}"
+                )
+                assert not posted.duplicate
+                ids.append(posted.messages[0].id)
+            return ids
+
+        sent = await asyncio.gather(*(buyer_sends(b) for b in buyers))
+        again = await asyncio.gather(
+            *(
+                chat.buyer_message(shop=shop, customer=b, text=f"第{i}条", client_id=f"m{i}")
+                for b in buyers
+                for i in range(10)
+            )
+        )
+        replies = await asyncio.gather(
+            *(
+                chat.agent_reply(
+                    agent=agents[c.agent_id or 0],
+                    conversation_id=c.id,
+                    text="好的",
+                    client_id=f"x{c.id}",
+                )
+                for c in conversations.values()
+            )
+        )
+        assert chat.batches < 200 + 200 + 20  # batched: fewer transactions than messages
+    finally:
+        await chat.stop()
+    assert all(p.duplicate for p in again)
+    assert sorted(p.messages[0].id for p in again) == sorted(i for ids in sent for i in ids)
+    assert [(len(r.messages), r.duplicate) for r in replies] == [(1, False)] * len(replies)
+    async with db.session() as session:
+        for buyer, ids in zip(buyers, sent, strict=True):
+            rows = list(
+                await session.execute(
+                    select(Message.id, Message.text)
+                    .where(
+                        Message.conversation_id == conversations[buyer.id].id,
+                        Message.sender == "buyer",
+                    )
+                    .order_by(Message.id)
+                )
+            )
+            assert [text for _, text in rows] == ["你好", *(f"第{i}条" for i in range(10))]
+            assert [i for i, _ in rows][1:] == ids  # acknowledged ids, in the order sent
+            conversation = await session.get(Conversation, conversations[buyer.id].id)
+            assert conversation is not None and conversation.buyer_messages == 11
+
+
+async def test_a_failed_batch_fails_its_own_messages_and_stores_nothing_of_them(
+    db: Database,
+    shop: Shop,
+    make_buyer: MakeBuyer,
+    make_agent: MakeAgent,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, buyers, _ = await _setup(db, shop, make_buyer, make_agent, 2)
+    real = writer_module.write_batch
+    calls = []
+
+    async def fails_after_writing(session: Any, jobs: Any) -> None:
+        calls.append(len(jobs))
+        await real(session, jobs)
+        if len(calls) == 1:
+            raise ConnectionError("the database went away before the commit")
+
+    monkeypatch.setattr(writer_module, "write_batch", fails_after_writing)
+    chat = ChatWriter(db, window=0.05)
+    try:
+        first = await asyncio.gather(
+            *(
+                chat.buyer_message(shop=shop, customer=b, text="在吗", client_id="q")
+                for b in buyers
+            ),
+            return_exceptions=True,
+        )
+        assert calls == [2]
+        assert all(isinstance(r, NotStored) for r in first)
+        async with db.session() as session:
+            assert await session.scalar(select(func.count()).where(Message.text == "在吗")) == 0
+        resent = [
+            await chat.buyer_message(shop=shop, customer=b, text="在吗", client_id="q")
+            for b in buyers
+        ]
+    finally:
+        await chat.stop()
+    assert [r.duplicate for r in resent] == [False, False]
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).where(Message.text == "在吗")) == 2
+
+
+async def test_a_refused_reply_is_refused_alone(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent
+) -> None:
+    agent, buyers, conversations = await _setup(db, shop, make_buyer, make_agent, 2)
+    colleague = await make_agent("wangfang", name="王芳")
+    first, second = conversations[buyers[0].id], conversations[buyers[1].id]
+    assert first.agent_id == agent.id and second.agent_id == agent.id
+    chat = ChatWriter(db, window=0.05)
+    try:
+        results = await asyncio.gather(
+            chat.agent_reply(agent=agent, conversation_id=first.id, text="在的", client_id="a"),
+            chat.agent_reply(
+                agent=colleague, conversation_id=second.id, text="我来", client_id="b"
+            ),
+            chat.buyer_message(shop=shop, customer=buyers[1], text="人呢", client_id="c"),
+            return_exceptions=True,
+        )
+    finally:
+        await chat.stop()
+    assert chat.batches == 1
+    assert not isinstance(results[0], BaseException)
+    assert isinstance(results[1], NotAllowed)
+    assert not isinstance(results[2], BaseException)
+    async with db.session() as session:
+        texts = set(await session.scalars(select(Message.text)))
+    assert {"在的", "人呢"} <= texts and "我来" not in texts
