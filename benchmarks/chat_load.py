@@ -16,6 +16,7 @@ use is printed so the reader can judge whether the load generator limited the ru
     python benchmarks/chat_load.py --quick                  # 200 buyers, 10 agents, 100/s, 10 s
     python benchmarks/chat_load.py --processes 2 --redis redis://127.0.0.1:6379/0
     python benchmarks/chat_load.py --json                   # last line: one JSON object
+    python benchmarks/chat_load.py --search --duration 15   # the highest rate held
 
 Only 127.0.0.1 is contacted. PostgreSQL: a fresh database ``xiaoer_bench_<random>`` on
 ``--pg-admin-url`` is created and dropped at the end; SQLite: a temporary file.
@@ -58,7 +59,7 @@ import traceback
 from asyncio.subprocess import PIPE, STDOUT
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -965,6 +966,8 @@ class Options:
     py_spy_format: str
     logs: str | None
     json: bool
+    search: bool = False
+    search_from: float = 50.0
 
 
 @dataclass
@@ -1652,6 +1655,13 @@ def parse_options(argv: list[str] | None = None) -> Options | tuple[int, int]:
     )
     parser.add_argument("--logs", metavar="DIR", default=None, help="keep the servers' logs in DIR")
     parser.add_argument("--quick", action="store_true", help="200 buyers, 10 agents, 100/s, 10 s")
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="find the highest rate held at p99 < 100 ms with nothing lost, doubled or "
+        "refused: runs at rising rates, then halves the gap (--duration per step)",
+    )
+    parser.add_argument("--search-from", type=float, default=50.0, help="the first step's rate")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--relay-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--relay-agents", type=int, help=argparse.SUPPRESS)
@@ -1684,10 +1694,88 @@ def parse_options(argv: list[str] | None = None) -> Options | tuple[int, int]:
         py_spy_format=args.py_spy_format,
         logs=args.logs,
         json=args.json,
+        search=args.search,
+        search_from=args.search_from,
     )
 
 
-async def amain(options: Options) -> dict[str, Any]:
+def _held(figures: dict[str, Any], rate: float) -> bool:
+    """Held: the rate delivered, p99 under the target, nothing lost, doubled or refused."""
+    p99 = figures["p99_ms"]
+    return (
+        figures["messages_per_s"] >= 0.99 * rate
+        and p99 is not None
+        and p99 < TARGET_P99_MS
+        and figures["lost"] == figures["duplicated"] == figures["refused"] == 0
+        and figures["never_acked"] == 0
+    )
+
+
+def _at_rate(options: Options, rate: float) -> Options:
+    """A step's load: buyers enough that none is near the per-buyer limit (a message every
+    2 s at most), an agent per 20 buyers, as the target run has."""
+    buyers = max(options.buyers if not options.search else 0, int(rate * 2), 40)
+    return replace(options, rate=rate, buyers=buyers, agents=max(2, buyers // 20))
+
+
+async def search(options: Options) -> dict[str, Any]:
+    """The step search: double the rate until a step is not held, then halve the gap
+    between the last step held and the first not held until it is within 10 %."""
+    steps: list[tuple[float, dict[str, Any]]] = []
+
+    async def step(rate: float) -> bool:
+        figures = await amain(_at_rate(options, rate), quiet=True)
+        steps.append((rate, figures))
+        held = _held(figures["xiaoer"], rate)
+        x = figures["xiaoer"]
+        _say(
+            f"step {rate:,.0f}/s: {'held' if held else 'NOT held'} — delivered "
+            f"{x['messages_per_s']:,.1f}/s, p50 {_fmt(x['p50_ms'])} ms, p99 "
+            f"{_fmt(x['p99_ms'])} ms, lost {x['lost']}, doubled {x['duplicated']}, refused "
+            f"{x['refused']}, server CPU {x['server_cpu_percent']}%"
+        )
+        return held
+
+    good, bad = 0.0, None
+    rate = options.search_from
+    while bad is None:
+        if await step(rate):
+            good, rate = rate, rate * 2
+        else:
+            bad = rate
+    while good and bad - good > 0.1 * good:
+        middle = round((good + bad) / 2)
+        if await step(middle):
+            good = middle
+        else:
+            bad = middle
+    print(
+        f"\nchat_load --search: {options.database}, {options.processes} `xiaoer serve` "
+        f"process(es); {options.duration:.0f} s per step after {options.warmup:.0f} s warm-up; "
+        f"{os.cpu_count()} CPU cores"
+    )
+    print(
+        f"  {'rate/s':>8} {'buyers':>7} {'agents':>6} {'delivered/s':>12} {'p50 ms':>9} "
+        f"{'p99 ms':>9} {'lost':>5} {'dup':>4} {'refused':>7} {'server %':>8} "
+        f"{'relay p99 ms':>12}  held"
+    )
+    for rate, figures in sorted(steps, key=lambda s: s[0]):
+        x, e = figures["xiaoer"], figures["echo"]
+        print(
+            f"  {rate:>8,.0f} {figures['buyers']:>7,} {figures['agents']:>6} "
+            f"{x['messages_per_s']:>12,.1f} {_fmt(x['p50_ms']):>9} {_fmt(x['p99_ms']):>9} "
+            f"{x['lost']:>5} {x['duplicated']:>4} {x['refused']:>7} "
+            f"{x['server_cpu_percent']:>8} {_fmt(e['p99_ms']):>12}  "
+            f"{'yes' if _held(x, rate) else 'no'}"
+        )
+    print(
+        f"\n  highest rate held at p99 < {TARGET_P99_MS:.0f} ms with nothing lost, doubled or "
+        f"refused: {good:,.0f} messages/s" + ("" if good else " (none of the steps)")
+    )
+    return {"held_per_s": good, "steps": [{"rate": r, **f} for r, f in steps]}
+
+
+async def amain(options: Options, quiet: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="chat_load_") as tmp:
         folder = Path(tmp)
         servers = Servers(folder)
@@ -1703,6 +1791,9 @@ async def amain(options: Options) -> dict[str, Any]:
             servers.stop()
             if options.logs:
                 _keep_logs(folder, Path(options.logs))
+    if quiet:
+        x, e = load.figures(), echo.figures()
+        return {"buyers": options.buyers, "agents": options.agents, "xiaoer": x, "echo": e}
     return report(options, load.figures(), echo.figures(), setup)
 
 
@@ -1729,7 +1820,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         pass
     try:
-        figures = asyncio.run(amain(options))
+        figures = asyncio.run(search(options) if options.search else amain(options))
     except KeyboardInterrupt:
         _say("interrupted: servers and clients stopped, the benchmark database dropped")
         raise SystemExit(130) from None

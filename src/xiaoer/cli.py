@@ -93,25 +93,46 @@ def _check_secure(settings: Settings, host: str) -> None:
         raise _fail(str(exc)) from exc
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from xiaoer.web.app import create_app
 
     _check_secure(settings, host)
-    application = create_app(settings)
     # Forwarded headers are believed only from XIAOER_TRUSTED_PROXIES (the app reads
     # them itself), not from every local peer as Uvicorn would by default.
-    uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
+    if workers == 1:
+        application = create_app(settings)
+        uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
+        return
+    if not settings.redis_url:
+        raise _fail(
+            "--workers needs XIAOER_REDIS_URL: the processes tell each other of new "
+            "messages through Redis"
+        )
+    # Uvicorn's supervisor binds the port once and starts the processes on it; one that
+    # dies is started again. Each builds the app from the same environment.
+    uvicorn.run(
+        "xiaoer.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes serving the port (needs Redis).")
+    ] = 1,
 ) -> None:
     """Serve the shop from the database named by XIAOER_DATABASE_URL."""
-    _serve(_settings(), host, port)
+    _serve(_settings(), host, port, workers)
 
 
 @app.command()

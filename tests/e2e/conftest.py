@@ -34,10 +34,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(database_url: str, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    database_url: str, log: Path, *args: str, **env: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``xiaoer serve`` on a free port (``args`` added to its command), once it is ready."""
     port = free_port()
+    command = [sys.executable, "-m", "xiaoer", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "xiaoer", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*command, *args],
         env={
             **os.environ,
             "XIAOER_DATABASE_URL": database_url,

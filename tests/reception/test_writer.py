@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import event, func, select
 
 from tests.reception.conftest import AFTERNOON, MakeAgent, MakeBuyer
+from xiaoer.core import memo
 from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
-from xiaoer.core.feed import keep_following, stop_feeds
+from xiaoer.core.feed import follow
 from xiaoer.core.models import Timer
 from xiaoer.customers.models import Customer
 from xiaoer.reception import writer as writer_module
@@ -111,8 +112,11 @@ async def test_a_batch_costs_the_same_statements_for_one_message_as_for_sixty(
         }
     assert all(c.agent_id is not None for c in conversations.values())
     items = list(conversations.items())
-    # The policy and the replies come from memory, as in a running server.
-    await keep_following(db, shop.id)
+    # The policy and the replies come from memory while the shop's events are followed,
+    # as a server does while a widget or a workbench is open.
+    workbench = follow(db, shop.id, 0)
+    await anext(workbench)  # its first event: the shop's feed runs now
+    assert memo.generation(shop.id) is not None
     try:
         t = AFTERNOON + timedelta(seconds=5)
         await _write(db, _reply_jobs(agents, dict(items[:1]), "w", t))  # read once
@@ -122,7 +126,7 @@ async def test_a_batch_costs_the_same_statements_for_one_message_as_for_sixty(
         buyers_one = await _write(db, _buyer_jobs(shop, buyers[:1], "b1", t2))
         buyers_many = await _write(db, _buyer_jobs(shop, buyers[1:], "b2", t2))
     finally:
-        await stop_feeds(db)
+        await workbench.aclose()
     # Replies: conversations, resends, deadlines cancelled, messages, conversations'
     # counters, rounds read, rounds answered, agents' activity, events.
     # Buyer messages: conversations, resends, messages, conversations' counters, rounds,

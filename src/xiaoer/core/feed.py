@@ -76,7 +76,6 @@ class ShopFeed:
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         self._failed: BaseException | None = None
-        self.kept = False  # held open by keep_following
 
     @property
     def followers(self) -> int:
@@ -111,8 +110,8 @@ class ShopFeed:
         if self._subscription is not None:
             self._subscription.close()
 
-    def join(self, topic: str = "", limit: int | None = None) -> Inbox:
-        inbox = Inbox(topic, limit)
+    def join(self, topic: str = "") -> Inbox:
+        inbox = Inbox(topic)
         self._inboxes.setdefault(topic, set()).add(inbox)
         return inbox
 
@@ -181,15 +180,6 @@ async def _release(feed: ShopFeed) -> None:
         if _feeds.get(key) is feed:
             del _feeds[key]
         await feed.stop()
-
-
-async def keep_following(db: Database, shop_id: int, broker: Broker | None = None) -> None:
-    """Keep the shop's feed running in this process, so that ``core.memo`` remembers
-    for it; the feed then stays until :func:`stop_feeds`."""
-    feed = await _feed_for(db, broker or get_broker(), shop_id, 5.0)
-    if not feed.kept:
-        feed.kept = True
-        feed.join("", limit=1)  # read by nobody: holds no events, keeps the feed
 
 
 async def stop_feeds(db: Database) -> None:

@@ -7,7 +7,8 @@ They change only through a few actions, each of which records an event
 So a value is remembered together with the shop's *generation*, which each such
 event advances, and is recalled only while the generation is unchanged and the
 shop's feed has run without a break since the value was read. A process that does
-not follow a shop's events (no feed) remembers nothing of it.
+not follow a shop's events (no widget or workbench open on it) remembers nothing of
+it, and its callers read the database.
 """
 
 from __future__ import annotations

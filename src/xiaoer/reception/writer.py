@@ -14,7 +14,9 @@ one read of the batch's conversations (locked on PostgreSQL), one look-up of res
 one insert of the messages, of the response rounds they open and of their deadlines,
 one cancel of the deadlines the replies answer, the conversations' counters, and the
 events, numbered in the same commit (``core.events``). What it needs besides — the
-shop's policy and automatic replies — comes from ``core.memo``. The rest — a first
+shop's policy and automatic replies — comes from ``core.memo`` while the process
+follows the shop's events (an open widget or workbench does), else from one read per
+batch. The rest — a first
 message (routing, welcome), a keyword reply due, a resend, a long reply cut in parts,
 a conversation of a channel that delivers replies itself, a reply the service refuses
 — goes through the service's own functions (``service.do_receive_buyer_message``,
@@ -39,7 +41,6 @@ from xiaoer.core import memo
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.events import record_event
-from xiaoer.core.feed import keep_following
 from xiaoer.core.hooks import cancelled_by_reply, waiting_timers
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -152,7 +153,10 @@ async def _remembered_replies(session: AsyncSession, shop_id: int) -> list[AutoR
     found = memo.recall(shop_id, "auto_replies")
     if found is memo.MISSING:
         read_at = memo.generation(shop_id)
-        found = await autoreply.auto_replies(session, shop_id)
+        found = [  # copies that belong to no session: read by many batches
+            AutoReply(shop_id=shop_id, kind=r.kind, keywords=list(r.keywords), text=r.text)
+            for r in await autoreply.auto_replies(session, shop_id)
+        ]
         memo.remember(shop_id, "auto_replies", found, read_at)
     assert isinstance(found, list)
     return found
@@ -579,7 +583,6 @@ class ChatWriter:
         self._queue: list[tuple[Job, asyncio.Future[Posted]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._followed: set[int] = set()
         self._stopping = False
         self.batches = 0  # how many transactions, for the benchmarks
 
@@ -594,7 +597,6 @@ class ChatWriter:
     ) -> Posted:
         cleaned = check_text(text)
         check_client_id(client_id)
-        await self._follow(shop.id)
         return await self._submit(BuyerJob(shop, customer, cleaned, client_id, now or utcnow()))
 
     async def agent_reply(
@@ -609,14 +611,8 @@ class ChatWriter:
     ) -> Posted:
         cleaned = check_text(text)
         check_client_id(client_id)
-        await self._follow(agent.shop_id)
         job = ReplyJob(agent, conversation_id, cleaned, client_id, typing_ms, now or utcnow())
         return await self._submit(job)
-
-    async def _follow(self, shop_id: int) -> None:
-        if shop_id not in self._followed:
-            await keep_following(self.db, shop_id)
-            self._followed.add(shop_id)
 
     async def _submit(self, job: Job) -> Posted:
         if self._stopping:

@@ -101,6 +101,12 @@ BODY_LIMITS = (
 STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre")
 
 
+def app_from_environment() -> FastAPI:
+    """The app of ``XIAOER_*`` settings: what each process of ``xiaoer serve --workers``
+    builds."""
+    return create_app(Settings())
+
+
 def create_app(
     settings: Settings, *, db: Database | None = None, broker: Broker | None = None
 ) -> FastAPI:
