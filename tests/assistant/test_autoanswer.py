@@ -114,3 +114,34 @@ async def test_a_keyword_reply_already_answered_the_question(
             if m.sender == "auto"
         ]
     assert "keyword" in autos and "assistant" not in autos
+
+
+async def test_a_later_question_on_the_same_topic_gets_no_answer_saying_otherwise(
+    db: Database, shop: Shop, make_agent: MakeAgent, make_buyer: MakeBuyer
+) -> None:
+    """The shop's keyword reply answered 你们能开发票吗; when the buyer later asks 可以开票吗
+    (no keyword in it) and nobody answers in time, the knowledge base keeps quiet rather
+    than answer the same question in its own words. Another topic is still answered."""
+    lina = await make_agent("lina")
+    async with db.session() as session:
+        await do_save_auto_reply(
+            session, shop_id=shop.id, reply_id=None, kind="keyword", keywords=["发票"],
+            text="亲，下单后联系客服开具电子发票哦", active=True,
+        )  # fmt: skip
+        await session.commit()
+    buyer = await make_buyer("b1")
+    asked = await say(db, shop, buyer, "你们能开发票吗")
+    cid = asked.conversation.id
+    assert [m.meta["auto"] for m in asked.replies] == ["keyword"]  # merged with the welcome
+    await reply(db, lina, cid, "好的亲", at=AFTERNOON + timedelta(seconds=10))
+    later = AFTERNOON + timedelta(minutes=5)
+    await say(db, shop, buyer, "可以开票吗", at=later)
+    await fire_all_due(db, now=later + timedelta(seconds=300))
+    assert await _automatic(db, cid) == []
+
+    await reply(db, lina, cid, "可以的", at=later + timedelta(seconds=400))
+    other = later + timedelta(minutes=10)
+    await say(db, shop, buyer, "这个是正品吗", at=other)
+    await fire_all_due(db, now=other + timedelta(seconds=300))
+    answered = await _automatic(db, cid)
+    assert [m.meta["intent"] for m in answered] == ["authenticity"]

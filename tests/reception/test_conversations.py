@@ -97,7 +97,12 @@ async def test_automatic_replies_are_not_human_responses(
 ) -> None:
     await make_agent("lina")
     posted = await say(db, shop, await make_buyer("b1"), "发什么快递")
-    assert len(posted.replies) == 2  # welcome and the courier keyword
+    # The welcome and the courier keyword's answer, both due at once, are one message.
+    assert len(posted.replies) == 1
+    merged = posted.replies[0]
+    assert merged.meta == {"auto": "keyword", "greeting": "welcome"}
+    greeting, answer = merged.text.split("\n", 1)
+    assert "茶香小铺" in greeting and "顺丰" in answer
     async with db.session() as session:
         conversation = await session.get(Conversation, posted.conversation.id)
         rounds = list(await session.scalars(select(ResponseRound)))

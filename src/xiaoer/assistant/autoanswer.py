@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.assistant.knowledge import suggest_for_conversation
+from xiaoer.assistant.learning import classifier_for
 from xiaoer.core.hooks import on_buyer_waiting
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import TimerPlan, timer_handler
-from xiaoer.reception.models import Conversation, ConversationStatus, Message
+from xiaoer.reception.models import Conversation, ConversationStatus, Message, Sender
 from xiaoer.reception.service import do_add_automatic_reply
 from xiaoer.staff.models import StaffAccount
 
@@ -45,6 +46,44 @@ def plan_auto_answer(policy: Policy, conversation_id: int, at: datetime) -> list
             {"conversation_id": conversation_id},
         )
     ]
+
+
+async def _said_already(session: AsyncSession, conversation: Conversation, intent: str) -> bool:
+    """Whether an automatic answer earlier in the conversation was on ``intent``: a
+    knowledge answer records its intent; a keyword reply answered the buyer message
+    just before it, which is classified now."""
+    earlier = list(
+        await session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.meta["auto"].as_string().in_(ANSWERS),
+            )
+            .order_by(Message.id)
+        )
+    )
+    classifier = None
+    for answer in earlier:
+        if answer.meta.get("intent") == intent:
+            return True
+        if answer.meta.get("auto") != "keyword":
+            continue
+        asked = await session.scalar(
+            select(Message.text)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.sender == Sender.buyer.value,
+                Message.id < answer.id,
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        if asked is None:
+            continue
+        classifier = classifier or await classifier_for(session, conversation.shop_id)
+        if classifier.classify(asked).intent == intent:
+            return True
+    return False
 
 
 @timer_handler(AUTO_ANSWER)
@@ -81,6 +120,8 @@ async def _auto_answer(session: AsyncSession, timer: Timer, now: datetime) -> No
         or not found.suggestions
     ):
         return
+    if await _said_already(session, conversation, c.intent):
+        return  # the shop answered this kind of question before: never say otherwise
     best = found.suggestions[0]
     await do_add_automatic_reply(
         session,

@@ -381,16 +381,24 @@ async def _auto_replies(
         buyer=customer.nick,
         position=position,
     )
-    return [
-        await _add_message(
-            session,
-            conversation,
-            Sender.auto,
-            fill(template, values),
-            now,
-            meta={"auto": kind.value},
+    messages = [(kind, fill(template, values), {"auto": kind.value}) for kind, template in chosen]
+    # A greeting and the answer to the first message, both due now, are one message: the
+    # buyer reads one reply, and it counts as the answer (``meta.auto`` = keyword).
+    if (
+        len(messages) >= 2
+        and messages[0][0] in (AutoReplyKind.welcome, AutoReplyKind.offline)
+        and messages[-1][0] == AutoReplyKind.keyword
+    ):
+        greeting, answer = messages[0], messages[-1]
+        merged = (
+            answer[0],
+            f"{greeting[1]}\n{answer[1]}",
+            {**answer[2], "greeting": greeting[0].value},
         )
-        for kind, template in chosen
+        messages = [merged, *messages[1:-1]]
+    return [
+        await _add_message(session, conversation, Sender.auto, text, now, meta=meta)
+        for _, text, meta in messages
     ]
 
 
