@@ -1321,7 +1321,8 @@ def _start_py_spy(
     spies = []
     for pid in pids:
         out = Path(folder) / f"serve-{pid}.{'svg' if fmt == 'flamegraph' else 'txt'}"
-        command = [spy, "record", "--nonblocking", "-f", fmt, "-d", str(int(duration))]
+        # --gil: only samples where Python holds the lock, i.e. its CPU, not its waits
+        command = [spy, "record", "--nonblocking", "--gil", "-f", fmt, "-d", str(int(duration))]
         command += ["-o", str(out)]
         spies.append(
             subprocess.Popen(

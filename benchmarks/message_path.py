@@ -1,9 +1,10 @@
 """Where one chat message's time goes: statements and CPU per step, without the network.
 
-Runs the services a buyer message and an agent reply go through — the same calls the
-WebSocket and HTTP handlers make, one unit of work each — one after another against a
-fresh database, and prints per operation: SQL statements, rows, wall and CPU
-milliseconds, and the statements most often run. It is the magnifying glass for the
+Runs the services a buyer message and an agent reply go through, one unit of work
+each, one after another against a fresh database; then the chat writer's batches of
+1, 10 and 50 buyer messages and of as many replies, as the WebSocket and HTTP handlers
+run them. Prints per operation: SQL statements, wall and CPU milliseconds, CPU
+microseconds a message, and the statements most often run. It is the magnifying glass for the
 figures of ``chat_load.py``; it measures no concurrency.
 
     python benchmarks/message_path.py                      # PostgreSQL
@@ -29,7 +30,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 import xiaoer.all_models  # noqa: F401
+from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
+from xiaoer.core.feed import follow
 from xiaoer.core.migrate import upgrade
 from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.service import (
@@ -37,6 +40,7 @@ from xiaoer.reception.service import (
     do_send_agent_message,
     do_set_presence,
 )
+from xiaoer.reception.writer import BuyerJob, ReplyJob, write_batch
 from xiaoer.shops.service import do_create_shop, shop_by_code
 from xiaoer.staff.service import do_add_staff
 
@@ -162,12 +166,50 @@ async def _measure(db: Database, options: argparse.Namespace) -> dict[str, Any]:
                 await session.commit()
 
         await step("agent reply", reply)
+
+    # The chat writer's batches: what the sockets and the reply route actually run. The
+    # shop's events are followed, as while a widget or workbench is open, so the policy
+    # and the automatic replies come from memory.
+    feed = follow(db, known[next(iter(known))][0].id, 0)
+    await anext(feed)
+    open_ones = [
+        (known[f"buyer{i}"], conversations[i], agent_of[conversations[-i - 1]])
+        for i in range(options.buyers)
+        if conversations.get(-i - 1)
+    ]
+    for size in options.batches:
+        chosen = open_ones[:size]
+        if len(chosen) < size:
+            continue
+        for round_ in range(options.rounds):
+            now = utcnow()
+            tag = f"{size}-{round_}"
+            buyers = [
+                BuyerJob(shop_row, customer, f"还有货吗 {tag}", f"bb{tag}-{n}", now)
+                for n, ((shop_row, customer), _, _) in enumerate(chosen)
+            ]
+            replies = [
+                ReplyJob(agent, cid, f"有的亲 {tag}", f"rb{tag}-{n}", None, now)
+                for n, (_, cid, agent) in enumerate(chosen)
+            ]
+            for label, jobs in (("buyer messages", buyers), ("agent replies", replies)):
+
+                async def batch(jobs: list[Any] = jobs) -> None:
+                    async with db.session() as session:
+                        await write_batch(session, jobs)
+                        await session.commit()
+                    assert all(job.error is None for job in jobs), [j.error for j in jobs]
+
+                await step(f"writer batch of {size} {label}", batch)
+    await feed.aclose()
     await db.dispose()
 
     out: dict[str, Any] = {"database": options.database, "messages": options.messages}
     for label, entry in figures.items():
+        size = int(label.split()[3]) if label.startswith("writer batch") else 1
         out[label] = {
             "n": len(entry["statements"]),
+            "per_message_cpu_us_p50": round(statistics.median(entry["cpu_ms"]) * 1000 / size),
             "statements": round(statistics.mean(entry["statements"]), 1),
             "wall_ms_p50": round(statistics.median(entry["wall_ms"]), 2),
             "cpu_ms_p50": round(statistics.median(entry["cpu_ms"]), 2),
@@ -187,6 +229,10 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=100)
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--batches", type=int, nargs="*", default=[1, 10, 50], help="writer batch sizes"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="batches of each size")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
     result = asyncio.run(run(options))
@@ -195,7 +241,8 @@ def main() -> None:
             continue
         print(
             f"\n{label}: n={entry['n']}  statements {entry['statements']}  "
-            f"wall p50 {entry['wall_ms_p50']} ms  CPU p50 {entry['cpu_ms_p50']} ms"
+            f"wall p50 {entry['wall_ms_p50']} ms  CPU p50 {entry['cpu_ms_p50']} ms  "
+            f"= {entry['per_message_cpu_us_p50']} µs CPU a message"
         )
         for per, shape in entry["top_statements"]:
             print(f"  {per:5.2f}  {shape}")
