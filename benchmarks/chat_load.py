@@ -3,7 +3,8 @@
 Buyers send at a set total rate over their sockets (``{"type": "send", …}``); every
 agent is signed in and holds one ``/ws/workbench`` socket, as the real workbench does.
 When an agent's socket shows a buyer message of a conversation routed to that agent,
-the agent replies over HTTP (``POST /api/reception/conversations/{id}/messages``).
+the agent replies over that socket, as the workbench does while it is open (``--replies
+http``: by ``POST /api/reception/conversations/{id}/messages``, as it does while not).
 Measured: buyer messages delivered to their agent per second, buyer→agent delivery
 latency (buyer's send until the agent's socket has the ``message.created`` frame),
 lost and duplicated messages; the same for a bare relay (Starlette on the same Uvicorn,
@@ -242,7 +243,17 @@ def serve_relay(port: int, agents: int) -> None:
         box = agent_boxes[agent] = Outbox(websocket)
         try:
             while True:
-                await websocket.receive_text()
+                raw = await websocket.receive_text()
+                if raw == "ping":
+                    continue
+                frame = json.loads(raw)  # a reply, as the workbench sends it
+                conversation = int(frame["conversation_id"])
+                data = message(conversation, None, "agent", frame["text"])
+                await websocket.send_json(
+                    {"type": "ack", "client_id": frame["client_id"], "message_ids": [data["id"]]}
+                )
+                if conversation in buyer_boxes:
+                    buyer_boxes[conversation].put("message.created", data)
         except WebSocketDisconnect:
             pass
         finally:
@@ -296,6 +307,7 @@ class WorkerSpec:
     duration: float
     drain: float
     deflate: bool
+    replies: str = "socket"  # how agents send: over their workbench socket, or by HTTP
 
 
 @dataclass
@@ -476,6 +488,7 @@ class Agent:
         self.idle: list[HttpConn] = []
         self.slots = asyncio.Semaphore(4)  # at most 4 replies of one agent in flight
         self.tasks: set[asyncio.Task[None]] = set()
+        self.answers: dict[str, asyncio.Future[int]] = {}  # client id → the reply's status
         self.stopping = False
 
     async def connect(self) -> None:
@@ -509,6 +522,12 @@ class Agent:
                 result.seq_repeats += 1
             else:
                 self.last_seq = seq
+        if raw.startswith((b'{"type":"ack"', b'{"type":"error"')):
+            answer = loads(raw)
+            waiting = self.answers.get(str(answer.get("client_id")))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(200 if answer["type"] == "ack" else int(answer.get("status", 0)))
+            return
         if b'"kind":"message.created"' in raw:
             if b'"sender":"buyer"' in raw and (self.mine in raw or b'"agent_id":null' in raw):
                 self._buyer_message(loads(raw)["data"], at)
@@ -544,6 +563,9 @@ class Agent:
         task.add_done_callback(self.tasks.discard)
 
     async def _reply(self, conversation: int, key: int) -> None:
+        if self.worker.replies == "socket":
+            await self._reply_over_socket(conversation, key)
+            return
         async with self.slots:
             http = self.idle.pop() if self.idle else HttpConn(self.spec.host)
             start = now_ns()
@@ -561,6 +583,27 @@ class Agent:
                 http.close()
             self.result.replies.append((start, now_ns(), status))
             self.idle.append(http)
+
+    async def _reply_over_socket(self, conversation: int, key: int) -> None:
+        """As the workbench sends a reply when its socket is open: a frame, then the ack."""
+        start = now_ns()
+        client_id = f"r{key}"
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.answers[client_id] = answer
+        frame = {
+            "type": "send",
+            "conversation_id": conversation,
+            "text": f"re b{key} t{start} {AGENT_TEXT}",
+            "client_id": client_id,
+        }
+        try:
+            await self.ws.send(json.dumps(frame, ensure_ascii=False))
+            status = await asyncio.wait_for(answer, 30)
+        except Exception:
+            status = 0
+        finally:
+            self.answers.pop(client_id, None)
+        self.result.replies.append((start, now_ns(), status))
 
     def busy(self) -> bool:
         return bool(self.tasks)
@@ -968,6 +1011,7 @@ class Options:
     json: bool
     search: bool = False
     search_from: float = 50.0
+    replies: str = "socket"
 
 
 @dataclass
@@ -1231,6 +1275,7 @@ async def run_load(
             duration=options.duration,
             drain=options.drain,
             deflate=options.deflate,
+            replies=options.replies,
         )
         for i in range(k)
     ]
@@ -1663,6 +1708,13 @@ def parse_options(argv: list[str] | None = None) -> Options | tuple[int, int]:
         "refused: runs at rising rates, then halves the gap (--duration per step)",
     )
     parser.add_argument("--search-from", type=float, default=50.0, help="the first step's rate")
+    parser.add_argument(
+        "--replies",
+        choices=("socket", "http"),
+        default="socket",
+        help="agents reply over their workbench socket (as the workbench does while it is "
+        "open) or by POST …/messages (as it does while the socket is down)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--relay-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--relay-agents", type=int, help=argparse.SUPPRESS)
@@ -1697,6 +1749,7 @@ def parse_options(argv: list[str] | None = None) -> Options | tuple[int, int]:
         json=args.json,
         search=args.search,
         search_from=args.search_from,
+        replies=args.replies,
     )
 
 

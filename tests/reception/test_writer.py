@@ -18,9 +18,11 @@ from sqlalchemy import event, func, select
 from tests.reception.conftest import AFTERNOON, MakeAgent, MakeBuyer
 from xiaoer.core import memo
 from xiaoer.core.db import Database
-from xiaoer.core.events import read_after
+from xiaoer.core.events import last_seq, read_after
 from xiaoer.core.feed import follow
 from xiaoer.core.models import Timer
+from xiaoer.core.policy import parse_policy
+from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.customers.models import Customer
 from xiaoer.reception import writer as writer_module
 from xiaoer.reception.errors import NotAllowed
@@ -116,7 +118,7 @@ async def test_a_batch_costs_the_same_statements_for_one_message_as_for_sixty(
     # as a server does while a widget or a workbench is open.
     workbench = follow(db, shop.id, 0)
     await anext(workbench)  # its first event: the shop's feed runs now
-    assert memo.generation(shop.id) is not None
+    assert memo.generation((str(db.engine.url), shop.id)) is not None
     try:
         t = AFTERNOON + timedelta(seconds=5)
         await _write(db, _reply_jobs(agents, dict(items[:1]), "w", t))  # read once
@@ -346,3 +348,51 @@ async def test_a_refused_reply_is_refused_alone(
     async with db.session() as session:
         texts = set(await session.scalars(select(Message.text)))
     assert {"在的", "人呢"} <= texts and "我来" not in texts
+
+
+async def test_a_new_policy_reaches_the_writer_through_the_shops_events(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent
+) -> None:
+    """The writer remembers the policy while it follows the shop's events, and reads it
+    again once ``policy.applied`` goes by: the next round's deadline is the new one."""
+    agent, buyers, conversations = await _setup(db, shop, make_buyer, make_agent, 1)
+    conversation = conversations[buyers[0].id]
+    async with db.session() as session:
+        after = await last_seq(session, shop.id)
+    events = follow(db, shop.id, after - 1)
+    await anext(events)  # the shop's feed runs now
+
+    async def deadline_of(tag: str, at: Any) -> float:
+        await _write(db, [ReplyJob(agent, conversation.id, "在的", f"r{tag}", None, at)])
+        await _write(db, [BuyerJob(shop, buyers[0], "还在吗", f"b{tag}", at)])
+        async with db.session() as session:
+            timer = await session.scalar(
+                select(Timer).where(
+                    Timer.kind == REPLY_DUE,
+                    Timer.subject == f"conversation:{conversation.id}",
+                    Timer.fired_at.is_(None),
+                    Timer.cancelled_at.is_(None),
+                )
+            )
+        assert timer is not None
+        return (timer.due_at - at).total_seconds()
+
+    try:
+        assert await deadline_of("1", AFTERNOON + timedelta(seconds=10)) == 120  # the default
+        assert await deadline_of("2", AFTERNOON + timedelta(seconds=20)) == 120  # from memory
+        async with db.session() as session:
+            await do_apply_policy(
+                session,
+                shop_id=shop.id,
+                policy=parse_policy("[reception]\nreply_seconds = 45\n"),
+                source="",
+                effective_from=AFTERNOON.date(),
+                actor="test",
+            )
+            await session.commit()
+        async with asyncio.timeout(10):
+            while (await anext(events)).kind != "policy.applied":
+                pass
+        assert await deadline_of("3", AFTERNOON + timedelta(seconds=30)) == 45
+    finally:
+        await events.aclose()

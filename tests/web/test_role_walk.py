@@ -475,6 +475,55 @@ async def _socket_frames(address: str, cookies: httpx.Cookies) -> list[dict[str,
         return refused.response.status_code
 
 
+SOCKET_SEND = next(p for p in PROBES if p.route == "/api/reception/conversations/{cid}/messages")
+
+
+async def _send_over_socket(address: str, cookies: httpx.Cookies, conversation: int) -> int:
+    """A reply sent as the workbench sends it over its socket, as an HTTP-like status:
+    200 for an ``ack``, an ``error`` frame's status, or the socket's refusal."""
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    client_id = f"walk-socket-{conversation}"
+    frame = {
+        "type": "send",
+        "conversation_id": conversation,
+        "text": "您好",
+        "client_id": client_id,
+    }
+    try:
+        async with connect(
+            f"ws://{address}/ws/workbench?after=0", additional_headers={"Cookie": cookie}
+        ) as ws:
+            await ws.send(json.dumps(frame))
+            async with asyncio.timeout(10):
+                while True:
+                    answer = json.loads(await ws.recv())
+                    if answer.get("client_id") == client_id:
+                        return 200 if answer["type"] == "ack" else int(answer["status"])
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else -1
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def _walk_socket_sends(walk: Walk, address: str, cookies: httpx.Cookies) -> None:
+    """The socket's replies hold to the same rules as ``POST …/messages``."""
+    for owner in SOCKET_SEND.owners:
+        ident = walk.world.objects[owner]["conversation"]
+        expected = walk.expect(SOCKET_SEND, owner)
+        before = await walk.snapshot("conversation", ident)
+        status = await _send_over_socket(address, cookies, ident)
+        where = f"a reply over the workbench socket at {owner}'s conversation"
+        if status >= 500 and status < 1000:
+            walk.problems.append(f"{walk.role}: {where} answered {status}")
+        elif expected == "allow":
+            if status in (401, 403, 404):
+                walk.problems.append(f"{walk.role}: {where} refused with {status}")
+        elif status not in REFUSALS[expected]:
+            walk.problems.append(f"{walk.role}: {where} answered {status}, expected a refusal")
+        elif await walk.snapshot("conversation", ident) != before:
+            walk.problems.append(f"{walk.role}: {where} was refused but changed something")
+
+
 @pytest.mark.parametrize("role", list(ROLES))
 async def test_each_role_reaches_only_what_is_theirs(
     role: str,
@@ -489,6 +538,7 @@ async def test_each_role_reaches_only_what_is_theirs(
     for probe in PROBES:
         await walk.probe(probe)
     await walk.read_everything()
+    await _walk_socket_sends(walk, address, client.cookies)
     frames = await _socket_frames(address, client.cookies)
     if role in ("auditor", "warehouse", "admin"):
         assert frames == 403

@@ -69,6 +69,7 @@ class ShopFeed:
         self.db = db
         self.broker = broker
         self.shop_id = shop_id
+        self.memo_key = (str(db.engine.url), shop_id)
         self.poll_seconds = poll_seconds
         self.last = 0
         self._inboxes: dict[str, set[Inbox]] = {}
@@ -93,7 +94,7 @@ class ShopFeed:
             raise
         finally:
             self._started.set()
-        memo.feed_started(self.shop_id)
+        memo.feed_started(self.memo_key)
         self._task = asyncio.create_task(self._run(), name=f"xiaoer-feed-{self.shop_id}")
 
     async def ready(self) -> None:
@@ -102,7 +103,7 @@ class ShopFeed:
             raise RuntimeError("the event feed could not start") from self._failed
 
     async def stop(self) -> None:
-        memo.feed_stopped(self.shop_id)
+        memo.feed_stopped(self.memo_key)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -133,7 +134,7 @@ class ShopFeed:
                 await self._read_database()
             except Exception:  # the database is away for a moment: try again later
                 log.exception("could not read the events of shop %s", self.shop_id)
-                memo.feed_started(self.shop_id)  # events may be missed meanwhile
+                memo.feed_started(self.memo_key)  # events may be missed meanwhile
                 await asyncio.sleep(1)
 
     async def _read_database(self) -> None:
@@ -147,7 +148,7 @@ class ShopFeed:
 
     def _deliver(self, item: EventData) -> None:
         self.last = item.seq
-        memo.event_seen(self.shop_id, item.kind)
+        memo.event_seen(self.memo_key, item.kind)
         for inbox in self._inboxes.get("", ()):
             inbox.put(item)
         if item.topic:

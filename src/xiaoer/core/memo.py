@@ -15,50 +15,54 @@ from __future__ import annotations
 
 from typing import Any
 
+# A shop of one database: the same id in another database (tests, two deployments in one
+# process) is another shop.
+Key = tuple[str, int]
+
 # Event kinds after which a shop's remembered values are read again.
 FORGET_AT = frozenset({"policy.applied", "autoreply.changed"})
 
-_generation: dict[int, int] = {}
-_values: dict[tuple[int, str], tuple[int, Any]] = {}
+_generation: dict[Key, int] = {}
+_values: dict[tuple[Key, str], tuple[int, Any]] = {}
 _MISSING = object()
 
 
-def feed_started(shop_id: int) -> None:
+def feed_started(shop: Key) -> None:
     """The shop's feed runs (again): what was remembered before may have changed since."""
-    _generation[shop_id] = _generation.get(shop_id, 0) + 1
+    _generation[shop] = _generation.get(shop, 0) + 1
 
 
-def feed_stopped(shop_id: int) -> None:
-    _generation.pop(shop_id, None)
-    for key in [k for k in _values if k[0] == shop_id]:
+def feed_stopped(shop: Key) -> None:
+    _generation.pop(shop, None)
+    for key in [k for k in _values if k[0] == shop]:
         del _values[key]
 
 
-def event_seen(shop_id: int, kind: str) -> None:
-    if kind in FORGET_AT and shop_id in _generation:
-        _generation[shop_id] += 1
+def event_seen(shop: Key, kind: str) -> None:
+    if kind in FORGET_AT and shop in _generation:
+        _generation[shop] += 1
 
 
-def generation(shop_id: int) -> int | None:
+def generation(shop: Key) -> int | None:
     """The shop's generation now, ``None`` when its events are not followed here."""
-    return _generation.get(shop_id)
+    return _generation.get(shop)
 
 
-def recall(shop_id: int, name: str) -> Any:
+def recall(shop: Key, name: str) -> Any:
     """The remembered value, or :data:`MISSING`."""
-    current = _generation.get(shop_id)
-    found = _values.get((shop_id, name))
+    current = _generation.get(shop)
+    found = _values.get((shop, name))
     if current is None or found is None or found[0] != current:
         return _MISSING
     return found[1]
 
 
-def remember(shop_id: int, name: str, value: Any, read_at: int | None) -> None:
+def remember(shop: Key, name: str, value: Any, read_at: int | None) -> None:
     """Keep ``value``, read while the shop's generation was ``read_at``."""
-    if read_at is not None and _generation.get(shop_id) == read_at:
+    if read_at is not None and _generation.get(shop) == read_at:
         if len(_values) > 10_000:
             _values.clear()
-        _values[(shop_id, name)] = (read_at, value)
+        _values[(shop, name)] = (read_at, value)
 
 
 MISSING = _MISSING

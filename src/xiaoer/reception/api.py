@@ -20,7 +20,9 @@ from xiaoer.core.events import EventData, last_seq
 from xiaoer.core.feed import follow
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.settings import Settings
+from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SESSION_ID_KEY, SessionDep, require_staff, session_max_age
+from xiaoer.http.inputs import loads as json_frame
 from xiaoer.http.params import Cursor, RowId
 from xiaoer.http.render import error_text
 from xiaoer.reception import workbench
@@ -36,10 +38,10 @@ from xiaoer.reception.service import (
     do_transfer,
 )
 from xiaoer.reception.sockets import run_socket
-from xiaoer.reception.writer import NotStored, chat_writer
+from xiaoer.reception.writer import NotStored, SessionEnded, chat_writer
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import WORKBENCH_ROLES, StaffAccount, is_leader
-from xiaoer.staff.sessions import live_session
+from xiaoer.staff.sessions import live_session, session_key
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/reception")
@@ -73,7 +75,7 @@ class CallIn(BaseModel):
     outcome: str = Field(max_length=32)
 
 
-def _refuse(request: Request, exc: ReceptionError) -> HTTPException:
+def _refuse(request: Request | WebSocket, exc: ReceptionError) -> HTTPException:
     message = error_text(request, exc)
     if isinstance(exc, NotStored):  # its batch failed: the workbench sends it again
         return HTTPException(503, message, headers={"Retry-After": "1"})
@@ -245,12 +247,13 @@ async def workbench_socket(websocket: WebSocket, after: Cursor = 0) -> None:
         await websocket.close(code=4403, reason="not allowed")
         return
     await websocket.accept()
+    websocket.state.staff = staff  # its error frames speak the account's language
     await websocket.send_json({"type": "hello", "after": after})
     viewer = Viewer(staff.id, staff.team, is_leader(staff))
 
     async def receive(websocket: WebSocket) -> None:
-        await _ignore_input_while_signed_in(
-            websocket, db, secret, max_age, settings.session_check_seconds, staff.id
+        await _read_while_signed_in(
+            websocket, db, secret, max_age, settings.session_check_seconds, staff
         )
 
     await socket_seen(db, staff.id)
@@ -270,23 +273,24 @@ async def _signed_in(db: Database, secret: str, max_age: timedelta) -> StaffAcco
         return live.account
 
 
-async def _ignore_input_while_signed_in(
+async def _read_while_signed_in(
     websocket: WebSocket,
     db: Database,
     secret: str,
     max_age: timedelta,
     every: float,
-    staff_id: int,
+    staff: StaffAccount,
 ) -> None:
-    """Read (and drop) what the client sends; close with 4401 once the session ends.
+    """Read what the client sends (replies, pings); close with 4401 once the session ends.
 
-    The session is checked every ``every`` seconds rather than when the client sends:
-    the workbench sends nothing but a ping now and then while the server pushes the
-    shop's conversations, so a check on sending would leave a signed-out or disabled
-    account's socket streaming. A periodic read by primary key bounds how long a
-    revoked session keeps receiving, at one small read per socket per period.
+    The session is checked every ``every`` seconds besides: the workbench may send
+    nothing but a ping now and then while the server pushes the shop's conversations,
+    so a check on sending alone would leave a signed-out or disabled account's socket
+    streaming. A periodic read by primary key bounds how long a revoked session keeps
+    receiving, at one small read per socket per period. A reply is checked against the
+    session in the transaction that stores it (``writer.ReplyJob.session_key``).
     """
-    reader = asyncio.create_task(_ignore_input(websocket))
+    reader = asyncio.create_task(_read_frames(websocket, db, secret, max_age, staff))
     try:
         while True:
             done, _ = await asyncio.wait({reader}, timeout=every)
@@ -296,14 +300,94 @@ async def _ignore_input_while_signed_in(
             if await _signed_in(db, secret, max_age) is None:
                 await websocket.close(code=4401, reason="signed out")
                 return
-            await socket_seen(db, staff_id)  # the page is open: presence holds
+            await socket_seen(db, staff.id)  # the page is open: presence holds
     finally:
         reader.cancel()
 
 
-async def _ignore_input(websocket: WebSocket) -> None:
-    while True:
-        await websocket.receive_text()  # the workbench acts over HTTP; pings are ignored
+MAX_FRAME_BYTES = 16 * 1024
+
+
+async def _read_frames(
+    websocket: WebSocket, db: Database, secret: str, max_age: timedelta, staff: StaffAccount
+) -> None:
+    """Pings are dropped; ``{"type": "send", "conversation_id", "text", "client_id",
+    "typing_ms"}`` is a reply, answered with an ``ack`` or an ``error`` frame naming its
+    client id, as ``POST …/messages`` answers (the workbench sends over HTTP when its
+    socket is down). Replies are handed over in the order they came."""
+    key = session_key(secret)
+    sending: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            if raw == "ping":
+                continue
+            task = asyncio.create_task(_reply_frame(websocket, db, key, max_age, staff, raw))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+    finally:
+        for task in sending:
+            task.cancel()
+
+
+async def _reply_frame(
+    websocket: WebSocket,
+    db: Database,
+    key: str,
+    max_age: timedelta,
+    staff: StaffAccount,
+    raw: str,
+) -> None:
+    client_id: Any = None
+    try:
+        if len(raw.encode()) > MAX_FRAME_BYTES:
+            raise ValueError(say("message too large: at most {limit} bytes", limit=MAX_FRAME_BYTES))
+        frame = json_frame(raw)
+        if not isinstance(frame, dict) or frame.get("type") != "send":
+            raise ValueError(say("expected a send frame with a text and a client id"))
+        client_id = frame.get("client_id")
+        body = SendIn.model_validate({k: frame.get(k) for k in ("text", "client_id", "typing_ms")})
+        conversation_id = frame.get("conversation_id")
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+            raise ValueError(say("the conversation id is a number"))
+    except ValueError as exc:  # pydantic's ValidationError is one too
+        message = error_text(websocket, say("bad frame: {why}", why=message_of(exc)))
+        await websocket.send_json({"type": "error", "client_id": client_id, "message": message})
+        return
+    try:
+        posted = await chat_writer(db).agent_reply(
+            agent=staff,
+            conversation_id=conversation_id,
+            text=body.text,
+            client_id=body.client_id,
+            typing_ms=body.typing_ms,
+            session_key=key,
+            session_max_age=max_age,
+        )
+    except SessionEnded:
+        await websocket.close(code=4401, reason="signed out")
+        return
+    except ReceptionError as exc:
+        refused = _refuse(websocket, exc)
+        detail = refused.detail if isinstance(refused.detail, dict) else {"message": refused.detail}
+        await websocket.send_json(
+            {
+                "type": "error",
+                "client_id": client_id,
+                "status": refused.status_code,
+                "retry": refused.status_code == 503,
+                **detail,
+            }
+        )
+        return
+    await websocket.send_json(
+        {
+            "type": "ack",
+            "client_id": client_id,
+            "message_ids": [m.id for m in posted.messages],
+            "duplicate": posted.duplicate,
+        }
+    )
 
 
 def event_frame(event: EventData) -> str:

@@ -70,6 +70,7 @@ from xiaoer.reception.service import (
 )
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount, is_leader
+from xiaoer.staff.sessions import live_accounts
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ class NotStored(ReceptionError):
     """The batch holding the message could not be stored; the client sends it again."""
 
 
+class SessionEnded(ReceptionError):
+    """The staff session a reply came with no longer stands (signed out, disabled)."""
+
+
 @dataclass(eq=False)
 class BuyerJob:
     shop: Shop
@@ -129,6 +134,10 @@ class ReplyJob:
     at: datetime
     result: Posted | None = None
     error: BaseException | None = None
+    # A reply from a socket names its staff session (``sessions.session_key``): checked
+    # in the batch's own transaction, and the account read there acts (as a request's).
+    session_key: str | None = None
+    session_max_age: timedelta | None = None
 
     @property
     def key(self) -> str | None:
@@ -138,26 +147,31 @@ class ReplyJob:
 Job = BuyerJob | ReplyJob
 
 
+def _memo_key(session: AsyncSession, shop_id: int) -> memo.Key:
+    return (str(session.get_bind().engine.url), shop_id)
+
+
 async def _remembered_policy(session: AsyncSession, shop_id: int, day: date) -> Policy:
-    name = f"policy:{day.isoformat()}"
-    found = memo.recall(shop_id, name)
+    name, key = f"policy:{day.isoformat()}", _memo_key(session, shop_id)
+    found = memo.recall(key, name)
     if found is memo.MISSING:
-        read_at = memo.generation(shop_id)
+        read_at = memo.generation(key)
         found = await policy_on(session, shop_id, day)
-        memo.remember(shop_id, name, found, read_at)
+        memo.remember(key, name, found, read_at)
     assert isinstance(found, Policy)
     return found
 
 
 async def _remembered_replies(session: AsyncSession, shop_id: int) -> list[AutoReply]:
-    found = memo.recall(shop_id, "auto_replies")
+    key = _memo_key(session, shop_id)
+    found = memo.recall(key, "auto_replies")
     if found is memo.MISSING:
-        read_at = memo.generation(shop_id)
+        read_at = memo.generation(key)
         found = [  # copies that belong to no session: read by many batches
             AutoReply(shop_id=shop_id, kind=r.kind, keywords=list(r.keywords), text=r.text)
             for r in await autoreply.auto_replies(session, shop_id)
         ]
-        memo.remember(shop_id, "auto_replies", found, read_at)
+        memo.remember(key, "auto_replies", found, read_at)
     assert isinstance(found, list)
     return found
 
@@ -240,6 +254,7 @@ class _Batch:
             self.by_id[conversation.id] = conversation
             if conversation.status != ConversationStatus.closed.value:
                 self.open_of[conversation.customer_id] = conversation  # the newest wins
+        await self._check_sessions()
         keyed: dict[int, set[str]] = {}
         for job in self.jobs:
             if job.key:
@@ -251,6 +266,23 @@ class _Batch:
                 )
             )
             self.resends |= {(shop_id, str(key)) for key in found}
+
+    async def _check_sessions(self) -> None:
+        """Replies that name a staff session: the session must stand now, and the
+        account as it is now acts."""
+        named = [j for j in self.jobs if isinstance(j, ReplyJob) and j.session_key]
+        if not named:
+            return
+        max_age = min(j.session_max_age or timedelta(days=1) for j in named)
+        live = await live_accounts(
+            self.session, {j.session_key for j in named if j.session_key}, max_age=max_age
+        )
+        for job in named:
+            account = live.get(job.session_key or "")
+            if account is None:
+                job.error = SessionEnded(say("sign in again"))
+            else:
+                job.agent = account
 
     @staticmethod
     def _shop_of(job: Job) -> int:
@@ -268,6 +300,8 @@ class _Batch:
 
     async def run(self) -> None:
         for job in self.jobs:
+            if job.error is not None:  # refused before anything was stored
+                continue
             try:
                 if self._seen(job):  # a resend: the service answers with the stored one
                     done = False
@@ -608,10 +642,13 @@ class ChatWriter:
         client_id: str | None = None,
         typing_ms: int | None = None,
         now: datetime | None = None,
+        session_key: str | None = None,
+        session_max_age: timedelta | None = None,
     ) -> Posted:
         cleaned = check_text(text)
         check_client_id(client_id)
         job = ReplyJob(agent, conversation_id, cleaned, client_id, typing_ms, now or utcnow())
+        job.session_key, job.session_max_age = session_key, session_max_age
         return await self._submit(job)
 
     async def _submit(self, job: Job) -> Posted:

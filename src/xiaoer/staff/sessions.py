@@ -94,6 +94,26 @@ async def live_session(
     return LiveSession(account, touched)
 
 
+async def live_accounts(
+    session: AsyncSession, keys: set[str], *, max_age: timedelta, now: datetime | None = None
+) -> dict[str, StaffAccount]:
+    """The accounts of the sessions (by :func:`session_key`) that stand, as
+    :func:`live_session` judges each: one read for many (the chat writer's batch)."""
+    if not keys:
+        return {}
+    moment = now or utcnow()
+    rows = await session.execute(
+        select(StaffSession.id, StaffSession.created_at, StaffAccount)
+        .join(StaffAccount, StaffAccount.id == StaffSession.staff_id)
+        .where(StaffSession.id.in_(sorted(keys)), StaffSession.revoked_at.is_(None))
+    )
+    return {
+        key: account
+        for key, created_at, account in rows
+        if as_utc(created_at) > moment - max_age and account.active
+    }
+
+
 async def do_end_session(session: AsyncSession, secret: str, now: datetime | None = None) -> None:
     """Sign-out: the session's cookie, wherever a copy of it is, works no more."""
     await session.execute(

@@ -114,7 +114,8 @@
     if (!response.ok) {
       const detail = data && data.detail;
       const message = detail && detail.message ? detail.message : detailText(detail);
-      throw new ApiError(message || response.statusText, false, detail);
+      // 503: busy, or the batch holding it was not stored: the same request again later
+      throw new ApiError(message || response.statusText, response.status === 503, detail);
     }
     return data;
   }
@@ -122,6 +123,41 @@
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** Network failures are retried with the same body (the client id makes a resend harmless). */
+  const SOCKET_ANSWER_MS = 8000;
+  const awaited = new Map(); // client id → what waits for the socket's answer to a reply
+
+  function sendOverSocket(conversationId, reply) {
+    return new Promise((resolve, reject) => {
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        reject(new ApiError(js("network"), true));
+        return;
+      }
+      const timer = setTimeout(() => {
+        awaited.delete(reply.client_id);
+        reject(new ApiError(js("network"), true));
+      }, SOCKET_ANSWER_MS);
+      awaited.set(reply.client_id, { resolve, reject, timer });
+      socket.send(JSON.stringify({ type: "send", conversation_id: conversationId, ...reply }));
+    });
+  }
+
+  function answerArrived(frame) {
+    const waiting = awaited.get(frame.client_id);
+    if (!waiting) return;
+    awaited.delete(frame.client_id);
+    clearTimeout(waiting.timer);
+    if (frame.type === "ack") waiting.resolve(frame);
+    else waiting.reject(new ApiError(frame.message || "", Boolean(frame.retry), frame));
+  }
+
+  function socketLost() {
+    for (const waiting of awaited.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new ApiError(js("network"), true));
+    }
+    awaited.clear();
+  }
+
   async function postPatiently(path, body) {
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -826,10 +862,12 @@
     messages.scrollTop = messages.scrollHeight;
     S.pending.set(clientId, bubble);
     try {
-      const result = await postPatiently(`/api/reception/conversations/${id}/messages`, {
-        text: body,
-        client_id: clientId,
-        typing_ms: typingMs,
+      const reply = { text: body, client_id: clientId, typing_ms: typingMs };
+      // Over the live socket when it is open (the cheapest way for the server); over HTTP
+      // when it is not or gives no answer in time. A reply sent twice is stored once.
+      const result = await sendOverSocket(id, reply).catch((error) => {
+        if (!error.network) throw error;
+        return postPatiently(`/api/reception/conversations/${id}/messages`, reply);
       });
       for (const messageId of result.message_ids) S.sentIds.set(messageId, clientId);
       if (result.message_ids.some((m) => S.shown.has(m))) {
@@ -1275,6 +1313,8 @@
         backoff = 1000;
         if (lostAt !== null) refreshSoon(0);
         lostAt = null;
+      } else if ((frame.type === "ack" || frame.type === "error") && frame.client_id) {
+        answerArrived(frame);
       } else if (frame.type === "event" && frame.seq > S.after) {
         S.after = frame.seq;
         try {
@@ -1286,6 +1326,7 @@
     });
     socket.addEventListener("close", (event) => {
       socket = null;
+      socketLost();
       if (lostAt === null) lostAt = Date.now();
       setLink("lost");
       if (event.code === 4401) {
