@@ -93,6 +93,17 @@ def _check_secure(settings: Settings, host: str) -> None:
         raise _fail(str(exc)) from exc
 
 
+def _log_config() -> dict[str, Any]:
+    """Uvicorn's logging, and xiaoer's own lines (the chat writer's tally, say) beside it."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["xiaoer"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
@@ -103,7 +114,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # them itself), not from every local peer as Uvicorn would by default.
     if workers == 1:
         application = create_app(settings)
-        uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False)
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=_log_config(),
+            proxy_headers=False,
+        )
         return
     if not settings.redis_url:
         raise _fail(
@@ -119,6 +137,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        log_config=_log_config(),
         proxy_headers=False,
     )
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -619,6 +620,7 @@ class ChatWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.batches = 0  # how many transactions, for the benchmarks
+        self._tally = _Tally()
 
     async def buyer_message(
         self,
@@ -680,6 +682,7 @@ class ChatWriter:
 
     async def _write(self, batch: list[tuple[Job, asyncio.Future[Posted]]]) -> None:
         jobs = [job for job, _ in batch]
+        started = time.perf_counter()
         try:
             async with self.db.session() as session:
                 await write_batch(session, jobs)
@@ -695,6 +698,7 @@ class ChatWriter:
             return
         finally:
             self.batches += 1
+            self._tally.add(len(jobs), time.perf_counter() - started)
         for job, future in batch:
             if future.done():
                 continue
@@ -720,6 +724,37 @@ class ChatWriter:
             if not future.done():
                 future.set_exception(NotStored(say("the server is stopping; send it again")))
         self._queue.clear()
+
+
+class _Tally:
+    """What the writer did lately, logged now and then: how a busy day is going."""
+
+    EVERY = 10.0
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.since = time.monotonic()
+        self.batches = self.messages = 0
+        self.seconds = self.slowest = 0.0
+
+    def add(self, messages: int, seconds: float) -> None:
+        self.batches += 1
+        self.messages += messages
+        self.seconds += seconds
+        self.slowest = max(self.slowest, seconds)
+        if time.monotonic() - self.since >= self.EVERY:
+            log.info(
+                "chat writer: %d messages in %d batches (%.1f a batch), %.1f ms a batch, "
+                "the slowest %.1f ms",
+                self.messages,
+                self.batches,
+                self.messages / self.batches,
+                self.seconds * 1000 / self.batches,
+                self.slowest * 1000,
+            )
+            self._reset()
 
 
 _writers: dict[Database, ChatWriter] = {}
