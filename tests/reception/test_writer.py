@@ -34,10 +34,13 @@ from xiaoer.reception.writer import (
     ChatWriter,
     NotStored,
     ReplyJob,
+    SessionEnded,
     write_batch,
 )
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.service import do_set_active
+from xiaoer.staff.sessions import do_end_session, do_start_session, session_key
 
 
 def _note_into(statements: list[str]) -> Any:
@@ -396,3 +399,46 @@ async def test_a_new_policy_reaches_the_writer_through_the_shops_events(
         assert await deadline_of("3", AFTERNOON + timedelta(seconds=30)) == 45
     finally:
         await events.aclose()
+
+
+async def test_a_reply_naming_a_session_that_ended_is_refused_and_stores_nothing(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent
+) -> None:
+    """Replies from the socket name their staff session; it is checked in the batch's own
+    transaction, with the account as it is then (signed out, disabled: refused)."""
+    agent, buyers, conversations = await _setup(db, shop, make_buyer, make_agent, 2)
+    first, second = (conversations[b.id] for b in buyers)
+    async with db.session() as session:
+        account = await session.get(StaffAccount, agent.id)
+        assert account is not None
+        live = await do_start_session(session, account, address="127.0.0.1", user_agent="t")
+        ended = await do_start_session(session, account, address="127.0.0.1", user_agent="t")
+        await do_end_session(session, ended)
+        await session.commit()
+    day = timedelta(days=1)
+    t = AFTERNOON + timedelta(seconds=5)
+    jobs = [
+        ReplyJob(agent, first.id, "在的", "s1", None, t, session_key=session_key(live)),
+        ReplyJob(agent, second.id, "您好", "s2", None, t, session_key=session_key(ended)),
+    ]
+    for job in jobs:
+        job.session_max_age = day
+    async with db.session() as session:
+        await write_batch(session, jobs)
+        await session.commit()
+    assert jobs[0].error is None and jobs[0].result is not None
+    assert isinstance(jobs[1].error, SessionEnded)
+    async with db.session() as session:
+        account = await session.get(StaffAccount, agent.id)
+        assert account is not None
+        await do_set_active(session, account, False, actor="admin")
+        await session.commit()
+    later = ReplyJob(agent, first.id, "还在吗", "s3", None, t, session_key=session_key(live))
+    later.session_max_age = day
+    async with db.session() as session:
+        await write_batch(session, [later])
+        await session.commit()
+    assert isinstance(later.error, SessionEnded)
+    async with db.session() as session:
+        texts = set(await session.scalars(select(Message.text).where(Message.sender == "agent")))
+    assert "在的" in texts and "您好" not in texts and "还在吗" not in texts
