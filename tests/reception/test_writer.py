@@ -133,19 +133,18 @@ async def test_a_batch_costs_the_same_statements_for_one_message_as_for_sixty(
     finally:
         await workbench.aclose()
     # Replies: conversations, resends, deadlines cancelled, messages, conversations'
-    # counters, rounds read, rounds answered, agents' activity, events.
+    # counters, rounds read, rounds answered, agents' activity, the event counters, events.
     # Buyer messages: conversations, resends, messages, conversations' counters, rounds,
-    # deadlines, events. On SQLite, which cannot give a multi-row insert's ids in order,
-    # each message and each round is an insert of its own, and the counters that number
-    # events are a statement for the shop and one for each buyer.
+    # deadlines, the event counters, events. On SQLite, which cannot give a multi-row
+    # insert's ids in order, each message and each round is an insert of its own.
     if on_postgres:
-        assert (len(one), len(many)) == (9, 9), many
-        assert len(buyers_many) == 7, buyers_many
-        assert len(buyers_one) <= 8, buyers_one  # the shop's replies may be read once more
+        assert (len(one), len(many)) == (10, 10), many
+        assert len(buyers_many) == 8, buyers_many
+        assert len(buyers_one) <= 9, buyers_one  # the shop's replies may be read once more
     else:
-        assert (len(one), len(many)) == (11, 11 + 57 * 2), many
-        assert len(buyers_many) == 9 + 58 * 3, buyers_many
-        assert len(buyers_one) <= 10, buyers_one
+        assert (len(one), len(many)) == (10, 10 + 57), many
+        assert len(buyers_many) == 8 + 58 * 2, buyers_many
+        assert len(buyers_one) <= 9, buyers_one
 
     async with db.session() as session:
         rounds = await session.scalar(

@@ -41,7 +41,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from xiaoer.core import memo
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.events import record_event
+from xiaoer.core.events import number_at_once, record_event
 from xiaoer.core.hooks import cancelled_by_reply, waiting_timers
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -604,6 +604,7 @@ async def write_batch(session: AsyncSession, jobs: Sequence[Job]) -> None:
     batch = _Batch(session, jobs)
     await batch.load()
     await batch.run()
+    number_at_once(session)  # the caller's commit follows at once
 
 
 class ChatWriter:
