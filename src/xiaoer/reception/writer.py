@@ -68,6 +68,7 @@ from xiaoer.reception.service import (
     conversation_json,
     do_receive_buyer_message,
     do_send_agent_message,
+    message_json,
 )
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount, is_leader
@@ -491,15 +492,7 @@ class _Batch:
         ):
             stored = Message(id=message_id, **row)
             agent_name = job.agent.name if isinstance(job, ReplyJob) else ""
-            payload = {
-                "id": message_id,
-                "conversation_id": conversation.id,
-                "sender": row["sender"],
-                "agent_name": agent_name,
-                "text": row["text"],
-                "created_at": row["created_at"].isoformat(),
-                "conversation": shown,
-            }
+            payload = {**message_json(stored, agent_name), "conversation": shown}
             await record_event(
                 session,
                 conversation.shop_id,
