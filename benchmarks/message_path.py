@@ -57,6 +57,31 @@ class Statements:
         shape = re.sub(r"\s+", " ", statement)[:90]
         self.shapes[shape] += 1
 
+    def driver_query(self, query: Any) -> None:
+        """A statement sent on asyncpg's connection itself (the chat writer's on
+        PostgreSQL); not the transaction's BEGIN/COMMIT, which the engine's count leaves
+        out too, nor the driver's catalogue reads on a connection's first use of a type."""
+        text = re.sub(r"\s+", " ", query.query).strip()
+        if text.split(";")[0] in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+            return
+        if "typeinfo_tree" in text or "set_config('jit'" in text:
+            return
+        self.count += 1
+        self.shapes["(driver) " + text[:80]] += 1
+
+    def watch(self, engine: Any) -> None:
+        """Count the engine's statements, and those sent on its connections' driver."""
+        event.listen(engine, "before_cursor_execute", self)
+        watched: set[int] = set()
+
+        def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            driver = record.driver_connection
+            if hasattr(driver, "add_query_logger") and id(driver) not in watched:
+                watched.add(id(driver))
+                driver.add_query_logger(self.driver_query)
+
+        event.listen(engine, "checkout", checkout)
+
 
 async def _admin(url: str, sql: str) -> None:
     import asyncpg
@@ -105,7 +130,7 @@ async def _measure(db: Database, options: argparse.Namespace) -> dict[str, Any]:
         await session.commit()
 
     counter = Statements()
-    event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
+    counter.watch(db.engine.sync_engine)
     figures: dict[str, dict[str, list[float]]] = {}
     shapes: dict[str, Counter[str]] = {}
 

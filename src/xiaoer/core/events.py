@@ -18,14 +18,15 @@ the events. Followers are in :mod:`xiaoer.core.feed`.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -35,6 +36,8 @@ from xiaoer.core.event_kinds import audience_of
 from xiaoer.core.models import Event, EventCounter
 
 PENDING_KEY = "xiaoer.pending_events"
+STORED_KEY = "xiaoer.stored_event_shops"  # stored by store_now, told after the commit
+_events = cast(Table, Event.__table__)
 DRAFT_SEQUENCE = "event_draft_seq"  # provisional numbers, PostgreSQL (migration 0003)
 
 
@@ -107,20 +110,53 @@ def pending_events(session: AsyncSession | Session) -> list[PendingEvent]:
     return pending
 
 
+# PostgreSQL: one statement text for any number of topics (arrays as parameters), so
+# it is compiled and prepared once; a multi-row VALUES is compiled anew for each count.
+_BUMP = """
+    INSERT INTO event_counter (shop_id, topic, last_seq)
+    SELECT {shop}, t.topic, t.n
+    FROM unnest(CAST({topics} AS varchar[]), CAST({counts} AS bigint[]))
+        WITH ORDINALITY AS t(topic, n, place)
+    ORDER BY t.place
+    ON CONFLICT (shop_id, topic)
+        DO UPDATE SET last_seq = event_counter.last_seq + excluded.last_seq
+    RETURNING topic, last_seq
+"""
+_BUMP_POSTGRES = text(_BUMP.format(shop=":shop_id", topics=":topics", counts=":counts"))
+_BUMP_DRIVER = _BUMP.format(shop="$1::integer", topics="$2", counts="$3")
+_INSERT_DRIVER = """
+    INSERT INTO event (shop_id, seq, topic, topic_seq, kind, payload, created_at)
+    SELECT $1::integer, e.seq, e.topic, e.topic_seq, e.kind, CAST(e.payload AS json), e.created_at
+    FROM unnest($2::bigint[], $3::varchar[], $4::bigint[], $5::varchar[], $6::text[],
+                $7::timestamptz[]) AS e(seq, topic, topic_seq, kind, payload, created_at)
+"""
+
+
 def _bump_counters(session: Session, shop_id: int, counts: dict[str, int]) -> dict[str, int]:
     """Add ``counts[topic]`` to each counter row (created at it) with one statement; the
     new values. The shop's own counter (topic ``""``) first: every writer takes it first,
     so two never wait for each other in turn."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    upsert = postgresql.insert if postgres else sqlite.insert
-    stmt = upsert(EventCounter).values(
-        [{"shop_id": shop_id, "topic": t, "last_seq": n} for t, n in sorted(counts.items())]
-    )
-    bumped = stmt.on_conflict_do_update(
-        index_elements=[EventCounter.shop_id, EventCounter.topic],
-        set_={"last_seq": EventCounter.last_seq + stmt.excluded.last_seq},
-    ).returning(EventCounter.topic, EventCounter.last_seq)
-    return {str(topic): int(last) for topic, last in session.execute(bumped)}
+    ordered = sorted(counts.items())
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(
+            _BUMP_POSTGRES,
+            {
+                "shop_id": shop_id,
+                "topics": [t for t, _ in ordered],
+                "counts": [n for _, n in ordered],
+            },
+        )
+    else:
+        stmt = sqlite.insert(EventCounter).values(
+            [{"shop_id": shop_id, "topic": t, "last_seq": n} for t, n in ordered]
+        )
+        found = session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[EventCounter.shop_id, EventCounter.topic],
+                set_={"last_seq": EventCounter.last_seq + stmt.excluded.last_seq},
+            ).returning(EventCounter.topic, EventCounter.last_seq)
+        )
+    return {str(topic): int(last) for topic, last in found}
 
 
 def number_at_once(session: AsyncSession) -> None:
@@ -188,28 +224,71 @@ def _topic_places(items: list[PendingEvent]) -> tuple[Counter[str], list[int]]:
     return counts, places
 
 
+def _numbers(
+    items: list[PendingEvent], places: list[int], counts: Counter[str], last: dict[str, int]
+) -> list[tuple[int, int]]:
+    """Each event's (seq, topic_seq), from the counters' values after they were bumped."""
+    seq = last[""] - len(items)
+    topic_base = {topic: last[topic] - n for topic, n in counts.items()}
+    numbers = []
+    for item, place in zip(items, places, strict=True):
+        seq += 1
+        numbers.append((seq, topic_base[item.topic] + place if item.topic else 0))
+    return numbers
+
+
 def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
     """Number with one statement for all the counters, then insert."""
     counts, places = _topic_places(items)
     last = _bump_counters(session, shop_id, {"": len(items), **counts})
-    seq = last[""] - len(items)
-    topic_base = {topic: last[topic] - n for topic, n in counts.items()}
-    rows: list[dict[str, Any]] = []
-    for item, place in zip(items, places, strict=True):
-        seq += 1
-        topic_seq = topic_base[item.topic] + place if item.topic else 0
-        rows.append(
-            {
-                "shop_id": shop_id,
-                "seq": seq,
-                "topic": item.topic,
-                "topic_seq": topic_seq,
-                "kind": item.kind,
-                "payload": item.payload,
-                "created_at": item.created_at,
-            }
+    rows = [
+        {
+            "shop_id": shop_id,
+            "seq": seq,
+            "topic": item.topic,
+            "topic_seq": topic_seq,
+            "kind": item.kind,
+            "payload": item.payload,
+            "created_at": item.created_at,
+        }
+        for item, (seq, topic_seq) in zip(items, _numbers(items, places, counts, last), strict=True)
+    ]
+    session.execute(insert(_events), rows)  # Core: no ORM bulk bookkeeping per row
+
+
+async def store_now(session: AsyncSession, driver: Any) -> None:
+    """PostgreSQL: number and store the transaction's events now, with two statements
+    a shop on the driver's connection (``driver``, in the session's transaction), for a
+    caller that commits at once (the chat writer's batch): the shop's counter is locked
+    from here to the commit. The events are told after the commit as any others."""
+    pending = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    await session.flush()  # row locks of the unit of work first, the counter last
+    by_shop: dict[int, list[PendingEvent]] = {}
+    for item in pending:
+        by_shop.setdefault(item.shop_id, []).append(item)
+    for shop_id in sorted(by_shop):  # one order for every writer: no deadlocks
+        items = by_shop[shop_id]
+        counts, places = _topic_places(items)
+        ordered = sorted({"": len(items), **counts}.items())
+        found = await driver.fetch(
+            _BUMP_DRIVER, shop_id, [t for t, _ in ordered], [n for _, n in ordered]
         )
-    session.execute(insert(Event), rows)
+        numbers = _numbers(items, places, counts, {str(t): int(n) for t, n in found})
+        await driver.execute(
+            _INSERT_DRIVER,
+            shop_id,
+            [seq for seq, _ in numbers],
+            [item.topic for item in items],
+            [topic_seq for _, topic_seq in numbers],
+            [item.kind for item in items],
+            [json.dumps(item.payload) for item in items],
+            [item.created_at for item in items],
+        )
+    stored: set[int] = session.info.setdefault(STORED_KEY, set())
+    stored |= set(by_shop)
+    session.info[PENDING_KEY] = []
 
 
 def _store_drafts(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
@@ -249,8 +328,10 @@ def _publish_after_commit(session: Session) -> None:
         return
     session.info.pop(MARKS_KEY, None)
     pending: list[PendingEvent] | None = session.info.pop(PENDING_KEY, None)
-    if pending:
-        get_broker().notify({item.shop_id for item in pending})
+    shops: set[int] = session.info.pop(STORED_KEY, set())
+    shops |= {item.shop_id for item in pending or ()}
+    if shops:
+        get_broker().notify(shops)
 
 
 @sa_event.listens_for(Session, "after_rollback")
@@ -258,6 +339,7 @@ def _drop_after_rollback(session: Session) -> None:
     nested = session.get_nested_transaction()
     if nested is None:
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(STORED_KEY, None)
         session.info.pop(MARKS_KEY, None)
         return
     # A savepoint rolled back: forget only the events recorded inside it.

@@ -56,6 +56,18 @@ async def template_values(
     position: int | None = None,
 ) -> dict[str, str]:
     activities = await current_activities(session, shop.id, now)
+    return values_of(shop, activities, agent_name=agent_name, buyer=buyer, position=position)
+
+
+def values_of(
+    shop: Shop,
+    activities: list[str],
+    *,
+    agent_name: str | None = None,
+    buyer: str = "",
+    position: int | None = None,
+) -> dict[str, str]:
+    """The variables a reply template may use, from what they are made of."""
     return {
         "shop": shop.name,
         "agent": agent_name or NO_AGENT,

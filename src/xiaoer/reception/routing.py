@@ -73,14 +73,22 @@ async def choose_agent(
     if not agents:
         return None
     load = await active_counts(session, conversation.shop_id)
-    free = [a for a in agents if load.get(a.id, 0) < cap]
-    if not free:
+    if all(load.get(a.id, 0) >= cap for a in agents):
         return None
-    before = await previous_agent(session, conversation)
+    return pick_agent(agents, load, cap, await previous_agent(session, conversation))
+
+
+def pick_agent(
+    agents: list[StaffAccount], load: dict[int, int], cap: int, before: int | None
+) -> StaffAccount | None:
+    """Of the online ``agents``, the one a new conversation goes to: the agent who served
+    the buyer ``before`` while under the ``cap``, else the least loaded (``load``: active
+    conversations by agent), the lower id on a tie; ``None`` when all are at the cap."""
+    free = [a for a in agents if load.get(a.id, 0) < cap]
     for agent in free:
         if agent.id == before:
             return agent
-    return min(free, key=lambda a: (load.get(a.id, 0), a.id))
+    return min(free, key=lambda a: (load.get(a.id, 0), a.id), default=None)
 
 
 async def do_assign(

@@ -29,6 +29,7 @@ from xiaoer.reception.access import check_may_act, load_conversation
 from xiaoer.reception.errors import NeedsApproval, NotAllowed, ReceptionError
 from xiaoer.reception.models import (
     AgentPresence,
+    AutoReply,
     AutoReplyKind,
     Channel,
     Conversation,
@@ -350,27 +351,14 @@ async def _auto_replies(
     now: datetime,
 ) -> list[Message]:
     rules = await autoreply.auto_replies(session, shop.id)
-    chosen: list[tuple[AutoReplyKind, str]] = []
+    queued = conversation.status == ConversationStatus.queued.value
+    in_hours = autoreply.in_service_hours(policy, shop, now)
     position = None
-    if new:
-        queued = conversation.status == ConversationStatus.queued.value
-        if queued and not autoreply.in_service_hours(policy, shop, now):
-            # Nobody on duty: say so. An agent online after hours gets the usual welcome.
-            rule = autoreply.first_of(rules, AutoReplyKind.offline)
-            if rule:
-                chosen.append((AutoReplyKind.offline, rule.text))
-        else:
-            rule = autoreply.first_of(rules, AutoReplyKind.welcome)
-            if rule:
-                chosen.append((AutoReplyKind.welcome, rule.text))
-            if queued:
-                position = await routing.queue_position(session, conversation)
-                busy = autoreply.first_of(rules, AutoReplyKind.busy)
-                if busy and position >= policy.reception.busy_queue_length:
-                    chosen.append((AutoReplyKind.busy, busy.text))
-    keyword = autoreply.keyword_reply(rules, text)
-    if keyword is not None:
-        chosen.append((AutoReplyKind.keyword, keyword.text))
+    if new and queued and in_hours:  # its place in the queue, for the templates
+        position = await routing.queue_position(session, conversation)
+    chosen = automatic_answers(
+        rules, policy, text, new=new, queued=queued, in_hours=in_hours, position=position
+    )
     if not chosen:
         return []
     values = await autoreply.template_values(
@@ -381,9 +369,53 @@ async def _auto_replies(
         buyer=customer.nick,
         position=position,
     )
+    return [
+        await _add_message(session, conversation, Sender.auto, text, now, meta=meta)
+        for text, meta in composed(chosen, values)
+    ]
+
+
+def automatic_answers(
+    rules: list[AutoReply],
+    policy: Policy,
+    text: str,
+    *,
+    new: bool,
+    queued: bool,
+    in_hours: bool,
+    position: int | None,
+) -> list[tuple[AutoReplyKind, str]]:
+    """The automatic replies a buyer message is due, as (kind, template): a new
+    conversation's greeting (the welcome; the offline notice when it waits in the queue
+    out of service hours; the busy notice at queue ``position`` from the policy's
+    length), then the keyword reply its text asks for."""
+    chosen: list[tuple[AutoReplyKind, str]] = []
+    if new:
+        if queued and not in_hours:
+            # Nobody on duty: say so. An agent online after hours gets the usual welcome.
+            rule = autoreply.first_of(rules, AutoReplyKind.offline)
+            if rule:
+                chosen.append((AutoReplyKind.offline, rule.text))
+        else:
+            rule = autoreply.first_of(rules, AutoReplyKind.welcome)
+            if rule:
+                chosen.append((AutoReplyKind.welcome, rule.text))
+            busy = autoreply.first_of(rules, AutoReplyKind.busy)
+            if queued and busy and position and position >= policy.reception.busy_queue_length:
+                chosen.append((AutoReplyKind.busy, busy.text))
+    keyword = autoreply.keyword_reply(rules, text)
+    if keyword is not None:
+        chosen.append((AutoReplyKind.keyword, keyword.text))
+    return chosen
+
+
+def composed(
+    chosen: list[tuple[AutoReplyKind, str]], values: dict[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The replies' texts, filled in, with their ``meta``: a greeting and the answer to
+    the first message, both due now, are one message: the buyer reads one reply, and it
+    counts as the answer (``meta.auto`` = keyword)."""
     messages = [(kind, fill(template, values), {"auto": kind.value}) for kind, template in chosen]
-    # A greeting and the answer to the first message, both due now, are one message: the
-    # buyer reads one reply, and it counts as the answer (``meta.auto`` = keyword).
     if (
         len(messages) >= 2
         and messages[0][0] in (AutoReplyKind.welcome, AutoReplyKind.offline)
@@ -396,10 +428,7 @@ async def _auto_replies(
             {**answer[2], "greeting": greeting[0].value},
         )
         messages = [merged, *messages[1:-1]]
-    return [
-        await _add_message(session, conversation, Sender.auto, text, now, meta=meta)
-        for _, text, meta in messages
-    ]
+    return [(text, meta) for _, text, meta in messages]
 
 
 async def do_add_automatic_reply(

@@ -41,7 +41,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from xiaoer.core import memo
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.events import number_at_once, record_event
+from xiaoer.core.events import number_at_once, record_event, store_now
 from xiaoer.core.hooks import cancelled_by_reply, waiting_timers
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -49,7 +49,7 @@ from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.texts import say
 from xiaoer.core.timers import TimerPlan, cancel_timers, insert_timers
 from xiaoer.customers.models import Customer
-from xiaoer.reception import autoreply, sla
+from xiaoer.reception import autoreply, sla, writer_pg
 from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.reception.models import (
     AgentPresence,
@@ -98,6 +98,107 @@ _ANSWER_ROUND = (
     .values({name: bindparam(name) for name in ("agent_id", "answered_at", "seconds")})
     .values(capped_seconds=bindparam("capped_seconds"))
 )
+
+
+class _CoreStatements:
+    """The batch's statements through the session (SQLite; any database)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def stored_keys(self, shop_id: int, keys: set[str]) -> set[str]:
+        found = await self.session.scalars(
+            select(Message.dedupe_key).where(
+                Message.shop_id == shop_id, Message.dedupe_key.in_(sorted(keys))
+            )
+        )
+        return {str(key) for key in found}
+
+    async def cancel_timers(
+        self, shop_id: int, kinds: Sequence[str], subjects: set[str], now: datetime
+    ) -> None:
+        await cancel_timers(self.session, shop_id=shop_id, kinds=kinds, subjects=subjects, now=now)
+
+    async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
+        found = await self.session.scalars(
+            insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+        )
+        return [int(i) for i in found]
+
+    async def update_conversations(self, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(_UPDATE_CONVERSATION, rows)
+
+    async def open_rounds(self, ids: list[int]) -> dict[int, tuple[int, datetime]]:
+        found = await self.session.execute(
+            select(_rounds.c.id, _rounds.c.conversation_id, _rounds.c.started_at).where(
+                _rounds.c.conversation_id.in_(ids), _rounds.c.capped_seconds.is_(None)
+            )
+        )
+        return {int(c): (int(i), started) for i, c, started in found}
+
+    async def answer_rounds(self, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(_ANSWER_ROUND, rows)
+
+    async def insert_rounds(self, rows: list[dict[str, Any]]) -> list[int]:
+        found = await self.session.scalars(
+            insert(ResponseRound).returning(ResponseRound.id, sort_by_parameter_order=True),
+            rows,
+        )
+        return [int(i) for i in found]
+
+    async def insert_timers(self, shop_id: int, plans: list[TimerPlan]) -> None:
+        await insert_timers(self.session, shop_id, plans)
+
+    async def touch_presence(self, agents: set[int], at: datetime, older: datetime) -> None:
+        await self.session.execute(
+            update(AgentPresence)
+            .where(
+                AgentPresence.staff_id.in_(sorted(agents)), AgentPresence.last_activity_at < older
+            )
+            .values(last_activity_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class _DriverStatements:
+    """The same statements on PostgreSQL's driver connection (``writer_pg``): one text
+    for any number of rows, prepared once per connection."""
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+
+    async def stored_keys(self, shop_id: int, keys: set[str]) -> set[str]:
+        return await writer_pg.stored_keys(self.driver, shop_id, keys)
+
+    async def cancel_timers(
+        self, shop_id: int, kinds: Sequence[str], subjects: set[str], now: datetime
+    ) -> None:
+        await writer_pg.cancel_timers(self.driver, shop_id, kinds, subjects, now)
+
+    async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
+        return await writer_pg.insert_messages(self.driver, rows)
+
+    async def update_conversations(self, rows: list[dict[str, Any]]) -> None:
+        await writer_pg.update_conversations(self.driver, rows)
+
+    async def open_rounds(self, ids: list[int]) -> dict[int, tuple[int, datetime]]:
+        return await writer_pg.open_rounds(self.driver, ids)
+
+    async def answer_rounds(self, rows: list[dict[str, Any]]) -> None:
+        await writer_pg.answer_rounds(self.driver, rows)
+
+    async def insert_rounds(self, rows: list[dict[str, Any]]) -> list[int]:
+        return await writer_pg.insert_rounds(self.driver, rows)
+
+    async def insert_timers(self, shop_id: int, plans: list[TimerPlan]) -> None:
+        await writer_pg.insert_timers(self.driver, shop_id, plans)
+
+    async def touch_presence(self, agents: set[int], at: datetime, older: datetime) -> None:
+        await writer_pg.touch_presence(self.driver, agents, at, older)
+
+
+_Statements = _CoreStatements | _DriverStatements
+
 
 WINDOW_SECONDS = 0.002
 MAX_BATCH = 400
@@ -215,6 +316,7 @@ class _Batch:
         self.segment = _Segment()
         self.policies: dict[tuple[int, date], Policy] = {}
         self.replies: dict[int, list[AutoReply]] = {}
+        self.sql: _Statements = _CoreStatements(session)
 
     async def policy(self, shop_id: int, day: date) -> Policy:
         found = self.policies.get((shop_id, day))
@@ -256,18 +358,16 @@ class _Batch:
             self.by_id[conversation.id] = conversation
             if conversation.status != ConversationStatus.closed.value:
                 self.open_of[conversation.customer_id] = conversation  # the newest wins
+        if self.session.get_bind().dialect.name == "postgresql":  # its transaction is open
+            self.sql = _DriverStatements(await writer_pg.driver_of(self.session))
         await self._check_sessions()
         keyed: dict[int, set[str]] = {}
         for job in self.jobs:
             if job.key:
                 keyed.setdefault(self._shop_of(job), set()).add(job.key)
         for shop_id, keys in sorted(keyed.items()):
-            found = await self.session.scalars(
-                select(Message.dedupe_key).where(
-                    Message.shop_id == shop_id, Message.dedupe_key.in_(sorted(keys))
-                )
-            )
-            self.resends |= {(shop_id, str(key)) for key in found}
+            found = await self.sql.stored_keys(shop_id, keys)
+            self.resends |= {(shop_id, key) for key in found}
 
     async def _check_sessions(self) -> None:
         """Replies that name a staff session: the session must stand now, and the
@@ -455,38 +555,27 @@ class _Batch:
         segment, self.segment = self.segment, _Segment()
         if not segment.messages:
             return
-        session = self.session
+        sql = self.sql
         kinds = (sla.REPLY_DUE, *sorted(cancelled_by_reply()))
         for shop_id, subjects in sorted(segment.cancels.items()):
             now = max(at for _, _, at in segment.answers)
-            await cancel_timers(session, shop_id=shop_id, kinds=kinds, subjects=subjects, now=now)
-        ids = list(
-            await session.scalars(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True),
-                segment.messages,
-            )
-        )
-        await session.execute(
-            _UPDATE_CONVERSATION,
+            await sql.cancel_timers(shop_id, kinds, subjects, now)
+        ids = await sql.insert_messages(segment.messages)
+        await sql.update_conversations(
             [
                 {"conversation": c.id, **{k: getattr(c, k) for k in _COUNTED}}
                 for c in segment.changed.values()
-            ],
+            ]
         )
         if segment.answers:
             await self._answer_stored_rounds(segment.answers)
         if segment.rounds:
             await self._store_rounds(segment.rounds)
         if segment.agents and segment.latest is not None:
-            await session.execute(
-                update(AgentPresence)
-                .where(
-                    AgentPresence.staff_id.in_(sorted(segment.agents)),
-                    AgentPresence.last_activity_at < segment.latest - sla.ACTIVITY_RESOLUTION,
-                )
-                .values(last_activity_at=segment.latest)
-                .execution_options(synchronize_session=False)
+            await sql.touch_presence(
+                segment.agents, segment.latest, segment.latest - sla.ACTIVITY_RESOLUTION
             )
+        session = self.session
         for message_id, row, (job, conversation, shown) in zip(
             ids, segment.messages, segment.told, strict=True
         ):
@@ -507,13 +596,7 @@ class _Batch:
         self, answers: list[tuple[Conversation, int, datetime]]
     ) -> None:
         ids = sorted({conversation.id for conversation, _, _ in answers})
-        table = _rounds
-        found = await self.session.execute(
-            select(table.c.id, table.c.conversation_id, table.c.started_at).where(
-                table.c.conversation_id.in_(ids), table.c.capped_seconds.is_(None)
-            )
-        )
-        rounds = {int(c): (int(i), started) for i, c, started in found}
+        rounds = await self.sql.open_rounds(ids)
         rows = []
         for conversation, agent_id, at in answers:
             if conversation.id not in rounds:
@@ -529,7 +612,7 @@ class _Batch:
             entry = ResponseRound(id=round_id, answered_at=at, started_at=started)
             await sla.left_unanswered(self.session, conversation, entry, at - started, at)
         if rows:
-            await self.session.execute(_ANSWER_ROUND, rows)
+            await self.sql.answer_rounds(rows)
 
     async def _store_rounds(self, rounds: list[_Round]) -> None:
         for opened in rounds:
@@ -541,12 +624,7 @@ class _Batch:
                 )
             else:
                 opened.row |= {"answered_at": None, "seconds": None, "capped_seconds": None}
-        ids = list(
-            await self.session.scalars(
-                insert(ResponseRound).returning(ResponseRound.id, sort_by_parameter_order=True),
-                [opened.row for opened in rounds],
-            )
-        )
+        ids = await self.sql.insert_rounds([opened.row for opened in rounds])
         by_shop: dict[int, list[TimerPlan]] = {}
         for round_id, opened in zip(ids, rounds, strict=True):
             if opened.answered:
@@ -558,7 +636,7 @@ class _Batch:
                     )
                 by_shop.setdefault(opened.conversation.shop_id, []).append(plan)
         for shop_id, plans in sorted(by_shop.items()):
-            await insert_timers(self.session, shop_id, plans)
+            await self.sql.insert_timers(shop_id, plans)
 
     async def _slow(self, job: Job) -> None:
         """The service's own way, in a savepoint: a refusal undoes only this message."""
@@ -597,7 +675,11 @@ async def write_batch(session: AsyncSession, jobs: Sequence[Job]) -> None:
     batch = _Batch(session, jobs)
     await batch.load()
     await batch.run()
-    number_at_once(session)  # the caller's commit follows at once
+    # The events last, numbered now: the caller's commit follows at once.
+    if isinstance(batch.sql, _DriverStatements):
+        await store_now(session, batch.sql.driver)
+    else:
+        number_at_once(session)
 
 
 class ChatWriter:
