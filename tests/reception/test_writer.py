@@ -461,3 +461,107 @@ async def test_a_reply_naming_a_session_that_ended_is_refused_and_stores_nothing
     async with db.session() as session:
         texts = set(await session.scalars(select(Message.text).where(Message.sender == "agent")))
     assert "在的" in texts and "您好" not in texts and "还在吗" not in texts
+
+
+async def _trail(db: Database, shop: Shop, conversation_id: int, customer_id: int) -> Any:
+    """What a conversation left behind, without its ids: to compare two ways of writing."""
+    async with db.session() as session:
+        c = await session.get(Conversation, conversation_id)
+        assert c is not None
+        conversation = (
+            c.status, c.team, c.agent_id, c.opened_at, c.queued_at, c.assigned_at,
+            c.waiting_since, c.first_response_at, c.last_message_at, c.unread,
+            c.buyer_messages, c.agent_messages, c.outcome, c.channel_id,
+        )  # fmt: skip
+        messages = [
+            (m.sender, m.agent_id, m.text, m.meta, m.created_at, m.dedupe_key is None)
+            for m in await session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id)
+            )
+        ]
+        rounds = [
+            (r.first, r.agent_id, r.started_at, r.answered_at, r.seconds, r.breached)
+            for r in await session.scalars(
+                select(ResponseRound).where(ResponseRound.conversation_id == conversation_id)
+            )
+        ]
+        timers = sorted(
+            (t.kind, t.due_at, t.cancelled_at, sorted(t.payload))
+            for t in await session.scalars(
+                select(Timer).where(Timer.subject.like(f"%conversation:{conversation_id}"))
+            )
+        )
+        told = [
+            e for e in await read_after(session, shop.id, 0) if e.topic == f"buyer:{customer_id}"
+        ]
+    events = []
+    for e in told:
+        payload = dict(e.payload)
+        payload.pop("conversation_id", None)
+        payload.pop("id", None)
+        if "conversation" in payload:
+            payload["conversation"] = {
+                k: v for k, v in payload["conversation"].items() if k not in ("id", "customer_id")
+            }
+        events.append((e.kind, e.topic_seq, payload))
+    return conversation, messages, rounds, timers, events
+
+
+async def test_a_first_message_is_stored_by_the_writer_as_the_service_stores_it(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent, on_postgres: bool
+) -> None:
+    """Two new buyers, the same words: one through the service, one through the writer's
+    batch (with a second message of theirs in it). Routed, greeted (the greeting and the
+    keyword answer in one message), the round and its deadlines, the events: the same."""
+    agent = await make_agent("lina", name="李娜")
+    by_service, by_writer = await make_buyer("s-1", "老王"), await make_buyer("w-1", "老王")
+    t = AFTERNOON + timedelta(seconds=1)
+    async with db.session() as session:
+        first = await do_receive_buyer_message(
+            session, shop=shop, customer=by_service, text="你们发什么快递", client_id="a", now=t
+        )
+        await do_receive_buyer_message(
+            session, shop=shop, customer=by_service, text="今天能发吗", client_id="b", now=t
+        )
+        await session.commit()
+    jobs = [
+        BuyerJob(shop, by_writer, "你们发什么快递", "a", t),
+        BuyerJob(shop, by_writer, "今天能发吗", "b", t),
+    ]
+    statements = await _write(db, jobs)
+    assert jobs[0].result is not None and jobs[1].result is not None
+    if on_postgres:  # the batch's own way: the conversation opened with its statement
+        assert any(s.startswith("DRIVER INSERT INTO conversation") for s in statements)
+        assert not any("SAVEPOINT" in s for s in statements), statements
+    posted = jobs[0].result
+    assert posted.conversation.agent_id == agent.id
+    assert [m.sender for m in posted.replies] == ["auto"]  # greeting and answer, merged
+    assert "李娜" in posted.replies[0].text and "顺丰" in posted.replies[0].text
+    assert jobs[1].result.conversation.id == posted.conversation.id
+
+    served = await _trail(db, shop, first.conversation.id, by_service.id)
+    written = await _trail(db, shop, posted.conversation.id, by_writer.id)
+    parts = ("conversation", "messages", "rounds", "timers", "events")
+    for part, theirs, ours in zip(parts, served, written, strict=True):
+        assert ours == theirs, part
+    assert [kind for kind, _, _ in written[4]] == [
+        "conversation.assigned",
+        "message.created",
+        "message.created",
+        "message.created",
+    ]
+
+
+async def test_a_first_message_nobody_can_take_waits_in_the_queue_the_services_way(
+    db: Database, shop: Shop, make_buyer: MakeBuyer, make_agent: MakeAgent
+) -> None:
+    await make_agent("lina", name="李娜", online=False)
+    buyer = await make_buyer("w-q", "小周")
+    job = BuyerJob(shop, buyer, "在吗", "q1", AFTERNOON)
+    await _write(db, [job])
+    assert job.result is not None
+    assert job.result.conversation.status == "queued"
+    assert job.result.conversation.agent_id is None
+    assert [m.meta.get("auto") for m in job.result.replies] == ["welcome"]  # first in line

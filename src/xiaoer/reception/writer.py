@@ -49,7 +49,7 @@ from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.texts import say
 from xiaoer.core.timers import TimerPlan, cancel_timers, insert_timers
 from xiaoer.customers.models import Customer
-from xiaoer.reception import autoreply, sla, writer_pg
+from xiaoer.reception import autoreply, routing, sla, writer_pg
 from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.reception.models import (
     AgentPresence,
@@ -63,15 +63,17 @@ from xiaoer.reception.models import (
 from xiaoer.reception.routing import buyer_topic
 from xiaoer.reception.service import (
     Posted,
+    automatic_answers,
     check_client_id,
     check_text,
+    composed,
     conversation_json,
     do_receive_buyer_message,
     do_send_agent_message,
     message_json,
 )
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import StaffAccount, is_leader
+from xiaoer.staff.models import StaffAccount, Team, is_leader
 from xiaoer.staff.sessions import live_accounts
 
 log = logging.getLogger(__name__)
@@ -196,6 +198,14 @@ class _DriverStatements:
     async def touch_presence(self, agents: set[int], at: datetime, older: datetime) -> None:
         await writer_pg.touch_presence(self.driver, agents, at, older)
 
+    async def previous_agents(self, customers: list[int]) -> dict[int, int]:
+        return await writer_pg.previous_agents(self.driver, customers)
+
+    async def insert_conversations(self, rows: list[dict[str, Any]]) -> list[int]:
+        return await writer_pg.insert_conversations(
+            self.driver, rows, ConversationStatus.active.value
+        )
+
 
 _Statements = _CoreStatements | _DriverStatements
 
@@ -294,8 +304,9 @@ class _Segment:
     """The short-way messages since the last statement was sent."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
-    # per message, in order: (job, conversation, the conversation's JSON after it)
-    told: list[tuple[Job, Conversation, dict[str, Any]]] = field(default_factory=list)
+    # per message, in order: (job, conversation, the conversation's JSON after it, whether
+    # it is the job's own message or an automatic reply to it)
+    told: list[tuple[Job, Conversation, dict[str, Any], bool]] = field(default_factory=list)
     rounds: list[_Round] = field(default_factory=list)
     open_rounds: dict[int, _Round] = field(default_factory=dict)
     answers: list[tuple[Conversation, int, datetime]] = field(default_factory=list)
@@ -317,6 +328,9 @@ class _Batch:
         self.policies: dict[tuple[int, date], Policy] = {}
         self.replies: dict[int, list[AutoReply]] = {}
         self.sql: _Statements = _CoreStatements(session)
+        # customer -> a conversation opened and routed for their first message (PostgreSQL)
+        self.fresh: dict[int, tuple[Conversation, StaffAccount]] = {}
+        self.activities: dict[int, list[str]] = {}
 
     async def policy(self, shop_id: int, day: date) -> Policy:
         found = self.policies.get((shop_id, day))
@@ -368,6 +382,74 @@ class _Batch:
         for shop_id, keys in sorted(keyed.items()):
             found = await self.sql.stored_keys(shop_id, keys)
             self.resends |= {(shop_id, key) for key in found}
+        if isinstance(self.sql, _DriverStatements):
+            await self._open_routed(self.sql)
+
+    async def _open_routed(self, sql: _DriverStatements) -> None:
+        """Buyers' first messages: route them all at once (the agents, their load and
+        each buyer's previous agent read once for the batch, as ``routing.choose_agent``
+        decides) and open the conversations of those an agent takes with one statement.
+        A buyer who must wait in the queue goes the service's way."""
+        firsts: dict[int, BuyerJob] = {}
+        for job in self.jobs:
+            if (
+                isinstance(job, BuyerJob)
+                and job.error is None
+                and job.customer.id not in self.open_of
+                and job.customer.id not in firsts
+                and (job.shop.id, job.key) not in self.resends
+            ):
+                firsts[job.customer.id] = job
+        by_shop: dict[int, list[BuyerJob]] = {}
+        for job in firsts.values():
+            by_shop.setdefault(job.shop.id, []).append(job)
+        team = Team.presale.value
+        routed: list[tuple[BuyerJob, StaffAccount]] = []
+        for shop_id, jobs in sorted(by_shop.items()):
+            agents = await routing.online_agents(self.session, shop_id, team)
+            if not agents:
+                continue
+            load = await routing.active_counts(self.session, shop_id)
+            before = await sql.previous_agents([job.customer.id for job in jobs])
+            for job in jobs:
+                policy = await self.policy(shop_id, job.at.date())
+                cap = policy.reception.max_concurrent_conversations
+                agent = routing.pick_agent(agents, load, cap, before.get(job.customer.id))
+                if agent is not None:
+                    load[agent.id] = load.get(agent.id, 0) + 1
+                    routed.append((job, agent))
+        if not routed:
+            return
+        ids = await sql.insert_conversations(
+            [
+                {"shop_id": job.shop.id, "customer_id": job.customer.id, "team": team}
+                | {"agent_id": agent.id, "at": job.at}
+                for job, agent in routed
+            ]
+        )
+        for (job, agent), conversation_id in zip(routed, ids, strict=True):
+            # As stored before its assignment: the first message assigns it (``_first``).
+            conversation = Conversation(
+                id=conversation_id,
+                shop_id=job.shop.id,
+                customer_id=job.customer.id,
+                channel_id=None,
+                team=team,
+                agent_id=None,
+                status=ConversationStatus.queued.value,
+                opened_at=job.at,
+                queued_at=job.at,
+                assigned_at=None,
+                first_response_at=None,
+                waiting_since=None,
+                last_message_at=job.at,
+                closed_at=None,
+                outcome="",
+                unread=0,
+                buyer_messages=0,
+                agent_messages=0,
+            )
+            self.fresh[job.customer.id] = (conversation, agent)
 
     async def _check_sessions(self) -> None:
         """Replies that name a staff session: the session must stand now, and the
@@ -421,7 +503,11 @@ class _Batch:
     async def _buyer(self, job: BuyerJob) -> bool:
         conversation = self.open_of.get(job.customer.id)
         if conversation is None:
-            return False
+            fresh = self.fresh.pop(job.customer.id, None)
+            if fresh is None:
+                return False
+            await self._first(job, *fresh)
+            return True
         rules = self.replies.get(job.shop.id)
         if rules is None:
             rules = self.replies[job.shop.id] = await _remembered_replies(self.session, job.shop.id)
@@ -440,6 +526,38 @@ class _Batch:
             self._open_round(conversation, policy, job.at)
         self._message(job, conversation, Sender.buyer, None, {})
         return True
+
+    async def _first(self, job: BuyerJob, conversation: Conversation, agent: StaffAccount) -> None:
+        """A buyer's first message, into the conversation opened for it: what
+        ``service.do_receive_buyer_message`` does for a new conversation an agent takes."""
+        shop = job.shop
+        policy = await self.policy(shop.id, job.at.date())
+        self._change(
+            conversation, buyer_messages=1, unread=1, last_message_at=job.at, waiting_since=job.at
+        )
+        self._open_round(conversation, policy, job.at)  # opened before it is assigned
+        await routing.do_assign(self.session, conversation, agent, job.at)
+        self.by_id[conversation.id] = conversation
+        self.open_of[job.customer.id] = conversation
+        self._message(job, conversation, Sender.buyer, None, {})
+        rules = self.replies.get(shop.id)
+        if rules is None:
+            rules = self.replies[shop.id] = await _remembered_replies(self.session, shop.id)
+        chosen = automatic_answers(
+            rules, policy, job.text, new=True, queued=False, in_hours=True, position=None
+        )
+        if not chosen:
+            return
+        activities = self.activities.get(shop.id)
+        if activities is None:
+            activities = self.activities[shop.id] = await autoreply.current_activities(
+                self.session, shop.id, job.at
+            )
+        values = autoreply.values_of(
+            shop, activities, agent_name=agent.name, buyer=job.customer.nick
+        )
+        for text, meta in composed(chosen, values):
+            self._message(job, conversation, Sender.auto, None, meta, text=text)
 
     async def _reply(self, job: ReplyJob) -> bool:
         agent = job.agent
@@ -492,7 +610,10 @@ class _Batch:
         sender: Sender,
         agent_id: int | None,
         meta: dict[str, Any],
+        *,
+        text: str | None = None,
     ) -> None:
+        """The job's message, or with ``text`` an automatic reply to it."""
         segment = self.segment
         segment.messages.append(
             {
@@ -500,13 +621,13 @@ class _Batch:
                 "conversation_id": conversation.id,
                 "sender": sender.value,
                 "agent_id": agent_id,
-                "text": job.text,
-                "dedupe_key": job.key,
+                "text": job.text if text is None else text,
+                "dedupe_key": job.key if text is None else None,
                 "meta": meta,
                 "created_at": job.at,
             }
         )
-        segment.told.append((job, conversation, conversation_json(conversation)))
+        segment.told.append((job, conversation, conversation_json(conversation), text is None))
         segment.latest = max(segment.latest or job.at, job.at)
 
     def _open_round(self, conversation: Conversation, policy: Policy, at: datetime) -> None:
@@ -576,11 +697,11 @@ class _Batch:
                 segment.agents, segment.latest, segment.latest - sla.ACTIVITY_RESOLUTION
             )
         session = self.session
-        for message_id, row, (job, conversation, shown) in zip(
+        for message_id, row, (job, conversation, shown, own) in zip(
             ids, segment.messages, segment.told, strict=True
         ):
             stored = Message(id=message_id, **row)
-            agent_name = job.agent.name if isinstance(job, ReplyJob) else ""
+            agent_name = job.agent.name if isinstance(job, ReplyJob) and own else ""
             payload = {**message_json(stored, agent_name), "conversation": shown}
             await record_event(
                 session,
@@ -590,7 +711,11 @@ class _Batch:
                 topic=buyer_topic(conversation.customer_id),
                 at=row["created_at"],
             )
-            job.result = Posted(conversation, [stored])
+            if own:
+                job.result = Posted(conversation, [stored])
+            else:
+                assert job.result is not None
+                job.result.replies.append(stored)
 
     async def _answer_stored_rounds(
         self, answers: list[tuple[Conversation, int, datetime]]

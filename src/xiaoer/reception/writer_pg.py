@@ -90,14 +90,11 @@ UPDATE agent_presence SET last_activity_at = $1
 WHERE staff_id = ANY($2::integer[]) AND last_activity_at < $3
 """
 
-# One probe of the unique (shop_id, dedupe_key) index per key: a list of keys against
-# the shop's prefix alone would read the shop's messages in ``ix_message_shop_created``.
+# ``= ANY`` of the array, not a join with ``unnest``: the prepared statement's generic
+# plan then still probes the unique (shop_id, dedupe_key) index, where a join reads the
+# shop's messages through ``ix_message_shop_created``.
 _STORED_KEYS = """
-SELECT m.dedupe_key
-FROM unnest($2::varchar[]) AS k(key)
-CROSS JOIN LATERAL (
-    SELECT dedupe_key FROM message WHERE shop_id = $1 AND dedupe_key = k.key
-) AS m
+SELECT dedupe_key FROM message WHERE shop_id = $1 AND dedupe_key = ANY($2::varchar[])
 """
 
 
@@ -198,3 +195,38 @@ async def touch_presence(driver: Any, agents: Iterable[int], at: datetime, older
 async def stored_keys(driver: Any, shop_id: int, keys: Iterable[str]) -> set[str]:
     found = await driver.fetch(_STORED_KEYS, shop_id, sorted(set(keys)))
     return {str(r[0]) for r in found}
+
+
+_INSERT_CONVERSATIONS = """
+INSERT INTO conversation (shop_id, customer_id, team, agent_id, status, opened_at, queued_at,
+                          assigned_at, last_message_at, outcome, unread, buyer_messages,
+                          agent_messages)
+SELECT c.shop_id, c.customer_id, c.team, c.agent_id, $6, c.at, c.at, c.at, c.at, '', 0, 0, 0
+FROM unnest($1::integer[], $2::integer[], $3::varchar[], $4::integer[], $5::timestamptz[])
+     WITH ORDINALITY AS c(shop_id, customer_id, team, agent_id, at, place)
+ORDER BY c.place
+RETURNING id
+"""
+
+_PREVIOUS_AGENTS = """
+SELECT DISTINCT ON (customer_id) customer_id, agent_id FROM conversation
+WHERE customer_id = ANY($1::integer[]) AND agent_id IS NOT NULL
+ORDER BY customer_id, opened_at DESC
+"""
+
+
+async def insert_conversations(
+    driver: Any, rows: Sequence[dict[str, Any]], status: str
+) -> list[int]:
+    """Open routed conversations (``status``, their agent, assigned at their opening)."""
+    names = ("shop_id", "customer_id", "team", "agent_id", "at")
+    found = await driver.fetch(
+        _INSERT_CONVERSATIONS, *([r[n] for r in rows] for n in names), status
+    )
+    return sorted(int(r[0]) for r in found)
+
+
+async def previous_agents(driver: Any, customers: Iterable[int]) -> dict[int, int]:
+    """The agent who last served each buyer, by customer id (as ``routing.previous_agent``)."""
+    found = await driver.fetch(_PREVIOUS_AGENTS, sorted(set(customers)))
+    return {int(r[0]): int(r[1]) for r in found}
