@@ -5,7 +5,7 @@ import asyncio
 from tests.core.test_events import _collect
 from xiaoer.core import feed as feed_module
 from xiaoer.core.db import Database
-from xiaoer.core.events import EventData, record_event
+from xiaoer.core.events import EventData, last_seq, record_event
 from xiaoer.core.feed import Inbox, follow
 from xiaoer.shops.models import Shop
 
@@ -73,4 +73,51 @@ def test_an_inbox_reports_an_overflow_once_then_carries_on() -> None:
 
     first, second = asyncio.run(run())
     assert first is None  # overflowed: read the database
-    assert isinstance(second, EventData) and second.seq == 4
+    assert isinstance(second, tuple) and second[1].seq == 4
+
+
+async def test_a_follower_is_woken_only_by_what_it_wants_and_reads_nothing_again(
+    db: Database, shop: Shop, monkeypatch: object
+) -> None:
+    """Events a follower does not want are passed over in the feed: the gaps they leave
+    are not taken for lost events (no second read of the database), and a real gap is."""
+    reads: list[int] = []
+    original = feed_module.read_after
+
+    async def counted(session: object, shop_id: int, after: int, *args: object, **kw: object):  # type: ignore[no-untyped-def]
+        reads.append(after)
+        return await original(session, shop_id, after, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feed_module, "read_after", counted)  # type: ignore[attr-defined]
+
+    def even(event: EventData) -> bool:
+        return event.payload.get("i", 0) % 2 == 0
+
+    async with db.session() as session:
+        start = await last_seq(session, shop.id)
+    stream = follow(db, shop.id, after=start, wants=even)
+    collector = asyncio.create_task(_collect(stream, 4))
+    await asyncio.sleep(0.1)
+    follower_reads = len(reads)
+    await _record(db, shop.id, 8)  # i = 0…7, of which 0, 2, 4, 6 are wanted
+    got = await asyncio.wait_for(collector, 5)
+    assert [(e.seq - start, e.payload["i"]) for e in got] == [(1, 0), (3, 2), (5, 4), (7, 6)]
+    feeds = [f for f in feed_module._feeds.values() if f.shop_id == shop.id and f.db is db]
+    inbox = next(iter(feeds[0]._inboxes[""]))
+    assert inbox._queue.qsize() == 0  # the odd ones were never queued
+    # Since it went live, the follower has not gone back to the database: every read
+    # since is the feed's own, from where the feed was (``start``, then after the batch).
+    assert set(reads[follower_reads:]) <= {start, start + 8}
+    await stream.aclose()  # type: ignore[attr-defined]
+
+
+def test_an_inbox_tells_the_number_queued_before_each_event() -> None:
+    async def run() -> list[tuple[int, EventData] | None]:
+        inbox = Inbox("", wants=lambda e: e.kind == "want")
+        for seq, kind in ((1, "want"), (2, "skip"), (3, "skip"), (4, "want")):
+            inbox.put(EventData(1, seq, kind))
+        return [await inbox.get(), await inbox.get()]
+
+    first, second = asyncio.run(run())
+    assert first is not None and (first[0], first[1].seq) == (0, 1)
+    assert second is not None and (second[0], second[1].seq) == (1, 4)  # 2 and 3 passed over

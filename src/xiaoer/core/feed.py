@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from xiaoer.core import memo
 from xiaoer.core.broker import Broker, Subscription, get_broker
@@ -33,26 +33,46 @@ READ_LIMIT = 500
 
 
 class Inbox:
-    """One follower's queue of live events; when it overflows the follower re-reads."""
+    """One follower's queue of live events; when it overflows the follower re-reads.
 
-    def __init__(self, topic: str, limit: int | None = None) -> None:
+    A follower may say which events it ``wants`` (a workbench: those its viewer may
+    see). The others are passed over as they arrive, never queued, so an event wakes
+    only the followers it is for. Each queued event comes with the number of the event
+    queued before it (``0`` for none): a follower whose last event is at least that
+    knows the numbers in between were passed over, not lost.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        limit: int | None = None,
+        wants: Callable[[EventData], bool] | None = None,
+    ) -> None:
         self.topic = topic
-        self._queue: asyncio.Queue[EventData] = asyncio.Queue(maxsize=limit or INBOX_LIMIT)
+        self.wants = wants
+        self._queue: asyncio.Queue[tuple[int, EventData]] = asyncio.Queue(
+            maxsize=limit or INBOX_LIMIT
+        )
         self._overflowed = False
+        self._queued = 0  # the number of the last event queued
 
     def put(self, item: EventData) -> None:
+        if self.wants is not None and not self.wants(item):
+            return
+        before, self._queued = self._queued, item.number(self.topic or None)
         if self._overflowed:
             return
         try:
-            self._queue.put_nowait(item)
+            self._queue.put_nowait((before, item))
         except asyncio.QueueFull:
             self._overflowed = True
             while not self._queue.empty():
                 self._queue.get_nowait()
-            self._queue.put_nowait(item)  # wakes a waiting follower
+            self._queue.put_nowait((before, item))  # wakes a waiting follower
 
-    async def get(self) -> EventData | None:
-        """The next live event, or ``None`` once after an overflow: read the database."""
+    async def get(self) -> tuple[int, EventData] | None:
+        """The next live event and the number of the one queued before it, or ``None``
+        once after an overflow: read the database."""
         item = await self._queue.get()
         if self._overflowed:
             self._overflowed = False
@@ -111,8 +131,8 @@ class ShopFeed:
         if self._subscription is not None:
             self._subscription.close()
 
-    def join(self, topic: str = "") -> Inbox:
-        inbox = Inbox(topic)
+    def join(self, topic: str = "", wants: Callable[[EventData], bool] | None = None) -> Inbox:
+        inbox = Inbox(topic, wants=wants)
         self._inboxes.setdefault(topic, set()).add(inbox)
         return inbox
 
@@ -199,14 +219,18 @@ async def follow(
     topic: str | None = None,
     broker: Broker | None = None,
     poll_seconds: float = 5.0,
+    wants: Callable[[EventData], bool] | None = None,
 ) -> AsyncIterator[EventData]:
     """Every event of the shop (or of one topic) after ``after``: in order, once, forever.
 
     ``after`` and the numbers compared are the shop's ``seq``, or the topic's
-    ``topic_seq`` when following a topic.
+    ``topic_seq`` when following a topic. With ``wants``, live events it refuses are
+    passed over without waking the follower (what it reads from the database, it is
+    given all of: the caller filters as before).
     """
     feed = await _feed_for(db, broker or get_broker(), shop_id, poll_seconds)
-    inbox = feed.join(topic or "")
+    # Joined before the database is read: an event is in that read or in the inbox.
+    inbox = feed.join(topic or "", wants)
     last = after
     try:
         while True:
@@ -219,13 +243,15 @@ async def follow(
                 if len(batch) < READ_LIMIT:
                     break
             while True:  # then live, until the inbox overflows or shows a gap
-                live = await inbox.get()
-                if live is None:
+                queued = await inbox.get()
+                if queued is None:
                     break
+                before, live = queued
                 number = live.number(topic)
                 if number <= last:
                     continue
-                if number > last + 1:
+                # A gap: only events passed over as unwanted, or some missed (read again).
+                if number > last + 1 and (wants is None or before > last):
                     break
                 last = number
                 yield live

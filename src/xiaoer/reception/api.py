@@ -404,6 +404,10 @@ def event_frame(event: EventData) -> str:
 async def _push(
     websocket: WebSocket, db: Database, shop_id: int, after: int, viewer: Viewer
 ) -> None:
-    async for event in follow(db, shop_id, after):
-        if staff_receives(event.kind, event.payload, viewer):
+    def wants(event: EventData) -> bool:
+        return staff_receives(event.kind, event.payload, viewer)
+
+    # Filtered as the feed hands events out: another agent's message wakes nobody here.
+    async for event in follow(db, shop_id, after, wants=wants):
+        if wants(event):  # what was read from the database comes unfiltered
             await websocket.send_text(event_frame(event))
