@@ -112,23 +112,38 @@ def pending_events(session: AsyncSession | Session) -> list[PendingEvent]:
 
 # PostgreSQL: one statement text for any number of topics (arrays as parameters), so
 # it is compiled and prepared once; a multi-row VALUES is compiled anew for each count.
-_BUMP = """
+_BUMP_POSTGRES = text(
+    """
     INSERT INTO event_counter (shop_id, topic, last_seq)
-    SELECT {shop}, t.topic, t.n
-    FROM unnest(CAST({topics} AS varchar[]), CAST({counts} AS bigint[]))
+    SELECT :shop_id, t.topic, t.n
+    FROM unnest(CAST(:topics AS varchar[]), CAST(:counts AS bigint[]))
         WITH ORDINALITY AS t(topic, n, place)
     ORDER BY t.place
     ON CONFLICT (shop_id, topic)
         DO UPDATE SET last_seq = event_counter.last_seq + excluded.last_seq
     RETURNING topic, last_seq
 """
-_BUMP_POSTGRES = text(_BUMP.format(shop=":shop_id", topics=":topics", counts=":counts"))
-_BUMP_DRIVER = _BUMP.format(shop="$1::integer", topics="$2", counts="$3")
-_INSERT_DRIVER = """
+)
+# The counters bumped and the events numbered from them, in one statement: each event
+# is given how far it stands back from its stream's new last number.
+_STORE_DRIVER = """
+    WITH bumped AS (
+        INSERT INTO event_counter (shop_id, topic, last_seq)
+        SELECT $1::integer, t.topic, t.n
+        FROM unnest($2::varchar[], $3::bigint[]) WITH ORDINALITY AS t(topic, n, place)
+        ORDER BY t.place
+        ON CONFLICT (shop_id, topic)
+            DO UPDATE SET last_seq = event_counter.last_seq + excluded.last_seq
+        RETURNING topic, last_seq
+    )
     INSERT INTO event (shop_id, seq, topic, topic_seq, kind, payload, created_at)
-    SELECT $1::integer, e.seq, e.topic, e.topic_seq, e.kind, CAST(e.payload AS json), e.created_at
-    FROM unnest($2::bigint[], $3::varchar[], $4::bigint[], $5::varchar[], $6::text[],
-                $7::timestamptz[]) AS e(seq, topic, topic_seq, kind, payload, created_at)
+    SELECT $1::integer, shop.last_seq - e.back, e.topic,
+           CASE WHEN e.topic = '' THEN 0 ELSE stream.last_seq - e.topic_back END,
+           e.kind, CAST(e.payload AS json), e.created_at
+    FROM unnest($4::bigint[], $5::varchar[], $6::bigint[], $7::varchar[], $8::text[],
+                $9::timestamptz[]) AS e(back, topic, topic_back, kind, payload, created_at)
+    JOIN bumped AS shop ON shop.topic = ''
+    LEFT JOIN bumped AS stream ON stream.topic = e.topic AND e.topic <> ''
 """
 
 
@@ -257,8 +272,8 @@ def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
 
 
 async def store_now(session: AsyncSession, driver: Any) -> None:
-    """PostgreSQL: number and store the transaction's events now, with two statements
-    a shop on the driver's connection (``driver``, in the session's transaction), for a
+    """PostgreSQL: number and store the transaction's events now, with one statement a
+    shop on the driver's connection (``driver``, in the session's transaction), for a
     caller that commits at once (the chat writer's batch): the shop's counter is locked
     from here to the commit. The events are told after the commit as any others."""
     pending = session.info.get(PENDING_KEY)
@@ -272,16 +287,17 @@ async def store_now(session: AsyncSession, driver: Any) -> None:
         items = by_shop[shop_id]
         counts, places = _topic_places(items)
         ordered = sorted({"": len(items), **counts}.items())
-        found = await driver.fetch(
-            _BUMP_DRIVER, shop_id, [t for t, _ in ordered], [n for _, n in ordered]
-        )
-        numbers = _numbers(items, places, counts, {str(t): int(n) for t, n in found})
         await driver.execute(
-            _INSERT_DRIVER,
+            _STORE_DRIVER,
             shop_id,
-            [seq for seq, _ in numbers],
+            [t for t, _ in ordered],
+            [n for _, n in ordered],
+            [len(items) - i for i in range(1, len(items) + 1)],
             [item.topic for item in items],
-            [topic_seq for _, topic_seq in numbers],
+            [
+                counts[item.topic] - place if item.topic else 0
+                for item, place in zip(items, places, strict=True)
+            ],
             [item.kind for item in items],
             [json.dumps(item.payload) for item in items],
             [item.created_at for item in items],

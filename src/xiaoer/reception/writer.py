@@ -116,55 +116,77 @@ class _CoreStatements:
         )
         return {str(key) for key in found}
 
-    async def cancel_timers(
-        self, shop_id: int, kinds: Sequence[str], subjects: set[str], now: datetime
-    ) -> None:
-        await cancel_timers(self.session, shop_id=shop_id, kinds=kinds, subjects=subjects, now=now)
+    async def write(self, w: writer_pg.Writes) -> writer_pg.Written:
+        """The segment's rows, a statement a table (and on SQLite, which cannot give a
+        multi-row insert's ids in order, an insert a message and a round)."""
+        session = self.session
+        by_shop: dict[int, tuple[set[str], datetime]] = {}
+        for shop_id, subject, at in w.cancels:
+            subjects, latest = by_shop.get(shop_id, (set(), at))
+            by_shop[shop_id] = (subjects | {subject}, max(latest, at))
+        for shop_id, (subjects, at) in sorted(by_shop.items()):
+            await cancel_timers(session, shop_id=shop_id, kinds=w.kinds, subjects=subjects, now=at)
+        message_ids = [
+            int(i)
+            for i in await session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), w.messages
+            )
+        ]
+        await session.execute(_UPDATE_CONVERSATION, w.conversations)
+        answered = await self._answer(w.answers) if w.answers else []
+        round_ids = []
+        if w.rounds:
+            round_ids = [
+                int(i)
+                for i in await session.scalars(
+                    insert(ResponseRound).returning(ResponseRound.id, sort_by_parameter_order=True),
+                    w.rounds,
+                )
+            ]
+        plans: dict[int, list[TimerPlan]] = {}
+        for shop_id, plan, place in w.timers:
+            round_id = None if place is None else round_ids[place]
+            plans.setdefault(shop_id, []).append(writer_pg.with_round(plan, round_id))
+        for shop_id, shop_plans in sorted(plans.items()):
+            await insert_timers(session, shop_id, shop_plans)
+        if w.presence is not None:
+            agents, at, older = w.presence
+            await session.execute(
+                update(AgentPresence)
+                .where(AgentPresence.staff_id.in_(agents), AgentPresence.last_activity_at < older)
+                .values(last_activity_at=at)
+                .execution_options(synchronize_session=False)
+            )
+        return writer_pg.Written(message_ids, answered)
 
-    async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
-        found = await self.session.scalars(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
-        )
-        return [int(i) for i in found]
-
-    async def update_conversations(self, rows: list[dict[str, Any]]) -> None:
-        await self.session.execute(_UPDATE_CONVERSATION, rows)
-
-    async def open_rounds(self, ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    async def _answer(self, answers: list[dict[str, Any]]) -> list[tuple[int, int, datetime]]:
         found = await self.session.execute(
             select(_rounds.c.id, _rounds.c.conversation_id, _rounds.c.started_at).where(
-                _rounds.c.conversation_id.in_(ids), _rounds.c.capped_seconds.is_(None)
+                _rounds.c.conversation_id.in_(sorted({a["conversation"] for a in answers})),
+                _rounds.c.capped_seconds.is_(None),
             )
         )
-        return {int(c): (int(i), started) for i, c, started in found}
-
-    async def answer_rounds(self, rows: list[dict[str, Any]]) -> None:
-        await self.session.execute(_ANSWER_ROUND, rows)
-
-    async def insert_rounds(self, rows: list[dict[str, Any]]) -> list[int]:
-        found = await self.session.scalars(
-            insert(ResponseRound).returning(ResponseRound.id, sort_by_parameter_order=True),
-            rows,
-        )
-        return [int(i) for i in found]
-
-    async def insert_timers(self, shop_id: int, plans: list[TimerPlan]) -> None:
-        await insert_timers(self.session, shop_id, plans)
-
-    async def touch_presence(self, agents: set[int], at: datetime, older: datetime) -> None:
-        await self.session.execute(
-            update(AgentPresence)
-            .where(
-                AgentPresence.staff_id.in_(sorted(agents)), AgentPresence.last_activity_at < older
+        open_rounds = {int(c): (int(i), started) for i, c, started in found}
+        rows, answered = [], []
+        for answer in answers:
+            if answer["conversation"] not in open_rounds:
+                continue
+            round_id, started = open_rounds.pop(answer["conversation"])
+            at = answer["answered_at"]
+            seconds = max(0, round((at - started).total_seconds()))
+            rows.append(
+                {"round": round_id, "agent_id": answer["agent_id"], "answered_at": at}
+                | {"seconds": seconds, "capped_seconds": min(seconds, answer["cap"])}
             )
-            .values(last_activity_at=at)
-            .execution_options(synchronize_session=False)
-        )
+            answered.append((round_id, answer["conversation"], started))
+        if rows:
+            await self.session.execute(_ANSWER_ROUND, rows)
+        return answered
 
 
 class _DriverStatements:
-    """The same statements on PostgreSQL's driver connection (``writer_pg``): one text
-    for any number of rows, prepared once per connection."""
+    """The same on PostgreSQL's driver connection (``writer_pg``): one text for any
+    number of rows, prepared once per connection, and a segment in two round trips."""
 
     def __init__(self, driver: Any) -> None:
         self.driver = driver
@@ -172,31 +194,8 @@ class _DriverStatements:
     async def stored_keys(self, shop_id: int, keys: set[str]) -> set[str]:
         return await writer_pg.stored_keys(self.driver, shop_id, keys)
 
-    async def cancel_timers(
-        self, shop_id: int, kinds: Sequence[str], subjects: set[str], now: datetime
-    ) -> None:
-        await writer_pg.cancel_timers(self.driver, shop_id, kinds, subjects, now)
-
-    async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
-        return await writer_pg.insert_messages(self.driver, rows)
-
-    async def update_conversations(self, rows: list[dict[str, Any]]) -> None:
-        await writer_pg.update_conversations(self.driver, rows)
-
-    async def open_rounds(self, ids: list[int]) -> dict[int, tuple[int, datetime]]:
-        return await writer_pg.open_rounds(self.driver, ids)
-
-    async def answer_rounds(self, rows: list[dict[str, Any]]) -> None:
-        await writer_pg.answer_rounds(self.driver, rows)
-
-    async def insert_rounds(self, rows: list[dict[str, Any]]) -> list[int]:
-        return await writer_pg.insert_rounds(self.driver, rows)
-
-    async def insert_timers(self, shop_id: int, plans: list[TimerPlan]) -> None:
-        await writer_pg.insert_timers(self.driver, shop_id, plans)
-
-    async def touch_presence(self, agents: set[int], at: datetime, older: datetime) -> None:
-        await writer_pg.touch_presence(self.driver, agents, at, older)
+    async def write(self, w: writer_pg.Writes) -> writer_pg.Written:
+        return await writer_pg.write(self.driver, w)
 
     async def previous_agents(self, customers: list[int]) -> dict[int, int]:
         return await writer_pg.previous_agents(self.driver, customers)
@@ -676,29 +675,51 @@ class _Batch:
         segment, self.segment = self.segment, _Segment()
         if not segment.messages:
             return
-        sql = self.sql
-        kinds = (sla.REPLY_DUE, *sorted(cancelled_by_reply()))
-        for shop_id, subjects in sorted(segment.cancels.items()):
-            now = max(at for _, _, at in segment.answers)
-            await sql.cancel_timers(shop_id, kinds, subjects, now)
-        ids = await sql.insert_messages(segment.messages)
-        await sql.update_conversations(
-            [
-                {"conversation": c.id, **{k: getattr(c, k) for k in _COUNTED}}
-                for c in segment.changed.values()
-            ]
-        )
-        if segment.answers:
-            await self._answer_stored_rounds(segment.answers)
-        if segment.rounds:
-            await self._store_rounds(segment.rounds)
-        if segment.agents and segment.latest is not None:
-            await sql.touch_presence(
-                segment.agents, segment.latest, segment.latest - sla.ACTIVITY_RESOLUTION
+        answers = []
+        for conversation, agent_id, at in segment.answers:
+            policy = await self.policy(conversation.shop_id, at.date())
+            answers.append(
+                {"conversation": conversation.id, "agent_id": agent_id, "answered_at": at}
+                | {"cap": policy.kpi.round_cap_seconds}
             )
+        latest_answer = max((at for _, _, at in segment.answers), default=None)
+        rounds, timers = await self._rounds(segment.rounds)
+        written = await self.sql.write(
+            writer_pg.Writes(
+                kinds=[sla.REPLY_DUE, *sorted(cancelled_by_reply())],
+                cancels=[
+                    (shop_id, subject, latest_answer)
+                    for shop_id, subjects in sorted(segment.cancels.items())
+                    for subject in sorted(subjects)
+                    if latest_answer is not None
+                ],
+                messages=segment.messages,
+                conversations=[
+                    {"conversation": c.id, **{k: getattr(c, k) for k in _COUNTED}}
+                    for c in segment.changed.values()
+                ],
+                answers=answers,
+                rounds=rounds,
+                timers=timers,
+                presence=(
+                    (
+                        sorted(segment.agents),
+                        segment.latest,
+                        segment.latest - sla.ACTIVITY_RESOLUTION,
+                    )
+                    if segment.agents and segment.latest is not None
+                    else None
+                ),
+            )
+        )
         session = self.session
+        answered_by = {c.id: (c, at) for c, _, at in segment.answers}
+        for round_id, conversation_id, started in written.answered:
+            conversation, at = answered_by[conversation_id]
+            entry = ResponseRound(id=round_id, answered_at=at, started_at=started)
+            await sla.left_unanswered(session, conversation, entry, at - started, at)
         for message_id, row, (job, conversation, shown, own) in zip(
-            ids, segment.messages, segment.told, strict=True
+            written.message_ids, segment.messages, segment.told, strict=True
         ):
             stored = Message(id=message_id, **row)
             agent_name = job.agent.name if isinstance(job, ReplyJob) and own else ""
@@ -717,51 +738,25 @@ class _Batch:
                 assert job.result is not None
                 job.result.replies.append(stored)
 
-    async def _answer_stored_rounds(
-        self, answers: list[tuple[Conversation, int, datetime]]
-    ) -> None:
-        ids = sorted({conversation.id for conversation, _, _ in answers})
-        rounds = await self.sql.open_rounds(ids)
-        rows = []
-        for conversation, agent_id, at in answers:
-            if conversation.id not in rounds:
-                continue
-            round_id, started = rounds.pop(conversation.id)
-            policy = await self.policy(conversation.shop_id, at.date())
-            seconds = max(0, round((at - started).total_seconds()))
-            capped = min(seconds, policy.kpi.round_cap_seconds)
-            rows.append(
-                {"round": round_id, "agent_id": agent_id, "answered_at": at}
-                | {"seconds": seconds, "capped_seconds": capped}
-            )
-            entry = ResponseRound(id=round_id, answered_at=at, started_at=started)
-            await sla.left_unanswered(self.session, conversation, entry, at - started, at)
-        if rows:
-            await self.sql.answer_rounds(rows)
-
-    async def _store_rounds(self, rounds: list[_Round]) -> None:
-        for opened in rounds:
+    async def _rounds(
+        self, rounds: list[_Round]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, TimerPlan, int | None]]]:
+        """The rows of the rounds opened, and the deadlines of those still open (the
+        reply deadline names its round)."""
+        timers: list[tuple[int, TimerPlan, int | None]] = []
+        for place, opened in enumerate(rounds):
             if opened.answered:
                 started: datetime = opened.row["started_at"]
                 policy = await self.policy(opened.conversation.shop_id, started.date())
                 opened.row["capped_seconds"] = min(
                     opened.row["seconds"], policy.kpi.round_cap_seconds
                 )
-            else:
-                opened.row |= {"answered_at": None, "seconds": None, "capped_seconds": None}
-        ids = await self.sql.insert_rounds([opened.row for opened in rounds])
-        by_shop: dict[int, list[TimerPlan]] = {}
-        for round_id, opened in zip(ids, rounds, strict=True):
-            if opened.answered:
                 continue
+            opened.row |= {"answered_at": None, "seconds": None, "capped_seconds": None}
             for plan in opened.plans:
-                if plan.kind == sla.REPLY_DUE:
-                    plan = TimerPlan(
-                        plan.kind, plan.subject, plan.due_at, {"round_id": round_id, **plan.payload}
-                    )
-                by_shop.setdefault(opened.conversation.shop_id, []).append(plan)
-        for shop_id, plans in sorted(by_shop.items()):
-            await self.sql.insert_timers(shop_id, plans)
+                own = place if plan.kind == sla.REPLY_DUE else None
+                timers.append((opened.conversation.shop_id, plan, own))
+        return [opened.row for opened in rounds], timers
 
     async def _slow(self, job: Job) -> None:
         """The service's own way, in a savepoint: a refusal undoes only this message."""

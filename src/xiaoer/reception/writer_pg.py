@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,76 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.timers import TimerPlan
-
-_INSERT_MESSAGES = """
-INSERT INTO message (shop_id, conversation_id, sender, agent_id, text, dedupe_key, meta,
-                     created_at)
-SELECT m.shop_id, m.conversation_id, m.sender, m.agent_id, m.text, m.dedupe_key,
-       CAST(m.meta AS json), m.created_at
-FROM unnest($1::integer[], $2::bigint[], $3::varchar[], $4::integer[], $5::text[],
-            $6::varchar[], $7::text[], $8::timestamptz[])
-     WITH ORDINALITY AS m(shop_id, conversation_id, sender, agent_id, text, dedupe_key,
-                          meta, created_at, place)
-ORDER BY m.place
-RETURNING id
-"""
-
-_UPDATE_CONVERSATIONS = """
-UPDATE conversation AS c
-SET buyer_messages = v.buyer_messages, agent_messages = v.agent_messages,
-    unread = v.unread, waiting_since = v.waiting_since,
-    first_response_at = v.first_response_at, last_message_at = v.last_message_at
-FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::integer[], $5::timestamptz[],
-            $6::timestamptz[], $7::timestamptz[])
-     AS v(id, buyer_messages, agent_messages, unread, waiting_since, first_response_at,
-          last_message_at)
-WHERE c.id = v.id
-"""
-
-_INSERT_ROUNDS = """
-INSERT INTO response_round (shop_id, conversation_id, agent_id, first, started_at,
-                            answered_at, seconds, capped_seconds, breached)
-SELECT r.shop_id, r.conversation_id, r.agent_id, r.first, r.started_at, r.answered_at,
-       r.seconds, r.capped_seconds, false
-FROM unnest($1::integer[], $2::bigint[], $3::integer[], $4::boolean[], $5::timestamptz[],
-            $6::timestamptz[], $7::integer[], $8::integer[])
-     WITH ORDINALITY AS r(shop_id, conversation_id, agent_id, first, started_at,
-                          answered_at, seconds, capped_seconds, place)
-ORDER BY r.place
-RETURNING id
-"""
-
-_OPEN_ROUNDS = """
-SELECT id, conversation_id, started_at FROM response_round
-WHERE conversation_id = ANY($1::bigint[]) AND capped_seconds IS NULL
-"""
-
-_ANSWER_ROUNDS = """
-UPDATE response_round AS r
-SET agent_id = v.agent_id, answered_at = v.answered_at, seconds = v.seconds,
-    capped_seconds = v.capped_seconds
-FROM unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::integer[], $5::integer[])
-     AS v(id, agent_id, answered_at, seconds, capped_seconds)
-WHERE r.id = v.id
-"""
-
-_INSERT_TIMERS = """
-INSERT INTO timer (shop_id, kind, subject, due_at, payload, created_at, attempts)
-SELECT $1, t.kind, t.subject, t.due_at, CAST(t.payload AS json), $2, 0
-FROM unnest($3::varchar[], $4::varchar[], $5::timestamptz[], $6::text[])
-     AS t(kind, subject, due_at, payload)
-"""
-
-_CANCEL_TIMERS = """
-UPDATE timer SET cancelled_at = $1
-WHERE shop_id = $2 AND kind = ANY($3::varchar[]) AND subject = ANY($4::varchar[])
-  AND fired_at IS NULL AND cancelled_at IS NULL
-"""
-
-_TOUCH_PRESENCE = """
-UPDATE agent_presence SET last_activity_at = $1
-WHERE staff_id = ANY($2::integer[]) AND last_activity_at < $3
-"""
 
 # ``= ANY`` of the array, not a join with ``unnest``: the prepared statement's generic
 # plan then still probes the unique (shop_id, dedupe_key) index, where a join reads the
@@ -110,86 +41,6 @@ async def driver_of(session: AsyncSession) -> Any:
 
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value)
-
-
-async def insert_messages(driver: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert the messages; their ids in the rows' order."""
-    found = await driver.fetch(
-        _INSERT_MESSAGES,
-        [r["shop_id"] for r in rows],
-        [r["conversation_id"] for r in rows],
-        [r["sender"] for r in rows],
-        [r["agent_id"] for r in rows],
-        [r["text"] for r in rows],
-        [r["dedupe_key"] for r in rows],
-        [_json(r["meta"]) for r in rows],
-        [r["created_at"] for r in rows],
-    )
-    # The sequence numbers the rows in the order the ORDER BY gives them.
-    return sorted(int(r[0]) for r in found)
-
-
-async def update_conversations(driver: Any, rows: Sequence[dict[str, Any]]) -> None:
-    names = (
-        "conversation",
-        "buyer_messages",
-        "agent_messages",
-        "unread",
-        "waiting_since",
-        "first_response_at",
-        "last_message_at",
-    )
-    await driver.execute(_UPDATE_CONVERSATIONS, *([r[n] for r in rows] for n in names))
-
-
-async def insert_rounds(driver: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
-    names = (
-        "shop_id",
-        "conversation_id",
-        "agent_id",
-        "first",
-        "started_at",
-        "answered_at",
-        "seconds",
-        "capped_seconds",
-    )
-    found = await driver.fetch(_INSERT_ROUNDS, *([r[n] for r in rows] for n in names))
-    return sorted(int(r[0]) for r in found)
-
-
-async def open_rounds(
-    driver: Any, conversation_ids: Iterable[int]
-) -> dict[int, tuple[int, datetime]]:
-    """The unanswered round of each conversation: conversation id → (round id, started)."""
-    found = await driver.fetch(_OPEN_ROUNDS, sorted(set(conversation_ids)))
-    return {int(r[1]): (int(r[0]), r[2]) for r in found}
-
-
-async def answer_rounds(driver: Any, rows: Sequence[dict[str, Any]]) -> None:
-    names = ("round", "agent_id", "answered_at", "seconds", "capped_seconds")
-    await driver.execute(_ANSWER_ROUNDS, *([r[n] for r in rows] for n in names))
-
-
-async def insert_timers(driver: Any, shop_id: int, plans: Sequence[TimerPlan]) -> None:
-    await driver.execute(
-        _INSERT_TIMERS,
-        shop_id,
-        utcnow(),
-        [p.kind for p in plans],
-        [p.subject for p in plans],
-        [p.due_at for p in plans],
-        [_json(p.payload) for p in plans],
-    )
-
-
-async def cancel_timers(
-    driver: Any, shop_id: int, kinds: Iterable[str], subjects: Iterable[str], now: datetime
-) -> None:
-    await driver.execute(_CANCEL_TIMERS, now, shop_id, sorted(set(kinds)), sorted(set(subjects)))
-
-
-async def touch_presence(driver: Any, agents: Iterable[int], at: datetime, older: datetime) -> None:
-    await driver.execute(_TOUCH_PRESENCE, at, sorted(set(agents)), older)
 
 
 async def stored_keys(driver: Any, shop_id: int, keys: Iterable[str]) -> set[str]:
@@ -230,3 +81,171 @@ async def previous_agents(driver: Any, customers: Iterable[int]) -> dict[int, in
     """The agent who last served each buyer, by customer id (as ``routing.previous_agent``)."""
     found = await driver.fetch(_PREVIOUS_AGENTS, sorted(set(customers)))
     return {int(r[0]): int(r[1]) for r in found}
+
+
+@dataclass
+class Writes:
+    """A segment's rows for every table the short way writes to."""
+
+    kinds: list[str]  # the deadline kinds a reply cancels
+    cancels: list[tuple[int, str, datetime]]  # (shop, subject, at): its open deadlines end
+    messages: list[dict[str, Any]]
+    conversations: list[dict[str, Any]]  # the counters of each conversation changed
+    # rounds stored earlier that a reply answers: conversation, agent_id, answered_at, cap
+    answers: list[dict[str, Any]]
+    rounds: list[dict[str, Any]]  # rounds opened
+    # deadlines set, each with the place in ``rounds`` of the round whose id it carries
+    timers: list[tuple[int, TimerPlan, int | None]]
+    presence: tuple[list[int], datetime, datetime] | None  # agents, at, older than
+
+
+@dataclass
+class Written:
+    message_ids: list[int]  # in the order of ``Writes.messages``
+    answered: list[tuple[int, int, datetime]]  # (round, conversation, started_at)
+
+
+def with_round(plan: TimerPlan, round_id: int | None) -> TimerPlan:
+    """The deadline of a round, naming it in its payload."""
+    if round_id is None:
+        return plan
+    return TimerPlan(plan.kind, plan.subject, plan.due_at, {"round_id": round_id, **plan.payload})
+
+
+_IDS = """
+SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('message', 'id'))
+             FROM generate_series(1, $1::integer)),
+       ARRAY(SELECT nextval(pg_get_serial_sequence('response_round', 'id'))
+             FROM generate_series(1, $2::integer))
+"""
+
+# Each UPDATE also names its rows with ``= ANY`` of the array: the generic plan of a
+# prepared statement knows nothing of the arrays' lengths, and joined with ``unnest``
+# alone it would read the whole table of a young database, where an index now finds
+# them.
+_WRITE = """
+WITH cancelled AS (
+    UPDATE timer SET cancelled_at = c.at
+    FROM unnest($2::integer[], $3::varchar[], $4::timestamptz[]) AS c(shop_id, subject, at)
+    WHERE timer.shop_id = ANY($2::integer[]) AND timer.subject = ANY($3::varchar[])
+      AND timer.shop_id = c.shop_id AND timer.subject = c.subject
+      AND timer.kind = ANY($1::varchar[])
+      AND timer.fired_at IS NULL AND timer.cancelled_at IS NULL
+    RETURNING 1
+), messages AS (
+    INSERT INTO message (id, shop_id, conversation_id, sender, agent_id, text, dedupe_key,
+                         meta, created_at)
+    SELECT m.id, m.shop_id, m.conversation_id, m.sender, m.agent_id, m.text, m.dedupe_key,
+           CAST(m.meta AS json), m.created_at
+    FROM unnest($5::bigint[], $6::integer[], $7::bigint[], $8::varchar[], $9::integer[],
+                $10::text[], $11::varchar[], $12::text[], $13::timestamptz[])
+         AS m(id, shop_id, conversation_id, sender, agent_id, text, dedupe_key, meta,
+              created_at)
+    RETURNING 1
+), conversations AS (
+    UPDATE conversation AS c
+    SET buyer_messages = v.buyer_messages, agent_messages = v.agent_messages,
+        unread = v.unread, waiting_since = v.waiting_since,
+        first_response_at = v.first_response_at, last_message_at = v.last_message_at
+    FROM unnest($14::bigint[], $15::integer[], $16::integer[], $17::integer[],
+                $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])
+         AS v(id, buyer_messages, agent_messages, unread, waiting_since, first_response_at,
+              last_message_at)
+    WHERE c.id = ANY($14::bigint[]) AND c.id = v.id
+    RETURNING 1
+), answered AS (
+    -- Whole seconds as Python's round() gives them: float8's round() goes to even.
+    UPDATE response_round AS r
+    SET agent_id = a.agent_id, answered_at = a.at,
+        seconds = greatest(0, round(extract(epoch FROM a.at - r.started_at)::float8)),
+        capped_seconds = least(
+            greatest(0, round(extract(epoch FROM a.at - r.started_at)::float8)), a.cap
+        )
+    FROM unnest($21::bigint[], $22::integer[], $23::timestamptz[], $24::integer[])
+         AS a(conversation_id, agent_id, at, cap)
+    WHERE r.conversation_id = ANY($21::bigint[]) AND r.conversation_id = a.conversation_id
+      AND r.capped_seconds IS NULL
+    RETURNING r.id, r.conversation_id, r.started_at
+), rounds AS (
+    INSERT INTO response_round (id, shop_id, conversation_id, agent_id, first, started_at,
+                                answered_at, seconds, capped_seconds, breached)
+    SELECT n.id, n.shop_id, n.conversation_id, n.agent_id, n.first, n.started_at,
+           n.answered_at, n.seconds, n.capped_seconds, false
+    FROM unnest($25::bigint[], $26::integer[], $27::bigint[], $28::integer[], $29::boolean[],
+                $30::timestamptz[], $31::timestamptz[], $32::integer[], $33::integer[])
+         AS n(id, shop_id, conversation_id, agent_id, first, started_at, answered_at, seconds,
+              capped_seconds)
+    RETURNING 1
+), timers AS (
+    INSERT INTO timer (shop_id, kind, subject, due_at, payload, created_at, attempts)
+    SELECT t.shop_id, t.kind, t.subject, t.due_at, CAST(t.payload AS json), $39, 0
+    FROM unnest($34::integer[], $35::varchar[], $36::varchar[], $37::timestamptz[],
+                $38::text[]) AS t(shop_id, kind, subject, due_at, payload)
+    RETURNING 1
+), presence AS (
+    UPDATE agent_presence SET last_activity_at = $41
+    WHERE staff_id = ANY($40::integer[]) AND last_activity_at < $42
+    RETURNING 1
+)
+SELECT id, conversation_id, started_at FROM answered
+"""
+
+
+async def write(driver: Any, w: Writes) -> Written:
+    """All of a segment's rows with two statements: the new rows' ids taken from their
+    sequences, then one statement of data-modifying parts, one per table."""
+    message_ids, round_ids = await driver.fetchrow(_IDS, len(w.messages), len(w.rounds))
+    message_ids, round_ids = sorted(message_ids), sorted(round_ids)
+    m, c, a, r = w.messages, w.conversations, w.answers, w.rounds
+    timers = [
+        (shop, with_round(plan, None if place is None else round_ids[place]))
+        for shop, plan, place in w.timers
+    ]
+    agents, at, older = w.presence or ([], utcnow(), utcnow())
+    found = await driver.fetch(
+        _WRITE,
+        w.kinds,
+        [shop for shop, _, _ in w.cancels],
+        [subject for _, subject, _ in w.cancels],
+        [when for _, _, when in w.cancels],
+        message_ids,
+        *([row[name] for row in m] for name in _MESSAGE_COLUMNS),
+        [_json(row["meta"]) for row in m],
+        [row["created_at"] for row in m],
+        *([row[name] for row in c] for name in _CONVERSATION_COLUMNS),
+        *([row[name] for row in a] for name in ("conversation", "agent_id", "answered_at", "cap")),
+        round_ids,
+        *([row[name] for row in r] for name in _ROUND_COLUMNS),
+        [shop for shop, _ in timers],
+        [plan.kind for _, plan in timers],
+        [plan.subject for _, plan in timers],
+        [plan.due_at for _, plan in timers],
+        [_json(plan.payload) for _, plan in timers],
+        utcnow(),
+        agents,
+        at,
+        older,
+    )
+    return Written(message_ids, [(int(r[0]), int(r[1]), r[2]) for r in found])
+
+
+_MESSAGE_COLUMNS = ("shop_id", "conversation_id", "sender", "agent_id", "text", "dedupe_key")
+_CONVERSATION_COLUMNS = (
+    "conversation",
+    "buyer_messages",
+    "agent_messages",
+    "unread",
+    "waiting_since",
+    "first_response_at",
+    "last_message_at",
+)
+_ROUND_COLUMNS = (
+    "shop_id",
+    "conversation_id",
+    "agent_id",
+    "first",
+    "started_at",
+    "answered_at",
+    "seconds",
+    "capped_seconds",
+)
