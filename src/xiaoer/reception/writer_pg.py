@@ -21,11 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.clock import utcnow
 from xiaoer.core.timers import TimerPlan
 
-# ``= ANY`` of the array, not a join with ``unnest``: the prepared statement's generic
-# plan then still probes the unique (shop_id, dedupe_key) index, where a join reads the
-# shop's messages through ``ix_message_shop_created``.
+# One probe of the unique (shop_id, dedupe_key) index a key, whatever the table's
+# statistics say: ``= ANY`` of the keys, or a plain join with them, was planned on a
+# young table as a read of all the shop's messages through ``ix_message_shop_created``
+# (the keys looked many, the shop's messages few). ``LIMIT 1`` keeps each look-up a
+# look-up of its own.
 _STORED_KEYS = """
-SELECT dedupe_key FROM message WHERE shop_id = $1 AND dedupe_key = ANY($2::varchar[])
+SELECT m.dedupe_key
+FROM unnest($2::varchar[]) AS k(key)
+CROSS JOIN LATERAL (
+    SELECT dedupe_key FROM message WHERE shop_id = $1 AND dedupe_key = k.key LIMIT 1
+) AS m
 """
 
 
