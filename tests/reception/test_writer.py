@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
+from tests.core.test_events import _collect
 from tests.reception.conftest import AFTERNOON, MakeAgent, MakeBuyer
+from xiaoer.core import feed as feed_module
 from xiaoer.core import memo
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq, read_after
@@ -315,11 +317,12 @@ async def test_a_failed_batch_fails_its_own_messages_and_stores_nothing_of_them(
     real = writer_module.write_batch
     calls = []
 
-    async def fails_after_writing(session: Any, jobs: Any) -> None:
+    async def fails_after_writing(session: Any, jobs: Any) -> Any:
         calls.append(len(jobs))
-        await real(session, jobs)
+        events = await real(session, jobs)
         if len(calls) == 1:
             raise ConnectionError("the database went away before the commit")
+        return events
 
     monkeypatch.setattr(writer_module, "write_batch", fails_after_writing)
     chat = ChatWriter(db, window=0.05)
@@ -567,3 +570,52 @@ async def test_a_first_message_nobody_can_take_waits_in_the_queue_the_services_w
     assert job.result.conversation.status == "queued"
     assert job.result.conversation.agent_id is None
     assert [m.meta.get("auto") for m in job.result.replies] == ["welcome"]  # first in line
+
+
+async def test_a_batchs_events_reach_the_followers_as_the_database_holds_them(
+    db: Database,
+    shop: Shop,
+    make_buyer: MakeBuyer,
+    make_agent: MakeAgent,
+    on_postgres: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL the writer hands its committed events to the process's feed, which
+    then need not read them back: what followers get equals what the database holds."""
+    _, buyers, _ = await _setup(db, shop, make_buyer, make_agent, 3)
+    reads: list[int] = []
+    original = feed_module.read_after
+
+    async def counted(session: Any, shop_id: int, after: int, *args: Any, **kw: Any) -> Any:
+        reads.append(after)
+        return await original(session, shop_id, after, *args, **kw)
+
+    monkeypatch.setattr(feed_module, "read_after", counted)
+    async with db.session() as session:
+        start = await last_seq(session, shop.id)
+    stream = follow(db, shop.id, start)
+    collector = asyncio.create_task(_collect(stream, 3))
+    await asyncio.sleep(0.1)  # the follower is live
+    before = len(reads)
+    writer = ChatWriter(db)
+    try:
+        await asyncio.gather(
+            *(
+                writer.buyer_message(shop=shop, customer=b, text="还在吗", client_id=f"x{b.id}")
+                for b in buyers
+            )
+        )
+        got = await asyncio.wait_for(collector, 5)
+        await asyncio.sleep(0.1)  # the commit's notice is heard
+    finally:
+        await writer.stop()
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert writer.batches == 1
+    async with db.session() as session:
+        stored = await read_after(session, shop.id, start)
+    assert [e.kind for e in got] == ["message.created"] * 3
+    assert got == stored  # number, topic, payload and time as read back
+    if on_postgres:
+        assert reads[before:] == []  # given by the writer, not read again
+    else:
+        assert reads[before:] == [start]  # the feed read them

@@ -32,18 +32,22 @@ class Subscription:
         self._hub = hub
         self.shop_id = shop_id
         self._news = asyncio.Event()
+        self._notices = 0
 
     def notify(self) -> None:
+        self._notices += 1
         self._news.set()
 
     @property
     def pending(self) -> bool:
         return self._news.is_set()
 
-    async def wait(self) -> None:
-        """Until there is news since the last wait."""
+    async def wait(self) -> int:
+        """Until there is news since the last wait; how many notices it was."""
         await self._news.wait()
         self._news.clear()
+        notices, self._notices = self._notices, 0
+        return notices
 
     def close(self) -> None:
         self._hub.remove(self)

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from xiaoer.core.broker import get_broker
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.event_kinds import audience_of
 from xiaoer.core.models import Event, EventCounter
 
@@ -135,15 +135,18 @@ _STORE_DRIVER = """
         ON CONFLICT (shop_id, topic)
             DO UPDATE SET last_seq = event_counter.last_seq + excluded.last_seq
         RETURNING topic, last_seq
+    ), stored AS (
+        INSERT INTO event (shop_id, seq, topic, topic_seq, kind, payload, created_at)
+        SELECT $1::integer, shop.last_seq - e.back, e.topic,
+               CASE WHEN e.topic = '' THEN 0 ELSE stream.last_seq - e.topic_back END,
+               e.kind, CAST(e.payload AS json), e.created_at
+        FROM unnest($4::bigint[], $5::varchar[], $6::bigint[], $7::varchar[], $8::text[],
+                    $9::timestamptz[]) AS e(back, topic, topic_back, kind, payload, created_at)
+        JOIN bumped AS shop ON shop.topic = ''
+        LEFT JOIN bumped AS stream ON stream.topic = e.topic AND e.topic <> ''
+        RETURNING 1
     )
-    INSERT INTO event (shop_id, seq, topic, topic_seq, kind, payload, created_at)
-    SELECT $1::integer, shop.last_seq - e.back, e.topic,
-           CASE WHEN e.topic = '' THEN 0 ELSE stream.last_seq - e.topic_back END,
-           e.kind, CAST(e.payload AS json), e.created_at
-    FROM unnest($4::bigint[], $5::varchar[], $6::bigint[], $7::varchar[], $8::text[],
-                $9::timestamptz[]) AS e(back, topic, topic_back, kind, payload, created_at)
-    JOIN bumped AS shop ON shop.topic = ''
-    LEFT JOIN bumped AS stream ON stream.topic = e.topic AND e.topic <> ''
+    SELECT topic, last_seq FROM bumped
 """
 
 
@@ -271,23 +274,27 @@ def _store(session: Session, shop_id: int, items: list[PendingEvent]) -> None:
     session.execute(insert(_events), rows)  # Core: no ORM bulk bookkeeping per row
 
 
-async def store_now(session: AsyncSession, driver: Any) -> None:
+async def store_now(session: AsyncSession, driver: Any) -> list[EventData]:
     """PostgreSQL: number and store the transaction's events now, with one statement a
     shop on the driver's connection (``driver``, in the session's transaction), for a
     caller that commits at once (the chat writer's batch): the shop's counter is locked
-    from here to the commit. The events are told after the commit as any others."""
+    from here to the commit. The events are told after the commit as any others; they
+    are returned numbered, as a reader will read them, for :func:`xiaoer.core.feed.offer`.
+    """
     pending = session.info.get(PENDING_KEY)
     if not pending:
-        return
+        return []
     await session.flush()  # row locks of the unit of work first, the counter last
     by_shop: dict[int, list[PendingEvent]] = {}
     for item in pending:
         by_shop.setdefault(item.shop_id, []).append(item)
+    told: list[EventData] = []
     for shop_id in sorted(by_shop):  # one order for every writer: no deadlocks
         items = by_shop[shop_id]
         counts, places = _topic_places(items)
         ordered = sorted({"": len(items), **counts}.items())
-        await driver.execute(
+        texts = [json.dumps(item.payload) for item in items]
+        found = await driver.fetch(
             _STORE_DRIVER,
             shop_id,
             [t for t, _ in ordered],
@@ -299,12 +306,27 @@ async def store_now(session: AsyncSession, driver: Any) -> None:
                 for item, place in zip(items, places, strict=True)
             ],
             [item.kind for item in items],
-            [json.dumps(item.payload) for item in items],
+            texts,
             [item.created_at for item in items],
         )
+        last = {str(topic): int(n) for topic, n in found}
+        numbers = _numbers(items, places, counts, last)
+        told += [
+            EventData(
+                shop_id,
+                seq,
+                item.kind,
+                json.loads(text),  # as stored and read back
+                as_utc(item.created_at).isoformat(),
+                item.topic,
+                topic_seq,
+            )
+            for item, (seq, topic_seq), text in zip(items, numbers, texts, strict=True)
+        ]
     stored: set[int] = session.info.setdefault(STORED_KEY, set())
     stored |= set(by_shop)
     session.info[PENDING_KEY] = []
+    return told
 
 
 def _store_drafts(session: Session, shop_id: int, items: list[PendingEvent]) -> None:

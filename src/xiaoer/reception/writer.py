@@ -41,7 +41,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from xiaoer.core import memo
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.events import number_at_once, record_event, store_now
+from xiaoer.core.events import EventData, number_at_once, record_event, store_now
+from xiaoer.core.feed import offer
 from xiaoer.core.hooks import cancelled_by_reply, waiting_timers
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -350,24 +351,29 @@ class _Batch:
         """The batch's conversations, locked, and its messages stored already."""
         customers = {j.customer.id for j in self.jobs if isinstance(j, BuyerJob)}
         ids = {j.conversation_id for j in self.jobs if isinstance(j, ReplyJob)}
+        table = _conversations
         wanted = []  # two index look-ups in one statement; an OR of the two scans the table
         if customers:
             wanted.append(
-                select(Conversation.id).where(
-                    Conversation.customer_id.in_(sorted(customers)),
-                    Conversation.status != ConversationStatus.closed.value,
+                select(table.c.id).where(
+                    table.c.customer_id.in_(sorted(customers)),
+                    table.c.status != ConversationStatus.closed.value,
                 )
             )
         if ids:
-            wanted.append(select(Conversation.id).where(Conversation.id.in_(sorted(ids))))
+            wanted.append(select(table.c.id).where(table.c.id.in_(sorted(ids))))
         query = (
-            select(Conversation)
-            .where(Conversation.id.in_(union_all(*wanted).scalar_subquery()))
-            .order_by(Conversation.id)
+            select(table)
+            .where(table.c.id.in_(union_all(*wanted).scalar_subquery()))
+            .order_by(table.c.id)
         )
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
-        for conversation in await self.session.scalars(query):
+        # Rows, not the session's objects: the batch keeps its copies as stored (it
+        # writes them itself), and the service's way, after the batch's rows are sent,
+        # reads its own from the database.
+        for row in await self.session.execute(query):
+            conversation = Conversation(**row._mapping)
             self.by_id[conversation.id] = conversation
             if conversation.status != ConversationStatus.closed.value:
                 self.open_of[conversation.customer_id] = conversation  # the newest wins
@@ -786,20 +792,21 @@ class _Batch:
             self.open_of[conversation.customer_id] = conversation
 
 
-async def write_batch(session: AsyncSession, jobs: Sequence[Job]) -> None:
+async def write_batch(session: AsyncSession, jobs: Sequence[Job]) -> list[EventData]:
     """Store ``jobs`` in the session's transaction, in order; the caller commits.
 
     Each job ends with its ``result``, or its ``error`` when the service refused it
-    (nothing of it is then stored).
+    (nothing of it is then stored). Returned: the batch's events as numbered, on
+    PostgreSQL, for ``feed.offer`` once committed (else none: the feed reads them).
     """
     batch = _Batch(session, jobs)
     await batch.load()
     await batch.run()
     # The events last, numbered now: the caller's commit follows at once.
     if isinstance(batch.sql, _DriverStatements):
-        await store_now(session, batch.sql.driver)
-    else:
-        number_at_once(session)
+        return await store_now(session, batch.sql.driver)
+    number_at_once(session)
+    return []
 
 
 class ChatWriter:
@@ -881,8 +888,10 @@ class ChatWriter:
         started = time.perf_counter()
         try:
             async with self.db.session() as session:
-                await write_batch(session, jobs)
+                events = await write_batch(session, jobs)
                 await session.commit()
+                # At once, before the feed can hear the commit's notice and read them.
+                offer(self.db, events)
         except Exception:
             log.exception("a batch of %d chat messages could not be stored", len(jobs))
             failed = NotStored(
