@@ -1,6 +1,9 @@
 """One feed per shop and process: shared by many followers, in order, lossless on overflow."""
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from tests.core.test_events import _collect
 from xiaoer.core import feed as feed_module
@@ -8,6 +11,19 @@ from xiaoer.core.db import Database
 from xiaoer.core.events import EventData, last_seq, record_event
 from xiaoer.core.feed import Inbox, follow
 from xiaoer.shops.models import Shop
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``after`` of every read of the database the feeds and followers make."""
+    reads: list[int] = []
+    original = feed_module.read_after
+
+    async def counted(session: Any, shop_id: int, after: int, *args: Any, **kw: Any) -> Any:
+        reads.append(after)
+        return await original(session, shop_id, after, *args, **kw)
+
+    monkeypatch.setattr(feed_module, "read_after", counted)
+    return reads
 
 
 async def _record(db: Database, shop_id: int, n: int) -> None:
@@ -40,14 +56,7 @@ async def test_a_follower_that_falls_behind_rereads_and_misses_nothing(
 ) -> None:
     """An inbox that overflows is emptied; its follower reads the database instead."""
     monkeypatch.setattr(feed_module, "INBOX_LIMIT", 3)  # type: ignore[attr-defined]
-    reads: list[int] = []
-    original = feed_module.read_after
-
-    async def counted(session: object, shop_id: int, after: int, *args: object, **kw: object):  # type: ignore[no-untyped-def]
-        reads.append(after)
-        return await original(session, shop_id, after, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(feed_module, "read_after", counted)  # type: ignore[attr-defined]
+    reads = count_reads(monkeypatch)  # type: ignore[arg-type]
     stream = follow(db, shop.id, after=1)
     first = asyncio.create_task(anext(stream))
     await asyncio.sleep(0.1)
@@ -81,14 +90,7 @@ async def test_a_follower_is_woken_only_by_what_it_wants_and_reads_nothing_again
 ) -> None:
     """Events a follower does not want are passed over in the feed: the gaps they leave
     are not taken for lost events (no second read of the database), and a real gap is."""
-    reads: list[int] = []
-    original = feed_module.read_after
-
-    async def counted(session: object, shop_id: int, after: int, *args: object, **kw: object):  # type: ignore[no-untyped-def]
-        reads.append(after)
-        return await original(session, shop_id, after, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(feed_module, "read_after", counted)  # type: ignore[attr-defined]
+    reads = count_reads(monkeypatch)  # type: ignore[arg-type]
 
     def even(event: EventData) -> bool:
         return event.payload.get("i", 0) % 2 == 0

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from tests.core.test_events import _collect
+from tests.core.test_feed import count_reads
 from tests.reception.conftest import AFTERNOON, MakeAgent, MakeBuyer
-from xiaoer.core import feed as feed_module
 from xiaoer.core import memo
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq, read_after
@@ -583,14 +583,7 @@ async def test_a_batchs_events_reach_the_followers_as_the_database_holds_them(
     """On PostgreSQL the writer hands its committed events to the process's feed, which
     then need not read them back: what followers get equals what the database holds."""
     _, buyers, _ = await _setup(db, shop, make_buyer, make_agent, 3)
-    reads: list[int] = []
-    original = feed_module.read_after
-
-    async def counted(session: Any, shop_id: int, after: int, *args: Any, **kw: Any) -> Any:
-        reads.append(after)
-        return await original(session, shop_id, after, *args, **kw)
-
-    monkeypatch.setattr(feed_module, "read_after", counted)
+    reads = count_reads(monkeypatch)
     async with db.session() as session:
         start = await last_seq(session, shop.id)
     stream = follow(db, shop.id, start)

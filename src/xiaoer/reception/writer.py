@@ -79,15 +79,7 @@ from xiaoer.staff.sessions import live_accounts
 
 log = logging.getLogger(__name__)
 
-# What a message changes on its conversation, written for a whole batch in one statement.
-_COUNTED = (
-    "buyer_messages",
-    "agent_messages",
-    "unread",
-    "waiting_since",
-    "first_response_at",
-    "last_message_at",
-)
+_COUNTED = writer_pg.COUNTED
 _conversations = cast(Table, Conversation.__table__)
 _UPDATE_CONVERSATION = (
     update(_conversations)

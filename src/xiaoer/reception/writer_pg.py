@@ -236,8 +236,8 @@ async def write(driver: Any, w: Writes) -> Written:
 
 
 _MESSAGE_COLUMNS = ("shop_id", "conversation_id", "sender", "agent_id", "text", "dedupe_key")
-_CONVERSATION_COLUMNS = (
-    "conversation",
+# What a message changes on its conversation, written for a whole batch at once.
+COUNTED = (
     "buyer_messages",
     "agent_messages",
     "unread",
@@ -245,6 +245,7 @@ _CONVERSATION_COLUMNS = (
     "first_response_at",
     "last_message_at",
 )
+_CONVERSATION_COLUMNS = ("conversation", *COUNTED)
 _ROUND_COLUMNS = (
     "shop_id",
     "conversation_id",
