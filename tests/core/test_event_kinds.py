@@ -13,6 +13,7 @@ from xiaoer.core.event_kinds import (
     UnknownEventKind,
     Viewer,
     buyer_view,
+    receivers,
     staff_receives,
 )
 
@@ -174,3 +175,35 @@ def test_every_kind_the_code_records_has_a_rule_and_every_rule_a_kind() -> None:
     assert len(kinds) >= 35
     assert {k: w for k, w in kinds.items() if k not in EVENT_KINDS} == {}
     assert set(EVENT_KINDS) - set(kinds) == set()
+
+
+def test_the_receivers_worked_out_once_are_whom_staff_receives_lets_see() -> None:
+    """The feed finds a staff follower's events by ``receivers``; for every kind, many
+    payloads and viewers of every kind, it agrees with ``staff_receives``."""
+    viewers = [ME, COLLEAGUE, BOSS, Viewer(9, "aftersale", leader=False)]
+    viewers.append(Viewer(2, "aftersale", leader=True))
+    payloads: list[dict[str, Any]] = [
+        {},
+        _message(7),
+        _message(None),
+        _message(None, created=LATER),
+        _message(None, sender="auto"),
+        _message(None, team="aftersale"),
+        {"agent_id": 7, "team": "presale", "from_agent_id": 8, "from_team": "presale"},
+        {"agent_id": None, "team": "aftersale", "from_agent_id": 7, "from_team": "presale"},
+    ]
+    keys = {key for audience in EVENT_KINDS.values() for key in audience.keys}
+    for staff_id in (7, 8, 9, None):
+        payloads.append({key: staff_id for key in keys})
+    checked = 0
+    for kind in [*EVENT_KINDS, "no.such.kind"]:
+        for payload in payloads:
+            found = receivers(kind, payload)
+            for viewer in viewers:
+                assert found.takes(viewer) == staff_receives(kind, payload, viewer), (
+                    kind,
+                    payload,
+                    viewer,
+                )
+                checked += 1
+    assert checked > 1000

@@ -8,6 +8,7 @@ import pytest
 from tests.core.test_events import _collect
 from xiaoer.core import feed as feed_module
 from xiaoer.core.db import Database
+from xiaoer.core.event_kinds import Viewer
 from xiaoer.core.events import EventData, last_seq, record_event
 from xiaoer.core.feed import Inbox, follow
 from xiaoer.shops.models import Shop
@@ -123,3 +124,33 @@ def test_an_inbox_tells_the_number_queued_before_each_event() -> None:
     first, second = asyncio.run(run())
     assert first is not None and (first[0], first[1].seq) == (0, 1)
     assert second is not None and (second[0], second[1].seq) == (1, 4)  # 2 and 3 passed over
+
+
+async def test_a_staff_follower_gets_its_own_events_found_by_who_they_are_for(
+    db: Database, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Followers of the whole shop as staff: each is given what ``staff_receives`` lets
+    it see, the others' messages are never queued for it, and nobody reads again."""
+    reads = count_reads(monkeypatch)
+    async with db.session() as session:
+        start = await last_seq(session, shop.id)
+    me, colleague = Viewer(7, "presale", False), Viewer(8, "presale", False)
+    boss = Viewer(1, "presale", True)
+    streams = {v: follow(db, shop.id, after=start, viewer=v) for v in (me, colleague, boss)}
+    wanted = {me: 2, colleague: 1, boss: 3}
+    tasks = {v: asyncio.create_task(_collect(s, wanted[v])) for v, s in streams.items()}
+    await asyncio.sleep(0.1)
+    before = len(reads)
+    async with db.session() as session:
+        for agent in (7, 8, 7):
+            payload = {"sender": "buyer", "text": "hi", "created_at": "x"}
+            payload["conversation"] = {"agent_id": agent, "team": "presale", "queued_at": "y"}
+            await record_event(session, shop.id, "message.created", payload, topic="buyer:1")
+        await session.commit()
+    got = {v: await asyncio.wait_for(t, 5) for v, t in tasks.items()}
+    assert [e.seq - start for e in got[me]] == [1, 3]
+    assert [e.seq - start for e in got[colleague]] == [2]
+    assert [e.seq - start for e in got[boss]] == [1, 2, 3]
+    assert set(reads[before:]) <= {start}  # the feed's one read; no follower read again
+    for stream in streams.values():
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -143,17 +143,57 @@ def _sees_conversation(kind: str, payload: dict[str, Any], viewer: Viewer) -> bo
             if agent_id == viewer.staff_id:
                 return True
             continue
-        if team != viewer.team:
-            continue
-        if kind != "message.created":
-            return True
-        # Of a waiting buyer's messages, only the one that queued the conversation (new,
-        # or sent back by a transfer), not the automatic replies nor every later line.
-        conversation = payload.get("conversation") or {}
-        queued_by_it = conversation.get("queued_at") == payload.get("created_at")
-        if queued_by_it and payload.get("sender") != "auto":
+        if team == viewer.team and _team_sees(kind, payload):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class Receivers:
+    """Who on the staff an event is for, worked out once for all viewers: every leader
+    (``leaders``), every agent (``everyone``), or the agents named (``ids``) and the
+    teams whose queue it concerns (``teams``). ``takes(viewer)`` is ``staff_receives``."""
+
+    leaders: bool = False
+    everyone: bool = False
+    ids: frozenset[Any] = frozenset()
+    teams: frozenset[Any] = frozenset()
+
+    def takes(self, viewer: Viewer) -> bool:
+        if viewer.leader:
+            return self.leaders
+        return self.everyone or viewer.staff_id in self.ids or viewer.team in self.teams
+
+
+def receivers(kind: str, payload: dict[str, Any]) -> Receivers:
+    """The staff an event of ``kind`` with ``payload`` is for (see :func:`staff_receives`)."""
+    audience = EVENT_KINDS.get(kind)
+    if audience is None:
+        return Receivers()
+    if audience.agents == "all":
+        return Receivers(audience.leaders, everyone=True)
+    if audience.agents == "concerned":
+        return Receivers(audience.leaders, ids=frozenset(payload.get(k) for k in audience.keys))
+    if audience.agents == "conversation":
+        ids, teams = set(), set()
+        for agent_id, team in _holders(payload):
+            if agent_id is not None:
+                ids.add(agent_id)
+            elif _team_sees(kind, payload):
+                teams.add(team)
+        return Receivers(audience.leaders, ids=frozenset(ids), teams=frozenset(teams))
+    return Receivers(audience.leaders)
+
+
+def _team_sees(kind: str, payload: dict[str, Any]) -> bool:
+    """Whether the team in whose queue a conversation waits sees this event of it."""
+    if kind != "message.created":
+        return True
+    # Of a waiting buyer's messages, only the one that queued the conversation (new,
+    # or sent back by a transfer), not the automatic replies nor every later line.
+    conversation = payload.get("conversation") or {}
+    queued_by_it = conversation.get("queued_at") == payload.get("created_at")
+    return bool(queued_by_it and payload.get("sender") != "auto")
 
 
 def staff_receives(kind: str, payload: dict[str, Any], viewer: Viewer) -> bool:

@@ -20,10 +20,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from xiaoer.core import memo
 from xiaoer.core.broker import Broker, Subscription, get_broker
 from xiaoer.core.db import Database
+from xiaoer.core.event_kinds import Viewer, receivers
 from xiaoer.core.events import EventData, last_seq, read_after
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class Inbox:
     ) -> None:
         self.topic = topic
         self.wants = wants
+        self.viewer: Viewer | None = None  # a staff follower, indexed by the feed
         self._queue: asyncio.Queue[tuple[int, EventData]] = asyncio.Queue(
             maxsize=limit or INBOX_LIMIT
         )
@@ -98,10 +101,16 @@ class ShopFeed:
         self._started = asyncio.Event()
         self._failed: BaseException | None = None
         self._offered = 0  # commits whose events were offered, their notice not yet heard
+        # Staff followers of the whole shop, indexed by who they are: an event is put
+        # only into the inboxes of those it is for, worked out once (``receivers``).
+        self._leaders: set[Inbox] = set()
+        self._agents: set[Inbox] = set()
+        self._by_staff: dict[int, set[Inbox]] = {}
+        self._by_team: dict[str, set[Inbox]] = {}
 
     @property
     def followers(self) -> int:
-        return sum(len(s) for s in self._inboxes.values())
+        return sum(len(s) for s in self._inboxes.values()) + len(self._leaders) + len(self._agents)
 
     async def start(self) -> None:
         # Listen before reading the counter: nothing committed in between is missed.
@@ -132,12 +141,32 @@ class ShopFeed:
         if self._subscription is not None:
             self._subscription.close()
 
-    def join(self, topic: str = "", wants: Callable[[EventData], bool] | None = None) -> Inbox:
+    def join(
+        self,
+        topic: str = "",
+        wants: Callable[[EventData], bool] | None = None,
+        viewer: Viewer | None = None,
+    ) -> Inbox:
         inbox = Inbox(topic, wants=wants)
-        self._inboxes.setdefault(topic, set()).add(inbox)
+        inbox.viewer = viewer
+        if viewer is None or topic:
+            self._inboxes.setdefault(topic, set()).add(inbox)
+        elif viewer.leader:
+            self._leaders.add(inbox)
+        else:
+            self._agents.add(inbox)
+            self._by_staff.setdefault(viewer.staff_id, set()).add(inbox)
+            self._by_team.setdefault(viewer.team, set()).add(inbox)
         return inbox
 
     def leave(self, inbox: Inbox) -> None:
+        viewer = inbox.viewer
+        if viewer is not None and not inbox.topic:
+            self._leaders.discard(inbox)
+            self._agents.discard(inbox)
+            _drop(self._by_staff, viewer.staff_id, inbox)
+            _drop(self._by_team, viewer.team, inbox)
+            return
         inboxes = self._inboxes.get(inbox.topic)
         if inboxes is not None:
             inboxes.discard(inbox)
@@ -180,9 +209,25 @@ class ShopFeed:
         memo.event_seen(self.memo_key, item.kind)
         for inbox in self._inboxes.get("", ()):
             inbox.put(item)
+        if self._leaders or self._agents:
+            for inbox in self._staff_for(item):
+                inbox.put(item)
         if item.topic:
             for inbox in self._inboxes.get(item.topic, ()):
                 inbox.put(item)
+
+    def _staff_for(self, item: EventData) -> set[Inbox]:
+        """The staff followers an event is for: as many look-ups as it has receivers,
+        not a question to every open workbench."""
+        found = receivers(item.kind, item.payload)
+        chosen = set(self._leaders) if found.leaders else set()
+        if found.everyone:
+            return chosen | self._agents
+        for staff_id in found.ids:
+            chosen |= self._by_staff.get(staff_id, set())
+        for team in found.teams:
+            chosen |= self._by_team.get(team, set())
+        return chosen
 
     def offer(self, events: list[EventData]) -> bool:
         """Take events this process has just committed, when they follow what the feed
@@ -208,6 +253,14 @@ def offer(db: Database, events: list[EventData]) -> None:
         feed = _feeds.get((db, broker, shop_id))
         if feed is not None:
             feed.offer(items)
+
+
+def _drop(index: dict[Any, set[Inbox]], key: Any, inbox: Inbox) -> None:
+    found = index.get(key)
+    if found is not None:
+        found.discard(inbox)
+        if not found:
+            del index[key]
 
 
 # Keyed by the objects, not their ids: an id may be reused once its object is gone.
@@ -254,17 +307,21 @@ async def follow(
     broker: Broker | None = None,
     poll_seconds: float = 5.0,
     wants: Callable[[EventData], bool] | None = None,
+    viewer: Viewer | None = None,
 ) -> AsyncIterator[EventData]:
     """Every event of the shop (or of one topic) after ``after``: in order, once, forever.
 
     ``after`` and the numbers compared are the shop's ``seq``, or the topic's
     ``topic_seq`` when following a topic. With ``wants``, live events it refuses are
     passed over without waking the follower (what it reads from the database, it is
-    given all of: the caller filters as before).
+    given all of: the caller filters as before). A staff ``viewer`` following the whole
+    shop is given the live events ``staff_receives`` lets it see, found by who they
+    are for rather than by asking every follower.
     """
     feed = await _feed_for(db, broker or get_broker(), shop_id, poll_seconds)
     # Joined before the database is read: an event is in that read or in the inbox.
-    inbox = feed.join(topic or "", wants)
+    inbox = feed.join(topic or "", wants, viewer)
+    filtered = wants is not None or (viewer is not None and not topic)
     last = after
     try:
         while True:
@@ -285,7 +342,7 @@ async def follow(
                 if number <= last:
                     continue
                 # A gap: only events passed over as unwanted, or some missed (read again).
-                if number > last + 1 and (wants is None or before > last):
+                if number > last + 1 and (not filtered or before > last):
                     break
                 last = number
                 yield live

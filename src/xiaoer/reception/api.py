@@ -404,10 +404,8 @@ def event_frame(event: EventData) -> str:
 async def _push(
     websocket: WebSocket, db: Database, shop_id: int, after: int, viewer: Viewer
 ) -> None:
-    def wants(event: EventData) -> bool:
-        return staff_receives(event.kind, event.payload, viewer)
-
     # Filtered as the feed hands events out: another agent's message wakes nobody here.
-    async for event in follow(db, shop_id, after, wants=wants):
-        if wants(event):  # what was read from the database comes unfiltered
+    async for event in follow(db, shop_id, after, viewer=viewer):
+        # What was read from the database comes unfiltered.
+        if staff_receives(event.kind, event.payload, viewer):
             await websocket.send_text(event_frame(event))
