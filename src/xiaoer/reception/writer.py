@@ -332,6 +332,12 @@ class _Batch:
             )
         return found
 
+    async def rules(self, shop_id: int) -> list[AutoReply]:
+        found = self.replies.get(shop_id)
+        if found is None:
+            found = self.replies[shop_id] = await _remembered_replies(self.session, shop_id)
+        return found
+
     def _change(self, conversation: Conversation, **values: Any) -> None:
         """Change the loaded conversation as stored, and store it with the segment (one
         statement for all of them, not the session's one per row)."""
@@ -505,9 +511,7 @@ class _Batch:
                 return False
             await self._first(job, *fresh)
             return True
-        rules = self.replies.get(job.shop.id)
-        if rules is None:
-            rules = self.replies[job.shop.id] = await _remembered_replies(self.session, job.shop.id)
+        rules = await self.rules(job.shop.id)
         if autoreply.keyword_reply(rules, job.text) is not None:
             return False
         policy = await self.policy(job.shop.id, job.at.date())
@@ -537,9 +541,7 @@ class _Batch:
         self.by_id[conversation.id] = conversation
         self.open_of[job.customer.id] = conversation
         self._message(job, conversation, Sender.buyer, None, {})
-        rules = self.replies.get(shop.id)
-        if rules is None:
-            rules = self.replies[shop.id] = await _remembered_replies(self.session, shop.id)
+        rules = await self.rules(shop.id)
         chosen = automatic_answers(
             rules, policy, job.text, new=True, queued=False, in_hours=True, position=None
         )
