@@ -23,13 +23,13 @@ from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import say
+from xiaoer.http.charts import Kind, bar_chart, line_chart
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import refusal
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import QueryId, RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
-from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
     KpiError,
     Report,
@@ -184,13 +184,15 @@ async def kpi_page(
          [_metric(result.days.get(str(row["subject"]), {}).get(d), metric) for d in days])
         for row in rows[:7]
     ]  # fmt: skip
-    trend = line_chart(t(f"kpi.col.{metric}"), [d.isoformat() for d in days], series,
-                       percent=metric in PERCENT_METRICS)  # fmt: skip
+    no_data = t("charts.no_data")
+    trend = line_chart(t(f"kpi.col.{metric}"), [d.strftime("%m-%d") for d in days], series,
+                       kind=_kind(metric), empty=no_data)  # fmt: skip
     agent_filter = agent_scope(staff, None)
     distribution = bar_chart(
         t("kpi.distribution"),
         [(label, float(n)) for label, n in
          await response_distribution(session, staff.shop_id, first, last, agent_filter)],
+        empty=no_data,
     )  # fmt: skip
     totals = _totals(result)
     funnel = bar_chart(
@@ -198,6 +200,7 @@ async def kpi_page(
         [(t("kpi.col.inquiring_buyers"), float(totals.get("inquiring_buyers", 0))),
          (t("kpi.ordered"), float(totals.get("ordering_buyers", 0))),
          (t("kpi.paid"), float(totals.get("paying_buyers", 0)))],
+        empty=no_data,
     )  # fmt: skip
     targets = await _targets(session, staff.shop_id, t, last)
     context = {
@@ -208,6 +211,16 @@ async def kpi_page(
         "leader": staff.has_role(*LEADERS),
     }  # fmt: skip
     return render(request, "performance/kpi.html", context, staff=staff)
+
+
+def _kind(metric: str) -> Kind:
+    if metric in PERCENT_METRICS:
+        return "percent"
+    if metric.endswith("_fen"):
+        return "fen"
+    if metric.endswith("_seconds"):
+        return "decimal"
+    return "count"
 
 
 # The page behind each column: (list, kind). Rates lead to what they were figured from.
@@ -275,8 +288,8 @@ async def _targets(session: AsyncSession, shop_id: int, t: Translator, last: dat
         "trades": trades,
         "milestones": milestones,
         "reached": reached,
-        "chart": bar_chart(t("kpi.targets", month=month), [(t("kpi.trades"), float(trades))],
-                           marks=milestones),
+        "chart": bar_chart(t("kpi.trades"), [(month, float(trades))],
+                           marks=milestones, empty=t("charts.no_data")),
     }  # fmt: skip
 
 
