@@ -219,7 +219,7 @@ async def kpi_page(
     ]  # fmt: skip
     no_data = t("charts.no_data")
     trend = line_chart(t(f"kpi.col.{metric}"), [d.strftime("%m-%d") for d in days], series,
-                       kind=_kind(metric), empty=no_data)  # fmt: skip
+                       kind=_kind(metric), empty=no_data, width=1280, height=300)  # fmt: skip
     agent_filter = agent_id if agent_id is not None else agent_scope(staff, None)
     distribution = bar_chart(
         t("kpi.distribution"),
