@@ -86,6 +86,14 @@ async def test_the_commission_evidence_opens_that_agents_month_and_the_charts_an
         await expect(tip).to_be_visible()
         await expect(tip).to_contain_text(f"{first_name}: {value}")
         await page.screenshot(path=str(shots / "kpi-team-hover-1440.png"), full_page=True)
+        # the same from the keyboard: focus the chart, step to the second day
+        await page.mouse.move(0, 0)
+        await expect(tip).to_be_hidden()
+        await trend.locator("svg.chart-svg").focus()
+        await page.keyboard.press("ArrowRight")
+        await page.keyboard.press("ArrowRight")
+        day = await trend.locator('rect.col[data-index="1"]').get_attribute("data-label")
+        await expect(tip.locator("b")).to_have_text(day or "?")
 
         # when the first agent's legend entry is clicked, that line goes and comes back
         entry = trend.locator('.legend-item[data-series="0"]')

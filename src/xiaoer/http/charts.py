@@ -368,7 +368,7 @@ def _figure(title: str, parts: Sequence[str], width: int, height: int, legend: s
     body = "".join(parts)
     return Markup(  # noqa: S704 (every text above went through escape())
         f'<div class="chart" data-chart=""><p class="chart-title">{escape(title)}</p>{legend}'
-        f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'<svg role="img" tabindex="0" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
         f'class="chart-svg w{width}" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
         '<div class="chart-tip" role="status" hidden=""></div></div>'
     )

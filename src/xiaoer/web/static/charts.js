@@ -1,6 +1,6 @@
 /* The charts drawn on the server (xiaoer/http/charts.py), read in the browser: hovering a
- * column shows its label and every shown series' value there; a legend entry hides or
- * shows its series. Everything to show is in the markup already; this only reveals it. */
+ * column (or, with the chart focused, the arrow keys) shows its label and every shown
+ * series' value there; a legend entry hides or shows its series. Everything to show is in the markup already; this only reveals it. */
 (() => {
   "use strict";
 
@@ -57,6 +57,19 @@
       col.addEventListener("pointerenter", () => show(chart, col));
       col.addEventListener("pointerleave", () => hide(chart));
     }
+    // From the keyboard: focus the chart, then the arrow keys walk its columns.
+    const cols = [...chart.querySelectorAll(".col")];
+    const svg = chart.querySelector("svg.chart-svg");
+    let at = -1;
+    svg.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (!step || !cols.length) return;
+      event.preventDefault();
+      at = Math.min(cols.length - 1, Math.max(0, at < 0 ? 0 : at + step));
+      hide(chart);
+      show(chart, cols[at]);
+    });
+    svg.addEventListener("blur", () => hide(chart));
     for (const button of chart.querySelectorAll(".legend-item")) {
       button.addEventListener("click", () => {
         const group = chart.querySelector(`g.series[data-series="${button.dataset.series}"]`);
