@@ -107,6 +107,13 @@ async def test_the_commission_evidence_opens_that_agents_month_and_the_charts_an
         await expect(trend.locator('g.series[data-series="0"]')).to_be_visible()
         assert await violations(page) == [] and refused == []  # all under the page's policy
 
+        # on a phone the trend scrolls sideways rather than shrinking its words
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.screenshot(path=str(shots / "kpi-team-390.png"), full_page=True)
+        scale = await trend.locator("svg.chart-svg").evaluate("e => e.getScreenCTM().a")
+        assert 12 * scale >= 9.9  # the ticks' 12 units in pixels
+        await page.set_viewport_size({"width": 1440, "height": 900})
+
         # a bad month is said beside the date, and the page still shows
         await page.goto(f"{server}/performance/kpi?month=2026-13")
         await expect(page.locator("#on-error")).to_contain_text("2026-13")

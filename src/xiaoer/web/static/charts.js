@@ -37,7 +37,8 @@
     const at = col.getBoundingClientRect();
     const right = at.right - box.left + 8;
     const left = at.left - box.left - tip.offsetWidth - 8;
-    tip.style.left = `${right + tip.offsetWidth > box.width && left > 0 ? left : right}px`;
+    const place = right + tip.offsetWidth > box.width && left > 0 ? left : right;
+    tip.style.left = `${place + chart.scrollLeft}px`;
     tip.style.top = `${Math.max(0, at.top - box.top + Math.min(at.height / 2 - 20, 24))}px`;
   }
 
