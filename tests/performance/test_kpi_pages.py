@@ -140,3 +140,64 @@ async def test_the_supervisor_clicks_a_fine_and_lands_on_the_late_note(
     own = await client.get(f"/performance/payroll?month={MONTH}")
     assert "2027.77" in own.text and "boss" not in own.text.lower().split("<main")[-1]
     assert (await client.get(f"/performance/payroll.xlsx?month={MONTH}")).status_code == 403
+
+
+async def test_the_kpi_page_shows_the_agent_and_month_it_is_asked_for(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    # given two agents' afternoon and the link payroll's commission gives (查看依据)
+    mei = await make_staff("mei", name="小梅")
+    lan = await make_staff("lan", name="小兰")
+    await make_staff("boss", "supervisor")
+    await _the_afternoon(db, shop, mei)
+    await sign_in(client, "boss")
+    link = f"/performance/kpi?agent={mei.id}&month=2026-11"
+
+    page = await client.get(link)
+
+    # then the page is 小梅's November: one row, her name in the heading, the filters set
+    assert page.status_code == 200
+    assert "2026-11-01 ~ 2026-11-30" in page.text and "小梅" in page.text.split("</h1>")[0]
+    table = page.text.split('id="kpi-table"')[1].split("</table>")[0]
+    assert table.count("<tr data-subject=") == 1 and "小梅" in table and "小兰" not in table
+    assert f'<option value="{mei.id}" selected>' in page.text
+    assert '<option value="month" selected>' in page.text
+    assert (
+        f"/performance/kpi.xlsx?period=month&on=2026-11-01&scope=agent&agent={mei.id}" in page.text
+    )
+    # and 小兰's month is hers alone: 小梅's figures are not in it, on the page or the sheet
+    hers = await client.get(f"/performance/kpi?agent={lan.id}&month=2026-11")
+    assert "这个周期还没有数据" in hers.text and 'id="kpi-table"' not in hers.text
+    assert "小兰" in hers.text.split("</h1>")[0]
+
+    def names(sheet: httpx.Response) -> list[str]:
+        book = openpyxl.load_workbook(io.BytesIO(sheet.content))
+        return [row[0] for row in list(book.active.iter_rows(values_only=True))[1:]]
+
+    month = "/performance/kpi.xlsx?period=month&on=2026-11-01"
+    assert names(await client.get(month)) == [f"小梅 · {mei.number}"]
+    assert names(await client.get(f"{month}&agent={lan.id}")) == []
+
+    # a bad month or agent is said beside its field, keeping what was asked
+    bad = await client.get("/performance/kpi?agent=abc&month=2026-13")
+    assert bad.status_code == 400
+    assert 'id="on-error">月份 &#39;2026-13&#39; 格式不对' in bad.text
+    assert 'id="agent-error">客服 &#39;abc&#39; 不对' in bad.text
+    assert '<option value="abc" selected>abc</option>' in bad.text
+    unknown = await client.get("/performance/kpi?agent=99999")
+    assert unknown.status_code == 400 and "本店没有编号为 99999 的客服" in unknown.text
+
+
+async def test_an_agent_follows_only_their_own_commission_link(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", name="小梅")
+    lan = await make_staff("lan", name="小兰")
+    await _the_afternoon(db, shop, mei)
+    await sign_in(client, "mei")
+    own = await client.get(f"/performance/kpi?agent={mei.id}&month=2026-11")
+    assert own.status_code == 200 and "2026-11-01 ~ 2026-11-30" in own.text
+    assert 'name="agent"' not in own.text  # nobody else to choose
+    other = await client.get(f"/performance/kpi?agent={lan.id}&month=2026-11")
+    assert other.status_code == 403 and "客服只能查看自己的数据" in other.text
+    assert "小兰" not in other.text

@@ -219,6 +219,8 @@ PROBES: list[Probe] = [
     Probe("GET", "/performance/kpi/rounds?agent={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/kpi/orders?agent={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/kpi/buyers?agent={id}", "staff", "deny", filter=True),
+    Probe("GET", "/performance/kpi?agent={id}", "staff", "deny", filter=True),
+    Probe("GET", "/performance/kpi.xlsx?agent={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/worklog?staff_id={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/roster?staff_id={id}", "staff", "allow", filter=True),
     # after-sales: the after-sales team and the leaders work tickets; the walk's agent is

@@ -789,7 +789,9 @@ async def report_page(
         ]  # fmt: skip
         data = write_sheet(f"售后原因 {chosen}", headers, rows)
         return _workbook(data, f"aftersales-{chosen}.xlsx")
-    chart = line_chart(report.weeks, report.trend, title=t("aftersales.report.trend"))
+    chart = line_chart(t("aftersales.report.trend"), report.weeks,
+                       [(cause, list(weekly)) for cause, weekly in report.trend.items()],
+                       empty=t("charts.no_data"))  # fmt: skip
     context = {"report": report, "dimensions": DIMENSIONS, "chart": chart, "error": None}
     return render(request, "aftersales/report.html", context, staff=staff)
 

@@ -127,6 +127,26 @@ def agent_scope(staff: StaffAccount, agent: int | None) -> int | None:
     return staff.id
 
 
+async def check_report_agent(session: AsyncSession, staff: StaffAccount, asked: str) -> int:
+    """The agent a report is filtered to (``?agent=7``, as payroll's evidence links ask):
+    an agent of the caller's shop; an agent may ask only for themselves."""
+    try:
+        agent_id = int(asked)
+    except ValueError:
+        agent_id = 0
+    if agent_id <= 0:
+        raise KpiError(say("agent {agent!r}: expected an agent's id, e.g. 7", agent=asked))
+    agent_scope(staff, agent_id)
+    found = await session.scalar(
+        select(StaffAccount.id).where(
+            StaffAccount.id == agent_id, StaffAccount.shop_id == staff.shop_id
+        )
+    )
+    if found is None:
+        raise KpiError(say("agent {agent}: no such agent in this shop", agent=agent_id))
+    return agent_id
+
+
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The day's first moment and the next day's, in UTC."""
     start = datetime.combine(day, time(), zone)

@@ -18,22 +18,24 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import as_utc, utcnow
+from xiaoer.core.errors import NotPermitted
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import say
+from xiaoer.http.charts import Kind, bar_chart, line_chart
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import refusal
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import QueryId, RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
-from xiaoer.performance.charts import bar_chart, line_chart
 from xiaoer.performance.kpi import (
     KpiError,
     Report,
     agent_scope,
+    check_report_agent,
     day_bounds,
     do_schedule_nightly,
     ends_before_start,
@@ -119,8 +121,9 @@ def _day(value: str | None, default: date) -> date:
 
 
 async def _report(
-    session: AsyncSession, staff: StaffAccount, period: str, on: str | None, scope: str
-) -> tuple[Report, date, date, KpiScope]:
+    session: AsyncSession, staff: StaffAccount, period: str, on: str | None, scope: str,
+    agent: int | None = None,
+) -> tuple[Report, date, date, KpiScope]:  # fmt: skip
     today = await shop_today(session, staff.shop_id)
     anchor = _day(on, today)
     window = (await policy_on(session, staff.shop_id, anchor)).kpi.window_days
@@ -130,10 +133,37 @@ async def _report(
     except ValueError as exc:
         raise KpiError(say("scope {scope!r}: expected agent, team or shop", scope=scope)) from exc
     chosen, subjects = scope_for(staff, chosen)
+    if agent is not None:
+        chosen, subjects = KpiScope.agent, [str(agent)]
     await ensure_rolled_up(session, staff.shop_id, first, last)
     await do_schedule_nightly(session, staff.shop_id)
     await session.commit()
     return await report(session, staff.shop_id, first, last, chosen, subjects), first, last, chosen
+
+
+async def _filters(
+    request: Request, session: AsyncSession, staff: StaffAccount, period: str,
+    on: str | None, month: str | None, agent: str | None,
+) -> tuple[str, str | None, int | None, dict[str, str]]:  # fmt: skip
+    """``month`` (YYYY-MM) is that month's period; ``agent`` one agent's row. A bad value
+    is said beside its field and the rest of the page shows without it; an agent asking
+    for another's figures is refused."""
+    errors: dict[str, str] = {}
+    if month:
+        try:
+            first, _ = month_bounds(month)
+            period, on = "month", first.isoformat()
+        except KpiError as exc:
+            errors["on"] = error_text(request, exc)
+    chosen: int | None = None
+    if agent:
+        try:
+            chosen = await check_report_agent(session, staff, agent)
+        except NotPermitted as exc:
+            raise refusal(request, exc, 403) from exc
+        except KpiError as exc:
+            errors["agent"] = error_text(request, exc)
+    return period, on, chosen, errors
 
 
 def _subject_name(t: Translator, scope: KpiScope, subject: str, team: dict[int, Any]) -> str:
@@ -154,10 +184,13 @@ async def kpi_page(
     on: str | None = None,
     scope: str = "agent",
     metric: str = "conversion",
+    month: str | None = None,
+    agent: str | None = None,
 ) -> Response:
     t = Translator(staff.language)
+    period, on, agent_id, errors = await _filters(request, session, staff, period, on, month, agent)
     try:
-        result, first, last, chosen = await _report(session, staff, period, on, scope)
+        result, first, last, chosen = await _report(session, staff, period, on, scope, agent_id)
     except KpiError as exc:
         raise refusal(request, exc, 400) from exc
     if metric not in TREND_METRICS:
@@ -184,13 +217,15 @@ async def kpi_page(
          [_metric(result.days.get(str(row["subject"]), {}).get(d), metric) for d in days])
         for row in rows[:7]
     ]  # fmt: skip
-    trend = line_chart(t(f"kpi.col.{metric}"), [d.isoformat() for d in days], series,
-                       percent=metric in PERCENT_METRICS)  # fmt: skip
-    agent_filter = agent_scope(staff, None)
+    no_data = t("charts.no_data")
+    trend = line_chart(t(f"kpi.col.{metric}"), [d.strftime("%m-%d") for d in days], series,
+                       kind=_kind(metric), empty=no_data, width=1280, height=300)  # fmt: skip
+    agent_filter = agent_id if agent_id is not None else agent_scope(staff, None)
     distribution = bar_chart(
         t("kpi.distribution"),
         [(label, float(n)) for label, n in
          await response_distribution(session, staff.shop_id, first, last, agent_filter)],
+        empty=no_data,
     )  # fmt: skip
     totals = _totals(result)
     funnel = bar_chart(
@@ -198,16 +233,32 @@ async def kpi_page(
         [(t("kpi.col.inquiring_buyers"), float(totals.get("inquiring_buyers", 0))),
          (t("kpi.ordered"), float(totals.get("ordering_buyers", 0))),
          (t("kpi.paid"), float(totals.get("paying_buyers", 0)))],
+        empty=no_data,
     )  # fmt: skip
     targets = await _targets(session, staff.shop_id, t, last)
+    leader = staff.has_role(*LEADERS)
     context = {
         "period": period, "on": (on or last.isoformat()), "scope": chosen.value,
         "metric": metric, "first": first, "last": last, "rows": rows,
         "columns": [key for key, _ in columns], "trend": trend, "distribution": distribution,
-        "funnel": funnel, "targets": targets, "metrics": TREND_METRICS,
-        "leader": staff.has_role(*LEADERS),
+        "funnel": funnel, "targets": targets, "metrics": TREND_METRICS, "leader": leader,
+        "errors": errors, "agent": agent or "", "agent_id": agent_id,
+        "agent_name": _subject_name(t, KpiScope.agent, str(agent_id), team)
+        if agent_id is not None else "",
+        "agents": [s for s in team.values() if "agent" in s.roles] if leader else [],
     }  # fmt: skip
-    return render(request, "performance/kpi.html", context, staff=staff)
+    return render(request, "performance/kpi.html", context, staff=staff,
+                  status_code=400 if errors else 200)  # fmt: skip
+
+
+def _kind(metric: str) -> Kind:
+    if metric in PERCENT_METRICS:
+        return "percent"
+    if metric.endswith("_fen"):
+        return "fen"
+    if metric.endswith("_seconds"):
+        return "decimal"
+    return "count"
 
 
 # The page behind each column: (list, kind). Rates lead to what they were figured from.
@@ -275,8 +326,8 @@ async def _targets(session: AsyncSession, shop_id: int, t: Translator, last: dat
         "trades": trades,
         "milestones": milestones,
         "reached": reached,
-        "chart": bar_chart(t("kpi.targets", month=month), [(t("kpi.trades"), float(trades))],
-                           marks=milestones),
+        "chart": bar_chart(t("kpi.trades"), [(month, float(trades))],
+                           marks=milestones, empty=t("charts.no_data")),
     }  # fmt: skip
 
 
@@ -288,10 +339,12 @@ async def kpi_export(
     period: str = "month",
     on: str | None = None,
     scope: str = "agent",
+    agent: str | None = None,
 ) -> Response:
     t = Translator("zh")
     try:
-        result, first, last, chosen = await _report(session, staff, period, on, scope)
+        agent_id = await check_report_agent(session, staff, agent) if agent else None
+        result, first, last, chosen = await _report(session, staff, period, on, scope, agent_id)
     except KpiError as exc:
         raise refusal(request, exc, 400) from exc
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}

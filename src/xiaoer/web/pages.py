@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaoer.core.clock import utcnow
 from xiaoer.core.policy_docs import policy_keys
 from xiaoer.core.policy_store import policy_on, policy_version_on, policy_versions
-from xiaoer.http.charts import bar_chart
+from xiaoer.http.charts import column_chart
 from xiaoer.http.deps import AnyStaff, SessionDep, require_staff
-from xiaoer.http.render import render
+from xiaoer.http.i18n import Translator
+from xiaoer.http.render import language_of, render
 from xiaoer.orders import service as orders
 from xiaoer.orders.models import TradeStatus
 from xiaoer.shops.models import Shop
@@ -42,9 +43,12 @@ async def home(request: Request, session: SessionDep, staff: AnyStaff) -> Respon
     if staff.has_role("manager", "admin"):
         daily = await orders.daily_paid(session, shop.id, SALES_DAYS, shop.timezone, now)
         context["sales_total"] = sum(fen for _, fen in daily)
-        context["sales_chart"] = bar_chart(
-            [(day.strftime("%m-%d"), fen / 100) for day, fen in daily], title="sales"
-        )
+        t = Translator(language_of(request, staff))
+        context["sales_chart"] = column_chart(
+            t("home.manager_sales", days=SALES_DAYS),
+            [(day.strftime("%m-%d"), float(fen)) for day, fen in daily],
+            kind="fen", empty=t("charts.no_data"),
+        )  # fmt: skip
         context["sales_days"] = SALES_DAYS
     if staff.has_role("auditor", "warehouse"):
         context["to_ship"] = await orders.orders_in_status(
