@@ -8,6 +8,7 @@ The page recovers by itself when the network drops, and keeps the agent's drafts
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -19,7 +20,8 @@ from tests.e2e.test_live_chat import WAIT, open_workbench, prepare_shop
 from xiaoer.core.db import Database
 from xiaoer.shops.models import Shop
 
-# Records every notification the page makes; permission is granted when asked.
+# Records every notification the page makes (permission is granted when asked), and
+# every tone it plays.
 RECORD_NOTIFICATIONS = """
 (() => {
   window.__notes = [];
@@ -37,6 +39,13 @@ RECORD_NOTIFICATIONS = """
     return Promise.resolve("granted");
   };
   window.Notification = Recorded;
+  // and every tone played
+  window.__tones = 0;
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    window.__tones += 1;
+    return start.apply(this, args);
+  };
 })();
 """
 
@@ -60,11 +69,20 @@ class Buyer:
         assert response.status_code == 200, response.text
 
 
-async def notes(page: Page, count: int | None = None) -> list[dict[str, Any]]:
-    """The notifications made so far, once there are ``count`` of them."""
-    if count is not None:
-        await page.wait_for_function(f"window.__notes.length >= {count}", timeout=WAIT)
-    return await page.evaluate("window.__notes")  # type: ignore[no-any-return]
+async def recorded(page: Page, what: str, count: int) -> Any:
+    """``window[what]`` once it holds ``count`` (polled here: the page's content policy
+    refuses the evaluated strings of ``wait_for_function``)."""
+    for _ in range(WAIT // 100):
+        value = await page.evaluate(f"window.{what}")
+        if (len(value) if isinstance(value, list) else value) >= count:
+            return value
+        await asyncio.sleep(0.1)
+    return await page.evaluate(f"window.{what}")
+
+
+async def notes(page: Page, count: int = 0) -> list[dict[str, Any]]:
+    """The notifications made since the page was loaded, once there are ``count``."""
+    return await recorded(page, "__notes", count)  # type: ignore[no-any-return]
 
 
 def conversation(page: Page, nick: str) -> Any:
@@ -90,6 +108,7 @@ async def test_a_buyer_off_screen_is_counted_in_the_title_and_notified(
             await fish.say("在吗？")
             await expect(agent).to_have_title(re.compile(r"^\(1\) 接待工作台"), timeout=WAIT)
             assert await notes(agent, 1) == [{"title": "新买家：小鱼", "body": "在吗？"}]
+            assert await recorded(agent, "__tones", 2) == 2  # a chime of two tones
             # The list previews what the buyer said, not the shop's own welcome.
             await expect(conversation(agent, "小鱼").locator(".wb-conv-last")).to_have_text(
                 "在吗？"
@@ -132,8 +151,16 @@ async def test_a_buyer_off_screen_is_counted_in_the_title_and_notified(
             await expect(agent.get_by_label("桌面通知")).not_to_be_checked()
             await expect(agent.get_by_label("提示音")).to_be_checked()
             await expect(agent.locator("#wb-messages")).to_contain_text("明前龙井还有吗")
+            await agent.locator("#wb-messages").click()  # a page may sound after a gesture
             await ming.say("在不在")
             await expect(agent).to_have_title(re.compile(r"^\(3\) 接待工作台"), timeout=WAIT)
+            assert await notes(agent) == []  # none since the reload
+            # the sound stays on; once she switches it off, a buyer is silent too
+            assert await recorded(agent, "__tones", 2) == 2
+            await agent.get_by_label("提示音").uncheck()
+            await ming.say("人呢")
+            await expect(agent).to_have_title(re.compile(r"^\(4\) 接待工作台"), timeout=WAIT)
+            assert await agent.evaluate("window.__tones") == 2
             assert await notes(agent) == []
 
             # The network drops and comes back: what was written meanwhile appears once.
