@@ -357,7 +357,14 @@
     try {
       panel = await api("GET", `/api/reception/conversations/${id}`);
     } catch (error) {
-      if (S.openId === id) toast(js("failed", { detail: error.message }), "bad");
+      if (S.openId !== id) return;
+      toast(js("failed", { detail: error.message }), "bad");
+      if (!error.network) {
+        // gone or no longer this agent's: a reload should not try it again
+        const here = new URL(location.href);
+        here.searchParams.delete("c");
+        history.replaceState(null, "", here);
+      }
       return;
     }
     if (S.openId !== id) return; // another one was picked meanwhile
@@ -888,7 +895,7 @@
   // Typing speed counts what the hand typed: a paste, a drop, a phrase or a suggestion
   // put in is not typing (one paste read as 49,565 字/分). An input method's
   // composition counts by the change of length, so its pinyin letters cancel out.
-  const TYPING = new Set(["insertText", "insertCompositionText", "insertLineBreak"]);
+  const TYPING = new Set(["insertText", "insertCompositionText", "insertFromComposition", "insertLineBreak"]);
   let lengthBefore = 0;
   text.addEventListener("beforeinput", () => {
     lengthBefore = text.value.length;
