@@ -95,7 +95,8 @@ async def test_a_buyer_off_screen_is_counted_in_the_title_and_notified(
     await make_staff("lina", "agent", name="李娜", team="presale")
     await prepare_shop(db, shop)
     fired: list[str] = []
-    context = await browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    # a laptop's width, where the chat's buttons are at the right edge
+    context = await browser.new_context(locale="zh-CN", viewport={"width": 1024, "height": 768})
     await context.add_init_script(RECORD_NOTIFICATIONS)
     try:
         agent = await open_workbench(context, server, "lina", fired)
@@ -124,18 +125,25 @@ async def test_a_buyer_off_screen_is_counted_in_the_title_and_notified(
             await ming.say("有红茶吗")
             await expect(agent).to_have_title(re.compile(r"^\(1\) 接待工作台"), timeout=WAIT)
             assert (await notes(agent, 2))[1:] == [{"title": "新买家：阿明", "body": "有红茶吗"}]
-            # The toast telling of her does not cover the chat's buttons.
+            # The toast telling of her covers neither the chat's buttons nor the composer.
             toast = agent.locator(".wb-toast").first
             await expect(toast).to_be_visible()
-            close = await agent.get_by_role("button", name="结束会话").bounding_box()
             box = await toast.bounding_box()
-            assert close is not None and box is not None
-            assert (
-                box["x"] + box["width"] <= close["x"]
-                or close["x"] + close["width"] <= box["x"]
-                or box["y"] + box["height"] <= close["y"]
-                or close["y"] + close["height"] <= box["y"]
-            ), (box, close)
+            assert box is not None
+            for control in (
+                agent.get_by_role("button", name="结束会话"),
+                agent.get_by_role("button", name="转接", exact=True),
+                agent.get_by_label("回复内容"),
+                agent.get_by_role("button", name="发送"),
+            ):
+                free = await control.bounding_box()
+                assert free is not None
+                assert (
+                    box["x"] + box["width"] <= free["x"]
+                    or free["x"] + free["width"] <= box["x"]
+                    or box["y"] + box["height"] <= free["y"]
+                    or free["y"] + free["height"] <= box["y"]
+                ), (box, free)
 
             # The buyer on screen writes: seen, neither counted nor notified.
             await fish.say("明前龙井还有吗")
