@@ -28,6 +28,7 @@ from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}
 DESKTOP = {"width": 1440, "height": 900}
 
 
@@ -82,7 +83,7 @@ def screens(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["390px", "1440px"])
+@pytest.mark.parametrize("size", [PHONE, TABLET, DESKTOP], ids=["390px", "820px", "1440px"])
 async def test_workbench_order_and_aftersales_fit_the_screen(
     server: str,
     browser: Browser,
@@ -139,6 +140,18 @@ async def test_workbench_order_and_aftersales_fit_the_screen(
             await expect(page.locator("#wb-conversations")).to_be_visible()
             await expect(chat).to_be_hidden()
             await _no_sideways_overflow(page, "the list again")
+        elif width < 1100:
+            # A tablet: the list beside the chat; the buyer's panel takes the chat's place.
+            await expect(page.locator("#wb-conversations")).to_be_visible()
+            await expect(side).to_be_hidden()
+            await expect(back).to_be_hidden()
+            await buyer.click()
+            await expect(side).to_be_visible()
+            await expect(chat).to_be_hidden()
+            await _shot(page, folder, f"workbench-buyer-{width}")
+            await page.get_by_role("button", name="‹ 返回聊天").click()
+            await expect(chat).to_be_visible()
+            await expect(side).to_be_hidden()
         else:
             # Wide: the three panes side by side, no phone controls.
             await expect(page.locator("#wb-conversations")).to_be_visible()
