@@ -49,7 +49,9 @@ async def test_a_discount_beyond_authority_waits_for_the_supervisor(
 
     boss = await _as(client, "boss")
     waiting = (await client.get("/api/assistant/approvals")).json()["approvals"]
-    assert [a["text"] for a in waiting] == [DISCOUNT]
+    assert [(a["text"], a["buyer_text"]) for a in waiting] == [
+        (DISCOUNT, "能便宜点吗？别家才卖八十")
+    ]
     decided = await client.post(
         f"/api/assistant/approvals/{asked.json()['id']}/decision",
         json={"approve": True, "note": "老顾客，可以"},

@@ -490,6 +490,8 @@ async def _send_over_socket(address: str, cookies: httpx.Cookies, conversation: 
         "conversation_id": conversation,
         "text": "您好",
         "client_id": client_id,
+        "typing_ms": 1500,
+        "typed_chars": 2,
     }
     try:
         async with connect(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from xiaoer.assistant.approvals import (
     ApprovalError,
+    buyer_questions,
     do_decide,
     do_request_approval,
     finding_json,
@@ -165,7 +166,8 @@ async def request_approval(
 async def list_approvals(session: SessionDep, staff: Staff) -> dict[str, Any]:
     """Requests waiting for a decision: all of the shop's for a leader, else one's own."""
     rows = await pending_requests_for(session, staff)
-    return {"approvals": [_approval_json(r) for r in rows]}
+    asked = await buyer_questions(session, rows)
+    return {"approvals": [{**_approval_json(r), "buyer_text": asked.get(r.id, "")} for r in rows]}
 
 
 class DecisionIn(BaseModel):

@@ -25,6 +25,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import Block
 from xiaoer.core.texts import say
 from xiaoer.reception.access import check_may_act, load_conversation
+from xiaoer.reception.models import Message, Sender
 from xiaoer.staff.models import LEADERS, StaffAccount
 
 
@@ -190,6 +191,31 @@ async def pending_requests(session: AsyncSession, shop_id: int) -> list[Approval
         .order_by(ApprovalRequest.id)
     )
     return list(rows)
+
+
+async def buyer_questions(
+    session: AsyncSession, requests: list[ApprovalRequest]
+) -> dict[int, str]:
+    """What the buyer had last said when each request was made, in one query: the
+    supervisor decides on an answer knowing the question."""
+    if not requests:
+        return {}
+    asked = (
+        select(Message.text)
+        .where(
+            Message.conversation_id == ApprovalRequest.conversation_id,
+            Message.sender == Sender.buyer.value,
+            Message.created_at <= ApprovalRequest.created_at,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+        .correlate(ApprovalRequest)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(ApprovalRequest.id, asked).where(ApprovalRequest.id.in_([r.id for r in requests]))
+    )
+    return {int(rid): str(text) for rid, text in rows.all() if text is not None}
 
 
 async def pending_requests_for(session: AsyncSession, staff: StaffAccount) -> list[ApprovalRequest]:

@@ -54,6 +54,8 @@ class SendIn(BaseModel):
     text: str = Field(max_length=4000)
     client_id: str | None = Field(default=None, max_length=64)
     typing_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+    # Characters typed by hand; pasted text and inserted phrases are not typing.
+    typed_chars: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class TransferIn(BaseModel):
@@ -142,6 +144,7 @@ async def send(
             text=body.text,
             client_id=body.client_id,
             typing_ms=body.typing_ms,
+            typed_chars=body.typed_chars,
         )
     except ReceptionError as exc:
         raise _refuse(request, exc) from exc
@@ -312,9 +315,9 @@ async def _read_frames(
     websocket: WebSocket, db: Database, secret: str, max_age: timedelta, staff: StaffAccount
 ) -> None:
     """Pings are dropped; ``{"type": "send", "conversation_id", "text", "client_id",
-    "typing_ms"}`` is a reply, answered with an ``ack`` or an ``error`` frame naming its
-    client id, as ``POST …/messages`` answers (the workbench sends over HTTP when its
-    socket is down). Replies are handed over in the order they came."""
+    "typing_ms", "typed_chars"}`` is a reply, answered with an ``ack`` or an ``error``
+    frame naming its client id, as ``POST …/messages`` answers (the workbench sends over
+    HTTP when its socket is down). Replies are handed over in the order they came."""
     key = session_key(secret)
     sending: set[asyncio.Task[None]] = set()
     try:
@@ -346,7 +349,9 @@ async def _reply_frame(
         if not isinstance(frame, dict) or frame.get("type") != "send":
             raise ValueError(say("expected a send frame with a text and a client id"))
         client_id = frame.get("client_id")
-        body = SendIn.model_validate({k: frame.get(k) for k in ("text", "client_id", "typing_ms")})
+        body = SendIn.model_validate(
+            {k: frame.get(k) for k in ("text", "client_id", "typing_ms", "typed_chars")}
+        )
         conversation_id = frame.get("conversation_id")
         if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
             raise ValueError(say("the conversation id is a number"))
@@ -361,6 +366,7 @@ async def _reply_frame(
             text=body.text,
             client_id=body.client_id,
             typing_ms=body.typing_ms,
+            typed_chars=body.typed_chars,
             session_key=key,
             session_max_age=max_age,
         )

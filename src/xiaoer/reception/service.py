@@ -80,6 +80,16 @@ def check_client_id(client_id: str | None) -> None:
         raise ReceptionError(say("client id must be 1–{limit} characters", limit=MAX_CLIENT_ID))
 
 
+def typing_meta(text: str, typing_ms: int | None, typed_chars: int | None) -> dict[str, Any]:
+    """A reply's typing speed (C8), of the characters typed by hand: text pasted or
+    inserted from a phrase is not typing, or one paste would read as 50,000 字/分.
+    A client that does not count them (``None``) has typed all of the text."""
+    chars = len(text) if typed_chars is None else min(typed_chars, len(text))
+    if not typing_ms or typing_ms <= 0 or chars <= 0:
+        return {}
+    return {"typing_ms": typing_ms, "chars_per_minute": round(chars * 60000 / typing_ms)}
+
+
 def split_reply(text: str, limit: int) -> list[str]:
     """Cut a long reply into messages of at most ``limit`` characters, at sentence ends
     where possible (C8)."""
@@ -461,6 +471,7 @@ async def do_send_agent_message(
     client_id: str | None = None,
     typing_ms: int | None = None,
     now: datetime | None = None,
+    typed_chars: int | None = None,
 ) -> Posted:
     """An agent's reply: split when long, closes the response round, stored once."""
     moment = now or utcnow()
@@ -489,9 +500,7 @@ async def do_send_agent_message(
     if blocks:
         raise NeedsApproval(blocks)
     parts = split_reply(cleaned, policy.reception.split_reply_chars)
-    meta: dict[str, Any] = {}
-    if typing_ms and typing_ms > 0:
-        meta = {"typing_ms": typing_ms, "chars_per_minute": round(len(cleaned) * 60000 / typing_ms)}
+    meta = typing_meta(cleaned, typing_ms, typed_chars)
     messages = []
     if key:
         first = await _insert_once(

@@ -86,12 +86,13 @@ async def list_conversations(
 
 
 async def _last_texts(session: AsyncSession, ids: list[int]) -> dict[int, str]:
-    """The newest message of each conversation, in one query."""
+    """The buyer's newest message in each conversation, in one query: what the list
+    previews is what the buyer said, not the shop's own automatic answer to it."""
     if not ids:
         return {}
     newest = (
         select(func.max(Message.id).label("id"))
-        .where(Message.conversation_id.in_(ids))
+        .where(Message.conversation_id.in_(ids), Message.sender == "buyer")
         .group_by(Message.conversation_id)
         .subquery()
     )

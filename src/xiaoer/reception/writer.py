@@ -72,6 +72,7 @@ from xiaoer.reception.service import (
     do_receive_buyer_message,
     do_send_agent_message,
     message_json,
+    typing_meta,
 )
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount, Team, is_leader
@@ -243,6 +244,7 @@ class ReplyJob:
     # in the batch's own transaction, and the account read there acts (as a request's).
     session_key: str | None = None
     session_max_age: timedelta | None = None
+    typed_chars: int | None = None  # typed by hand, for the typing speed (C8)
 
     @property
     def key(self) -> str | None:
@@ -583,10 +585,7 @@ class _Batch:
         )
         if blocks:
             raise NeedsApproval(blocks)
-        meta: dict[str, Any] = {}
-        if job.typing_ms and job.typing_ms > 0:
-            per_minute = round(len(job.text) * 60000 / job.typing_ms)
-            meta = {"typing_ms": job.typing_ms, "chars_per_minute": per_minute}
+        meta = typing_meta(job.text, job.typing_ms, job.typed_chars)
         waiting = conversation.waiting_since is not None
         self._change(
             conversation,
@@ -779,6 +778,7 @@ class _Batch:
                     client_id=job.client_id,
                     typing_ms=job.typing_ms,
                     now=job.at,
+                    typed_chars=job.typed_chars,
                 )
         conversation = job.result.conversation
         self.by_id[conversation.id] = conversation
@@ -843,11 +843,13 @@ class ChatWriter:
         now: datetime | None = None,
         session_key: str | None = None,
         session_max_age: timedelta | None = None,
+        typed_chars: int | None = None,
     ) -> Posted:
         cleaned = check_text(text)
         check_client_id(client_id)
         job = ReplyJob(agent, conversation_id, cleaned, client_id, typing_ms, now or utcnow())
         job.session_key, job.session_max_age = session_key, session_max_age
+        job.typed_chars = typed_chars
         return await self._submit(job)
 
     async def _submit(self, job: Job) -> Posted:

@@ -187,8 +187,9 @@
     shown: new Set(), // ids of the messages on screen
     pending: new Map(), // client id → the bubble of a reply on its way
     sentIds: new Map(), // message id → the client id it was sent with
-    drafts: new Map(), // conversation id → { text, typingStart }
+    drafts: new Map(), // conversation id → { text, typingStart, typed }
     typingStart: null,
+    typed: 0, // characters of the draft typed by hand (not pasted, not inserted)
     alerts: [],
     breaches: 0,
   };
@@ -209,6 +210,7 @@
     renderList();
     renderTransferTargets();
     renderMonitor();
+    announceNewBuyers(data.after);
     const open = S.byId.get(S.openId);
     if (open && open.unread > 0) markRead(); // read while this answer was on its way
   }
@@ -222,7 +224,9 @@
     if (!S.conversations.length) list.append(node("li", "wb-none", js("no_conversations")));
     let unread = 0;
     for (const c of S.conversations) {
-      if (c.agent_id === S.me.id) unread += c.unread;
+      // the tab's title counts what waits for this agent: their buyers' unread messages
+      // and the messages of buyers in the queue
+      if (c.agent_id === S.me.id || c.status === "queued") unread += c.unread;
       const item = node("li");
       const button = node("button", "wb-conv");
       button.type = "button";
@@ -284,6 +288,45 @@
   const text = $("wb-text");
   const messages = $("wb-messages");
 
+  // ---- drafts: kept per agent and conversation in this browser, until sent ----------
+
+  const draftKey = (id) => `xiaoer.draft.${S.me.id}.${id}`;
+
+  function savedDraft(id) {
+    try {
+      return localStorage.getItem(draftKey(id)) || "";
+    } catch {
+      return ""; // storage refused (private window): the draft lives while the page does
+    }
+  }
+
+  function keepDraft() {
+    if (S.openId === null) return;
+    try {
+      if (text.value) localStorage.setItem(draftKey(S.openId), text.value);
+      else localStorage.removeItem(draftKey(S.openId));
+    } catch {
+      // storage full or refused: nothing else to do
+    }
+  }
+
+  function forgetDraft(id) {
+    try {
+      localStorage.removeItem(draftKey(id));
+    } catch {
+      // as above
+    }
+  }
+
+  // ---- one pane at a time on a phone: the list, the chat, the buyer -----------------
+
+  function showPane(pane) {
+    $("workbench").dataset.pane = pane;
+  }
+  $("wb-back").addEventListener("click", () => showPane("list"));
+  $("wb-info").addEventListener("click", () => showPane("side"));
+  $("wb-side-back").addEventListener("click", () => showPane("chat"));
+
   function mayAct() {
     const c = S.open && S.open.conversation;
     return Boolean(c && c.status === "active" && !S.moved && (c.agent_id === S.me.id || LEADER));
@@ -291,15 +334,22 @@
 
   async function openConversation(id) {
     if (S.openId !== null && S.openId !== id) {
-      S.drafts.set(S.openId, { text: text.value, typingStart: S.typingStart });
+      S.drafts.set(S.openId, { text: text.value, typingStart: S.typingStart, typed: S.typed });
     }
     if (S.openId !== id) {
-      const draft = S.drafts.get(id) || { text: "", typingStart: null };
+      const draft = S.drafts.get(id) || { text: savedDraft(id), typingStart: null, typed: 0 };
       text.value = draft.text;
       S.typingStart = draft.typingStart;
+      S.typed = draft.typed;
       S.moved = "";
     }
     S.openId = id;
+    showPane("chat");
+    const here = new URL(location.href);
+    if (here.searchParams.get("c") !== String(id)) {
+      here.searchParams.set("c", String(id));
+      history.replaceState(null, "", here);
+    }
     for (const b of document.querySelectorAll(".wb-conv")) {
       b.toggleAttribute("aria-current", b.dataset.id === String(id));
     }
@@ -307,7 +357,14 @@
     try {
       panel = await api("GET", `/api/reception/conversations/${id}`);
     } catch (error) {
-      if (S.openId === id) toast(js("failed", { detail: error.message }), "bad");
+      if (S.openId !== id) return;
+      toast(js("failed", { detail: error.message }), "bad");
+      if (!error.network) {
+        // gone or no longer this agent's: a reload should not try it again
+        const here = new URL(location.href);
+        here.searchParams.delete("c");
+        history.replaceState(null, "", here);
+      }
       return;
     }
     if (S.openId !== id) return; // another one was picked meanwhile
@@ -387,6 +444,7 @@
         if (S.typingStart === null) S.typingStart = performance.now();
         text.focus();
         S.inserted = { id: S.openId, text: text.value, feedback };
+        keepDraft();
         feedback("picked", s.text);
       });
       const reject = node("button", "wb-secondary", aj("reject"));
@@ -805,6 +863,7 @@
     text.setSelectionRange(caret, caret);
     closeMenu();
     text.focus();
+    keepDraft();
   }
 
   text.addEventListener("keydown", (event) => {
@@ -833,9 +892,26 @@
     }
   });
 
-  text.addEventListener("input", () => {
-    if (!text.value) S.typingStart = null;
-    else if (S.typingStart === null) S.typingStart = performance.now();
+  // Typing speed counts what the hand typed: a paste, a drop, a phrase or a suggestion
+  // put in is not typing (one paste read as 49,565 字/分). An input method's
+  // composition counts by the change of length, so its pinyin letters cancel out.
+  const TYPING = new Set(["insertText", "insertCompositionText", "insertFromComposition", "insertLineBreak"]);
+  let lengthBefore = 0;
+  text.addEventListener("beforeinput", () => {
+    lengthBefore = text.value.length;
+  });
+  text.addEventListener("input", (event) => {
+    if (!text.value) {
+      S.typingStart = null;
+      S.typed = 0;
+    } else {
+      if (TYPING.has(event.inputType)) {
+        if (S.typingStart === null) S.typingStart = performance.now();
+        S.typed += text.value.length - lengthBefore;
+      }
+      S.typed = Math.max(0, Math.min(S.typed, text.value.length));
+    }
+    keepDraft();
     updateMenu();
   });
   text.addEventListener("click", updateMenu);
@@ -852,9 +928,12 @@
     const id = S.openId;
     const clientId = uuid();
     const typingMs = S.typingStart === null ? null : Math.min(MAX_TYPING_MS, Math.round(performance.now() - S.typingStart));
+    const typed = Math.min(S.typed, body.length);
     text.value = "";
     S.typingStart = null;
+    S.typed = 0;
     S.drafts.delete(id);
+    forgetDraft(id);
     closeMenu();
     const bubble = messageElement({ sender: "agent", agent_name: S.me.name, text: body, created_at: null });
     bubble.classList.add("pending");
@@ -862,7 +941,7 @@
     messages.scrollTop = messages.scrollHeight;
     S.pending.set(clientId, bubble);
     try {
-      const reply = { text: body, client_id: clientId, typing_ms: typingMs };
+      const reply = { text: body, client_id: clientId, typing_ms: typingMs, typed_chars: typed };
       // Over the live socket when it is open (the cheapest way for the server); over HTTP
       // when it is not or gives no answer in time. A reply sent twice is stored once.
       const result = await sendOverSocket(id, reply).catch((error) => {
@@ -874,7 +953,7 @@
         bubble.remove(); // the live stream was quicker than the answer
         S.pending.delete(clientId);
       }
-      showSpeed(body.length, typingMs);
+      showSpeed(typed, typingMs);
       if (S.inserted && S.inserted.id === id) {
         if (body !== S.inserted.text.trim()) S.inserted.feedback("edited", body); // changed first
         S.inserted = null;
@@ -882,7 +961,10 @@
     } catch (error) {
       bubble.remove();
       S.pending.delete(clientId);
-      if (S.openId === id && !text.value) text.value = body;
+      if (S.openId === id && !text.value) {
+        text.value = body;
+        keepDraft();
+      }
       if (error.detail && error.detail.needs_approval) {
         showBlocked(id, body, error.detail.blocks);
         return;
@@ -952,8 +1034,17 @@
     if (!data.approvals.length) list.append(node("li", "muted", aj("none_waiting")));
     for (const a of data.approvals) {
       const item = node("li", "wb-approval");
+      if (a.buyer_text) item.append(node("p", "wb-approval-asked", aj("buyer_asked", { text: a.buyer_text })));
       item.append(node("p", "", aj("requested", { agent: agentName(a.agent_id), text: a.text })));
       for (const reason of a.reasons) item.append(node("p", "muted", reason));
+      const chat = node("a", "wb-approval-chat", aj("open_chat"));
+      chat.href = `/workbench?c=${a.conversation_id}`;
+      chat.addEventListener("click", (event) => {
+        event.preventDefault();
+        showTab("chats");
+        openConversation(a.conversation_id);
+      });
+      item.append(chat, " ");
       for (const [key, approve] of [["approve", true], ["refuse", false]]) {
         const button = node("button", approve ? "" : "wb-secondary", aj(key));
         button.type = "button";
@@ -990,7 +1081,7 @@
   }
 
   function showSpeed(chars, typingMs) {
-    if (!typingMs) return;
+    if (!typingMs || !chars) return;
     const cpm = Math.round((chars * 60000) / typingMs);
     const target = S.policy.typing_speed_target_cpm;
     const speed = $("wb-speed");
@@ -1126,6 +1217,131 @@
   $("wb-tab-chats").addEventListener("click", () => showTab("chats"));
   if ($("wb-tab-monitor")) $("wb-tab-monitor").addEventListener("click", () => showTab("monitor"));
 
+  // ---- never miss a buyer: a sound, a desktop notification (C3) ----------------------
+
+  const alertsKey = () => `xiaoer.alerts.${S.me.id}`;
+  const ALERTS = { sound: true, desktop: true }; // each agent may switch either off
+  let audio = null;
+
+  function loadAlertSettings() {
+    try {
+      Object.assign(ALERTS, JSON.parse(localStorage.getItem(alertsKey()) || "{}"));
+    } catch {
+      // unreadable: the defaults stand
+    }
+    $("wb-sound").checked = Boolean(ALERTS.sound);
+    $("wb-desktop").checked = Boolean(ALERTS.desktop);
+  }
+
+  function saveAlertSettings() {
+    try {
+      localStorage.setItem(alertsKey(), JSON.stringify(ALERTS));
+    } catch {
+      // kept for this page only
+    }
+  }
+
+  /** Permission is asked once, and only from something the agent did. */
+  function askPermission() {
+    if (!ALERTS.desktop || !("Notification" in window) || Notification.permission !== "default") return;
+    try {
+      const asked = Notification.requestPermission();
+      if (asked && asked.catch) asked.catch(() => {});
+    } catch {
+      // an old browser's callback form: nothing to wait for
+    }
+  }
+
+  /** Browsers let a page make sound only after a gesture: the context is made then. */
+  function wakeAudio() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    if (!audio) audio = new Context();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+  }
+
+  function onGesture() {
+    askPermission();
+    wakeAudio();
+  }
+  document.addEventListener("pointerdown", onGesture, { once: true, capture: true });
+  document.addEventListener("keydown", onGesture, { once: true, capture: true });
+
+  $("wb-sound").addEventListener("change", (event) => {
+    ALERTS.sound = event.currentTarget.checked;
+    saveAlertSettings();
+    if (ALERTS.sound) wakeAudio();
+  });
+  $("wb-desktop").addEventListener("change", (event) => {
+    ALERTS.desktop = event.currentTarget.checked;
+    saveAlertSettings();
+    askPermission();
+  });
+
+  /** Two short rising tones, made here: nothing to download. */
+  function chime() {
+    if (!ALERTS.sound || !audio || audio.state !== "running") return;
+    const start = audio.currentTime;
+    [880, 1320].forEach((pitch, i) => {
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      tone.frequency.value = pitch;
+      volume.gain.setValueAtTime(0.0001, start + i * 0.16);
+      volume.gain.exponentialRampToValueAtTime(0.25, start + i * 0.16 + 0.02);
+      volume.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.16 + 0.15);
+      tone.connect(volume).connect(audio.destination);
+      tone.start(start + i * 0.16);
+      tone.stop(start + i * 0.16 + 0.16);
+    });
+  }
+
+  function notifyDesktop(id, title, body) {
+    if (!ALERTS.desktop || !("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      const shown = new Notification(title, { body, tag: `xiaoer-conversation-${id}` });
+      shown.onclick = () => {
+        window.focus();
+        showTab("chats");
+        openConversation(id);
+        shown.close();
+      };
+    } catch {
+      // a browser that shows notifications only from a service worker: the sound and title remain
+    }
+  }
+
+  const onScreen = (id) => id === S.openId && document.visibilityState === "visible";
+
+  /** A buyer's message that this agent should hear of: their own conversation or the
+   * queue's, not on screen right now. A leader hears of the queue and their own. */
+  function announce(d) {
+    if (d.sender !== "buyer" || onScreen(d.conversation_id)) return;
+    const known = S.byId.get(d.conversation_id);
+    const c = d.conversation || known || {};
+    if (c.agent_id && c.agent_id !== S.me.id) return;
+    chime();
+    if (known) {
+      notifyDesktop(d.conversation_id, js("notify_message", { buyer: buyerName(known) }), d.text || "");
+    } else {
+      // a new buyer: named once the lists, read again for them, are back
+      newBuyers.push({ id: d.conversation_id, customer_id: c.customer_id, text: d.text || "", seq: S.after });
+    }
+  }
+
+  const newBuyers = [];
+
+  /** Lists read at or after event number ``after`` know the buyers announced by then. */
+  function announceNewBuyers(after) {
+    for (const b of [...newBuyers]) {
+      const known = S.byId.get(b.id);
+      if (!known && after < b.seq) continue;
+      newBuyers.splice(newBuyers.indexOf(b), 1);
+      const name = buyerName(known || { customer_id: b.customer_id });
+      notifyDesktop(b.id, js("notify_new_buyer", { buyer: name }), b.text);
+    }
+  }
+
+
   // ---- the live stream ----------------------------------------------------------------
 
   function onEvent(kind, d) {
@@ -1185,12 +1401,13 @@
   }
 
   function onMessage(d) {
+    announce(d);
     const item = S.byId.get(d.conversation_id);
     // A conversation already listed is updated from the event itself; only a new one,
     // or one that changed hands, needs the lists read again.
     let stale = !item;
     if (item) {
-      item.last_text = (d.text || "").slice(0, 60);
+      if (d.sender === "buyer") item.last_text = (d.text || "").slice(0, 60);
       if (d.conversation) {
         stale = d.conversation.agent_id !== item.agent_id || d.conversation.status !== item.status;
         item.waiting_since = d.conversation.waiting_since;
@@ -1278,10 +1495,16 @@
   let backoff = 1000;
   let lostAt = null;
   let socket = null;
+  let retryTimer = null;
+  let starting = false;
+  let started = false; // the first state is read: the stream may start after it
 
   async function connect() {
+    retryTimer = null;
+    if (socket || starting) return; // already open or on its way
     if (lostAt !== null && Date.now() - lostAt > LONG_GAP_MS) {
       // away for long: start over from the current state rather than replay everything
+      starting = true;
       try {
         const data = await api("GET", "/api/reception/state");
         S.after = data.after;
@@ -1289,6 +1512,8 @@
         if (S.openId !== null) openConversation(S.openId).catch(() => {});
       } catch {
         return retry();
+      } finally {
+        starting = false;
       }
     }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -1338,9 +1563,40 @@
   }
 
   function retry() {
-    setTimeout(connect, backoff * (0.75 + Math.random() * 0.5));
+    if (retryTimer !== null) return;
+    const wait = backoff * (0.75 + Math.random() * 0.5);
+    retryTimer = setTimeout(connect, wait);
     backoff = Math.min(backoff * 2, 30000);
   }
+
+  /** Back on the network: try at once rather than at the end of a long backoff. */
+  function reconnectNow() {
+    if (socket || !started) return;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    backoff = 1000;
+    connect();
+  }
+
+  /** A socket that cannot be trusted (the network went, the laptop slept) is closed;
+   * its close handler reconnects and the stream resumes from the last number seen. */
+  function dropSocket() {
+    if (socket) socket.close(4000, "stale");
+  }
+
+  window.addEventListener("offline", dropSocket);
+  window.addEventListener("online", reconnectNow);
+  // Timers stop while a laptop sleeps: a long gap between two ticks means it slept, and a
+  // socket from before may be dead without knowing it.
+  let lastBeat = Date.now();
+  setInterval(() => {
+    const now = Date.now();
+    if (now - lastBeat > 15000) dropSocket();
+    lastBeat = now;
+  }, 5000);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") reconnectNow();
+  });
 
   // Some proxies close quiet connections; the server ignores what we send.
   setInterval(() => {
@@ -1363,13 +1619,17 @@
         const data = await response.json();
         S.after = data.after;
         applyState(data);
+        loadAlertSettings();
         loadApprovals();
+        const asked = Number(new URL(location.href).searchParams.get("c"));
+        if (asked > 0) openConversation(asked).catch(() => {}); // a link, or a reload
         break;
       } catch {
         setLink("lost");
         await sleep(3000);
       }
     }
+    started = true;
     connect();
     setInterval(tick, 1000);
   }
