@@ -55,16 +55,6 @@ async def home(request: Request, session: SessionDep, staff: AnyStaff) -> Respon
     return render(request, "home.html", context, staff=staff)
 
 
-@router.get("/staff", response_class=HTMLResponse)
-async def staff_list(
-    request: Request,
-    session: SessionDep,
-    staff: Annotated[StaffAccount, Depends(require_staff(*LEADERS))],
-) -> Response:
-    team = await list_staff(session, staff.shop_id)
-    return render(request, "staff.html", {"team": team}, staff=staff)
-
-
 @router.get("/policy", response_class=HTMLResponse)
 async def policy_page(
     request: Request,
