@@ -307,6 +307,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/reception/phrases/import"): "imports the caller's own or the shop's phrases",
     ("POST", "/reception/auto-replies"): "saves the caller's shop's automatic reply",
     ("POST", "/staff"): "adds an account to the caller's shop",
+    ("POST", "/policy/{section}"): "changes the caller's shop's policy (test_policy_pages.py)",
 }
 
 

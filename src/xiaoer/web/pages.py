@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xiaoer.core.clock import utcnow
-from xiaoer.core.policy_docs import policy_keys
-from xiaoer.core.policy_store import policy_on, policy_version_on, policy_versions
+from xiaoer.core.policy_store import policy_on, policy_version_on
 from xiaoer.http.charts import bar_chart
-from xiaoer.http.deps import AnyStaff, SessionDep, require_staff
+from xiaoer.http.deps import AnyStaff, SessionDep
 from xiaoer.http.render import render
 from xiaoer.orders import service as orders
 from xiaoer.orders.models import TradeStatus
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import StaffError, do_set_language, list_staff
 
 router = APIRouter()
@@ -53,38 +51,6 @@ async def home(request: Request, session: SessionDep, staff: AnyStaff) -> Respon
     if staff.has_role("admin"):
         context["policy_version"] = await policy_version_on(session, shop.id, now.date())
     return render(request, "home.html", context, staff=staff)
-
-
-@router.get("/policy", response_class=HTMLResponse)
-async def policy_page(
-    request: Request,
-    session: SessionDep,
-    staff: Annotated[StaffAccount, Depends(require_staff(*LEADERS))],
-) -> Response:
-    today = utcnow().date()
-    policy = await policy_on(session, staff.shop_id, today)
-    current = policy.to_plain()
-    rows = []
-    for key, req, meaning, default in policy_keys():
-        value: object = current
-        for part in key.split("."):
-            value = value[part]  # type: ignore[index]
-        rows.append(
-            {
-                "key": key,
-                "req": req,
-                "meaning": meaning,
-                "default": default,
-                "value": value,
-                "changed": value != default,
-            }
-        )
-    context = {
-        "rows": rows,
-        "version": await policy_version_on(session, staff.shop_id, today),
-        "versions": await policy_versions(session, staff.shop_id),
-    }
-    return render(request, "policy.html", context, staff=staff)
 
 
 @router.post("/me/language")
