@@ -1,18 +1,21 @@
-"""Staff pages: the home page of each role, the team, the policy, the language."""
+"""Staff pages: the home page of each role, and the language."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import local, utcnow
 from xiaoer.core.policy_store import policy_on, policy_version_on
 from xiaoer.http.charts import bar_chart
 from xiaoer.http.deps import AnyStaff, SessionDep
 from xiaoer.http.render import render
 from xiaoer.orders import service as orders
+from xiaoer.orders.changes import changes_made
+from xiaoer.orders.marks import current_notes
 from xiaoer.orders.models import TradeStatus
 from xiaoer.shops.models import Shop
 from xiaoer.staff.service import StaffError, do_set_language, list_staff
@@ -21,6 +24,11 @@ router = APIRouter()
 
 LEADERS = ("supervisor", "manager", "admin")
 SALES_DAYS = 14
+BACK_OFFICE_ROWS = 30  # orders to audit or ship, and changes, on the back office's home
+
+
+def _at(moment: datetime | None, zone: str) -> str:
+    return "" if moment is None else local(moment, zone).strftime("%m-%d %H:%M")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -45,9 +53,17 @@ async def home(request: Request, session: SessionDep, staff: AnyStaff) -> Respon
         )
         context["sales_days"] = SALES_DAYS
     if staff.has_role("auditor", "warehouse"):
-        context["to_ship"] = await orders.orders_in_status(
-            session, shop.id, TradeStatus.WAIT_SELLER_SEND_GOODS
+        to_ship = await orders.orders_in_status(
+            session, shop.id, TradeStatus.WAIT_SELLER_SEND_GOODS, limit=BACK_OFFICE_ROWS
         )
+        notes = await current_notes(session, [order.id for order in to_ship])
+        context["to_ship"] = [
+            (order, notes.get(order.id), _at(order.paid_at, shop.timezone)) for order in to_ship
+        ]
+        context["changes_made"] = [
+            (change, order, agent, _at(change.decided_at or change.created_at, shop.timezone))
+            for change, order, agent in await changes_made(session, shop.id, BACK_OFFICE_ROWS)
+        ]
     if staff.has_role("admin"):
         context["policy_version"] = await policy_version_on(session, shop.id, now.date())
     return render(request, "home.html", context, staff=staff)
