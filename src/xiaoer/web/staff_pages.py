@@ -20,6 +20,7 @@ from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.models import AuditEntry
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
+from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, language_of, render
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import Level, Role, StaffAccount, Team
@@ -192,7 +193,7 @@ async def _member_page(
 
 @router.get("/staff/{staff_id}", response_class=HTMLResponse)
 async def staff_page(
-    request: Request, session: SessionDep, staff: Keeper, staff_id: int
+    request: Request, session: SessionDep, staff: Keeper, staff_id: RowId
 ) -> Response:
     account = await staff_member(session, staff, staff_id)
     return await _member_page(request, session, staff, account)
@@ -203,7 +204,7 @@ async def staff_edit(
     request: Request,
     session: SessionDep,
     staff: Keeper,
-    staff_id: int,
+    staff_id: RowId,
     number: Annotated[str, Form(max_length=16)] = "",
     name: Text64 = "",
     level: Annotated[str, Form(max_length=16)] = "",
@@ -246,7 +247,7 @@ async def staff_active(
     request: Request,
     session: SessionDep,
     staff: Keeper,
-    staff_id: int,
+    staff_id: RowId,
     active: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     account = await staff_member(session, staff, staff_id)
@@ -265,7 +266,7 @@ async def staff_active(
 
 @router.post("/staff/{staff_id}/password", response_class=HTMLResponse)
 async def staff_password(
-    request: Request, session: SessionDep, staff: Keeper, staff_id: int
+    request: Request, session: SessionDep, staff: Keeper, staff_id: RowId
 ) -> Response:
     account = await staff_member(session, staff, staff_id)
     password = await do_reset_password(session, staff, account)
