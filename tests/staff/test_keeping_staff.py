@@ -207,3 +207,19 @@ async def test_an_edit_and_a_reset_are_audited_with_what_changed(
         assert account is not None
         assert verify_password(account.password_hash, password)
         assert not verify_password(account.password_hash, PASSWORD)
+
+
+async def test_every_bad_field_of_an_account_is_named_at_once(
+    db: Database, make_staff: MakeStaff
+) -> None:
+    man = await make_staff("man", "manager")
+    async with db.session() as session:
+        with pytest.raises(StaffError) as caught:
+            await do_hire(
+                session, man, username="x", number=" ", name="小兰",
+                level="expert", team="presale", roles=[],
+            )  # fmt: skip
+    assert set(caught.value.problems) == {"username", "number", "level", "roles"}
+    assert caught.value.field == "username"
+    assert str(caught.value.problems["roles"]) == "choose at least one role"
+    assert await _count(db) == 1

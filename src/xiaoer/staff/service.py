@@ -37,6 +37,7 @@ class StaffError(ValueError):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+        self.problems: dict[str, str] = {field: message} if field else {}
 
 
 class StaffForbidden(StaffError, NotPermitted):
@@ -58,49 +59,49 @@ def _unknown_language(language: str) -> Text:
 def check_new_staff(
     username: str, number: str, name: str, level: str, team: str, roles: Iterable[str]
 ) -> list[str]:
-    """Validate an account's fields; returns the roles in a stable order."""
+    """Validate an account's fields; returns the roles in a stable order.
+
+    Every field is checked: the error names the first problem, and ``problems`` all
+    of them by field, for a form to show each beside its field.
+    """
+    problems: dict[str, str] = {}
     if not _USERNAME.match(username):
-        raise StaffError(
-            say(
-                "username {username!r}: use 2–64 letters, digits, '.', '_' or '-'",
-                username=username,
-            ),
-            "username",
+        problems["username"] = say(
+            "username {username!r}: use 2–64 letters, digits, '.', '_' or '-'",
+            username=username,
         )
     if not number.strip():
-        raise StaffError(say("staff number (工号) is empty"), "number")
+        problems["number"] = say("staff number (工号) is empty")
     if not name.strip():
-        raise StaffError(say("name is empty"), "name")
+        problems["name"] = say("name is empty")
     if level not in {lv.value for lv in Level}:
-        raise StaffError(
-            say(
-                "level {level!r}: expected one of {levels}",
-                level=level,
-                levels=", ".join(lv.value for lv in Level),
-            ),
-            "level",
+        problems["level"] = say(
+            "level {level!r}: expected one of {levels}",
+            level=level,
+            levels=", ".join(lv.value for lv in Level),
         )
     if team not in {t.value for t in Team}:
-        raise StaffError(
-            say(
-                "team {team!r}: expected one of {teams}",
-                team=team,
-                teams=", ".join(t.value for t in Team),
-            ),
-            "team",
+        problems["team"] = say(
+            "team {team!r}: expected one of {teams}",
+            team=team,
+            teams=", ".join(t.value for t in Team),
         )
     given = list(dict.fromkeys(roles))
     known = [r.value for r in Role]
     unknown = [r for r in given if r not in known]
-    if unknown or not given:
-        raise StaffError(
-            say(
-                "roles {roles!r}: expected one or more of {known}",
-                roles=given,
-                known=", ".join(known),
-            ),
-            "roles",
+    if not given:
+        problems["roles"] = say("choose at least one role")
+    elif unknown:
+        problems["roles"] = say(
+            "roles {roles}: expected one or more of {known}",
+            roles=", ".join(unknown),
+            known=", ".join(known),
         )
+    if problems:
+        field, message = next(iter(problems.items()))
+        error = StaffError(message, field)
+        error.problems = problems
+        raise error
     return [r for r in known if r in given]
 
 

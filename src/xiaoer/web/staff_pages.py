@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.clock import local
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.models import AuditEntry
+from xiaoer.core.texts import message_of
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import RowId
@@ -159,7 +160,7 @@ async def staff_hire(
         )  # fmt: skip
     except StaffError as exc:
         await _undo(session, staff)
-        errors = {exc.field or "form": error_text(request, exc)}
+        errors = _errors(request, exc)
         return await _list_page(request, session, staff, form=form, errors=errors, status_code=422)
     await session.commit()
     return await _list_page(request, session, staff, created=(account, password))
@@ -223,12 +224,18 @@ async def staff_edit(
             raise
         await _undo(session, staff)
         account = await staff_member(session, staff, staff_id)
-        errors = {exc.field or "form": error_text(request, exc)}
+        errors = _errors(request, exc)
         return await _member_page(
             request, session, staff, account, form=form, errors=errors, status_code=422
         )
     await session.commit()
     return RedirectResponse(f"/staff/{account.id}", status_code=303)
+
+
+def _errors(request: Request, exc: StaffError) -> dict[str, str]:
+    """Each problem beside its field; one of no field above the form."""
+    problems = exc.problems or {exc.field or "form": message_of(exc)}
+    return {field: error_text(request, message) for field, message in problems.items()}
 
 
 async def _undo(session: AsyncSession, actor: StaffAccount) -> None:
