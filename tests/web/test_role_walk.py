@@ -94,6 +94,13 @@ def _month_before(world: World) -> str:
 Body = Callable[[World, Any], dict[str, Any]]
 
 
+def _same_account(world: World, staff_id: int) -> dict[str, Any]:
+    """An account's own values, sent back unchanged."""
+    account = next(a for a in world.staff.values() if a.id == staff_id)
+    return {"number": account.number, "name": account.name, "level": account.level,
+            "team": account.team, "roles": list(account.roles)}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Probe:
     """A route at an object: ``{id}`` in the path (or the query) takes the object's id,
@@ -268,6 +275,15 @@ PROBES: list[Probe] = [
           body=_json(), route="/reception/auto-replies/{reply_id}/delete", owners=(OTHER_SHOP,)),
     Probe("POST", "/assistant/knowledge/delete", "kb", "deny", form=True,
           body=lambda _w, title: {"intent": "stock", "title": title}, owners=(OTHER_SHOP,)),
+    # staff: the leaders and the administrator keep their own shop's accounts (a
+    # supervisor not a manager's); the disabling comes last, the walk reads on after it
+    Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),
+    Probe("POST", "/staff/{id}", "staff", "deny", back="allow", form=True,
+          body=lambda w, i: _same_account(w, i), route="/staff/{staff_id}"),
+    Probe("POST", "/staff/{id}/password", "staff", "deny", back="allow", form=True,
+          body=_json(), route="/staff/{staff_id}/password"),
+    Probe("POST", "/staff/{id}/active", "staff", "deny", back="allow", form=True,
+          body=_json(active="no"), route="/staff/{staff_id}/active"),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
@@ -292,6 +308,8 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/reception/phrases"): "saves the caller's own (or, a leader's, the shop's) phrase",
     ("POST", "/reception/phrases/import"): "imports the caller's own or the shop's phrases",
     ("POST", "/reception/auto-replies"): "saves the caller's shop's automatic reply",
+    ("POST", "/staff"): "adds an account to the caller's shop",
+    ("POST", "/policy/{section}"): "changes the caller's shop's policy (test_policy_pages.py)",
 }
 
 

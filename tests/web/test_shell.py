@@ -78,7 +78,7 @@ async def test_manager_reads_the_policy_and_the_team(
     await sign_in(client, "boss")
     policy = await client.get("/policy")
     assert policy.status_code == 200
-    assert "orders.seller_note_minutes" in policy.text and "O3" in policy.text
+    assert "<td>备注时限</td><td>20 分钟</td>" in policy.text
     team = await client.get("/staff")
     assert "王店长" in team.text and "店长" in team.text
 

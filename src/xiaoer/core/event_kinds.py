@@ -49,6 +49,7 @@ EVENT_KINDS: dict[str, Audience] = {
     "autoreply.changed": LEADERS_ONLY,  # each process reads the shop's replies again
     "channel.added": LEADERS_ONLY,
     "staff.added": LEADERS_ONLY,
+    "staff.changed": LEADERS_ONLY,
     "staff.promoted": CONCERNED_STAFF,
     # reception
     "agent.presence": SHOP,  # whom a chat can be handed to: every agent's workbench lists it

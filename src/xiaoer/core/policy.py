@@ -33,8 +33,10 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _SPAN = re.compile(r"^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 
 
-def _req(req: str, description: str, **kw: Any) -> Any:
-    return Field(description=description, json_schema_extra={"req": req}, **kw)
+def _req(req: str, description: str, *, zh: tuple[str, str], **kw: Any) -> Any:
+    """A setting: the requirement it comes from, its meaning, and its Chinese label and
+    help for the policy page (``zh``: label, help)."""
+    return Field(description=description, json_schema_extra={"req": req, "zh": list(zh)}, **kw)
 
 
 Fen = Annotated[int, Field(ge=0)]
@@ -85,139 +87,231 @@ class Reception(Section):
         "Longest wait for the automatic welcome after a buyer's first message.",
         default=10,
         ge=1,
+        zh=("自动欢迎语时限", "买家发来第一条消息后，最迟多久自动发出欢迎语。"),
     )
     first_response_seconds: int = _req(
-        "C3", "Target for the first human reply of a conversation.", default=30, ge=1
+        "C3",
+        "Target for the first human reply of a conversation.",
+        default=30,
+        ge=1,
+        zh=("首次响应时限", "一次会话中客服第一次人工回复的目标时间。"),
     )
-    reply_seconds: int = _req("C3", "Target for every later human reply.", default=120, ge=1)
+    reply_seconds: int = _req(
+        "C3",
+        "Target for every later human reply.",
+        default=120,
+        ge=1,
+        zh=("平均回复时限", "此后每一次人工回复的目标时间。"),
+    )
     max_concurrent_conversations: int = _req(
-        "C6", "Most conversations one agent is given at once by routing.", default=8, ge=1
+        "C6",
+        "Most conversations one agent is given at once by routing.",
+        default=8,
+        ge=1,
+        zh=("同时接待上限", "分配时一位客服同时最多接待的会话数。"),
     )
     busy_queue_length: int = _req(
-        "C4", "Waiting buyers in a team's queue from which the busy reply is sent.", default=5, ge=1
+        "C4",
+        "Waiting buyers in a team's queue from which the busy reply is sent.",
+        default=5,
+        ge=1,
+        zh=("排队繁忙提示", "组内排队买家达到这个人数时，自动发送繁忙提示。"),
     )
     service_hours: Span = _req(
         "C2 C4",
         "Hours (shop time) with agents on duty; outside them the offline reply answers.",
         default="08:00-24:00",
+        zh=("客服在线时间", "有客服值班的时段（店铺时间）；其余时间由离线自动回复应答。"),
     )
     away_after_seconds: int = _req(
         "C7",
         "Seconds after an agent's last workbench page closes before they count as away.",
         default=60,
         ge=5,
+        zh=("离开判定", "客服关闭最后一个工作台页面后，过多久算作离开。"),
     )
     offline_after_away_minutes: int = _req(
         "C7",
         "Minutes away with no workbench page open before an agent counts as offline.",
         default=30,
         ge=1,
+        zh=("离线判定", "离开且没有打开工作台多久后，算作离线。"),
     )
     idle_online_minutes: int = _req(
         "C7",
         "Minutes online with waiting buyers and no activity before an agent counts as idle.",
         default=10,
         ge=1,
+        zh=("挂机判定", "在线、有买家等待却没有任何操作多久后，算作挂机。"),
     )
     split_reply_chars: int = _req(
         "C8",
         "Replies longer than this many characters are sent as several messages.",
         default=120,
         ge=20,
+        zh=("长回复拆分", "回复超过这么多字时，分成几条发送。"),
     )
     typing_speed_target_cpm: int = _req(
-        "C8", "Target typing speed in characters per minute.", default=90, ge=1
+        "C8",
+        "Target typing speed in characters per minute.",
+        default=90,
+        ge=1,
+        zh=("打字速度目标", "每分钟应打出的字数。"),
     )
     peak_hours: list[Span] = _req(
         "C11",
         "Hours (shop time) that need the most agents online.",
         default=["14:00-17:00", "19:00-22:00"],
+        zh=("咨询高峰时段", "需要最多客服在线的时段（店铺时间），每行一个，如 14:00-17:00。"),
     )
     peak_min_agents_online: int = _req(
-        "C11", "Agents that should be online during peak hours.", default=3, ge=0
+        "C11",
+        "Agents that should be online during peak hours.",
+        default=3,
+        ge=0,
+        zh=("高峰在线人数", "高峰时段至少应在线的客服人数。"),
     )
 
 
 class Orders(Section):
     seller_note_minutes: int = _req(
-        "O3", "Minutes after payment by which the seller note must be written.", default=20, ge=1
+        "O3",
+        "Minutes after payment by which the seller note must be written.",
+        default=20,
+        ge=1,
+        zh=("备注时限", "买家付款后，必须在多久内写好卖家备注。"),
     )
     payment_reminder_minutes: int = _req(
         "O6",
         "Minutes after an unpaid order is placed before the payment reminder.",
         default=10,
         ge=1,
+        zh=("催付时间", "买家下单未付款多久后发送催付。"),
     )
     reminder_quiet_hours: Span = _req(
         "O6",
         "Rest hours (shop time) in which no reminder is sent; reminders wait until they end.",
         default="22:30-08:30",
+        zh=("催付免打扰时段", "这段时间（店铺时间）不催付，顺延到时段结束后。"),
     )
     reminder_recovery_hours: int = _req(
-        "O6", "A reminded order paid within this many hours counts as recovered.", default=24, ge=1
+        "O6",
+        "A reminded order paid within this many hours counts as recovered.",
+        default=24,
+        ge=1,
+        zh=("催付成功判定", "催付后在这段时间内付款的订单，算作催付成功。"),
     )
     chase_after_hours: int = _req(
         "O5",
         "Hours an order may stay unpaid with its owner offline before another agent may chase it.",
         default=24,
         ge=1,
+        zh=("跟单接手时间", "订单未付款且负责客服离线多久后，其他客服可以接手催付。"),
     )
     cod_phone_confirmation: bool = _req(
-        "O7", "Cash-on-delivery orders need a phone confirmation before shipping.", default=True
+        "O7",
+        "Cash-on-delivery orders need a phone confirmation before shipping.",
+        default=True,
+        zh=("货到付款电话确认", "货到付款订单发货前须电话确认。"),
     )
     ship_within_hours: int = _req(
-        "O10 F4", "Hours after payment by which an order must be shipped.", default=48, ge=1
+        "O10 F4",
+        "Hours after payment by which an order must be shipped.",
+        default=48,
+        ge=1,
+        zh=("发货时限", "买家付款后，必须在多久内发货。"),
     )
     deliver_within_days: int = _req(
-        "O10 F5", "Days after shipping by which an order should be delivered.", default=5, ge=1
+        "O10 F5",
+        "Days after shipping by which an order should be delivered.",
+        default=5,
+        ge=1,
+        zh=("送达时限", "发货后，应在多少天内送达。"),
     )
 
 
 class Fulfilment(Section):
     safety_stock: int = _req(
-        "F2", "Units per SKU held back from the listed stock.", default=3, ge=0
+        "F2",
+        "Units per SKU held back from the listed stock.",
+        default=3,
+        ge=0,
+        zh=("安全库存", "每个 SKU 从上架库存中预留的件数。"),
     )
     cutoff_time: ClockTime = _req(
-        "F6", "Orders paid before this time (shop time) ship the same day.", default="16:00"
+        "F6",
+        "Orders paid before this time (shop time) ship the same day.",
+        default="16:00",
+        zh=("当日发货截止时间", "在此时间（店铺时间）前付款的订单当天发出。"),
     )
     courier_change_allowed: bool = _req(
-        "F6", "A buyer may ask for another courier and pay the difference.", default=True
+        "F6",
+        "A buyer may ask for another courier and pay the difference.",
+        default=True,
+        zh=("可换快递", "买家可以要求换快递并补差价。"),
     )
 
 
 class Aftersales(Section):
     refund_blackout_days: list[str] = _req(
-        "S2", "Peak days (MM-DD) on which refunds open only the next day.", default=["11-11"]
+        "S2",
+        "Peak days (MM-DD) on which refunds open only the next day.",
+        default=["11-11"],
+        zh=("大促退款顺延日", "这些日子（月-日）申请的退款次日才处理，每行一个，如 11-11。"),
     )
     complaint_next_reply_hours: int = _req(
         "S3",
         "Hours within which an unresolved complaint gets its promised next reply.",
         default=24,
         ge=1,
+        zh=("投诉再回复时限", "未解决的投诉，须在这段时间内给买家承诺的下一次答复。"),
     )
     major_complaint_notify_minutes: int = _req(
-        "S3 S7", "Minutes within which a major complaint reaches the leadership.", default=10, ge=1
+        "S3 S7",
+        "Minutes within which a major complaint reaches the leadership.",
+        default=10,
+        ge=1,
+        zh=("重大投诉上报时限", "重大投诉须在多久内报到管理层。"),
     )
     refund_due_hours: int = _req(
         "S1 S2",
         "Hours within which a refund, return or exchange case is handled.",
         default=24,
         ge=1,
+        zh=("退换货处理时限", "退款、退货或换货工单须在多久内处理。"),
     )
     complaint_due_hours: int = _req(
-        "S1 S3", "Hours within which a complaint case is handled.", default=4, ge=1
+        "S1 S3",
+        "Hours within which a complaint case is handled.",
+        default=4,
+        ge=1,
+        zh=("投诉处理时限", "投诉工单须在多久内处理。"),
     )
     review_due_hours: int = _req(
-        "S1 S4", "Hours within which a neutral or bad review case is handled.", default=48, ge=1
+        "S1 S4",
+        "Hours within which a neutral or bad review case is handled.",
+        default=48,
+        ge=1,
+        zh=("中差评处理时限", "中评、差评工单须在多久内处理。"),
     )
     inquiry_due_hours: int = _req(
-        "S1", "Hours within which any other after-sales case is handled.", default=24, ge=1
+        "S1",
+        "Hours within which any other after-sales case is handled.",
+        default=24,
+        ge=1,
+        zh=("其他售后时限", "其他售后工单须在多久内处理。"),
     )
     tell_buyer_progress: bool = _req(
-        "S1", "Tell the buyer in their chat when their case moves.", default=True
+        "S1",
+        "Tell the buyer in their chat when their case moves.",
+        default=True,
+        zh=("告知买家进度", "工单有进展时，在买家的聊天窗口里告诉买家。"),
     )
     major_complaint_fen: Fen = _req(
-        "S3", "A complaint about an order of at least this amount (fen) is major.", default=100000
+        "S3",
+        "A complaint about an order of at least this amount (fen) is major.",
+        default=100000,
+        zh=("重大投诉金额", "订单金额达到这个数的投诉算作重大投诉。"),
     )
     seller_review_templates: list[str] = _req(
         "S5",
@@ -226,17 +320,20 @@ class Aftersales(Section):
             "感谢亲的信任与支持，欢迎常来小店逛逛！",
             "买家爽快守信，合作愉快，期待下次再为您服务。",
         ],
+        zh=("评价买家话术", "交易完成后评价买家用的话术，每行一条，第一条为默认。"),
     )
     bad_review_change_days: int = _req(
         "S4 P3",
         "Days an agent has to get a bad review they caused changed before it costs them.",
         default=7,
         ge=1,
+        zh=("差评修改期限", "客服造成的差评，须在这么多天内让买家修改，否则计入考核。"),
     )
     major_complaint_words: list[str] = _req(
         "S3",
         "Words in a buyer's complaint that make it major.",
         default=["投诉", "12315", "工商", "媒体", "曝光", "律师", "起诉"],
+        zh=("重大投诉关键词", "买家投诉中出现这些词即算重大投诉，每行一个。"),
     )
 
     @field_validator("refund_blackout_days")
@@ -250,53 +347,97 @@ class Aftersales(Section):
 
 class Fines(Section):
     note_late_or_wrong: Fen = _req(
-        "P4 O3", "Fine (fen) for a seller note that is late or wrong.", default=2000
+        "P4 O3",
+        "Fine (fen) for a seller note that is late or wrong.",
+        default=2000,
+        zh=("备注迟写或写错", "卖家备注超时或写错，每次罚款。"),
     )
     note_wrong_at_factory: Fen = _req(
         "P4 O9",
         "Fine (fen) for a wrong note found after the order reached production.",
         default=5000,
+        zh=("备注错误已投产", "订单投入生产后才发现备注错误，每次罚款。"),
     )
     loss_paid_at_cost_over: Fen = _req(
-        "P4", "A loss caused by an agent above this amount (fen) is paid at cost.", default=50000
+        "P4",
+        "A loss caused by an agent above this amount (fen) is paid at cost.",
+        default=50000,
+        zh=("照价赔偿起点", "客服造成的损失超过这个金额时，照成本赔偿。"),
     )
     tracking_neglect: Fen = _req(
-        "P4 O10", "Fine (fen) for not following an order's shipping and delivery.", default=3000
+        "P4 O10",
+        "Fine (fen) for not following an order's shipping and delivery.",
+        default=3000,
+        zh=("物流跟踪不到位", "没有跟进订单发货和物流，每次罚款。"),
     )
     slow_reply: Fen = _req(
         "P4 C3",
         "Fine (fen) when replies over the reply target exceed the free count in a month.",
         default=5000,
+        zh=("回复超时", "一个月内回复超时次数超过免罚次数后，每次罚款。"),
     )
     slow_reply_free_per_month: int = _req(
-        "P4 C3", "Slow replies per month without a fine.", default=3, ge=0
+        "P4 C3",
+        "Slow replies per month without a fine.",
+        default=3,
+        ge=0,
+        zh=("回复超时免罚次数", "每月回复超时不罚款的次数。"),
     )
     no_reply_30_minutes: Fen = _req(
-        "P4", "Fine (fen) for a buyer left without a reply for 30 minutes.", default=10000
+        "P4",
+        "Fine (fen) for a buyer left without a reply for 30 minutes.",
+        default=10000,
+        zh=("30 分钟未回复", "买家 30 分钟得不到回复，每次罚款。"),
     )
     no_reply_2_hours: Fen = _req(
-        "P4", "Fine (fen) for a buyer left without a reply for 2 hours.", default=20000
+        "P4",
+        "Fine (fen) for a buyer left without a reply for 2 hours.",
+        default=20000,
+        zh=("2 小时未回复", "买家 2 小时得不到回复，每次罚款。"),
     )
     online_unattended_2_hours: Fen = _req(
-        "P4 C7", "Fine (fen) for being online but away for 2 hours.", default=20000
+        "P4 C7",
+        "Fine (fen) for being online but away for 2 hours.",
+        default=20000,
+        zh=("在线挂机 2 小时", "挂着在线却离开 2 小时，每次罚款。"),
     )
     absent_without_leave: Fen = _req(
-        "P4 P7", "Fine (fen) for missing a shift without leave.", default=20000
+        "P4 P7",
+        "Fine (fen) for missing a shift without leave.",
+        default=20000,
+        zh=("旷工", "未请假缺班，每次罚款。"),
     )
     late: Fen = _req(
-        "P4 P7", "Fine (fen) for each late arrival beyond the free ones.", default=2000
+        "P4 P7",
+        "Fine (fen) for each late arrival beyond the free ones.",
+        default=2000,
+        zh=("迟到", "超出免罚次数的每次迟到罚款。"),
     )
     late_free_per_month: int = _req(
-        "P4 P7", "Late arrivals per month without a fine.", default=2, ge=0
+        "P4 P7",
+        "Late arrivals per month without a fine.",
+        default=2,
+        ge=0,
+        zh=("迟到免罚次数", "每月迟到不罚款的次数。"),
     )
     late_free_minutes: int = _req(
-        "P4 P7", "A late arrival of at most this many minutes can be a free one.", default=10, ge=0
+        "P4 P7",
+        "A late arrival of at most this many minutes can be a free one.",
+        default=10,
+        ge=0,
+        zh=("免罚迟到分钟", "迟到不超过这么多分钟，才可算作免罚的一次。"),
     )
     complaint_reply_missed: Fen = _req(
-        "P4 S3", "Fine (fen) for missing the next reply promised on a complaint.", default=5000
+        "P4 S3",
+        "Fine (fen) for missing the next reply promised on a complaint.",
+        default=5000,
+        zh=("投诉答复失约", "没有按承诺给投诉买家下一次答复，每次罚款。"),
     )
     bad_review_not_changed: Fen = _req(
-        "P3", "Fine (fen) for a bad review caused by an agent and not changed.", default=10000
+        "P3",
+        "Fine (fen) for a bad review caused by an agent and not changed.",
+        default=10000,
+        zh=("差评未修改", "客服造成的差评未能修改，每次罚款。"),
     )
 
 
@@ -310,6 +451,7 @@ class Pay(Section):
             "senior": 220000,
             "account_manager": 270000,
         },
+        zh=("底薪", "各级别客服每月的底薪。"),
     )
     commission_rate: Decimal = _req(
         "P2",
@@ -317,18 +459,30 @@ class Pay(Section):
         default=Decimal("0.005"),
         ge=0,
         le=1,
+        zh=("提成比例", "客服本人成交付款金额中作为提成的比例。"),
     )
     team_bonus_share_of_base: Decimal = _req(
-        "P2", "Team-score bonus as a share of base pay.", default=Decimal("0.10"), ge=0, le=1
+        "P2",
+        "Team-score bonus as a share of base pay.",
+        default=Decimal("0.10"),
+        ge=0,
+        le=1,
+        zh=("团队奖金比例", "按团队得分发放的奖金，占底薪的比例。"),
     )
     full_attendance_bonus: Fen = _req(
-        "P2 P7", "Bonus (fen) for a month of full attendance.", default=10000
+        "P2 P7",
+        "Bonus (fen) for a month of full attendance.",
+        default=10000,
+        zh=("全勤奖", "整月全勤的奖金。"),
     )
-    living_allowance: Fen = _req("P2", "Monthly living allowance (fen).", default=20000)
+    living_allowance: Fen = _req(
+        "P2", "Monthly living allowance (fen).", default=20000, zh=("生活补贴", "每月的生活补贴。")
+    )
     deduct_sale_for_agent_returns: bool = _req(
         "P3",
         "Returns caused by the agent (or not for quality) are deducted from commission sales.",
         default=True,
+        zh=("退货扣减提成", "客服原因（或非质量原因）的退货，从提成销售额中扣除。"),
     )
 
     @field_validator("base_by_level")
@@ -343,13 +497,17 @@ class Pay(Section):
 
 class Assistant(Section):
     auto_answer: bool = _req(
-        "A1", "Answer from the knowledge base when no agent has answered in time.", default=True
+        "A1",
+        "Answer from the knowledge base when no agent has answered in time.",
+        default=True,
+        zh=("智能自动应答", "客服未能及时回复时，由知识库自动回答。"),
     )
     auto_answer_seconds: int = _req(
         "A1 C3",
         "Seconds a buyer waits for a human before the assistant answers.",
         default=60,
         ge=5,
+        zh=("自动应答等待", "买家等待人工多久后，由智能助手回答。"),
     )
     auto_answer_confidence: float = _req(
         "A1",
@@ -357,39 +515,76 @@ class Assistant(Section):
         default=0.9,
         ge=0,
         le=1,
+        zh=("自动应答把握", "识别买家问题的把握至少达到多少才自动回答。"),
     )
 
 
 class Promotion(Section):
     junior_clean_months: int = _req(
-        "P5", "Months without errors (and an exam) before junior → intermediate.", default=2, ge=0
+        "P5",
+        "Months without errors (and an exam) before junior → intermediate.",
+        default=2,
+        ge=0,
+        zh=("初级晋升月数", "初级晋升中级前须无差错（并通过考试）的月数。"),
     )
     intermediate_clean_months: int = _req(
-        "P5", "Months without errors before intermediate → senior.", default=3, ge=0
+        "P5",
+        "Months without errors before intermediate → senior.",
+        default=3,
+        ge=0,
+        zh=("中级晋升月数", "中级晋升高级前须无差错的月数。"),
     )
     senior_months: int = _req(
-        "P5", "Months as senior before senior → account manager.", default=12, ge=0
+        "P5",
+        "Months as senior before senior → account manager.",
+        default=12,
+        ge=0,
+        zh=("高级任职月数", "高级晋升客户经理前须任高级的月数。"),
     )
     senior_clean_months: int = _req(
-        "P5", "Of those, the last months that must be without errors.", default=3, ge=0
+        "P5",
+        "Of those, the last months that must be without errors.",
+        default=3,
+        ge=0,
+        zh=("高级无差错月数", "其中最近须无差错的月数。"),
     )
-    exam_required: bool = _req("P5", "Promotion from junior needs a passed exam.", default=True)
+    exam_required: bool = _req(
+        "P5",
+        "Promotion from junior needs a passed exam.",
+        default=True,
+        zh=("晋升须考试", "初级晋升须通过考试。"),
+    )
 
 
 class Authority(Section):
     """What an agent may grant without asking the supervisor."""
 
-    max_discount_fen: Fen = Field(description="Largest price cut per order (fen).")
-    max_discount_percent: Decimal = Field(
-        description="Largest price cut as a share of the order.", ge=0, le=1
+    max_discount_fen: Fen = Field(
+        description="Largest price cut per order (fen).",
+        json_schema_extra={"zh": ["优惠上限", "每单可直接给的最大优惠金额。"]},
     )
-    free_shipping: bool = Field(description="May waive the shipping fee.")
-    max_gift_fen: Fen = Field(description="Largest gift value per order (fen).")
+    max_discount_percent: Decimal = Field(
+        description="Largest price cut as a share of the order.",
+        ge=0,
+        le=1,
+        json_schema_extra={"zh": ["优惠比例上限", "优惠最多占订单金额的比例。"]},
+    )
+    free_shipping: bool = Field(
+        description="May waive the shipping fee.",
+        json_schema_extra={"zh": ["可免运费", "可以直接为买家免运费。"]},
+    )
+    max_gift_fen: Fen = Field(
+        description="Largest gift value per order (fen).",
+        json_schema_extra={"zh": ["赠品上限", "每单可直接送的赠品最大价值。"]},
+    )
     max_shipping_fee_change_fen: Fen = Field(
-        description="Largest change to the shipping fee (fen)."
+        description="Largest change to the shipping fee (fen).",
+        json_schema_extra={"zh": ["改运费上限", "运费最多可改动的金额。"]},
     )
     max_refund_fen: Fen = Field(
-        default=0, description="Largest refund agreed without the supervisor (fen)."
+        default=0,
+        description="Largest refund agreed without the supervisor (fen).",
+        json_schema_extra={"zh": ["退款上限", "不经主管可直接同意的最大退款金额。"]},
     )
 
 
@@ -430,44 +625,69 @@ _AUTHORITY_DEFAULTS = {
 
 
 class Kpi(Section):
-    window_days: int = _req("P6", "Days covered by the rolling KPI figures.", default=30, ge=1)
+    window_days: int = _req(
+        "P6",
+        "Days covered by the rolling KPI figures.",
+        default=30,
+        ge=1,
+        zh=("考核统计天数", "滚动考核数据覆盖的天数。"),
+    )
     response_hours: Span = _req(
-        "P6", "Hours (shop time) in which response times are counted.", default="08:00-23:00"
+        "P6",
+        "Hours (shop time) in which response times are counted.",
+        default="08:00-23:00",
+        zh=("响应统计时段", "计算响应时间的时段（店铺时间）。"),
     )
     round_cap_seconds: int = _req(
         "P6",
         "A response round counts at most this long; an unanswered round counts this long.",
         default=600,
         ge=1,
+        zh=("单轮响应封顶", "一轮响应最多按这么长计算；未回复的一轮也按这么长计算。"),
     )
     fast_response_seconds: int = _req(
         "P6",
         "A round answered within this many seconds counts as fast (3-minute rate).",
         default=180,
         ge=1,
+        zh=("快速响应标准", "在这段时间内回复的一轮算作快速响应（三分钟响应率）。"),
     )
     long_conversation_minutes: int = _req(
-        "P6", "A conversation longer than this counts as long.", default=30, ge=1
+        "P6",
+        "A conversation longer than this counts as long.",
+        default=30,
+        ge=1,
+        zh=("长会话标准", "超过这么长的会话算作长会话。"),
     )
     conversion_window_days: int = _req(
         "P6",
         "An inquiry converts when the buyer orders the same day or within this many days after.",
         default=1,
         ge=0,
+        zh=("询单转化天数", "买家在咨询当天或此后这么多天内下单，算作转化。"),
     )
 
 
 class Customers(Section):
     member_after_orders: int = _req(
-        "R5", "Paid orders after which a buyer becomes a member.", default=2, ge=1
+        "R5",
+        "Paid orders after which a buyer becomes a member.",
+        default=2,
+        ge=1,
+        zh=("会员门槛", "买家付款订单达到这个数后成为会员。"),
     )
     greeting_hour: ClockTime = _req(
         "R3",
         "Time of day (shop time) greetings are sent when the buyer's online hours are unknown.",
         default="10:00",
+        zh=("问候发送时间", "不知道买家常在线时间时，问候在这个时间（店铺时间）发出。"),
     )
     follow_up_after_days: int = _req(
-        "R4", "Days after delivery when a follow-up visit is due.", default=7, ge=1
+        "R4",
+        "Days after delivery when a follow-up visit is due.",
+        default=7,
+        ge=1,
+        zh=("回访时间", "签收后多少天进行回访。"),
     )
 
 
@@ -476,6 +696,7 @@ class Attendance(Section):
         "P7",
         "Named shifts and their hours (shop time).",
         default={"early": "08:00-16:30", "late": "15:30-24:00"},
+        zh=("班次", "各班次的名称和时间（店铺时间），每行一个，如 早班 08:00-16:30。"),
     )
 
 
@@ -486,12 +707,19 @@ class Imports(Section):
         "import not resumed within as many days is given up and its uploaded files deleted.",
         default=30,
         ge=1,
+        zh=(
+            "导入错误文件保留",
+            "导入结束后被拒行文件可下载的天数；中断的导入在这么多天内未继续即放弃并删除上传文件。",
+        ),
     )
 
 
 class Targets(Section):
     monthly_trades: list[int] = _req(
-        "D3", "Monthly trade-count milestones the shop tracks.", default=[50, 400, 600]
+        "D3",
+        "Monthly trade-count milestones the shop tracks.",
+        default=[50, 400, 600],
+        zh=("月度成交目标", "店铺关注的月成交笔数里程碑，如 50、400、600。"),
     )
 
 
@@ -512,6 +740,7 @@ class Policy(BaseModel):
         "A5 O8",
         "Per level: what an agent may grant without asking the supervisor.",
         default=_AUTHORITY_DEFAULTS,
+        zh=("客服权限", "各级别客服不经主管可以直接给买家的让利和退款。"),
     )
     kpi: Kpi = Kpi()
     customers: Customers = Customers()

@@ -313,3 +313,22 @@ async def changes_of(session: AsyncSession, order_id: int) -> list[OrderChange]:
         select(OrderChange).where(OrderChange.order_id == order_id).order_by(OrderChange.id)
     )
     return list(rows)
+
+
+async def changes_made(
+    session: AsyncSession, shop_id: int, limit: int = 20
+) -> list[tuple[OrderChange, Order, str]]:
+    """The changes made to the shop's orders (at once or once approved), newest first,
+    with the name of the agent who asked: what the auditor and the warehouse act on."""
+    rows = await session.execute(
+        select(OrderChange, Order, StaffAccount.name)
+        .join(Order, Order.id == OrderChange.order_id)
+        .outerjoin(StaffAccount, StaffAccount.id == OrderChange.agent_id)
+        .where(
+            OrderChange.shop_id == shop_id,
+            OrderChange.status.in_((ChangeStatus.applied.value, ChangeStatus.approved.value)),
+        )
+        .order_by(OrderChange.id.desc())
+        .limit(limit)
+    )
+    return [(change, order, name or "") for change, order, name in rows]

@@ -221,3 +221,13 @@ def memo_for(order: Order, note: SellerNote | None, history: list[SellerNote]) -
         "flag": check_flag(order.flag),
         "memo": memo_text(line, older),
     }
+
+
+async def current_notes(session: AsyncSession, order_ids: list[int]) -> dict[int, SellerNote]:
+    """Each order's latest note version, in one read."""
+    if not order_ids:
+        return {}
+    rows = await session.scalars(
+        select(SellerNote).where(SellerNote.order_id.in_(order_ids)).order_by(SellerNote.version)
+    )
+    return {note.order_id: note for note in rows}

@@ -56,7 +56,7 @@ from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre import pages as import_pages
 from xiaoer.sellercentre.cleanup import sweep_imports
 from xiaoer.sellercentre.imports import interrupt_jobs, register_report
-from xiaoer.web import api_docs, auth_pages, pages
+from xiaoer.web import api_docs, auth_pages, pages, policy_pages, staff_pages
 from xiaoer.web.buyer import create_buyer_app
 from xiaoer.web.logs import install_log_redaction
 from xiaoer.web.middleware import SecureSessionCookie, SecurityHeaders, StaffSessions
@@ -78,6 +78,8 @@ STAFF_ROUTERS = (
     orders_api.router,
     orders_pages.router,
     pages.router,
+    staff_pages.router,
+    policy_pages.router,
     performance_pages.router,
     attendance_pages.router,
     payroll_pages.router,

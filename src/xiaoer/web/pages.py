@@ -1,29 +1,35 @@
-"""Staff pages: the home page of each role, the team, the policy, the language."""
+"""Staff pages: the home page of each role, and the language."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from xiaoer.core.clock import utcnow
-from xiaoer.core.policy_docs import policy_keys
-from xiaoer.core.policy_store import policy_on, policy_version_on, policy_versions
+from xiaoer.core.clock import local, utcnow
+from xiaoer.core.policy_store import policy_on, policy_version_on
 from xiaoer.http.charts import column_chart
-from xiaoer.http.deps import AnyStaff, SessionDep, require_staff
+from xiaoer.http.deps import AnyStaff, SessionDep
 from xiaoer.http.i18n import Translator
 from xiaoer.http.render import language_of, render
 from xiaoer.orders import service as orders
+from xiaoer.orders.changes import changes_made
+from xiaoer.orders.marks import current_notes
 from xiaoer.orders.models import TradeStatus
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import StaffError, do_set_language, list_staff
 
 router = APIRouter()
 
 LEADERS = ("supervisor", "manager", "admin")
 SALES_DAYS = 14
+BACK_OFFICE_ROWS = 30  # orders to audit or ship, and changes, on the back office's home
+
+
+def _at(moment: datetime | None, zone: str) -> str:
+    return "" if moment is None else local(moment, zone).strftime("%m-%d %H:%M")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -51,54 +57,20 @@ async def home(request: Request, session: SessionDep, staff: AnyStaff) -> Respon
         )  # fmt: skip
         context["sales_days"] = SALES_DAYS
     if staff.has_role("auditor", "warehouse"):
-        context["to_ship"] = await orders.orders_in_status(
-            session, shop.id, TradeStatus.WAIT_SELLER_SEND_GOODS
+        to_ship = await orders.orders_in_status(
+            session, shop.id, TradeStatus.WAIT_SELLER_SEND_GOODS, limit=BACK_OFFICE_ROWS
         )
+        notes = await current_notes(session, [order.id for order in to_ship])
+        context["to_ship"] = [
+            (order, notes.get(order.id), _at(order.paid_at, shop.timezone)) for order in to_ship
+        ]
+        context["changes_made"] = [
+            (change, order, agent, _at(change.decided_at or change.created_at, shop.timezone))
+            for change, order, agent in await changes_made(session, shop.id, BACK_OFFICE_ROWS)
+        ]
     if staff.has_role("admin"):
         context["policy_version"] = await policy_version_on(session, shop.id, now.date())
     return render(request, "home.html", context, staff=staff)
-
-
-@router.get("/staff", response_class=HTMLResponse)
-async def staff_list(
-    request: Request,
-    session: SessionDep,
-    staff: Annotated[StaffAccount, Depends(require_staff(*LEADERS))],
-) -> Response:
-    team = await list_staff(session, staff.shop_id)
-    return render(request, "staff.html", {"team": team}, staff=staff)
-
-
-@router.get("/policy", response_class=HTMLResponse)
-async def policy_page(
-    request: Request,
-    session: SessionDep,
-    staff: Annotated[StaffAccount, Depends(require_staff(*LEADERS))],
-) -> Response:
-    today = utcnow().date()
-    policy = await policy_on(session, staff.shop_id, today)
-    current = policy.to_plain()
-    rows = []
-    for key, req, meaning, default in policy_keys():
-        value: object = current
-        for part in key.split("."):
-            value = value[part]  # type: ignore[index]
-        rows.append(
-            {
-                "key": key,
-                "req": req,
-                "meaning": meaning,
-                "default": default,
-                "value": value,
-                "changed": value != default,
-            }
-        )
-    context = {
-        "rows": rows,
-        "version": await policy_version_on(session, staff.shop_id, today),
-        "versions": await policy_versions(session, staff.shop_id),
-    }
-    return render(request, "policy.html", context, staff=staff)
 
 
 @router.post("/me/language")
