@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from xiaoer.assistant.cli import assistant_app
+from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 from xiaoer.mail.cli import mail_app
@@ -51,26 +52,32 @@ T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)
+        return command_settings(**overrides)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on the settings' database, once it is there with the newest schema."""
+
     async def run() -> T:
+        await check_ready(settings.database_url)
         db = Database(settings.database_url)
         try:
             return await work(db)
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except DatabaseNotReady as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()
@@ -151,7 +158,13 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the shop from the database named by XIAOER_DATABASE_URL."""
-    _serve(_settings(), host, port, workers)
+    settings = _settings()
+    _with_db(settings, _nothing)
+    _serve(settings, host, port, workers)
+
+
+async def _nothing(_db: Database) -> None:
+    """Work that only needs the database to be ready."""
 
 
 @app.command()
