@@ -55,7 +55,7 @@ from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
-from xiaoer.reception.models import AutoReply, Conversation, Message, QuickPhrase
+from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
 from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
@@ -83,6 +83,7 @@ KINDS: dict[str, type[Base]] = {
     "customer": Customer,
     "ticket": Ticket,
     "cause": TicketCause,
+    "channel": Channel,
 }
 
 
@@ -264,6 +265,11 @@ PROBES: list[Probe] = [
           body=_json(scope="own"), route="/reception/phrases/{phrase_id}/delete"),
     Probe("POST", "/reception/auto-replies/{id}/delete", "auto_reply", "deny", form=True,
           body=_json(), route="/reception/auto-replies/{reply_id}/delete", owners=(OTHER_SHOP,)),
+    # bridge channels are the shop's, kept by its manager
+    Probe("POST", "/reception/channels/{id}/secret", "channel", "deny", form=True,
+          body=_json(), route="/reception/channels/{channel_id}/secret", owners=(OTHER_SHOP,)),
+    Probe("POST", "/reception/channels/{id}/disable", "channel", "deny", form=True,
+          body=_json(), route="/reception/channels/{channel_id}/{move}", owners=(OTHER_SHOP,)),
     Probe("POST", "/assistant/knowledge/delete", "kb", "deny", form=True,
           body=lambda _w, title: {"intent": "stock", "title": title}, owners=(OTHER_SHOP,)),
 ]  # fmt: skip
@@ -290,6 +296,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/reception/phrases"): "saves the caller's own (or, a leader's, the shop's) phrase",
     ("POST", "/reception/phrases/import"): "imports the caller's own or the shop's phrases",
     ("POST", "/reception/auto-replies"): "saves the caller's shop's automatic reply",
+    ("POST", "/reception/channels"): "creates a channel of the caller's shop",
 }
 
 

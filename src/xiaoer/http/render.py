@@ -58,6 +58,7 @@ NAV = (
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
     ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
+    ("/reception/channels", "nav.channels", ("manager", "admin")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )
