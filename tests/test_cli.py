@@ -158,6 +158,7 @@ def _add_mei(cli_db: str) -> None:
         XIAOER_PASSWORD="a-good-password",
     )
     assert added.returncode == 0, added.stderr
+    assert "using the demo's database xiaoer-demo.sqlite" in added.stderr
 
 
 def test_user_password_sets_a_new_password_and_ends_the_account_s_sessions(

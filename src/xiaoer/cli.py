@@ -18,7 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from xiaoer.assistant.cli import assistant_app
-from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
+from xiaoer.core.cli_database import (
+    DEMO_DATABASE,
+    DatabaseNotReady,
+    check_ready,
+    command_settings,
+    demo_folder,
+)
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 from xiaoer.mail.cli import mail_app
@@ -58,9 +64,12 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        return command_settings(**overrides)
+        settings = command_settings(**overrides)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    if "database_url" not in overrides and demo_folder():
+        err.print(f"using the demo's database {DEMO_DATABASE} (XIAOER_DATABASE_URL is not set)")
+    return settings
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

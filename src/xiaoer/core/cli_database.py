@@ -27,16 +27,21 @@ class DatabaseNotReady(RuntimeError):
     """The command's database is missing, not migrated, or does not answer."""
 
 
+def demo_folder() -> bool:
+    """Whether a command here works on the demo's database: none is named, and the
+    folder holds the demo's file and no ``xiaoer.sqlite``."""
+    return (
+        not os.environ.get("XIAOER_DATABASE_URL")
+        and not Path(PLAIN_DATABASE).exists()
+        and Path(DEMO_DATABASE).is_file()
+    )
+
+
 def command_settings(**overrides: Any) -> Settings:
     """The settings of a command, the demo's database in its folder when none is named.
 
     Raises ``ValueError`` for settings that cannot be used (a bad URL, say)."""
-    if (
-        "database_url" not in overrides
-        and not os.environ.get("XIAOER_DATABASE_URL")
-        and not Path(PLAIN_DATABASE).exists()
-        and Path(DEMO_DATABASE).is_file()
-    ):
+    if "database_url" not in overrides and demo_folder():
         overrides["database_url"] = f"sqlite:///{Path(DEMO_DATABASE).resolve()}"
     return Settings(**overrides)
 
