@@ -158,7 +158,6 @@ def _add_mei(cli_db: str) -> None:
         XIAOER_PASSWORD="a-good-password",
     )
     assert added.returncode == 0, added.stderr
-    assert "using the demo's database xiaoer-demo.sqlite" in added.stderr
 
 
 def test_user_password_sets_a_new_password_and_ends_the_account_s_sessions(
@@ -256,6 +255,8 @@ DATABASE_COMMANDS = [
     ["shop", "list"],
     ["shop", "add", "linen", "棉麻小屋"],
     ["user", "disable", "--username", "mei"],
+    ["user", "add", "--username", "mei", "--number", "1001", "--name", "林美", "--role", "agent"],
+    ["user", "password", "--username", "mei"],
     ["policy", "show"],
     ["payroll", "--month", "2026-11"],
     ["import", "refunds", "nothing.csv"],
@@ -322,6 +323,7 @@ def test_in_the_demo_s_folder_commands_work_on_the_demo_s_database(tmp_path: Pat
     assert _in_folder(tmp_path, "shop", "add", "demo", "演示店").returncode == 0
     added = _in_folder(tmp_path, "channel", "add", "jd-store", "--shop", "demo")
     assert added.returncode == 0, added.stderr
+    assert "using the demo's database xiaoer-demo.sqlite" in added.stderr
     assert json.loads(added.stdout)["channel_id"] == 1
     assert json.loads(added.stdout)["secret"].startswith("xc_")
     listed = _in_folder(tmp_path, "shop", "list", "--json")

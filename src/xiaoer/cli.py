@@ -352,6 +352,8 @@ def user_add(
     from xiaoer.shops.service import ShopError, resolve_shop
     from xiaoer.staff.service import StaffError, do_add_staff
 
+    settings = _settings()
+    _with_db(settings, _nothing)  # before a password is asked for
     password = os.environ.get("XIAOER_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
@@ -376,7 +378,7 @@ def user_add(
             return f"added {account.username} ({account.number}) to shop {target.code}"
 
     try:
-        out.print(_with_db(_settings(), work))
+        out.print(_with_db(settings, work))
     except (ShopError, StaffError, PasswordError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -408,6 +410,7 @@ def user_password(
     from xiaoer.core.auth import PasswordError, check_password_strength
     from xiaoer.staff.service import do_change_password
 
+    _with_db(_settings(), _nothing)  # before a password is asked for
     password = os.environ.get("XIAOER_PASSWORD") or typer.prompt(
         "New password", hide_input=True, confirmation_prompt=True
     )
