@@ -245,3 +245,96 @@ def test_serve_refuses_the_default_secret(cli_db: str) -> None:
     )
     assert done.returncode == 1
     assert "XIAOER_SECRET_KEY is the shipped default" in done.stderr
+
+
+# --- which database a command works on -------------------------------------------------
+
+# Commands that read or write a shop's database, as an operator types them.
+DATABASE_COMMANDS = [
+    ["channel", "add", "jd-store", "--shop", "demo"],
+    ["shop", "list"],
+    ["shop", "add", "linen", "棉麻小屋"],
+    ["user", "disable", "--username", "mei"],
+    ["user", "add", "--username", "mei", "--number", "1001", "--name", "林美", "--role", "agent"],
+    ["user", "password", "--username", "mei"],
+    ["policy", "show"],
+    ["payroll", "--month", "2026-11"],
+    ["import", "refunds", "nothing.csv"],
+    ["assistant", "retrain"],
+    ["mail", "outbox"],
+    ["worker", "--once"],
+    ["serve", "--port", "1"],
+]
+
+
+def _in_folder(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("XIAOER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "xiaoer", *args],
+        cwd=folder,
+        env={**plain, "COLUMNS": "80", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _one_sentence(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_without_a_database_every_command_says_so_and_makes_none(
+    tmp_path: Path, command: list[str]
+) -> None:
+    said = _one_sentence(_in_folder(tmp_path, *command))
+    if command[0] == "import":
+        assert said == "error: no such file: nothing.csv"
+        return
+    assert said.startswith("error: no database at xiaoer.sqlite: start the demo with `xiaoer demo`")
+    assert "set XIAOER_DATABASE_URL" in said
+    assert list(tmp_path.iterdir()) == []  # no empty xiaoer.sqlite left behind
+
+
+def test_a_database_without_the_schema_is_named_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "shop.sqlite").write_bytes(b"")
+    url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
+    said = _one_sentence(_in_folder(tmp_path, "shop", "list", XIAOER_DATABASE_URL=url))
+    assert said == (
+        f"error: the database {url} has no xiaoer tables yet: run `xiaoer migrate` first"
+    )
+
+
+def test_a_database_server_that_does_not_answer_is_one_sentence(tmp_path: Path) -> None:
+    url = "postgresql://xiaoer:secret@127.0.0.1:9/shop"
+    said = _one_sentence(_in_folder(tmp_path, "shop", "list", XIAOER_DATABASE_URL=url))
+    assert said.startswith(
+        "error: cannot reach the database postgresql://xiaoer:***@127.0.0.1:9/shop"
+    )
+
+
+def test_in_the_demo_s_folder_commands_work_on_the_demo_s_database(tmp_path: Path) -> None:
+    demo = tmp_path / "xiaoer-demo.sqlite"
+    upgrade(f"sqlite:///{demo}")
+    assert _in_folder(tmp_path, "shop", "add", "demo", "演示店").returncode == 0
+    added = _in_folder(tmp_path, "channel", "add", "jd-store", "--shop", "demo")
+    assert added.returncode == 0, added.stderr
+    assert "using the demo's database xiaoer-demo.sqlite" in added.stderr
+    assert json.loads(added.stdout)["channel_id"] == 1
+    assert json.loads(added.stdout)["secret"].startswith("xc_")
+    listed = _in_folder(tmp_path, "shop", "list", "--json")
+    assert json.loads(listed.stdout) == [{"code": "demo", "name": "演示店"}]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".sqlite") == [
+        "xiaoer-demo.sqlite"
+    ]
+    # A database named in the environment is the one used, even in the demo's folder.
+    other = tmp_path / "other.sqlite"
+    said = _one_sentence(
+        _in_folder(tmp_path, "shop", "list", XIAOER_DATABASE_URL=f"sqlite:///{other}")
+    )
+    assert said.startswith(f"error: no database at {other}")
+    assert not other.exists()

@@ -18,6 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from xiaoer.assistant.cli import assistant_app
+from xiaoer.core.cli_database import (
+    DEMO_DATABASE,
+    DatabaseNotReady,
+    check_ready,
+    command_settings,
+    demo_folder,
+)
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 from xiaoer.mail.cli import mail_app
@@ -51,26 +58,35 @@ T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)
+        settings = command_settings(**overrides)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    if "database_url" not in overrides and demo_folder():
+        err.print(f"using the demo's database {DEMO_DATABASE} (XIAOER_DATABASE_URL is not set)")
+    return settings
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on the settings' database, once it is there with the newest schema."""
+
     async def run() -> T:
+        await check_ready(settings.database_url)
         db = Database(settings.database_url)
         try:
             return await work(db)
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except DatabaseNotReady as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command()
@@ -151,7 +167,13 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the shop from the database named by XIAOER_DATABASE_URL."""
-    _serve(_settings(), host, port, workers)
+    settings = _settings()
+    _with_db(settings, _nothing)
+    _serve(settings, host, port, workers)
+
+
+async def _nothing(_db: Database) -> None:
+    """Work that only needs the database to be ready."""
 
 
 @app.command()
@@ -330,6 +352,8 @@ def user_add(
     from xiaoer.shops.service import ShopError, resolve_shop
     from xiaoer.staff.service import StaffError, do_add_staff
 
+    settings = _settings()
+    _with_db(settings, _nothing)  # before a password is asked for
     password = os.environ.get("XIAOER_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
@@ -354,7 +378,7 @@ def user_add(
             return f"added {account.username} ({account.number}) to shop {target.code}"
 
     try:
-        out.print(_with_db(_settings(), work))
+        out.print(_with_db(settings, work))
     except (ShopError, StaffError, PasswordError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -386,6 +410,7 @@ def user_password(
     from xiaoer.core.auth import PasswordError, check_password_strength
     from xiaoer.staff.service import do_change_password
 
+    _with_db(_settings(), _nothing)  # before a password is asked for
     password = os.environ.get("XIAOER_PASSWORD") or typer.prompt(
         "New password", hide_input=True, confirmation_prompt=True
     )

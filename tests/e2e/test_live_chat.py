@@ -139,6 +139,14 @@ async def test_a_buyer_and_two_agents_chat_live(
         await expect(log.locator(".xiaoer-w-agent")).to_contain_text(PHRASE, timeout=WAIT)
         await expect(log.locator(".xiaoer-w-agent .xiaoer-w-who")).to_have_text("李娜")
 
+        # After a reload the reply still carries the agent's name, the header who serves.
+        await buyer.reload()
+        await buyer.get_by_role("button", name="在线咨询").click()
+        await expect(log.locator(".xiaoer-w-agent")).to_contain_text(PHRASE, timeout=WAIT)
+        await expect(log.locator(".xiaoer-w-agent .xiaoer-w-who")).to_have_text("李娜")
+        await expect(widget.get_by_role("status")).to_have_text("客服 李娜 为您服务", timeout=WAIT)
+        await expect(widget.locator(".xiaoer-w-title")).to_have_text("茶香小铺")
+
         # Markup from a buyer is text, on both sides.
         await box.fill(XSS)
         await widget.get_by_role("button", name="发送").click()

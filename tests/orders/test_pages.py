@@ -317,6 +317,18 @@ async def test_the_flag_form_flags_and_shows_refusals_inline(
         assert order.flag == 3 and order.owner_id == mei.id
 
 
+async def test_the_timeline_says_a_change_of_status_in_words(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    await make_staff("sup", "supervisor")
+    order_id = await _order(db, shop.id, "W-2")
+    await sign_in(client, "sup")
+    timeline = _section((await client.get(f"/orders/{order_id}")).text, "timeline")
+    assert "<td>订单状态变更</td>" in timeline
+    assert "等待买家付款 → 买家已付款，等待卖家发货" in timeline
+    assert ">status<" not in timeline
+
+
 # --- the production slip (O9) -----------------------------------------------------------
 
 

@@ -83,7 +83,7 @@ async def test_an_agent_confirms_an_order_from_the_chat(
 
     missing = await client.get("/api/orders/tasks/999999/message")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "本店没有编号为 999999 的任务"}
+    assert missing.json()["detail"] == "本店没有编号为 999999 的任务"
     sent = await client.post(f"/api/orders/tasks/{task['id']}/send", json={}, headers=headers)
     assert sent.status_code == 200, sent.text
     async with db.session() as session:

@@ -76,7 +76,8 @@ async def test_wrong_secret_or_bad_body_is_refused_clearly(
         headers={"Authorization": "Bearer nope"},
     )
     assert wrong.status_code == 401
-    assert wrong.json() == {"detail": "渠道不存在或密钥不对"}  # no session: Chinese
+    # No session: Chinese, with the code a program reads.
+    assert wrong.json() == {"code": "unknown_channel", "detail": "渠道不存在或密钥不对"}
     assert (await client.get(f"/b/bridge/{cid}/replies")).status_code == 401
     missing = await client.post(
         f"/b/bridge/{cid}/messages", json={"buyer_id": "x", "text": "hi"}, headers=channel[1]

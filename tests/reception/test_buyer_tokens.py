@@ -76,9 +76,9 @@ async def test_an_expired_token_is_refused_so_the_widget_starts_afresh(
 ) -> None:
     expired, _ = new_buyer_token(SECRET, "tea", now=utcnow() - DAYS - timedelta(minutes=1))
     opened = await client.post("/b/tea/session", json={"token": expired})
-    assert opened.status_code == 401 and opened.json() == {"detail": "买家凭证已过期"}
+    assert opened.status_code == 401 and opened.json()["detail"] == "买家凭证已过期"
     sent = await client.post("/b/tea/messages", json={"token": expired, "text": "在吗"})
-    assert sent.status_code == 401 and sent.json() == {"detail": "买家凭证已过期"}
+    assert sent.status_code == 401 and sent.json()["detail"] == "买家凭证已过期"
     fresh = await client.post("/b/tea/session", json={})
     assert fresh.status_code == 200 and fresh.json()["messages"] == []
 

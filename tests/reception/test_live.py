@@ -202,7 +202,7 @@ async def test_forged_or_foreign_tokens_are_refused(live: str, shop: Shop) -> No
     async with httpx.AsyncClient(base_url=f"http://{live}") as http:
         forged = await http.post("/b/tea/messages", json={"token": "x.y", "text": "hi"})
         assert forged.status_code == 401
-        assert forged.json() == {"detail": "买家凭证无效"}  # buyers read Chinese
+        assert forged.json()["detail"] == "买家凭证无效"  # buyers read Chinese
         with pytest.raises(Exception, match="HTTP 403"):
             async with connect(f"ws://{live}/b/tea/ws?token=forged") as ws:
                 await ws.recv()
@@ -235,9 +235,9 @@ async def test_public_endpoints_answer_size_and_rate_limits_clearly(live: str, s
             headers={"content-type": "application/json"},
         )
         assert big.status_code == 413
-        assert big.json() == {"detail": "request too large: at most 16384 bytes"}
+        assert big.json()["detail"] == "request too large: at most 16384 bytes"
         empty = await http.post("/b/tea/messages", json={"token": token, "text": "  "})
-        assert empty.status_code == 422 and empty.json() == {"detail": "消息不能为空"}
+        assert empty.status_code == 422 and empty.json()["detail"] == "消息不能为空"
         from xiaoer.reception.buyer_api import message_limiter
 
         codes = []
@@ -249,7 +249,7 @@ async def test_public_endpoints_answer_size_and_rate_limits_clearly(live: str, s
         # the empty message above counted: one fewer is stored
         allowed = message_limiter.limit - 1
         assert codes[:allowed].count(200) == allowed and set(codes[allowed:]) == {429}
-        assert r.json() == {"detail": "消息发得太快了，请稍等一下再发"}
+        assert r.json()["detail"] == "消息发得太快了，请稍等一下再发"
 
 
 async def test_a_failed_store_answers_an_error_frame_and_the_resend_lands(

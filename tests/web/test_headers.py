@@ -254,7 +254,10 @@ async def test_the_api_description_is_for_signed_in_staff_only(
     schema = await client.get("/openapi.json")
     assert schema.status_code == 303 and schema.headers["location"] == "/login?next=/openapi.json"
     docs = await client.get("/api/docs")
-    assert docs.status_code == 401 and docs.json() == {"detail": "sign in first"}
+    assert docs.status_code == 401 and docs.json() == {
+        "code": "sign_in_first",
+        "detail": "请先登录",
+    }
     for gone in ("/redoc", "/docs", "/docs/oauth2-redirect", "/api/docs/oauth2-redirect"):
         assert (await client.get(gone)).status_code == 404, gone
 

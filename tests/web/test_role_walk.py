@@ -55,7 +55,7 @@ from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
-from xiaoer.reception.models import AutoReply, Conversation, Message, QuickPhrase
+from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
 from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
@@ -83,6 +83,7 @@ KINDS: dict[str, type[Base]] = {
     "customer": Customer,
     "ticket": Ticket,
     "cause": TicketCause,
+    "channel": Channel,
 }
 
 
@@ -273,6 +274,11 @@ PROBES: list[Probe] = [
           body=_json(scope="own"), route="/reception/phrases/{phrase_id}/delete"),
     Probe("POST", "/reception/auto-replies/{id}/delete", "auto_reply", "deny", form=True,
           body=_json(), route="/reception/auto-replies/{reply_id}/delete", owners=(OTHER_SHOP,)),
+    # bridge channels are the shop's, kept by its manager
+    Probe("POST", "/reception/channels/{id}/secret", "channel", "deny", form=True,
+          body=_json(), route="/reception/channels/{channel_id}/secret", owners=(OTHER_SHOP,)),
+    Probe("POST", "/reception/channels/{id}/disable", "channel", "deny", form=True,
+          body=_json(), route="/reception/channels/{channel_id}/{move}", owners=(OTHER_SHOP,)),
     Probe("POST", "/assistant/knowledge/delete", "kb", "deny", form=True,
           body=lambda _w, title: {"intent": "stock", "title": title}, owners=(OTHER_SHOP,)),
     # staff: the leaders and the administrator keep their own shop's accounts (a
@@ -310,6 +316,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/reception/auto-replies"): "saves the caller's shop's automatic reply",
     ("POST", "/staff"): "adds an account to the caller's shop",
     ("POST", "/policy/{section}"): "changes the caller's shop's policy (test_policy_pages.py)",
+    ("POST", "/reception/channels"): "creates a channel of the caller's shop",
 }
 
 

@@ -158,7 +158,7 @@ async def test_buyer_app_ignores_the_staff_session(
     assert public.json() == {"code": "tea", "name": "茶香小铺", "default_courier": "顺丰"}
     assert "set-cookie" not in public.headers
     assert (await client.get("/b/staff")).status_code == 404
-    assert (await client.get("/b/shops/nope")).json() == {"detail": "no shop 'nope'"}
+    assert (await client.get("/b/shops/nope")).json()["detail"] == "no shop 'nope'"
     # The buyer app answers in the language the browser asks for, staff cookie or not.
     refused = await client.post(
         "/b/tea/messages",

@@ -277,8 +277,12 @@ async def build_world(db: Database, shop: Shop) -> World:
         )  # fmt: skip
         world.markers["FAR-CALL"] = "FAR-CALL"
         channel, secret = await do_add_bridge_channel(session, shop_id=shop.id, name="桥")
-        far_channel, far_secret = await do_add_bridge_channel(session, shop_id=far.id, name="桥")
+        far_channel, far_secret = await do_add_bridge_channel(
+            session, shop_id=far.id, name="FAR-CHANNEL"
+        )
         world.channel, world.far_channel = (channel.id, secret), (far_channel.id, far_secret)
+        world.objects[OTHER_SHOP]["channel"] = far_channel.id
+        world.markers["FAR-CHANNEL"] = "FAR-CHANNEL"
         await session.commit()
     return world
 

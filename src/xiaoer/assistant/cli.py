@@ -82,16 +82,17 @@ def retrain(
 ) -> None:
     """Fold the suggestions agents accepted into each shop's classifier and store it."""
     from xiaoer.assistant.learning import do_retrain
+    from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
     from xiaoer.core.db import Database
-    from xiaoer.core.settings import Settings
     from xiaoer.shops.service import list_shops, shop_by_code
 
     try:
-        settings = Settings()
+        settings = command_settings()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
     async def work() -> list[str]:
+        await check_ready(settings.database_url)
         db = Database(settings.database_url)
         lines = []
         try:
@@ -114,5 +115,10 @@ def retrain(
             await db.dispose()
         return lines
 
-    for line in asyncio.run(work()):
+    try:
+        lines = asyncio.run(work())
+    except DatabaseNotReady as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for line in lines:
         typer.echo(line)

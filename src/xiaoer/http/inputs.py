@@ -126,7 +126,7 @@ class JsonCheck:
         body = b"".join(chunks)
         problem = problem_of(body)
         if problem is not None:
-            await send_refusal(send, 422, problem)
+            await send_refusal(send, 422, problem, "invalid")
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 

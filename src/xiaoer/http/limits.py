@@ -67,12 +67,13 @@ class BodyLimit:
                 await self._refuse(send, limit)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        await send_refusal(send, 413, f"request too large: at most {limit} bytes")
+        await send_refusal(send, 413, f"request too large: at most {limit} bytes", "too_large")
 
 
-async def send_refusal(send: Send, status: int, detail: str) -> None:
-    """Answer ``status`` with ``{"detail": …}`` from a middleware, before any route."""
-    body = json.dumps({"detail": detail}).encode()
+async def send_refusal(send: Send, status: int, detail: str, code: str) -> None:
+    """Answer ``status`` with ``{"code": …, "detail": …}`` from a middleware, before any
+    route (the shape of every JSON error: ``xiaoer.http.api_errors``)."""
+    body = json.dumps({"code": code, "detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",

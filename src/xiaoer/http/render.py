@@ -58,6 +58,7 @@ NAV = (
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
     ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
+    ("/reception/channels", "nav.channels", ("manager", "admin")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )
@@ -93,18 +94,33 @@ def language_of(request: HTTPConnection, staff: StaffAccount | None) -> str:
     return chosen if isinstance(chosen, str) else DEFAULT_LANGUAGE
 
 
-def error_text(request: HTTPConnection, error: BaseException | str) -> str:
-    """An error's message in the language of whoever made the request.
+def reader_language(request: HTTPConnection) -> str:
+    """The language of whoever made the request, for its errors.
 
-    Staff read their own language; anyone else the session's choice. Where there
-    is no session (the buyers' app, the server-to-server APIs) a caller asking for
-    English first in ``Accept-Language`` gets English, everyone else Chinese.
+    Staff read their own language; anyone else the language they chose on a page (the
+    session's). A page is Chinese otherwise; an API call (the server-to-server APIs and
+    the buyers' app have no session; ``/api/…`` or JSON asked for) is answered in
+    English when ``Accept-Language`` asks for English first, else in Chinese.
     """
     staff = getattr(request.state, "staff", None)
-    if staff is None and "session" not in request.scope:
-        wanted = request.headers.get("accept-language", "").strip().lower()
-        return Translator("en" if wanted.startswith("en") else DEFAULT_LANGUAGE).error(error)
-    return Translator(language_of(request, staff)).error(error)
+    if staff is not None:
+        return str(staff.language)
+    chosen = request.session.get("lang") if "session" in request.scope else None
+    if isinstance(chosen, str):
+        return chosen
+    api = request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+    if "session" in request.scope and not api:
+        return DEFAULT_LANGUAGE
+    wanted = request.headers.get("accept-language", "").strip().lower()
+    return "en" if wanted.startswith("en") else DEFAULT_LANGUAGE
+
+
+def error_text(request: HTTPConnection, error: BaseException | str) -> str:
+    """An error's message in the language of whoever made the request
+    (:func:`reader_language`)."""
+    return Translator(reader_language(request)).error(error)
 
 
 def render(

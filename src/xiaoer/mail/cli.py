@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
 from xiaoer.core.settings import Settings
 
@@ -33,20 +34,24 @@ def _fail(message: str) -> typer.Exit:
 
 def _run(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
     try:
-        settings = Settings()
+        settings = command_settings()
     except ValueError as exc:
         raise _fail(str(exc)) from exc
 
     async def run() -> T:
         import xiaoer.mail.service  # noqa: F401  (every table the mail tables name)
 
+        await check_ready(settings.database_url)
         db = Database(settings.database_url)
         try:
             return await work(db, settings)
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except DatabaseNotReady as exc:
+        raise _fail(str(exc)) from exc
 
 
 def _password(variable: str, label: str, needed: bool) -> str:

@@ -116,7 +116,9 @@ async def send_task_message(
         message = await do_send_task_message(session, task=task, agent=staff, text=body.text)
     except NeedsApproval as exc:
         shown = error_text(request, exc)
-        raise HTTPException(409, {"message": shown, "needs_approval": True}) from exc
+        raise HTTPException(
+            409, {"code": "needs_approval", "message": shown, "needs_approval": True}
+        ) from exc
     except (OrderError, ReceptionError) as exc:
         raise HTTPException(409, error_text(request, exc)) from exc
     await session.commit()

@@ -23,8 +23,8 @@ from xiaoer.core.db import Database
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.customers.service import CustomerError
+from xiaoer.http.api_errors import coded_error
 from xiaoer.http.params import RowId
-from xiaoer.http.render import error_text
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import Order, TradeStatus
 from xiaoer.orders.service import order_by_platform_id
@@ -185,10 +185,10 @@ async def _channel(
     try:
         channel = await authenticated_channel(session, channel_id, authorization)
     except ChannelError as exc:
-        raise HTTPException(401, error_text(request, exc)) from exc
+        raise HTTPException(401, coded_error(request, exc)) from exc
     if not limiter.allow(str(channel.id)):
         slow_down = say("too many calls on this channel; slow down")
-        raise HTTPException(429, error_text(request, slow_down))
+        raise HTTPException(429, coded_error(request, slow_down))
     return channel
 
 
@@ -213,7 +213,7 @@ async def _found(request: Request, session: AsyncSession, channel: Channel, numb
     order = await _order_of(session, channel, number)
     if order is None:
         missing = say("no order {number} on this channel", number=number)
-        raise HTTPException(404, error_text(request, missing))
+        raise HTTPException(404, coded_error(request, missing))
     return order
 
 
@@ -222,7 +222,7 @@ def _taken(request: Request, number: str) -> HTTPException:
         "order number {number} is already used by an order not placed through this channel",
         number=number,
     )
-    return HTTPException(409, error_text(request, taken))
+    return HTTPException(409, coded_error(request, taken))
 
 
 @router.post("/{channel_id}/orders", status_code=201)
@@ -246,7 +246,7 @@ async def create_order(
                 await session.commit()
                 return result
             except (OrderError, CustomerError) as exc:
-                raise HTTPException(422, error_text(request, exc)) from exc
+                raise HTTPException(422, coded_error(request, exc)) from exc
             except IntegrityError:  # the same number created meanwhile by a retry
                 await session.rollback()
                 await session.refresh(channel)
@@ -299,7 +299,7 @@ async def pay_order(
                 session, order=order, paid_fen=body.paid_fen if body else None, actor=ACTOR
             )
         except OrderError as exc:
-            raise HTTPException(409, error_text(request, exc)) from exc
+            raise HTTPException(409, coded_error(request, exc)) from exc
         return await _commit(session, order)
 
 
@@ -322,7 +322,7 @@ async def ship_order(
                 actor=ACTOR,
             )
         except OrderError as exc:
-            raise HTTPException(409, error_text(request, exc)) from exc
+            raise HTTPException(409, coded_error(request, exc)) from exc
         return await _commit(session, order)
 
 
@@ -335,7 +335,7 @@ async def finish_order(
         try:
             await do_finish_order(session, order=order, actor=ACTOR)
         except OrderError as exc:
-            raise HTTPException(409, error_text(request, exc)) from exc
+            raise HTTPException(409, coded_error(request, exc)) from exc
         return await _commit(session, order)
 
 
@@ -354,5 +354,5 @@ async def close_order(
                 session, order=order, reason=body.reason if body else "", actor=ACTOR
             )
         except OrderError as exc:
-            raise HTTPException(409, error_text(request, exc)) from exc
+            raise HTTPException(409, coded_error(request, exc)) from exc
         return await _commit(session, order)

@@ -83,7 +83,15 @@ def _refuse(request: Request | WebSocket, exc: ReceptionError) -> HTTPException:
         return HTTPException(503, message, headers={"Retry-After": "1"})
     if isinstance(exc, NeedsApproval):
         blocks = [{"code": b.code, "message": b.message, **b.detail} for b in exc.blocks]
-        return HTTPException(409, {"message": message, "needs_approval": True, "blocks": blocks})
+        return HTTPException(
+            409,
+            {
+                "code": "needs_approval",
+                "message": message,
+                "needs_approval": True,
+                "blocks": blocks,
+            },
+        )
     if isinstance(exc, NotFound):
         return HTTPException(404, message)
     return HTTPException(403 if isinstance(exc, NotPermitted) else 422, message)

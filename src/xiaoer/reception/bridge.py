@@ -10,10 +10,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.audit import record_audit
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import say
 from xiaoer.customers.models import Customer
 from xiaoer.reception.models import Channel, ChannelKind
+from xiaoer.staff.models import StaffAccount
+
+# Who may create channels, give them new secrets and switch them off.
+CHANNEL_KEEPERS = ("manager", "admin")
 
 
 class ChannelError(ValueError):
@@ -36,7 +42,7 @@ async def do_add_bridge_channel(
     name = name.strip()
     if not name or len(name) > 64:
         raise ChannelError(say("channel name must be 1–64 characters"))
-    secret = "xc_" + secrets.token_urlsafe(32)
+    secret = _new_secret()
     channel = Channel(
         shop_id=shop_id, kind=ChannelKind.bridge.value, name=name, secret_hash=_hash(secret)
     )
@@ -44,6 +50,84 @@ async def do_add_bridge_channel(
     await session.flush()
     await record_event(session, shop_id, "channel.added", {"channel_id": channel.id, "name": name})
     return channel, secret
+
+
+def _new_secret() -> str:
+    return "xc_" + secrets.token_urlsafe(32)
+
+
+def check_may_keep_channels(staff: StaffAccount) -> None:
+    """Only the shop's manager (or its admin) creates channels and holds their secrets."""
+    if not staff.has_role(*CHANNEL_KEEPERS):
+        raise NotPermitted(say("only the manager may create channels or change their secrets"))
+
+
+async def bridge_channels(session: AsyncSession, staff: StaffAccount) -> list[Channel]:
+    """The shop's bridge channels, oldest first."""
+    check_may_keep_channels(staff)
+    rows = await session.scalars(
+        select(Channel)
+        .where(Channel.shop_id == staff.shop_id, Channel.kind == ChannelKind.bridge.value)
+        .order_by(Channel.id)
+    )
+    return list(rows)
+
+
+async def _own_channel(session: AsyncSession, staff: StaffAccount, channel_id: int) -> Channel:
+    channel = await session.get(Channel, channel_id)
+    if (
+        channel is None
+        or channel.shop_id != staff.shop_id
+        or channel.kind != ChannelKind.bridge.value
+    ):
+        raise NotFound(say("no channel {id} in this shop", id=channel_id))
+    return channel
+
+
+async def _audit(session: AsyncSession, staff: StaffAccount, channel: Channel, action: str) -> None:
+    await record_audit(
+        session,
+        shop_id=channel.shop_id,
+        actor=staff.number or staff.username,
+        entity="channel",
+        entity_id=str(channel.id),
+        action=action,
+        after={"name": channel.name, "active": channel.active},
+    )
+
+
+async def do_create_channel(
+    session: AsyncSession, staff: StaffAccount, name: str
+) -> tuple[Channel, str]:
+    """A new bridge channel of the staff member's shop and its secret, shown only now."""
+    check_may_keep_channels(staff)
+    channel, secret = await do_add_bridge_channel(session, shop_id=staff.shop_id, name=name)
+    await _audit(session, staff, channel, "created")
+    return channel, secret
+
+
+async def do_renew_secret(
+    session: AsyncSession, staff: StaffAccount, channel_id: int
+) -> tuple[Channel, str]:
+    """A new secret for the channel; the old one stops working at once."""
+    check_may_keep_channels(staff)
+    channel = await _own_channel(session, staff, channel_id)
+    secret = _new_secret()
+    channel.secret_hash = _hash(secret)
+    await _audit(session, staff, channel, "secret renewed")
+    return channel, secret
+
+
+async def do_set_channel_active(
+    session: AsyncSession, staff: StaffAccount, channel_id: int, active: bool
+) -> Channel:
+    """Switch a channel off (its secret is refused) or on again."""
+    check_may_keep_channels(staff)
+    channel = await _own_channel(session, staff, channel_id)
+    if channel.active != active:
+        channel.active = active
+        await _audit(session, staff, channel, "enabled" if active else "disabled")
+    return channel
 
 
 async def authenticated_channel(

@@ -11,8 +11,8 @@ from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
 from xiaoer.core.texts import say
 from xiaoer.customers.service import CustomerError, do_get_or_create_customer
+from xiaoer.http.api_errors import coded_error
 from xiaoer.http.params import Cursor, RowId
-from xiaoer.http.render import error_text
 from xiaoer.reception.bridge import (
     ChannelError,
     authenticated_channel,
@@ -54,10 +54,10 @@ async def post_message(
         try:
             channel = await authenticated_channel(session, channel_id, authorization)
         except ChannelError as exc:
-            raise HTTPException(401, error_text(request, exc)) from exc
+            raise HTTPException(401, coded_error(request, exc)) from exc
         if not limiter.allow(str(channel.id)):
             slow_down = say("too many messages on this channel; slow down")
-            raise HTTPException(429, error_text(request, slow_down))
+            raise HTTPException(429, coded_error(request, slow_down))
         shop = await session.get(Shop, channel.shop_id)
         assert shop is not None
         try:
@@ -78,7 +78,7 @@ async def post_message(
                 team=body.team,
             )
         except (ReceptionError, CustomerError) as exc:
-            raise HTTPException(422, error_text(request, exc)) from exc
+            raise HTTPException(422, coded_error(request, exc)) from exc
         await session.commit()
     return {
         "message_id": posted.messages[0].id,
@@ -103,7 +103,7 @@ async def replies(
         try:
             channel = await authenticated_channel(session, channel_id, authorization)
         except ChannelError as exc:
-            raise HTTPException(401, error_text(request, exc)) from exc
+            raise HTTPException(401, coded_error(request, exc)) from exc
         events = await read_after(session, channel.shop_id, after, limit=500)
         chosen = [
             e for e in events if e.kind == "message.created" and reply_of(e.payload, channel.id)

@@ -35,6 +35,7 @@ from xiaoer.reception.buyers import (
     RateLimiter,
     buyer_event,
     buyer_history,
+    buyer_state,
     new_buyer_token,
     read_buyer_token,
     topic_of,
@@ -142,6 +143,7 @@ async def open_session(shop_code: str, body: SessionIn, request: Request) -> dic
             "token": token,
             "shop": {"code": shop.code, "name": shop.name},
             "messages": await buyer_history(session, customer.id),
+            "conversation": await buyer_state(session, customer.id),
             "after": after,
         }
 

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.event_kinds import buyer_view
 from xiaoer.core.events import EventData
 from xiaoer.core.texts import say
-from xiaoer.reception.models import Conversation, Message
-from xiaoer.reception.routing import buyer_topic
+from xiaoer.reception.models import Conversation, ConversationStatus, Message
+from xiaoer.reception.routing import agent_names, buyer_topic, queue_position
 
 WIDGET_CHANNEL = "widget"
 # Tokens without a time (before they expired) are signed with another salt, so they
@@ -104,6 +104,9 @@ async def buyer_history(
             .limit(limit)
         )
     )
+    names = await agent_names(
+        session, {m.agent_id for m, _ in rows if m.sender == "agent" and m.agent_id}
+    )
     out = []
     for message, _ in reversed(rows):
         out.append(
@@ -111,11 +114,32 @@ async def buyer_history(
                 "id": message.id,
                 "conversation_id": message.conversation_id,
                 "sender": message.sender,
+                "agent_name": names.get(message.agent_id or 0, ""),
                 "text": message.text,
                 "created_at": message.created_at.isoformat(),
             }
         )
     return out
+
+
+async def buyer_state(session: AsyncSession, customer_id: int) -> dict[str, Any] | None:
+    """Where the buyer's open conversation stands, as the chat's header shows it: with
+    which agent, or where in the queue; ``None`` when none is open."""
+    conversation = await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer_id,
+            Conversation.status != ConversationStatus.closed.value,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if conversation is None:
+        return None
+    if conversation.status == ConversationStatus.active.value and conversation.agent_id:
+        names = await agent_names(session, {conversation.agent_id})
+        return {"status": "active", "agent_name": names.get(conversation.agent_id, "")}
+    return {"status": "queued", "position": await queue_position(session, conversation)}
 
 
 def topic_of(customer_id: int) -> str:

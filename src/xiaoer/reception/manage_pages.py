@@ -1,9 +1,10 @@
-"""Pages where the shop prepares its words: quick phrases and automatic replies (C2, C4, C5)."""
+"""Pages where the shop prepares its words: quick phrases and automatic replies (C2, C4, C5),
+and the bridge channels other platforms and the shop's own site write through (C1)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,8 +14,8 @@ from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render, report_shown
-from xiaoer.reception import autoreply, phrases
-from xiaoer.reception.models import QuickPhrase
+from xiaoer.reception import autoreply, bridge, phrases
+from xiaoer.reception.models import Channel, QuickPhrase
 from xiaoer.staff.models import StaffAccount
 
 router = APIRouter(prefix="/reception")
@@ -186,3 +187,76 @@ async def delete_auto_reply(
         return await _auto_page(request, session, staff, error=error_text(request, exc))
     await session.commit()
     return RedirectResponse("/reception/auto-replies", status_code=303)
+
+
+# --- bridge channels: other platforms and the shop's own site ---------------------------
+
+
+async def _channel_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffAccount,
+    *,
+    error: str | None = None,
+    name: str = "",
+    secret: tuple[Channel, str] | None = None,
+) -> Response:
+    channels = await bridge.bridge_channels(session, staff)
+    await session.commit()
+    context = {
+        "channels": channels,
+        "error": error,
+        "name": name,
+        "shown": secret[0] if secret else None,
+        "secret": secret[1] if secret else "",
+        "base": str(request.base_url).rstrip("/"),
+    }
+    response = render(
+        request,
+        "reception/channels.html",
+        context,
+        staff=staff,
+        status_code=422 if error else 200,
+    )
+    # A page holding a secret is not kept by the browser or any cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/channels", response_class=HTMLResponse)
+async def channel_page(request: Request, session: SessionDep, staff: Manager) -> Response:
+    return await _channel_page(request, session, staff)
+
+
+@router.post("/channels", response_class=HTMLResponse)
+async def create_channel(
+    request: Request,
+    session: SessionDep,
+    staff: Manager,
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        created = await bridge.do_create_channel(session, staff, name)
+    except bridge.ChannelError as exc:
+        error = error_text(request, exc)
+        return await _channel_page(request, session, staff, error=error, name=name)
+    await session.commit()
+    return await _channel_page(request, session, staff, secret=created)
+
+
+@router.post("/channels/{channel_id}/secret", response_class=HTMLResponse)
+async def renew_channel_secret(
+    request: Request, session: SessionDep, staff: Manager, channel_id: RowId
+) -> Response:
+    renewed = await bridge.do_renew_secret(session, staff, channel_id)
+    await session.commit()
+    return await _channel_page(request, session, staff, secret=renewed)
+
+
+@router.post("/channels/{channel_id}/{move}")
+async def switch_channel(
+    session: SessionDep, staff: Manager, channel_id: RowId, move: Literal["disable", "enable"]
+) -> Response:
+    await bridge.do_set_channel_active(session, staff, channel_id, move == "enable")
+    await session.commit()
+    return RedirectResponse("/reception/channels", status_code=303)

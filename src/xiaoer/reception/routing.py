@@ -124,6 +124,16 @@ async def do_assign(
     )
 
 
+async def agent_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """Agents' names by id, as buyers see them beside the agents' replies."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(StaffAccount.id, StaffAccount.name).where(StaffAccount.id.in_(ids))
+    )
+    return {int(row.id): str(row.name) for row in rows}
+
+
 async def queue_position(session: AsyncSession, conversation: Conversation) -> int:
     """1 for the longest-waiting buyer of the team."""
     ahead = await session.scalar(

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import xiaoer.timer_handlers  # noqa: F401  (registers the deadlines' handlers)
@@ -36,12 +37,14 @@ from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.feed import stop_feeds
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
+from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
 from xiaoer.http.inputs import JsonCheck
 from xiaoer.http.limits import BodyLimit
-from xiaoer.http.render import error_text, language_of, render
+from xiaoer.http.render import error_text, language_of, reader_language, render
 from xiaoer.orders import api as orders_api
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
@@ -259,7 +262,8 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": "sign in first"}, status_code=401)
+            detail = error_text(request, say("sign in first"))
+            return JSONResponse({"code": "sign_in_first", "detail": detail}, status_code=401)
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/login?next={target}", status_code=303)
 
@@ -283,11 +287,15 @@ def _install_error_pages(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # Where and why, never the input itself: it may be what cannot be shown
         # (a lone surrogate, an infinite number) or what should not be echoed.
-        detail = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
-            for e in exc.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return JSONResponse(validation_body(request, exc), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            error_body(exc.status_code, exc.detail),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(OverflowError)
     async def overflow(request: Request, _exc: OverflowError) -> Response:
@@ -304,7 +312,7 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(404)
     async def not_found(request: Request, exc: HTTPException) -> Response:
         if _wants_json(request) or exc.detail not in (None, "Not Found"):
-            return JSONResponse({"detail": exc.detail}, status_code=404)
+            return JSONResponse(error_body(404, exc.detail), status_code=404)
         return _error(request, 404, "errors.not_found")
 
 
@@ -320,13 +328,14 @@ def _refusal(request: Request, status: int, exc: Exception) -> Response:
     """A service's refusal (who may, or which objects exist), in the reader's language."""
     message = error_text(request, exc)
     if _wants_json(request):
-        return JSONResponse({"detail": message}, status_code=status)
+        return JSONResponse(error_body(status, message), status_code=status)
     return render(request, "error.html", {"message": message}, status_code=status)
 
 
 def _error(request: Request, status: int, key: str) -> Response:
     t = Translator(language_of(request, getattr(request.state, "staff", None)))
     if _wants_json(request):
-        return JSONResponse({"detail": t(key)}, status_code=status)
+        said = Translator(reader_language(request))(key)
+        return JSONResponse(error_body(status, said), status_code=status)
     response: HTMLResponse = render(request, "error.html", {"message": t(key)}, status_code=status)
     return response

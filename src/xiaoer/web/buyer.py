@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 from xiaoer.core.db import Database
+from xiaoer.http.api_errors import install_api_errors
 from xiaoer.http.limits import BodyLimit
 from xiaoer.reception import bridge_api, buyer_api, storefront
 from xiaoer.shops.service import shop_by_code
@@ -59,6 +60,7 @@ def create_buyer_app(db: Database, secret_key: str, token_max_age: timedelta) ->
             raise HTTPException(status_code=404, detail=f"no shop {code!r}")
         return PublicShop(code=shop.code, name=shop.name, default_courier=shop.default_courier)
 
+    install_api_errors(app)
     app.include_router(bridge_api.router)
     app.include_router(storefront.router)
     app.include_router(buyer_api.router)

@@ -174,6 +174,11 @@
     token = data.token;
     store.set("token", token);
     title.textContent = data.shop.name;
+    // The header says where the open conversation stands, as the live events would.
+    const open = data.conversation;
+    if (open && open.status === "active") setState(T("with_agent", { name: open.agent_name || T("agent") }));
+    else if (open && open.status === "queued") setState(T("queued", { n: open.position }));
+    else setState(T("hello"));
     log.replaceChildren();
     seen.clear();
     for (const m of data.messages) show(m);

@@ -81,7 +81,6 @@
 
   function detailText(detail) {
     if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
     return detail ? JSON.stringify(detail) : "";
   }
 
@@ -112,10 +111,11 @@
       data = null;
     }
     if (!response.ok) {
-      const detail = data && data.detail;
-      const message = detail && detail.message ? detail.message : detailText(detail);
+      // Every error is {code, detail, …}: the text for people, and what else it carries
+      // (needs_approval and its blocks, a form's fields).
+      const message = detailText(data && data.detail);
       // 503: busy, or the batch holding it was not stored: the same request again later
-      throw new ApiError(message || response.statusText, response.status === 503, detail);
+      throw new ApiError(message || response.statusText, response.status === 503, data);
     }
     return data;
   }
