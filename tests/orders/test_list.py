@@ -384,3 +384,21 @@ async def test_the_home_page_counts_lead_to_their_lists_and_the_menu_to_the_impo
     listed = await client.get("/orders?status=WAIT_BUYER_CONFIRM_GOODS")
     assert _numbers(listed.text) == ["T-3"]
     assert 'href="/orders/import"' in listed.text  # a supervisor may import
+
+
+async def test_times_are_the_shops_own_on_the_page_and_in_the_workbook(
+    client: httpx.AsyncClient, db: Database, shop: Shop, team: dict[str, StaffAccount]
+) -> None:
+    await _build(db, shop, team)
+    async with db.session() as session:
+        mine = await session.get(Shop, shop.id)
+        assert mine is not None
+        mine.timezone = "Asia/Tokyo"
+        await session.commit()
+    await sign_in(client, "boss")
+    # T-1 was placed at 02:00 UTC: 11:00 in Tokyo; days are Tokyo's days too
+    page = await client.get("/orders", params={"q": "T-1"})
+    assert "2026-11-23 11:00" in page.text
+    answer = await client.get("/orders/export.xlsx", params={"q": "T-1"})
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None and sheet["B2"].value == datetime(2026, 11, 23, 11, 0)

@@ -32,6 +32,7 @@ from xiaoer.orders.listing import (
 from xiaoer.orders.models import Flag, Order, TradeStatus
 from xiaoer.orders.pages import WORDS, flag_word, status_word
 from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import LEADERS, StaffAccount
 from xiaoer.staff.service import list_staff
 
@@ -53,7 +54,10 @@ def _query(chosen: OrderFilter, **changed: str) -> str:
 
 async def _choices(session: AsyncSession, staff: StaffAccount) -> dict[str, Any]:
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
+    zone = await shop_zone(session, staff.shop_id)
     return {
+        "zone": zone,
+        "shop_time": lambda at: local(at, zone.key).strftime("%Y-%m-%d %H:%M"),
         "team": team,
         "agents": [s for s in team.values() if s.has_role("agent")],
         "statuses": [s.value for s in TradeStatus],
@@ -109,11 +113,12 @@ def _money(fen: int) -> Decimal:
 
 
 def _export_row(
-    t: Translator, base: str, order: Order, staff: StaffAccount, team: dict[int, StaffAccount]
-) -> list[Any]:
+    t: Translator, base: str, zone: str, order: Order, staff: StaffAccount,
+    team: dict[int, StaffAccount],
+) -> list[Any]:  # fmt: skip
     owner = team.get(order.owner_id or 0)
-    created = local(order.created_at).replace(tzinfo=None)
-    paid = local(order.paid_at).replace(tzinfo=None) if order.paid_at else None
+    created = local(order.created_at, zone).replace(tzinfo=None)
+    paid = local(order.paid_at, zone).replace(tzinfo=None) if order.paid_at else None
     return [
         order.platform_order_id,
         created,
@@ -151,7 +156,7 @@ async def orders_export(request: Request, session: SessionDep, staff: Reader) ->
     data = write_sheet(
         t("orders.list.title"),
         [t(f"orders.list.col_{key}") for key in EXPORT_COLUMNS],
-        [_export_row(t, base, order, staff, team) for order in orders],
+        [_export_row(t, base, context["zone"].key, order, staff, team) for order in orders],
     )
     shop = await session.get(Shop, staff.shop_id)
     name = f"orders-{shop.code if shop else staff.shop_id}.xlsx"
