@@ -402,3 +402,16 @@ async def test_times_are_the_shops_own_on_the_page_and_in_the_workbook(
     answer = await client.get("/orders/export.xlsx", params={"q": "T-1"})
     sheet = load_workbook(io.BytesIO(answer.content)).active
     assert sheet is not None and sheet["B2"].value == datetime(2026, 11, 23, 11, 0)
+
+
+async def test_characters_no_column_holds_are_left_out_of_the_search(
+    client: httpx.AsyncClient, db: Database, shop: Shop, team: dict[str, StaffAccount]
+) -> None:
+    await _build(db, shop, team)
+    await sign_in(client, "mei")
+    page = await client.get("/orders?q=%00%E5%B0%8F%E9%B9%BF%0A")
+    assert page.status_code == 200
+    assert _numbers(page.text) == ["T-4", "T-1"]
+    # bytes that are no text at all are a value like any other the list cannot read
+    broken = await client.get("/orders?status=%ED%A0%80%00")
+    assert broken.status_code == 422 and 'id="error-status"' in broken.text

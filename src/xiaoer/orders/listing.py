@@ -124,11 +124,17 @@ def _cursor(text: str) -> tuple[datetime, int] | None:
     return at, int(found[2])
 
 
+def _printable(text: str) -> str:
+    """What was typed without control characters and lone surrogates, which no column
+    holds (PostgreSQL refuses a NUL) and nobody means to search for."""
+    return "".join(ch for ch in text if ch.isprintable()).strip()
+
+
 async def parse_filter(
     session: AsyncSession, staff: StaffAccount, query: Mapping[str, str]
 ) -> OrderFilter:
     """The filter a query string asks for, every value checked against the shop."""
-    typed = {name: str(query.get(name, "")).strip()[:SEARCH_LENGTH] for name in FIELDS}
+    typed = {name: _printable(str(query.get(name, "")))[:SEARCH_LENGTH] for name in FIELDS}
     chosen = OrderFilter(typed={k: v for k, v in typed.items() if v})
     errors = chosen.errors
     if status := typed["status"]:
