@@ -133,10 +133,13 @@ def _numbers(html: str) -> list[str]:
     return re.findall(r'<a href="/orders/\d+">(T-\d+|N-\d+)</a>', html[start:])
 
 
-def _sum(html: str) -> str:
-    found = re.search(r'<p id="order-sum">(.*?)[·<]', html, re.S)
+async def _sum(client: httpx.AsyncClient, html: str) -> str:
+    """The count and total the page asks for once shown, as it shows them."""
+    found = re.search(r'id="order-sum" data-src="([^"]+)"', html)
     assert found is not None
-    return " ".join(found[1].split())
+    answer = await client.get(unescape(found[1]))
+    assert answer.status_code == 200
+    return str(answer.json()["text"])
 
 
 async def test_the_list_shows_every_order_newest_first_with_count_and_total(
@@ -150,7 +153,7 @@ async def test_the_list_shows_every_order_newest_first_with_count_and_total(
     # then she sees every order of the shop, newest first, and what they add up to
     assert page.status_code == 200
     assert _numbers(page.text) == ["T-5", "T-4", "T-3", "T-2", "T-1"]
-    assert _sum(page.text) == "共 5 笔订单，金额合计 ¥497.00"
+    assert await _sum(client, page.text) == "共 5 笔订单，金额合计 ¥497.00"
     # her own orders' phones in full, the others' masked; times in shop time
     assert "13900005678" in page.text and "13700002468" in page.text
     assert "13800001234" not in page.text and "138****1234" in page.text
@@ -201,7 +204,7 @@ async def test_each_filter_narrows_the_list_and_its_sum(
     assert page.status_code == 200, page.text
     assert _numbers(page.text) == shown
     fen = sum(s.fen for s in SHAPES if s.number in shown)
-    assert _sum(page.text) == f"共 {len(shown)} 笔订单，金额合计 ¥{fen / 100:.2f}"
+    assert await _sum(client, page.text) == f"共 {len(shown)} 笔订单，金额合计 ¥{fen / 100:.2f}"
     # the filter is kept in the form, so the list is a link and a starting point
     for name, value in query.items():
         if name in ("start", "end"):
@@ -251,7 +254,8 @@ async def test_another_shops_orders_never_show(
         await session.commit()
     await sign_in(client, "boss")
     page = await client.get("/orders", params={"q": "T-"})
-    assert "T-9" not in page.text and _sum(page.text) == "共 5 笔订单，金额合计 ¥497.00"
+    assert "T-9" not in page.text
+    assert await _sum(client, page.text) == "共 5 笔订单，金额合计 ¥497.00"
 
 
 async def test_pages_follow_by_keyset_newest_first_even_when_times_tie(
@@ -271,8 +275,9 @@ async def test_pages_follow_by_keyset_newest_first_even_when_times_tie(
     while path:
         page = await client.get(path)
         assert page.status_code == 200
-        # every page says the whole set's count and total
-        assert _sum(page.text) == "共 120 笔订单，金额合计 ¥120.00"
+        # every page asks for the whole set's count and total
+        assert 'data-src="/orders/sum?q=N-"' in page.text
+        assert await _sum(client, page.text) == "共 120 笔订单，金额合计 ¥120.00"
         seen += _numbers(page.text)
         pages += 1
         found = re.search(r'id="next-page" href="([^"]+)"', page.text)
@@ -415,3 +420,14 @@ async def test_characters_no_column_holds_are_left_out_of_the_search(
     # bytes that are no text at all are a value like any other the list cannot read
     broken = await client.get("/orders?status=%ED%A0%80%00")
     assert broken.status_code == 422 and 'id="error-status"' in broken.text
+
+
+async def test_the_sum_of_a_bad_filter_says_what_is_wrong(
+    client: httpx.AsyncClient, db: Database, shop: Shop, team: dict[str, StaffAccount]
+) -> None:
+    await sign_in(client, "mei")
+    answer = await client.get("/orders/sum", params={"flag": "9", "q": "小鹿"})
+    assert answer.status_code == 422
+    assert answer.json() == {"errors": {"flag": "没有“9”这种旗帜颜色"}}
+    whole = await client.get("/orders/sum")
+    assert whole.json() == {"count": 0, "total_fen": 0, "text": "共 0 笔订单，金额合计 ¥0.00"}

@@ -191,6 +191,7 @@ PROBES: list[Probe] = [
     Probe("GET", "/orders/tasks?agent={id}", "staff", "allow", filter=True),
     Probe("GET", "/orders?agent={id}", "staff", "allow", filter=True),
     Probe("GET", "/orders/export.xlsx?agent={id}", "staff", "allow", filter=True),
+    Probe("GET", "/orders/sum?agent={id}", "staff", "allow", filter=True),
     # performance: an agent's record is theirs and their leaders'
     Probe("POST", "/performance/violations/{id}/appeal", "violation", "deny", "deny",
           form=True, body=_json(text="不是我"),
