@@ -269,7 +269,7 @@ async def orders_page(
 ) -> tuple[list[Order], str | None]:
     """One page of the filtered list and the position of the next (None on the last)."""
     check_may_list(staff)
-    zone = await _zone(session, staff.shop_id)
+    zone = await shop_zone(session, staff.shop_id)
     query = _newest_first(select(Order).where(*conditions(staff.shop_id, zone, chosen)), chosen)
     rows = list(await session.scalars(query.limit(limit + 1)))
     more = len(rows) > limit
@@ -282,7 +282,7 @@ async def orders_total(
 ) -> tuple[int, int]:
     """(orders, fen of their total amount) of the whole filtered set, every page."""
     check_may_list(staff)
-    zone = await _zone(session, staff.shop_id)
+    zone = await shop_zone(session, staff.shop_id)
     count, fen = (
         await session.execute(
             select(func.count(), func.coalesce(func.sum(Order.total_fen), 0)).where(
@@ -305,10 +305,6 @@ async def orders_to_export(
                 count=count, limit=EXPORT_LIMIT)
         )  # fmt: skip
     whole = OrderFilter(**{**chosen.__dict__, "after": None})
-    zone = await _zone(session, staff.shop_id)
+    zone = await shop_zone(session, staff.shop_id)
     query = _newest_first(select(Order).where(*conditions(staff.shop_id, zone, whole)), whole)
     return list(await session.scalars(query))
-
-
-async def _zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
-    return await shop_zone(session, shop_id)
