@@ -141,7 +141,7 @@ async def test_a_supervisor_is_told_in_chinese_which_parts_moved_meanwhile(
         [(change, _order_row)] = await pending_changes(session, shop.id)
         await session.commit()
     await sign_in(client, "boss")
-    listing = await client.get("/orders")
+    listing = await client.get("/orders/tasks")
     decided = await client.post(
         f"/orders/changes/{change.id}/decide",
         data={"decision": "approve", "csrf_token": csrf_from(listing.text)},
@@ -192,7 +192,7 @@ async def test_the_order_page_files_and_decides_a_change(
     await client.post("/logout", data={"csrf_token": csrf_from(shown.text)})
 
     await sign_in(client, "boss")
-    listing = await client.get("/orders")
+    listing = await client.get("/orders/tasks")
     assert "老客要求便宜20" in listing.text
     async with db.session() as session:
         from xiaoer.orders.models import OrderChange
@@ -223,7 +223,7 @@ async def test_a_chinese_supervisor_reads_why_a_change_waits_in_chinese(
     status = await _change(db, shop, order_id, agent, goods_fen=48000, postage_fen=0)
     assert status == ChangeStatus.pending
     await sign_in(client, "boss")
-    listing = await client.get("/orders")
+    listing = await client.get("/orders/tasks")
     pending = listing.text[listing.text.index('id="pending-changes"') :]
     assert f"（{CUT_ZH}）" in pending and f"（{POSTAGE_ZH}）" in pending
     assert "a price cut" not in listing.text
@@ -248,7 +248,7 @@ async def test_an_english_supervisor_reads_it_in_english_and_an_old_change_keeps
         )  # fmt: skip
         await session.commit()
     await sign_in(client, boss.username)
-    listing = await client.get("/orders")
+    listing = await client.get("/orders/tasks")
     assert f"（{CUT_EN}）" in listing.text and "（the old English reason）" in listing.text
     assert CUT_ZH not in listing.text
     await client.post("/logout", data={"csrf_token": csrf_from(listing.text)})

@@ -103,7 +103,7 @@ async def test_an_agent_sees_their_own_tasks_and_not_another_agents(
     mine = await _order(db, shop.id, "W-1", owner=mei)
     await _order(db, shop.id, "W-2", owner=lan)
     await sign_in(client, "mei")
-    page = await client.get("/orders")
+    page = await client.get("/orders/tasks")
     assert page.status_code == 200
     assert 'href="/orders"' in page.text  # the navigation link
     tasks = _section(page.text, "open-tasks")
@@ -125,10 +125,10 @@ async def test_a_supervisor_sees_every_task_with_its_agent_and_filters_by_agent(
     await _order(db, shop.id, "W-3", owner=lan, paid=False)
     await fire_all_due(db, now=NOON + timedelta(minutes=11))
     await sign_in(client, "boss")
-    tasks = _section((await client.get("/orders")).text, "open-tasks")
+    tasks = _section((await client.get("/orders/tasks")).text, "open-tasks")
     assert "W-1" in tasks and "W-2" in tasks and "W-3" in tasks
     assert "美美" in tasks and "兰兰" in tasks and "催付" in tasks
-    only_lan = _section((await client.get(f"/orders?agent={lan.id}")).text, "open-tasks")
+    only_lan = _section((await client.get(f"/orders/tasks?agent={lan.id}")).text, "open-tasks")
     assert "W-2" in only_lan and "W-3" in only_lan and "W-1" not in only_lan
 
 
@@ -138,9 +138,9 @@ async def test_the_search_box_opens_an_order_or_says_it_is_unknown(
     await make_staff("mei")
     order_id = await _order(db, shop.id, "W-1")
     await sign_in(client, "mei")
-    found = await client.get("/orders", params={"q": " W-1 "})
+    found = await client.get("/orders/tasks", params={"q": " W-1 "})
     assert found.status_code == 303 and found.headers["location"] == f"/orders/{order_id}"
-    missing = await client.get("/orders", params={"q": "NOPE-9"})
+    missing = await client.get("/orders/tasks", params={"q": "NOPE-9"})
     assert missing.status_code == 404
     assert "没有找到订单号为 NOPE-9 的订单" in missing.text
 
@@ -151,7 +151,9 @@ async def test_staff_without_an_order_role_is_refused(
     await make_staff("audit", "auditor")
     order_id = await _order(db, shop.id, "W-1")
     await sign_in(client, "audit")
+    assert (await client.get("/orders/tasks")).status_code == 403
     assert (await client.get("/orders")).status_code == 403
+    assert (await client.get("/orders/export.xlsx")).status_code == 403
     assert (await client.get(f"/orders/{order_id}")).status_code == 403
     assert (await client.get(f"/orders/{order_id}/slip")).status_code == 403
     assert (await client.get("/orders/memos.csv")).status_code == 403
@@ -178,7 +180,7 @@ async def test_another_shops_order_is_not_found(
         client, f"/orders/tasks/{task.id}/finish", page, outcome="confirmed_by_phone"
     )
     assert finish.status_code == 404
-    assert (await client.get("/orders", params={"q": "S-1"})).status_code == 404
+    assert (await client.get("/orders/tasks", params={"q": "S-1"})).status_code == 404
     assert [t.status for t in await _tasks(db, theirs)] == [TaskStatus.open.value]
 
 
@@ -396,7 +398,7 @@ async def test_finishing_a_task_records_its_outcome(
     assert "已完成" in shown.text and "下午电话确认" in shown.text
     assert f'action="{finish}"' not in shown.text
     assert "买家尚未确认" not in shown.text
-    assert "W-1" not in _section((await client.get("/orders")).text, "open-tasks")
+    assert "W-1" not in _section((await client.get("/orders/tasks")).text, "open-tasks")
 
 
 @pytest.mark.database_free
@@ -481,7 +483,7 @@ async def test_the_page_speaks_english_to_an_english_user(
     mei = await make_staff("mei", language="en")
     order_id = await _order(db, shop.id, "W-1", owner=mei)
     await sign_in(client, "mei")
-    listing = await client.get("/orders")
+    listing = await client.get("/orders/tasks")
     assert "My to-dos" in listing.text and "Confirm the order" in listing.text
     shown = await client.get(f"/orders/{order_id}")
     assert "Seller note" in shown.text and "Paid, to ship" in shown.text
@@ -567,6 +569,6 @@ def test_every_order_template_message_exists() -> None:
 
     folder = Path(__file__).resolve().parents[2] / "src/xiaoer/orders/templates/orders"
     keys: set[str] = set()
-    for name in ("list.html", "detail.html", "slip.html", "slip_blocked.html"):
+    for name in ("list.html", "tasks.html", "detail.html", "slip.html", "slip_blocked.html"):
         keys |= set(re.findall(r't\("([a-z_.]+)"', (folder / name).read_text("utf-8")))
     assert keys and keys <= set(catalogue("zh")), keys - set(catalogue("zh"))

@@ -372,7 +372,7 @@ async def test_only_the_shops_supervisors_and_managers_may_resume_an_import(
         assert await _orders(db, shop.id) == (0, 0)
 
     await sign_in(client, "mei")
-    token = csrf_from((await client.get("/orders")).text)
+    token = csrf_from((await client.get("/orders/tasks")).text)
     refused = await client.post(f"/orders/import/{run.job_id}/resume", data={"csrf_token": token})
     assert refused.status_code == 403
     await unchanged()

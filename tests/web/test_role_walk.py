@@ -196,7 +196,10 @@ PROBES: list[Probe] = [
           route="/orders/import/{job_id}/resume", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/orders/import/{id}/rejects/0", "job", "deny", "refuse",
           route="/orders/import/{job_id}/rejects/{index}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/orders/tasks?agent={id}", "staff", "allow", filter=True),
     Probe("GET", "/orders?agent={id}", "staff", "allow", filter=True),
+    Probe("GET", "/orders/export.xlsx?agent={id}", "staff", "allow", filter=True),
+    Probe("GET", "/orders/sum?agent={id}", "staff", "allow", filter=True),
     # performance: an agent's record is theirs and their leaders'
     Probe("POST", "/performance/violations/{id}/appeal", "violation", "deny", "deny",
           form=True, body=_json(text="不是我"),

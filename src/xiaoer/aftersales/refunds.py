@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.aftersales.models import Refund
@@ -34,6 +34,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
+from xiaoer.orders.listing import RefundCondition, refund_filter
 from xiaoer.orders.models import Order, OrderItem
 from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import StaffAccount, Team, is_leader
@@ -429,3 +430,25 @@ async def record_refund_change(
         },
         at=moment,
     )
+
+
+# --- the orders list's refund filter (orders may not import after-sales) ---------------
+
+
+def _refunds_in(*states: RefundStatus, present: bool = True) -> RefundCondition:
+    """The condition "the order has a refund (in one of ``states`` when given)"."""
+
+    def condition(shop_id: int) -> ColumnElement[bool]:
+        found = exists().where(Refund.order_id == Order.id, Refund.shop_id == shop_id)
+        if states:
+            found = found.where(Refund.status.in_([s.value for s in states]))
+        return found if present else ~found
+
+    return condition
+
+
+refund_filter("any")(_refunds_in())
+refund_filter("none")(_refunds_in(present=False))
+refund_filter("open")(_refunds_in(*OPEN))
+for _status in (RefundStatus.SUCCESS, RefundStatus.SELLER_REFUSE_BUYER, RefundStatus.CLOSED):
+    refund_filter(_status.value)(_refunds_in(_status))

@@ -46,6 +46,7 @@ templates.env.filters["format_var"] = lambda name: "{" + str(name) + "}"
 
 
 AFTERSALES = ("agent@aftersale", "supervisor", "manager")
+IMPORTERS = ("supervisor", "manager")  # who may import: sellercentre.imports.IMPORTERS
 NAV = (
     # (path, message key, roles that see it; empty = everyone signed in;
     # "role@team" = that role in that team)
@@ -73,6 +74,11 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/aftersales/seller-reviews", "aftersales.reviews.nav", AFTERSALES),
         ("/aftersales/report", "aftersales.report.nav", ("supervisor", "manager")),
         ("/aftersales/causes", "aftersales.causes_nav", ("supervisor", "manager")),
+    ),
+    "/orders": (
+        ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),
+        ("/orders/tasks", "orders.list.tasks_nav", ("agent", "supervisor", "manager")),
+        ("/orders/import", "orders.list.import_nav", IMPORTERS),
     ),
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),

@@ -273,11 +273,11 @@ def _error_text(request: Request, t: Translator, exc: Exception) -> str:
     return error_text(request, exc)
 
 
-# --- the list of my tasks ------------------------------------------------------------
+# --- the list of my tasks (before /{order_id}, which would take its path) --------------
 
 
-@router.get("", response_class=HTMLResponse)
-async def orders_page(
+@router.get("/tasks", response_class=HTMLResponse)
+async def tasks_page(
     request: Request, session: SessionDep, staff: Worker, q: str = "", agent: str = ""
 ) -> Response:
     """My open tasks and the paid orders still unconfirmed; the search box opens an order."""
@@ -302,7 +302,7 @@ async def orders_page(
         "leader": leader,
         "chosen": chosen,
     }
-    return render(request, "orders/list.html", context, staff=staff)
+    return render(request, "orders/tasks.html", context, staff=staff)
 
 
 # --- the memo export (before /{order_id}, which would take its path) ------------------

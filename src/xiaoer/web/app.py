@@ -46,6 +46,7 @@ from xiaoer.http.inputs import JsonCheck
 from xiaoer.http.limits import BodyLimit
 from xiaoer.http.render import error_text, language_of, reader_language, render
 from xiaoer.orders import api as orders_api
+from xiaoer.orders import list_pages as orders_list
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
@@ -79,6 +80,7 @@ STAFF_ROUTERS = (
     auth_pages.router,
     import_pages.router,
     orders_api.router,
+    orders_list.router,
     orders_pages.router,
     pages.router,
     staff_pages.router,
