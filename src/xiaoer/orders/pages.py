@@ -27,6 +27,7 @@ from xiaoer.orders.changes import (
     ChangeRequest,
     change_for,
     change_reasons,
+    changeable_parts,
     changes_of,
     changes_to_decide,
     do_change_order,
@@ -255,7 +256,8 @@ async def _order_page(
         "task_error": None,
         "task_error_id": None,
         "changes": await changes_of(session, order.id),
-        "may_change": may_act(staff, order),
+        "may_change": may_act(staff, order) and bool(changeable_parts(order)),
+        "changeable": changeable_parts(order),
         "change_error": None,
     }
     context.update(forms)
