@@ -53,6 +53,7 @@ from xiaoer.reception.models import (
 from xiaoer.reception.phrases import PhraseInput, do_save_phrase, fill
 from xiaoer.shops.models import Platform
 from xiaoer.shops.service import do_create_shop, shop_by_code
+from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import do_add_staff
 
 DEMO_SHOP_CODE = "demo"
@@ -442,6 +443,15 @@ async def _owners_notes_and_credits(
     weights = [weight for _name, _flag, weight in _SELLERS]
     flags = {staff_ids[name]: flag for name, flag, _weight in _SELLERS}
     fresh = base - timedelta(minutes=30)
+    # The 工号 each note keeps, as a note written in the app does.
+    numbers: dict[int, str] = {
+        staff_id: number
+        for staff_id, number in await session.execute(
+            select(StaffAccount.id, StaffAccount.number).where(
+                StaffAccount.id.in_(list(staff_ids.values()))
+            )
+        )
+    }
     owners: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     credits: list[dict[str, Any]] = []
@@ -477,7 +487,8 @@ async def _owners_notes_and_credits(
              "fields": parsed.to_json() if isinstance(parsed, ParsedNote) else None,
              "errors": [] if isinstance(parsed, ParsedNote)
              else [e.to_stored() for e in parsed],
-             "author_id": owner, "author_number": "", "reason": "", "created_at": written}
+             "author_id": owner, "author_number": numbers.get(owner, ""), "reason": "",
+             "created_at": written}
         )  # fmt: skip
         if row["shipped_at"] is not None or row["status"] != TradeStatus.WAIT_SELLER_SEND_GOODS:
             owners[-1]["confirmed_at"] = min(written + timedelta(minutes=5), base)

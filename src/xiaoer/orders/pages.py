@@ -34,7 +34,14 @@ from xiaoer.orders.changes import (
     do_decide_change,
 )
 from xiaoer.orders.errors import OrderError
-from xiaoer.orders.marks import current_note, do_flag, do_write_note, memo_for, note_versions
+from xiaoer.orders.marks import (
+    current_note,
+    do_flag,
+    do_write_note,
+    memo_for,
+    note_deadline,
+    note_versions,
+)
 from xiaoer.orders.models import (
     STATUS_TEXTS,
     Order,
@@ -241,6 +248,7 @@ async def _order_page(
         "team": team,
         "versions": versions,
         "note": note,
+        "note_due": await note_deadline(session, order, versions),
         "tasks": tasks,
         "acting": {task.id for task in acting},
         "prefills": prefills,
