@@ -3,17 +3,22 @@ the shop's clock, the evidence of a fine, the actions an order's state allows.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import update
 
 from tests.conftest import PASSWORD, MakeStaff
 from tests.performance.test_kpi import _answer, _ask
 from xiaoer.core.db import Database
+from xiaoer.orders.marks import do_flag, do_write_note
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.reception.service import do_close, do_set_presence
+from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
 
-# 2026-11-23 02:17 UTC is 10:17 on the shop's clock (Asia/Shanghai, UTC+8).
+# 2026-11-23 02:17 UTC: 10:17 in Shanghai (UTC+8), 11:17 in Tokyo (UTC+9).
 EVENT = datetime(2026, 11, 23, 2, 17, tzinfo=UTC)
 
 
@@ -50,5 +55,62 @@ async def test_the_transcript_header_says_the_outcome_in_words(
         await page.goto(f"{server}/performance/kpi/buyers?start=2026-11-23&end=2026-11-23")
         await expect(page.locator("#conversations")).to_contain_text("已下单")
         await expect(page.locator("#conversations")).not_to_contain_text("ordered")
+    finally:
+        await context.close()
+
+
+async def _a_morning(db: Database, shop: Shop, mei: StaffAccount) -> tuple[int, int]:
+    """A chat, an order paid and noted, and an import, all at EVENT; their ids."""
+    async with db.session() as session:
+        await do_set_presence(session, agent=mei, status="online", now=EVENT - timedelta(hours=1))
+        await session.commit()
+    chat = await _ask(db, shop, "b-1", EVENT, "这款有货吗")
+    await _answer(db, mei, chat, EVENT + timedelta(seconds=20))
+    async with db.session() as session:
+        new = NewOrder("T-1", "b-1", (NewItem("遮光窗帘", 9900),), channel="widget",
+                       receiver_name="刘贺")  # fmt: skip
+        order = await do_create_order(session, shop_id=shop.id, new=new,
+                                      now=EVENT - timedelta(minutes=9))  # fmt: skip
+        await do_flag(session, order=order, agent=mei, flag=1, now=EVENT - timedelta(minutes=8))
+        await do_pay_order(session, order=order, now=EVENT - timedelta(minutes=5))
+        await do_write_note(session, order=order, author=mei, now=EVENT,
+                            text="刘贺,3米*2.4米,图案正常,12月19日发货,自提")  # fmt: skip
+        files = {"kind": "orders", "orders": "a.csv"}
+        session.add(ImportJob(shop_id=shop.id, status="done", created_at=EVENT,
+                              finished_at=EVENT, files=files))  # fmt: skip
+        await session.commit()
+        return chat, order.id
+
+
+async def test_every_page_shows_times_on_the_shops_clock(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    # given a shop in Tokyo (UTC+9, not the default zone) and what happened at 02:17 UTC
+    async with db.session() as session:
+        await session.execute(update(Shop).where(Shop.id == shop.id).values(timezone="Asia/Tokyo"))
+        await session.commit()
+    mei = await make_staff("mei", name="小梅")
+    await make_staff("boss", "supervisor")
+    chat, order = await _a_morning(db, shop, mei)
+
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        page = await context.new_page()
+        await _sign_in(page, server, "boss", "/")
+        for path, where in (
+            (f"/performance/conversations/{chat}", "#transcript"),
+            ("/performance/kpi/buyers?start=2026-11-23&end=2026-11-23", "#conversations"),
+            (f"/orders/{order}", "#note-versions"),
+            (f"/orders/{order}", "#note-deadline"),
+            ("/orders/import", "main"),
+        ):
+            # when the supervisor opens each page
+            await page.goto(f"{server}{path}")
+            shown = page.locator(where)
+            # then the time reads 11:17 in Tokyo, never 02:17 (UTC) nor 10:17 (Shanghai)
+            expected = "11:32" if where == "#note-deadline" else "11:17"
+            await expect(shown).to_contain_text(expected)
+            text = await page.locator("main").inner_text()
+            assert "02:17" not in text and "10:17" not in text, (path, text)
     finally:
         await context.close()
