@@ -3,6 +3,7 @@ the shop's clock, the evidence of a fine, the actions an order's state allows.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, Page, expect
@@ -13,6 +14,7 @@ from tests.performance.test_kpi import _answer, _ask
 from xiaoer.core.db import Database
 from xiaoer.orders.marks import do_flag, do_write_note
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
+from xiaoer.performance.violations import do_add_violation
 from xiaoer.reception.service import do_close, do_set_presence
 from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
@@ -112,5 +114,73 @@ async def test_every_page_shows_times_on_the_shops_clock(
             await expect(shown).to_contain_text(expected)
             text = await page.locator("main").inner_text()
             assert "02:17" not in text and "10:17" not in text, (path, text)
+    finally:
+        await context.close()
+
+
+async def test_violations_read_in_words_withdraw_quietly_and_filter(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", name="小梅")
+    lan = await make_staff("lan", name="小兰")
+    boss = await make_staff("boss", "supervisor")
+    async with db.session() as session:
+        await do_add_violation(session, supervisor=boss, agent_id=mei.id,
+                               rule="note_late_or_wrong", note="备注写错尺寸",
+                               occurred_at=datetime(2026, 11, 3, 4, 0, tzinfo=UTC))  # fmt: skip
+        await do_add_violation(session, supervisor=boss, agent_id=lan.id,
+                               rule="tracking_neglect", note="物流三天没跟",
+                               occurred_at=datetime(2026, 10, 9, 4, 0, tzinfo=UTC))  # fmt: skip
+        await session.commit()
+
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        # An agent reads the rule in words, with no handbook number and nothing to withdraw.
+        page = await context.new_page()
+        await _sign_in(page, server, "mei", "/performance/violations")
+        table = page.locator("#violations")
+        await expect(table).to_contain_text("备注超时或错误")
+        await expect(table).not_to_contain_text("O3")
+        await expect(table.get_by_text("撤销")).to_have_count(0)
+        await context.clear_cookies()
+
+        # The supervisor sees the number as a small tag and withdraws only after confirming.
+        await _sign_in(page, server, "boss", "/performance/violations")
+        row = page.locator("#violations tbody tr").filter(has_text="小梅")
+        await expect(row.locator(".tag")).to_have_text("O3")
+        await expect(row.get_by_role("button", name="撤销")).to_have_count(0)
+        sure = row.get_by_role("button", name="确认撤销")
+        await expect(sure).to_be_hidden()
+        await row.locator("summary", has_text="撤销").click()
+        await row.get_by_placeholder("撤销原因").fill("尺寸是买家改的")
+        await sure.click()
+        await expect(row).to_contain_text("已撤销")
+
+        # Filters are query parameters, kept in the form.
+        await page.goto(f"{server}/performance/violations?agent={lan.id}")
+        await expect(page.locator("#violations tbody tr")).to_have_count(1)
+        await expect(page.locator("#violations")).to_contain_text("小兰")
+        await page.goto(f"{server}/performance/violations?rule=note_late_or_wrong")
+        await expect(page.locator("#violations")).to_contain_text("小梅")
+        await expect(page.locator("#violations")).not_to_contain_text("小兰")
+        await page.goto(f"{server}/performance/violations?month=2026-10")
+        await expect(page.locator("#violations tbody tr")).to_have_count(1)
+        await expect(page.locator("#violations")).to_contain_text("物流三天没跟")
+        await page.goto(f"{server}/performance/violations?status=withdrawn")
+        await expect(page.locator("#violations tbody tr")).to_have_count(1)
+        await expect(page.locator("#violations")).to_contain_text("小梅")
+        filters = page.locator("#violation-filters")
+        await filters.get_by_label("规则").select_option(label="未跟进物流")
+        await filters.get_by_label("状态").select_option(label="全部")
+        await filters.get_by_role("button", name="筛选").click()
+        await expect(page).to_have_url(re.compile(r"rule=tracking_neglect"))
+        await expect(page.locator("#violations tbody tr")).to_have_count(1)
+
+        # A month that is none is refused beside the field, as typed.
+        await page.goto(f"{server}/performance/violations?month=2026-13")
+        await expect(page.locator("#filter-month-error")).to_contain_text("2026-13")
+        await expect(page.locator("#violation-filters").get_by_label("月份")).to_have_value(
+            "2026-13"
+        )
     finally:
         await context.close()

@@ -69,7 +69,7 @@ def describe(t: Translator, item: dict[str, Any]) -> str:
         key = f"payroll.rule.{rule}"
         name = t(key) if key in t.messages else rule
         status = t(f"payroll.status.{detail['status']}")
-        text = f"{name} · {detail.get('requirement', '')} · {status}"
+        text = f"{name} · {status}"
         return f"{text} · {detail['note']}" if detail.get("note") else text
     return str(detail.get("reason", ""))
 
