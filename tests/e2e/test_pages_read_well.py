@@ -184,3 +184,37 @@ async def test_violations_read_in_words_withdraw_quietly_and_filter(
         )
     finally:
         await context.close()
+
+
+async def test_the_manager_edits_a_knowledge_answer_in_place(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    await make_staff("boss", "manager")
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        page = await context.new_page()
+        await _sign_in(page, server, "boss", "/assistant/knowledge")
+        row = page.locator("#kb-entries tbody tr").first
+        title = (await row.locator("td").nth(1).inner_text()).strip()
+        await row.get_by_role("link", name="修改").click()
+        form = page.locator("#kb-edit")
+        await expect(form.get_by_label("标题")).to_have_value(title)
+
+        # A title too long for the field's rule is named beside it; the answer typed stays.
+        await form.get_by_label("回答").fill("亲，这款今天有现货，下午四点前拍下当天发出")
+        await form.get_by_label("标题").fill("")
+        await form.get_by_role("button", name="保存").click()
+        await expect(page.locator("#kb-title-error")).to_contain_text("标题须为 1–64 个字")
+        await expect(form.get_by_label("回答")).to_have_value(
+            "亲，这款今天有现货，下午四点前拍下当天发出"
+        )
+
+        await form.get_by_label("标题").fill(title + "（改）")
+        await form.get_by_role("button", name="保存").click()
+        await expect(page).to_have_url(f"{server}/assistant/knowledge")
+        changed = page.locator("#kb-entries tbody tr").filter(has_text=title + "（改）")
+        await expect(changed).to_contain_text("下午四点前拍下当天发出")
+        titles = page.locator("#kb-entries tbody td:nth-child(2)")
+        await expect(titles.filter(has_text=re.compile(f"^{title}$"))).to_have_count(0)
+    finally:
+        await context.close()

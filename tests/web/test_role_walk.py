@@ -266,6 +266,12 @@ PROBES: list[Probe] = [
           body=_json(), route="/reception/auto-replies/{reply_id}/delete", owners=(OTHER_SHOP,)),
     Probe("POST", "/assistant/knowledge/delete", "kb", "deny", form=True,
           body=lambda _w, title: {"intent": "stock", "title": title}, owners=(OTHER_SHOP,)),
+    Probe("GET", "/assistant/knowledge/edit?intent=stock&title={id}", "kb", "deny",
+          route="/assistant/knowledge/edit", owners=(OTHER_SHOP,)),
+    Probe("POST", "/assistant/knowledge/edit", "kb", "deny", form=True,
+          body=lambda _w, title: {"intent": "stock", "title": title, "new_intent": "stock",
+                                  "new_title": "改过", "answer": "有货的亲"},
+          owners=(OTHER_SHOP,)),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
