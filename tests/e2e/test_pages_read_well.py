@@ -13,6 +13,7 @@ from tests.conftest import PASSWORD, MakeStaff
 from tests.performance.test_kpi import _answer, _ask
 from xiaoer.core.db import Database
 from xiaoer.orders.marks import do_flag, do_write_note
+from xiaoer.orders.models import Order, TradeStatus
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.performance.violations import do_add_violation
 from xiaoer.reception.service import do_close, do_set_presence
@@ -216,5 +217,46 @@ async def test_the_manager_edits_a_knowledge_answer_in_place(
         await expect(changed).to_contain_text("下午四点前拍下当天发出")
         titles = page.locator("#kb-entries tbody td:nth-child(2)")
         await expect(titles.filter(has_text=re.compile(f"^{title}$"))).to_have_count(0)
+    finally:
+        await context.close()
+
+
+async def test_an_order_offers_only_the_changes_its_state_allows(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    mei = await make_staff("mei", name="小梅")
+    async with db.session() as session:
+        ids = {}
+        for number in ("U-1", "P-1", "F-1"):
+            new = NewOrder(number, "b-1", (NewItem("遮光窗帘", 9900),), channel="widget")
+            order = await do_create_order(session, shop_id=shop.id, new=new)
+            await do_flag(session, order=order, agent=mei, flag=1)
+            if number != "U-1":
+                await do_pay_order(session, order=order)
+            ids[number] = order.id
+        await session.flush()
+        await session.execute(
+            update(Order)
+            .where(Order.id == ids["F-1"])
+            .values(status=TradeStatus.TRADE_FINISHED.value, shipped_at=Order.paid_at)
+        )
+        await session.commit()
+
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        page = await context.new_page()
+        await _sign_in(page, server, "mei", f"/orders/{ids['U-1']}")
+        unpaid = page.locator("#change-form")
+        await expect(unpaid.get_by_label("商品金额")).to_be_visible()
+        await expect(page.locator("#changes h2")).to_contain_text("改价")
+
+        await page.goto(f"{server}/orders/{ids['P-1']}")  # paid: the receiver, not the price
+        await expect(page.locator("#change-form")).to_be_visible()
+        await expect(page.locator("#change-form input[name=goods]")).to_have_count(0)
+        await expect(page.locator("#changes h2")).not_to_contain_text("改价")
+
+        await page.goto(f"{server}/orders/{ids['F-1']}")  # finished: nothing to change
+        await expect(page.locator("#change-form")).to_have_count(0)
+        await expect(page.locator("main")).not_to_contain_text("改价")
     finally:
         await context.close()
