@@ -221,6 +221,7 @@ PROBES: list[Probe] = [
     Probe("GET", "/performance/kpi/buyers?agent={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/worklog?staff_id={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/roster?staff_id={id}", "staff", "allow", filter=True),
+    Probe("GET", "/performance/violations?agent={id}", "staff", "allow", filter=True),
     # after-sales: the after-sales team and the leaders work tickets; the walk's agent is
     # of the presale team (tests/aftersales/test_pages.py walks an after-sales agent)
     Probe("GET", "/aftersales/tickets/{id}", "ticket", "deny",
