@@ -93,8 +93,13 @@ async def test_every_page_shows_times_on_the_shops_clock(
         await session.execute(update(Shop).where(Shop.id == shop.id).values(timezone="Asia/Tokyo"))
         await session.commit()
     mei = await make_staff("mei", name="小梅")
-    await make_staff("boss", "supervisor")
+    boss = await make_staff("boss", "supervisor")
     chat, order = await _a_morning(db, shop, mei)
+    async with db.session() as session:
+        await do_add_violation(session, supervisor=boss, agent_id=mei.id, order_id=order,
+                               rule="note_late_or_wrong", note="备注写错尺寸",
+                               occurred_at=EVENT)  # fmt: skip
+        await session.commit()
 
     context = await browser.new_context(locale="zh-CN")
     try:
@@ -106,6 +111,7 @@ async def test_every_page_shows_times_on_the_shops_clock(
             (f"/orders/{order}", "#note-versions"),
             (f"/orders/{order}", "#note-deadline"),
             ("/orders/import", "main"),
+            ("/performance/violations", "#violations"),
         ):
             # when the supervisor opens each page
             await page.goto(f"{server}{path}")
