@@ -32,7 +32,16 @@ from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
 from xiaoer.demo_aftersales import seed_aftersales
 from xiaoer.orders import workflow
-from xiaoer.orders.models import Order, OrderItem, SalesCredit, SellerNote, TradeStatus
+from xiaoer.orders.models import (
+    Order,
+    OrderItem,
+    OrderTask,
+    SalesCredit,
+    SellerNote,
+    TaskKind,
+    TaskStatus,
+    TradeStatus,
+)
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import parse_note
 from xiaoer.performance.attendance import judge_entry, shift_window
@@ -53,6 +62,7 @@ from xiaoer.reception.models import (
 from xiaoer.reception.phrases import PhraseInput, do_save_phrase, fill
 from xiaoer.shops.models import Platform
 from xiaoer.shops.service import do_create_shop, shop_by_code
+from xiaoer.staff.models import StaffAccount
 from xiaoer.staff.service import do_add_staff
 
 DEMO_SHOP_CODE = "demo"
@@ -424,6 +434,34 @@ def _note_size(items: list[Row], rng: random.Random) -> str | None:
     return None
 
 
+def _reminder(
+    row: Row, order_id: int, owner: int, policy: Policy, fresh: datetime
+) -> dict[str, Any] | None:
+    """The payment reminder of an order still unpaid when it fell due (O6), as the
+    workflow leaves it: sent by the owner, and ``recovered`` when the buyer paid
+    within the recovery window after it; ``None`` for an order paid before."""
+    rules = policy.orders
+    created, paid = row["created_at"], row["paid_at"]
+    due = workflow.after_quiet_hours(
+        policy, created + timedelta(minutes=rules.payment_reminder_minutes), _TZ
+    )
+    if due >= fresh or due > created + timedelta(hours=rules.reminder_recovery_hours):
+        return None
+    if paid is not None and paid <= due:
+        return None
+    sent = due + timedelta(seconds=30 + order_id * 37 % 210)  # the agent's minute or two
+    task: dict[str, Any] = {
+        "shop_id": row["shop_id"], "order_id": order_id, "kind": TaskKind.remind.value,
+        "assignee_id": owner, "status": TaskStatus.done.value, "created_at": due,
+        "due_at": due, "done_at": sent, "done_by": owner, "outcome": "sent", "evidence": {},
+    }  # fmt: skip
+    if paid is not None and paid <= sent:
+        task.update(done_at=paid, done_by=None, outcome="paid")
+    elif paid is not None and paid <= sent + timedelta(hours=rules.reminder_recovery_hours):
+        task["outcome"] = "recovered"
+    return task
+
+
 async def _owners_notes_and_credits(
     session: AsyncSession,
     rng: random.Random,
@@ -442,9 +480,20 @@ async def _owners_notes_and_credits(
     weights = [weight for _name, _flag, weight in _SELLERS]
     flags = {staff_ids[name]: flag for name, flag, _weight in _SELLERS}
     fresh = base - timedelta(minutes=30)
+    # The 工号 each note keeps, as a note written in the app does.
+    numbers: dict[int, str] = {
+        staff_id: number
+        for staff_id, number in await session.execute(
+            select(StaffAccount.id, StaffAccount.number).where(
+                StaffAccount.id.in_(list(staff_ids.values()))
+            )
+        )
+    }
     owners: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     credits: list[dict[str, Any]] = []
+    reminders: list[dict[str, Any]] = []
+    policy = await policy_on(session, orders[0].row["shop_id"]) if orders else None
     for order in orders:
         row = order.row
         oid = order_ids[row["platform_order_id"]]
@@ -453,6 +502,15 @@ async def _owners_notes_and_credits(
         ]  # fmt: skip
         owners.append({"id": oid, "owner_id": owner, "flag": flags[owner]})
         paid_at = row["paid_at"]
+        reminder = _reminder(row, oid, owner, policy, fresh) if policy is not None else None
+        if reminder is not None:
+            reminders.append(reminder)
+            if reminder["outcome"] == "recovered":  # the reminder's assist (O6)
+                credits.append(
+                    {"shop_id": row["shop_id"], "order_id": oid, "agent_id": owner,
+                     "role": "assist", "reason": "reminder", "amount_fen": row["paid_fen"],
+                     "paid_at": paid_at, "created_at": paid_at}
+                )  # fmt: skip
         if paid_at is None or row["created_at"] >= fresh:
             continue
         credits.append(
@@ -477,7 +535,8 @@ async def _owners_notes_and_credits(
              "fields": parsed.to_json() if isinstance(parsed, ParsedNote) else None,
              "errors": [] if isinstance(parsed, ParsedNote)
              else [e.to_stored() for e in parsed],
-             "author_id": owner, "author_number": "", "reason": "", "created_at": written}
+             "author_id": owner, "author_number": numbers.get(owner, ""), "reason": "",
+             "created_at": written}
         )  # fmt: skip
         if row["shipped_at"] is not None or row["status"] != TradeStatus.WAIT_SELLER_SEND_GOODS:
             owners[-1]["confirmed_at"] = min(written + timedelta(minutes=5), base)
@@ -491,6 +550,8 @@ async def _owners_notes_and_credits(
         await session.execute(insert(SellerNote), notes)
     if credits:
         await session.execute(insert(SalesCredit), credits)
+    if reminders:
+        await session.execute(insert(OrderTask), reminders)
     return {
         order.row["platform_order_id"]: owner["owner_id"]
         for order, owner in zip(orders, owners, strict=True)

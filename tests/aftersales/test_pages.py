@@ -196,6 +196,7 @@ async def test_the_list_filters_pages_and_exports_what_it_shows(
     assert rows[0][0] == "工单号" and sorted(r[3] for r in rows[1:]) == [
         f"工单0{n}" for n in range(10)
     ]
+    assert all(isinstance(r[0], int) for r in rows[1:])  # the ticket number is a number
 
 
 async def test_causes_and_costs_count_each_cut_and_drill_down_to_the_cases(

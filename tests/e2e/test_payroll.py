@@ -42,7 +42,12 @@ async def test_a_fine_on_last_months_payroll_leads_to_the_late_note(
         await expect(page).to_have_url(re.compile(r"/orders/\d+#note$"))
         note = page.locator("#note")
         await expect(note).to_be_visible()
-        await expect(page.locator("#note-v1")).to_be_visible()
+        first = page.locator("#note-v1")
+        await expect(first).to_be_visible()
+        # The evidence names who wrote it, when it was due and how late it came.
+        await expect(first.locator("td").nth(2)).to_have_text(re.compile(r"^\d{3,}$"))
+        await expect(page.locator("#note-deadline")).to_contain_text("付款后 20 分钟内")
+        await expect(first.locator(".tag.late")).to_contain_text(re.compile(r"超时 \d+ 分钟"))
     finally:
         await context.close()
         process.terminate()

@@ -11,15 +11,17 @@ from xiaoer.core.db import Database
 from xiaoer.core.models import AuditEntry
 from xiaoer.orders.access import OrderForbidden
 from xiaoer.orders.changes import (
+    RECEIVER_PARTS,
     ChangeRequest,
     change_reasons,
+    changeable_parts,
     do_change_order,
     do_decide_change,
     pending_changes,
 )
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.marks import do_flag
-from xiaoer.orders.models import ChangeStatus, Order, OrderChange
+from xiaoer.orders.models import ChangeStatus, Order, OrderChange, TradeStatus
 from xiaoer.orders.service import load_order
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.shops.models import Shop
@@ -256,3 +258,39 @@ async def test_an_english_supervisor_reads_it_in_english_and_an_old_change_keeps
     shown = await client.get(f"/orders/{order_id}")
     changes = shown.text[shown.text.index('id="changes"') :]
     assert CUT_ZH in changes and "the old English reason" in changes
+
+
+async def test_a_finished_order_offers_and_takes_no_change(
+    client: httpx.AsyncClient, db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    # given a paid order, then a finished one
+    agent = await make_staff("mid", level="intermediate")
+    order_id = await _order(db, shop, agent)
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        await do_pay_order(session, order=order)
+        await session.commit()
+        assert changeable_parts(order) == RECEIVER_PARTS  # the receiver, not the price
+        order.status = TradeStatus.TRADE_FINISHED.value
+        order.shipped_at = order.paid_at
+        await session.commit()
+        assert changeable_parts(order) == frozenset()
+    await sign_in(client, "mid")
+
+    # when the owner opens it and tries a change anyway
+    page = await client.get(f"/orders/{order_id}")
+    with pytest.raises(OrderError, match="no longer change"):
+        await _change(db, shop, order_id, agent, receiver_address="北京市")
+    posted = await client.post(
+        f"/orders/{order_id}/change",
+        data={"goods": "400", "reason": "买家议价", "csrf_token": csrf_from(page.text)},
+    )
+
+    # then nothing offers a change, the post is refused in words, and nothing changed
+    assert page.status_code == 200 and 'id="change-form"' not in page.text
+    assert "改价" not in page.text
+    assert "这笔订单已不能再改动" in posted.text
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        assert order.goods_fen == 50000 and order.receiver_address == "上海市黄浦区1号"
+        assert (await session.scalars(select(OrderChange))).all() == []

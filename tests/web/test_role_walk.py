@@ -234,6 +234,7 @@ PROBES: list[Probe] = [
     Probe("GET", "/performance/kpi.xlsx?agent={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/worklog?staff_id={id}", "staff", "deny", filter=True),
     Probe("GET", "/performance/roster?staff_id={id}", "staff", "allow", filter=True),
+    Probe("GET", "/performance/violations?agent={id}", "staff", "allow", filter=True),
     # after-sales: the after-sales team and the leaders work tickets; the walk's agent is
     # of the presale team (tests/aftersales/test_pages.py walks an after-sales agent)
     Probe("GET", "/aftersales/tickets/{id}", "ticket", "deny",
@@ -284,6 +285,12 @@ PROBES: list[Probe] = [
           body=_json(), route="/reception/channels/{channel_id}/{move}", owners=(OTHER_SHOP,)),
     Probe("POST", "/assistant/knowledge/delete", "kb", "deny", form=True,
           body=lambda _w, title: {"intent": "stock", "title": title}, owners=(OTHER_SHOP,)),
+    Probe("GET", "/assistant/knowledge/edit?intent=stock&title={id}", "kb", "deny",
+          route="/assistant/knowledge/edit", owners=(OTHER_SHOP,)),
+    Probe("POST", "/assistant/knowledge/edit", "kb", "deny", form=True,
+          body=lambda _w, title: {"intent": "stock", "title": title, "new_intent": "stock",
+                                  "new_title": "改过", "answer": "有货的亲"},
+          owners=(OTHER_SHOP,)),
     # staff: the leaders and the administrator keep their own shop's accounts (a
     # supervisor not a manager's); the disabling comes last, the walk reads on after it
     Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),

@@ -86,9 +86,10 @@ from xiaoer.http.charts import line_chart
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import Cursor, RowId
-from xiaoer.http.render import error_text, language_of, render
+from xiaoer.http.render import error_text, language_of, render, shown_time
 from xiaoer.orders.access import contact_for
 from xiaoer.orders.models import Order, OrderItem
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 from xiaoer.staff.service import list_staff
 
@@ -233,10 +234,11 @@ async def ticket_list(
         orders = await _orders(session, rows)
         causes = {c.id: c.name for c in await causes_of(session, staff.shop_id, all_of_them=True)}
         headers = [t(f"aftersales.col.{key}") for key in EXPORT_COLUMNS]
+        zone = (await shop_zone(session, staff.shop_id)).key
         data = write_sheet(
             t("aftersales.list_title"),
             headers,
-            [_export_row(t, ticket, orders, team, causes) for ticket in rows],
+            [_export_row(t, ticket, orders, team, causes, zone) for ticket in rows],
         )
         return _workbook(data, "tickets.xlsx")
     rows = await tickets_of(session, staff, chosen, limit=PAGE + 1, before=before)
@@ -276,6 +278,7 @@ def _export_row(
     orders: dict[int, Order],
     team: dict[int, StaffAccount],
     causes: dict[int, str],
+    zone: str,
 ) -> list[Any]:
     order = orders.get(ticket.order_id or 0)
     owner = team.get(ticket.owner_id or 0)
@@ -286,18 +289,16 @@ def _export_row(
         ticket.subject,
         order.platform_order_id if order else "",
         owner.name if owner else "",
-        _local(ticket.created_at),
-        _local(ticket.due_at),
-        _local(ticket.closed_at),
+        _local(ticket.created_at, zone),
+        _local(ticket.due_at, zone),
+        _local(ticket.closed_at, zone),
         causes.get(ticket.cause_id or 0, ""),
         WORDS["outcome_said"](t, ticket.outcome) if ticket.outcome else "",
     ]
 
 
-def _local(value: datetime | None) -> str:
-    from xiaoer.core.clock import local
-
-    return local(value).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+def _local(value: datetime | None, zone: str) -> str:
+    return shown_time(value, zone, "%Y-%m-%d %H:%M")
 
 
 # --- opening by hand -------------------------------------------------------------------
@@ -646,8 +647,6 @@ async def promise(
     when: Annotated[str, Form(max_length=32)],
 ) -> Response:
     async def action() -> None:
-        from xiaoer.shops.service import shop_zone
-
         try:
             moment = datetime.fromisoformat(when)
         except ValueError as exc:
@@ -711,6 +710,7 @@ async def held_export(request: Request, session: SessionDep, staff: Leader) -> R
     """Every refund the peak day holds, with the platform's deadline, as a workbook."""
     t = Translator(language_of(request, staff))
     held, _total = await held_refunds(session, staff, utcnow())
+    zone = (await shop_zone(session, staff.shop_id)).key
     orders = (
         {o.id: o for o in await session.scalars(
             select(Order).where(Order.id.in_({r.order_id for r in held})))}
@@ -720,7 +720,7 @@ async def held_export(request: Request, session: SessionDep, staff: Leader) -> R
                t("aftersales.platform_deadline"), t("aftersales.buyer_reason")]  # fmt: skip
     rows = [
         [orders[r.order_id].platform_order_id if r.order_id in orders else "",
-         fen_to_decimal(r.amount_fen), _local(r.deadline_at), r.reason]
+         fen_to_decimal(r.amount_fen), _local(r.deadline_at, zone), r.reason]
         for r in held
     ]  # fmt: skip
     data = write_sheet(t("aftersales.held_refunds"), headers, rows)

@@ -21,10 +21,11 @@ from xiaoer.assistant.knowledge import default_entries
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import lock_shop
-from xiaoer.core.errors import NotFound
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.sheets import YIELD_EVERY, ImportReport, sheet_rows, write_sheet
 from xiaoer.core.templates import template_problem
 from xiaoer.core.texts import message_of, say
+from xiaoer.staff.models import StaffAccount
 
 VARIABLES = (
     "shop",
@@ -47,7 +48,15 @@ _QUESTION_BREAK = re.compile(r"[\n|｜]+")
 
 
 class KnowledgeError(ValueError):
-    """An entry that cannot be stored; the message says why."""
+    """An entry that cannot be stored; the message says why, ``field`` which field."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class KnowledgeForbidden(KnowledgeError, NotPermitted):
+    """Only the manager keeps the knowledge base."""
 
 
 class KnowledgeNotFound(NotFound):
@@ -75,26 +84,30 @@ def check_entry(item: EntryInput) -> None:
                 "intent {intent!r}: expected one of {choices}",
                 intent=item.intent,
                 choices=", ".join(INTENTS),
-            )
+            ),
+            "intent",
         )
     if item.intent == BARGAIN and item.bargain_type not in BARGAIN_TYPES:
         raise KnowledgeError(
             say(
                 "a bargain answer needs its type: one of {choices}",
                 choices=", ".join(BARGAIN_TYPES),
-            )
+            ),
+            "bargain_type",
         )
     if item.intent != BARGAIN and item.bargain_type:
-        raise KnowledgeError(say("only a bargain answer has a bargain type"))
+        raise KnowledgeError(say("only a bargain answer has a bargain type"), "bargain_type")
     if not 0 < len(item.title) <= 64:
-        raise KnowledgeError(say("the title must be 1–64 characters"))
+        raise KnowledgeError(say("the title must be 1–64 characters"), "title")
     if not item.answer.strip():
-        raise KnowledgeError(say("the answer is empty"))
+        raise KnowledgeError(say("the answer is empty"), "answer")
     if len(item.answer) > 2000:
-        raise KnowledgeError(say("the answer is longer than {limit} characters", limit=2000))
+        raise KnowledgeError(
+            say("the answer is longer than {limit} characters", limit=2000), "answer"
+        )
     problem = template_problem(item.answer, VARIABLES)
     if problem:
-        raise KnowledgeError(problem)
+        raise KnowledgeError(problem, "answer")
 
 
 async def stored_entries(session: AsyncSession, shop_id: int) -> list[KnowledgeEntry]:
@@ -170,6 +183,57 @@ async def do_save_entry(
     entry.updated_at = utcnow()
     await session.flush()
     return entry
+
+
+def check_may_keep(staff: StaffAccount) -> None:
+    """The manager keeps the knowledge base; everyone at the workbench reads it."""
+    if not staff.has_role("manager"):
+        raise KnowledgeForbidden(say("only the manager changes the knowledge base"))
+
+
+async def entry_to_edit(
+    session: AsyncSession, staff: StaffAccount, intent: str, title: str
+) -> EntryInput:
+    """The entry of this intent and title as it stands (the shop's, else the default)."""
+    check_may_keep(staff)
+    stored = await stored_entries(session, staff.shop_id)
+    found = (
+        [EntryInput(e.intent, e.title, e.answer, tuple(e.questions), e.bargain_type)
+         for e in stored if e.active]
+        if stored
+        else [EntryInput(e.intent, e.title, e.answer, e.questions, e.bargain_type)
+              for e in default_entries()]
+    )  # fmt: skip
+    for entry in found:
+        if (entry.intent, entry.title) == (intent, title):
+            return entry
+    raise KnowledgeNotFound(say("no such answer in this shop"))
+
+
+async def do_edit_entry(
+    session: AsyncSession, *, staff: StaffAccount, intent: str, title: str, item: EntryInput
+) -> KnowledgeEntry:
+    """Change the entry of this intent and title in place: its intent, title, questions
+    and answer (a default one is adopted first)."""
+    check_may_keep(staff)
+    check_entry(item)
+    await _adopt_defaults(session, staff.shop_id)
+    entry = await session.scalar(
+        select(KnowledgeEntry).where(
+            KnowledgeEntry.shop_id == staff.shop_id,
+            KnowledgeEntry.intent == intent,
+            KnowledgeEntry.title == title,
+        )
+    )
+    if entry is None:
+        raise KnowledgeNotFound(say("no such answer in this shop"))
+    other = await _same_title(session, staff.shop_id, item)
+    if other is not None and other.id != entry.id:
+        raise KnowledgeError(
+            say("another answer of this question type is titled {title}", title=item.title),
+            "title",
+        )
+    return await do_save_entry(session, shop_id=staff.shop_id, item=item, entry_id=entry.id)
 
 
 async def do_delete_entry(session: AsyncSession, *, shop_id: int, intent: str, title: str) -> None:

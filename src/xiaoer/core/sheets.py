@@ -168,10 +168,44 @@ def _text(value: Any) -> str:
     return unquote_cell(str(value).strip(), _WORKBOOK_STARTS)
 
 
-def _append(sheet: Any, line: int, row: Sequence[Any]) -> None:
+class Percent(float):
+    """A share (0.25) written as a number that a spreadsheet shows as a percentage (25.0%)."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cell that opens ``url``; a path of ours (``/orders/7``) is made absolute with the
+    request's base URL, so the link works from a file opened outside the browser."""
+
+    text: str
+    url: str
+
+
+def absolute_url(url: str, base_url: str) -> str:
+    """``url`` as an address that works from a downloaded file: a path of the site is
+    joined to ``base_url`` (the request's, e.g. ``https://shop.example/``)."""
+    if url.startswith("/") and not url.startswith("//") and base_url:
+        return base_url.rstrip("/") + url
+    return url
+
+
+def _append(sheet: Any, line: int, row: Sequence[Any], base_url: str = "") -> None:
     """Row ``line``: texts neutralised and stored as strings (never a formula, nor an
-    error value such as ``#N/A``), decimals as numbers shown with their places."""
+    error value such as ``#N/A``), decimals as numbers shown with their places, shares
+    as numbers in a percent format, links as absolute hyperlinks."""
     for column, value in enumerate(row, start=1):
+        if isinstance(value, Link):
+            url = absolute_url(value.url, base_url)
+            cell = sheet.cell(row=line, column=column, value=safe_cell(value.text or url))
+            cell.data_type = "s"
+            if url.startswith(("http://", "https://")):
+                cell.hyperlink = url
+                cell.style = "Hyperlink"
+            continue
+        if isinstance(value, Percent):
+            cell = sheet.cell(row=line, column=column, value=float(value))
+            cell.number_format = "0.0%"
+            continue
         shown = safe_cell(value)
         if isinstance(shown, str):
             # XML 1.0 has no control characters: a text holding one (pasted from
@@ -189,8 +223,22 @@ def _append(sheet: Any, line: int, row: Sequence[Any]) -> None:
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def write_sheet(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    """A one-sheet workbook with a bold header row; its cells pass :func:`safe_cell`."""
+def _width(value: Any) -> int:
+    if isinstance(value, Link):
+        return len(value.text or value.url)
+    if isinstance(value, Percent):
+        return 7
+    return len(str(value))
+
+
+def write_sheet(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, base_url: str = ""
+) -> bytes:
+    """A one-sheet workbook with a bold header row; its cells pass :func:`safe_cell`.
+
+    Numbers (``int``, ``float``, ``Decimal``) stay numbers, :class:`Percent` shares are
+    numbers shown as percentages, :class:`Link` cells are hyperlinks made absolute
+    with ``base_url`` (the request's)."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -199,9 +247,9 @@ def write_sheet(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for line, row in enumerate(rows, start=2):
-        _append(sheet, line, row)
+        _append(sheet, line, row, base_url)
     for index, header in enumerate(headers, start=1):
-        width = max([len(str(header)) * 2, *(len(str(r[index - 1])) for r in rows[:200])])
+        width = max([len(str(header)) * 2, *(_width(r[index - 1]) for r in rows[:200])])
         sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 4)
     out = io.BytesIO()
     book.save(out)

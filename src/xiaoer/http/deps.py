@@ -96,6 +96,7 @@ async def current_staff(
     if live.touched:
         await session.commit()
     request.state.staff = live.account
+    request.state.zone = live.zone
     return live.account
 
 

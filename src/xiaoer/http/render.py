@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.requests import HTTPConnection
 
-from xiaoer.core.clock import local
+from xiaoer.core.clock import DEFAULT_ZONE, local
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import ImportReport
 from xiaoer.http.deps import CSRF_FIELD, csrf_token
@@ -36,8 +38,26 @@ def _template_folders() -> list[str]:
 templates = Jinja2Templates(directory=_template_folders())
 
 
-def _local_time(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
-    return "" if value is None else local(value).strftime(fmt)
+def shown_time(value: datetime | str | None, zone: str = DEFAULT_ZONE,
+               fmt: str = "%m-%d %H:%M") -> str:  # fmt: skip
+    """A moment as a page shows it: on the shop's clock. ISO text (a job's JSON, a
+    task's evidence) is read first; anything else unreadable is shown as it is."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    return local(moment, zone).strftime(fmt)
+
+
+@pass_context
+def _local_time(context: Context, value: datetime | str | None, fmt: str = "%m-%d %H:%M") -> str:
+    """The ``localtime`` filter: in the zone of the page's shop (``zone`` in its context)."""
+    return shown_time(value, context.get("zone") or DEFAULT_ZONE, fmt)
 
 
 templates.env.filters["yuan"] = fen_to_yuan
@@ -167,6 +187,7 @@ def render(
         "subnav": subnav,
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request),
+        "zone": getattr(request.state, "zone", DEFAULT_ZONE),
     }
     full.update(context or {})
     return templates.TemplateResponse(request, template, full, status_code=status_code)

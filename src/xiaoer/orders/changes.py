@@ -129,14 +129,35 @@ def _parts(order: Order, request: ChangeRequest) -> tuple[dict[str, Any], dict[s
     return before, after
 
 
-def _check(order: Order, after: dict[str, Any]) -> None:
+MONEY_PARTS = frozenset({"goods_fen", "postage_fen"})
+RECEIVER_PARTS = frozenset({"receiver_name", "receiver_phone", "receiver_address"})
+
+
+def changeable_parts(order: Order) -> frozenset[str]:
+    """What the order's state still lets change: price and fee before payment, the
+    receiver until the order ships; nothing once it is finished or closed."""
     status = TradeStatus(order.status)
-    money = {"goods_fen", "postage_fen"} & after.keys()
-    if money and status != TradeStatus.WAIT_BUYER_PAY:
-        raise OrderError(say("price and shipping fee change only before the buyer pays"))
+    parts: set[str] = set()
+    if status == TradeStatus.WAIT_BUYER_PAY:
+        parts |= MONEY_PARTS
     unshipped = status in (TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS)
-    if after.keys() - money and (order.shipped_at is not None or not unshipped):
+    if unshipped and order.shipped_at is None:
+        parts |= RECEIVER_PARTS
+    return frozenset(parts)
+
+
+def check_change_allowed(order: Order, parts: set[str] | frozenset[str]) -> None:
+    """Refuse a change of a part the order's state no longer allows."""
+    refused = set(parts) - changeable_parts(order)
+    if refused & MONEY_PARTS:
+        raise OrderError(say("price and shipping fee change only before the buyer pays"))
+    if refused:
         raise OrderError(say("the address changes only before the order ships"))
+
+
+def _check(order: Order, after: dict[str, Any]) -> None:
+    check_change_allowed(order, set(after))
+    money = MONEY_PARTS & after.keys()
     for name in money:
         if not 0 <= after[name] <= MAX_FEN:
             raise OrderError(
@@ -182,6 +203,8 @@ async def do_change_order(
     """Make the change, or file it for the supervisor when it is beyond the agent's level."""
     now = now or utcnow()
     check_may_act(agent, order)
+    if not changeable_parts(order):
+        raise OrderError(say("this order can no longer change"))
     before, after = _parts(order, request)
     if not after:
         raise OrderError(say("nothing to change"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
@@ -29,6 +30,7 @@ from xiaoer.orders.models import (
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import check_flag, memo_text, parse_note
 from xiaoer.reception.models import AgentPresence, PresenceStatus
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import LEADERS, StaffAccount
 
 MEMO_BYTES = 1000  # the platform's memo holds at most this many bytes
@@ -51,6 +53,32 @@ async def note_versions(session: AsyncSession, order_id: int) -> list[SellerNote
         select(SellerNote).where(SellerNote.order_id == order_id).order_by(SellerNote.version)
     )
     return list(rows)
+
+
+@dataclass(frozen=True)
+class NoteDeadline:
+    """When an order's note was due (O3): payment plus the policy's minutes; ``late_minutes``
+    how far past it the first version came (or now, with none yet), 0 when in time."""
+
+    due_at: datetime
+    minutes: int
+    late_minutes: int
+
+
+async def note_deadline(
+    session: AsyncSession, order: Order, versions: list[SellerNote], now: datetime | None = None
+) -> NoteDeadline | None:
+    """The note's deadline under the policy in force on the day of payment; ``None``
+    for an order not paid."""
+    if order.paid_at is None:
+        return None
+    paid = as_utc(order.paid_at)
+    day = paid.astimezone(await shop_zone(session, order.shop_id)).date()
+    minutes = (await policy_on(session, order.shop_id, day)).orders.seller_note_minutes
+    due = paid + timedelta(minutes=minutes)
+    written = as_utc(versions[0].created_at) if versions else (now or utcnow())
+    late = -int((due - written).total_seconds() // 60) if written > due else 0  # whole minutes, up
+    return NoteDeadline(due, minutes, late)
 
 
 async def current_note(session: AsyncSession, order_id: int) -> SellerNote | None:

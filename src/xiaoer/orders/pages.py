@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.money import MoneyError, typed_fen
 from xiaoer.core.sheets import csv_writer
@@ -21,19 +23,27 @@ from xiaoer.core.texts import message_of
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import RowId
-from xiaoer.http.render import error_text, language_of, render
+from xiaoer.http.render import error_text, language_of, render, shown_time
 from xiaoer.orders.access import contact_for, may_act
 from xiaoer.orders.changes import (
     ChangeRequest,
     change_for,
     change_reasons,
+    changeable_parts,
     changes_of,
     changes_to_decide,
     do_change_order,
     do_decide_change,
 )
 from xiaoer.orders.errors import OrderError
-from xiaoer.orders.marks import current_note, do_flag, do_write_note, memo_for, note_versions
+from xiaoer.orders.marks import (
+    current_note,
+    do_flag,
+    do_write_note,
+    memo_for,
+    note_deadline,
+    note_versions,
+)
 from xiaoer.orders.models import (
     STATUS_TEXTS,
     Order,
@@ -96,12 +106,11 @@ def flag_word(t: Translator, flag: object) -> str:
     return str(flag)
 
 
-def iso_time(value: object) -> str:
-    """A time kept as ISO text in a task's evidence, in shop-local time."""
-    try:
-        return local(datetime.fromisoformat(str(value))).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return str(value or "")
+@pass_context
+def iso_time(context: Context, value: object) -> str:
+    """A time (or one kept as ISO text in a task's evidence) on the page's shop clock."""
+    moment = value if isinstance(value, datetime) else str(value or "")
+    return shown_time(moment, context.get("zone") or DEFAULT_ZONE, "%Y-%m-%d %H:%M")
 
 
 # The helpers templates call (with their ``t``).
@@ -240,6 +249,7 @@ async def _order_page(
         "team": team,
         "versions": versions,
         "note": note,
+        "note_due": await note_deadline(session, order, versions),
         "tasks": tasks,
         "acting": {task.id for task in acting},
         "prefills": prefills,
@@ -255,7 +265,8 @@ async def _order_page(
         "task_error": None,
         "task_error_id": None,
         "changes": await changes_of(session, order.id),
-        "may_change": may_act(staff, order),
+        "may_change": may_act(staff, order) and bool(changeable_parts(order)),
+        "changeable": changeable_parts(order),
         "change_error": None,
     }
     context.update(forms)

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.errors import NotPermitted
-from xiaoer.core.money import fen_to_yuan
+from xiaoer.core.money import fen_to_decimal, fen_to_yuan
 from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.sheets import XLSX_TYPE, write_sheet
+from xiaoer.core.sheets import XLSX_TYPE, Percent, write_sheet
 from xiaoer.core.texts import say
 from xiaoer.http.charts import Kind, bar_chart, line_chart
 from xiaoer.http.deps import SessionDep
@@ -107,6 +107,20 @@ def show(value: Any, kind: str) -> str:
     if kind == "money":
         return fen_to_yuan(round(value))
     return str(value)
+
+
+def sheet_value(value: Any, kind: str) -> Any:
+    """A figure as a workbook keeps it: a number (a share in a percent format), empty
+    when nothing was counted."""
+    if value is None:
+        return None
+    if kind == "percent":
+        return Percent(value)
+    if kind in ("seconds", "ratio"):
+        return round(float(value), 1 if kind == "seconds" else 2)
+    if kind == "money":
+        return fen_to_decimal(round(value))
+    return value
 
 
 def _day(value: str | None, default: date) -> date:
@@ -352,7 +366,7 @@ async def kpi_export(
     headers = [t("kpi.subject")] + [t(f"kpi.col.{key}") for key, _ in columns]
     rows = [
         [_subject_name(t, chosen, subject, team)]
-        + [show(figures.as_dict().get(key), kind) for key, kind in columns]
+        + [sheet_value(figures.as_dict().get(key), kind) for key, kind in columns]
         for subject, figures in sorted(result.subjects.items())
     ]
     data = write_sheet(f"KPI {first}~{last}", headers, rows)

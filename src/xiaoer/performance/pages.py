@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
@@ -15,9 +15,12 @@ from xiaoer.http.errors import status_of
 from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render
 from xiaoer.performance.access import Leader, Worker
+from xiaoer.performance.models import ViolationStatus
 from xiaoer.performance.violations import (
     ADDED_BY_HAND,
     ViolationError,
+    ViolationFilter,
+    ViolationFilterError,
     detect_violations,
     do_add_violation,
     do_appeal,
@@ -31,21 +34,48 @@ from xiaoer.staff.service import list_staff
 
 router = APIRouter(prefix="/performance")
 
+# The rules the list can be narrowed to: every rule a violation may name.
+RULES_SHOWN = (
+    "note_late_or_wrong",
+    "note_wrong_at_factory",
+    "loss_paid_at_cost_over",
+    "tracking_neglect",
+    "slow_reply",
+    "no_reply_30_minutes",
+    "no_reply_2_hours",
+    "online_unattended_2_hours",
+    "absent_without_leave",
+    "late",
+    "complaint_reply_missed",
+    "bad_review_not_changed",
+)
+
 
 async def _page(
     request: Request, session: SessionDep, staff: StaffAccount, status_code: int = 200,
-    **extra: Any,
+    chosen: ViolationFilter | None = None, **extra: Any,
 ) -> Response:  # fmt: skip
+    chosen = chosen or ViolationFilter()
     try:
         if await detect_violations(session, staff.shop_id):
             await session.commit()
     except IntegrityError:  # another request recorded the same events just now
         await session.rollback()
     leader = is_leader(staff)
-    rows = await violations_for(session, staff)
+    filter_errors: dict[str, str] = {}
+    try:
+        rows = await violations_for(session, staff, chosen)
+    except ViolationFilterError as exc:
+        filter_errors[exc.field] = error_text(request, exc)
+        rows = await violations_for(session, staff)
+        status_code = 400 if status_code == 200 else status_code
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
     context = {
         "violations": list(reversed(rows)),
+        "chosen": chosen,
+        "filter_errors": filter_errors,
+        "statuses": [s.value for s in ViolationStatus],
+        "all_rules": RULES_SHOWN,
         "team": team,
         "leader": leader,
         "rules": list(ADDED_BY_HAND),
@@ -58,8 +88,19 @@ async def _page(
 
 
 @router.get("/violations", response_class=HTMLResponse)
-async def violations_page(request: Request, session: SessionDep, staff: Worker) -> Response:
-    return await _page(request, session, staff)
+async def violations_page(
+    request: Request,
+    session: SessionDep,
+    staff: Worker,
+    agent: Annotated[str, Query(max_length=12)] = "",
+    rule: Annotated[str, Query(max_length=32)] = "",
+    month: Annotated[str, Query(max_length=16)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """The list, narrowed by agent, rule, month and state as the query says."""
+    agent_id = int(agent) if agent.isdigit() and len(agent) < 12 else None
+    chosen = ViolationFilter(agent_id, rule.strip(), month.strip(), status.strip())
+    return await _page(request, session, staff, chosen=chosen)
 
 
 def _back() -> Response:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import local, utcnow
 from xiaoer.core.money import MoneyError, fen_to_decimal, fen_to_yuan, typed_fen
-from xiaoer.core.sheets import XLSX_TYPE, write_sheet
+from xiaoer.core.sheets import XLSX_TYPE, Link, write_sheet
 from xiaoer.core.texts import message_of, say
 from xiaoer.http.deps import SessionDep
 from xiaoer.http.errors import status_of
@@ -69,7 +69,7 @@ def describe(t: Translator, item: dict[str, Any]) -> str:
         key = f"payroll.rule.{rule}"
         name = t(key) if key in t.messages else rule
         status = t(f"payroll.status.{detail['status']}")
-        text = f"{name} · {detail.get('requirement', '')} · {status}"
+        text = f"{name} · {status}"
         return f"{text} · {detail['note']}" if detail.get("note") else text
     return str(detail.get("reason", ""))
 
@@ -197,6 +197,11 @@ async def lock_month(
     return RedirectResponse(f"/performance/payroll?month={month}", status_code=303)
 
 
+def _evidence(link: str) -> Link | str:
+    """An item's evidence as a link that opens from the downloaded workbook."""
+    return Link("", link) if link else ""
+
+
 SHEET_HEADERS = ("工号", "姓名", "级别", "项目", "金额（元）", "说明", "依据")
 
 
@@ -217,10 +222,10 @@ async def export_payroll(
         for item in line["items"]:
             rows.append((line["number"], line["name"], t(f"levels.{line['level']}"),
                          t(f"payroll.kind.{item['kind']}"), fen_to_decimal(item["amount_fen"]),
-                         describe(t, item), item.get("link", "")))  # fmt: skip
+                         describe(t, item), _evidence(item.get("link", ""))))  # fmt: skip
         rows.append((line["number"], line["name"], "", t("payroll.total"),
                      fen_to_decimal(line["total_fen"]), "", ""))  # fmt: skip
-    data = write_sheet(f"工资 {month}", SHEET_HEADERS, rows)
+    data = write_sheet(f"工资 {month}", SHEET_HEADERS, rows, base_url=str(request.base_url))
     return Response(
         data,
         media_type=XLSX_TYPE,

@@ -10,19 +10,21 @@ can see (a wrong note, tracking neglect, a loss), and decides an agent's appeal.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import from_local, month_days, utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import read_after, record_event
 from xiaoer.core.models import Event
 from xiaoer.core.policy_store import policy_on, policy_version_on
 from xiaoer.core.texts import say
 from xiaoer.performance.models import Violation, ViolationSource, ViolationStatus
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import LEADERS, StaffAccount, is_leader
 
 TOPIC = "violation"
@@ -44,6 +46,14 @@ class ViolationError(ValueError):
 
 class ViolationForbidden(ViolationError, NotPermitted):
     """The account may not do this to a violation."""
+
+
+class ViolationFilterError(ViolationError):
+    """A filter of the list that cannot be used; ``field`` names it for the form."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ViolationNotFound(ViolationError, NotFound):
@@ -262,10 +272,16 @@ async def violations_of(
     agent_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    rule: str = "",
+    status: str = "",
 ) -> list[Violation]:
     """The violations of a shop (or one agent), oldest first; the fines that count are
     those not withdrawn."""
     query = select(Violation).where(Violation.shop_id == shop_id)
+    if rule:
+        query = query.where(Violation.rule == rule)
+    if status:
+        query = query.where(Violation.status == status)
     if agent_id is not None:
         query = query.where(Violation.agent_id == agent_id)
     if since is not None:
@@ -275,10 +291,43 @@ async def violations_of(
     return list(await session.scalars(query.order_by(Violation.occurred_at, Violation.id)))
 
 
-async def violations_for(session: AsyncSession, staff: StaffAccount) -> list[Violation]:
-    """A leader sees every agent's violations; an agent their own."""
-    agent = None if is_leader(staff) else staff.id
-    return await violations_of(session, staff.shop_id, agent_id=agent)
+@dataclass(frozen=True)
+class ViolationFilter:
+    """What the list is narrowed to: an agent, a rule, a month (``YYYY-MM``), a state;
+    empty for all."""
+
+    agent_id: int | None = None
+    rule: str = ""
+    month: str = ""
+    status: str = ""
+
+
+def check_violation_filter(chosen: ViolationFilter) -> None:
+    """Refuse a month or a state the list cannot be narrowed to, naming the field."""
+    if chosen.month and month_days(chosen.month) is None:
+        raise ViolationFilterError(
+            "month", say("month {month!r}: expected YYYY-MM, e.g. 2026-03", month=chosen.month)
+        )
+    if chosen.status and chosen.status not in {s.value for s in ViolationStatus}:
+        raise ViolationFilterError("status", say("no such state {status!r}", status=chosen.status))
+
+
+async def violations_for(
+    session: AsyncSession, staff: StaffAccount, chosen: ViolationFilter | None = None
+) -> list[Violation]:
+    """A leader sees every agent's violations (or one agent's); an agent only their own,
+    whichever agent the filter names. Narrowed by rule, month (the shop's) and state."""
+    chosen = chosen or ViolationFilter()
+    check_violation_filter(chosen)
+    agent = chosen.agent_id if is_leader(staff) else staff.id
+    since = until = None
+    days = month_days(chosen.month) if chosen.month else None
+    if days is not None:
+        zone = (await shop_zone(session, staff.shop_id)).key
+        since = from_local(datetime.combine(days[0], time()), zone)
+        until = from_local(datetime.combine(days[1] + timedelta(days=1), time()), zone)
+    return await violations_of(session, staff.shop_id, agent_id=agent, since=since,
+                               until=until, rule=chosen.rule, status=chosen.status)  # fmt: skip
 
 
 async def violation_for(session: AsyncSession, staff: StaffAccount, violation_id: int) -> Violation:

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import as_utc, utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, as_utc, utcnow
+from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount, StaffSession
 
 # Last-seen is written at most this often per session: a write on every request would
@@ -32,6 +33,7 @@ KEEP_FOR = timedelta(days=30)
 class LiveSession:
     account: StaffAccount
     touched: bool  # last-seen moved: the caller commits
+    zone: str = DEFAULT_ZONE  # the shop's time zone, which its pages show times in
 
 
 def session_key(secret: str) -> str:
@@ -76,14 +78,15 @@ async def live_session(
     key = session_key(secret)
     row = (
         await session.execute(
-            select(StaffSession.created_at, StaffSession.last_seen_at, StaffAccount)
+            select(StaffSession.created_at, StaffSession.last_seen_at, StaffAccount, Shop.timezone)
             .join(StaffAccount, StaffAccount.id == StaffSession.staff_id)
+            .join(Shop, Shop.id == StaffAccount.shop_id)
             .where(StaffSession.id == key, StaffSession.revoked_at.is_(None))
         )
     ).one_or_none()
     if row is None:
         return None
-    created_at, last_seen_at, account = row
+    created_at, last_seen_at, account, zone = row
     if as_utc(created_at) <= moment - max_age or not account.active:
         return None
     touched = moment - as_utc(last_seen_at) >= LAST_SEEN_EVERY
@@ -91,7 +94,7 @@ async def live_session(
         await session.execute(
             update(StaffSession).where(StaffSession.id == key).values(last_seen_at=moment)
         )
-    return LiveSession(account, touched)
+    return LiveSession(account, touched, zone or DEFAULT_ZONE)
 
 
 async def live_accounts(
