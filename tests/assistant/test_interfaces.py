@@ -57,7 +57,10 @@ async def test_staff_classify_over_http(client: httpx.AsyncClient, make_staff: M
     assert [r["intent"] for r in many.json()["results"]] == ["greeting", "courier"]
     neither = await client.post("/api/assistant/classify", json={}, headers=csrf)
     assert neither.status_code == 422
-    assert "send either text" in neither.text
+    # the validator's own sentence, in the agent's language, not a generic "not valid"
+    said = "请只发 text（一条消息）或 texts（多条消息的列表）其中之一"
+    assert neither.json()["fields"][0]["detail"] == said
+    assert neither.json()["code"] == "invalid"
 
 
 async def test_classify_needs_a_signed_in_agent(client: httpx.AsyncClient) -> None:

@@ -63,6 +63,14 @@ async def test_a_domain_refusal_and_wrong_fields_come_in_one_shape(
     ]  # fmt: skip
     assert zero.json()["detail"] == "items.0.quantity must be at least 1"
 
+    # a rule over several fields says its own sentence, in the caller's language
+    order = {"number": "S-2", "buyer_id": " ", "items": [{"title": "窗帘", "price_fen": 1}]}
+    for headers, said in (({}, "buyer_id 不能为空"), (ENGLISH, "buyer_id must not be blank")):
+        blank = await client.post(f"/site/{cid}/orders", json=order, headers={**auth, **headers})
+        assert blank.status_code == 422
+        assert blank.json()["code"] == "invalid"
+        assert [f["detail"] for f in blank.json()["fields"]] == [said]
+
 
 async def test_each_kind_of_refusal_has_its_own_code(
     client: httpx.AsyncClient, channel: tuple[int, dict[str, str]]

@@ -20,6 +20,7 @@ from xiaoer.assistant.classifier import Classification
 from xiaoer.assistant.knowledge import suggestions_for
 from xiaoer.assistant.learning import classifier_for, do_record_feedback
 from xiaoer.assistant.models import ApprovalRequest
+from xiaoer.core.texts import say
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.errors import refusal
 from xiaoer.http.params import RowId
@@ -43,7 +44,7 @@ class ClassifyIn(BaseModel):
     @model_validator(mode="after")
     def _one_of(self) -> ClassifyIn:
         if (self.text is None) == (self.texts is None):
-            raise ValueError("send either text (one message) or texts (a list)")
+            raise ValueError(say("send either text (one message) or texts (a list)"))
         return self
 
 

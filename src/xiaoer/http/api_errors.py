@@ -145,8 +145,13 @@ def field_problems(request: HTTPConnection, exc: RequestValidationError) -> list
     for error in exc.errors():
         kind = str(error.get("type", ""))
         field = _field_name(tuple(error.get("loc", ())))
-        context = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, int | str)}
-        message = _problem(kind, field, context)
+        given = error.get("ctx") or {}
+        raw = given.get("error")
+        if kind == "value_error" and isinstance(raw, ValueError):
+            message: str = message_of(raw)  # a validator's own sentence says it best
+        else:
+            context = {k: v for k, v in given.items() if isinstance(v, int | str)}
+            message = _problem(kind, field, context)
         problems.append({"field": field, "code": kind, "detail": error_text(request, message)})
     return problems
 

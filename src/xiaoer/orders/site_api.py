@@ -91,11 +91,12 @@ class SiteOrder(BaseModel):
     def _total_fits(self) -> SiteOrder:
         total = self.postage_fen + sum(i.price_fen * i.quantity for i in self.items)
         if total > MAX_TOTAL_FEN:
-            raise ValueError(f"the order's total may be at most {MAX_TOTAL_FEN} fen")
+            limit = MAX_TOTAL_FEN
+            raise ValueError(say("the order's total may be at most {limit} fen", limit=limit))
         if not self.buyer_id.strip():
-            raise ValueError("buyer_id must not be blank")
+            raise ValueError(say("buyer_id must not be blank"))
         if any(not i.title.strip() for i in self.items):
-            raise ValueError("every item needs a title")
+            raise ValueError(say("every item needs a title"))
         return self
 
     def new_order(self, channel: Channel) -> NewOrder:
