@@ -235,7 +235,16 @@ async def test_public_endpoints_answer_size_and_rate_limits_clearly(live: str, s
             headers={"content-type": "application/json"},
         )
         assert big.status_code == 413
-        assert big.json()["detail"] == "request too large: at most 16384 bytes"
+        assert big.json()["detail"] == "请求内容太大：最多 16384 字节"
+        english = await http.post(
+            "/b/tea/messages",
+            content=json.dumps({"token": token, "text": "x" * 20000}),
+            headers={"content-type": "application/json", "accept-language": "en"},
+        )
+        assert english.json() == {
+            "code": "too_large",
+            "detail": "request too large: at most 16384 bytes",
+        }
         empty = await http.post("/b/tea/messages", json={"token": token, "text": "  "})
         assert empty.status_code == 422 and empty.json()["detail"] == "消息不能为空"
         from xiaoer.reception.buyer_api import message_limiter

@@ -162,14 +162,14 @@ async def test_numbers_beyond_64_bits_in_a_body_are_refused(
     _, auth = await _channel(db, shop)
     big_price = {**ORDER, "items": [{"title": "窗帘", "price_fen": int(BIG)}]}
     answer = await client.post(f"/site/{_}/orders", json=big_price, headers=auth)
-    assert answer.status_code == 422 and "too large" in answer.text
+    assert answer.status_code == 422 and "太大" in answer.json()["detail"]
     token = await _signed_in(client, "sup")
     headers = {"X-CSRF-Token": token}
     suggested = await client.post(
         "/api/assistant/suggestions", json={"conversation_id": int(BIG)}, headers=headers
     )
     assert suggested.status_code == 422
-    assert suggested.json()["detail"] == f"the number {BIG} is too large: at most {MAX_ID}"
+    assert suggested.json()["detail"] == f"数字 {BIG} 太大，最大为 {MAX_ID}"
     assert await _count(db, Order) == 0
 
 
@@ -190,7 +190,7 @@ async def test_a_lone_surrogate_is_refused_and_nothing_is_stored(
     headers = {**auth, "Content-Type": "application/json"}
     refused = await client.post(url, content=raw, headers=headers)
     assert refused.status_code == 422
-    assert "lone surrogate" in refused.json()["detail"]
+    assert "单独的代理码位" in refused.json()["detail"]
     # A pair is a character (here 😀), and goes through.
     paired = '{"buyer_id": "b", "text": "\\ud83d\\ude00", "client_id": "3"}'
     assert (await client.post(url, content=paired, headers=headers)).status_code == 200
@@ -203,10 +203,10 @@ async def test_a_lone_surrogate_is_refused_and_nothing_is_stored(
 @pytest.mark.parametrize(
     ("price", "reason"),
     [
-        ("NaN", "NaN is not a number"),
-        ("Infinity", "Infinity is not a number"),
-        ("-Infinity", "-Infinity is not a number"),
-        ("1e999", "the number 1e999 is too large"),
+        ("NaN", "NaN 不是数字"),
+        ("Infinity", "Infinity 不是数字"),
+        ("-Infinity", "-Infinity 不是数字"),
+        ("1e999", "数字 1e999 太大"),
     ],
 )
 async def test_nan_and_infinite_numbers_are_refused(
@@ -224,6 +224,21 @@ async def test_nan_and_infinite_numbers_are_refused(
     assert await _count(db, Order) == 0
 
 
+async def test_a_refused_body_is_explained_in_the_language_asked_for(
+    client: httpx.AsyncClient, db: Database, shop: Shop
+) -> None:
+    channel, auth = await _channel(db, shop)
+    body = json.dumps(ORDER).replace('"price_fen": 9900', '"price_fen": NaN')
+    headers = {**auth, "Content-Type": "application/json", "Accept-Language": "en-US,en;q=0.8"}
+    answer = await client.post(f"/site/{channel}/orders", content=body, headers=headers)
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "code": "invalid",
+        "detail": "NaN is not a number: JSON has no NaN or Infinity",
+    }
+    assert await _count(db, Order) == 0
+
+
 async def test_json_nested_too_deep_is_refused(
     client: httpx.AsyncClient, db: Database, shop: Shop
 ) -> None:
@@ -234,7 +249,7 @@ async def test_json_nested_too_deep_is_refused(
         content=deep,
         headers={**auth, "Content-Type": "application/json"},
     )
-    assert answer.status_code == 422 and "nested more than" in answer.text
+    assert answer.status_code == 422 and "JSON 嵌套超过 64 层" in answer.json()["detail"]
 
 
 async def test_a_socket_frame_with_a_lone_surrogate_is_refused_once(
@@ -250,7 +265,7 @@ async def test_a_socket_frame_with_a_lone_surrogate_is_refused_once(
             frame = json.loads(await ws.recv())
         # Not "retry": resending the same frame would fail the same way.
         assert frame["type"] == "error" and "retry" not in frame
-        assert "lone surrogate" in frame["message"]
+        assert "单独的代理码位" in frame["message"]
         await ws.send(json.dumps({"type": "send", "client_id": "c2", "text": "好的"}))
         async with asyncio.timeout(5):
             while (frame := json.loads(await ws.recv()))["type"] != "ack":
@@ -357,7 +372,7 @@ async def test_the_site_api_refuses_a_large_body_before_reading_it(
             headers={**auth, "Content-Type": "application/json"},
         )
     assert answer.status_code == 413
-    assert answer.json()["detail"] == "request too large: at most 16384 bytes"
+    assert answer.json()["detail"] == "请求内容太大：最多 16384 字节"
     assert await _count(db, Order) == 0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xiaoer.core.texts import message_of, say
 from xiaoer.http.limits import send_refusal
 
 MAX_INTEGER = 2**63 - 1  # the largest value a BIGINT column holds
@@ -34,13 +35,13 @@ class BadJson(ValueError):
 
 
 def _constant(name: str) -> Any:
-    raise BadJson(f"{name} is not a number: JSON has no NaN or Infinity")
+    raise BadJson(say("{name} is not a number: JSON has no NaN or Infinity", name=name))
 
 
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise BadJson(f"the number {text[:40]} is too large")
+        raise BadJson(say("the number {number} is too large", number=text[:40]))
     return value
 
 
@@ -48,17 +49,23 @@ def _int(text: str) -> int:
     # Length first: Python refuses to read integers of over 4,300 digits at all.
     value = int(text) if len(text.lstrip("-")) <= 19 else MAX_INTEGER + 1
     if abs(value) > MAX_INTEGER:
-        raise BadJson(f"the number {text[:40]} is too large: at most {MAX_INTEGER}")
+        raise BadJson(
+            say(
+                "the number {number} is too large: at most {limit}",
+                number=text[:40],
+                limit=MAX_INTEGER,
+            )
+        )
     return value
 
 
 def _check(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise BadJson(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+        raise BadJson(say("the JSON is nested more than {depth} levels deep", depth=MAX_DEPTH))
     if isinstance(value, str):
         if _LONE_SURROGATE.search(value):
             raise BadJson(
-                "the text holds a lone surrogate (\\ud800-\\udfff), which is no character"
+                say("the text holds a lone surrogate (\\ud800-\\udfff), which is no character")
             )
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -76,7 +83,9 @@ def loads(raw: str | bytes) -> Any:
     try:
         value = json.loads(raw, parse_constant=_constant, parse_float=_float, parse_int=_int)
     except RecursionError as exc:
-        raise BadJson(f"the JSON is nested more than {MAX_DEPTH} levels deep") from exc
+        raise BadJson(
+            say("the JSON is nested more than {depth} levels deep", depth=MAX_DEPTH)
+        ) from exc
     _check(value)
     return value
 
@@ -89,7 +98,7 @@ def problem_of(raw: bytes) -> str | None:
     try:
         loads(raw)
     except BadJson as exc:
-        return str(exc)
+        return message_of(exc)
     except ValueError:
         return None
     return None
@@ -126,7 +135,7 @@ class JsonCheck:
         body = b"".join(chunks)
         problem = problem_of(body)
         if problem is not None:
-            await send_refusal(send, 422, problem, "invalid")
+            await send_refusal(send, 422, problem, "invalid", scope)
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 

@@ -6,6 +6,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xiaoer.core.texts import say
+from xiaoer.http.i18n import DEFAULT_LANGUAGE, Translator
+
 
 class BodyTooLarge(Exception):
     pass
@@ -40,7 +43,7 @@ class BodyLimit:
         limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await self._refuse(send, limit, scope)
             return
         seen = 0
         started = False
@@ -64,16 +67,31 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send, limit)
+                await self._refuse(send, limit, scope)
 
-    async def _refuse(self, send: Send, limit: int) -> None:
-        await send_refusal(send, 413, f"request too large: at most {limit} bytes", "too_large")
+    async def _refuse(self, send: Send, limit: int, scope: Scope) -> None:
+        too_large = say("request too large: at most {limit} bytes", limit=limit)
+        await send_refusal(send, 413, too_large, "too_large", scope)
 
 
-async def send_refusal(send: Send, status: int, detail: str, code: str) -> None:
+def asked_language(scope: Scope) -> str:
+    """The language a request asks for in ``Accept-Language`` (English first, else
+    Chinese): a middleware answers before it knows who is asking."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            return "en" if value.decode("latin-1").strip().lower().startswith("en") else "zh"
+    return DEFAULT_LANGUAGE
+
+
+async def send_refusal(
+    send: Send, status: int, detail: str, code: str, scope: Scope | None = None
+) -> None:
     """Answer ``status`` with ``{"code": …, "detail": …}`` from a middleware, before any
-    route (the shape of every JSON error: ``xiaoer.http.api_errors``)."""
-    body = json.dumps({"code": code, "detail": detail}).encode()
+    route (the shape of every JSON error: ``xiaoer.http.api_errors``), the detail in the
+    language the request asks for."""
+    language = asked_language(scope) if scope is not None else DEFAULT_LANGUAGE
+    shown = Translator(language).error(detail)
+    body = json.dumps({"code": code, "detail": shown}, ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
