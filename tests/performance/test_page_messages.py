@@ -3,10 +3,16 @@ for staff who read Chinese (the default), the services' own English for the othe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
+import pytest
+from sqlalchemy import update
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
+from xiaoer.core.db import Database
 from xiaoer.core.policy import default_policy
+from xiaoer.performance import payroll_pages
 from xiaoer.shops.models import Shop
 
 
@@ -103,3 +109,25 @@ async def test_leave_messages_follow_the_reader(
     )
     assert english.status_code == 409 and "this leave request is cancelled already" in english.text
     assert "撤回" not in english.text.split("<main")[-1]
+
+
+async def test_the_payroll_page_opens_on_the_last_month_of_the_shops_clock(
+    client: httpx.AsyncClient,
+    db: Database,
+    shop: Shop,
+    make_staff: MakeStaff,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 1 December 02:00 UTC is already December in Shanghai, still 30 November in Los Angeles.
+    instant = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    monkeypatch.setattr(payroll_pages, "utcnow", lambda: instant)
+    async with db.session() as session:
+        await session.execute(
+            update(Shop).where(Shop.id == shop.id).values(timezone="America/Los_Angeles")
+        )
+        await session.commit()
+    await make_staff("boss", "supervisor")
+    await sign_in(client, "boss")
+    page = await client.get("/performance/payroll")
+    assert page.status_code == 200
+    assert 'name="month" value="2026-10"' in page.text  # October: November is not over there

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
-from xiaoer.core.clock import local, utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, local, utcnow
 from xiaoer.core.money import MoneyError, fen_to_decimal, fen_to_yuan, typed_fen
 from xiaoer.core.sheets import XLSX_TYPE, Link, write_sheet
 from xiaoer.core.texts import message_of, say
@@ -74,9 +74,10 @@ def describe(t: Translator, item: dict[str, Any]) -> str:
     return str(detail.get("reason", ""))
 
 
-def _month_of(value: str | None) -> str:
+def _month_of(value: str | None, zone: str) -> str:
+    """The month asked for, else the last whole month on the shop's clock."""
     if not value:
-        return previous_month(local(utcnow()).date())
+        return previous_month(local(utcnow(), zone).date())
     month_bounds(value)
     return value
 
@@ -91,10 +92,11 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     t = Translator(staff.language)
+    zone = str(getattr(request.state, "zone", DEFAULT_ZONE))
     try:
-        chosen = _month_of(month)
+        chosen = _month_of(month, zone)
     except KpiError as exc:
-        chosen, error, status_code = _month_of(None), error_text(request, exc), 400
+        chosen, error, status_code = _month_of(None, zone), error_text(request, exc), 400
     try:
         result = await payroll(session, staff.shop_id, chosen)
         await session.commit()
