@@ -1,6 +1,6 @@
 """The orders list's marks on the order row (channel, noted, note_late, reminded,
-remind_open, remind_done, recovered) always say what the buyers, notes, tasks and
-credits say, whatever writes them: the ORM, bulk inserts and updates, deletes, an
+remind_open, remind_done, recovered, refunded) always say what the buyers, notes,
+tasks, credits and refunds say, whatever writes them: the ORM, bulk inserts and updates, deletes, an
 import (COPY on PostgreSQL) and its workflow, the demo, and migration 0026's backfill."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from benchmarks.order_exports import write_sample_export
 from sqlalchemy import Table, delete, exists, insert, select, update
 
 from tests.conftest import MakeStaff, create_scratch_database, drop_scratch_database
+from xiaoer.aftersales.models import Refund
 from xiaoer.core.db import Database
 from xiaoer.core.migrate import upgrade_async
 from xiaoer.core.timers import fire_all_due
@@ -33,7 +34,8 @@ from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-MARKS = ("channel", "noted", "note_late", "reminded", "remind_open", "remind_done", "recovered")
+MARKS = ("channel", "noted", "note_late", "reminded", "remind_open", "remind_done", "recovered",
+         "refunded")  # fmt: skip
 
 
 def _task(kind: TaskKind, *also: Any) -> Any:
@@ -49,6 +51,7 @@ TRUTH = (
     _task(TaskKind.remind, OrderTask.status == TaskStatus.open.value),
     _task(TaskKind.remind, OrderTask.status == TaskStatus.done.value),
     exists().where(SalesCredit.order_id == Order.id, SalesCredit.role == CreditRole.assist.value),
+    exists().where(Refund.order_id == Order.id),
 )
 
 
@@ -145,6 +148,22 @@ async def test_the_marks_follow_every_write_of_buyers_notes_tasks_and_credits(
     assert await marks(db) == {
         "A": ("taobao", "noted"), "B": ("jd", "reminded"), "C": ("", "reminded"),
     }  # fmt: skip
+
+    async with db.session() as session:  # refunds, after-sales' table
+        session.add(Refund(shop_id=shop.id, order_id=ids["B"], kind="refund_only", amount_fen=50))
+        await session.execute(insert(Refund), [
+            {"shop_id": shop.id, "order_id": ids["C"], "kind": "refund_only", "amount_fen": 20}
+        ])  # fmt: skip
+        await session.commit()
+    found = await marks(db)
+    assert (found["B"], found["C"]) == (
+        ("jd", "reminded", "refunded"),
+        ("", "reminded", "refunded"),
+    )
+    async with db.session() as session:
+        await session.execute(delete(Refund).where(Refund.order_id == ids["B"]))
+        await session.commit()
+    assert (await marks(db))["B"] == ("jd", "reminded")
 
     async with db.session() as session:  # the buyers: a channel, a move, a buyer gone
         await session.execute(update(Customer).where(Customer.id == taobao.id)

@@ -79,7 +79,8 @@ class Flag(enum.IntEnum):
 
 
 # The orders list's marks kept on the order row (see Order.channel), each with its index.
-LIST_MARKS = ("channel", "note_late", "reminded", "remind_open", "remind_done", "recovered")
+LIST_MARKS = ("channel", "note_late", "reminded", "remind_open", "remind_done", "recovered",
+              "refunded")  # fmt: skip
 
 
 class Order(Base):
@@ -176,9 +177,10 @@ class Order(Base):
     # recognised without comparing every column (O1).
     import_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # What the orders list filters by, kept on the row by the database's triggers
-    # (migration 0026) on every write of a buyer, note, task or credit, so a filter
+    # (migration 0026) on every write of a buyer, note, task, credit or refund, so a filter
     # is one index range: the buyer's channel, whether the order has a seller note,
-    # a late-note task, a payment reminder (any, open, done) and a reminder's credit.
+    # a late-note task, a payment reminder (any, open, done), a reminder's credit and a
+    # refund (after-sales' table).
     # Never written by the ORM (server defaults only).
     channel: Mapped[str] = mapped_column(String(16), server_default="")
     noted: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -187,6 +189,7 @@ class Order(Base):
     remind_open: Mapped[bool] = mapped_column(Boolean, server_default=false())
     remind_done: Mapped[bool] = mapped_column(Boolean, server_default=false())
     recovered: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    refunded: Mapped[bool] = mapped_column(Boolean, server_default=false())  # after-sales'
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"

@@ -1,13 +1,14 @@
 """Keep the orders list's marks on the order row, so its count and total read one index.
 
 The channel (from the buyer), whether the order has a seller note, a late-note task, a
-payment reminder (any, open, done) and a reminder's credit become columns of ``order``,
-filled from the existing rows and kept by triggers on every write of ``customer``,
-``order``, ``seller_note``, ``order_task`` and ``sales_credit`` — whatever writes them
-(services, imports' COPY, the demo's bulk inserts, plain SQL). On PostgreSQL the marks
-of notes, tasks and credits are statement triggers over the changed rows (one update
-for a bulk insert); SQLite's are row triggers. Each mark has its list index, carrying
-the amount (and, for ``noted``, the status) so a count and total is an index-only scan.
+payment reminder (any, open, done), a reminder's credit and a refund become columns of
+``order``, filled from the existing rows and kept by triggers on every write of
+``customer``, ``order``, ``seller_note``, ``order_task``, ``sales_credit`` and ``refund``
+— whatever writes them (services, imports' COPY, the demo's bulk inserts, plain SQL).
+On PostgreSQL the marks of notes, tasks, credits and refunds are statement triggers over
+the changed rows (one update for a bulk insert); SQLite's are row triggers. Each mark
+has its list index, carrying the amount (and, for ``noted``, the status) so a count and
+total is an index-only scan.
 
 Revision ID: 0026
 Revises: 0025
@@ -23,8 +24,10 @@ down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MARKS = ("noted", "note_late", "reminded", "remind_open", "remind_done", "recovered")
-LISTED = ("channel", "note_late", "reminded", "remind_open", "remind_done", "recovered")
+MARKS = ("noted", "note_late", "reminded", "remind_open", "remind_done", "recovered",
+         "refunded")  # fmt: skip
+LISTED = ("channel", "note_late", "reminded", "remind_open", "remind_done", "recovered",
+          "refunded")  # fmt: skip
 # Each mark as the EXISTS over the rows that make it, for the order ``{o}.id``.
 _TASK = "SELECT 1 FROM order_task t WHERE t.order_id = {o}.id AND t.kind = "
 EXISTS = {
@@ -35,10 +38,11 @@ EXISTS = {
     "remind_done": "EXISTS (" + _TASK + "'remind' AND t.status = 'done')",
     "recovered": "EXISTS (SELECT 1 FROM sales_credit c WHERE c.order_id = {o}.id "
     "AND c.role = 'assist')",
+    "refunded": "EXISTS (SELECT 1 FROM refund r WHERE r.order_id = {o}.id)",
 }
 CHANNEL = "COALESCE((SELECT c.channel FROM customer c WHERE c.id = {o}.customer_id), '')"
 SOURCES = {"seller_note": ("noted",), "order_task": ("note_late", "reminded", "remind_open",
-           "remind_done"), "sales_credit": ("recovered",)}  # fmt: skip
+           "remind_done"), "sales_credit": ("recovered",), "refund": ("refunded",)}  # fmt: skip
 
 
 def _marks_of(alias: str) -> str:
