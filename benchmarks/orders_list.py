@@ -1,11 +1,13 @@
 """The orders list on a million orders: every filter and every search through HTTP.
 
 A scratch PostgreSQL database is migrated with the product's migrations (so the list's
-indexes are migration 0025's) and filled in SQL with ``generate_series`` (not timed as
-the product): one shop, 25 agents, 100,000 buyers on five channels, ``--orders``
-orders (default 1,000,000) placed over a year, in every trade state, four in five
-flagged by an agent, with notes on most paid ones, payment reminders, late-note tasks,
-reminder credits and refunds. ``VACUUM ANALYZE`` follows, as autovacuum would.
+indexes are migrations 0025's and 0026's) and filled in SQL with ``generate_series``
+(not timed as the product): one shop, 25 agents, 100,000 buyers on five channels,
+``--orders`` orders (default 1,000,000) placed over a year, in every trade state, four
+in five flagged by an agent, with notes on most paid ones, payment reminders, late-note
+tasks, reminder credits and refunds, whose marks on the order rows (migration 0026) the
+database's triggers set as they are inserted. ``VACUUM ANALYZE`` follows, as autovacuum
+would.
 
 Then a real ``xiaoer serve`` process (Uvicorn, one worker, timers off) answers, and an
 HTTP client signed in as the supervisor asks ``/orders`` with each filter and each

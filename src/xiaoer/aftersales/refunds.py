@@ -439,6 +439,8 @@ def _refunds_in(*states: RefundStatus, present: bool = True) -> RefundCondition:
     """The condition "the order has a refund (in one of ``states`` when given)"."""
 
     def condition(shop_id: int) -> ColumnElement[bool]:
+        if not states:  # any refund or none: the mark the database keeps on the order
+            return Order.refunded.is_(present)
         found = exists().where(Refund.order_id == Order.id, Refund.shop_id == shop_id)
         if states:
             found = found.where(Refund.status.in_([s.value for s in states]))

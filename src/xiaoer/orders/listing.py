@@ -19,23 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.texts import Text, say
-from xiaoer.customers.models import Customer
 from xiaoer.orders.access import OrderForbidden
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.models import (
     PAID_STATUSES,
-    CreditRole,
     Flag,
     Order,
-    OrderTask,
-    SalesCredit,
-    SellerNote,
-    TaskKind,
-    TaskStatus,
     TradeStatus,
     phone_tail,
 )
@@ -209,10 +202,6 @@ def _search(words: str) -> ColumnElement[bool]:
     return or_(*found)
 
 
-def _task(kind: TaskKind, *also: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists().where(OrderTask.order_id == Order.id, OrderTask.kind == kind.value, *also)
-
-
 def conditions(shop_id: int, zone: ZoneInfo, chosen: OrderFilter) -> list[ColumnElement[bool]]:
     """The filter as conditions on ``Order``, the shop's first."""
     where: list[ColumnElement[bool]] = [Order.shop_id == shop_id]
@@ -228,28 +217,23 @@ def conditions(shop_id: int, zone: ZoneInfo, chosen: OrderFilter) -> list[Column
         where.append(Order.owner_id == chosen.agent_id)
     if chosen.flag is not None:
         where.append(Order.flag == chosen.flag)
+    # Channel, note and reminder read the marks the database keeps on the order row
+    # (``Order.channel``), each an index range, never a join or an EXISTS per order.
     if chosen.channel:
-        buyers = select(Customer.id).where(
-            Customer.shop_id == shop_id, Customer.channel == chosen.channel
-        )
-        where.append(Order.customer_id.in_(buyers))
+        where.append(Order.channel == chosen.channel)
     if chosen.note == "missing":
         where.append(Order.status.in_([s.value for s in PAID_STATUSES]))
-        where.append(~exists().where(SellerNote.order_id == Order.id))
+        where.append(Order.noted.is_(False))
     elif chosen.note == "late":
-        where.append(_task(TaskKind.late_note))
+        where.append(Order.note_late.is_(True))
     if chosen.reminder == "none":
-        where.append(~_task(TaskKind.remind))
+        where.append(Order.reminded.is_(False))
     elif chosen.reminder == "open":
-        where.append(_task(TaskKind.remind, OrderTask.status == TaskStatus.open.value))
+        where.append(Order.remind_open.is_(True))
     elif chosen.reminder == "done":
-        where.append(_task(TaskKind.remind, OrderTask.status == TaskStatus.done.value))
+        where.append(Order.remind_done.is_(True))
     elif chosen.reminder == "recovered":
-        where.append(
-            exists().where(
-                SalesCredit.order_id == Order.id, SalesCredit.role == CreditRole.assist.value
-            )
-        )
+        where.append(Order.recovered.is_(True))
     if chosen.refund:
         where.append(_refund_filters[chosen.refund](shop_id))
     if chosen.q:

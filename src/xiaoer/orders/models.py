@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     literal_column,
 )
@@ -77,6 +78,11 @@ class Flag(enum.IntEnum):
     purple = 5
 
 
+# The orders list's marks kept on the order row (see Order.channel), each with its index.
+LIST_MARKS = ("channel", "note_late", "reminded", "remind_open", "remind_done", "recovered",
+              "refunded")  # fmt: skip
+
+
 class Order(Base):
     __tablename__ = "order"
     __table_args__ = (
@@ -99,7 +105,17 @@ class Order(Base):
                 ("status", ("status",)),
                 ("owner", ("owner_id",)),
                 ("flag", ("flag",)),
+                *((name, (name,)) for name in LIST_MARKS),
             )
+        ),
+        # The note filter's "missing" is paid and not noted: it reads the status here.
+        Index(
+            "ix_order_list_noted",
+            "shop_id",
+            "noted",
+            "created_at",
+            "id",
+            postgresql_include=["total_fen", "status"],
         ),
         # Its search: each by the start of what was typed (pattern ops, whatever the
         # database's collation).
@@ -160,6 +176,20 @@ class Order(Base):
     # A fingerprint of the order row as last imported, so that an unchanged row is
     # recognised without comparing every column (O1).
     import_digest: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What the orders list filters by, kept on the row by the database's triggers
+    # (migration 0026) on every write of a buyer, note, task, credit or refund, so a filter
+    # is one index range: the buyer's channel, whether the order has a seller note,
+    # a late-note task, a payment reminder (any, open, done), a reminder's credit and a
+    # refund (after-sales' table).
+    # Never written by the ORM (server defaults only).
+    channel: Mapped[str] = mapped_column(String(16), server_default="")
+    noted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    note_late: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    reminded: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    remind_open: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    remind_done: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    recovered: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    refunded: Mapped[bool] = mapped_column(Boolean, server_default=false())  # after-sales'
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
