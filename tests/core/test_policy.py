@@ -1,11 +1,12 @@
 """The shop policy: defaults from the handbook, clear errors, versions by date."""
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from xiaoer.core import policy_store
 from xiaoer.core.db import Database
 from xiaoer.core.policy import (
     Policy,
@@ -148,3 +149,20 @@ async def test_versions_take_effect_on_their_date(db: Database, shop: Shop) -> N
         versions = await policy_versions(session, shop.id)
     assert minutes == [20, 25, 25, 15]
     assert [v.source for v in versions] == ["dec", "nov"]
+
+
+async def test_a_version_takes_effect_at_the_shops_midnight_not_utcs(
+    db: Database, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 17:00 UTC on 6 December is already 01:00 on 7 December in Shanghai, the shop's zone.
+    instant = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
+    monkeypatch.setattr(policy_store, "utcnow", lambda: instant)
+    async with db.session() as session:
+        seventh = parse_policy("[orders]\nseller_note_minutes = 15\n")
+        await do_apply_policy(session, shop_id=shop.id, policy=seventh, source="7th",
+                              effective_from=date(2026, 12, 7), actor="boss")  # fmt: skip
+        await session.commit()
+    async with db.session() as session:
+        assert (await policy_on(session, shop.id)).orders.seller_note_minutes == 15
+        version = await policy_store.policy_version_on(session, shop.id)
+        assert version is not None and version.source == "7th"

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.audit import record_audit
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.models import PolicyVersion
 from xiaoer.core.policy import Policy, default_policy, policy_from_data
+
+# The shop table as far as this layer reads it (the shops package sits above core).
+_SHOPS = table("shop", column("id"), column("timezone"))
+
+
+async def shop_day(session: AsyncSession, shop_id: int) -> date:
+    """Today on the shop's wall clock: the day a version's ``effective_from`` counts in."""
+    zone = await session.scalar(select(_SHOPS.c.timezone).where(_SHOPS.c.id == shop_id))
+    return utcnow().astimezone(ZoneInfo(str(zone or DEFAULT_ZONE))).date()
 
 
 async def policy_version_on(
     session: AsyncSession, shop_id: int, on: date | None = None
 ) -> PolicyVersion | None:
-    """The version in force on a day: the latest applied with ``effective_from <= on``."""
-    day = on or utcnow().date()
+    """The version in force on a day (the shop's today when none is given): the latest
+    applied with ``effective_from <= on``."""
+    day = on or await shop_day(session, shop_id)
     return await session.scalar(
         select(PolicyVersion)
         .where(PolicyVersion.shop_id == shop_id, PolicyVersion.effective_from <= day)
@@ -33,13 +44,14 @@ _VALIDATED: dict[tuple[int, datetime], Policy] = {}
 
 
 async def policy_on(session: AsyncSession, shop_id: int, on: date | None = None) -> Policy:
-    """The shop's policy in force on a day; the defaults when none was applied.
+    """The shop's policy in force on a day (the shop's today when none is given); the
+    defaults when none was applied.
 
     Called on every message: it reads only the id of the version in force and
     validates a version's data once per process (policies are frozen, versions
     are only ever added).
     """
-    day = on or utcnow().date()
+    day = on or await shop_day(session, shop_id)
     row = (
         await session.execute(
             select(PolicyVersion.id, PolicyVersion.created_at)
