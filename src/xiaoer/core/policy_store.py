@@ -18,10 +18,11 @@ from xiaoer.core.policy import Policy, default_policy, policy_from_data
 _SHOPS = table("shop", column("id"), column("timezone"))
 
 
-async def shop_day(session: AsyncSession, shop_id: int) -> date:
-    """Today on the shop's wall clock: the day a version's ``effective_from`` counts in."""
+async def shop_day(session: AsyncSession, shop_id: int, now: datetime | None = None) -> date:
+    """Today (or ``now``'s day) on the shop's wall clock: the day a version's
+    ``effective_from`` counts in."""
     zone = await session.scalar(select(_SHOPS.c.timezone).where(_SHOPS.c.id == shop_id))
-    return utcnow().astimezone(ZoneInfo(str(zone or DEFAULT_ZONE))).date()
+    return (now or utcnow()).astimezone(ZoneInfo(str(zone or DEFAULT_ZONE))).date()
 
 
 async def policy_version_on(

@@ -19,7 +19,7 @@ from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import ImportReport
 from xiaoer.http.deps import CSRF_FIELD, csrf_token
 from xiaoer.http.i18n import DEFAULT_LANGUAGE, Translator
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import IMPORTERS, StaffAccount
 
 
 def _template_folders() -> list[str]:
@@ -66,7 +66,6 @@ templates.env.filters["format_var"] = lambda name: "{" + str(name) + "}"
 
 
 AFTERSALES = ("agent@aftersale", "supervisor", "manager")
-IMPORTERS = ("supervisor", "manager")  # who may import: sellercentre.imports.IMPORTERS
 NAV = (
     # (path, message key, roles that see it; empty = everyone signed in;
     # "role@team" = that role in that team)

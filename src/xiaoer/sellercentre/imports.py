@@ -52,7 +52,7 @@ from xiaoer.sellercentre import jobfiles
 from xiaoer.sellercentre.exports import ExportError
 from xiaoer.sellercentre.ingest import Progress, import_orders
 from xiaoer.sellercentre.models import ImportJob, JobStatus
-from xiaoer.staff.models import StaffAccount
+from xiaoer.staff.models import IMPORTERS, StaffAccount
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes
 HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while the progress does not move
 # ...and never fewer than this many heartbeats within the threshold of staleness.
 BEATS_PER_THRESHOLD = 3
-IMPORTERS = ("supervisor", "manager")
 CLEAN = "imports.clean"  # the timer that tidies a job's files (see cleanup)
 
 

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.core.clock import DEFAULT_ZONE
 from xiaoer.core.events import record_event
+from xiaoer.core.policy_store import shop_day
 from xiaoer.core.texts import say
 from xiaoer.shops.models import Platform, Shop
 
@@ -29,7 +30,7 @@ async def shop_zone(session: AsyncSession, shop_id: int) -> ZoneInfo:
 
 async def shop_today(session: AsyncSession, shop_id: int, now: datetime | None = None) -> date:
     """Today's date on the shop's wall clock."""
-    return (now or utcnow()).astimezone(await shop_zone(session, shop_id)).date()
+    return await shop_day(session, shop_id, now)
 
 
 def check_new_shop(code: str, name: str, platform: str, timezone: str) -> None:

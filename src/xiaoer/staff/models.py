@@ -34,6 +34,11 @@ class Role(enum.StrEnum):
     admin = "admin"
 
 
+# Who may import the platform's files (checked by ``sellercentre.imports.check_may_import``;
+# the menu shows the import to the same roles).
+IMPORTERS = (Role.supervisor.value, Role.manager.value)
+
+
 class StaffAccount(Base):
     __tablename__ = "staff_account"
     __table_args__ = (UniqueConstraint("shop_id", "number"),)
