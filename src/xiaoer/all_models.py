@@ -5,6 +5,7 @@ from xiaoer.assistant import models as assistant_models
 from xiaoer.catalog import models as catalog_models
 from xiaoer.core import models as core_models
 from xiaoer.customers import models as customer_models
+from xiaoer.fulfilment import models as fulfilment_models
 from xiaoer.mail import models as mail_models
 from xiaoer.orders import models as order_models
 from xiaoer.performance import models as performance_models
@@ -19,6 +20,7 @@ __all__ = [
     "catalog_models",
     "core_models",
     "customer_models",
+    "fulfilment_models",
     "mail_models",
     "order_models",
     "performance_models",

@@ -250,6 +250,61 @@ class Fulfilment(Section):
         default=True,
         zh=("可换快递", "买家可以要求换快递并补差价。"),
     )
+    courier_prices: dict[str, Fen] = _req(
+        "F6",
+        "What a parcel costs the shop by carrier code (fen); a buyer who picks another "
+        "courier than the default pays the difference.",
+        default={"SF": 2200, "YTO": 800, "ZTO": 800, "STO": 800, "YUNDA": 800, "EMS": 1500,
+                 "POSTB": 1000, "JD": 1800, "JTSD": 700, "DBL": 1600},  # fmt: skip
+        zh=("各快递运费", "按快递公司代码计的每单运费（分）；买家换快递时补差价。"),
+    )
+    channels: list[str] = _req(
+        "F2",
+        "The channels the shop lists stock on, each with its own listing file.",
+        default=["tmall", "taobao", "jd", "distributor", "site"],
+        min_length=1,
+        zh=("上架渠道", "店铺上架库存的渠道，每个渠道导出自己的库存文件。"),
+    )
+    low_stock_at: int = _req(
+        "F2",
+        "A SKU whose sellable stock falls to this many units or fewer raises an alert.",
+        default=5,
+        ge=0,
+        zh=("低库存提醒", "可售库存降到这个件数及以下时提醒。"),
+    )
+    recount_over: int = _req(
+        "F3",
+        "A stock-take difference of more units than this is counted again before posting.",
+        default=2,
+        ge=0,
+        zh=("复盘阈值", "盘点差异超过这个件数时，先复盘再过账。"),
+    )
+    audit_amount_over: Fen = _req(
+        "F1",
+        "An order paying more than this (fen) is held for a second look.",
+        default=500000,
+        zh=("大额审单", "实付超过这个金额（分）的订单留待复核。"),
+    )
+    remote_areas: list[str] = _req(
+        "F1 F6",
+        "Provinces and regions whose addresses the audit flags as remote.",
+        default=["新疆", "西藏", "青海", "内蒙古", "宁夏", "甘肃", "海南"],
+        zh=("偏远地区", "审单时标为偏远的省份和地区。"),
+    )
+    no_scan_hours: int = _req(
+        "F5",
+        "A shipped parcel without a new scan for this many hours is a problem parcel.",
+        default=48,
+        ge=1,
+        zh=("无更新时限", "已发货包裹超过这么多小时没有新的物流记录，算作疑难件。"),
+    )
+    station_hours: int = _req(
+        "F5",
+        "A parcel out for delivery but not signed for after this many hours is stuck.",
+        default=24,
+        ge=1,
+        zh=("派件滞留时限", "派件中超过这么多小时仍未签收，算作滞留。"),
+    )
 
 
 class Aftersales(Section):

@@ -10,6 +10,8 @@ Every status change goes through here, wherever it comes from:
 
 Both then do the same three things, once: the audit entry, the ``order.status``
 event, and the workflow's deadlines and tasks for the states entered (:data:`FOLLOW`).
+Packages above (fulfilment: the audit queue, reserved stock) follow every change
+through :func:`on_status_changed`, in the same unit of work.
 """
 
 from __future__ import annotations
@@ -240,6 +242,19 @@ async def _closed(session: AsyncSession, order: Order, _policy: Policy, now: dat
     await workflow.on_order_closed(session, order, now=now)
 
 
+# (session, order, the status before, now): packages above orders act on a change.
+StatusHook = Callable[[AsyncSession, Order, TradeStatus, datetime], Awaitable[None]]
+_status_hooks: list[StatusHook] = []
+
+
+def on_status_changed(hook: StatusHook) -> StatusHook:
+    """Register ``hook`` (a decorator) to run after every status change, whoever made
+    it; registering twice registers once."""
+    if hook not in _status_hooks:
+        _status_hooks.append(hook)
+    return hook
+
+
 # (does a change from → to enter this stage?, what the workflow does then), in this
 # order: an export a day late may jump from unpaid to shipped, which is paid, then
 # shipped. Cash on delivery ships unpaid and is paid when it finishes: no payment then.
@@ -295,6 +310,8 @@ async def _changed(
         policy = policy or await policy_on(session, order.shop_id)
         for follow in chosen:
             await follow(session, order, policy, now)
+    for hook in _status_hooks:
+        await hook(session, order, old, now)
 
 
 async def do_transition(
