@@ -230,6 +230,13 @@ class Orders(Section):
     )
 
 
+# What a parcel costs by carrier code (fen), as a small shop pays the big carriers.
+COURIER_PRICES = {
+    "SF": 2200, "YTO": 800, "ZTO": 800, "STO": 800, "YUNDA": 800, "EMS": 1500,
+    "POSTB": 1000, "JD": 1800, "JTSD": 700, "DBL": 1600,
+}  # fmt: skip
+
+
 class Fulfilment(Section):
     safety_stock: int = _req(
         "F2",
@@ -254,8 +261,7 @@ class Fulfilment(Section):
         "F6",
         "What a parcel costs the shop by carrier code (fen); a buyer who picks another "
         "courier than the default pays the difference.",
-        default={"SF": 2200, "YTO": 800, "ZTO": 800, "STO": 800, "YUNDA": 800, "EMS": 1500,
-                 "POSTB": 1000, "JD": 1800, "JTSD": 700, "DBL": 1600},  # fmt: skip
+        default=COURIER_PRICES,
         zh=("各快递运费", "按快递公司代码计的每单运费（分）；买家换快递时补差价。"),
     )
     channels: list[str] = _req(

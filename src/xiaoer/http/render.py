@@ -73,6 +73,7 @@ NAV = (
     ("/workbench", "nav.workbench", ("agent", "supervisor", "manager")),
     ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
     ("/aftersales", "aftersales.nav", AFTERSALES),
+    ("/fulfilment", "fulfilment.nav", ("agent", "auditor", "warehouse", "supervisor", "manager")),
     ("/performance/kpi", "nav.performance", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
@@ -93,6 +94,26 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/aftersales/seller-reviews", "aftersales.reviews.nav", AFTERSALES),
         ("/aftersales/report", "aftersales.report.nav", ("supervisor", "manager")),
         ("/aftersales/causes", "aftersales.causes_nav", ("supervisor", "manager")),
+    ),
+    "/fulfilment": (
+        ("/fulfilment/audit", "fulfilment.audit_nav", ("auditor", "supervisor", "manager")),
+        (
+            "/fulfilment/warehouse",
+            "fulfilment.warehouse_nav",
+            ("warehouse", "supervisor", "manager"),
+        ),
+        ("/fulfilment/returns", "fulfilment.returns_nav", ("warehouse", "supervisor", "manager")),
+        (
+            "/fulfilment/stock",
+            "fulfilment.stock_nav",
+            ("warehouse", "auditor", "supervisor", "manager"),
+        ),
+        (
+            "/fulfilment/parcels",
+            "fulfilment.parcels_nav",
+            ("warehouse", "auditor", "supervisor", "manager"),
+        ),
+        ("/fulfilment/health", "fulfilment.health_nav", ("agent", "supervisor", "manager")),
     ),
     "/orders": (
         ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),

@@ -39,6 +39,7 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -74,6 +75,7 @@ SESSION_COOKIE = "xiaoer_session"
 STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
+    fulfilment_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
