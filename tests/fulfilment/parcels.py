@@ -51,6 +51,7 @@ async def make_parcel(
     """A parcel of a new paid order ``number`` (owned by ``owner``); shipped ones are
     followed as shipping follows them. Returns the shipment's id."""
     shipped_at = shipped_at or utcnow() - timedelta(hours=2)
+    waybill = waybill or "SF" + "".join(filter(str.isdigit, number)).zfill(10)
     async with db.session() as session:
         order = await do_create_order(
             session, shop_id=shop.id,
@@ -71,7 +72,7 @@ async def make_parcel(
         shipped = status != ShipmentStatus.picking and status != ShipmentStatus.packed
         shipment = Shipment(
             shop_id=shop.id, order_id=order.id, location_id=location.id, status=status.value,
-            carrier=carrier, waybill=waybill or "SF" + "".join(filter(str.isdigit, number)).zfill(12),
+            carrier=carrier, waybill=waybill,
             ship_by=ship_by, deliver_by=deliver_by,
             shipped_at=shipped_at if shipped else None,
         )  # fmt: skip

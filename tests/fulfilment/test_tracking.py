@@ -135,16 +135,19 @@ async def test_an_unknown_waybill_is_a_clear_404_and_stores_nothing(
 ) -> None:
     await make_parcel(db, shop, await make_staff("mei"), "T-1003", waybill="SF1000000003")
     channel = await _channel(db, shop)
-    answer = await _push(client, channel, {"carrier": "SF", "waybill": "SF9999999999",
-                                           "scans": [{"time": _local(1), "status": "在途"}]})  # fmt: skip
+    scans = [{"time": _local(1), "status": "在途"}]
+    answer = await _push(
+        client, channel, {"carrier": "SF", "waybill": "SF9999999999", "scans": scans}
+    )
     assert answer.status_code == 404
     assert answer.json() == {
         "code": "no_such_parcel",
         "detail": "no shipped parcel with waybill SF9999999999",
     }
     # the right number under another carrier is not it either
-    wrong = await _push(client, channel, {"carrier": "中通", "waybill": "SF1000000003",
-                                          "scans": [{"time": _local(1), "status": "在途"}]})  # fmt: skip
+    wrong = await _push(
+        client, channel, {"carrier": "中通", "waybill": "SF1000000003", "scans": scans}
+    )
     assert wrong.status_code == 404
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(TrackingEvent)) == 0
@@ -167,8 +170,12 @@ async def test_a_push_with_a_bad_scan_stores_none_of_it(
         answer = await _push(client, channel, {"waybill": "SF1000000004", "scans": scans})
         assert answer.status_code == 422
         assert answer.json()["detail"] == detail
-    unknown = await _push(client, channel, {"carrier": "路边快递", "waybill": "SF1000000004",
-                                            "scans": [{"time": _local(1), "status": "在途"}]})  # fmt: skip
+    body = {
+        "carrier": "路边快递",
+        "waybill": "SF1000000004",
+        "scans": [{"time": _local(1), "status": "在途"}],
+    }
+    unknown = await _push(client, channel, body)
     assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_carrier")
     assert await _scans(db, parcel) == []
 
@@ -255,7 +262,8 @@ async def test_a_file_without_the_columns_is_refused_whole(db: Database, shop: S
     from xiaoer.fulfilment.tracking import TrackingError
 
     with pytest.raises(TrackingError, match="missing column '状态'"):
-        await import_tracking(db, shop.id, "运单号,时间\nSF1,2026-12-01 10:00:00\n".encode(), "a.csv")
+        data = "运单号,时间\nSF1,2026-12-01 10:00:00\n".encode()
+        await import_tracking(db, shop.id, data, "a.csv")
 
 
 async def test_a_returned_scan_sends_the_parcel_back_as_a_problem(
