@@ -278,3 +278,29 @@ async def test_a_returned_scan_sends_the_parcel_back_as_a_problem(
     shipment = await shipment_of(db, parcel)
     assert (shipment.status, shipment.problem) == (ShipmentStatus.returned, "returned")
     assert shipment.ticket_id is not None
+
+
+async def test_the_command_prints_its_counts_as_the_last_line(
+    db: Database, shop: Shop, make_staff: MakeStaff, tmp_path: Path, database_url: str
+) -> None:
+    from tests.aftersales.commands import xiaoer
+
+    parcel = await make_parcel(db, shop, await make_staff("mei"), "T-2101", waybill="SF2100000001")
+    path = tmp_path / "scans.csv"
+    path.write_text(
+        CSV_HEADER
+        + f"SF2100000001,顺丰,{_local(1)},已签收,徐汇,本人签收\n"
+        + f"SF0000000000,顺丰,{_local(1)},在途,,\n",
+        encoding="utf-8-sig",
+    )
+    last, stderr = await xiaoer(database_url, "import", "tracking", str(path), "--shop", "tea")
+    assert {k: last[k] for k in ("read", "stored", "unchanged", "rejected")} == {
+        "read": 2, "stored": 1, "unchanged": 0, "rejected": 1,
+    }  # fmt: skip
+    assert last["rejected_rows"] == [
+        {"line": 3, "reason": "no shipped parcel with waybill SF0000000000"}
+    ]
+    assert "rejected line 3" in stderr
+    assert (await shipment_of(db, parcel)).status == "delivered"
+    again, _ = await xiaoer(database_url, "import", "tracking", str(path), "--shop", "tea")
+    assert (again["stored"], again["unchanged"]) == (0, 1)

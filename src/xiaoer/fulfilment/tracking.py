@@ -19,7 +19,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -325,7 +325,7 @@ class TrackingImport:
             "stored": self.stored,
             "unchanged": self.unchanged,
             "rejected": len(self.rejected),
-            "rejects": [{"line": line, "reason": reason} for line, reason in self.rejected],
+            "rejected_rows": [{"line": line, "reason": reason} for line, reason in self.rejected],
         }
 
 
@@ -367,12 +367,23 @@ def file_rows(data: bytes, name: str) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
+Progress = Callable[[str, int, int], None]
+
+
 async def import_tracking(
-    db: Database, shop_id: int, data: bytes, name: str, *, now: datetime | None = None
+    db: Database,
+    shop_id: int,
+    data: bytes,
+    name: str,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> TrackingImport:
     """Import a tracking file into the shop's parcels; a row is refused with its line
-    and reason and the others are kept; the same file again stores nothing."""
+    and reason and the others are kept; the same file again stores nothing.
+    ``progress(phase, done, total)`` hears how far it is."""
     moment = now or utcnow()
+    tell = progress or (lambda phase, done, total: None)
     result = TrackingImport()
     rows = file_rows(data, name)
     by_parcel: dict[int, list[tuple[int, Scan]]] = {}
@@ -386,6 +397,9 @@ async def import_tracking(
                 result.rejected.append((line, str(exc.args[0])))
                 continue
             by_parcel.setdefault(shipment_id, []).append((line, scan))
+            if result.read % COMMIT_EVERY == 0:
+                tell("rows", result.read, len(rows))
+    tell("rows", len(rows), len(rows))
     parcels = sorted(by_parcel)
     for start in range(0, len(parcels), COMMIT_EVERY):
         async with db.session() as session:
@@ -397,6 +411,7 @@ async def import_tracking(
                 result.stored += stored.stored
                 result.unchanged += stored.skipped
             await session.commit()
+        tell("parcels", min(start + COMMIT_EVERY, len(parcels)), len(parcels))
     return result
 
 
