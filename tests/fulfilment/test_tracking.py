@@ -3,6 +3,7 @@ timeline; stages mapped, repeats skipped, signed parcels delivered."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -304,3 +305,17 @@ async def test_the_command_prints_its_counts_as_the_last_line(
     assert (await shipment_of(db, parcel)).status == "delivered"
     again, _ = await xiaoer(database_url, "import", "tracking", str(path), "--shop", "tea")
     assert (again["stored"], again["unchanged"]) == (0, 1)
+
+
+async def test_the_same_push_twice_at_once_stores_each_scan_once(
+    db: Database, shop: Shop, make_staff: MakeStaff, client: httpx.AsyncClient
+) -> None:
+    parcel = await make_parcel(db, shop, await make_staff("mei"), "T-1007", waybill="SF1000000007")
+    channel = await _channel(db, shop)
+    body = {"waybill": "SF1000000007", "scans": [
+        {"time": _local(hours), "status": "在途", "text": f"第{hours}站"} for hours in (3, 2, 1)
+    ]}  # fmt: skip
+    answers = await asyncio.gather(*(_push(client, channel, body) for _ in range(2)))
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sorted(a.json()["stored"] for a in answers) == [0, 3]
+    assert len(await _scans(db, parcel)) == 3

@@ -97,10 +97,13 @@ def _counts(html: str) -> dict[str, str]:
 async def test_the_agent_sees_her_own_orders_health(
     db: Database, shop: Shop, make_staff: MakeStaff, client: httpx.AsyncClient
 ) -> None:
-    await _floor(db, shop, make_staff)
+    floor = await _floor(db, shop, make_staff)
     assert (await sign_in(client, "mei")).status_code == 303
     page = await client.get("/fulfilment/health")
     assert page.status_code == 200
+    # a late one offers the chase, one on time does not
+    assert f'action="/fulfilment/parcels/{floor.ids["late"]}/chase"' in page.text
+    assert f'action="/fulfilment/parcels/{floor.ids["good"]}/chase"' not in page.text
     assert _counts(page.text) == {
         "parcels": "4", "shipped_on_time": "2", "late_to_ship": "2", "arrived_on_time": "1",
         "arrived_late": "1", "problem": "1",

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
@@ -63,20 +65,33 @@ async def push(
         if not limiter.allow(str(channel.id)):
             slow_down = say("too many calls on this channel; slow down")
             raise HTTPException(429, coded_error(request, slow_down))
-        scans = [RawScan(s.time, s.status, s.place, s.text) for s in body.scans]
+        shop_id = channel.shop_id
         try:
-            stored = await do_take_push(
-                session, channel.shop_id, carrier=body.carrier, waybill=body.waybill, scans=scans
-            )
-        except ParcelNotFound as exc:
-            raise HTTPException(404, coded_error(request, exc)) from exc
-        except TrackingError as exc:
-            raise HTTPException(422, coded_error(request, exc)) from exc
-        result = {
-            "waybill": body.waybill,
-            "stored": stored.stored,
-            "skipped": stored.skipped,
-            "problems": stored.problems,
-        }
-        await session.commit()
+            return await _take(request, session, shop_id, body)
+        except IntegrityError:
+            # The same push came twice at once and the other stored the scans first:
+            # read again, they are known now.
+            await session.rollback()
+            return await _take(request, session, shop_id, body)
+
+
+async def _take(
+    request: Request, session: AsyncSession, shop_id: int, body: Push
+) -> dict[str, Any]:
+    scans = [RawScan(s.time, s.status, s.place, s.text) for s in body.scans]
+    try:
+        stored = await do_take_push(
+            session, shop_id, carrier=body.carrier, waybill=body.waybill, scans=scans
+        )
+    except ParcelNotFound as exc:
+        raise HTTPException(404, coded_error(request, exc)) from exc
+    except TrackingError as exc:
+        raise HTTPException(422, coded_error(request, exc)) from exc
+    result = {
+        "waybill": body.waybill,
+        "stored": stored.stored,
+        "skipped": stored.skipped,
+        "problems": stored.problems,
+    }
+    await session.commit()
     return result
