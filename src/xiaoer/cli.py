@@ -635,6 +635,49 @@ def import_reviews_command(
     _import_report(shop, report, import_reviews)
 
 
+@import_app.command("tracking")
+def import_tracking_command(
+    file: Annotated[
+        Path, typer.Argument(help="Scans: 运单号, 快递公司, 时间, 状态, 地点, 描述 (.csv/.xlsx).")
+    ],
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+) -> None:
+    """Import carriers' scans of shipped parcels (F5); the last line is a JSON object of
+    counts (read, stored, unchanged, rejected) with each rejected row's line and reason.
+    The same file again stores nothing."""
+    import xiaoer.all_models  # noqa: F401
+    from xiaoer.fulfilment.tracking import TrackingError, import_tracking
+    from xiaoer.shops.service import ShopError, resolve_shop
+
+    if not file.is_file():
+        raise _fail(f"no such file: {file}")
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            target = await resolve_shop(session, shop)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=err) as bar:  # fmt: skip
+            tasks: dict[str, Any] = {}
+
+            def progress(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(f"tracking {phase}", total=max(total, 1))
+                bar.update(tasks[phase], completed=done)
+
+            result = await import_tracking(
+                db, target.id, file.read_bytes(), file.name, progress=progress
+            )
+        for line, reason in result.rejected:
+            err.print(f"rejected line {line}: {reason}", highlight=False, markup=False)
+        return result.summary()
+
+    try:
+        summary = _with_db(_settings(), work)
+    except (ShopError, TrackingError) as exc:
+        raise _fail(str(exc)) from exc
+    print(json.dumps(summary, ensure_ascii=False))
+
+
 def _import_report(shop: str | None, report: Path, importer: Callable[..., Awaitable[Any]]) -> None:
     def run(db: Database, shop_id: int, progress: Callable[[str, int, int], None]) -> Any:
         return importer(db, shop_id, report, progress=progress)

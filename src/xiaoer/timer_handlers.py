@@ -2,6 +2,7 @@
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
+from xiaoer.fulfilment import parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
@@ -16,6 +17,7 @@ __all__ = [
     "imported",
     "kpi",
     "outbound",
+    "parcel_problems",
     "presence",
     "sla",
     "tickets",

@@ -53,6 +53,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
+from xiaoer.fulfilment.models import Shipment
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
@@ -84,6 +85,7 @@ KINDS: dict[str, type[Base]] = {
     "ticket": Ticket,
     "cause": TicketCause,
     "channel": Channel,
+    "shipment": Shipment,
 }
 
 
@@ -291,6 +293,14 @@ PROBES: list[Probe] = [
           body=lambda _w, title: {"intent": "stock", "title": title, "new_intent": "stock",
                                   "new_title": "改过", "answer": "有货的亲"},
           owners=(OTHER_SHOP,)),
+    # parcels: an agent follows her own orders' ones; leaders and the back office all
+    Probe("GET", "/fulfilment/parcels/{id}", "shipment", "deny", back="allow",
+          route="/fulfilment/parcels/{shipment_id}"),
+    Probe("POST", "/fulfilment/parcels/{id}/chase", "shipment", "deny", form=True,
+          body=_json(), route="/fulfilment/parcels/{shipment_id}/chase"),
+    Probe("POST", "/fulfilment/parcels/{id}/not-received", "shipment", "deny", "refuse",
+          form=True, body=_json(note="没收到"),
+          route="/fulfilment/parcels/{shipment_id}/not-received"),
     # staff: the leaders and the administrator keep their own shop's accounts (a
     # supervisor not a manager's); the disabling comes last, the walk reads on after it
     Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),

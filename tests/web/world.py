@@ -283,8 +283,37 @@ async def build_world(db: Database, shop: Shop) -> World:
         world.channel, world.far_channel = (channel.id, secret), (far_channel.id, far_secret)
         world.objects[OTHER_SHOP]["channel"] = far_channel.id
         world.markers["FAR-CHANNEL"] = "FAR-CHANNEL"
+        await _fulfilment_track(session, shop, far, staff, world)
         await session.commit()
     return world
+
+
+async def _fulfilment_track(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """A parcel of each owner's order, shipped and late to arrive (so it may be chased)."""
+    from xiaoer.fulfilment.models import Shipment, StockLocation
+
+    now = utcnow()
+    places = {}
+    for target in (shop, far):
+        place = StockLocation(shop_id=target.id, code="TRACK", name="发货区")
+        session.add(place)
+        await session.flush()
+        places[target.id] = place.id
+    for owner, target, waybill in (
+        (COLLEAGUE, shop, "SF7000000001"), (OTHER_TEAM, shop, "SF7000000002"),
+        (OTHER_SHOP, far, "SF7000000003"),
+    ):  # fmt: skip
+        parcel = Shipment(
+            shop_id=target.id, order_id=world.objects[owner]["order"],
+            location_id=places[target.id], status="shipped", carrier="SF", waybill=waybill,
+            ship_by=now - timedelta(days=2), shipped_at=now - timedelta(days=3),
+            deliver_by=now - timedelta(hours=1),
+        )  # fmt: skip
+        session.add(parcel)
+        await session.flush()
+        world.objects[owner]["shipment"] = parcel.id
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

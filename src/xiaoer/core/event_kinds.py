@@ -102,6 +102,11 @@ EVENT_KINDS: dict[str, Audience] = {
     "leave.requested": CONCERNED_STAFF,
     "leave.cancelled": CONCERNED_STAFF,
     "leave.decided": CONCERNED_STAFF,
+    # fulfilment: parcels on their way; the order's own agent hears of its trouble
+    "parcel.tracked": LEADERS_ONLY,
+    "parcel.problem": CONCERNED,
+    "parcel.late": CONCERNED,
+    "parcel.chased": Audience(True, "concerned", ("agent_id", "by")),
 }
 
 

@@ -53,6 +53,8 @@ TEMPLATE_CODES = {
     ),
     "order {number} has not shipped": "not_shipped",
     "order {number} is {status}; it cannot close": "cannot_close",
+    "no shipped parcel with waybill {waybill}": "no_such_parcel",
+    "unknown carrier {carrier!r}": "unknown_carrier",
 }
 
 WHERE = {"body": "the body", "query": "the query", "path": "the address", "header": "a header"}

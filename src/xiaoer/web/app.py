@@ -40,6 +40,7 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.fulfilment import pages as fulfilment_pages
+from xiaoer.fulfilment import parcel_pages, tracking_api
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -76,6 +77,7 @@ STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
     fulfilment_pages.router,
+    parcel_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
@@ -104,6 +106,7 @@ STAFF_ROUTERS = (
 MAX_BODY_BYTES = 8 * 1024 * 1024
 BODY_LIMITS = (
     ("/site", site_api.MAX_BODY_BYTES),
+    ("/tracking", tracking_api.MAX_BODY_BYTES),
     ("/orders/import", 2 * jobfiles.MAX_UPLOAD_BYTES + 1024 * 1024),
 )
 
@@ -200,7 +203,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, by_prefix=BODY_LIMITS)
     app.add_middleware(
         StaffSessions,
-        outside=("/b", "/site"),
+        outside=("/b", "/site", "/tracking"),
         secret_key=settings.secret_key,
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_max_age_seconds,
@@ -234,6 +237,7 @@ def create_app(
     app.include_router(reception_api.socket_router)
     # Server to server, authenticated by a channel's secret: no session, no CSRF.
     app.include_router(site_api.router)
+    app.include_router(tracking_api.router)
     app.mount("/b", buyer_app, name="buyer")
     app.mount(
         "/static",
