@@ -2,6 +2,7 @@
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
+from xiaoer.fulfilment import audit
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
@@ -10,6 +11,7 @@ from xiaoer.sellercentre import cleanup
 
 __all__ = [
     "attendance",
+    "audit",
     "autoanswer",
     "cleanup",
     "complaints",
