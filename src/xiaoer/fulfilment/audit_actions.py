@@ -82,7 +82,7 @@ async def _items(session: AsyncSession, orders: Sequence[Order]) -> list[OrderIt
     )
 
 
-async def _locations(session: AsyncSession, shop_id: int) -> list[StockLocation]:
+async def locations_of(session: AsyncSession, shop_id: int) -> list[StockLocation]:
     return list(
         await session.scalars(
             select(StockLocation)
@@ -188,14 +188,14 @@ async def _reserve_and_ship(
 async def _check_manual_plan(
     session: AsyncSession, shop_id: int, items: Sequence[OrderItem], chosen: dict[int, int]
 ) -> Plan:
-    locations = {loc.id for loc in await _locations(session, shop_id)}
+    locations = {loc.id for loc in await locations_of(session, shop_id)}
     plan: Plan = defaultdict(list)
     for item in items:
         loc = chosen.get(item.id)
         if loc is None:
             raise AuditError(say("choose where {title} ships from", title=item.title))
         if loc not in locations:
-            raise AuditError(say("no such stock location"))
+            raise AuditError(say("choose a stock location of this shop"))
         plan[loc].append((item, item.quantity))
     return dict(plan)
 
@@ -233,7 +233,7 @@ async def _pass_group(
     else:
         sku_ids = [i.sku_id for i in items if i.sku_id is not None]
         available = await ledger.available(session, lead.shop_id, sku_ids) if sku_ids else {}
-        locations = [loc.id for loc in await _locations(session, lead.shop_id)]
+        locations = [loc.id for loc in await locations_of(session, lead.shop_id)]
         found = plan_lines(items, available, locations)
         if found is None:
             raise AuditError(say("the stock is short: it cannot pass until goods come in"))
@@ -313,11 +313,7 @@ async def do_pass_clean(
 
 
 def _not_open(order: Order, audit: OrderAudit) -> str:
-    return say(
-        "order {number} is {status} in the audit, not waiting",
-        number=order.platform_order_id,
-        status=audit.status,
-    )
+    return say("order {number} is no longer waiting in the audit", number=order.platform_order_id)
 
 
 async def log_audit(
@@ -506,3 +502,26 @@ async def do_split(
         {"order_id": order.id, "shipments": [s.id for s in shipments], "by": staff.id}, at=now,
     )  # fmt: skip
     return shipments
+
+
+async def merge_candidates(
+    session: AsyncSession, staff: StaffAccount, audit: OrderAudit, order: Order
+) -> list[Order]:
+    """The buyer's other orders waiting in the queue to the same address: what the
+    check page offers to merge."""
+    check_may_audit(staff)
+    if audit.status not in OPEN or order.customer_id is None:
+        return []
+    others = await session.scalars(
+        select(Order)
+        .join(OrderAudit, OrderAudit.order_id == Order.id)
+        .where(
+            Order.shop_id == order.shop_id,
+            Order.customer_id == order.customer_id,
+            Order.id != order.id,
+            OrderAudit.status.in_(OPEN),
+        )
+        .order_by(Order.id)
+        .limit(20)
+    )
+    return [other for other in others if _same_place(other, order)]
