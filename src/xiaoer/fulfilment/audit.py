@@ -272,15 +272,20 @@ async def leave_queue(
     session: AsyncSession, order: Order, *, shipped: bool = False, now: datetime | None = None
 ) -> None:
     """The order closed, or shipped (``shipped``) without its audited parcel: its row is
-    cancelled and what it reserved released. Shipped through its own parcel (the
-    parcel has the order's waybill), nothing changes."""
+    cancelled and what it reserved released. Shipped through its own parcel (one that
+    left already, or carries the order's waybill), nothing changes. An order that never
+    queued costs one read."""
     now = now or utcnow()
-    if shipped:
+    current = await session.scalar(select(OrderAudit.status).where(OrderAudit.order_id == order.id))
+    if current is None or current == AuditStatus.cancelled.value:
+        return
+    if shipped and current in (AuditStatus.passed.value, AuditStatus.merged.value):
         waybill = order.tracking_number.strip()
-        ours = waybill and any(
-            s.waybill == waybill for s in await shipments_with(session, order.id)
-        )
-        if ours:
+        gone = (ShipmentStatus.shipped.value, ShipmentStatus.delivered.value)
+        if any(
+            s.status in gone or (waybill and s.waybill == waybill)
+            for s in await shipments_with(session, order.id)
+        ):
             return
     left = (
         await session.execute(
