@@ -417,9 +417,22 @@ async def audit_for(
 async def row_for_auditor(
     session: AsyncSession, staff: StaffAccount, order_id: int
 ) -> tuple[OrderAudit, Order]:
+    """The row for an auditor to act on, locked until the transaction ends: two
+    auditors passing the same order one after the other, the second sees it passed."""
     audit, order = await queue_row(session, staff, order_id)
     check_may_audit(staff)
-    return audit, order
+    return await lock_row(session, audit), order
+
+
+async def lock_row(session: AsyncSession, audit: OrderAudit) -> OrderAudit:
+    locked = await session.scalar(
+        select(OrderAudit)
+        .where(OrderAudit.id == audit.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert locked is not None
+    return locked
 
 
 # --- the queue as a list -----------------------------------------------------------------

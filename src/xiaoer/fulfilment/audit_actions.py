@@ -30,6 +30,7 @@ from xiaoer.fulfilment.audit import (
     actor_label,
     carrier_code,
     check_may_audit,
+    lock_row,
     queue_row,
     refresh,
     row_for_auditor,
@@ -378,6 +379,7 @@ async def do_release_hold(
     audit, order = await queue_row(session, staff, order_id)
     if not (staff.has_role(*AUDITORS) or audit.owner_id == staff.id):
         raise AuditForbidden(say("only the hold's owner or an auditor clears a hold"))
+    audit = await lock_row(session, audit)
     if audit.status != AuditStatus.held.value:
         raise AuditError(say("order {number} is not held", number=order.platform_order_id))
     audit.status, audit.updated_at = AuditStatus.waiting.value, now
