@@ -462,15 +462,16 @@ async def do_split(
     order_id: int,
     plan: dict[int, int],
     *,
+    override: str = "",
     now: datetime | None = None,
 ) -> list[Shipment]:
     """Ship the order's lines from the locations chosen (item id → location), one
-    parcel per location. A waiting order passes so; a passed one whose parcels are not
-    yet packed has them made again."""
+    parcel per location. A waiting order passes so (``override`` as for a pass); a
+    passed one whose parcels are not yet packed has them made again."""
     now = now or utcnow()
     audit, order = await row_for_auditor(session, staff, order_id)
     if audit.status in OPEN:
-        return await do_pass(session, staff, order_id, plan=plan, override=audit.reason, now=now)
+        return await do_pass(session, staff, order_id, plan=plan, override=override, now=now)
     if audit.status != AuditStatus.passed.value:
         raise AuditError(_not_open(order, audit))
     parcels = await shipments_with(session, order.id)

@@ -413,5 +413,6 @@ async def split(request: Request, session: SessionDep, staff: Auditor, order_id:
             item, location = _number(name[5:]), _number(value)
             if item is not None and location is not None:
                 plan[item] = location
-    return await _acted(request, session, staff, order_id,
-                        do_split(session, staff, order_id, plan))  # fmt: skip
+    override = str(form.get("override") or "")[:500]
+    action = do_split(session, staff, order_id, plan, override=override)
+    return await _acted(request, session, staff, order_id, action)
