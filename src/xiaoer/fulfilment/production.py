@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Product, Sku
+from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
@@ -148,6 +149,11 @@ async def do_mark_made(
     if slip.status != SlipStatus.sent.value:
         raise SlipError(say("this slip was withdrawn: its order will not ship"))
     slip.status, slip.made_at = SlipStatus.made.value, now
+    await record_audit(
+        session, shop_id=order.shop_id, actor=staff.number or staff.username, entity="order",
+        entity_id=order.platform_order_id, action="slip_made",
+        before={"slip": SlipStatus.sent.value}, after={"slip": slip.status}, at=now,
+    )  # fmt: skip
     await record_event(
         session, order.shop_id, "slip.made",
         {"slip_id": slip.id, "order_id": order.id, "by": staff.id}, at=now,
