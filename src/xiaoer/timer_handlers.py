@@ -2,7 +2,7 @@
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
-from xiaoer.fulfilment import parcel_problems
+from xiaoer.fulfilment import audit, parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
 from xiaoer.performance import attendance, kpi
@@ -11,6 +11,7 @@ from xiaoer.sellercentre import cleanup
 
 __all__ = [
     "attendance",
+    "audit",
     "autoanswer",
     "cleanup",
     "complaints",

@@ -53,7 +53,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
-from xiaoer.fulfilment.models import Shipment
+from xiaoer.fulfilment.models import ProductionSlip, Shipment
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
@@ -86,6 +86,7 @@ KINDS: dict[str, type[Base]] = {
     "cause": TicketCause,
     "channel": Channel,
     "shipment": Shipment,
+    "slip": ProductionSlip,
 }
 
 
@@ -275,6 +276,28 @@ PROBES: list[Probe] = [
           body=lambda _w, i: {"order": str(i), "text": "好买家"}),
     Probe("POST", "/api/aftersales/tickets", "conversation", "deny",
           body=lambda _w, i: {"conversation_id": i, "subject": "售后"}),
+    # fulfilment's audit: the auditors' and the leaders' (an agent reads and clears the
+    # holds given to them); production slips are read by the auditors and the warehouse,
+    # marked made by the warehouse
+    Probe("GET", "/fulfilment/audit/{id}", "order", "deny", back="allow",
+          route="/fulfilment/audit/{order_id}"),
+    Probe("POST", "/fulfilment/audit/{id}/pass", "order", "deny", back="allow", form=True,
+          body=_json(), route="/fulfilment/audit/{order_id}/pass"),
+    Probe("POST", "/fulfilment/audit/{id}/hold", "order", "deny", back="allow", form=True,
+          body=_json(reason="核对尺寸"), route="/fulfilment/audit/{order_id}/hold"),
+    Probe("POST", "/fulfilment/audit/{id}/release", "order", "deny", back="allow", form=True,
+          body=_json(), route="/fulfilment/audit/{order_id}/release"),
+    Probe("POST", "/fulfilment/audit/{id}/merge", "order", "deny", back="allow", form=True,
+          body=lambda _w, i: {"other": str(i)}, route="/fulfilment/audit/{order_id}/merge"),
+    Probe("POST", "/fulfilment/audit/{id}/split", "order", "deny", back="allow", form=True,
+          body=_json(), route="/fulfilment/audit/{order_id}/split"),
+    Probe("POST", "/fulfilment/audit/pass-clean", "order", "deny", back="allow", form=True,
+          body=lambda _w, i: {"order": str(i)}),
+    Probe("GET", "/fulfilment/audit/slips/{id}", "slip", "deny", back="allow",
+          route="/fulfilment/audit/slips/{slip_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/audit/slips/{id}/made", "slip", "deny", back="allow", form=True,
+          body=_json(), route="/fulfilment/audit/slips/{slip_id}/made",
+          owners=(COLLEAGUE, OTHER_SHOP)),
     # the shop's words: own phrases are their owner's; the rest is the shop's
     Probe("POST", "/reception/phrases/{id}/delete", "phrase", "refuse", "refuse", form=True,
           body=_json(scope="own"), route="/reception/phrases/{phrase_id}/delete"),

@@ -284,6 +284,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         world.objects[OTHER_SHOP]["channel"] = far_channel.id
         world.markers["FAR-CHANNEL"] = "FAR-CHANNEL"
         await _fulfilment_track(session, shop, far, staff, world)
+        await _fulfilment_audit(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -314,6 +315,46 @@ async def _fulfilment_track(
         session.add(parcel)
         await session.flush()
         world.objects[owner]["shipment"] = parcel.id
+async def _fulfilment_audit(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """A custom curtain passed in each shop, so each has a production slip; bo's order
+    in tea (the colleague's), the other shop's passed by its supervisor."""
+    from xiaoer.catalog.models import Product, Sku
+    from xiaoer.fulfilment.audit_actions import do_pass
+    from xiaoer.fulfilment.ledger import Document, Line, post
+    from xiaoer.fulfilment.models import MoveKind, ProductionSlip, StockLocation
+    from xiaoer.orders.marks import do_write_note
+
+    for target, owner, writer, auditor in (
+        (shop, COLLEAGUE, staff["bo"], staff["aud"]),
+        (far, OTHER_SHOP, staff["far_agent"], staff["far_sup"]),
+    ):
+        product = Product(shop_id=target.id, code="CUR", title="定制窗帘", price_fen=50000,
+                          custom_made=True)  # fmt: skip
+        session.add(product)
+        await session.flush()
+        sku = Sku(shop_id=target.id, product_id=product.id, code="CUR-300", price_fen=50000)
+        place = StockLocation(shop_id=target.id, code="A", name="一号仓", position=1)
+        session.add_all([sku, place])
+        await session.flush()
+        await post(session, target.id, MoveKind.receive, [Line(sku.id, place.id, 5)],
+                   document=Document("receipt", ref="R-1"))  # fmt: skip
+        number = f"{target.code.upper()}-CUR-1"
+        order = await do_create_order(session, shop_id=target.id, new=NewOrder(
+            number=number, buyer_id=f"buyer-{number}", buyer_nick=f"nick-{number}",
+            items=(NewItem("定制窗帘", 50000, 1, "CUR-300", "尺寸：3米*2.4米"),),
+            receiver_name="收货人", receiver_phone="13912340101",
+            receiver_address="浙江省杭州市西湖区文三路1号",
+        ))  # fmt: skip
+        await do_write_note(session, order=order, author=writer,
+                            text="刘贺,3米*2.4米,图案正常,12月19发货,自提")  # fmt: skip
+        await do_pay_order(session, order=order)
+        await do_pass(session, auditor, order.id)
+        slip = await session.scalar(
+            select(ProductionSlip.id).where(ProductionSlip.order_id == order.id)
+        )
+        world.objects[owner]["slip"] = slip
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -107,6 +107,16 @@ EVENT_KINDS: dict[str, Audience] = {
     "parcel.problem": CONCERNED,
     "parcel.late": CONCERNED,
     "parcel.chased": Audience(True, "concerned", ("agent_id", "by")),
+    # fulfilment's audit queue: the floor's leaders; a hold also reaches the agent who
+    # must clear it
+    "audit.passed": LEADERS_ONLY,
+    "audit.held": Audience(True, "concerned", ("owner_id",)),
+    "audit.released": Audience(True, "concerned", ("owner_id",)),
+    "audit.merged": LEADERS_ONLY,
+    "audit.split": LEADERS_ONLY,
+    "audit.cancelled": LEADERS_ONLY,
+    "slip.sent": LEADERS_ONLY,
+    "slip.made": LEADERS_ONLY,
 }
 
 

@@ -97,6 +97,8 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     ),
     "/fulfilment": (
         ("/fulfilment/audit", "fulfilment.audit_nav", ("auditor", "supervisor", "manager")),
+        ("/fulfilment/audit?owner=me", "audit.holds_nav", ("agent",)),
+        ("/fulfilment/audit/slips", "audit.slips_nav", ("warehouse", "auditor")),
         (
             "/fulfilment/warehouse",
             "fulfilment.warehouse_nav",

@@ -39,8 +39,8 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api
 from xiaoer.fulfilment import pages as fulfilment_pages
-from xiaoer.fulfilment import parcel_pages, tracking_api
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -78,6 +78,7 @@ STAFF_ROUTERS = (
     aftersales_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
+    audit_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
