@@ -102,6 +102,8 @@ EVENT_KINDS: dict[str, Audience] = {
     "leave.requested": CONCERNED_STAFF,
     "leave.cancelled": CONCERNED_STAFF,
     "leave.decided": CONCERNED_STAFF,
+    # fulfilment: a return's goods back in stock (the warehouse's work, the floor's news)
+    "return.received": LEADERS_ONLY,
 }
 
 

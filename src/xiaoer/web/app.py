@@ -40,6 +40,8 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.fulfilment import pages as fulfilment_pages
+from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
+from xiaoer.fulfilment import returns_pages as fulfilment_returns_pages
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -76,6 +78,8 @@ STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
     fulfilment_pages.router,
+    fulfilment_promise_pages.router,
+    fulfilment_returns_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
