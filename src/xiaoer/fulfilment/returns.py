@@ -114,7 +114,7 @@ async def _lines(session: AsyncSession, refund: Refund, order: Order) -> list[Re
         rows = await session.execute(
             select(Sku.code, Sku.id).where(Sku.shop_id == order.shop_id, Sku.code.in_(codes))
         )
-        by_code = {code: sku_id for code, sku_id in rows.tuples()}
+        by_code = {row.code: row.id for row in rows}
     lines = []
     for item in items:
         sku_id = item.sku_id if item.sku_id is not None else by_code.get(item.sku_code)

@@ -45,7 +45,8 @@ EXPORT_LIMIT = 5000
 
 
 def _state_word(t: Translator, state: str) -> str:
-    if state in WAITING:
+    """A filter's state, or a refund's own status in after-sales' words."""
+    if state in RefundStatus.__members__:
         return t.text(STATUS_SAID[RefundStatus(state)])
     return t(f"promise.state_{state}")
 
@@ -142,9 +143,8 @@ async def _page(
 ) -> Response:
     pending = await return_for(session, staff, refund_id)
     sku_ids = {move.sku_id for move in pending.moves}
-    codes = dict(
-        (await session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(sku_ids)))).tuples()
-    )
+    rows = await session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(sku_ids)))
+    codes = {row.id: row.code for row in rows}
     context = {
         **WORDS,
         "item": pending,
