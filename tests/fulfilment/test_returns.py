@@ -237,9 +237,7 @@ async def test_a_parcel_before_the_buyer_s_waybill_is_received_without_confirmin
     assert refund is not None and refund.status == RefundStatus.WAIT_BUYER_RETURN_GOODS.value
 
 
-async def test_who_may_receive_a_return(
-    db: Database, shop: Shop, make_staff: MakeStaff
-) -> None:
+async def test_who_may_receive_a_return(db: Database, shop: Shop, make_staff: MakeStaff) -> None:
     people = await _people(make_staff)
     s = await _setting(db, shop, people)
     for name in ("cai", "mei", "aud"):
@@ -253,8 +251,13 @@ async def test_who_may_receive_a_return(
         far = await do_create_shop(session, code="far", name="远方小店")
         await session.commit()
     async with db.session() as session:
-        far_refund = Refund(shop_id=far.id, order_id=s.order, kind="return_refund",
-                            status=RefundStatus.WAIT_SELLER_CONFIRM_GOODS.value, amount_fen=1)  # fmt: skip
+        far_refund = Refund(
+            shop_id=far.id,
+            order_id=s.order,
+            kind="return_refund",
+            status=RefundStatus.WAIT_SELLER_CONFIRM_GOODS.value,
+            amount_fen=1,
+        )
         session.add(far_refund)
         await session.commit()
     for name in ("wu", "sup"):
@@ -322,3 +325,16 @@ async def test_the_returns_screen_is_the_warehouse_s(
     )
     assert posted.status_code == 403
     assert await _moves(db) == 0
+
+
+async def test_the_warehouse_confirms_goods_and_makes_no_other_refund_move(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    people = await _people(make_staff)
+    await _catalog(db, shop)
+    _, refund_id, _ = await _return(db, shop, people, "R-500", sent=False)
+    async with db.session() as session:
+        with pytest.raises(NotPermitted):
+            await do_move_refund(session, people["wu"], refund_id, Move.withdraw)
+        refund = await session.get(Refund, refund_id)
+    assert refund is not None and refund.status == RefundStatus.WAIT_BUYER_RETURN_GOODS.value
