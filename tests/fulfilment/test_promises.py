@@ -23,6 +23,7 @@ from xiaoer.fulfilment.promises import (
     courier_quote,
     do_change_courier,
     find_carrier,
+    order_promised_dates,
     promised_dates,
     quote_courier_change,
 )
@@ -105,6 +106,23 @@ def test_the_cut_off_is_read_on_the_shop_s_clock() -> None:
     ship_by, deliver_by = promised_dates(policy, new_york, paid)
     assert ship_by == datetime(2026, 12, 8, 23, 59, tzinfo=new_york)
     assert deliver_by == datetime(2026, 12, 11, 23, 59, tzinfo=new_york)
+
+
+async def test_a_paid_order_s_dates_follow_its_shop_and_the_policy_of_its_day(
+    db: Database, shop: Shop
+) -> None:
+    async with db.session() as session:
+        new = NewOrder(number="D-1", buyer_id="b", items=(NewItem("棉麻窗帘", 9900),))
+        order = await do_create_order(session, shop_id=shop.id, new=new)
+        assert await order_promised_dates(session, order) is None
+        paid = _shanghai(7, 16, 30).astimezone(UTC)
+        await do_pay_order(session, order=order, now=paid)
+        policy = parse_policy('[fulfilment]\ncutoff_time = "17:00"\n')
+        await do_apply_policy(session, shop_id=shop.id, policy=policy, source="",
+                              effective_from=date(2020, 1, 1), actor="test")  # fmt: skip
+        await session.commit()
+        dates = await order_promised_dates(session, order)
+    assert dates == (_shanghai(7, 23, 59), _shanghai(12, 23, 59))  # before 17:00: that day
 
 
 # --- the courier change -------------------------------------------------------------

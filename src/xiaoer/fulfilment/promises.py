@@ -31,6 +31,7 @@ from xiaoer.orders.access import check_may_act
 from xiaoer.orders.changes import ChangeRequest, changeable_parts, do_change_order
 from xiaoer.orders.models import Order, OrderChange
 from xiaoer.shops.models import Shop
+from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import StaffAccount
 
 # The end of the shop's working day, by which a parcel promised "today" leaves.
@@ -197,3 +198,16 @@ def promised_dates(policy: Policy, zone: ZoneInfo, paid_at: datetime) -> tuple[d
     deliver_day = day + timedelta(days=policy.orders.deliver_within_days)
     deliver_by = datetime.combine(deliver_day, SHIP_BY, tzinfo=zone)
     return ship_by.astimezone(ZoneInfo("UTC")), deliver_by.astimezone(ZoneInfo("UTC"))
+
+
+async def order_promised_dates(
+    session: AsyncSession, order: Order
+) -> tuple[datetime, datetime] | None:
+    """:func:`promised_dates` of a paid order, by the policy in force on its day of
+    payment and the shop's zone; None for an order not paid."""
+    if order.paid_at is None:
+        return None
+    zone = await shop_zone(session, order.shop_id)
+    day = order.paid_at.astimezone(zone).date()
+    policy = await policy_on(session, order.shop_id, day)
+    return promised_dates(policy, zone, order.paid_at)
