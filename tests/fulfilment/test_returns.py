@@ -283,8 +283,13 @@ async def test_the_returns_screen_lists_filters_exports_and_receives(
     assert listed.status_code == 200
     assert "R-100" in listed.text and "R-400" in listed.text and "YT1234567890123" in listed.text
     assert "SKU 未知" in listed.text
-    searched = await client.get("/fulfilment/returns", params={"q": "YT1234567890123"})
-    assert "R-100" in searched.text and "R-400" not in searched.text
+    scanned = await client.get("/fulfilment/returns", params={"q": "YT1234567890123"})
+    assert scanned.status_code == 303  # one found: its receiving form
+    assert scanned.headers["location"] == f"/fulfilment/returns/{s.refund}"
+    by_nick = await client.get("/fulfilment/returns", params={"q": "nick-R-400", "state": "all"})
+    assert by_nick.headers["location"] != f"/fulfilment/returns/{s.refund}"
+    nothing = await client.get("/fulfilment/returns", params={"q": "NOPE"})
+    assert nothing.status_code == 200 and "R-100" not in nothing.text
     sheet = await client.get("/fulfilment/returns/export.xlsx", params={"q": "R-100"})
     assert sheet.status_code == 200
     rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))

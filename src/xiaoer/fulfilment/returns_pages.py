@@ -75,8 +75,12 @@ def _query(chosen: ReturnFilter, **changes: Any) -> str:
 
 @router.get("")
 async def returns_list(request: Request, session: SessionDep, staff: Warehouse) -> Response:
+    """Returns as the filter chooses them; a search that finds one opens it, so a
+    scanner reading the parcel's waybill lands on its receiving form."""
     chosen = _filter(request)
     found, total = await returns_of(session, staff, chosen)
+    if chosen.search and total == 1:  # a scanned waybill or order number: open its return
+        return RedirectResponse(f"/fulfilment/returns/{found[0].refund.id}", status_code=303)
     pages = max(1, -(-total // PAGE))
     context = {
         **WORDS,
