@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass
 
@@ -343,3 +344,28 @@ async def test_the_warehouse_confirms_goods_and_makes_no_other_refund_move(
             await do_move_refund(session, people["wu"], refund_id, Move.withdraw)
         refund = await session.get(Refund, refund_id)
     assert refund is not None and refund.status == RefundStatus.WAIT_BUYER_RETURN_GOODS.value
+
+
+async def test_four_workers_receiving_one_return_at_once_post_it_once(
+    db: Database, shop: Shop, make_staff: MakeStaff, on_postgres: bool
+) -> None:
+    if not on_postgres:
+        pytest.skip("SQLite has one writer at a time: there is no race to lose")
+    people = await _people(make_staff)
+    s = await _setting(db, shop, people)
+    start = asyncio.Event()
+
+    async def worker() -> bool:
+        async with db.session() as session:
+            await start.wait()
+            done = await do_receive_return(session, people["wu"], s.refund, _lines(s))
+            await asyncio.sleep(0.05)  # hold the refund's lock while the others queue
+            await session.commit()
+            return done.posted
+
+    tasks = [asyncio.create_task(worker()) for _ in range(4)]
+    await asyncio.sleep(0.05)
+    start.set()
+    assert sorted(await asyncio.gather(*tasks)) == [False, False, False, True]
+    assert await _moves(db) == 2
+    assert await _level(db, s.white, s.main) == (7, 7)
