@@ -26,7 +26,7 @@ from xiaoer import demo_data as data
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.policy import Policy
+from xiaoer.core.policy import Policy, default_policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
@@ -924,12 +924,15 @@ def _chats(
         if order.row["shipped_at"] is not None:
             shipped.setdefault(order.row["shipped_at"].astimezone(_TZ).date(), []).append(order)
 
+    cutoff = default_policy().fulfilment.cutoff_time  # the demo shop keeps the defaults
+
     def welcome(agent: str, moment: datetime) -> str:
         running = [name for name, start, end in promotions if start <= moment < end]
         return fill(
             _WELCOME,
             {"shop": data.SHOP_NAME, "agent": names[agent], "courier": data.DEFAULT_COURIER,
-             "activity": "；".join(running) or NO_ACTIVITY},
+             "activity": "；".join(running) or NO_ACTIVITY,
+             "cutoff": cutoff},
         )  # fmt: skip
 
     chats: list[_Chat] = []

@@ -270,7 +270,8 @@ async def test_a_finished_order_offers_and_takes_no_change(
         order = await load_order(session, shop.id, order_id)
         await do_pay_order(session, order=order)
         await session.commit()
-        assert changeable_parts(order) == RECEIVER_PARTS  # the receiver, not the price
+        # the receiver and the courier, not the price
+        assert changeable_parts(order) == RECEIVER_PARTS | {"courier"}
         order.status = TradeStatus.TRADE_FINISHED.value
         order.shipped_at = order.paid_at
         await session.commit()
@@ -294,3 +295,22 @@ async def test_a_finished_order_offers_and_takes_no_change(
         order = await load_order(session, shop.id, order_id)
         assert order.goods_fen == 50000 and order.receiver_address == "上海市黄浦区1号"
         assert (await session.scalars(select(OrderChange))).all() == []
+
+
+async def test_after_payment_the_fee_changes_only_with_the_courier_it_pays_for(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    agent = await make_staff("senior", level="senior")
+    order_id = await _order(db, shop, agent)
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        await do_pay_order(session, order=order)
+        await session.commit()
+    with pytest.raises(OrderError, match="only before the buyer pays"):
+        await _change(db, shop, order_id, agent, postage_fen=3000)
+    assert await _change(db, shop, order_id, agent, postage_fen=3000, courier="顺丰速运") == (
+        ChangeStatus.applied
+    )
+    async with db.session() as session:
+        order = await load_order(session, shop.id, order_id)
+        assert (order.courier, order.postage_fen, order.total_fen) == ("顺丰速运", 3000, 53000)

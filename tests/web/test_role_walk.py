@@ -46,7 +46,7 @@ from tests.web.world import (
     build_world,
     forbidden_markers,
 )
-from xiaoer.aftersales.models import Ticket, TicketCause
+from xiaoer.aftersales.models import Refund, Ticket, TicketCause
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
@@ -87,6 +87,7 @@ KINDS: dict[str, type[Base]] = {
     "channel": Channel,
     "shipment": Shipment,
     "slip": ProductionSlip,
+    "refund": Refund,
 }
 
 
@@ -333,6 +334,18 @@ PROBES: list[Probe] = [
           body=_json(), route="/staff/{staff_id}/password"),
     Probe("POST", "/staff/{id}/active", "staff", "deny", back="allow", form=True,
           body=_json(active="no"), route="/staff/{staff_id}/active"),
+    # fulfilment: an order's courier is its owner's and the leaders' (F6); returns come
+    # back through the warehouse (a receipt without lines is a rule's 422)
+    Probe("GET", "/fulfilment/orders/{id}/courier", "order", "deny",
+          route="/fulfilment/orders/{order_id}/courier"),
+    Probe("POST", "/fulfilment/orders/{id}/courier", "order", "deny", form=True,
+          body=_json(carrier="SF", reason="买家要求改发顺丰"),
+          route="/fulfilment/orders/{order_id}/courier"),
+    Probe("GET", "/fulfilment/returns/{id}", "refund", "deny", back="allow",
+          route="/fulfilment/returns/{refund_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/returns/{id}/receive", "refund", "deny", back="allow", form=True,
+          body=_json(note="拆包"), route="/fulfilment/returns/{refund_id}/receive",
+          owners=(COLLEAGUE, OTHER_SHOP)),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import PASSWORD
 from xiaoer.aftersales.cases import do_open_case_refund
-from xiaoer.aftersales.models import TicketKind, TicketSource
-from xiaoer.aftersales.refund_states import RefundKind
+from xiaoer.aftersales.models import Refund, TicketKind, TicketSource
+from xiaoer.aftersales.refund_states import GoodsStatus, RefundKind, RefundStatus
 from xiaoer.aftersales.tickets import (
     Opening,
     causes_of,
@@ -285,6 +285,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         world.markers["FAR-CHANNEL"] = "FAR-CHANNEL"
         await _fulfilment_track(session, shop, far, staff, world)
         await _fulfilment_audit(session, shop, far, staff, world)
+        await _fulfilment_promise(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -355,6 +356,24 @@ async def _fulfilment_audit(
             select(ProductionSlip.id).where(ProductionSlip.order_id == order.id)
         )
         world.objects[owner]["slip"] = slip
+async def _fulfilment_promise(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """Returns coming back to the warehouse: one of the shop's (on bo's order), one of
+    the other shop's, each a return-and-refund whose goods are on their way."""
+    for target, owner, waybill in ((shop, COLLEAGUE, "YT0000000001"), (far, OTHER_SHOP,
+                                                                       "FAR-RETURN")):  # fmt: skip
+        refund = Refund(
+            shop_id=target.id, order_id=world.objects[owner]["order"],
+            kind=RefundKind.return_refund.value,
+            status=RefundStatus.WAIT_SELLER_CONFIRM_GOODS.value,
+            goods=GoodsStatus.BUYER_RETURNED_GOODS.value, amount_fen=1000, reason="不合适",
+            return_carrier="圆通", return_waybill=waybill,
+        )  # fmt: skip
+        session.add(refund)
+        await session.flush()
+        world.objects[owner]["refund"] = refund.id
+    world.markers["FAR-RETURN"] = "FAR-RETURN"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -49,9 +49,23 @@ def check_may_handle(staff: StaffAccount) -> None:
     raise NotPermitted(say("only after-sales agents, supervisors and managers handle refunds"))
 
 
-async def refund_for(session: AsyncSession, staff: StaffAccount, refund_id: int) -> Refund:
-    """The refund, if it is of the caller's shop and the caller handles refunds."""
+def check_may_confirm_goods(staff: StaffAccount) -> None:
+    """Goods coming back are confirmed by those who handle refunds, and by the warehouse
+    that unpacks them (its receipt of a return confirms them, F2)."""
+    if staff.has_role("warehouse"):
+        return
     check_may_handle(staff)
+
+
+async def refund_for(
+    session: AsyncSession, staff: StaffAccount, refund_id: int, move: Move | None = None
+) -> Refund:
+    """The refund, if it is of the caller's shop and the caller may handle it (or, for
+    ``move``, make that move)."""
+    if move is Move.confirm_goods:
+        check_may_confirm_goods(staff)
+    else:
+        check_may_handle(staff)
     refund = await session.get(Refund, refund_id)
     if refund is None or refund.shop_id != staff.shop_id:
         raise NotFound(say("no such refund"))
@@ -330,7 +344,7 @@ async def do_move_refund(
 ) -> Refund:
     """Make ``move`` on the refund (flushed, not committed); a success adds the amount
     to the order's refunded total."""
-    refund = await refund_for(session, staff, refund_id)
+    refund = await refund_for(session, staff, refund_id, move)
     before = State(RefundStatus(refund.status), GoodsStatus(refund.goods), RefundKind(refund.kind))
     after = next_state(before, move, reason=reason, waybill=waybill, carrier=carrier)
     moment = now or utcnow()

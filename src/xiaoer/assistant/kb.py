@@ -34,6 +34,8 @@ VARIABLES = (
     "activity",
     "courier",
     "cutoff",
+    "ship_day",
+    "courier_change",
     "product",
     "price",
     "stock",

@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from xiaoer.assistant.normalize import normalize
 from xiaoer.assistant.sizes import advise, parse_body
 from xiaoer.catalog.models import Product
 from xiaoer.core.clock import utcnow
+from xiaoer.core.dispatch import ships_today
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
@@ -255,6 +257,20 @@ def _names(items: list[ProductFacts]) -> str:
     return "、".join(f"{p.title}（{fen_to_yuan(p.price_fen)}元）" for p in items)
 
 
+def ship_day_said(policy: Policy, shop: Shop, moment: datetime) -> str:
+    """When a payment now leaves, in the buyer's words: 今天 before the cut-off on the
+    shop's clock, 明天 from it on (F6)."""
+    zone = ZoneInfo(shop.timezone)
+    return "今天" if ships_today(policy.fulfilment.cutoff_time, zone, moment) else "明天"
+
+
+def courier_change_said(policy: Policy) -> str:
+    """Whether a buyer may ask for another courier, and on what terms (F6)."""
+    if policy.fulfilment.courier_change_allowed:
+        return "如需换其他快递，补上运费差价就可以为您更换（换成更便宜的快递不退差价哦）"
+    return "暂时不能指定其他快递，还请您谅解"
+
+
 async def suggest(
     session: AsyncSession,
     *,
@@ -285,6 +301,8 @@ async def suggest(
         "activity": "；".join(activities) if activities else "店铺的日常优惠",
         "courier": shop.default_courier or "快递",
         "cutoff": policy.fulfilment.cutoff_time,
+        "ship_day": ship_day_said(policy, shop, moment),
+        "courier_change": courier_change_said(policy),
         "product": product.title if product else "这款商品",
         "price": f"{fen_to_yuan(product.price_fen)}元" if product else "以页面为准",
         "stock": str(product.stock) if product else "",

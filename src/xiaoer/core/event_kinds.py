@@ -117,6 +117,8 @@ EVENT_KINDS: dict[str, Audience] = {
     "audit.cancelled": LEADERS_ONLY,
     "slip.sent": LEADERS_ONLY,
     "slip.made": LEADERS_ONLY,
+    # fulfilment: a return's goods back in stock (the warehouse's work, the floor's news)
+    "return.received": LEADERS_ONLY,
 }
 
 

@@ -5,7 +5,10 @@ agent's level in the policy (``authority.<level>``). Within them the change is
 made at once; beyond them it waits as a request the supervisor approves (and it
 is made then) or refuses. Supervisors and managers change orders directly.
 Price and shipping fee change only before payment, as on the platform; the
-address until the order ships. Every change is in the audit log.
+address and the courier until the order ships. A buyer who picks a dearer courier
+after paying pays the difference (补运费差价): the courier and the shipping fee then
+change together, the fee measured against the agent's authority like any other.
+Every change is in the audit log.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ PART_SAID: dict[str, Text] = {
     "receiver_name": say("receiver_name"),
     "receiver_phone": say("receiver_phone"),
     "receiver_address": say("receiver_address"),
+    "courier": say("courier"),
 }
 
 # The agents' levels as a change's reasons name them.
@@ -62,6 +66,7 @@ class ChangeRequest:
     receiver_name: str | None = None
     receiver_phone: str | None = None
     receiver_address: str | None = None
+    courier: str | None = None  # the carrier's name as the platform writes it
     reason: str = ""
 
 
@@ -120,7 +125,7 @@ def _parts(order: Order, request: ChangeRequest) -> tuple[dict[str, Any], dict[s
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name in ("goods_fen", "postage_fen", "receiver_name", "receiver_phone",
-                 "receiver_address"):  # fmt: skip
+                 "receiver_address", "courier"):  # fmt: skip
         value = getattr(request, name)
         if isinstance(value, str):
             value = " ".join(value.split())
@@ -131,24 +136,30 @@ def _parts(order: Order, request: ChangeRequest) -> tuple[dict[str, Any], dict[s
 
 MONEY_PARTS = frozenset({"goods_fen", "postage_fen"})
 RECEIVER_PARTS = frozenset({"receiver_name", "receiver_phone", "receiver_address"})
+UNSHIPPED_PARTS = RECEIVER_PARTS | {"courier"}
 
 
 def changeable_parts(order: Order) -> frozenset[str]:
     """What the order's state still lets change: price and fee before payment, the
-    receiver until the order ships; nothing once it is finished or closed."""
+    receiver and the courier until the order ships; nothing once it is finished or
+    closed."""
     status = TradeStatus(order.status)
     parts: set[str] = set()
     if status == TradeStatus.WAIT_BUYER_PAY:
         parts |= MONEY_PARTS
     unshipped = status in (TradeStatus.WAIT_BUYER_PAY, TradeStatus.WAIT_SELLER_SEND_GOODS)
     if unshipped and order.shipped_at is None:
-        parts |= RECEIVER_PARTS
+        parts |= UNSHIPPED_PARTS
     return frozenset(parts)
 
 
 def check_change_allowed(order: Order, parts: set[str] | frozenset[str]) -> None:
-    """Refuse a change of a part the order's state no longer allows."""
-    refused = set(parts) - changeable_parts(order)
+    """Refuse a change of a part the order's state no longer allows. The shipping fee
+    changes after payment only with the courier it pays for."""
+    allowed = set(changeable_parts(order))
+    if "courier" in parts and "courier" in allowed:
+        allowed.add("postage_fen")
+    refused = set(parts) - allowed
     if refused & MONEY_PARTS:
         raise OrderError(say("price and shipping fee change only before the buyer pays"))
     if refused:
@@ -169,7 +180,7 @@ def _check(order: Order, after: dict[str, Any]) -> None:
             )
     if "goods_fen" in after and after["goods_fen"] == 0:
         raise OrderError(say("the goods cannot be free; close the order instead"))
-    limits = {"receiver_name": 64, "receiver_phone": 32, "receiver_address": 500}
+    limits = {"receiver_name": 64, "receiver_phone": 32, "receiver_address": 500, "courier": 32}
     for name, limit in limits.items():
         if name in after and not 0 < len(after[name]) <= limit:
             raise OrderError(

@@ -106,7 +106,12 @@ async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
     shop = await session.get(Shop, staff.shop_id)
     assert shop is not None
     return {
-        "shop": {"code": shop.code, "name": shop.name, "courier": shop.default_courier},
+        "shop": {
+            "code": shop.code,
+            "name": shop.name,
+            "courier": shop.default_courier,
+            "cutoff": policy.fulfilment.cutoff_time,
+        },
         "activities": await current_activities(session, shop.id, now),
         "me": {
             "id": staff.id,

@@ -54,9 +54,12 @@ async def template_values(
     agent_name: str | None = None,
     buyer: str = "",
     position: int | None = None,
+    cutoff: str = "",
 ) -> dict[str, str]:
     activities = await current_activities(session, shop.id, now)
-    return values_of(shop, activities, agent_name=agent_name, buyer=buyer, position=position)
+    return values_of(
+        shop, activities, agent_name=agent_name, buyer=buyer, position=position, cutoff=cutoff
+    )
 
 
 def values_of(
@@ -66,14 +69,17 @@ def values_of(
     agent_name: str | None = None,
     buyer: str = "",
     position: int | None = None,
+    cutoff: str = "",
 ) -> dict[str, str]:
-    """The variables a reply template may use, from what they are made of."""
+    """The variables a reply template may use, from what they are made of. ``cutoff``:
+    the policy's dispatch cut-off (``fulfilment.cutoff_time``, shop time)."""
     return {
         "shop": shop.name,
         "agent": agent_name or NO_AGENT,
         "buyer": buyer,
         "activity": "；".join(activities) if activities else NO_ACTIVITY,
         "courier": shop.default_courier or "快递",
+        "cutoff": cutoff,
         "position": "" if position is None else str(position),
     }
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from xiaoer.reception.models import AutoReplyKind
 
-# (kind, keywords, text). Variables: {shop} {agent} {activity} {courier} {position}
+# (kind, keywords, text). Variables: {shop} {agent} {activity} {courier} {cutoff} {position}
 DEFAULT_AUTO_REPLIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         AutoReplyKind.welcome.value,
         (),
         "亲，欢迎光临{shop}！我是客服{agent}，很高兴为您服务。"
-        "店里正在进行：{activity}。默认发{courier}，有什么想了解的尽管问我哦～",
+        "店里正在进行：{activity}。默认发{courier}，{cutoff}前付款当天发出，"
+        "有什么想了解的尽管问我哦～",
     ),
     (
         AutoReplyKind.busy.value,
@@ -26,7 +27,8 @@ DEFAULT_AUTO_REPLIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         AutoReplyKind.keyword.value,
         ("发什么快递", "什么快递", "哪家快递"),
-        "亲，咱们家默认发{courier}，如需其他快递请留言说明，差价由客服为您核算～",
+        "亲，咱们家默认发{courier}，{cutoff}前付款当天发出；如需其他快递请留言说明，"
+        "差价由客服为您核算～",
     ),
     (
         AutoReplyKind.keyword.value,

@@ -17,7 +17,7 @@ from xiaoer.core.texts import message_of, say
 from xiaoer.reception.models import QuickPhrase
 from xiaoer.staff.models import StaffAccount, is_leader
 
-VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "position")
+VARIABLES = ("shop", "agent", "buyer", "activity", "product", "courier", "cutoff", "position")
 _SHORTCUT = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,32}$")
 
 

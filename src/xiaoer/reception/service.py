@@ -378,6 +378,7 @@ async def _auto_replies(
         agent_name=await _agent_name(session, conversation.agent_id),
         buyer=customer.nick,
         position=position,
+        cutoff=policy.fulfilment.cutoff_time,
     )
     return [
         await _add_message(session, conversation, Sender.auto, text, now, meta=meta)

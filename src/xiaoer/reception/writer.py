@@ -555,7 +555,11 @@ class _Batch:
                 self.session, shop.id, job.at
             )
         values = autoreply.values_of(
-            shop, activities, agent_name=agent.name, buyer=job.customer.nick
+            shop,
+            activities,
+            agent_name=agent.name,
+            buyer=job.customer.nick,
+            cutoff=policy.fulfilment.cutoff_time,
         )
         for text, meta in composed(chosen, values):
             self._message(job, conversation, Sender.auto, None, meta, text=text)

@@ -41,6 +41,8 @@ from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api
 from xiaoer.fulfilment import pages as fulfilment_pages
+from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
+from xiaoer.fulfilment import returns_pages as fulfilment_returns_pages
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -79,6 +81,8 @@ STAFF_ROUTERS = (
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
+    fulfilment_promise_pages.router,
+    fulfilment_returns_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,

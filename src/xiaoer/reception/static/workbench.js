@@ -796,6 +796,7 @@
       buyer: S.open ? S.open.customer.nick : "",
       activity: S.activities.join("；"),
       courier: S.shop.courier,
+      cutoff: S.shop.cutoff || "",
       product: "",
       position: "",
     };
