@@ -102,6 +102,11 @@ EVENT_KINDS: dict[str, Audience] = {
     "leave.requested": CONCERNED_STAFF,
     "leave.cancelled": CONCERNED_STAFF,
     "leave.decided": CONCERNED_STAFF,
+    # fulfilment: the warehouse's line (its people read it on their own screens)
+    "shipment.scanned": LEADERS_ONLY,
+    "shipment.packed": LEADERS_ONLY,
+    "shipment.shipped": LEADERS_ONLY,
+    "waybill.imported": LEADERS_ONLY,
 }
 
 

@@ -40,6 +40,7 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.fulfilment import pages as fulfilment_pages
+from xiaoer.fulfilment import warehouse_pages
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -76,6 +77,7 @@ STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
     fulfilment_pages.router,
+    warehouse_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
@@ -108,7 +110,7 @@ BODY_LIMITS = (
 )
 
 # Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
-STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre")
+STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre", "xiaoer.fulfilment")
 
 
 def _settle_memory() -> None:
