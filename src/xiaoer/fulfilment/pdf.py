@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 from xiaoer.core.clock import local
 from xiaoer.core.texts import say
@@ -65,7 +66,10 @@ def _line(pdf: FPDF, text: str) -> None:
 
 def _table(pdf: FPDF, widths: tuple[int, ...], header: list[str], rows: list[list[str]]) -> None:
     pdf.ln(2)
-    with pdf.table(col_widths=widths, line_height=7, text_align="LEFT") as table:
+    heading = FontFace(emphasis="", fill_color=(230, 230, 230))  # one weight of the CJK font
+    with pdf.table(
+        col_widths=widths, line_height=7, text_align="LEFT", headings_style=heading
+    ) as table:
         head = table.row()
         for text in header:
             head.cell(text)
