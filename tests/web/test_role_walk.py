@@ -53,6 +53,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
+from xiaoer.fulfilment.models import Shipment, StockLocation
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
@@ -84,6 +85,8 @@ KINDS: dict[str, type[Base]] = {
     "ticket": Ticket,
     "cause": TicketCause,
     "channel": Channel,
+    "shipment": Shipment,
+    "location": StockLocation,
 }
 
 
@@ -300,10 +303,26 @@ PROBES: list[Probe] = [
           body=_json(), route="/staff/{staff_id}/password"),
     Probe("POST", "/staff/{id}/active", "staff", "deny", back="allow", form=True,
           body=_json(active="no"), route="/staff/{staff_id}/active"),
+    # fulfilment, shipping: the warehouse and leaders work the shop's parcels
+    Probe("GET", "/fulfilment/warehouse/shipments/{id}", "shipment", "deny", back="allow",
+          route="/fulfilment/warehouse/shipments/{shipment_id}"),
+    Probe("GET", "/fulfilment/warehouse/shipments/{id}/slip.pdf", "shipment", "deny",
+          back="allow", route="/fulfilment/warehouse/shipments/{shipment_id}/slip.pdf"),
+    Probe("POST", "/fulfilment/warehouse/shipments/{id}/scan", "shipment", "deny", back="allow",
+          form=True, body=_json(code="NOT-IN-IT", quantity="1"),
+          route="/fulfilment/warehouse/shipments/{shipment_id}/scan"),
+    Probe("POST", "/fulfilment/warehouse/shipments/{id}/ship", "shipment", "deny", back="allow",
+          form=True, body=_json(carrier="SF", waybill="SF1234567890123"),
+          route="/fulfilment/warehouse/shipments/{shipment_id}/ship"),
+    Probe("GET", "/fulfilment/warehouse/locations/{id}", "location", "deny", back="allow",
+          route="/fulfilment/warehouse/locations/{location_id}"),
+    Probe("GET", "/fulfilment/warehouse/locations/{id}/pick.pdf", "location", "deny",
+          back="allow", route="/fulfilment/warehouse/locations/{location_id}/pick.pdf"),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
 NO_OBJECT: dict[tuple[str, str], str] = {
+    ("POST", "/fulfilment/warehouse/waybills"): "ships the caller's shop's orders from a sheet",
     ("POST", "/api/assistant/classify"): "classifies the text it is given",
     ("POST", "/api/assistant/feedback"): "records the caller's own pick",
     ("POST", "/api/assistant/check"): "checks the caller's own draft",
