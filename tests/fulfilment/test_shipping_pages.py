@@ -62,6 +62,14 @@ async def test_the_queue_shows_locations_and_parcels_late_first_to_the_warehouse
     assert page.status_code == 200
     assert "A区货架" in page.text and "2 个包裹待拣" in page.text and "1 个已超时" in page.text
     assert page.text.index(f"#{second.shipment_id}") < page.text.index(f"#{first.shipment_id}")
+    # a scanned order number opens its parcel; a number of nothing says so
+    found = await client.get("/fulfilment/warehouse", params={"q": " Q-1 "})
+    assert found.status_code == 303
+    assert found.headers["location"] == f"/fulfilment/warehouse/shipments/{first.shipment_id}"
+    by_id = await client.get("/fulfilment/warehouse", params={"q": f"#{second.shipment_id}"})
+    assert by_id.headers["location"].endswith(f"/shipments/{second.shipment_id}")
+    nothing = await client.get("/fulfilment/warehouse", params={"q": "NOPE-1"})
+    assert nothing.status_code == 200 and "没有找到“NOPE-1”对应的包裹" in nothing.text
 
 
 async def test_a_pick_list_page_and_its_pdf_in_chinese(

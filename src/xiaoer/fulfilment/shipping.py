@@ -23,7 +23,7 @@ from xiaoer.core.clock import from_local, utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import say
-from xiaoer.fulfilment.carriers import Carrier, carrier_named, check_waybill
+from xiaoer.fulfilment.carriers import Carrier, carrier_named, check_waybill, clean_waybill
 from xiaoer.fulfilment.ledger import Actor, Document, Line, post
 from xiaoer.fulfilment.models import (
     MoveKind,
@@ -489,5 +489,36 @@ async def shipments_of_order(session: AsyncSession, shop_id: int, order_id: int)
                 or_(Shipment.order_id == order_id, Shipment.id.in_(carrying)),
             )
             .order_by(Shipment.id)
+        )
+    )
+
+
+async def find_parcels(
+    session: AsyncSession, staff: StaffAccount, text: str, *, limit: int = 50
+) -> list[Shipment]:
+    """The shop's parcels a scan or a typed text names: by the order's number, the
+    waybill or the parcel's own number (``#12`` or ``12``), newest first."""
+    check_warehouse(staff)
+    wanted = text.strip().lstrip("#")[:64]
+    if not wanted:
+        return []
+    numbered = select(Order.id).where(
+        Order.shop_id == staff.shop_id, Order.platform_order_id == wanted
+    )
+    named = [
+        Shipment.waybill == clean_waybill(wanted),
+        Shipment.order_id.in_(numbered),
+        Shipment.id.in_(
+            select(ShipmentLine.shipment_id).where(ShipmentLine.order_id.in_(numbered))
+        ),
+    ]
+    if wanted.isdigit() and len(wanted) <= 18:
+        named.append(Shipment.id == int(wanted))
+    return list(
+        await session.scalars(
+            select(Shipment)
+            .where(Shipment.shop_id == staff.shop_id, or_(*named))
+            .order_by(Shipment.id.desc())
+            .limit(limit)
         )
     )

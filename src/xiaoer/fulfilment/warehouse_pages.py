@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from xiaoer.fulfilment.shipping import (
     MAX_SCAN,
     do_pack,
     do_ship,
+    find_parcels,
     lines_of,
     orders_of,
     pick_list,
@@ -69,10 +70,21 @@ def _no_font(request: Request, staff: StaffAccount, exc: PdfFontError) -> Respon
 
 
 @router.get("", response_class=HTMLResponse)
-async def queue_page(request: Request, session: SessionDep, staff: Warehouse) -> Response:
+async def queue_page(
+    request: Request,
+    session: SessionDep,
+    staff: Warehouse,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
     now = utcnow()
     queue = await warehouse_queue(session, staff, now=now)
-    return render(request, "fulfilment/warehouse.html", {"queue": queue, "now": now}, staff=staff)
+    found = await find_parcels(session, staff, q) if q.strip() else None
+    if found is not None and len(found) == 1:
+        return RedirectResponse(f"/fulfilment/warehouse/shipments/{found[0].id}", 303)
+    if found:
+        queue.orders |= await orders_of(session, [], *(s.order_id for s in found))
+    context = {"queue": queue, "now": now, "q": q, "found": found}
+    return render(request, "fulfilment/warehouse.html", context, staff=staff)
 
 
 @router.get("/locations/{location_id}", response_class=HTMLResponse)
