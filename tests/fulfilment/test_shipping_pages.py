@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from tests.fulfilment.parcels import order_of, parcel
 from xiaoer.core.db import Database
+from xiaoer.core.sheets import read_rows
 from xiaoer.fulfilment.models import StockLocation
 from xiaoer.fulfilment.pdf import PdfFontError, pick_list_pdf
 from xiaoer.fulfilment.shipping import PickList
@@ -62,6 +63,10 @@ async def test_the_queue_shows_locations_and_parcels_late_first_to_the_warehouse
     assert page.status_code == 200
     assert "A区货架" in page.text and "2 个包裹待拣" in page.text and "1 个已超时" in page.text
     assert page.text.index(f"#{second.shipment_id}") < page.text.index(f"#{first.shipment_id}")
+    sheet = await client.get("/fulfilment/warehouse/export.xlsx")
+    assert sheet.status_code == 200 and sheet.content.startswith(b"PK")
+    rows = [r for _, r in read_rows(sheet.content, ("包裹", "订单编号", "状态"))]
+    assert [(r["订单编号"], r["状态"]) for r in rows] == [("Q-2", "picking"), ("Q-1", "picking")]
     # a scanned order number opens its parcel; a number of nothing says so
     found = await client.get("/fulfilment/warehouse", params={"q": " Q-1 "})
     assert found.status_code == 303
