@@ -23,14 +23,8 @@ from xiaoer.fulfilment.models import (
     StockLevel,
     StockMove,
 )
-from xiaoer.fulfilment.shipping import (
-    ShippingError,
-    do_pack,
-    do_ship,
-    pick_list,
-    shipment_for,
-    warehouse_queue,
-)
+from xiaoer.fulfilment.picking import pick_list, warehouse_queue
+from xiaoer.fulfilment.shipping import ShippingError, do_pack, do_ship, shipment_for
 from xiaoer.orders.models import TradeStatus
 from xiaoer.reception.models import Message
 from xiaoer.shops.models import Shop

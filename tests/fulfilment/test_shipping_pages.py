@@ -17,7 +17,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.sheets import read_rows
 from xiaoer.fulfilment.models import StockLocation
 from xiaoer.fulfilment.pdf import PdfFontError, pick_list_pdf
-from xiaoer.fulfilment.shipping import PickList
+from xiaoer.fulfilment.picking import PickList
 from xiaoer.orders.models import TradeStatus
 from xiaoer.shops.models import Shop
 

@@ -19,7 +19,7 @@ from xiaoer.core.clock import local
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.carriers import BY_CODE
 from xiaoer.fulfilment.models import Shipment, ShipmentLine
-from xiaoer.fulfilment.shipping import PickList
+from xiaoer.fulfilment.picking import PickList
 from xiaoer.orders.models import Order
 
 # (file, font number within a collection), in order of preference.

@@ -1,8 +1,8 @@
 """The warehouse's screens (F4): the queue, a location's pick list, the pack-and-ship
 screen of a parcel (a barcode scanner types into it), and waybills in bulk.
 
-Routes parse, call :mod:`xiaoer.fulfilment.shipping` or :mod:`xiaoer.fulfilment.waybills`,
-commit and render; who may is decided there. Every form works without script;
+Routes parse, call the services of ``picking``, ``shipping`` or ``waybills``, commit and
+render; who may is decided there. Every form works without script;
 ``static/warehouse.js`` lets the pack screen take a scanner's code, then a quantity or
 the next code, without reloading.
 """
@@ -23,18 +23,16 @@ from xiaoer.core.texts import message_of, say
 from xiaoer.fulfilment.carriers import BY_CODE, CARRIERS, find_carrier
 from xiaoer.fulfilment.models import Shipment, ShipmentStatus
 from xiaoer.fulfilment.pdf import PdfFontError, packing_slip_pdf, pick_list_pdf
+from xiaoer.fulfilment.picking import find_parcels, pick_list, warehouse_queue
 from xiaoer.fulfilment.roles import WAREHOUSE
 from xiaoer.fulfilment.shipping import (
     MAX_SCAN,
     do_pack,
     do_ship,
-    find_parcels,
     lines_of,
     orders_of,
-    pick_list,
     shipment_for,
     titles_of,
-    warehouse_queue,
 )
 from xiaoer.fulfilment.waybills import import_waybills
 from xiaoer.http.deps import SessionDep, require_staff
