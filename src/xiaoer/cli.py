@@ -678,6 +678,21 @@ def import_tracking_command(
     print(json.dumps(summary, ensure_ascii=False))
 
 
+@import_app.command("waybills")
+def import_waybills_command(
+    sheet: Annotated[
+        Path, typer.Argument(help="The bulk-shipping sheet (批量发货, .csv or .xlsx).")
+    ],
+    shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
+) -> None:
+    """Ship the audited orders a bulk-shipping sheet gives waybills for (F4); the last
+    line is a JSON object of counts (read, shipped, unchanged, rejected) with each
+    rejected row's line and reason. The same sheet again changes nothing."""
+    from xiaoer.fulfilment.waybills import import_waybills
+
+    _import_report(shop, sheet, import_waybills)
+
+
 def _import_report(shop: str | None, report: Path, importer: Callable[..., Awaitable[Any]]) -> None:
     def run(db: Database, shop_id: int, progress: Callable[[str, int, int], None]) -> Any:
         return importer(db, shop_id, report, progress=progress)

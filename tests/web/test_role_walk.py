@@ -53,7 +53,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
-from xiaoer.fulfilment.models import ProductionSlip, Shipment
+from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
@@ -88,6 +88,7 @@ KINDS: dict[str, type[Base]] = {
     "shipment": Shipment,
     "slip": ProductionSlip,
     "refund": Refund,
+    "location": StockLocation,
 }
 
 
@@ -346,10 +347,26 @@ PROBES: list[Probe] = [
     Probe("POST", "/fulfilment/returns/{id}/receive", "refund", "deny", back="allow", form=True,
           body=_json(note="拆包"), route="/fulfilment/returns/{refund_id}/receive",
           owners=(COLLEAGUE, OTHER_SHOP)),
+    # fulfilment, shipping: the warehouse and leaders work the shop's parcels
+    Probe("GET", "/fulfilment/warehouse/shipments/{id}", "shipment", "deny", back="allow",
+          route="/fulfilment/warehouse/shipments/{shipment_id}"),
+    Probe("GET", "/fulfilment/warehouse/shipments/{id}/slip.pdf", "shipment", "deny",
+          back="allow", route="/fulfilment/warehouse/shipments/{shipment_id}/slip.pdf"),
+    Probe("POST", "/fulfilment/warehouse/shipments/{id}/scan", "shipment", "deny", back="allow",
+          form=True, body=_json(code="NOT-IN-IT", quantity="1"),
+          route="/fulfilment/warehouse/shipments/{shipment_id}/scan"),
+    Probe("POST", "/fulfilment/warehouse/shipments/{id}/ship", "shipment", "deny", back="allow",
+          form=True, body=_json(carrier="SF", waybill="SF1234567890123"),
+          route="/fulfilment/warehouse/shipments/{shipment_id}/ship"),
+    Probe("GET", "/fulfilment/warehouse/locations/{id}", "location", "deny", back="allow",
+          route="/fulfilment/warehouse/locations/{location_id}"),
+    Probe("GET", "/fulfilment/warehouse/locations/{id}/pick.pdf", "location", "deny",
+          back="allow", route="/fulfilment/warehouse/locations/{location_id}/pick.pdf"),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
 NO_OBJECT: dict[tuple[str, str], str] = {
+    ("POST", "/fulfilment/warehouse/waybills"): "ships the caller's shop's orders from a sheet",
     ("POST", "/api/assistant/classify"): "classifies the text it is given",
     ("POST", "/api/assistant/feedback"): "records the caller's own pick",
     ("POST", "/api/assistant/check"): "checks the caller's own draft",

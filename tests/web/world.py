@@ -286,6 +286,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _fulfilment_track(session, shop, far, staff, world)
         await _fulfilment_audit(session, shop, far, staff, world)
         await _fulfilment_promise(session, shop, far, staff, world)
+        await _fulfilment_ship(session, shop, far, world)
         await session.commit()
     return world
 
@@ -374,6 +375,24 @@ async def _fulfilment_promise(
         await session.flush()
         world.objects[owner]["refund"] = refund.id
     world.markers["FAR-RETURN"] = "FAR-RETURN"
+async def _fulfilment_ship(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """A parcel waiting to be picked for each owner's order, at its shop's shelf."""
+    from xiaoer.fulfilment.models import Shipment, ShipmentLine, StockLocation
+
+    shelves = {}
+    for target, code in ((shop, "TEA-A"), (far, "FAR-A")):
+        shelves[target.id] = StockLocation(shop_id=target.id, code=code, name=f"{code}货架")
+        session.add(shelves[target.id])
+    await session.flush()
+    for owner in OWNERS:
+        order_id = world.objects[owner]["order"]
+        target = far if owner == OTHER_SHOP else shop
+        parcel = Shipment(shop_id=target.id, order_id=order_id, location_id=shelves[target.id].id)
+        session.add(parcel)
+        await session.flush()
+        session.add(ShipmentLine(shipment_id=parcel.id, order_id=order_id, sku_code="WALK-1",
+                                 quantity=1))  # fmt: skip
+        world.objects[owner].update(shipment=parcel.id, location=shelves[target.id].id)
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -119,6 +119,11 @@ EVENT_KINDS: dict[str, Audience] = {
     "slip.made": LEADERS_ONLY,
     # fulfilment: a return's goods back in stock (the warehouse's work, the floor's news)
     "return.received": LEADERS_ONLY,
+    # fulfilment: the warehouse's line (its people read it on their own screens)
+    "shipment.scanned": LEADERS_ONLY,
+    "shipment.packed": LEADERS_ONLY,
+    "shipment.shipped": LEADERS_ONLY,
+    "waybill.imported": LEADERS_ONLY,
 }
 
 

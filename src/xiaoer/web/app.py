@@ -39,7 +39,7 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
-from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api
+from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
 from xiaoer.fulfilment import returns_pages as fulfilment_returns_pages
@@ -83,6 +83,7 @@ STAFF_ROUTERS = (
     audit_pages.router,
     fulfilment_promise_pages.router,
     fulfilment_returns_pages.router,
+    warehouse_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
@@ -116,7 +117,7 @@ BODY_LIMITS = (
 )
 
 # Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
-STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre")
+STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre", "xiaoer.fulfilment")
 
 
 def _settle_memory() -> None:
