@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -185,9 +185,12 @@ def test_orders_paid_before_the_cutoff_ship_the_same_day() -> None:
     morning = datetime(2026, 12, 1, 10, 0, tzinfo=zone).astimezone(UTC)
     evening = datetime(2026, 12, 1, 18, 0, tzinfo=zone).astimezone(UTC)
     ship_by, deliver_by = promise_of(morning, zone, policy)
-    assert ship_by == datetime(2026, 12, 2, 0, 0, tzinfo=zone)
-    assert deliver_by == datetime(2026, 12, 7, 0, 0, tzinfo=zone)
-    assert promise_of(evening, zone, policy)[0] == datetime(2026, 12, 3, 0, 0, tzinfo=zone)
+    assert ship_by == datetime(2026, 12, 1, 23, 59, tzinfo=zone)
+    assert deliver_by == datetime(2026, 12, 6, 23, 59, tzinfo=zone)
+    assert promise_of(evening, zone, policy)[0] == datetime(2026, 12, 2, 23, 59, tzinfo=zone)
+    hurried = policy.model_copy(update={"orders": policy.orders.model_copy(
+        update={"ship_within_hours": 2})})  # fmt: skip
+    assert promise_of(morning, zone, hurried)[0] == morning + timedelta(hours=2)
 
 
 # --- the rules ---------------------------------------------------------------------------

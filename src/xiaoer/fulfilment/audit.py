@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,7 @@ from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
-from xiaoer.fulfilment import ledger
+from xiaoer.fulfilment import carriers, ledger
 from xiaoer.fulfilment.audit_rules import evaluate
 from xiaoer.fulfilment.models import (
     AuditStatus,
@@ -57,6 +57,7 @@ from xiaoer.fulfilment.models import (
     ShipmentStatus,
 )
 from xiaoer.fulfilment.production import cancel_slips
+from xiaoer.fulfilment.promises import promised_dates
 from xiaoer.fulfilment.roles import AUDITORS
 from xiaoer.orders.lifecycle import CLOSED, on_status_changed
 from xiaoer.orders.models import Order, TradeStatus
@@ -87,21 +88,10 @@ SHIPPED_STATES = frozenset(
     }
 )
 
-# Carriers as sellers write them → the code parcels carry. The carriers module of this
-# package is the full table; this is the audit's short list.
-_CARRIERS = (
-    ("顺丰", "SF"), ("圆通", "YTO"), ("中通", "ZTO"), ("申通", "STO"), ("韵达", "YUNDA"),
-    ("EMS", "EMS"), ("邮政", "POSTB"), ("京东", "JD"), ("极兔", "JTSD"), ("J&T", "JTSD"),
-    ("德邦", "DBL"),
-)  # fmt: skip
-
-
 def carrier_code(name: str) -> str:
-    text = name.strip()
-    for word, code in _CARRIERS:
-        if word.lower() in text.lower() or text.upper() == code:
-            return code
-    return text.upper()[:16]
+    """The code a parcel carries for a courier as the order or shop writes it ("" when
+    it names no carrier we know: the warehouse picks one when it ships)."""
+    return carriers.carrier_code(name) or ""
 
 
 def actor_label(staff: StaffAccount) -> str:
@@ -320,14 +310,10 @@ async def leave_queue(
 
 
 def promise_of(paid_at: datetime, zone: ZoneInfo, policy: Policy) -> tuple[datetime, datetime]:
-    """Paid before the cut-off (shop time) ships that day, else the next; within the
-    policy's hours after payment at the latest. Delivery the policy's days later."""
-    local = paid_at.astimezone(zone)
-    hour, minute = (int(part) for part in policy.fulfilment.cutoff_time.split(":"))
-    day = local.date() if local.time() < time(hour, minute) else local.date() + timedelta(days=1)
-    end_of_day = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(paid_at.tzinfo)
-    ship_by = min(end_of_day, paid_at + timedelta(hours=policy.orders.ship_within_hours))
-    return ship_by, ship_by + timedelta(days=policy.orders.deliver_within_days)
+    """The promise of :func:`promises.promised_dates` (the cut-off decides the day),
+    shipping no later than the orders' own ship deadline after payment."""
+    ship_by, deliver_by = promised_dates(policy, zone, paid_at)
+    return min(ship_by, paid_at + timedelta(hours=policy.orders.ship_within_hours)), deliver_by
 
 
 # --- judging the rows -------------------------------------------------------------------

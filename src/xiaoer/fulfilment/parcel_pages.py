@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.clock import local, utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.sheets import XLSX_TYPE, csv_writer, write_sheet
-from xiaoer.fulfilment.carrier_names import CARRIER_NAMES, carrier_name
+from xiaoer.fulfilment.carriers import BY_CODE, carrier_name
 from xiaoer.fulfilment.parcels import (
     MAX_EXPORT,
     PAGE,
@@ -68,7 +68,7 @@ def _filter(request: Request) -> ParcelFilter:
     carrier = query.get("carrier", "").strip().upper()
     return ParcelFilter(
         kind=Trouble(kind) if kind in {k.value for k in Trouble} else None,
-        carrier=carrier if carrier in CARRIER_NAMES else "",
+        carrier=carrier if carrier in BY_CODE else "",
         agent_id=_number(query.get("agent", "")),
         q=query.get("q", "").strip()[:64],
         after=_number(query.get("after", "")),
@@ -108,7 +108,7 @@ async def parcels(request: Request, session: SessionDep, staff: Supervisor) -> R
         "rows": [(s, o, troubles_of(s, now)) for s, o in rows[:PAGE]],
         "counts": await trouble_counts(session, staff, chosen, now),
         "kinds": [k.value for k in Trouble],
-        "carriers": sorted(CARRIER_NAMES),
+        "carriers": sorted(BY_CODE),
         "agents": [s for s in team.values() if s.has_role("agent")],
         "team": team,
         "next_query": _query(chosen, after=str(rows[PAGE - 1][0].id)) if len(rows) > PAGE else "",

@@ -30,7 +30,7 @@ from xiaoer.core.models import Timer
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say
 from xiaoer.core.timers import cancel_timers, schedule_timer, timer_handler
-from xiaoer.fulfilment.carrier_names import carrier_name
+from xiaoer.fulfilment.carriers import carrier_name
 from xiaoer.fulfilment.models import Shipment, ShipmentStatus, Stage
 from xiaoer.fulfilment.notices import do_tell_buyer
 from xiaoer.http.i18n import Translator

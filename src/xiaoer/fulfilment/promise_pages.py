@@ -14,7 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.errors import NotFound, NotPermitted
-from xiaoer.fulfilment.promises import carrier_name, courier_quote, do_change_courier
+from xiaoer.fulfilment.carriers import carrier_name
+from xiaoer.fulfilment.promises import courier_quote, do_change_courier
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
 from xiaoer.http.render import error_text, render

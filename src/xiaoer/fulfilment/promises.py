@@ -27,6 +27,8 @@ from xiaoer.core.errors import NotFound
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
+from xiaoer.fulfilment import carriers
+from xiaoer.fulfilment.carriers import carrier_name
 from xiaoer.orders.access import check_may_act
 from xiaoer.orders.changes import ChangeRequest, changeable_parts, do_change_order
 from xiaoer.orders.models import Order, OrderChange
@@ -37,42 +39,10 @@ from xiaoer.staff.models import StaffAccount
 # The end of the shop's working day, by which a parcel promised "today" leaves.
 SHIP_BY = time(23, 59)
 
-# Carriers by code: the name the platform writes, then what sellers also write. A
-# stand-in for the shared carrier table (``fulfilment.carriers``) until it is merged.
-_CARRIERS: dict[str, tuple[str, ...]] = {
-    "SF": ("顺丰速运", "顺丰", "顺丰快递"),
-    "YTO": ("圆通速递", "圆通", "圆通快递"),
-    "ZTO": ("中通快递", "中通"),
-    "STO": ("申通快递", "申通"),
-    "YUNDA": ("韵达快递", "韵达", "韵达速递"),
-    "EMS": ("EMS", "中国邮政EMS", "邮政EMS"),
-    "POSTB": ("邮政快递包裹", "邮政", "中国邮政", "邮政包裹"),
-    "JD": ("京东物流", "京东", "京东快递"),
-    "JTSD": ("极兔速递", "极兔", "极兔快递", "J&T"),
-    "DBL": ("德邦快递", "德邦", "德邦物流"),
-}
-
-
 def find_carrier(text: str) -> str | None:
     """The carrier's code for a code or a name as sellers write it; None when unknown."""
-    cleaned = "".join(text.split())
-    if not cleaned:
-        return None
-    if cleaned.upper() in _CARRIERS:
-        return cleaned.upper()
-    for code, names in _CARRIERS.items():
-        if any(cleaned.upper() == name.upper() for name in names):
-            return code
-    return None
-
-
-def carrier_name(code: str) -> str:
-    """The name the platform writes for a carrier's code."""
-    return _CARRIERS[code][0]
-
-
-def carrier_codes() -> list[str]:
-    return list(_CARRIERS)
+    carrier = carriers.find_carrier(text)
+    return carrier.code if carrier is not None else None
 
 
 class CourierError(ValueError):
@@ -97,11 +67,11 @@ def quote_courier_change(policy: Policy, shop: Shop, from_code: str | None, to_c
     if not policy.fulfilment.courier_change_allowed:
         raise CourierError(say("this shop does not change couriers"))
     start = from_code or default_carrier(shop)
-    if start is None or start not in _CARRIERS:
+    if start is None or start not in carriers.BY_CODE:
         raise CourierError(
             say("the courier {courier!r} is not one we know", courier=from_code or "")
         )
-    if to_code not in _CARRIERS:
+    if to_code not in carriers.BY_CODE:
         raise CourierError(say("the courier {courier!r} is not one we know", courier=to_code))
     return max(0, _price(policy, to_code) - _price(policy, start))
 
@@ -139,7 +109,7 @@ async def courier_quote(session: AsyncSession, staff: StaffAccount, order_id: in
     allowed = policy.fulfilment.courier_change_allowed and "courier" in changeable_parts(order)
     prices: dict[str, int] = {}
     if current is not None and policy.fulfilment.courier_change_allowed:
-        for code in _CARRIERS:
+        for code in carriers.BY_CODE:
             if code != current and code in policy.fulfilment.courier_prices:
                 prices[code] = quote_courier_change(policy, shop, current, code)
     return CourierQuote(order, current, allowed, prices)
@@ -151,7 +121,7 @@ def check_may_change_courier(policy: Policy, staff: StaffAccount, order: Order, 
     check_may_act(staff, order)
     if not policy.fulfilment.courier_change_allowed:
         raise CourierError(say("this shop does not change couriers"))
-    if to not in _CARRIERS:
+    if to not in carriers.BY_CODE:
         raise CourierError(say("the courier {courier!r} is not one we know", courier=to))
     _price(policy, to)
     if "courier" not in changeable_parts(order):

@@ -27,14 +27,14 @@ from xiaoer.fulfilment.carriers import Carrier, carrier_named, check_waybill
 from xiaoer.fulfilment.ledger import Actor, Document, Line, post
 from xiaoer.fulfilment.models import (
     MoveKind,
-    ProductionSlip,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
-    SlipStatus,
     StockLocation,
 )
 from xiaoer.fulfilment.notices import do_tell_buyer
+from xiaoer.fulfilment.parcel_problems import follow_shipped
+from xiaoer.fulfilment.production import production_ready
 from xiaoer.fulfilment.roles import WAREHOUSE
 from xiaoer.orders.lifecycle import Details, Move, do_transition
 from xiaoer.orders.models import Order, OrderItem
@@ -121,15 +121,6 @@ async def titles_of(session: AsyncSession, lines: list[ShipmentLine]) -> dict[in
 
 
 # --- packing -------------------------------------------------------------------------
-
-
-async def production_ready(session: AsyncSession, order_id: int) -> bool:
-    """A custom order's goods exist: it has no production slip, or every slip it has
-    (cancelled ones aside) is made."""
-    statuses = await session.scalars(
-        select(ProductionSlip.status).where(ProductionSlip.order_id == order_id)
-    )
-    return all(s in (SlipStatus.made.value, SlipStatus.cancelled.value) for s in statuses)
 
 
 async def _check_production(session: AsyncSession, orders: dict[int, Order]) -> None:
@@ -329,6 +320,7 @@ async def do_ship(
     shipment.shipped_at = now
     if shipment.packed_at is None:
         shipment.packed_at = now
+    await follow_shipped(session, shipment, now=now)
     details = Details(courier=carrier.name, tracking_number=waybill)
     result = Shipped(shipment, carrier, waybill, changed=True)
     for order in sorted(orders.values(), key=lambda o: o.id):

@@ -32,7 +32,7 @@ from xiaoer.core.errors import NotFound
 from xiaoer.core.events import record_event
 from xiaoer.core.sheets import SheetError, read_rows, unquote_cell
 from xiaoer.core.texts import say
-from xiaoer.fulfilment.carrier_names import carrier_code
+from xiaoer.fulfilment.carriers import carrier_code
 from xiaoer.fulfilment.models import Shipment, ShipmentStatus, Stage, TrackingEvent
 from xiaoer.fulfilment.parcel_problems import (
     Problem,
