@@ -102,6 +102,15 @@ EVENT_KINDS: dict[str, Audience] = {
     "leave.requested": CONCERNED_STAFF,
     "leave.cancelled": CONCERNED_STAFF,
     "leave.decided": CONCERNED_STAFF,
+    # fulfilment's stock: the back office's, shown to leaders (and on the stock page)
+    "stock.low": LEADERS_ONLY,
+    "stock.location": LEADERS_ONLY,
+    "stock.received": LEADERS_ONLY,
+    "stock.adjusted": LEADERS_ONLY,
+    "stock.returned": LEADERS_ONLY,
+    "stock.safety": LEADERS_ONLY,
+    "stock.take": LEADERS_ONLY,
+    "stock.rebuilt": LEADERS_ONLY,
 }
 
 

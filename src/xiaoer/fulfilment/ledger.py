@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
+from xiaoer.core.events import record_event
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.models import LocationKind, MoveKind, StockLevel, StockLocation, StockMove
 
@@ -169,6 +171,7 @@ async def post(
     if kind in (MoveKind.receive, MoveKind.return_, MoveKind.adjust):
         await _ensure_levels(session, shop_id, set(merged), now)
     hand, held = EFFECT[kind]
+    fell: list[tuple[int, int, int]] = []  # (SKU, sellable before, after) where it fell
     by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for (sku, loc), qty in sorted(merged.items()):
         by_sku[sku].append((loc, qty))
@@ -199,9 +202,14 @@ async def post(
             if loc in sellable:
                 free_change += dh - dr
         if free_change:
-            await session.execute(
-                update(Sku).where(Sku.id == sku).values(stock=Sku.stock + free_change)
+            after = await session.scalar(
+                update(Sku)
+                .where(Sku.id == sku)
+                .values(stock=Sku.stock + free_change)
+                .returning(Sku.stock)
             )
+            if free_change < 0 and after is not None:
+                fell.append((sku, after - free_change, after))
     rows = [
         {
             "shop_id": shop_id, "sku_id": sku, "location_id": loc, "kind": kind.value,
@@ -213,7 +221,21 @@ async def post(
         for (sku, loc), qty in sorted(merged.items())
     ]  # fmt: skip
     moves = list(await session.scalars(insert(StockMove).returning(StockMove), rows))
+    if fell:
+        await _alert_low_stock(session, shop_id, fell, codes)
     return moves
+
+
+async def _alert_low_stock(
+    session: AsyncSession, shop_id: int, fell: list[tuple[int, int, int]], codes: dict[int, str]
+) -> None:
+    """A ``stock.low`` event for each SKU whose sellable stock just fell to the policy's
+    ``low_stock_at`` or below: once as it crosses the line, not at every later move."""
+    low_at = (await policy_on(session, shop_id)).fulfilment.low_stock_at
+    for sku, before, after in fell:
+        if before > low_at >= after:
+            payload = {"sku_id": sku, "sku_code": codes[sku], "stock": after, "low_at": low_at}
+            await record_event(session, shop_id, "stock.low", payload)
 
 
 async def available(

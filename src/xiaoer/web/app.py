@@ -40,6 +40,7 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.fulfilment import pages as fulfilment_pages
+from xiaoer.fulfilment import stock_pages as fulfilment_stock_pages
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -76,6 +77,7 @@ STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
     fulfilment_pages.router,
+    fulfilment_stock_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
