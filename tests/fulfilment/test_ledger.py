@@ -59,8 +59,9 @@ async def test_moves_keep_their_projections(db: Database, shop: Shop) -> None:
     async with db.session() as session:
         sums = (
             await session.execute(
-                select(func.sum(StockMove.on_hand_delta), func.sum(StockMove.reserved_delta))
-                .where(StockMove.sku_id == sku, StockMove.location_id == main)
+                select(func.sum(StockMove.on_hand_delta), func.sum(StockMove.reserved_delta)).where(
+                    StockMove.sku_id == sku, StockMove.location_id == main
+                )
             )
         ).one()
     assert tuple(sums) == (7, 0)

@@ -137,9 +137,11 @@ async def test_goods_back_from_a_buyer_go_to_a_sellable_or_a_damaged_place_once(
     white, grey = world.skus["CL-W"], world.skus["CL-G"]
     async with db.session() as session:
         await do_return_to_stock(session, wu, order_id=order, lines=[(white, 1)],
-                                 location_id=world.main, reference="退款 8801", reason="尺寸不合")  # fmt: skip
+                                 location_id=world.main, reference="退款 8801",
+                                 reason="尺寸不合")  # fmt: skip
         await do_return_to_stock(session, wu, order_id=order, lines=[(grey, 1)],
-                                 location_id=world.broken, reference="工单 17", reason="污渍")  # fmt: skip
+                                 location_id=world.broken, reference="工单 17",
+                                 reason="污渍")  # fmt: skip
         await session.commit()
     assert await _level(db, white, world.main) == (11, 0)
     assert await _stock(db, white) == 11
@@ -148,7 +150,8 @@ async def test_goods_back_from_a_buyer_go_to_a_sellable_or_a_damaged_place_once(
     async with db.session() as session:
         with pytest.raises(StockError, match="back in stock already"):
             await do_return_to_stock(session, wu, order_id=order, lines=[(white, 1)],
-                                     location_id=world.main, reference="退款 8801", reason="")  # fmt: skip
+                                     location_id=world.main, reference="退款 8801",
+                                     reason="")  # fmt: skip
         audit = await session.scalar(
             select(func.count()).select_from(AuditEntry).where(
                 AuditEntry.entity == "order", AuditEntry.entity_id == str(order),
@@ -204,9 +207,7 @@ async def test_a_channel_outside_the_policy_is_refused(
             await listing_rows(session, boss, "pdd")
 
 
-async def test_stock_falling_to_the_low_line_raises_one_alert(
-    db: Database, shop: Shop
-) -> None:
+async def test_stock_falling_to_the_low_line_raises_one_alert(db: Database, shop: Shop) -> None:
     world = await stocked(db, shop.id)
     async with db.session() as session:
         await do_apply_policy(session, shop_id=shop.id, actor="boss", source="t",
@@ -314,4 +315,3 @@ async def test_another_shops_location_sku_and_order_are_not_found(
         places = await session.scalar(select(func.count()).select_from(StockLocation))
     assert places == 6
     assert await _level(db, theirs.skus["CL-W"], theirs.main) == (10, 0)
-

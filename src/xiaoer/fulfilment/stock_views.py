@@ -124,16 +124,17 @@ async def stock_page(
         )
         for sku, title, level, place in found
     ]
-    low = list(
-        (
+    low = [
+        (sku_id, code, stock)
+        for sku_id, code, stock in (
             await session.execute(
                 select(Sku.id, Sku.code, Sku.stock)
                 .where(Sku.shop_id == staff.shop_id, Sku.stock <= policy.low_stock_at)
                 .order_by(Sku.stock, Sku.code)
                 .limit(20)
             )
-        ).tuples()
-    )
+        ).all()
+    ]
     return StockPage(rows, total, page, pages, list(policy.channels), policy.low_stock_at, low)
 
 
@@ -163,18 +164,19 @@ async def ledger_page(
             .offset((page - 1) * per_page)
             .limit(per_page + 1)
         )
-    ).tuples()
-    moves = list(rows)
-    levels = list(
-        (
+    ).all()
+    moves = [(move, code) for move, code in rows]
+    levels = [
+        (code, on_hand, reserved)
+        for code, on_hand, reserved in (
             await session.execute(
                 select(StockLocation.code, StockLevel.on_hand, StockLevel.reserved)
                 .join(StockLocation, StockLocation.id == StockLevel.location_id)
                 .where(StockLevel.sku_id == sku.id)
                 .order_by(StockLocation.position, StockLocation.id)
             )
-        ).tuples()
-    )
+        ).all()
+    ]
     title = product.title if product is not None else ""
     return LedgerPage(sku, title, moves[:per_page], page, len(moves) > per_page, levels)
 
@@ -200,4 +202,4 @@ async def receipts_of(
         .order_by(StockReceipt.id.desc())
         .limit(limit)
     )
-    return [(receipt, code, int(total)) for receipt, code, total in rows.tuples()]
+    return [(receipt, code, int(total)) for receipt, code, total in rows.all()]

@@ -206,16 +206,14 @@ def _count_of(text: str) -> int | None:
     return int(text) if text.isdigit() and text.isascii() else None
 
 
-async def _open_take_at(session: AsyncSession, shop_id: int, code: str) -> StockTake | None:
+async def _take_at(session: AsyncSession, shop_id: int, code: str) -> StockTake | None:
+    """The open take of the location ``code``; else its last one, so that a sheet read
+    again after its take posted is recognised (and changes nothing)."""
     return await session.scalar(
         select(StockTake)
         .join(StockLocation, StockLocation.id == StockTake.location_id)
-        .where(
-            StockTake.shop_id == shop_id,
-            StockLocation.code == code,
-            StockTake.status.in_(OPEN),
-        )
-        .order_by(StockTake.id.desc())
+        .where(StockTake.shop_id == shop_id, StockLocation.code == code)
+        .order_by(StockTake.status.in_(OPEN).desc(), StockTake.id.desc())
         .limit(1)
     )
 
@@ -224,11 +222,11 @@ async def do_import_counts(
     session: AsyncSession, staff: StaffAccount, data: bytes, *, take_id: int | None = None
 ) -> CountReport:
     """Counts from a filled count sheet. The take is ``take_id`` (a page's upload) or
-    the open take of the sheet's 库位 (the command). Each row is judged alone: an
-    unknown SKU, a count that is not a whole number of 0 or more, a SKU twice, a row
-    of another location is refused with its line; the rest count. The same file again
-    changes nothing. When every line has its count and none waits for a recount, the
-    take posts."""
+    the take of the sheet's 库位 (the command: its open one, else its last). Each row
+    is judged alone: an unknown SKU, a count that is not a whole number of 0 or more,
+    a SKU twice, a row of another location is refused with its line; the rest count.
+    The same file again changes nothing. When every line has its count and none waits
+    for a recount, the take posts."""
     check_keep_stock(staff)
     if take_id is not None:
         await take_of(session, staff, take_id)
@@ -251,9 +249,9 @@ async def import_counts(
         )
         if not place:
             raise StockError(say("the sheet names no location (column 库位)"))
-        take = await _open_take_at(session, shop_id, place)
+        take = await _take_at(session, shop_id, place)
         if take is None:
-            raise StockError(say("no stock-take is open at {code}", code=place))
+            raise StockError(say("no stock-take at {code}", code=place))
     assert take is not None
     location = await session.get(StockLocation, take.location_id)
     assert location is not None
