@@ -52,7 +52,9 @@ from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
+from xiaoer.catalog.models import Sku
 from xiaoer.customers.models import Customer
+from xiaoer.fulfilment.models import StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
@@ -84,6 +86,9 @@ KINDS: dict[str, type[Base]] = {
     "ticket": Ticket,
     "cause": TicketCause,
     "channel": Channel,
+    "sku": Sku,
+    "location": StockLocation,
+    "take": StockTake,
 }
 
 
@@ -300,6 +305,30 @@ PROBES: list[Probe] = [
           body=_json(), route="/staff/{staff_id}/password"),
     Probe("POST", "/staff/{id}/active", "staff", "deny", back="allow", form=True,
           body=_json(active="no"), route="/staff/{staff_id}/active"),
+    # fulfilment's stock: the shop's, read by the back office, kept by the warehouse
+    Probe("GET", "/fulfilment/stock/{id}", "sku", "deny", back="allow",
+          route="/fulfilment/stock/{sku_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/receipts", "location", "deny", back="allow", form=True,
+          body=lambda _w, i: {"location_id": str(i), "lines": "TEA-STOCK-1 1"},
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/adjust", "location", "deny", back="allow", form=True,
+          body=lambda _w, i: {"location_id": str(i), "sku": "TEA-STOCK-1", "delta": "1",
+                              "reason": "盘盈"}, owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/fulfilment/stock/takes/{id}", "take", "deny", back="allow",
+          route="/fulfilment/stock/takes/{take_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/fulfilment/stock/takes/{id}/sheet.xlsx", "take", "deny", back="allow",
+          route="/fulfilment/stock/takes/{take_id}/sheet.xlsx", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes/{id}/upload", "take", "deny", back="allow",
+          form=True, body=_json(), route="/fulfilment/stock/takes/{take_id}/upload",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes/{id}/counts", "take", "deny", back="allow",
+          form=True, body=_json(), route="/fulfilment/stock/takes/{take_id}/counts",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes/{id}/post", "take", "deny", back="allow",
+          form=True, body=_json(), route="/fulfilment/stock/takes/{take_id}/post",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes", "location", "deny", back="allow", form=True,
+          body=lambda _w, i: {"location_id": str(i)}, owners=(COLLEAGUE, OTHER_SHOP)),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
@@ -327,6 +356,8 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/staff"): "adds an account to the caller's shop",
     ("POST", "/policy/{section}"): "changes the caller's shop's policy (test_policy_pages.py)",
     ("POST", "/reception/channels"): "creates a channel of the caller's shop",
+    ("POST", "/fulfilment/stock/locations"): "adds a location to the caller's shop",
+    ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
 }
 
 

@@ -30,6 +30,7 @@ from xiaoer.fulfilment.stock import (
     do_receive,
     do_set_safety,
     list_locations,
+    location_of,
     listing_rows,
     parse_lines,
     safety_rows,
@@ -226,6 +227,8 @@ async def new_receipt(
 ) -> Response:
     """A receipt from the form: lines as ``SKU-CODE quantity`` (typed or scanned)."""
 
+    await location_of(session, staff, location_id)
+
     async def receive() -> None:
         parsed = await parse_lines(session, staff.shop_id, lines)
         await do_receive(session, staff, location_id=location_id, lines=parsed, number=number,
@@ -269,6 +272,8 @@ async def adjust(
     delta: Annotated[int, Form(ge=-1_000_000, le=1_000_000)],
     reason: Long,
 ) -> Response:
+    await location_of(session, staff, location_id)
+
     async def run() -> None:
         found = await sku_for_code(session, staff, sku)
         await do_adjust(session, staff, sku_id=found.id, location_id=location_id, delta=delta,
@@ -420,9 +425,12 @@ async def upload_sheet(
     session: SessionDep,
     staff: Keeper,
     take_id: RowId,
-    file: Annotated[UploadFile, File()],
+    file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     await take_of(session, staff, take_id)
+    if file is None:
+        problem = error_text(request, say("choose the filled count sheet"))
+        return await _take_page(request, session, staff, take_id, error=problem)
     data = await file.read(MAX_SHEET + 1)
     if len(data) > MAX_SHEET:
         too_large = say("file larger than {size} MB", size=MAX_SHEET // (1024 * 1024))
