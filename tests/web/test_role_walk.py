@@ -48,11 +48,11 @@ from tests.web.world import (
 )
 from xiaoer.aftersales.models import Ticket, TicketCause
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
+from xiaoer.catalog.models import Sku
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
-from xiaoer.catalog.models import Sku
 from xiaoer.customers.models import Customer
 from xiaoer.fulfilment.models import StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
