@@ -315,3 +315,15 @@ async def test_another_shops_location_sku_and_order_are_not_found(
         places = await session.scalar(select(func.count()).select_from(StockLocation))
     assert places == 6
     assert await _level(db, theirs.skus["CL-W"], theirs.main) == (10, 0)
+
+
+async def test_rows_the_session_holds_show_what_a_move_wrote(db: Database, shop: Shop) -> None:
+    world = await stocked(db, shop.id)
+    white = world.skus["CL-W"]
+    async with db.session() as session:
+        sku = await session.get(Sku, white)
+        level = await session.scalar(select(StockLevel).where(StockLevel.sku_id == white))
+        assert sku is not None and level is not None and sku.stock == 10
+        await post(session, shop.id, MoveKind.reserve, [Line(white, world.main, 4)],
+                   document=Document("order"))  # fmt: skip
+        assert (sku.stock, level.on_hand, level.reserved) == (6, 10, 4)

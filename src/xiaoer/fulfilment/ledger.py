@@ -17,9 +17,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
@@ -81,12 +84,19 @@ async def sellable_locations(session: AsyncSession, shop_id: int) -> set[int]:
     return set(rows)
 
 
+_LEVEL = cast(Table, StockLevel.__table__)
+_SKU = cast(Table, Sku.__table__)
+_LOCATION = cast(Table, StockLocation.__table__)
+_MOVE = cast(Table, StockMove.__table__)
+
+
 async def _check_locations(session: AsyncSession, shop_id: int, ids: set[int]) -> set[int]:
     """The sellable ones among ``ids``; every one must be the shop's."""
+    connection = await session.connection()
     rows = (
-        await session.execute(
-            select(StockLocation.id, StockLocation.kind).where(
-                StockLocation.shop_id == shop_id, StockLocation.id.in_(ids)
+        await connection.execute(
+            select(_LOCATION.c.id, _LOCATION.c.kind).where(
+                _LOCATION.c.shop_id == shop_id, _LOCATION.c.id.in_(ids)
             )
         )
     ).all()
@@ -96,9 +106,10 @@ async def _check_locations(session: AsyncSession, shop_id: int, ids: set[int]) -
 
 
 async def _check_skus(session: AsyncSession, shop_id: int, ids: set[int]) -> dict[int, str]:
+    connection = await session.connection()
     rows = (
-        await session.execute(
-            select(Sku.id, Sku.code).where(Sku.shop_id == shop_id, Sku.id.in_(ids))
+        await connection.execute(
+            select(_SKU.c.id, _SKU.c.code).where(_SKU.c.shop_id == shop_id, _SKU.c.id.in_(ids))
         )
     ).all()
     if len(rows) != len(ids):
@@ -156,7 +167,8 @@ async def post(
     now: datetime | None = None,
 ) -> list[StockMove]:
     """Append ``lines`` as moves of ``kind`` and apply them, or raise :class:`StockError`
-    and change nothing (the caller's transaction is then to be rolled back)."""
+    and change nothing (the caller's transaction is then to be rolled back). Returns the
+    moves as written (rows of the ledger, not objects of the session)."""
     now = now or utcnow()
     merged: dict[tuple[int, int], int] = defaultdict(int)
     for line in lines:
@@ -175,39 +187,44 @@ async def post(
     by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for (sku, loc), qty in sorted(merged.items()):
         by_sku[sku].append((loc, qty))
+    # The projections are written in Core statements (the hot path of every order);
+    # rows of them this session holds are given the values written.
+    connection = await session.connection()
+    held_rows = session.sync_session.identity_map
+    level, item = _LEVEL.c, _SKU.c
     for sku, places in sorted(by_sku.items()):
         free_change = 0  # what may be sold, over the sellable locations
         for loc, qty in places:
             dh, dr = hand * qty, held * qty
-            done = await session.execute(
-                update(StockLevel)
+            done = await connection.execute(
+                update(_LEVEL)
                 .where(
                     and_(
-                        StockLevel.sku_id == sku,
-                        StockLevel.location_id == loc,
-                        StockLevel.on_hand + dh >= 0,
-                        StockLevel.reserved + dr >= 0,
-                        StockLevel.reserved + dr <= StockLevel.on_hand + dh,
+                        level.sku_id == sku,
+                        level.location_id == loc,
+                        level.on_hand + dh >= 0,
+                        level.reserved + dr >= 0,
+                        level.reserved + dr <= level.on_hand + dh,
                     )
                 )
-                .values(
-                    on_hand=StockLevel.on_hand + dh,
-                    reserved=StockLevel.reserved + dr,
-                    updated_at=now,
-                )
-                .returning(StockLevel.id)
+                .values(on_hand=level.on_hand + dh, reserved=level.reserved + dr, updated_at=now)
+                .returning(level.id, level.on_hand, level.reserved)
             )
-            if done.first() is None:
+            written = done.first()
+            if written is None:
                 raise StockError(_refusal(kind, codes[sku], abs(qty)))
+            _written(held_rows.get(identity_key(StockLevel, written.id)),
+                     on_hand=written.on_hand, reserved=written.reserved)  # fmt: skip
             if loc in sellable:
                 free_change += dh - dr
         if free_change:
-            after = await session.scalar(
-                update(Sku)
-                .where(Sku.id == sku)
-                .values(stock=Sku.stock + free_change)
-                .returning(Sku.stock)
+            after = await connection.scalar(
+                update(_SKU)
+                .where(item.id == sku)
+                .values(stock=item.stock + free_change)
+                .returning(item.stock)
             )
+            _written(held_rows.get(identity_key(Sku, sku)), stock=after)
             if free_change < 0 and after is not None:
                 fell.append((sku, after - free_change, after))
     rows = [
@@ -220,10 +237,22 @@ async def post(
         }
         for (sku, loc), qty in sorted(merged.items())
     ]  # fmt: skip
-    moves = list(await session.scalars(insert(StockMove).returning(StockMove), rows))
+    ids = (
+        await connection.execute(
+            insert(_MOVE).returning(_MOVE.c.id, sort_by_parameter_order=True), rows
+        )
+    ).scalars()
+    moves = [StockMove(id=move_id, **row) for move_id, row in zip(ids, rows, strict=True)]
     if fell:
         await _alert_low_stock(session, shop_id, fell, codes)
     return moves
+
+
+def _written(row: object | None, **values: object) -> None:
+    """A row the session holds gets the values just written, as if loaded."""
+    if row is not None:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
 
 
 async def _alert_low_stock(
