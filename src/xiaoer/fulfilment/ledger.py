@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy import Table, and_, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -90,31 +90,30 @@ _LOCATION = cast(Table, StockLocation.__table__)
 _MOVE = cast(Table, StockMove.__table__)
 
 
-async def _check_locations(session: AsyncSession, shop_id: int, ids: set[int]) -> set[int]:
-    """The sellable ones among ``ids``; every one must be the shop's."""
+async def _check(
+    session: AsyncSession, shop_id: int, places: set[int], skus: set[int]
+) -> tuple[set[int], dict[int, str]]:
+    """The sellable ones among ``places`` and the codes of ``skus``, in one round trip;
+    every one must be the shop's."""
     connection = await session.connection()
     rows = (
         await connection.execute(
-            select(_LOCATION.c.id, _LOCATION.c.kind).where(
-                _LOCATION.c.shop_id == shop_id, _LOCATION.c.id.in_(ids)
+            select(literal("place"), _LOCATION.c.id, _LOCATION.c.kind)
+            .where(_LOCATION.c.shop_id == shop_id, _LOCATION.c.id.in_(places))
+            .union_all(
+                select(literal("sku"), _SKU.c.id, _SKU.c.code).where(
+                    _SKU.c.shop_id == shop_id, _SKU.c.id.in_(skus)
+                )
             )
         )
     ).all()
-    if len(rows) != len(ids):
+    found_places = {row[1]: row[2] for row in rows if row[0] == "place"}
+    codes = {row[1]: row[2] for row in rows if row[0] == "sku"}
+    if len(found_places) != len(places):
         raise StockError(say("no such stock location"))
-    return {row.id for row in rows if row.kind == LocationKind.stock.value}
-
-
-async def _check_skus(session: AsyncSession, shop_id: int, ids: set[int]) -> dict[int, str]:
-    connection = await session.connection()
-    rows = (
-        await connection.execute(
-            select(_SKU.c.id, _SKU.c.code).where(_SKU.c.shop_id == shop_id, _SKU.c.id.in_(ids))
-        )
-    ).all()
-    if len(rows) != len(ids):
+    if len(codes) != len(skus):
         raise StockError(say("no such SKU"))
-    return {row.id: row.code for row in rows}
+    return {pid for pid, kind in found_places.items() if kind == LocationKind.stock.value}, codes
 
 
 async def _ensure_levels(
@@ -178,8 +177,9 @@ async def post(
     merged = {key: qty for key, qty in merged.items() if qty}
     if not merged:
         return []
-    sellable = await _check_locations(session, shop_id, {loc for _, loc in merged})
-    codes = await _check_skus(session, shop_id, {sku for sku, _ in merged})
+    sellable, codes = await _check(
+        session, shop_id, {loc for _, loc in merged}, {sku for sku, _ in merged}
+    )
     if kind in (MoveKind.receive, MoveKind.return_, MoveKind.adjust):
         await _ensure_levels(session, shop_id, set(merged), now)
     hand, held = EFFECT[kind]
