@@ -8,7 +8,8 @@ each SKU received once, then reserved and shipped one unit at a time, in turns.
 for them. The projections (``stock_level``, ``sku.stock``) are then built by the
 product's ``stock rebuild``, and ``VACUUM ANALYZE`` follows, as autovacuum would.
 
-Then ``--clients`` clients (default 8; each a process with its own connection) for
+Then ``--clients`` clients (default 8; each an asyncio task with its own connection,
+spread over ``--processes`` processes, default 2: one per core of a small server) for
 ``--seconds`` each place orders of 1–3 lines (1–2 units; one line in five of a hot
 SKU) through :func:`xiaoer.fulfilment.ledger.post`, the calls the audit and shipping
 services make: ``reserve`` with document kind ``order``, committed, then ``ship`` with
@@ -143,11 +144,26 @@ async def _build(url: str) -> dict[str, Any]:
         await db.dispose()
 
 
-def _client(url: str, shop: int, place: int, seconds: float, seed: int,
-            skus: list[int], hot: list[int], start: Any) -> dict[str, Any]:  # fmt: skip
-    """One client process: ready (imports done, connected), then orders from the common
-    start until ``seconds`` are over."""
-    return asyncio.run(_orders(url, shop, place, seconds, seed, skus, hot, start))
+def _clients(url: str, shop: int, place: int, seconds: float, seeds: list[int],
+             skus: list[int], hot: list[int], start: Any) -> list[dict[str, Any]]:  # fmt: skip
+    """One process of clients, one asyncio task and connection each: ready (imports
+    done, connected), then orders from the common start until ``seconds`` are over."""
+    return asyncio.run(_process(url, shop, place, seconds, seeds, skus, hot, start))
+
+
+async def _process(url: str, shop: int, place: int, seconds: float, seeds: list[int],
+                   skus: list[int], hot: list[int], start: Any) -> list[Any]:  # fmt: skip
+    import xiaoer.all_models  # noqa: F401
+    from xiaoer.core.db import Database
+
+    db = Database(url)
+    try:
+        await _ready(db, start)
+        return list(await asyncio.gather(
+            *(_orders(db, shop, place, seconds, seed, skus, hot) for seed in seeds)
+        ))  # fmt: skip
+    finally:
+        await db.dispose()
 
 
 async def _ready(db: Any, start: Any) -> None:
@@ -159,49 +175,42 @@ async def _ready(db: Any, start: Any) -> None:
     await asyncio.to_thread(start.wait)
 
 
-async def _orders(url: str, shop: int, place: int, seconds: float, seed: int,
-                  skus: list[int], hot: list[int], start: Any) -> dict[str, Any]:  # fmt: skip
-    import xiaoer.all_models  # noqa: F401
-    from xiaoer.core.db import Database
+async def _orders(db: Any, shop: int, place: int, seconds: float, seed: int,
+                  skus: list[int], hot: list[int]) -> dict[str, Any]:  # fmt: skip
+    """One client: an order after the other, each with its own sessions."""
     from xiaoer.fulfilment.ledger import Document, Line, StockError, post
     from xiaoer.fulfilment.models import MoveKind
 
     rng = random.Random(seed)
-    db = Database(url)
     latencies: list[float] = []
     refused = 0
     number = seed * 10_000_000
-    try:
-        await _ready(db, start)
-        began = time.perf_counter()
-        until = began + seconds
-        while time.perf_counter() < until:
-            number += 1
-            chosen: dict[int, int] = {}
-            for _ in range(rng.randint(1, 3)):
-                pool = hot if hot and rng.random() < 0.2 else skus
-                chosen[rng.choice(pool)] = rng.randint(1, 2)
-            lines = [Line(sku, place, qty) for sku, qty in chosen.items()]
-            ref = f"B{number}"
-            started = time.perf_counter()
-            async with db.session() as session:
-                try:
-                    await post(session, shop, MoveKind.reserve, lines,
-                               document=Document("order", number, ref=ref))  # fmt: skip
-                except StockError:
-                    await session.rollback()
-                    refused += 1
-                    continue
-                await session.commit()
-            async with db.session() as session:
-                await post(session, shop, MoveKind.ship, lines,
-                           document=Document("shipment", number, ref=ref))  # fmt: skip
-                await session.commit()
-            latencies.append((time.perf_counter() - started) * 1000)
-        elapsed = time.perf_counter() - began
-    finally:
-        await db.dispose()
-    return {"latencies": latencies, "refused": refused, "elapsed": elapsed}
+    began = time.perf_counter()
+    until = began + seconds
+    while time.perf_counter() < until:
+        number += 1
+        chosen: dict[int, int] = {}
+        for _ in range(rng.randint(1, 3)):
+            pool = hot if hot and rng.random() < 0.2 else skus
+            chosen[rng.choice(pool)] = rng.randint(1, 2)
+        lines = [Line(sku, place, qty) for sku, qty in chosen.items()]
+        ref = f"B{number}"
+        started = time.perf_counter()
+        async with db.session() as session:
+            try:
+                await post(session, shop, MoveKind.reserve, lines,
+                           document=Document("order", number, ref=ref))  # fmt: skip
+            except StockError:
+                await session.rollback()
+                refused += 1
+                continue
+            await session.commit()
+        async with db.session() as session:
+            await post(session, shop, MoveKind.ship, lines,
+                       document=Document("shipment", number, ref=ref))  # fmt: skip
+            await session.commit()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {"latencies": latencies, "refused": refused, "elapsed": time.perf_counter() - began}
 
 
 def _restocker(url: str, shop: int, place: int, seconds: float, hot: list[int],
@@ -316,17 +325,20 @@ async def _fill(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _load(url: str, ids: dict[str, Any], args: argparse.Namespace,
           skus: list[int], hot: list[int]) -> dict[str, Any]:  # fmt: skip
-    """The clients, each a process, and the restocker; their figures together."""
+    """The clients, spread over ``--processes`` processes, and the restocker; their
+    figures together."""
     context = multiprocessing.get_context("spawn")
     shop, place = ids["shop"], ids["location"]
-    with context.Manager() as manager, context.Pool(args.clients + 1) as pool:
-        start = manager.Barrier(args.clients + 1)
+    processes = max(1, min(args.processes, args.clients))
+    seeds = [list(range(p + 1, args.clients + 1, processes)) for p in range(processes)]
+    with context.Manager() as manager, context.Pool(processes + 1) as pool:
+        start = manager.Barrier(processes + 1)
         restock = pool.apply_async(_restocker, (url, shop, place, args.seconds, hot, start))
-        clients = [
-            pool.apply_async(_client, (url, shop, place, args.seconds, n + 1, skus, hot, start))
-            for n in range(args.clients)
+        groups = [
+            pool.apply_async(_clients, (url, shop, place, args.seconds, group, skus, hot, start))
+            for group in seeds
         ]
-        results = [client.get(timeout=args.seconds + 600) for client in clients]
+        results = [r for group in groups for r in group.get(timeout=args.seconds + 600)]
         received = restock.get(timeout=60)
     elapsed = max(result["elapsed"] for result in results)
     latencies = [value for result in results for value in result["latencies"]]
@@ -400,6 +412,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--moves", type=int, default=1_000_000)
     parser.add_argument("--hot", type=int, default=20, help="SKUs with little stock")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=2, help="the clients' processes")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--database-url", default="", help="an empty PostgreSQL database")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL server (admin) URL")

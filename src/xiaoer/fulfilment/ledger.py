@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,11 +26,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from xiaoer.catalog.models import Sku
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.models import LocationKind, MoveKind, StockLevel, StockLocation, StockMove
+from xiaoer.shops.models import Shop
 
 
 class StockError(ValueError):
@@ -88,13 +90,14 @@ _LEVEL = cast(Table, StockLevel.__table__)
 _SKU = cast(Table, Sku.__table__)
 _LOCATION = cast(Table, StockLocation.__table__)
 _MOVE = cast(Table, StockMove.__table__)
+_SHOP = cast(Table, Shop.__table__)
 
 
 async def _check(
     session: AsyncSession, shop_id: int, places: set[int], skus: set[int]
-) -> tuple[set[int], dict[int, str]]:
-    """The sellable ones among ``places`` and the codes of ``skus``, in one round trip;
-    every one must be the shop's."""
+) -> tuple[set[int], dict[int, str], str]:
+    """The sellable ones among ``places``, the codes of ``skus`` and the shop's time
+    zone, in one round trip; every place and SKU must be the shop's."""
     connection = await session.connection()
     rows = (
         await connection.execute(
@@ -103,17 +106,20 @@ async def _check(
             .union_all(
                 select(literal("sku"), _SKU.c.id, _SKU.c.code).where(
                     _SKU.c.shop_id == shop_id, _SKU.c.id.in_(skus)
-                )
+                ),
+                select(literal("zone"), _SHOP.c.id, _SHOP.c.timezone).where(_SHOP.c.id == shop_id),
             )
         )
     ).all()
     found_places = {row[1]: row[2] for row in rows if row[0] == "place"}
     codes = {row[1]: row[2] for row in rows if row[0] == "sku"}
+    zone = next((str(row[2]) for row in rows if row[0] == "zone" and row[2]), DEFAULT_ZONE)
     if len(found_places) != len(places):
         raise StockError(say("no such stock location"))
     if len(codes) != len(skus):
         raise StockError(say("no such SKU"))
-    return {pid for pid, kind in found_places.items() if kind == LocationKind.stock.value}, codes
+    sellable = {pid for pid, kind in found_places.items() if kind == LocationKind.stock.value}
+    return sellable, codes, zone
 
 
 async def _ensure_levels(
@@ -177,7 +183,7 @@ async def post(
     merged = {key: qty for key, qty in merged.items() if qty}
     if not merged:
         return []
-    sellable, codes = await _check(
+    sellable, codes, zone = await _check(
         session, shop_id, {loc for _, loc in merged}, {sku for sku, _ in merged}
     )
     if kind in (MoveKind.receive, MoveKind.return_, MoveKind.adjust):
@@ -244,7 +250,8 @@ async def post(
     ).scalars()
     moves = [StockMove(id=move_id, **row) for move_id, row in zip(ids, rows, strict=True)]
     if fell:
-        await _alert_low_stock(session, shop_id, fell, codes)
+        day = now.astimezone(ZoneInfo(zone)).date()
+        await _alert_low_stock(session, shop_id, fell, codes, day)
     return moves
 
 
@@ -256,11 +263,15 @@ def _written(row: object | None, **values: object) -> None:
 
 
 async def _alert_low_stock(
-    session: AsyncSession, shop_id: int, fell: list[tuple[int, int, int]], codes: dict[int, str]
+    session: AsyncSession,
+    shop_id: int,
+    fell: list[tuple[int, int, int]],
+    codes: dict[int, str],
+    day: date,
 ) -> None:
     """A ``stock.low`` event for each SKU whose sellable stock just fell to the policy's
     ``low_stock_at`` or below: once as it crosses the line, not at every later move."""
-    low_at = (await policy_on(session, shop_id)).fulfilment.low_stock_at
+    low_at = (await policy_on(session, shop_id, day)).fulfilment.low_stock_at
     for sku, before, after in fell:
         if before > low_at >= after:
             payload = {"sku_id": sku, "sku_code": codes[sku], "stock": after, "low_at": low_at}
