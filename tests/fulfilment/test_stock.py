@@ -327,3 +327,27 @@ async def test_rows_the_session_holds_show_what_a_move_wrote(db: Database, shop:
         await post(session, shop.id, MoveKind.reserve, [Line(white, world.main, 4)],
                    document=Document("order"))  # fmt: skip
         assert (sku.stock, level.on_hand, level.reserved) == (6, 10, 4)
+
+
+async def test_the_ledger_refuses_another_shops_sku_or_place_by_name(
+    db: Database, shop: Shop
+) -> None:
+    async with db.session() as session:
+        far = await do_create_shop(session, code="far", name="远方小店")
+        await session.commit()
+    theirs = await stocked(db, far.id)
+    mine = await stocked(db, shop.id)
+    async with db.session() as session:
+        with pytest.raises(StockError, match="no such SKU"):
+            await post(session, shop.id, MoveKind.reserve,
+                       [Line(theirs.skus["CL-W"], mine.main, 1)],
+                       document=Document("order"))  # fmt: skip
+        with pytest.raises(StockError, match="no such stock location"):
+            await post(session, shop.id, MoveKind.ship,
+                       [Line(mine.skus["CL-W"], theirs.main, 1)],
+                       document=Document("shipment"))  # fmt: skip
+        with pytest.raises(StockError, match="not enough stock of CL-G to reserve 5"):
+            await post(session, shop.id, MoveKind.reserve,
+                       [Line(mine.skus["CL-W"], mine.main, 1),
+                        Line(mine.skus["CL-G"], mine.main, 5)],
+                       document=Document("order"))  # fmt: skip

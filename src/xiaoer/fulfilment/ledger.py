@@ -95,31 +95,26 @@ _SHOP = cast(Table, Shop.__table__)
 
 async def _check(
     session: AsyncSession, shop_id: int, places: set[int], skus: set[int]
-) -> tuple[set[int], dict[int, str], str]:
-    """The sellable ones among ``places``, the codes of ``skus`` and the shop's time
-    zone, in one round trip; every place and SKU must be the shop's."""
+) -> dict[int, str]:
+    """The codes of ``skus``, in one round trip; every place and SKU must be the shop's."""
     connection = await session.connection()
     rows = (
         await connection.execute(
-            select(literal("place"), _LOCATION.c.id, _LOCATION.c.kind)
+            select(literal("place"), _LOCATION.c.id, _LOCATION.c.code)
             .where(_LOCATION.c.shop_id == shop_id, _LOCATION.c.id.in_(places))
             .union_all(
                 select(literal("sku"), _SKU.c.id, _SKU.c.code).where(
                     _SKU.c.shop_id == shop_id, _SKU.c.id.in_(skus)
                 ),
-                select(literal("zone"), _SHOP.c.id, _SHOP.c.timezone).where(_SHOP.c.id == shop_id),
             )
         )
     ).all()
-    found_places = {row[1]: row[2] for row in rows if row[0] == "place"}
     codes = {row[1]: row[2] for row in rows if row[0] == "sku"}
-    zone = next((str(row[2]) for row in rows if row[0] == "zone" and row[2]), DEFAULT_ZONE)
-    if len(found_places) != len(places):
+    if sum(1 for row in rows if row[0] == "place") != len(places):
         raise StockError(say("no such stock location"))
     if len(codes) != len(skus):
         raise StockError(say("no such SKU"))
-    sellable = {pid for pid, kind in found_places.items() if kind == LocationKind.stock.value}
-    return sellable, codes, zone
+    return codes
 
 
 async def _ensure_levels(
@@ -183,10 +178,12 @@ async def post(
     merged = {key: qty for key, qty in merged.items() if qty}
     if not merged:
         return []
-    sellable, codes, zone = await _check(
-        session, shop_id, {loc for _, loc in merged}, {sku for sku, _ in merged}
-    )
+    places, skus = {loc for _, loc in merged}, {sku for sku, _ in merged}
+    codes: dict[int, str] = {}
     if kind in (MoveKind.receive, MoveKind.return_, MoveKind.adjust):
+        # A first receipt makes level rows: the places and SKUs must be the shop's first.
+        # Other moves find theirs by the level row, which carries the shop.
+        codes = await _check(session, shop_id, places, skus)
         await _ensure_levels(session, shop_id, set(merged), now)
     hand, held = EFFECT[kind]
     fell: list[tuple[int, int, int]] = []  # (SKU, sellable before, after) where it fell
@@ -197,10 +194,18 @@ async def post(
     # rows of them this session holds are given the values written.
     connection = await session.connection()
     held_rows = session.sync_session.identity_map
-    level, item = _LEVEL.c, _SKU.c
-    for sku, places in sorted(by_sku.items()):
+    level, item, place, shop = _LEVEL.c, _SKU.c, _LOCATION.c, _SHOP.c
+    # The level row's place (sellable or not) and shop's zone, read as it is written.
+    place_kind = (
+        select(place.kind).where(place.id == level.location_id).scalar_subquery().label("kind")
+    )
+    shop_zone = (
+        select(shop.timezone).where(shop.id == level.shop_id).scalar_subquery().label("zone")
+    )
+    zone = DEFAULT_ZONE
+    for sku, lines_of_sku in sorted(by_sku.items()):
         free_change = 0  # what may be sold, over the sellable locations
-        for loc, qty in places:
+        for loc, qty in lines_of_sku:
             dh, dr = hand * qty, held * qty
             done = await connection.execute(
                 update(_LEVEL)
@@ -208,31 +213,38 @@ async def post(
                     and_(
                         level.sku_id == sku,
                         level.location_id == loc,
+                        level.shop_id == shop_id,
                         level.on_hand + dh >= 0,
                         level.reserved + dr >= 0,
                         level.reserved + dr <= level.on_hand + dh,
                     )
                 )
                 .values(on_hand=level.on_hand + dh, reserved=level.reserved + dr, updated_at=now)
-                .returning(level.id, level.on_hand, level.reserved)
+                .returning(level.id, level.on_hand, level.reserved, place_kind, shop_zone)
             )
             written = done.first()
             if written is None:
+                if sku not in codes:  # not the shop's, or beyond the stock: say which
+                    codes = await _check(session, shop_id, places, skus)
                 raise StockError(_refusal(kind, codes[sku], abs(qty)))
             _written(held_rows.get(identity_key(StockLevel, written.id)),
                      on_hand=written.on_hand, reserved=written.reserved)  # fmt: skip
-            if loc in sellable:
+            zone = written.zone or DEFAULT_ZONE
+            if written.kind == LocationKind.stock.value:
                 free_change += dh - dr
         if free_change:
-            after = await connection.scalar(
-                update(_SKU)
-                .where(item.id == sku)
-                .values(stock=item.stock + free_change)
-                .returning(item.stock)
-            )
-            _written(held_rows.get(identity_key(Sku, sku)), stock=after)
-            if free_change < 0 and after is not None:
-                fell.append((sku, after - free_change, after))
+            after = (
+                await connection.execute(
+                    update(_SKU)
+                    .where(item.id == sku)
+                    .values(stock=item.stock + free_change)
+                    .returning(item.stock, item.code)
+                )
+            ).one()
+            _written(held_rows.get(identity_key(Sku, sku)), stock=after.stock)
+            codes.setdefault(sku, after.code)
+            if free_change < 0:
+                fell.append((sku, after.stock - free_change, after.stock))
     rows = [
         {
             "shop_id": shop_id, "sku_id": sku, "location_id": loc, "kind": kind.value,
