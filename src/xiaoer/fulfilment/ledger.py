@@ -17,10 +17,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, case, insert, literal, select, update
+from sqlalchemy import Table, and_, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -203,73 +203,30 @@ async def post(
         select(shop.timezone).where(shop.id == level.shop_id).scalar_subquery().label("zone")
     )
     zone = DEFAULT_ZONE
-    one_statement = connection.dialect.name == "postgresql" and hand != held
-
-    def level_update(sku: int, loc: int, dh: int, dr: int) -> Any:
-        return (
-            update(_LEVEL)
-            .where(
-                and_(
-                    level.sku_id == sku,
-                    level.location_id == loc,
-                    level.shop_id == shop_id,
-                    level.on_hand + dh >= 0,
-                    level.reserved + dr >= 0,
-                    level.reserved + dr <= level.on_hand + dh,
-                )
-            )
-            .values(on_hand=level.on_hand + dh, reserved=level.reserved + dr, updated_at=now)
-            .returning(level.id, level.sku_id, level.on_hand, level.reserved, place_kind, shop_zone)
-        )
-
-    async def refuse(sku: int, qty: int) -> StockError:
-        nonlocal codes
-        if sku not in codes:  # not the shop's, or beyond the stock: say which
-            codes = await _check(session, shop_id, places, skus)
-        return StockError(_refusal(kind, codes[sku], abs(qty)))
-
     for sku, lines_of_sku in sorted(by_sku.items()):
-        if one_statement and len(lines_of_sku) == 1:
-            # On PostgreSQL a SKU's one level and its sellable stock change in one
-            # statement: the level's update (a CTE) runs, and locks, before the SKU's.
-            loc, qty = lines_of_sku[0]
-            dh, dr = hand * qty, held * qty
-            moved = level_update(sku, loc, dh, dr).cte("moved")
-            both = (
-                await connection.execute(
-                    update(_SKU)
-                    .where(item.id == sku, item.id == moved.c.sku_id)
-                    .values(
-                        stock=item.stock
-                        + case((moved.c.kind == LocationKind.stock.value, dh - dr), else_=0)
-                    )
-                    .returning(
-                        item.stock,
-                        item.code,
-                        moved.c.id,
-                        moved.c.on_hand,
-                        moved.c.reserved,
-                        moved.c.kind,
-                        moved.c.zone,
-                    )
-                )
-            ).first()
-            if both is None:
-                raise await refuse(sku, qty)
-            _written(held_rows.get(identity_key(StockLevel, both.id)),
-                     on_hand=both.on_hand, reserved=both.reserved)  # fmt: skip
-            _written(held_rows.get(identity_key(Sku, sku)), stock=both.stock)
-            codes.setdefault(sku, both.code)
-            zone = both.zone or DEFAULT_ZONE
-            if both.kind == LocationKind.stock.value and dh - dr < 0:
-                fell.append((sku, both.stock - (dh - dr), both.stock))
-            continue
         free_change = 0  # what may be sold, over the sellable locations
         for loc, qty in lines_of_sku:
             dh, dr = hand * qty, held * qty
-            written = (await connection.execute(level_update(sku, loc, dh, dr))).first()
+            done = await connection.execute(
+                update(_LEVEL)
+                .where(
+                    and_(
+                        level.sku_id == sku,
+                        level.location_id == loc,
+                        level.shop_id == shop_id,
+                        level.on_hand + dh >= 0,
+                        level.reserved + dr >= 0,
+                        level.reserved + dr <= level.on_hand + dh,
+                    )
+                )
+                .values(on_hand=level.on_hand + dh, reserved=level.reserved + dr, updated_at=now)
+                .returning(level.id, level.on_hand, level.reserved, place_kind, shop_zone)
+            )
+            written = done.first()
             if written is None:
-                raise await refuse(sku, qty)
+                if sku not in codes:  # not the shop's, or beyond the stock: say which
+                    codes = await _check(session, shop_id, places, skus)
+                raise StockError(_refusal(kind, codes[sku], abs(qty)))
             _written(held_rows.get(identity_key(StockLevel, written.id)),
                      on_hand=written.on_hand, reserved=written.reserved)  # fmt: skip
             zone = written.zone or DEFAULT_ZONE
