@@ -10,10 +10,10 @@ product's ``stock rebuild``, and ``VACUUM ANALYZE`` follows, as autovacuum would
 
 Then ``--clients`` clients (default 8; each an asyncio task with its own connection,
 spread over ``--processes`` processes, default 2: one per core of a small server) for
-``--seconds`` each place orders of 1–3 lines (1–2 units; one line in five of a hot
-SKU) through :func:`xiaoer.fulfilment.ledger.post`, the calls the audit and shipping
-services make: ``reserve`` with document kind ``order``, committed, then ``ship`` with
-document kind ``shipment``, committed. A receiving client restocks the hot SKUs one
+``--seconds`` each place orders of 1–3 lines (1–2 units; one line in twenty of a
+hot SKU, ``--hot-share``) through :func:`xiaoer.fulfilment.ledger.post`, the calls the
+audit and shipping services make: ``reserve`` with document kind ``order``, committed,
+then ``ship`` with document kind ``shipment``, committed. A receiving client restocks the hot SKUs one
 unit each every second, so they stay contended and sold out by turns. Printed:
 orders/s, p50/p99 latency of an order (reserve and ship), refusals; then oversold
 (levels with reserved > on hand or on hand < 0) and whether the ledger's sums equal
@@ -145,14 +145,16 @@ async def _build(url: str) -> dict[str, Any]:
 
 
 def _clients(url: str, shop: int, place: int, seconds: float, seeds: list[int],
-             skus: list[int], hot: list[int], start: Any) -> list[dict[str, Any]]:  # fmt: skip
+             skus: list[int], hot: list[int], hot_share: float,
+             start: Any) -> list[dict[str, Any]]:  # fmt: skip
     """One process of clients, one asyncio task and connection each: ready (imports
     done, connected), then orders from the common start until ``seconds`` are over."""
-    return asyncio.run(_process(url, shop, place, seconds, seeds, skus, hot, start))
+    return asyncio.run(_process(url, shop, place, seconds, seeds, skus, hot, hot_share, start))
 
 
 async def _process(url: str, shop: int, place: int, seconds: float, seeds: list[int],
-                   skus: list[int], hot: list[int], start: Any) -> list[Any]:  # fmt: skip
+                   skus: list[int], hot: list[int], hot_share: float,
+                   start: Any) -> list[Any]:  # fmt: skip
     import xiaoer.all_models  # noqa: F401
     from xiaoer.core.db import Database
 
@@ -160,7 +162,7 @@ async def _process(url: str, shop: int, place: int, seconds: float, seeds: list[
     try:
         await _ready(db, start)
         return list(await asyncio.gather(
-            *(_orders(db, shop, place, seconds, seed, skus, hot) for seed in seeds)
+            *(_orders(db, shop, place, seconds, seed, skus, hot, hot_share) for seed in seeds)
         ))  # fmt: skip
     finally:
         await db.dispose()
@@ -176,7 +178,7 @@ async def _ready(db: Any, start: Any) -> None:
 
 
 async def _orders(db: Any, shop: int, place: int, seconds: float, seed: int,
-                  skus: list[int], hot: list[int]) -> dict[str, Any]:  # fmt: skip
+                  skus: list[int], hot: list[int], hot_share: float) -> dict[str, Any]:  # fmt: skip
     """One client: an order after the other, each with its own sessions."""
     from xiaoer.fulfilment.ledger import Document, Line, StockError, post
     from xiaoer.fulfilment.models import MoveKind
@@ -191,7 +193,7 @@ async def _orders(db: Any, shop: int, place: int, seconds: float, seed: int,
         number += 1
         chosen: dict[int, int] = {}
         for _ in range(rng.randint(1, 3)):
-            pool = hot if hot and rng.random() < 0.2 else skus
+            pool = hot if hot and rng.random() < hot_share else skus
             chosen[rng.choice(pool)] = rng.randint(1, 2)
         lines = [Line(sku, place, qty) for sku, qty in chosen.items()]
         ref = f"B{number}"
@@ -335,7 +337,9 @@ def _load(url: str, ids: dict[str, Any], args: argparse.Namespace,
         start = manager.Barrier(processes + 1)
         restock = pool.apply_async(_restocker, (url, shop, place, args.seconds, hot, start))
         groups = [
-            pool.apply_async(_clients, (url, shop, place, args.seconds, group, skus, hot, start))
+            pool.apply_async(
+                _clients, (url, shop, place, args.seconds, group, skus, hot, args.hot_share, start)
+            )
             for group in seeds
         ]
         results = [r for group in groups for r in group.get(timeout=args.seconds + 600)]
@@ -359,7 +363,8 @@ async def _run_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "skus": args.skus, "filled_moves": args.moves, "moves": checks["moves"],
         "fill_seconds": round(ids["fill_seconds"], 1),
         "build_seconds": round(ids["build_seconds"], 2),
-        "clients": args.clients, "seconds": round(ran["elapsed"], 1),
+        "clients": args.clients, "processes": args.processes, "hot": args.hot,
+        "hot_share": args.hot_share, "seconds": round(ran["elapsed"], 1),
         "load_average": round(load, 1),
         "orders": len(latencies),
         "orders_per_s": round(len(latencies) / ran["elapsed"], 1) if ran["elapsed"] else 0.0,
@@ -411,6 +416,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=1_000_000)
     parser.add_argument("--hot", type=int, default=20, help="SKUs with little stock")
+    parser.add_argument("--hot-share", type=float, default=0.05, help="of the lines, hot ones")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2, help="the clients' processes")
     parser.add_argument("--seconds", type=float, default=30.0)
