@@ -13,11 +13,11 @@ spread over ``--processes`` processes, default 2: one per core of a small server
 ``--seconds`` each place orders of 1–3 lines (1–2 units; one line in twenty of a
 hot SKU, ``--hot-share``) through :func:`xiaoer.fulfilment.ledger.post`, the calls the
 audit and shipping services make: ``reserve`` with document kind ``order``, committed,
-then ``ship`` with document kind ``shipment``, committed. A receiving client restocks the hot SKUs one
-unit each every second, so they stay contended and sold out by turns. Printed:
-orders/s, p50/p99 latency of an order (reserve and ship), refusals; then oversold
-(levels with reserved > on hand or on hand < 0) and whether the ledger's sums equal
-the projections (a ``rebuild --check``). Targets: ≥ 200 orders/s, zero oversold and
+then ``ship`` with document kind ``shipment``, committed. A receiving client restocks
+the hot SKUs one unit each every second, so they stay contended and sold out by turns.
+Printed: orders/s, p50/p99 latency of an order (reserve and ship), refusals; then
+oversold (levels with reserved > on hand or on hand < 0) and whether the ledger's sums
+equal the projections (a ``rebuild --check``). Targets: ≥ 200 orders/s, zero oversold and
 negative, no drift.
 
 Last, ``stock rebuild`` (every shop, as the command runs it) is timed against a plain
