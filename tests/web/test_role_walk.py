@@ -48,12 +48,13 @@ from tests.web.world import (
 )
 from xiaoer.aftersales.models import Refund, Ticket, TicketCause
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
+from xiaoer.catalog.models import Sku
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
 from xiaoer.customers.models import Customer
-from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation
+from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
@@ -89,6 +90,10 @@ KINDS: dict[str, type[Base]] = {
     "slip": ProductionSlip,
     "refund": Refund,
     "location": StockLocation,
+    "sku": Sku,
+    "parcel": Shipment,
+    "pick_location": StockLocation,
+    "take": StockTake,
 }
 
 
@@ -348,20 +353,44 @@ PROBES: list[Probe] = [
           body=_json(note="拆包"), route="/fulfilment/returns/{refund_id}/receive",
           owners=(COLLEAGUE, OTHER_SHOP)),
     # fulfilment, shipping: the warehouse and leaders work the shop's parcels
-    Probe("GET", "/fulfilment/warehouse/shipments/{id}", "shipment", "deny", back="allow",
+    Probe("GET", "/fulfilment/warehouse/shipments/{id}", "parcel", "deny", back="allow",
           route="/fulfilment/warehouse/shipments/{shipment_id}"),
-    Probe("GET", "/fulfilment/warehouse/shipments/{id}/slip.pdf", "shipment", "deny",
+    Probe("GET", "/fulfilment/warehouse/shipments/{id}/slip.pdf", "parcel", "deny",
           back="allow", route="/fulfilment/warehouse/shipments/{shipment_id}/slip.pdf"),
-    Probe("POST", "/fulfilment/warehouse/shipments/{id}/scan", "shipment", "deny", back="allow",
+    Probe("POST", "/fulfilment/warehouse/shipments/{id}/scan", "parcel", "deny", back="allow",
           form=True, body=_json(code="NOT-IN-IT", quantity="1"),
           route="/fulfilment/warehouse/shipments/{shipment_id}/scan"),
-    Probe("POST", "/fulfilment/warehouse/shipments/{id}/ship", "shipment", "deny", back="allow",
+    Probe("POST", "/fulfilment/warehouse/shipments/{id}/ship", "parcel", "deny", back="allow",
           form=True, body=_json(carrier="SF", waybill="SF1234567890123"),
           route="/fulfilment/warehouse/shipments/{shipment_id}/ship"),
-    Probe("GET", "/fulfilment/warehouse/locations/{id}", "location", "deny", back="allow",
+    Probe("GET", "/fulfilment/warehouse/locations/{id}", "pick_location", "deny", back="allow",
           route="/fulfilment/warehouse/locations/{location_id}"),
-    Probe("GET", "/fulfilment/warehouse/locations/{id}/pick.pdf", "location", "deny",
+    Probe("GET", "/fulfilment/warehouse/locations/{id}/pick.pdf", "pick_location", "deny",
           back="allow", route="/fulfilment/warehouse/locations/{location_id}/pick.pdf"),
+    # fulfilment's stock: the shop's, read by the back office, kept by the warehouse
+    Probe("GET", "/fulfilment/stock/{id}", "sku", "deny", back="allow",
+          route="/fulfilment/stock/{sku_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/receipts", "location", "deny", back="allow", form=True,
+          body=lambda _w, i: {"location_id": str(i), "lines": "TEA-STOCK-1 1"},
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/adjust", "location", "deny", back="allow", form=True,
+          body=lambda _w, i: {"location_id": str(i), "sku": "TEA-STOCK-1", "delta": "1",
+                              "reason": "盘盈"}, owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/fulfilment/stock/takes/{id}", "take", "deny", back="allow",
+          route="/fulfilment/stock/takes/{take_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/fulfilment/stock/takes/{id}/sheet.xlsx", "take", "deny", back="allow",
+          route="/fulfilment/stock/takes/{take_id}/sheet.xlsx", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes/{id}/upload", "take", "deny", back="allow",
+          form=True, body=_json(), route="/fulfilment/stock/takes/{take_id}/upload",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes/{id}/counts", "take", "deny", back="allow",
+          form=True, body=_json(), route="/fulfilment/stock/takes/{take_id}/counts",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes/{id}/post", "take", "deny", back="allow",
+          form=True, body=_json(), route="/fulfilment/stock/takes/{take_id}/post",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/fulfilment/stock/takes", "location", "deny", back="allow", form=True,
+          body=lambda _w, i: {"location_id": str(i)}, owners=(COLLEAGUE, OTHER_SHOP)),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
@@ -390,6 +419,8 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/staff"): "adds an account to the caller's shop",
     ("POST", "/policy/{section}"): "changes the caller's shop's policy (test_policy_pages.py)",
     ("POST", "/reception/channels"): "creates a channel of the caller's shop",
+    ("POST", "/fulfilment/stock/locations"): "adds a location to the caller's shop",
+    ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
 }
 
 

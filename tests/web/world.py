@@ -287,6 +287,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _fulfilment_audit(session, shop, far, staff, world)
         await _fulfilment_promise(session, shop, far, staff, world)
         await _fulfilment_ship(session, shop, far, world)
+        await _fulfilment_stock(session, shop, far, world)
         await session.commit()
     return world
 
@@ -392,7 +393,31 @@ async def _fulfilment_ship(session: AsyncSession, shop: Shop, far: Shop, world: 
         await session.flush()
         session.add(ShipmentLine(shipment_id=parcel.id, order_id=order_id, sku_code="WALK-1",
                                  quantity=1))  # fmt: skip
-        world.objects[owner].update(shipment=parcel.id, location=shelves[target.id].id)
+        world.objects[owner].update(parcel=parcel.id, pick_location=shelves[target.id].id)
+async def _fulfilment_stock(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """Each shop's SKU in stock at a location, and a stock-take of it being counted; the
+    other shop's carry the marker ``FAR-STOCK``."""
+    from xiaoer.catalog.models import Product, Sku
+    from xiaoer.fulfilment.ledger import Document, Line, post
+    from xiaoer.fulfilment.models import MoveKind, StockLocation, StockTake
+
+    for target, owner, tag in ((shop, COLLEAGUE, "TEA"), (far, OTHER_SHOP, "FAR")):
+        product = Product(shop_id=target.id, code=f"{tag}-P", title=f"{tag}-STOCK 窗帘",
+                          price_fen=9900)  # fmt: skip
+        session.add(product)
+        await session.flush()
+        sku = Sku(shop_id=target.id, product_id=product.id, code=f"{tag}-STOCK-1",
+                  price_fen=9900)  # fmt: skip
+        place = StockLocation(shop_id=target.id, code=f"{tag}-A", name=f"{tag}-STOCK 仓")
+        session.add_all([sku, place])
+        await session.flush()
+        await post(session, target.id, MoveKind.receive, [Line(sku.id, place.id, 5)],
+                   document=Document("receipt", ref=f"{tag}-STOCK-R"))  # fmt: skip
+        take = StockTake(shop_id=target.id, location_id=place.id)
+        session.add(take)
+        await session.flush()
+        world.objects[owner].update(sku=sku.id, location=place.id, take=take.id)
+    world.markers["FAR-STOCK"] = "FAR-STOCK"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -124,6 +124,15 @@ EVENT_KINDS: dict[str, Audience] = {
     "shipment.packed": LEADERS_ONLY,
     "shipment.shipped": LEADERS_ONLY,
     "waybill.imported": LEADERS_ONLY,
+    # fulfilment's stock: the back office's, shown to leaders (and on the stock page)
+    "stock.low": LEADERS_ONLY,
+    "stock.location": LEADERS_ONLY,
+    "stock.received": LEADERS_ONLY,
+    "stock.adjusted": LEADERS_ONLY,
+    "stock.returned": LEADERS_ONLY,
+    "stock.safety": LEADERS_ONLY,
+    "stock.take": LEADERS_ONLY,
+    "stock.rebuilt": LEADERS_ONLY,
 }
 
 

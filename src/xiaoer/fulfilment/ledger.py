@@ -16,15 +16,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Table, and_, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from xiaoer.catalog.models import Sku
-from xiaoer.core.clock import utcnow
+from xiaoer.core.clock import DEFAULT_ZONE, utcnow
+from xiaoer.core.events import record_event
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.models import LocationKind, MoveKind, StockLevel, StockLocation, StockMove
+from xiaoer.shops.models import Shop
 
 
 class StockError(ValueError):
@@ -79,29 +86,35 @@ async def sellable_locations(session: AsyncSession, shop_id: int) -> set[int]:
     return set(rows)
 
 
-async def _check_locations(session: AsyncSession, shop_id: int, ids: set[int]) -> set[int]:
-    """The sellable ones among ``ids``; every one must be the shop's."""
+_LEVEL = cast(Table, StockLevel.__table__)
+_SKU = cast(Table, Sku.__table__)
+_LOCATION = cast(Table, StockLocation.__table__)
+_MOVE = cast(Table, StockMove.__table__)
+_SHOP = cast(Table, Shop.__table__)
+
+
+async def _check(
+    session: AsyncSession, shop_id: int, places: set[int], skus: set[int]
+) -> dict[int, str]:
+    """The codes of ``skus``, in one round trip; every place and SKU must be the shop's."""
+    connection = await session.connection()
     rows = (
-        await session.execute(
-            select(StockLocation.id, StockLocation.kind).where(
-                StockLocation.shop_id == shop_id, StockLocation.id.in_(ids)
+        await connection.execute(
+            select(literal("place"), _LOCATION.c.id, _LOCATION.c.code)
+            .where(_LOCATION.c.shop_id == shop_id, _LOCATION.c.id.in_(places))
+            .union_all(
+                select(literal("sku"), _SKU.c.id, _SKU.c.code).where(
+                    _SKU.c.shop_id == shop_id, _SKU.c.id.in_(skus)
+                ),
             )
         )
     ).all()
-    if len(rows) != len(ids):
+    codes = {row[1]: row[2] for row in rows if row[0] == "sku"}
+    if sum(1 for row in rows if row[0] == "place") != len(places):
         raise StockError(say("no such stock location"))
-    return {row.id for row in rows if row.kind == LocationKind.stock.value}
-
-
-async def _check_skus(session: AsyncSession, shop_id: int, ids: set[int]) -> dict[int, str]:
-    rows = (
-        await session.execute(
-            select(Sku.id, Sku.code).where(Sku.shop_id == shop_id, Sku.id.in_(ids))
-        )
-    ).all()
-    if len(rows) != len(ids):
+    if len(codes) != len(skus):
         raise StockError(say("no such SKU"))
-    return {row.id: row.code for row in rows}
+    return codes
 
 
 async def _ensure_levels(
@@ -154,7 +167,8 @@ async def post(
     now: datetime | None = None,
 ) -> list[StockMove]:
     """Append ``lines`` as moves of ``kind`` and apply them, or raise :class:`StockError`
-    and change nothing (the caller's transaction is then to be rolled back)."""
+    and change nothing (the caller's transaction is then to be rolled back). Returns the
+    moves as written (rows of the ledger, not objects of the session)."""
     now = now or utcnow()
     merged: dict[tuple[int, int], int] = defaultdict(int)
     for line in lines:
@@ -164,44 +178,73 @@ async def post(
     merged = {key: qty for key, qty in merged.items() if qty}
     if not merged:
         return []
-    sellable = await _check_locations(session, shop_id, {loc for _, loc in merged})
-    codes = await _check_skus(session, shop_id, {sku for sku, _ in merged})
+    places, skus = {loc for _, loc in merged}, {sku for sku, _ in merged}
+    codes: dict[int, str] = {}
     if kind in (MoveKind.receive, MoveKind.return_, MoveKind.adjust):
+        # A first receipt makes level rows: the places and SKUs must be the shop's first.
+        # Other moves find theirs by the level row, which carries the shop.
+        codes = await _check(session, shop_id, places, skus)
         await _ensure_levels(session, shop_id, set(merged), now)
     hand, held = EFFECT[kind]
+    fell: list[tuple[int, int, int]] = []  # (SKU, sellable before, after) where it fell
     by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for (sku, loc), qty in sorted(merged.items()):
         by_sku[sku].append((loc, qty))
-    for sku, places in sorted(by_sku.items()):
+    # The projections are written in Core statements (the hot path of every order);
+    # rows of them this session holds are given the values written.
+    connection = await session.connection()
+    held_rows = session.sync_session.identity_map
+    level, item, place, shop = _LEVEL.c, _SKU.c, _LOCATION.c, _SHOP.c
+    # The level row's place (sellable or not) and shop's zone, read as it is written.
+    place_kind = (
+        select(place.kind).where(place.id == level.location_id).scalar_subquery().label("kind")
+    )
+    shop_zone = (
+        select(shop.timezone).where(shop.id == level.shop_id).scalar_subquery().label("zone")
+    )
+    zone = DEFAULT_ZONE
+    for sku, lines_of_sku in sorted(by_sku.items()):
         free_change = 0  # what may be sold, over the sellable locations
-        for loc, qty in places:
+        for loc, qty in lines_of_sku:
             dh, dr = hand * qty, held * qty
-            done = await session.execute(
-                update(StockLevel)
+            done = await connection.execute(
+                update(_LEVEL)
                 .where(
                     and_(
-                        StockLevel.sku_id == sku,
-                        StockLevel.location_id == loc,
-                        StockLevel.on_hand + dh >= 0,
-                        StockLevel.reserved + dr >= 0,
-                        StockLevel.reserved + dr <= StockLevel.on_hand + dh,
+                        level.sku_id == sku,
+                        level.location_id == loc,
+                        level.shop_id == shop_id,
+                        level.on_hand + dh >= 0,
+                        level.reserved + dr >= 0,
+                        level.reserved + dr <= level.on_hand + dh,
                     )
                 )
-                .values(
-                    on_hand=StockLevel.on_hand + dh,
-                    reserved=StockLevel.reserved + dr,
-                    updated_at=now,
-                )
-                .returning(StockLevel.id)
+                .values(on_hand=level.on_hand + dh, reserved=level.reserved + dr, updated_at=now)
+                .returning(level.id, level.on_hand, level.reserved, place_kind, shop_zone)
             )
-            if done.first() is None:
+            written = done.first()
+            if written is None:
+                if sku not in codes:  # not the shop's, or beyond the stock: say which
+                    codes = await _check(session, shop_id, places, skus)
                 raise StockError(_refusal(kind, codes[sku], abs(qty)))
-            if loc in sellable:
+            _written(held_rows.get(identity_key(StockLevel, written.id)),
+                     on_hand=written.on_hand, reserved=written.reserved)  # fmt: skip
+            zone = written.zone or DEFAULT_ZONE
+            if written.kind == LocationKind.stock.value:
                 free_change += dh - dr
         if free_change:
-            await session.execute(
-                update(Sku).where(Sku.id == sku).values(stock=Sku.stock + free_change)
-            )
+            after = (
+                await connection.execute(
+                    update(_SKU)
+                    .where(item.id == sku)
+                    .values(stock=item.stock + free_change)
+                    .returning(item.stock, item.code)
+                )
+            ).one()
+            _written(held_rows.get(identity_key(Sku, sku)), stock=after.stock)
+            codes.setdefault(sku, after.code)
+            if free_change < 0:
+                fell.append((sku, after.stock - free_change, after.stock))
     rows = [
         {
             "shop_id": shop_id, "sku_id": sku, "location_id": loc, "kind": kind.value,
@@ -212,8 +255,39 @@ async def post(
         }
         for (sku, loc), qty in sorted(merged.items())
     ]  # fmt: skip
-    moves = list(await session.scalars(insert(StockMove).returning(StockMove), rows))
+    ids = (
+        await connection.execute(
+            insert(_MOVE).returning(_MOVE.c.id, sort_by_parameter_order=True), rows
+        )
+    ).scalars()
+    moves = [StockMove(id=move_id, **row) for move_id, row in zip(ids, rows, strict=True)]
+    if fell:
+        day = now.astimezone(ZoneInfo(zone)).date()
+        await _alert_low_stock(session, shop_id, fell, codes, day)
     return moves
+
+
+def _written(row: object | None, **values: object) -> None:
+    """A row the session holds gets the values just written, as if loaded."""
+    if row is not None:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+
+
+async def _alert_low_stock(
+    session: AsyncSession,
+    shop_id: int,
+    fell: list[tuple[int, int, int]],
+    codes: dict[int, str],
+    day: date,
+) -> None:
+    """A ``stock.low`` event for each SKU whose sellable stock just fell to the policy's
+    ``low_stock_at`` or below: once as it crosses the line, not at every later move."""
+    low_at = (await policy_on(session, shop_id, day)).fulfilment.low_stock_at
+    for sku, before, after in fell:
+        if before > low_at >= after:
+            payload = {"sku_id": sku, "sku_code": codes[sku], "stock": after, "low_at": low_at}
+            await record_event(session, shop_id, "stock.low", payload)
 
 
 async def available(

@@ -43,6 +43,7 @@ from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
 from xiaoer.fulfilment import returns_pages as fulfilment_returns_pages
+from xiaoer.fulfilment import stock_pages as fulfilment_stock_pages
 from xiaoer.http.api_errors import error_body, validation_body
 from xiaoer.http.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
 from xiaoer.http.i18n import Translator
@@ -84,6 +85,7 @@ STAFF_ROUTERS = (
     fulfilment_promise_pages.router,
     fulfilment_returns_pages.router,
     warehouse_pages.router,
+    fulfilment_stock_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
