@@ -31,6 +31,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.models import Customer
 from xiaoer.demo_aftersales import seed_aftersales
+from xiaoer.demo_fulfilment import seed_warehouse
 from xiaoer.orders import workflow
 from xiaoer.orders.models import (
     Order,
@@ -137,6 +138,7 @@ class DemoSummary:
     messages: int
     roster_entries: int
     tickets: int
+    parcels: int  # shipped from the demo warehouse
 
 
 @dataclass
@@ -1111,7 +1113,7 @@ async def seed_demo(
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
     steps = (
         "shop", "catalogue", "promotions", "staff", "customers", "orders", "chats",
-        "attendance", "kpi", "aftersales",
+        "attendance", "kpi", "aftersales", "warehouse",
     )  # fmt: skip
     done = 0
 
@@ -1224,6 +1226,8 @@ async def seed_demo(
             or 0
         )
     step("aftersales")
+    warehouse = await seed_warehouse(db, rng, shop.id, base, staff_ids)
+    step("warehouse")
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
@@ -1238,4 +1242,5 @@ async def seed_demo(
         messages=messages,
         roster_entries=entries,
         tickets=tickets,
+        parcels=warehouse.shipped,
     )
