@@ -1218,15 +1218,15 @@ async def seed_demo(
         step,
     )
     tickets = await seed_aftersales(db, rng, shop.id, base, staff_ids)
-    async with db.session() as session:  # the cases told some buyers in their chats
+    step("aftersales")
+    warehouse = await seed_warehouse(db, rng, shop.id, base, staff_ids)
+    async with db.session() as session:  # cases and parcels told some buyers in their chats
         messages = int(
             await session.scalar(
                 select(func.count()).select_from(Message).where(Message.shop_id == shop.id)
             )
             or 0
         )
-    step("aftersales")
-    warehouse = await seed_warehouse(db, rng, shop.id, base, staff_ids)
     step("warehouse")
 
     return DemoSummary(

@@ -67,7 +67,7 @@ async def _stock_up(
     """The catalogue's stock figures become two receipts, most of it in the first
     warehouse; the ids of the two sellable places and how many receipts."""
     rows = await session.execute(select(Sku.id, Sku.stock).where(Sku.shop_id == shop_id))
-    figures: dict[int, int] = {sku: units for sku, units in rows.tuples()}
+    figures: dict[int, int] = {sku: units for sku, units in rows}
     # The ledger is the only way stock comes in: the figures start at nothing.
     await session.execute(update(Sku).where(Sku.shop_id == shop_id).values(stock=0))
     first = await do_add_location(session, keeper, code="A", name="一号仓", position=1)
@@ -175,17 +175,13 @@ async def seed_warehouse(
         auditor = await _staff(session, staff_ids["auditor"])
         keeper = await _staff(session, staff_ids["warehouse"])
         await sync_queue(session, shop_id, now=base)
-        waiting = list(
-            (
-                await session.execute(
-                    select(OrderAudit.order_id, Order.paid_at, Order.owner_id)
-                    .join(Order, Order.id == OrderAudit.order_id)
-                    .where(OrderAudit.shop_id == shop_id,
-                           OrderAudit.status == AuditStatus.waiting.value)
-                    .order_by(Order.paid_at, Order.id)
-                )
-            ).tuples()
-        )  # fmt: skip
+        queued = await session.execute(
+            select(OrderAudit.order_id, Order.paid_at, Order.owner_id)
+            .join(Order, Order.id == OrderAudit.order_id)
+            .where(OrderAudit.shop_id == shop_id, OrderAudit.status == AuditStatus.waiting.value)
+            .order_by(Order.paid_at, Order.id)
+        )
+        waiting = [(row.order_id, row.paid_at, row.owner_id) for row in queued]
         passed: list[Shipment] = []
         for order_id, paid_at, _owner in waiting[:10]:
             at = max(paid_at or base, base - timedelta(days=4)) + timedelta(hours=1)

@@ -46,7 +46,8 @@ async def _order_for_the_widget_buyer(database: Database) -> str:
                 .join(StockLevel, StockLevel.sku_id == Sku.id)
                 .join(StockLocation, StockLocation.id == StockLevel.location_id)
                 .where(Sku.shop_id == shop.id, StockLocation.code == "A",
-                       StockLevel.on_hand - StockLevel.reserved >= 5, Product.custom_made.is_(False))
+                       StockLevel.on_hand - StockLevel.reserved >= 5,
+                       Product.custom_made.is_(False))
                 .order_by(Sku.id)
                 .limit(1)
             )

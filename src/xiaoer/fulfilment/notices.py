@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.clock import utcnow
 from xiaoer.orders.models import Order
 from xiaoer.reception.models import Conversation, Message
 from xiaoer.reception.service import do_add_automatic_reply
@@ -21,11 +22,14 @@ from xiaoer.reception.service import do_add_automatic_reply
 SOURCE = "fulfilment"
 
 
-async def latest_conversation_of(session: AsyncSession, customer_id: int) -> Conversation | None:
+async def latest_conversation_of(
+    session: AsyncSession, customer_id: int, at: datetime
+) -> Conversation | None:
+    """The buyer's conversation opened last at the moment ``at``."""
     return await session.scalar(
         select(Conversation)
-        .where(Conversation.customer_id == customer_id)
-        .order_by(Conversation.id.desc())
+        .where(Conversation.customer_id == customer_id, Conversation.opened_at <= at)
+        .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
         .limit(1)
     )
 
@@ -47,7 +51,8 @@ async def do_tell_buyer(
     has no conversation to post it in (or was told already)."""
     if order.customer_id is None:
         return None
-    conversation = await latest_conversation_of(session, order.customer_id)
+    now = now or utcnow()
+    conversation = await latest_conversation_of(session, order.customer_id, now)
     if conversation is None or await told(session, conversation.id, key):
         return None
     return await do_add_automatic_reply(
