@@ -12,7 +12,7 @@ from tests.fulfilment.stock_world import Stocked, stocked
 from xiaoer.catalog.models import Sku
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
-from xiaoer.core.models import AuditEntry, Event
+from xiaoer.core.models import Event
 from xiaoer.core.policy import parse_policy
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.fulfilment.ledger import Document, Line, StockError, post
@@ -23,7 +23,6 @@ from xiaoer.fulfilment.stock import (
     do_add_location,
     do_adjust,
     do_receive,
-    do_return_to_stock,
     do_set_safety,
     listed_stock,
     listing_rows,
@@ -31,7 +30,6 @@ from xiaoer.fulfilment.stock import (
     parse_lines,
     sku_of,
 )
-from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 
@@ -55,15 +53,6 @@ async def _events(db: Database, kind: str) -> list[dict[str, object]]:
     async with db.session() as session:
         rows = await session.scalars(select(Event).where(Event.kind == kind).order_by(Event.seq))
         return [row.payload for row in rows]
-
-
-async def _order(db: Database, shop_id: int, number: str) -> int:
-    async with db.session() as session:
-        new = NewOrder(number=number, buyer_id=f"b-{number}", items=(NewItem("窗帘", 9900),))
-        order = await do_create_order(session, shop_id=shop_id, new=new)
-        await do_pay_order(session, order=order)
-        await session.commit()
-        return order.id
 
 
 async def test_a_receipt_of_several_lines_goes_into_the_ledger_with_who_and_why(
@@ -126,40 +115,6 @@ async def test_an_adjustment_needs_a_reason_and_never_goes_below_what_is_reserve
     assert (move.kind, move.on_hand_delta, move.reason) == ("adjust", -3, "破损报废")
     assert await _level(db, sku, world.main) == (7, 7)
     assert await _stock(db, sku) == 0
-
-
-async def test_goods_back_from_a_buyer_go_to_a_sellable_or_a_damaged_place_once(
-    db: Database, shop: Shop, make_staff: MakeStaff
-) -> None:
-    world = await stocked(db, shop.id)
-    wu = await make_staff("wu", "warehouse")
-    order = await _order(db, shop.id, "R-1")
-    white, grey = world.skus["CL-W"], world.skus["CL-G"]
-    async with db.session() as session:
-        await do_return_to_stock(session, wu, order_id=order, lines=[(white, 1)],
-                                 location_id=world.main, reference="退款 8801",
-                                 reason="尺寸不合")  # fmt: skip
-        await do_return_to_stock(session, wu, order_id=order, lines=[(grey, 1)],
-                                 location_id=world.broken, reference="工单 17",
-                                 reason="污渍")  # fmt: skip
-        await session.commit()
-    assert await _level(db, white, world.main) == (11, 0)
-    assert await _stock(db, white) == 11
-    assert await _level(db, grey, world.broken) == (1, 0)
-    assert await _stock(db, grey) == 4  # damaged goods are not for sale
-    async with db.session() as session:
-        with pytest.raises(StockError, match="back in stock already"):
-            await do_return_to_stock(session, wu, order_id=order, lines=[(white, 1)],
-                                     location_id=world.main, reference="退款 8801",
-                                     reason="")  # fmt: skip
-        audit = await session.scalar(
-            select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.entity == "order", AuditEntry.entity_id == str(order),
-                AuditEntry.action == "stock.returned",
-            )
-        )  # fmt: skip
-    assert audit == 2
-    assert await _level(db, white, world.main) == (11, 0)
 
 
 async def test_listed_stock_is_sellable_stock_less_the_most_specific_safety_stock(
@@ -292,7 +247,6 @@ async def test_another_shops_location_sku_and_order_are_not_found(
         await session.commit()
     theirs: Stocked = await stocked(db, far.id)
     mine = await stocked(db, shop.id, {})
-    their_order = await _order(db, far.id, "F-1")
     boss = await make_staff("boss", "manager")
     async with db.session() as session:
         with pytest.raises(NotFound):
@@ -305,10 +259,6 @@ async def test_another_shops_location_sku_and_order_are_not_found(
         with pytest.raises(NotFound):
             await do_receive(session, boss, location_id=mine.main,
                              lines=[Qty(theirs.skus["CL-W"], 1)])  # fmt: skip
-        with pytest.raises(NotFound):
-            await do_return_to_stock(session, boss, order_id=their_order,
-                                     lines=[(mine.skus["CL-W"], 1)], location_id=mine.main,
-                                     reference="退款 1", reason="")  # fmt: skip
         with pytest.raises(NotFound):
             await do_adjust(session, boss, sku_id=theirs.skus["CL-W"], location_id=mine.main,
                             delta=1, reason="x")  # fmt: skip

@@ -129,7 +129,6 @@ EVENT_KINDS: dict[str, Audience] = {
     "stock.location": LEADERS_ONLY,
     "stock.received": LEADERS_ONLY,
     "stock.adjusted": LEADERS_ONLY,
-    "stock.returned": LEADERS_ONLY,
     "stock.safety": LEADERS_ONLY,
     "stock.take": LEADERS_ONLY,
     "stock.rebuilt": LEADERS_ONLY,

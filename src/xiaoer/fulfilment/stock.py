@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Product, Sku
-from xiaoer.core.audit import record_audit
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.policy_store import policy_on
@@ -32,7 +31,6 @@ from xiaoer.fulfilment.models import (
     StockReceipt,
 )
 from xiaoer.fulfilment.roles import STOCK_READERS, WAREHOUSE
-from xiaoer.orders.models import Order
 from xiaoer.staff.models import StaffAccount
 
 LOCATION_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -300,76 +298,6 @@ async def do_adjust(
                        {"sku_id": sku_id, "location_id": location_id, "delta": delta,
                         "move_id": move.id, "by": staff.id})  # fmt: skip
     return move
-
-
-async def check_return_to_stock(
-    session: AsyncSession,
-    staff: StaffAccount,
-    *,
-    order_id: int,
-    lines: Sequence[tuple[int, int]],
-    location_id: int,
-    reference: str,
-    reason: str,
-) -> Order:
-    check_keep_stock(staff)
-    order = await session.get(Order, order_id)
-    if order is None or order.shop_id != staff.shop_id:
-        raise NotFound(say("no such order"))
-    location = await location_of(session, staff, location_id)
-    if not location.active:
-        raise StockError(say("the location {code} is closed", code=location.code))
-    await _check_lines(session, staff, [Qty(sku, qty) for sku, qty in lines])
-    if not reference.strip():
-        raise StockError(say("goods back from a buyer need their refund or ticket number"))
-    seen = await session.scalar(
-        select(StockMove.id)
-        .where(
-            StockMove.shop_id == staff.shop_id,
-            StockMove.document_kind == "return",
-            StockMove.order_id == order_id,
-            StockMove.document_ref == reference.strip()[:64],
-        )
-        .limit(1)
-    )
-    if seen is not None:
-        raise StockError(
-            say("the goods of {reference} are back in stock already", reference=reference.strip())
-        )
-    return order
-
-
-async def do_return_to_stock(
-    session: AsyncSession,
-    staff: StaffAccount,
-    *,
-    order_id: int,
-    lines: list[tuple[int, int]],
-    location_id: int,
-    reference: str,
-    reason: str,
-) -> list[StockMove]:
-    """Goods back from a buyer (``lines``: SKU id, units) into a sellable location, or a
-    damaged one when they cannot be sold again. ``reference`` is the refund's or the
-    ticket's number; the same reference for the same order is taken in once."""
-    order = await check_return_to_stock(session, staff, order_id=order_id, lines=lines,
-                                        location_id=location_id, reference=reference,
-                                        reason=reason)  # fmt: skip
-    reference = reference.strip()
-    moves = await post(session, staff.shop_id, MoveKind.return_,
-                       [Line(sku, location_id, qty) for sku, qty in lines],
-                       document=Document("return", ref=reference, order_id=order.id),
-                       actor=actor_of(staff), reason=reason.strip())  # fmt: skip
-    units = sum(qty for _, qty in lines)
-    await record_audit(session, shop_id=staff.shop_id, actor=staff.number, entity="order",
-                       entity_id=str(order.id), action="stock.returned",
-                       after={"location_id": location_id, "units": units,
-                              "reference": reference},
-                       reason=reason.strip())  # fmt: skip
-    await record_event(session, staff.shop_id, "stock.returned",
-                       {"order_id": order.id, "location_id": location_id, "units": units,
-                        "by": staff.id})  # fmt: skip
-    return moves
 
 
 # --- safety stock and what each channel lists ------------------------------------------------
