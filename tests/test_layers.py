@@ -42,6 +42,7 @@ TOP = {
     "demo",
     "demo_data",
     "demo_aftersales",
+    "demo_fulfilment",
     "timer_handlers",
     "all_models",
     "__main__",

@@ -318,6 +318,8 @@ async def _fulfilment_track(
         session.add(parcel)
         await session.flush()
         world.objects[owner]["shipment"] = parcel.id
+
+
 async def _fulfilment_audit(
     session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
 ) -> None:
@@ -358,6 +360,8 @@ async def _fulfilment_audit(
             select(ProductionSlip.id).where(ProductionSlip.order_id == order.id)
         )
         world.objects[owner]["slip"] = slip
+
+
 async def _fulfilment_promise(
     session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
 ) -> None:
@@ -376,12 +380,14 @@ async def _fulfilment_promise(
         await session.flush()
         world.objects[owner]["refund"] = refund.id
     world.markers["FAR-RETURN"] = "FAR-RETURN"
+
+
 async def _fulfilment_ship(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
     """A parcel waiting to be picked for each owner's order, at its shop's shelf."""
     from xiaoer.fulfilment.models import Shipment, ShipmentLine, StockLocation
 
     shelves = {}
-    for target, code in ((shop, "TEA-A"), (far, "FAR-A")):
+    for target, code in ((shop, "TEA-SHELF"), (far, "FAR-SHELF")):
         shelves[target.id] = StockLocation(shop_id=target.id, code=code, name=f"{code}货架")
         session.add(shelves[target.id])
     await session.flush()
@@ -394,6 +400,8 @@ async def _fulfilment_ship(session: AsyncSession, shop: Shop, far: Shop, world: 
         session.add(ShipmentLine(shipment_id=parcel.id, order_id=order_id, sku_code="WALK-1",
                                  quantity=1))  # fmt: skip
         world.objects[owner].update(parcel=parcel.id, pick_location=shelves[target.id].id)
+
+
 async def _fulfilment_stock(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
     """Each shop's SKU in stock at a location, and a stock-take of it being counted; the
     other shop's carry the marker ``FAR-STOCK``."""

@@ -25,13 +25,17 @@ SOURCE = "fulfilment"
 async def latest_conversation_of(
     session: AsyncSession, customer_id: int, at: datetime
 ) -> Conversation | None:
-    """The buyer's conversation opened last at the moment ``at``."""
-    return await session.scalar(
-        select(Conversation)
-        .where(Conversation.customer_id == customer_id, Conversation.opened_at <= at)
+    """The buyer's conversation opened last by the moment ``at`` (a notice dated in the
+    past goes to the chat the buyer had then); failing one, their latest."""
+    query = select(Conversation).where(Conversation.customer_id == customer_id)
+    then = await session.scalar(
+        query.where(Conversation.opened_at <= at)
         .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
         .limit(1)
     )
+    if then is not None:
+        return then
+    return await session.scalar(query.order_by(Conversation.id.desc()).limit(1))
 
 
 async def told(session: AsyncSession, conversation_id: int, key: str) -> bool:
