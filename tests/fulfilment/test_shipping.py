@@ -78,6 +78,16 @@ async def test_a_pick_list_sums_a_locations_parcels_per_sku_in_shelf_order(
     async with db.session() as session:
         other = await pick_list(session, war, elsewhere.location_id)
     assert [(p.sku_code, p.quantity) for p in other.lines] == [("CL-200", 4)]
+    # a page of two: the counts still cover every parcel, the rest is on page two
+    async with db.session() as session:
+        first_page = await warehouse_queue(session, war, per_page=2)
+        second_page = await warehouse_queue(session, war, per_page=2, page=2)
+        everything = await warehouse_queue(session, war, per_page=None)
+    assert first_page.totals["to_pick"] == 3 and first_page.pages == 2
+    assert [s.id for s in first_page.to_pick] == [second.shipment_id, first.shipment_id]
+    assert [s.id for s in second_page.to_pick] == [elsewhere.shipment_id]
+    assert [(q.location.code, q.waiting) for q in second_page.picking] == [("A", 2), ("B", 1)]
+    assert len(everything.to_pick) == 3
 
 
 async def test_a_wrong_scan_is_refused_and_records_nothing(

@@ -11,14 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import from_local, utcnow
 from xiaoer.fulfilment.carriers import clean_waybill
 from xiaoer.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus, StockLocation
 from xiaoer.fulfilment.shipping import (
-    OPEN,
     check_warehouse,
     lines_of,
     location_for,
@@ -50,6 +49,7 @@ class PickList:
 
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
+QUEUE_PAGE = 100  # parcels of each list on a page of the queue
 
 
 def _late_first(shipment: Shipment) -> tuple[bool, datetime, int]:
@@ -97,7 +97,7 @@ class LocationQueue:
 @dataclass
 class Queue:
     """The warehouse's screen: parcels to pick per location, packed ones waiting for a
-    waybill, those shipped today; late ones first."""
+    waybill, those shipped today; late ones first, a page of each list at a time."""
 
     picking: list[LocationQueue]
     to_pick: list[Shipment]
@@ -105,33 +105,41 @@ class Queue:
     shipped_today: list[Shipment]
     orders: dict[int, Order]
     locations: dict[int, StockLocation]
+    page: int = 1
+    per_page: int = QUEUE_PAGE
+    totals: dict[str, int] = field(default_factory=dict)  # to_pick, packed, shipped_today
+
+    @property
+    def pages(self) -> int:
+        """How many pages the longest list has."""
+        longest = max(self.totals.values(), default=0)
+        return max(1, -(-longest // self.per_page))
 
 
 async def warehouse_queue(
-    session: AsyncSession, staff: StaffAccount, *, now: datetime | None = None, limit: int = 200
+    session: AsyncSession,
+    staff: StaffAccount,
+    *,
+    now: datetime | None = None,
+    page: int = 1,
+    per_page: int | None = QUEUE_PAGE,
 ) -> Queue:
+    """The queue, counted in SQL over every open parcel; ``per_page`` None: every row
+    (the export)."""
     check_warehouse(staff)
     now = now or utcnow()
     shop = await session.get(Shop, staff.shop_id)
     assert shop is not None
     today = await shop_today(session, shop.id, now)
     since = from_local(datetime.combine(today, time()), shop.timezone)
-    rows = list(
-        await session.scalars(
-            select(Shipment)
-            .where(
-                Shipment.shop_id == shop.id,
-                or_(
-                    Shipment.status.in_(OPEN),
-                    (Shipment.status == ShipmentStatus.shipped.value)
-                    & (Shipment.shipped_at >= since)
-                    & (Shipment.shipped_at < since + timedelta(days=1)),
-                ),
-            )
-            .order_by(Shipment.id)
-            .limit(limit * 3)
-        )
+    mine = Shipment.shop_id == shop.id
+    is_late = case((Shipment.ship_by < now, 1), else_=0)
+    counted = await session.execute(
+        select(Shipment.location_id, func.count(), func.sum(is_late))
+        .where(mine, Shipment.status == ShipmentStatus.picking.value)
+        .group_by(Shipment.location_id)
     )
+    waiting = {row[0]: (int(row[1]), int(row[2] or 0)) for row in counted}
     locations = {
         loc.id: loc
         for loc in await session.scalars(
@@ -140,21 +148,40 @@ async def warehouse_queue(
             .order_by(StockLocation.position, StockLocation.code)
         )
     }
-    to_pick = sorted((s for s in rows if s.status == ShipmentStatus.picking.value), key=_late_first)
-    picking = []
-    for location in locations.values():
-        here = [s for s in to_pick if s.location_id == location.id]
-        if here:
-            late = sum(1 for s in here if s.ship_by is not None and s.ship_by < now)
-            picking.append(LocationQueue(location, len(here), late))
-    packed = sorted((s for s in rows if s.status == ShipmentStatus.packed.value), key=_late_first)
-    shipped = sorted(
-        (s for s in rows if s.status == ShipmentStatus.shipped.value),
-        key=lambda s: s.shipped_at or now,
-        reverse=True,
+    picking = [
+        LocationQueue(location, *waiting[location.id])
+        for location in locations.values()
+        if location.id in waiting
+    ]
+    late_first = (Shipment.ship_by.is_(None), Shipment.ship_by, Shipment.id)
+    shipped_today = and_(
+        Shipment.status == ShipmentStatus.shipped.value,
+        Shipment.shipped_at >= since,
+        Shipment.shipped_at < since + timedelta(days=1),
     )
-    orders = await orders_of(session, [], *(s.order_id for s in rows))
-    return Queue(picking, to_pick[:limit], packed[:limit], shipped[:limit], orders, locations)
+    lists = {
+        "to_pick": (Shipment.status == ShipmentStatus.picking.value, late_first),
+        "packed": (Shipment.status == ShipmentStatus.packed.value, late_first),
+        "shipped_today": (shipped_today, (Shipment.shipped_at.desc(), Shipment.id.desc())),
+    }
+    page = max(1, page)
+    rows: dict[str, list[Shipment]] = {}
+    totals: dict[str, int] = {}
+    for name, (where, order) in lists.items():
+        totals[name] = int(
+            await session.scalar(select(func.count()).select_from(Shipment).where(mine, where))
+            or 0
+        )
+        query = select(Shipment).where(mine, where).order_by(*order)
+        if per_page is not None:
+            query = query.offset((page - 1) * per_page).limit(per_page)
+        rows[name] = list(await session.scalars(query))
+    shown = [s.order_id for found in rows.values() for s in found]
+    orders = await orders_of(session, [], *shown)
+    return Queue(
+        picking, rows["to_pick"], rows["packed"], rows["shipped_today"], orders, locations,
+        page=page, per_page=per_page or max(1, *totals.values()), totals=totals,
+    )  # fmt: skip
 
 
 async def find_parcels(

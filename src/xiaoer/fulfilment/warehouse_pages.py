@@ -74,9 +74,10 @@ async def queue_page(
     session: SessionDep,
     staff: Warehouse,
     q: Annotated[str, Query(max_length=64)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     now = utcnow()
-    queue = await warehouse_queue(session, staff, now=now)
+    queue = await warehouse_queue(session, staff, now=now, page=page)
     found = await find_parcels(session, staff, q) if q.strip() else None
     if found is not None and len(found) == 1:
         return RedirectResponse(f"/fulfilment/warehouse/shipments/{found[0].id}", 303)
@@ -89,7 +90,7 @@ async def queue_page(
 @router.get("/export.xlsx")
 async def queue_export(request: Request, session: SessionDep, staff: Warehouse) -> Response:
     """The queue as a workbook: every parcel to pick, packed, and shipped today."""
-    queue = await warehouse_queue(session, staff, now=utcnow())
+    queue = await warehouse_queue(session, staff, now=utcnow(), per_page=None)
     zone = _zone(request)
     rows = [
         [s.id, queue.orders[s.order_id].platform_order_id if s.order_id in queue.orders else "",
