@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
-from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.sheets import XLSX_TYPE, write_sheet
 from xiaoer.core.texts import from_data
 from xiaoer.fulfilment import ledger
@@ -52,7 +51,7 @@ from xiaoer.fulfilment.roles import AUDITORS, WAREHOUSE
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import RowId
-from xiaoer.http.render import error_text, language_of, render, shown_time
+from xiaoer.http.render import language_of, refused, render, shown_time
 from xiaoer.orders.access import contact_for
 from xiaoer.orders.models import Order, OrderItem
 from xiaoer.shops.service import shop_zone
@@ -353,13 +352,8 @@ async def _acted(
 ) -> Response:
     """Run the action in a savepoint; when a rule refuses it, nothing of it stays and
     the check page shows why. Who-may refusals go to their own handlers."""
-    try:
-        async with session.begin_nested():
-            await action
-    except (NotPermitted, NotFound):
-        raise
-    except ValueError as exc:
-        message = error_text(request, exc)
+    message = await refused(request, session, action)
+    if message is not None:
         return await _check_page(request, session, staff, order_id, error=message,
                                  status_code=422)  # fmt: skip
     await session.commit()

@@ -8,7 +8,6 @@ reason); who may do what is decided in ``stock``, ``stock_views`` and ``stocktak
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,7 +15,6 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.sheets import XLSX_TYPE, csv_writer, write_sheet
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.ledger import StockError
@@ -51,7 +49,7 @@ from xiaoer.fulfilment.stocktake import (
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.i18n import Translator
 from xiaoer.http.params import RowId
-from xiaoer.http.render import error_text, language_of, render
+from xiaoer.http.render import error_text, language_of, refused, render
 from xiaoer.staff.models import StaffAccount
 
 router = APIRouter(prefix="/fulfilment/stock")
@@ -76,19 +74,6 @@ def _csv(headers: list[str] | tuple[str, ...], rows: list[Any], name: str) -> Re
     writer.writerow(headers)
     writer.writerows(rows)
     return _file(("\ufeff" + out.getvalue()).encode("utf-8"), name, "text/csv; charset=utf-8")
-
-
-async def _refusal(request: Request, session: AsyncSession, action: Awaitable[Any]) -> str | None:
-    """Run a service's action in a savepoint; a rule's refusal comes back in the reader's
-    words with nothing of it kept. Who-may refusals go on to their handlers."""
-    try:
-        async with session.begin_nested():
-            await action
-    except (NotPermitted, NotFound):
-        raise
-    except ValueError as exc:
-        return error_text(request, exc)
-    return None
 
 
 def _page_error(request: Request, staff: StaffAccount, exc: ValueError) -> Response:
@@ -183,7 +168,7 @@ async def add_location(
     position: Annotated[int, Form(ge=0, le=100_000)] = 0,
 ) -> Response:
     action = do_add_location(session, staff, code=code, name=name, kind=kind, position=position)
-    message = await _refusal(request, session, action)
+    message = await refused(request, session, action)
     if message is not None:
         return await _locations_page(request, session, staff, message)
     await session.commit()
@@ -234,7 +219,7 @@ async def new_receipt(
         await do_receive(session, staff, location_id=location_id, lines=parsed, number=number,
                          supplier=supplier, note=note)  # fmt: skip
 
-    message = await _refusal(request, session, receive())
+    message = await refused(request, session, receive())
     if message is not None:
         typed = {"location_id": location_id, "lines": lines, "number": number,
                  "supplier": supplier, "note": note}  # fmt: skip
@@ -279,7 +264,7 @@ async def adjust(
         await do_adjust(session, staff, sku_id=found.id, location_id=location_id, delta=delta,
                         reason=reason)  # fmt: skip
 
-    message = await _refusal(request, session, run())
+    message = await refused(request, session, run())
     if message is not None:
         typed = {"sku": sku, "location_id": location_id, "delta": delta, "reason": reason}
         return await _adjust_page(request, session, staff, message, typed)
@@ -335,7 +320,7 @@ async def set_safety(
         await do_set_safety(session, staff, channel=channel, sku_id=sku_id,
                             quantity=int(text) if text else None)  # fmt: skip
 
-    message = await _refusal(request, session, run())
+    message = await refused(request, session, run())
     if message is not None:
         return await _safety_page(request, session, staff, message)
     await session.commit()
@@ -374,7 +359,7 @@ async def start_take(
     async def run() -> None:
         started.append((await do_start_take(session, staff, location_id=location_id, note=note)).id)
 
-    message = await _refusal(request, session, run())
+    message = await refused(request, session, run())
     if message is not None:
         return await _takes_page(request, session, staff, message)
     await session.commit()
@@ -441,7 +426,7 @@ async def upload_sheet(
     async def run() -> None:
         done.append(await do_import_counts(session, staff, data, take_id=take_id))
 
-    message = await _refusal(request, session, run())
+    message = await refused(request, session, run())
     if message is not None:
         return await _take_page(request, session, staff, take_id, error=message)
     await session.commit()
@@ -469,7 +454,7 @@ async def enter_counts(
     async def run() -> None:
         done.append(await do_enter_counts(session, staff, take_id, counts))
 
-    message = await _refusal(request, session, run())
+    message = await refused(request, session, run())
     if message is not None:
         return await _take_page(request, session, staff, take_id, error=message)
     await session.commit()
@@ -480,7 +465,7 @@ async def enter_counts(
 async def post_take(
     request: Request, session: SessionDep, staff: Keeper, take_id: RowId
 ) -> Response:
-    message = await _refusal(request, session, do_post_take(session, staff, take_id))
+    message = await refused(request, session, do_post_take(session, staff, take_id))
     if message is not None:
         return await _take_page(request, session, staff, take_id, error=message)
     await session.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -12,9 +13,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from xiaoer.core.clock import DEFAULT_ZONE, local
+from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.sheets import ImportReport
 from xiaoer.http.deps import CSRF_FIELD, csrf_token
@@ -169,6 +172,22 @@ def error_text(request: HTTPConnection, error: BaseException | str) -> str:
     """An error's message in the language of whoever made the request
     (:func:`reader_language`)."""
     return Translator(reader_language(request)).error(error)
+
+
+async def refused(
+    request: HTTPConnection, session: AsyncSession, action: Awaitable[Any]
+) -> str | None:
+    """Run a service's action in a savepoint: a rule's refusal (a ``ValueError``) comes
+    back in the reader's words with nothing of it kept, for the page to show again; who
+    may refusals go on to the app's handlers. None when the action was made."""
+    try:
+        async with session.begin_nested():
+            await action
+    except (NotPermitted, NotFound):
+        raise
+    except ValueError as exc:
+        return error_text(request, exc)
+    return None
 
 
 def render(
