@@ -30,11 +30,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 import xiaoer.all_models  # noqa: F401
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.feed import follow
 from xiaoer.core.migrate import upgrade
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.service import (
     do_receive_buyer_message,
     do_send_agent_message,

@@ -16,12 +16,12 @@ from sqlalchemy.orm import selectinload
 
 from tests.conftest import create_scratch_database, drop_scratch_database, empty_all_tables
 from xiaoer.aftersales.models import Refund, Review, Ticket
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Product, Promotion, PromotionKind, Sku
 from xiaoer.core.auth import verify_password
 from xiaoer.core.db import Database
 from xiaoer.core.migrate import upgrade_async
 from xiaoer.core.models import Event
-from xiaoer.customers.models import Customer
 from xiaoer.demo import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
@@ -208,7 +208,8 @@ async def test_customers(demo: Seeded) -> None:
     assert len(set(phones)) == 300
     assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,3}", c.name) for c in customers)
     assert all(c.city and not c.city.endswith("市") for c in customers)
-    assert 60 < sum(c.birthday is not None for c in customers) < 240
+    assert 60 < sum(c.birth_month is not None for c in customers) < 240
+    assert 10 < sum(c.birth_lunar for c in customers) < 80
     assert {c.gender for c in customers} == {"female", "male", ""}
     tags = Counter(t for c in customers for t in c.tags)
     assert set(tags) == {"老客", "大客户", "爱砍价"}
@@ -359,7 +360,8 @@ async def _fingerprint(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[
         for o in orders
     ]
     customers = [
-        (c.id, c.nick, c.phone, c.birthday, tuple(c.tags)) for c in await _all(db, Customer)
+        (c.id, c.nick, c.phone, c.birth_month, c.birth_day, c.birth_lunar, tuple(c.tags))
+        for c in await _all(db, Customer)
     ]
     return rows, customers
 

@@ -24,7 +24,7 @@ LAYERS = (
     "shops",
     "staff",
     "http",
-    "customers",
+    "buyers",
     "catalog",
     "reception",
     "assistant",
@@ -33,6 +33,7 @@ LAYERS = (
     "aftersales",
     "fulfilment",
     "mail",
+    "customers",
     "performance",
     "peakday",
 )

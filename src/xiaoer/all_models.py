@@ -2,6 +2,7 @@
 
 from xiaoer.aftersales import models as aftersales_models
 from xiaoer.assistant import models as assistant_models
+from xiaoer.buyers import models as buyer_models
 from xiaoer.catalog import models as catalog_models
 from xiaoer.core import models as core_models
 from xiaoer.customers import models as customer_models
@@ -17,6 +18,7 @@ from xiaoer.staff import models as staff_models
 __all__ = [
     "aftersales_models",
     "assistant_models",
+    "buyer_models",
     "catalog_models",
     "core_models",
     "customer_models",

@@ -23,13 +23,13 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer import demo_data as data
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.policy import Policy, default_policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.models import Customer
 from xiaoer.demo_aftersales import seed_aftersales
 from xiaoer.demo_fulfilment import seed_warehouse
 from xiaoer.orders import workflow

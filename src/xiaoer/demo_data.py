@@ -740,6 +740,8 @@ def build_customers(rng: random.Random, shop_id: int, base: datetime, count: int
         birthday = None
         if rng.random() < 0.45:
             birthday = date(rng.randint(1965, 2004), rng.randint(1, 12), rng.randint(1, 28))
+        # About one birthday in four is kept on the lunar calendar, as many buyers do.
+        lunar = birthday is not None and rng.random() < 0.25
         province, city, full_address = address(rng)
         row = {
             "shop_id": shop_id,
@@ -750,7 +752,10 @@ def build_customers(rng: random.Random, shop_id: int, base: datetime, count: int
             "phone": buyer_phone,
             "city": city.removesuffix("市"),
             "gender": gender,
-            "birthday": birthday,
+            "birth_year": birthday.year if birthday else None,
+            "birth_month": birthday.month if birthday else None,
+            "birth_day": birthday.day if birthday else None,
+            "birth_lunar": lunar,
             "tags": [],
             "created_at": base - timedelta(seconds=rng.randint(61 * 86400, 1500 * 86400)),
         }

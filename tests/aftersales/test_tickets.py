@@ -38,12 +38,12 @@ from xiaoer.aftersales.tickets import (
     queue_of,
     ticket_for,
 )
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
 from xiaoer.core.models import Event, Timer
 from xiaoer.core.policy import parse_policy
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.models import Order
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.performance.models import Violation

@@ -4,8 +4,8 @@ import pytest
 
 from tests.conftest import MakeStaff
 from tests.reception.conftest import make_agent, make_buyer
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
 from xiaoer.shops.models import Shop
 

@@ -9,10 +9,10 @@ from tests.conftest import PASSWORD, MakeStaff, csrf_from, sign_in
 from xiaoer.assistant.classifier import BARGAIN_TYPES, INTENTS
 from xiaoer.assistant.knowledge import default_entries, suggest
 from xiaoer.assistant.models import KnowledgeEntry, SuggestionFeedback
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.catalog.models import Product, Promotion, Sku
 from xiaoer.core.db import Database
 from xiaoer.core.policy import default_policy
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop

@@ -10,9 +10,9 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from tests.e2e.conftest import start_server
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.demo import DEMO_PASSWORD, DEMO_SHOP_CODE, seed_demo
 from xiaoer.fulfilment.models import StockLevel, StockLocation
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order

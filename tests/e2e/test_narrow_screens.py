@@ -20,8 +20,8 @@ from tests.conftest import PASSWORD, MakeStaff
 from tests.e2e.test_live_chat import WAIT, prepare_shop, watch_dialogs
 from xiaoer.aftersales.models import TicketKind, TicketSource
 from xiaoer.aftersales.tickets import Opening, do_open_ticket
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.reception.service import do_set_presence
 from xiaoer.shops.models import Shop

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD, MakeStaff
 from tests.e2e.test_live_chat import WAIT, open_workbench, prepare_shop
 from tests.orders.test_list import _build
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.orders.marks import do_flag
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.shops.models import Shop

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.fulfilment.models import Shipment, ShipmentStatus, StockLocation
 from xiaoer.fulfilment.parcel_problems import follow_shipped
 from xiaoer.orders.lifecycle import Details, Move, do_transition

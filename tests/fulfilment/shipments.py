@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.fulfilment.ledger import Document, Line, post
 from xiaoer.fulfilment.models import MoveKind, Shipment, ShipmentLine, StockLocation
 from xiaoer.orders.models import Order, OrderItem

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from xiaoer.assistant.knowledge import suggest
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.policy import Policy, default_policy, parse_policy
 from xiaoer.core.policy_store import do_apply_policy
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.fulfilment.promises import (
     CourierError,
     courier_quote,

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.mail.conftest import BUYER, SHOP_ADDRESS, SIGNATURE, Relay, Send, mail
+from xiaoer.buyers.models import Customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.hooks import MailThread, _mail_threads, on_mail_thread
 from xiaoer.core.models import Event
 from xiaoer.core.settings import Settings
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.models import Customer
 from xiaoer.mail.models import Direction, Mailbox, MailRecord
 from xiaoer.mail.outbound import MAX_TRIES
 from xiaoer.mail.service import do_receive_mail

@@ -16,8 +16,8 @@ from openpyxl import load_workbook
 
 from tests.conftest import MakeStaff, sign_in
 from xiaoer.aftersales.models import Refund
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.orders import listing
 from xiaoer.orders.models import (
     CreditRole,

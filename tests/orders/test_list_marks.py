@@ -14,10 +14,10 @@ from sqlalchemy import Table, delete, exists, insert, select, update
 
 from tests.conftest import MakeStaff, create_scratch_database, drop_scratch_database
 from xiaoer.aftersales.models import Refund
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
 from xiaoer.core.migrate import upgrade_async
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.models import Customer
 from xiaoer.demo import seed_demo
 from xiaoer.orders.models import (
     CreditRole,

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
+from xiaoer.buyers.models import Customer
 from xiaoer.core.clock import local, utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.models import Customer
 from xiaoer.http.i18n import Translator
 from xiaoer.orders.lifecycle import STATUS_SAID
 from xiaoer.orders.marks import do_flag, note_versions

@@ -8,9 +8,9 @@ import httpx
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff, sign_in
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.marks import do_flag
 from xiaoer.orders.models import Order, OrderTask, TaskKind
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
 from xiaoer.core.models import Timer
-from xiaoer.customers.models import Customer
 from xiaoer.http.i18n import Translator
 from xiaoer.orders.models import Order, OrderTask, TaskKind
 from xiaoer.orders.tasks import do_finish_task

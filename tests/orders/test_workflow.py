@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
 from xiaoer.core.models import Event, Timer
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders import workflow
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.marks import do_flag, do_write_note, memo_for, note_versions

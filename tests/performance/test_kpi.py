@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests.conftest import MakeStaff
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.marks import do_flag, do_write_note
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.performance.kpi import KpiError, month_bounds, period_bounds, report, rollup_day

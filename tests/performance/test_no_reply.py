@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.conftest import MakeStaff
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.performance.violations import detect_violations, violations_of
 from xiaoer.reception.service import (
     do_close,

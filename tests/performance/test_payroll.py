@@ -28,9 +28,9 @@ from sqlalchemy import select
 
 from tests.conftest import MakeStaff
 from tests.test_cli import xiaoer
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.marks import do_flag, do_write_note
 from xiaoer.orders.models import Order
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order

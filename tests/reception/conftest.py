@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import MakeStaff
+from xiaoer.buyers.models import Customer
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.service import do_set_presence
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount

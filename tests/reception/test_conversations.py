@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.reception.conftest import AFTERNOON, NIGHT, MakeAgent, MakeBuyer
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Promotion
 from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
 from xiaoer.core.policy import parse_policy
 from xiaoer.core.policy_store import do_apply_policy
-from xiaoer.customers.models import Customer
 from xiaoer.reception.errors import ReceptionError
 from xiaoer.reception.models import Conversation, Message, ResponseRound
 from xiaoer.reception.service import (

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from tests.reception.conftest import MakeBuyer
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.reception.calls import do_log_call
 from xiaoer.reception.errors import ReceptionError
 from xiaoer.reception.models import CallLog

@@ -14,12 +14,12 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import MakeStaff, app_settings, sign_in
 from tests.live import serving
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.core.models import Timer
 from xiaoer.core.timers import fire_all_due
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.models import AgentPresence, Conversation
 from xiaoer.reception.presence import watch_everyone_online
 from xiaoer.reception.service import do_receive_buyer_message, do_set_presence

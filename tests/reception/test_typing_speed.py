@@ -17,9 +17,9 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
 from tests.live import serving
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.broker import get_broker
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.reception.models import Message
 from xiaoer.reception.service import do_set_presence
 from xiaoer.shops.models import Shop

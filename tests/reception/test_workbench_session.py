@@ -98,7 +98,7 @@ async def test_a_reply_over_the_socket_is_stored_once_and_not_after_sign_out(
     """The workbench replies over its socket; the session is checked in the transaction
     that would store the reply, not only every minute."""
     from tests.reception.test_conversations import say
-    from xiaoer.customers.service import do_get_or_create_customer
+    from xiaoer.buyers.service import do_get_or_create_customer
     from xiaoer.reception.models import Message
     from xiaoer.reception.service import do_set_presence
 

@@ -24,8 +24,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import start_server
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
-from xiaoer.customers.models import Customer
 from xiaoer.reception.models import Conversation, Message
 from xiaoer.shops.models import Shop
 

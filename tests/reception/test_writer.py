@@ -18,6 +18,7 @@ from sqlalchemy import event, func, select
 from tests.core.test_events import _collect
 from tests.core.test_feed import count_reads
 from tests.reception.conftest import AFTERNOON, MakeAgent, MakeBuyer
+from xiaoer.buyers.models import Customer
 from xiaoer.core import memo
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq, read_after
@@ -25,7 +26,6 @@ from xiaoer.core.feed import follow
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import parse_policy
 from xiaoer.core.policy_store import do_apply_policy
-from xiaoer.customers.models import Customer
 from xiaoer.reception import writer as writer_module
 from xiaoer.reception.errors import NotAllowed
 from xiaoer.reception.models import Conversation, Message, ResponseRound

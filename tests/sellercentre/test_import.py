@@ -14,9 +14,9 @@ import pytest
 from benchmarks.order_exports import rewrite_with_changes, write_sample_export
 from sqlalchemy import func, select
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
 from xiaoer.core.models import Event, Timer
-from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
 from xiaoer.orders.models import Order, OrderItem, TradeStatus
 from xiaoer.sellercentre.exports import ExportError, OrderRow, open_orders

@@ -25,10 +25,10 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import MakeStaff, app_settings, csrf_from, sign_in
 from tests.live import serving
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.models import Order, OrderTask
 from xiaoer.performance.attendance import judge_entry
 from xiaoer.performance.models import RosterEntry

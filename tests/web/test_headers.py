@@ -15,9 +15,9 @@ from sqlalchemy import select
 from starlette.routing import Mount
 
 from tests.conftest import MakeStaff, app_settings, sign_in
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.broker import get_broker
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop

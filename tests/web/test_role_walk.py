@@ -48,12 +48,12 @@ from tests.web.world import (
 )
 from xiaoer.aftersales.models import Refund, Ticket, TicketCause
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Sku
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
-from xiaoer.customers.models import Customer
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation

@@ -30,9 +30,9 @@ from xiaoer.aftersales.tickets import (
 )
 from xiaoer.assistant import kb
 from xiaoer.assistant.approvals import do_request_approval
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders.changes import ChangeRequest, do_change_order
 from xiaoer.orders.marks import do_flag
 from xiaoer.orders.models import OrderTask

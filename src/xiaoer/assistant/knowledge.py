@@ -28,13 +28,13 @@ from xiaoer.assistant.learning import classifier_for
 from xiaoer.assistant.models import KnowledgeEntry
 from xiaoer.assistant.normalize import normalize
 from xiaoer.assistant.sizes import advise, parse_body
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Product
 from xiaoer.core.clock import utcnow
 from xiaoer.core.dispatch import ships_today
 from xiaoer.core.money import fen_to_yuan
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
-from xiaoer.customers.models import Customer
 from xiaoer.reception.access import conversation_for
 from xiaoer.reception.autoreply import current_activities
 from xiaoer.reception.models import Conversation, Message, Sender

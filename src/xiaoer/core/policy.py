@@ -729,19 +729,146 @@ class Kpi(Section):
     )
 
 
+_LEVEL_LINE = re.compile(r"^\s*(\S+)\s+(\d{1,6})\s+(\d{1,9})\s*$")
+
+
+def _check_member_levels(value: list[str]) -> list[str]:
+    """Each line ``name orders yuan``; each level asks more than the one before."""
+    previous = (-1, -1)
+    names: set[str] = set()
+    for line in value:
+        match = _LEVEL_LINE.match(line)
+        if match is None:
+            raise ValueError(
+                say(
+                    "write each level as its name, paid orders and yuan spent, like 'silver 3 1000'"
+                )
+            )
+        name, orders, spent = match.group(1), int(match.group(2)), int(match.group(3))
+        if (
+            name in names
+            or (orders, spent) <= previous
+            or orders < previous[0]
+            or spent < previous[1]
+        ):
+            raise ValueError(say("each member level must ask more than the one before it"))
+        names.add(name)
+        previous = (orders, spent)
+    return value
+
+
+def member_levels(lines: list[str]) -> list[tuple[str, int, int]]:
+    """The policy's member levels as ``(name, orders, spent_fen)``, lowest first."""
+    levels = []
+    for line in lines:
+        match = _LEVEL_LINE.match(line)
+        assert match is not None  # checked when the policy was read
+        levels.append((match.group(1), int(match.group(2)), int(match.group(3)) * 100))
+    return levels
+
+
 class Customers(Section):
-    member_after_orders: int = _req(
+    member_levels: Annotated[list[str], AfterValidator(_check_member_levels)] = _req(
         "R5",
-        "Paid orders after which a buyer becomes a member.",
-        default=2,
+        "Member levels, lowest first, one a line: the name, then the paid orders and the "
+        "yuan spent a buyer needs for it (both).",
+        default=["member 2 0", "silver 4 1000", "gold 8 3000"],
+        zh=(
+            "会员等级",
+            "由低到高每行一个：名称、所需付款订单数、所需累计消费（元），两项都达到才升级。",
+        ),
+    )
+    price_levels: list[int] = _req(
+        "R1",
+        "Average order values (yuan) that divide buyers into low, middle and high price levels.",
+        default=[100, 300],
+        min_length=2,
+        max_length=2,
+        zh=("客单价档位", "把买家分为低、中、高消费档的两个平均客单价（元）。"),
+    )
+    points_per_yuan: int = _req(
+        "R5",
+        "Points a member earns per yuan paid.",
+        default=1,
+        ge=0,
+        zh=("积分比例", "会员每付款一元获得的积分。"),
+    )
+    points_pending_days: int = _req(
+        "R5",
+        "Days after shipping that earned points stay pending (the return window), unless "
+        "the buyer confirms receipt first.",
+        default=15,
+        ge=0,
+        zh=("积分冻结期", "发货后积分冻结的天数（退货期）；买家先确认收货则提前生效。"),
+    )
+    points_expire_months: int = _req(
+        "R5",
+        "Months after they become usable that points expire.",
+        default=12,
         ge=1,
-        zh=("会员门槛", "买家付款订单达到这个数后成为会员。"),
+        zh=("积分有效期", "积分生效后多少个月过期。"),
+    )
+    point_value_fen: int = _req(
+        "R5",
+        "What one point takes off an order (fen).",
+        default=1,
+        ge=1,
+        zh=("积分抵扣", "每个积分抵扣的金额（分）。"),
+    )
+    points_max_share: Decimal = _req(
+        "R5",
+        "The largest part of an order's amount that points may pay.",
+        default=Decimal("0.5"),
+        ge=0,
+        le=1,
+        zh=("积分抵扣上限", "积分最多抵扣订单金额的比例。"),
     )
     greeting_hour: ClockTime = _req(
         "R3",
         "Time of day (shop time) greetings are sent when the buyer's online hours are unknown.",
         default="10:00",
         zh=("问候发送时间", "不知道买家常在线时间时，问候在这个时间（店铺时间）发出。"),
+    )
+    greeting_quiet_hours: Span = _req(
+        "R3",
+        "Hours (shop time) when no greeting is sent.",
+        default="21:30-09:00",
+        zh=("问候免打扰时段", "这段时间（店铺时间）内不发问候。"),
+    )
+    greetings_per_month: int = _req(
+        "R3",
+        "Greetings one customer receives in a month at most.",
+        default=2,
+        ge=0,
+        zh=("每月问候上限", "每位顾客每月最多收到的问候条数。"),
+    )
+    greet_holidays: list[str] = _req(
+        "R3",
+        "Public holidays greeted, by name: new_year, spring_festival, tomb_sweeping, "
+        "labour_day, dragon_boat, mid_autumn, national_day.",
+        default=[
+            "new_year",
+            "spring_festival",
+            "labour_day",
+            "dragon_boat",
+            "mid_autumn",
+            "national_day",
+        ],
+        zh=("节日问候", "发问候的法定节日，每行一个英文名，如 spring_festival。"),
+    )
+    sms_gateway: str = _req(
+        "R3",
+        "Address the shop's SMS gateway takes greetings at (docs/api.md); empty sends none.",
+        default="",
+        max_length=300,
+        zh=("短信网关", "短信网关接收问候的地址（见 docs/api.md）；留空则不发短信。"),
+    )
+    online_min_samples: int = _req(
+        "R2",
+        "Messages and orders a customer needs before their online hours are trusted.",
+        default=6,
+        ge=1,
+        zh=("在线时段样本数", "顾客至少有这么多条消息和订单，才据此推断常在线时段。"),
     )
     follow_up_after_days: int = _req(
         "R4",

@@ -77,6 +77,7 @@ NAV = (
     ("/orders", "orders.nav", ("agent", "supervisor", "manager")),
     ("/aftersales", "aftersales.nav", AFTERSALES),
     ("/fulfilment", "fulfilment.nav", ("agent", "auditor", "warehouse", "supervisor", "manager")),
+    ("/customers", "customers.nav", ("agent", "supervisor", "manager")),
     ("/performance/kpi", "nav.performance", ("agent", "supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
@@ -119,6 +120,13 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
             ("warehouse", "auditor", "supervisor", "manager"),
         ),
         ("/fulfilment/health", "fulfilment.health_nav", ("agent", "supervisor", "manager")),
+    ),
+    "/customers": (
+        ("/customers", "customers.list_nav", ("agent", "supervisor", "manager")),
+        ("/customers/groups", "customers.groups_nav", ("supervisor", "manager")),
+        ("/customers/campaigns", "customers.campaigns_nav", ("agent", "supervisor", "manager")),
+        ("/customers/greetings", "customers.greetings_nav", ("supervisor", "manager")),
+        ("/customers/members", "customers.members_nav", ("supervisor", "manager")),
     ),
     "/orders": (
         ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),

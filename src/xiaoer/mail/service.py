@@ -25,13 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import xiaoer.aftersales.tickets  # noqa: F401  (a new after-sales thread opens a ticket)
+from xiaoer.buyers.service import MAX_BUYER_ID, do_get_or_create_customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.files import open_private, private_dir
 from xiaoer.core.hooks import MailThread, mail_thread
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
-from xiaoer.customers.service import MAX_BUYER_ID, do_get_or_create_customer
 from xiaoer.mail.models import Direction, Mailbox, MailRecord, MailStatus
 from xiaoer.mail.parse import Attachment, Limits, ParsedMail, parse_mail, topic_of
 from xiaoer.reception.models import Channel, ChannelKind, Conversation, ConversationStatus

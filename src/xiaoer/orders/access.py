@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xiaoer.buyers.privacy import mask_address, mask_phone
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.texts import say
-from xiaoer.customers.privacy import mask_address, mask_phone
 from xiaoer.orders.models import Order, OrderTask
 from xiaoer.staff.models import LEADERS, StaffAccount
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
-from xiaoer.customers.models import Customer
 from xiaoer.orders.access import OrderNotFound, check_same_shop
 from xiaoer.orders.models import (
     PAID_STATUSES,

@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
+from xiaoer.buyers.service import CustomerError
 from xiaoer.core.clock import as_utc
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
-from xiaoer.customers.models import Customer
-from xiaoer.customers.service import CustomerError
 from xiaoer.http.api_errors import coded_error
 from xiaoer.http.params import RowId
 from xiaoer.orders.errors import OrderError

@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import Text, say
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.orders import workflow
 from xiaoer.orders.errors import OrderError
 from xiaoer.orders.lifecycle import Details, Move, do_transition

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core.audit import record_audit
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import say
-from xiaoer.customers.models import Customer
 from xiaoer.reception.models import Channel, ChannelKind
 from xiaoer.staff.models import StaffAccount
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from xiaoer.buyers.service import CustomerError, do_get_or_create_customer
 from xiaoer.core.db import Database
 from xiaoer.core.events import read_after
 from xiaoer.core.texts import say
-from xiaoer.customers.service import CustomerError, do_get_or_create_customer
 from xiaoer.http.api_errors import coded_error
 from xiaoer.http.params import Cursor, RowId
 from xiaoer.reception.bridge import (

@@ -18,13 +18,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
+from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.admission import Busy, buyer_messages
 from xiaoer.core.db import Database
 from xiaoer.core.events import last_seq
 from xiaoer.core.feed import follow
 from xiaoer.core.texts import message_of, say
-from xiaoer.customers.models import Customer
-from xiaoer.customers.service import do_get_or_create_customer
 from xiaoer.http.inputs import loads as json_frame
 from xiaoer.http.params import Cursor
 from xiaoer.http.render import error_text

@@ -8,12 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
+from xiaoer.buyers.privacy import mask_phone
+from xiaoer.buyers.service import do_get_or_create_customer, find_by_contact
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.texts import say
-from xiaoer.customers.models import Customer
-from xiaoer.customers.privacy import mask_phone
-from xiaoer.customers.service import do_get_or_create_customer, find_by_contact
 from xiaoer.reception.errors import BuyerNotFound, ReceptionError
 from xiaoer.reception.models import CallLog
 from xiaoer.reception.service import check_text

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
 from xiaoer.core.hooks import agent_replied, waiting_timers
@@ -23,7 +24,6 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.texts import say
 from xiaoer.core.timers import insert_timers
-from xiaoer.customers.models import Customer
 from xiaoer.reception import autoreply, routing, sla
 from xiaoer.reception.access import check_may_act, load_conversation
 from xiaoer.reception.errors import NeedsApproval, NotAllowed, ReceptionError

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
+from xiaoer.buyers.privacy import mask_phone
 from xiaoer.core.policy import Policy
-from xiaoer.customers.models import Customer
-from xiaoer.customers.privacy import mask_phone
 from xiaoer.reception.access import (
     conversation_for,
 )

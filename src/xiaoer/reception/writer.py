@@ -38,6 +38,7 @@ from sqlalchemy import Table, bindparam, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core import memo
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
@@ -49,7 +50,6 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.texts import say
 from xiaoer.core.timers import TimerPlan, cancel_timers, insert_timers
-from xiaoer.customers.models import Customer
 from xiaoer.reception import autoreply, routing, sla, writer_pg
 from xiaoer.reception.errors import NeedsApproval, ReceptionError
 from xiaoer.reception.models import (

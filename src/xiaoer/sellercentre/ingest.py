@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
@@ -53,7 +54,6 @@ from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
-from xiaoer.customers.models import Customer
 from xiaoer.orders import workflow
 from xiaoer.orders.lifecycle import do_record_status
 from xiaoer.orders.models import Order, OrderItem, TradeStatus

@@ -6,8 +6,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.buyers.models import Customer
 from xiaoer.core.texts import say
-from xiaoer.customers.models import Customer
 
 MAX_BUYER_ID = 64
 
