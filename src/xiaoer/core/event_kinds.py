@@ -132,6 +132,9 @@ EVENT_KINDS: dict[str, Audience] = {
     "stock.safety": LEADERS_ONLY,
     "stock.take": LEADERS_ONLY,
     "stock.rebuilt": LEADERS_ONLY,
+    # customers: a follow-up list given to an agent, and a campaign closed
+    "campaign.assigned": CONCERNED,
+    "campaign.closed": LEADERS_ONLY,
 }
 
 
