@@ -54,6 +54,7 @@ from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
+from xiaoer.customers.models import Campaign, CampaignCall, CustomerGroup
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
@@ -94,6 +95,9 @@ KINDS: dict[str, type[Base]] = {
     "parcel": Shipment,
     "pick_location": StockLocation,
     "take": StockTake,
+    "campaign": Campaign,
+    "campaign_call": CampaignCall,
+    "campaign_group": CustomerGroup,
 }
 
 
@@ -331,6 +335,21 @@ PROBES: list[Probe] = [
     Probe("POST", "/fulfilment/parcels/{id}/not-received", "shipment", "deny", "refuse",
           form=True, body=_json(note="没收到"),
           route="/fulfilment/parcels/{shipment_id}/not-received"),
+    # customers: follow-up campaigns are the leaders' (and the administrator's); an agent
+    # reaches a campaign and a call only through her own list
+    Probe("POST", "/customers/campaigns", "campaign_group", "deny", back="allow", form=True,
+          body=lambda w, i: {"name": "走查回访", "source": "group", "group_id": str(i),
+                             "agent": str(w.staff["bo"].id), "split": "balanced"},
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/customers/campaigns/{id}", "campaign", "deny", back="allow",
+          route="/customers/campaigns/{campaign_id}"),
+    Probe("GET", "/customers/campaigns/{id}/results.xlsx", "campaign", "deny", back="allow",
+          route="/customers/campaigns/{campaign_id}/results.xlsx"),
+    Probe("POST", "/customers/campaigns/calls/{id}", "campaign_call", "deny", back="allow",
+          form=True, body=_json(reached="no", feedback="走查"),
+          route="/customers/campaigns/calls/{call_id}"),
+    Probe("POST", "/customers/campaigns/{id}/close", "campaign", "deny", back="allow",
+          form=True, body=_json(), route="/customers/campaigns/{campaign_id}/close"),
     # staff: the leaders and the administrator keep their own shop's accounts (a
     # supervisor not a manager's); the disabling comes last, the walk reads on after it
     Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),

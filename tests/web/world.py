@@ -288,6 +288,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _fulfilment_promise(session, shop, far, staff, world)
         await _fulfilment_ship(session, shop, far, world)
         await _fulfilment_stock(session, shop, far, world)
+        await _customers_campaigns(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -426,6 +427,37 @@ async def _fulfilment_stock(session: AsyncSession, shop: Shop, far: Shop, world:
         await session.flush()
         world.objects[owner].update(sku=sku.id, location=place.id, take=take.id)
     world.markers["FAR-STOCK"] = "FAR-STOCK"
+
+
+async def _customers_campaigns(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """A follow-up campaign of each owner: the supervisor's of bo's buyer on bo's list, of
+    cai's buyer on cai's, the other shop's on its agent's; each from a hand group."""
+    from xiaoer.customers.campaigns import do_start_campaign
+    from xiaoer.customers.models import CampaignCall, CustomerGroup, CustomerGroupMember
+
+    for owner, target, leader, agent, name in (
+        (COLLEAGUE, shop, staff["sup"], staff["bo"], "回访一"),
+        (OTHER_TEAM, shop, staff["sup"], staff["cai"], "回访二"),
+        (OTHER_SHOP, far, staff["far_sup"], staff["far_agent"], "FAR-CAMPAIGN"),
+    ):
+        group = CustomerGroup(shop_id=target.id, name=f"{name}组", kind="hand")
+        session.add(group)
+        await session.flush()
+        session.add(
+            CustomerGroupMember(group_id=group.id, customer_id=world.objects[owner]["customer"])
+        )
+        await session.flush()
+        campaign = await do_start_campaign(
+            session, leader, name, f"{name}的话术", {"group_id": group.id}, "balanced", [agent.id]
+        )
+        call = await session.scalar(
+            select(CampaignCall.id).where(CampaignCall.campaign_id == campaign.id)
+        )
+        world.objects[owner].update(campaign=campaign.id, campaign_call=call,
+                                    campaign_group=group.id)  # fmt: skip
+    world.markers["FAR-CAMPAIGN"] = "FAR-CAMPAIGN"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:
