@@ -321,6 +321,10 @@ async def test_the_analysis_counts_reach_satisfaction_and_problems_exactly(
     async with db.session() as session:
         with pytest.raises(CampaignError):
             await do_record_result(session, an, calls[2], True, 3, now=NOW)
+        _, mine = await my_calls(session, an, campaign)
+        _, theirs = await my_calls(session, floor.sup, campaign)
+    assert [v.phone for v in mine][:1] == ["138****0001"]  # read only now: masked
+    assert [v.phone for v in theirs][:1] == ["13800000001"]
 
 
 async def _post(client: httpx.AsyncClient, path: str, data: dict[str, Any], page: str) -> Any:

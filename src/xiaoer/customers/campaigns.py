@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.aftersales.models import Ticket, TicketKind, TicketSource
 from xiaoer.aftersales.tickets import Opening, add_line, open_ticket
 from xiaoer.buyers.models import Customer
+from xiaoer.buyers.privacy import mask_phone
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
@@ -42,7 +43,13 @@ from xiaoer.customers.models import (
     GroupKind,
     OnlineProfile,
 )
-from xiaoer.customers.people import MANAGERS, check_manager, check_reader, person_id
+from xiaoer.customers.people import (
+    MANAGERS,
+    check_manager,
+    check_reader,
+    person_id,
+    sees_personal,
+)
 from xiaoer.orders.models import CreditRole, Order, SalesCredit
 from xiaoer.staff.models import Role, StaffAccount
 
@@ -362,7 +369,8 @@ async def my_calls(
 ) -> tuple[Campaign, list[CallView]]:
     """A campaign's list as the reader works it: an agent's own calls only; a leader's
     every call, or one agent's with ``agent_id``. Calls still to make come first. The
-    phone is in full: the list is of the customers its agent must call."""
+    phone is in full while the campaign is open: its agent must call the number; once
+    closed an agent reads it masked, as elsewhere."""
     campaign = await campaign_for(session, staff, campaign_id)
     query = (
         select(CampaignCall, Customer, StaffAccount.name, OnlineProfile.hours)
@@ -377,6 +385,8 @@ async def my_calls(
     elif agent_id is not None:
         query = query.where(CampaignCall.agent_id == agent_id)
     rows = list(await session.execute(query))
+    # The agent needs the number while the list is worked; once closed it is read only.
+    full = sees_personal(staff) or campaign.status == OPEN
     persons = [customer.id for _, customer, _, _ in rows]
     last = await _last_purchases(session, campaign.shop_id, persons)
     phones = await _phones(session, campaign.shop_id, [c.id for _, c, _, _ in rows if not c.phone])
@@ -385,12 +395,16 @@ async def my_calls(
         views.append(
             CallView(
                 call=call, agent=agent or "", nick=customer.nick, name=customer.name,
-                phone=customer.phone or phones.get(customer.id, ""),
+                phone=_shown(customer.phone or phones.get(customer.id, ""), full),
                 best_hours=best_hours(hours or []), last_purchase=last.get(customer.id),
                 ticket_id=call.ticket_id,
             )
         )  # fmt: skip
     return campaign, views
+
+
+def _shown(phone: str, full: bool) -> str:
+    return phone if full or not phone else mask_phone(phone)
 
 
 async def _last_purchases(
