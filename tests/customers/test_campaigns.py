@@ -398,8 +398,8 @@ async def test_a_supervisor_starts_agents_record_and_the_workbook_numbers_every_
     await sign_in(client, "sup")
     analysis_page = await client.get(page)
     assert analysis_page.status_code == 200
-    assert '<td id="figure-reach-rate">50.0%</td>' in analysis_page.text
-    assert '<td id="figure-satisfaction">4.00</td>' in analysis_page.text
+    assert '<b id="figure-reach-rate">50.0%</b>' in analysis_page.text
+    assert '<b id="figure-satisfaction">4.00</b>' in analysis_page.text
     assert "<svg" in analysis_page.text
     book = await client.get(f"{page}/results.xlsx")
     assert book.status_code == 200

@@ -156,16 +156,20 @@ async def start_campaign(request: Request, session: SessionDep, staff: Manager) 
 
 
 def _charts(t: Translator, figures: Analysis) -> list[Any]:
+    """Satisfaction, problems and each agent's share done; a chart of nothing but zeros
+    says there is no data yet."""
     empty = t("charts.no_data")
+    scores = [(t("campaigns.score", n=n), float(c)) for n, c in figures.distribution.items()]
+    problems = [(t(f"campaigns.kind_{k}"), float(c)) for k, c in figures.problems.items()]
     return [
         bar_chart(
             t("campaigns.chart_satisfaction"),
-            [(t("campaigns.score", n=n), float(c)) for n, c in figures.distribution.items()],
+            scores if any(v for _, v in scores) else [],
             empty=empty,
         ),
         bar_chart(
             t("campaigns.chart_problems"),
-            [(t(f"campaigns.kind_{k}"), float(c)) for k, c in figures.problems.items()],
+            problems if any(v for _, v in problems) else [],
             empty=empty,
         ),
         bar_chart(

@@ -1,0 +1,79 @@
+"""A follow-up campaign in a real browser: the supervisor starts it from a group, an
+agent works her list, the supervisor reads the analysis."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import PASSWORD, MakeStaff
+from tests.customers.test_campaigns import _floor
+from xiaoer.core.db import Database
+from xiaoer.shops.models import Shop
+
+LAPTOP = {"width": 1280, "height": 900}
+
+
+async def _sign_in(page: Page, server: str, username: str, then: str) -> None:
+    await page.goto(f"{server}/login?next={then}")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await expect(page).to_have_url(f"{server}{then}")
+
+
+async def test_a_supervisor_starts_a_campaign_an_agent_works_it_and_the_analysis_shows_it(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    shots = Path(os.environ.get("XIAOER_SCREENSHOTS", tmp_path))
+    floor = await _floor(db, shop, make_staff)  # the hand group 老顾客 holds c1, c2, c3
+    an = floor.agents[0]
+    # the supervisor picks the group, one agent and starts
+    context = await browser.new_context(viewport=LAPTOP)
+    page = await context.new_page()
+    await _sign_in(page, server, "sup", "/customers/campaigns")
+    form = page.locator("#campaign-form")
+    await form.get_by_label("活动名称").fill("老顾客回访")
+    await form.get_by_label("话术").fill("亲，您好，想了解一下您收到的宝贝用得怎么样？")
+    await form.locator('select[name="group_id"]').select_option(str(floor.group))
+    await form.get_by_label(f"{an.name} ({an.number})").check()
+    await page.screenshot(path=str(shots / "campaign-new.png"), full_page=True)
+    await form.get_by_role("button", name="开始回访").click()
+    await expect(page.locator("#campaign h1")).to_contain_text("老顾客回访")
+    address = page.url
+    await context.close()
+    # the agent works her list: one reached and satisfied, one not reached
+    context = await browser.new_context(viewport=LAPTOP)
+    page = await context.new_page()
+    path = address.removeprefix(server)
+    await _sign_in(page, server, an.username, "/customers/campaigns")
+    await expect(page.locator("#campaigns")).to_contain_text("老顾客回访")
+    await page.goto(address)
+    rows = page.locator("#campaign-calls tbody tr")
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("#campaign-script")).to_contain_text("宝贝用得怎么样")
+    first = rows.nth(0)
+    await first.locator('select[name="satisfaction"]').select_option("5")
+    await first.locator('input[name="feedback"]').fill("很满意")
+    await first.get_by_role("button", name="记录结果").click()
+    await expect(page.locator('#campaign-calls tr[data-done="yes"]')).to_have_count(1)
+    second = page.locator("#campaign-calls tbody tr").nth(0)  # the calls still to make first
+    await second.locator('select[name="reached"]').select_option("no")
+    await second.locator('input[name="next_step"]').fill("明天再打")
+    await second.get_by_role("button", name="记录结果").click()
+    await expect(page.locator('#campaign-calls tr[data-done="yes"]')).to_have_count(2)
+    await page.screenshot(path=str(shots / "campaign-agent.png"), full_page=True)
+    await context.close()
+    # the supervisor reads the analysis
+    context = await browser.new_context(viewport=LAPTOP)
+    page = await context.new_page()
+    await _sign_in(page, server, "sup", path)
+    await expect(page.locator("#figure-done")).to_have_text("2")
+    await expect(page.locator("#figure-reach-rate")).to_have_text("50.0%")
+    await expect(page.locator("#figure-satisfaction")).to_have_text("5.00")
+    await expect(page.locator("#campaign-analysis svg").first).to_be_visible()
+    await page.screenshot(path=str(shots / "campaign-analysis.png"), full_page=True)
+    await context.close()
