@@ -401,6 +401,9 @@ async def test_a_supervisor_starts_agents_record_and_the_workbook_numbers_every_
     assert '<b id="figure-reach-rate">50.0%</b>' in analysis_page.text
     assert '<b id="figure-satisfaction">4.00</b>' in analysis_page.text
     assert "<svg" in analysis_page.text
+    beyond = await client.get(f"{page}?page=2")  # a page past the list: none of it, a way back
+    assert beyond.status_code == 200 and 'rel="prev"' in beyond.text
+    assert "nick-c1" not in beyond.text
     book = await client.get(f"{page}/results.xlsx")
     assert book.status_code == 200
     sheet = load_workbook(io.BytesIO(book.content)).active

@@ -47,6 +47,7 @@ Reader = Annotated[StaffAccount, Depends(require_staff(*READERS))]
 Manager = Annotated[StaffAccount, Depends(require_staff(*MANAGERS))]
 
 FILTER_ROWS = 4
+PAGE = 100  # calls a page of a list shows
 OPS = (">=", "<=", "=", "in", "has", "lacks")
 YES = ("yes", "是", "true", "1")
 
@@ -193,10 +194,15 @@ async def _campaign_page(
     status_code: int = 200,
 ) -> Response:
     agent = _number(request.query_params.get("agent"))
-    campaign, calls = await my_calls(session, staff, campaign_id, agent_id=agent)
+    page = min(_number(request.query_params.get("page")) or 1, 100_000)
+    campaign, calls = await my_calls(
+        session, staff, campaign_id, agent_id=agent, limit=PAGE + 1, offset=(page - 1) * PAGE
+    )
     context: dict[str, Any] = {
         "campaign": campaign,
-        "calls": calls,
+        "calls": calls[:PAGE],
+        "page": page,
+        "more": len(calls) > PAGE,
         "leader": is_campaign_leader(staff),
         "agent": agent,
         "error": error,

@@ -366,9 +366,12 @@ async def my_calls(
     campaign_id: int,
     *,
     agent_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> tuple[Campaign, list[CallView]]:
     """A campaign's list as the reader works it: an agent's own calls only; a leader's
-    every call, or one agent's with ``agent_id``. Calls still to make come first. The
+    every call, or one agent's with ``agent_id``; a page of it with ``limit`` and
+    ``offset``. Calls still to make come first. The
     phone is in full while the campaign is open: its agent must call the number; once
     closed an agent reads it masked, as elsewhere."""
     campaign = await campaign_for(session, staff, campaign_id)
@@ -384,6 +387,8 @@ async def my_calls(
         query = query.where(CampaignCall.agent_id == staff.id)
     elif agent_id is not None:
         query = query.where(CampaignCall.agent_id == agent_id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     rows = list(await session.execute(query))
     # The agent needs the number while the list is worked; once closed it is read only.
     full = sees_personal(staff) or campaign.status == OPEN
