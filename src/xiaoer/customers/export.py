@@ -138,7 +138,7 @@ async def export_workbook(
         chunk = query.order_by(Customer.id.desc()).limit(CHUNK)
         if after is not None:
             chunk = chunk.where(Customer.id < after)
-        found = [(c, s) for c, s in (await session.execute(chunk)).tuples()]
+        found = [(c, s) for c, s in await session.execute(chunk)]
         if not found:
             break
         for row in await rows_of(session, staff, found):

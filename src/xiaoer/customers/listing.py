@@ -213,11 +213,13 @@ def choices(levels: Sequence[str]) -> dict[str, tuple[str, ...]]:
     }
 
 
-async def count_capped(session: AsyncSession, query: Select[Customer, CustomerStats]) -> Count:
-    """How many rows ``query`` gives, counting no further than :data:`COUNT_CAP` + 1."""
-    capped = query.with_only_columns(Customer.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+async def count_capped(
+    session: AsyncSession, query: Select[Customer, CustomerStats], *, cap: int = COUNT_CAP
+) -> Count:
+    """How many rows ``query`` gives, counting no further than ``cap`` + 1."""
+    capped = query.with_only_columns(Customer.id).order_by(None).limit(cap + 1).subquery()
     value = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
-    return Count(min(value, COUNT_CAP), value > COUNT_CAP)
+    return Count(min(value, cap), value > cap)
 
 
 async def rows_of(
@@ -260,7 +262,7 @@ async def list_page(
     count = await count_capped(session, query)
     page = min(chosen.page, count.pages)
     newest = query.order_by(Customer.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
-    found = [(person, stats) for person, stats in (await session.execute(newest)).tuples()]
+    found = [(person, stats) for person, stats in await session.execute(newest)]
     rows = await rows_of(session, staff, found)
     return ListPage(rows, page, count)
 
