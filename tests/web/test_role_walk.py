@@ -54,6 +54,7 @@ from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
+from xiaoer.customers.models import CustomerGroup
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
@@ -94,6 +95,7 @@ KINDS: dict[str, type[Base]] = {
     "parcel": Shipment,
     "pick_location": StockLocation,
     "take": StockTake,
+    "customer_group": CustomerGroup,
 }
 
 
@@ -331,6 +333,28 @@ PROBES: list[Probe] = [
     Probe("POST", "/fulfilment/parcels/{id}/not-received", "shipment", "deny", "refuse",
           form=True, body=_json(note="没收到"),
           route="/fulfilment/parcels/{shipment_id}/not-received"),
+    # customers: groups are the leaders' (and the administrator's) of their own shop; the
+    # delete comes last of them, the walk reads on after it
+    Probe("GET", "/customers/groups/{id}", "customer_group", "deny", back="allow",
+          route="/customers/groups/{group_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/customers/groups/{id}/export.xlsx", "customer_group", "deny", back="allow",
+          route="/customers/groups/{group_id}/export.xlsx", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}", "customer_group", "deny", back="allow", form=True,
+          body=_json(name="TEA-GROUP", note=""), route="/customers/groups/{group_id}",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}/add", "customer_group", "deny", back="allow",
+          form=True, body=_json(who="nobody-of-the-walk"),
+          route="/customers/groups/{group_id}/add", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/add", "customer_group", "deny", back="allow", form=True,
+          body=lambda w, i: {"group": str(i), "customer": str(w.objects[COLLEAGUE]["customer"])},
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}/remove", "customer_group", "deny", back="allow",
+          form=True, body=lambda w, i: {"customer": str(next(
+              o["customer"] for o in w.objects.values() if o.get("customer_group") == i))},
+          route="/customers/groups/{group_id}/remove", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}/delete", "customer_group", "deny", back="allow",
+          form=True, body=_json(), route="/customers/groups/{group_id}/delete",
+          owners=(COLLEAGUE, OTHER_SHOP)),
     # staff: the leaders and the administrator keep their own shop's accounts (a
     # supervisor not a manager's); the disabling comes last, the walk reads on after it
     Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),
@@ -421,6 +445,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/reception/channels"): "creates a channel of the caller's shop",
     ("POST", "/fulfilment/stock/locations"): "adds a location to the caller's shop",
     ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
+    ("POST", "/customers/groups"): "creates a group in the caller's shop",
 }
 
 
