@@ -57,8 +57,8 @@ async def test_a_filter_and_a_group_export_with_a_numbered_first_column(
         await refresh(session, shop.id, Policy(), now=NOW)
         staff = await session.get(StaffAccount, sup.id)
         assert staff is not None
-        group = await do_create_group(session, staff, name="大客户/高", kind="rule",
-                                      rule=[{"field": "spent", "op": ">=", "value": 150}])  # fmt: skip
+        spent = [{"field": "spent", "op": ">=", "value": 150}]
+        group = await do_create_group(session, staff, name="大客户/高", kind="rule", rule=spent)
         await session.commit()
     await make_staff("mei", "agent")
     assert (await sign_in(client, "sup")).status_code == 303

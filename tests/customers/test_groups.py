@@ -109,7 +109,8 @@ async def test_a_supervisor_keeps_rule_and_hand_groups_from_the_pages(
         await refresh(session, shop.id, Policy(), now=NOW)
         far = await do_create_shop(session, code="far", name="远方")
         far_sup = await do_add_staff(session, shop_id=far.id, username="farsup", number="9",
-                                     name="Far", password=PASSWORD, roles=("supervisor",))  # fmt: skip
+                                     name="Far", password=PASSWORD,
+                                     roles=("supervisor",))  # fmt: skip
         far_group = await do_create_group(session, far_sup, name="远方组", kind="hand")
         await session.commit()
     await make_staff("sup", "supervisor")
@@ -180,8 +181,8 @@ async def test_a_supervisor_keeps_rule_and_hand_groups_from_the_pages(
 
     # another shop's group is not found; its customers cannot be added
     assert (await client.get(f"/customers/groups/{far_group.id}")).status_code == 404
-    foreign = await _post(client, "/customers/groups/add",
-                          {"group": str(far_group.id), "customer": str(world.ids["li"])})  # fmt: skip
+    ticks = {"group": str(far_group.id), "customer": str(world.ids["li"])}
+    foreign = await _post(client, "/customers/groups/add", ticks)
     assert foreign.status_code == 404
 
     # deleted, with its members; every change audited
@@ -189,9 +190,9 @@ async def test_a_supervisor_keeps_rule_and_hand_groups_from_the_pages(
     assert gone.status_code == 303
     async with db.session() as session:
         left = await session.scalar(
-            select(func.count()).select_from(CustomerGroupMember).where(
-                CustomerGroupMember.group_id == hand_group
-            )
+            select(func.count())
+            .select_from(CustomerGroupMember)
+            .where(CustomerGroupMember.group_id == hand_group)
         )
         assert left == 0 and await session.get(CustomerGroup, hand_group) is None
     assert await _audits(db) == [

@@ -13,6 +13,7 @@ from tests.conftest import MakeStaff, sign_in
 from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
 from xiaoer.core.policy import Policy
+from xiaoer.customers.filters import people
 from xiaoer.customers.listing import (
     PAGE,
     count_capped,
@@ -20,7 +21,6 @@ from xiaoer.customers.listing import (
     page_numbers,
     parse_filter,
 )
-from xiaoer.customers.filters import people
 from xiaoer.customers.stats import refresh
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.buyers.models import Customer
 from xiaoer.core.texts import say
-from xiaoer.customers.models import CustomerGroupMember, CustomerStats
+from xiaoer.customers.models import CustomerGroupMember, CustomerStats, phone_tail
 from xiaoer.orders.models import Order
 
 MAX_CONDITIONS = 20
@@ -247,15 +247,18 @@ def search_sql(text: str) -> ColumnElement[bool]:
         return true()
     buyer = Customer.__table__.alias("found")
     like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    tail: ColumnElement[bool] = false()
+    if len(text) >= 4 and text.isascii() and text.isdigit():
+        # the last four digits through ix_customer_search_tail, then the rest
+        tail = and_(
+            phone_tail(buyer.c.phone) == text[-4:],
+            buyer.c.phone.like("%" + like, escape="\\"),
+        )
     match = or_(
         buyer.c.nick.like(like + "%", escape="\\"),
         buyer.c.name.like(like + "%", escape="\\"),
         buyer.c.phone.like(like + "%", escape="\\"),
-        (
-            buyer.c.phone.like("%" + like, escape="\\")
-            if len(text) >= 4 and text.isdigit()
-            else false()
-        ),
+        tail,
     )
     return exists().where(
         buyer.c.shop_id == Customer.shop_id,

@@ -165,7 +165,7 @@ def conditions_of(group: CustomerGroup) -> list[Condition]:
 @dataclass(frozen=True)
 class GroupLine:
     group: CustomerGroup
-    count: Count
+    count: Count | None  # None: not counted in its time (see ``listing.count_capped``)
 
 
 async def list_groups(

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.buyers.models import Customer
@@ -37,6 +38,7 @@ from xiaoer.staff.models import StaffAccount
 
 PAGE = 50
 COUNT_CAP = 10_000  # a count past this shows as "10,000+"
+COUNT_BUDGET_MS = 80  # a page's count on PostgreSQL; longer, and the list says "many"
 MAX_PAGE = COUNT_CAP // PAGE  # deeper than this, narrow the search instead
 TEXT_LENGTH = 64
 CHANNELS = ("taobao", "tmall", "jd", "own_site", "widget", "phone", "email")
@@ -176,10 +178,13 @@ class Row:
 
 @dataclass(frozen=True)
 class Count:
-    """How many matched, counted up to :data:`COUNT_CAP` and one more."""
+    """How many matched, counted up to :data:`COUNT_CAP` (``capped`` when there are more);
+    ``counted`` is false when the count ran out of its time, and ``value`` is then only
+    what the pages shown so far hold."""
 
     value: int
     capped: bool
+    counted: bool = True
 
     @property
     def pages(self) -> int:
@@ -214,11 +219,32 @@ def choices(levels: Sequence[str]) -> dict[str, tuple[str, ...]]:
 
 
 async def count_capped(
-    session: AsyncSession, query: Select[Customer, CustomerStats], *, cap: int = COUNT_CAP
-) -> Count:
-    """How many rows ``query`` gives, counting no further than ``cap`` + 1."""
+    session: AsyncSession,
+    query: Select[Customer, CustomerStats],
+    *,
+    cap: int = COUNT_CAP,
+    budget_ms: int = COUNT_BUDGET_MS,
+) -> Count | None:
+    """How many rows ``query`` gives, counting no further than ``cap`` + 1; on
+    PostgreSQL within ``budget_ms`` (None when it took longer: a rare filter over a
+    million customers is counted by the export, not on every page view)."""
     capped = query.with_only_columns(Customer.id).order_by(None).limit(cap + 1).subquery()
-    value = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
+    counting = select(func.count()).select_from(capped)
+    if session.get_bind().dialect.name != "postgresql" or budget_ms <= 0:
+        value = int(await session.scalar(counting) or 0)
+        return Count(min(value, cap), value > cap)
+    before = await session.scalar(text("SELECT current_setting('statement_timeout')"))
+    try:
+        async with session.begin_nested():
+            await session.execute(text(f"SET LOCAL statement_timeout = {int(budget_ms)}"))
+            value = int(await session.scalar(counting) or 0)
+            await session.execute(
+                text("SELECT set_config('statement_timeout', :was, true)"), {"was": before}
+            )
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", "") != "57014":  # query_canceled
+            raise
+        return None  # the savepoint's rollback took the SET LOCAL back too
     return Count(min(value, cap), value > cap)
 
 
@@ -259,12 +285,23 @@ async def list_page(
     rule) picks, with the capped count."""
     check_reader(staff)
     query = people(staff.shop_id, [*extra, *chosen.conditions], now or utcnow(), chosen.q)
-    count = await count_capped(session, query)
-    page = min(chosen.page, count.pages)
-    newest = query.order_by(Customer.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
-    found = [(person, stats) for person, stats in await session.execute(newest)]
-    rows = await rows_of(session, staff, found)
-    return ListPage(rows, page, count)
+    page = chosen.page
+
+    async def rows_from(page: int) -> list[tuple[Customer, CustomerStats | None]]:
+        newest = query.order_by(Customer.id.desc()).limit(PAGE + 1).offset((page - 1) * PAGE)
+        return [(person, stats) for person, stats in await session.execute(newest)]
+
+    found = await rows_from(page)
+    counted = await count_capped(session, query)
+    if counted is not None and page > counted.pages:  # past the end: the last page
+        page = counted.pages
+        found = await rows_from(page)
+    if counted is None:
+        # as many as the pages so far hold, and one more page when this one is full
+        seen = (page - 1) * PAGE + min(len(found), PAGE) + (1 if len(found) > PAGE else 0)
+        counted = Count(min(seen, COUNT_CAP), False, counted=False)
+    rows = await rows_of(session, staff, found[:PAGE])
+    return ListPage(rows, page, counted)
 
 
 def page_numbers(page: int, pages: int, around: int = 3) -> list[int]:
