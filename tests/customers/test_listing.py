@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from starlette.datastructures import QueryParams
 
 from tests.conftest import MakeStaff, sign_in
@@ -108,6 +108,9 @@ async def test_the_list_searches_and_filters_through_the_page(
     # given the small customer base, its stats refreshed
     async with db.session() as session:
         world = await world_people(session, shop)
+        await session.execute(
+            update(Customer).where(Customer.id == world.ids["li"]).values(tags=["老客", "VIP"])
+        )
         await refresh(session, shop.id, Policy(), now=NOW)
         await session.commit()
     await make_staff("mei", "agent")
@@ -141,6 +144,8 @@ async def test_the_list_searches_and_filters_through_the_page(
     assert await shown("channel=jd") == {"wang-jd"}
     assert await shown("city=杭州+北京") == {"wang", "zhao"}
     assert await shown("category=茶具") == {"li"}
+    assert await shown("tag=老客") == {"li"}
+    assert await shown("tag=老") == set()  # a whole tag, not a part of one
     assert await shown("price_level=high") == {"li"}
     assert await shown("level=none") == {"li", "wang-jd", "zhao"}  # members from 2 orders
     assert await shown("level=member") == {"wang"}
