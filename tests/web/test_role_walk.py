@@ -98,6 +98,7 @@ KINDS: dict[str, type[Base]] = {
     "campaign": Campaign,
     "campaign_call": CampaignCall,
     "campaign_group": CustomerGroup,
+    "customer_group": CustomerGroup,
 }
 
 
@@ -350,6 +351,28 @@ PROBES: list[Probe] = [
           route="/customers/campaigns/calls/{call_id}"),
     Probe("POST", "/customers/campaigns/{id}/close", "campaign", "deny", back="allow",
           form=True, body=_json(), route="/customers/campaigns/{campaign_id}/close"),
+    # customers: groups are the leaders' (and the administrator's) of their own shop; the
+    # delete comes last of them, the walk reads on after it
+    Probe("GET", "/customers/groups/{id}", "customer_group", "deny", back="allow",
+          route="/customers/groups/{group_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/customers/groups/{id}/export.xlsx", "customer_group", "deny", back="allow",
+          route="/customers/groups/{group_id}/export.xlsx", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}", "customer_group", "deny", back="allow", form=True,
+          body=_json(name="TEA-GROUP", note=""), route="/customers/groups/{group_id}",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}/add", "customer_group", "deny", back="allow",
+          form=True, body=_json(who="nobody-of-the-walk"),
+          route="/customers/groups/{group_id}/add", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/add", "customer_group", "deny", back="allow", form=True,
+          body=lambda w, i: {"group": str(i), "customer": str(w.objects[COLLEAGUE]["customer"])},
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}/remove", "customer_group", "deny", back="allow",
+          form=True, body=lambda w, i: {"customer": str(next(
+              o["customer"] for o in w.objects.values() if o.get("customer_group") == i))},
+          route="/customers/groups/{group_id}/remove", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/groups/{id}/delete", "customer_group", "deny", back="allow",
+          form=True, body=_json(), route="/customers/groups/{group_id}/delete",
+          owners=(COLLEAGUE, OTHER_SHOP)),
     # staff: the leaders and the administrator keep their own shop's accounts (a
     # supervisor not a manager's); the disabling comes last, the walk reads on after it
     Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),
@@ -440,6 +463,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/reception/channels"): "creates a channel of the caller's shop",
     ("POST", "/fulfilment/stock/locations"): "adds a location to the caller's shop",
     ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
+    ("POST", "/customers/groups"): "creates a group in the caller's shop",
 }
 
 

@@ -289,6 +289,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _fulfilment_ship(session, shop, far, world)
         await _fulfilment_stock(session, shop, far, world)
         await _customers_campaigns(session, shop, far, staff, world)
+        await _customer_groups(session, shop, far, world)
         await session.commit()
     return world
 
@@ -458,6 +459,20 @@ async def _customers_campaigns(
         world.objects[owner].update(campaign=campaign.id, campaign_call=call,
                                     campaign_group=group.id)  # fmt: skip
     world.markers["FAR-CAMPAIGN"] = "FAR-CAMPAIGN"
+
+
+async def _customer_groups(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """A hand group of each shop holding that shop's colleague's (or far's) customer."""
+    from xiaoer.customers.models import CustomerGroup, CustomerGroupMember
+
+    for target, owner in ((shop, COLLEAGUE), (far, OTHER_SHOP)):
+        group = CustomerGroup(shop_id=target.id, name=f"{target.code.upper()}-GROUP", kind="hand")
+        session.add(group)
+        await session.flush()
+        member = world.objects[owner]["customer"]
+        session.add(CustomerGroupMember(group_id=group.id, customer_id=member))
+        world.objects[owner]["customer_group"] = group.id
+    world.markers["FAR-GROUP"] = "FAR-GROUP"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

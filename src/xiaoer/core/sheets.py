@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -254,6 +255,49 @@ def write_sheet(
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+class SheetStream:
+    """A one-sheet workbook written a row at a time in constant memory (openpyxl's
+    write-only mode, which spools rows to a temporary file): for exports of many
+    thousands of rows. Cells pass :func:`safe_cell`; texts are stored as strings.
+    Plain values only (no :class:`Link` nor :class:`Percent`)."""
+
+    def __init__(self, title: str, headers: Sequence[str], widths: Sequence[int] = ()) -> None:
+        self._book = Workbook(write_only=True)
+        # A sheet's name holds none of []:*?/\ and at most 31 characters.
+        name = re.sub(r"[\[\]:*?/\\]", " ", title).strip()[:31] or "Sheet1"
+        self._sheet = self._book.create_sheet(name)
+        for index, header in enumerate(headers, start=1):
+            width = widths[index - 1] if index <= len(widths) else len(str(header)) * 2
+            self._sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 4)
+        bold = Font(bold=True)
+        self._sheet.append([self._cell(h, bold) for h in headers])
+        self.rows = 0
+
+    def _cell(self, value: Any, font: Font | None = None) -> Any:
+        shown = safe_cell(value)
+        if isinstance(shown, str):
+            shown = ILLEGAL_CHARACTERS_RE.sub("", shown)
+        cell = WriteOnlyCell(self._sheet, value=shown)
+        if isinstance(shown, str):
+            cell.data_type = "s"
+        elif isinstance(value, Decimal):
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and exponent < 0:
+                cell.number_format = "0." + "0" * -exponent
+        if font is not None:
+            cell.font = font
+        return cell
+
+    def append(self, row: Sequence[Any]) -> None:
+        self._sheet.append([self._cell(value) for value in row])
+        self.rows += 1
+
+    def finish(self) -> bytes:
+        out = io.BytesIO()
+        self._book.save(out)
+        return out.getvalue()
 
 
 @dataclass

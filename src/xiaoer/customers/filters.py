@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.buyers.models import Customer
 from xiaoer.core.texts import say
-from xiaoer.customers.models import CustomerGroupMember, CustomerStats
+from xiaoer.customers.models import CustomerGroupMember, CustomerStats, phone_tail
 from xiaoer.orders.models import Order
 
 MAX_CONDITIONS = 20
@@ -183,19 +183,30 @@ def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bo
     if c.field == "bad_reviews":
         return _compare(func.coalesce(CustomerStats.bad_reviews, 0), c.op, c.value)
     if c.field == "recent_orders":
+        # The persons with so many paid orders in the window, found once from the
+        # window's orders (ix_order_shop_paid) rather than counted person by person: a
+        # rule that few match would otherwise count every person's orders.
         buyer = Customer.__table__.alias("buyer")
-        recent = (
-            select(func.count(Order.id))
-            .select_from(Order)
-            .join(buyer, buyer.c.id == Order.customer_id)
-            .where(
-                Order.shop_id == shop_id,
-                Order.paid_at >= now - timedelta(days=c.days),
-                func.coalesce(buyer.c.merged_into_id, buyer.c.id) == Customer.id,
+        person = func.coalesce(buyer.c.merged_into_id, buyer.c.id)
+
+        def having(count: ColumnElement[bool]) -> Any:
+            return (
+                select(person)
+                .select_from(Order)
+                .join(buyer, buyer.c.id == Order.customer_id)
+                .where(Order.shop_id == shop_id, Order.paid_at >= now - timedelta(days=c.days))
+                .group_by(person)
+                .having(count)
             )
-            .scalar_subquery()
-        )
-        return _compare(recent, c.op, c.value)
+
+        orders_in = func.count(Order.id)
+        if c.op == ">=":
+            return true() if c.value <= 0 else Customer.id.in_(having(orders_in >= c.value))
+        if c.op == "<=":
+            return not_(Customer.id.in_(having(orders_in > c.value)))
+        if c.value == 0:
+            return not_(Customer.id.in_(having(orders_in >= 1)))
+        return Customer.id.in_(having(orders_in == c.value))
     if c.field in ("days_since_last", "days_since_first"):
         column = (
             CustomerStats.last_paid_at
@@ -218,9 +229,9 @@ def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bo
     if c.field == "channel":
         buyer = Customer.__table__.alias("on_channel")
         return exists().where(
+            or_(buyer.c.id == Customer.id, buyer.c.merged_into_id == Customer.id),
             buyer.c.shop_id == shop_id,
             buyer.c.channel.in_(c.value),
-            func.coalesce(buyer.c.merged_into_id, buyer.c.id) == Customer.id,
         )
     if c.field in ("tag", "category"):
         words: Any = Customer.tags if c.field == "tag" else CustomerStats.categories
@@ -247,15 +258,18 @@ def search_sql(text: str) -> ColumnElement[bool]:
         return true()
     buyer = Customer.__table__.alias("found")
     like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    tail: ColumnElement[bool] = false()
+    if len(text) >= 4 and text.isascii() and text.isdigit():
+        # the last four digits through ix_customer_search_tail, then the rest
+        tail = and_(
+            phone_tail(buyer.c.phone) == text[-4:],
+            buyer.c.phone.like("%" + like, escape="\\"),
+        )
     match = or_(
         buyer.c.nick.like(like + "%", escape="\\"),
         buyer.c.name.like(like + "%", escape="\\"),
         buyer.c.phone.like(like + "%", escape="\\"),
-        (
-            buyer.c.phone.like("%" + like, escape="\\")
-            if len(text) >= 4 and text.isdigit()
-            else false()
-        ),
+        tail,
     )
     return exists().where(
         buyer.c.shop_id == Customer.shop_id,

@@ -40,6 +40,8 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.customers import campaign_pages as customers_campaign_pages
+from xiaoer.customers import group_pages as customer_group_pages
+from xiaoer.customers import list_pages as customer_list_pages
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
@@ -78,6 +80,9 @@ SESSION_COOKIE = "xiaoer_session"
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
 STAFF_ROUTERS = (
+    # The customer list and groups come before the customer file's ``/customers/{id}``.
+    customer_list_pages.router,
+    customer_group_pages.router,
     aftersales_api.router,
     aftersales_pages.router,
     fulfilment_pages.router,
