@@ -167,8 +167,11 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
 
 
 def _json_has(column: Any, word: str) -> ColumnElement[bool]:
-    # A JSON list of words holds ``word`` as its JSON text, as our serializer wrote it.
-    return func.coalesce(cast(column, Text), "").contains(json.dumps(word), autoescape=True)
+    # A JSON list of words holds ``word`` as its JSON text: as our serializer wrote it
+    # (non-ASCII escaped), or as the database did (``stats.refresh``'s categories).
+    text = func.coalesce(cast(column, Text), "")
+    written = {json.dumps(word), json.dumps(word, ensure_ascii=False)}
+    return or_(*(text.contains(form, autoescape=True) for form in sorted(written)))
 
 
 def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bool]:
