@@ -166,6 +166,14 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     return column == value  # type: ignore[no-any-return]
 
 
+def _stat(column: Any, op: str, value: int) -> ColumnElement[bool]:
+    """A sum of ``customer_stats``, which a person without a row has as 0. When 0 cannot
+    meet the condition the column is compared bare, so that the database may start from
+    the stats' index and join the persons to it."""
+    zero_meets = value <= 0 if op == ">=" else value >= 0 if op == "<=" else value == 0
+    return _compare(func.coalesce(column, 0) if zero_meets else column, op, value)
+
+
 def _json_has(column: Any, word: str) -> ColumnElement[bool]:
     # A JSON list of words holds ``word`` as its JSON text: as our serializer wrote it
     # (non-ASCII escaped), or as the database did (``stats.refresh``'s categories).
@@ -176,15 +184,14 @@ def _json_has(column: Any, word: str) -> ColumnElement[bool]:
 
 def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bool]:
     """One condition over ``Customer`` (a person) outer-joined to ``CustomerStats``."""
-    orders = func.coalesce(CustomerStats.orders, 0)
     if c.field == "orders":
-        return _compare(orders, c.op, c.value)
+        return _stat(CustomerStats.orders, c.op, c.value)
     if c.field == "spent":
-        return _compare(func.coalesce(CustomerStats.spent_fen, 0), c.op, c.value * 100)
+        return _stat(CustomerStats.spent_fen, c.op, c.value * 100)
     if c.field == "refunds":
-        return _compare(func.coalesce(CustomerStats.refunds, 0), c.op, c.value)
+        return _stat(CustomerStats.refunds, c.op, c.value)
     if c.field == "bad_reviews":
-        return _compare(func.coalesce(CustomerStats.bad_reviews, 0), c.op, c.value)
+        return _stat(CustomerStats.bad_reviews, c.op, c.value)
     if c.field == "recent_orders":
         # The persons with so many paid orders in the window, found once from the
         # window's orders (ix_order_shop_paid) rather than counted person by person: a
@@ -221,10 +228,9 @@ def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bo
         if c.op == ">=":
             return or_(column.is_(None), column <= edge)
         return and_(column.is_not(None), column >= edge)
-    if c.field == "level":
-        return func.coalesce(CustomerStats.level, "").in_(c.value)
-    if c.field == "price_level":
-        return func.coalesce(CustomerStats.price_level, "").in_(c.value)
+    if c.field in ("level", "price_level"):
+        named = CustomerStats.level if c.field == "level" else CustomerStats.price_level
+        return (func.coalesce(named, "") if "" in c.value else named).in_(c.value)
     if c.field == "gender":
         return Customer.gender.in_(c.value)
     if c.field == "city":
