@@ -39,6 +39,9 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.customers import api as customers_api
+from xiaoer.customers import file_pages as customer_file_pages
+from xiaoer.customers.upkeep import schedule_every_shop
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
@@ -79,6 +82,8 @@ SESSION_COOKIE = "xiaoer_session"
 STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
+    customers_api.router,
+    customer_file_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
@@ -119,7 +124,13 @@ BODY_LIMITS = (
 )
 
 # Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
-STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre", "xiaoer.fulfilment")
+STATIC_PACKAGES = (
+    "xiaoer.orders",
+    "xiaoer.reception",
+    "xiaoer.sellercentre",
+    "xiaoer.fulfilment",
+    "xiaoer.customers",
+)
 
 
 def _settle_memory() -> None:
@@ -171,6 +182,7 @@ def create_app(
         if settings.run_timers:
             # Agents left online by a stopped server get the grace to open a page (C7).
             await watch_everyone_online(database)
+            await schedule_every_shop(database)  # each shop's hourly customer_stats
             timers = asyncio.create_task(
                 run_timer_loop(database, stop, settings.timer_interval_seconds)
             )
