@@ -80,13 +80,12 @@ async def _act(
     action: Awaitable[Any],
     done: str,
     typed: dict[str, str] | None = None,
-    goes_to: int | None = None,
 ) -> Response:
     message = await refused(request, session, action)
     if message is not None:
         return await _file_page(request, session, staff, customer_id, error=message, typed=typed)
     await session.commit()
-    return RedirectResponse(f"/customers/{goes_to or customer_id}?done={done}", status_code=303)
+    return RedirectResponse(f"/customers/{customer_id}?done={done}", status_code=303)
 
 
 @router.get("/{customer_id:int}")
