@@ -586,13 +586,11 @@
     if (c.price_level) add(cp("price_level"), cp("price_" + c.price_level));
     let bought = cp("orders", { n: c.orders, amount: yuan(c.spent_fen) });
     bought += " · " + (c.last_paid_at ? cp("last_purchase", { date: dateOf(c.last_paid_at) }) : cp("never_bought"));
-    facts.append(node("dd", "wb-row-sub", bought));
-    if (c.birthday) {
-      add("", cp("birthday", { birthday: c.birthday }) + (c.age !== null ? " · " + cp("age", { age: c.age }) : ""));
-    }
+    add(cp("purchases"), bought);
+    if (c.birthday) add(cp("birthday"), c.birthday + (c.age !== null ? " · " + cp("age", { age: c.age }) : ""));
     add(cp("tags"), (c.tags || []).join("、"));
     add(cp("notes"), c.notes);
-    facts.append(node("dd", "wb-row-sub muted", c.greetings ? cp("greetings_on") : cp("greetings_off")));
+    add(cp("greetings"), c.greetings ? cp("greetings_on") : cp("greetings_off"));
     box.append(facts);
     box.append(onlineStrip(c.online));
   }
