@@ -17,15 +17,13 @@ from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.models import AuditEntry
 from xiaoer.core.texts import message_of
 from xiaoer.customers.birthdays import Birthday, age_on, lunar_day_name, lunar_to_solar
-from xiaoer.customers.file import (
-    CustomerFileError,
-    customer_file,
+from xiaoer.customers.edits import (
     do_edit_customer,
     do_greetings_off,
     do_greetings_on,
-    heat_of,
     parse_tags,
 )
+from xiaoer.customers.file import CustomerFileError, customer_file, heat_of
 from xiaoer.customers.models import Campaign, CampaignCall, OnlineProfile
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop, shop_today

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.customers.file import customer_file, do_edit_customer, do_greetings_off, do_greetings_on
+from xiaoer.customers.edits import do_edit_customer, do_greetings_off, do_greetings_on
+from xiaoer.customers.file import customer_file
 from xiaoer.customers.merges import do_merge, do_undo_merge, merge_candidates, merge_for
 from xiaoer.customers.people import PRIVACY, READERS
 from xiaoer.customers.privacy import CONFIRM_WORD, do_erase, export_person
