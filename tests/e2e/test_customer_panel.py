@@ -6,12 +6,14 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.conftest import MakeStaff
-from tests.e2e.test_live_chat import WAIT, open_workbench, prepare_shop
+from tests.e2e.test_live_chat import open_workbench, prepare_shop
 from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.db import Database
 from xiaoer.customers.models import OnlineProfile
 from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
+
+WAIT = 15000  # ms: the conversation arrives live, the panel is one request after it
 
 
 async def test_the_side_panel_shows_the_buyers_file(
@@ -39,7 +41,7 @@ async def test_the_side_panel_shows_the_buyers_file(
         await page.locator("#wb-conversations .wb-conv").first.click(timeout=WAIT)
         panel = page.locator("#wb-customer-file")
         await expect(panel).to_be_visible(timeout=WAIT)
-        await expect(panel).to_contain_text("非会员")
+        await expect(panel).to_contain_text("非会员", timeout=WAIT)
         await expect(panel).to_contain_text("还没有购买")
         await expect(panel).to_contain_text("回头客")
         await expect(panel).to_contain_text("农历八月")
