@@ -27,6 +27,7 @@ from xiaoer.core.cli_database import (
 )
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
+from xiaoer.customers.cli import customers_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
 
@@ -51,6 +52,7 @@ app.add_typer(channel_app, name="channel")
 app.add_typer(assistant_app, name="assistant")
 app.add_typer(notes_app, name="notes")
 app.add_typer(mail_app, name="mail")
+app.add_typer(customers_app, name="customers")
 
 out = Console()
 err = Console(stderr=True)
@@ -184,6 +186,7 @@ def worker(
     import xiaoer.timer_handlers  # noqa: F401
     from xiaoer.core.broker import make_broker, set_broker
     from xiaoer.core.timers import fire_all_due, run_timer_loop
+    from xiaoer.customers.upkeep import schedule_every_shop
     from xiaoer.sellercentre.cleanup import sweep_imports
 
     settings = _settings()
@@ -195,6 +198,7 @@ def worker(
         try:
             # Imports whose process died show as interrupted; old import files go.
             await sweep_imports(db, settings.data_path, stale_after=settings.import_stale_seconds)
+            await schedule_every_shop(db)  # each shop's hourly customer_stats
             if once:
                 fired = await fire_all_due(db)
                 out.print(f"fired {fired} timers")

@@ -2,6 +2,7 @@
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
+from xiaoer.customers import upkeep
 from xiaoer.fulfilment import audit, parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
@@ -22,5 +23,6 @@ __all__ = [
     "presence",
     "sla",
     "tickets",
+    "upkeep",
     "workflow",
 ]

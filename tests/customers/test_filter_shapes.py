@@ -48,16 +48,26 @@ async def test_recent_orders_count_none_as_zero_before_and_after_a_merge(
     assert await _pick(db, shop, world, _recent("<=", 0)) == {"li", "zhao"}
     assert await _pick(db, shop, world, _recent("<=", 1)) == everyone
 
-    # given: the JD account merged into 王芳, whose two orders are now one person's
+    # counts past the stats' three latest payments read the window's orders
+    assert await _pick(db, shop, world, _recent(">=", 4)) == set()
+    assert await _pick(db, shop, world, _recent("<=", 3)) == everyone
+    assert await _pick(db, shop, world, _recent("=", 3)) == set()
+
+    # given: the JD account merged into 王芳, whose two orders are now one person's, and
+    # the two persons' stats refreshed as a merge does
     async with db.session() as session:
         await session.execute(
             update(Customer)
             .where(Customer.id == world.ids["wang-jd"])
             .values(merged_into_id=world.ids["wang"])
         )
+        await refresh(session, shop.id, Policy(), [world.ids["wang"], world.ids["wang-jd"]],
+                      now=NOW)  # fmt: skip
         await session.commit()
     # then
     assert await _pick(db, shop, world, _recent("=", 2)) == {"wang"}
+    assert await _pick(db, shop, world, _recent(">=", 2)) == {"wang"}
+    assert await _pick(db, shop, world, _recent(">=", 3)) == set()
     assert await _pick(db, shop, world, _recent("<=", 1)) == {"li", "zhao"}
     assert await _pick(db, shop, world, _recent("=", 0)) == {"li", "zhao"}
 

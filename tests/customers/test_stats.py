@@ -54,6 +54,11 @@ async def test_refresh_sums_each_person(db: Database, shop: Shop) -> None:
     assert world.ids["wang-jd"] not in stats
     wang = stats[world.ids["wang"]]
     assert (wang.orders, wang.spent_fen, wang.price_level) == (3, 37000, "middle")
+    # her payments 20, 60 and 300 days ago: the second and third latest are kept
+    assert wang.last_paid_at is not None and (NOW - wang.last_paid_at).days == 20
+    assert wang.second_paid_at is not None and (NOW - wang.second_paid_at).days == 60
+    assert wang.third_paid_at is not None and (NOW - wang.third_paid_at).days == 300
+    assert stats[world.ids["li"]].second_paid_at is None
 
 
 @pytest.mark.database_free

@@ -54,7 +54,7 @@ from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
-from xiaoer.customers.models import Campaign, CampaignCall, CustomerGroup
+from xiaoer.customers.models import Campaign, CampaignCall, CustomerGroup, CustomerMerge
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
@@ -99,6 +99,7 @@ KINDS: dict[str, type[Base]] = {
     "campaign_call": CampaignCall,
     "campaign_group": CustomerGroup,
     "customer_group": CustomerGroup,
+    "merge": CustomerMerge,
 }
 
 
@@ -433,6 +434,26 @@ PROBES: list[Probe] = [
           owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("POST", "/fulfilment/stock/takes", "location", "deny", back="allow", form=True,
           body=lambda _w, i: {"location_id": str(i)}, owners=(COLLEAGUE, OTHER_SHOP)),
+    # the customer file: any agent reads (contact masked) and annotates a buyer of the
+    # shop; merges are the leaders'; a buyer's data is exported and erased by the manager
+    Probe("GET", "/customers/{id}", "customer", "allow", back="allow",
+          route="/customers/{customer_id:int}"),
+    Probe("POST", "/customers/{id}", "customer", "allow", back="allow", form=True,
+          body=_json(notes="回头客"), route="/customers/{customer_id:int}"),
+    Probe("POST", "/customers/{id}/greetings", "customer", "allow", back="allow", form=True,
+          body=_json(on="no"), route="/customers/{customer_id:int}/greetings"),
+    Probe("POST", "/customers/{id}/merge", "customer", "deny", "refuse", back="refuse",
+          form=True, body=lambda _w, i: {"ids": str(i), "how": "hand"},
+          route="/customers/{customer_id:int}/merge"),
+    Probe("POST", "/customers/merges/{id}/undo", "merge", "deny", back="allow", form=True,
+          body=_json(), route="/customers/merges/{merge_id}/undo",
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/customers/{id}/export.json", "customer", "deny", back="allow",
+          route="/customers/{customer_id:int}/export.json"),
+    Probe("POST", "/customers/{id}/erase", "customer", "deny", "refuse", back="refuse",
+          form=True, body=_json(reason="本人要求"), route="/customers/{customer_id:int}/erase"),
+    Probe("GET", "/api/customers/panel/{id}", "conversation", "deny",
+          route="/api/customers/panel/{conversation_id}"),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.

@@ -290,6 +290,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _fulfilment_stock(session, shop, far, world)
         await _customers_campaigns(session, shop, far, staff, world)
         await _customer_groups(session, shop, far, world)
+        await _customer_merges(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -473,6 +474,23 @@ async def _customer_groups(session: AsyncSession, shop: Shop, far: Shop, world: 
         session.add(CustomerGroupMember(group_id=group.id, customer_id=member))
         world.objects[owner]["customer_group"] = group.id
     world.markers["FAR-GROUP"] = "FAR-GROUP"
+
+
+async def _customer_merges(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """Two buyers of one person merged by hand in each shop, by its supervisor."""
+    from xiaoer.customers.merges import do_merge
+
+    for target, owner, leader in ((shop, COLLEAGUE, staff["sup"]),
+                                  (far, OTHER_SHOP, staff["far_sup"])):  # fmt: skip
+        kept, other = [
+            await do_get_or_create_customer(session, shop_id=target.id, channel=channel,
+                                            buyer_id=f"merge-{target.code}-{channel}")
+            for channel in ("taobao", "jd")
+        ]  # fmt: skip
+        merge = await do_merge(session, leader, kept.id, [other.id], "hand")
+        world.objects[owner]["merge"] = merge.id
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

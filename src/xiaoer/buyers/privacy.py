@@ -20,3 +20,12 @@ def mask_phone(phone: str) -> str:
 def mask_address(address: str) -> str:
     """The first few characters (province and city, usually) and an ellipsis."""
     return address if len(address) <= ADDRESS_SHOWN else address[:ADDRESS_SHOWN] + "…"
+
+
+def mask_birthday(
+    year: int | None, month: int | None, day: int | None
+) -> tuple[None, int | None, None]:
+    """Only the month of a birthday: enough to greet in the right month, not to tell
+    who someone is (year and day, with a name, narrow a person down)."""
+    del year, day
+    return None, month, None

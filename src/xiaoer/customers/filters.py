@@ -7,6 +7,10 @@ is ``{"field": "spent", "op": ">=", "value": 500}`` (yuan); "lapsed 180 days" is
 ``{"field": "days_since_last", "op": ">=", "value": 180}``. :func:`parse_rule` checks
 a rule and says what is wrong with it; :func:`people` turns it into one query over
 the persons (buyers not merged into another) and their ``customer_stats``.
+
+Sums, levels and "n purchases in d days" for n up to 3 read the stats, which
+``stats.refresh`` recomputes every hour and after a merge: a rule sees a purchase of
+the last hour at the next refresh. Larger counts read the window's orders.
 """
 
 from __future__ import annotations
@@ -182,6 +186,37 @@ def _json_has(column: Any, word: str) -> ColumnElement[bool]:
     return or_(*(text.contains(form, autoescape=True) for form in sorted(written)))
 
 
+_LATEST = {
+    1: CustomerStats.last_paid_at,
+    2: CustomerStats.second_paid_at,
+    3: CustomerStats.third_paid_at,
+}
+
+
+def _by_latest(c: Condition, now: datetime) -> ColumnElement[bool] | None:
+    """'n purchases in d days' for n up to 3 from the stats' n-th latest payment: at least
+    n when it falls in the window, at most n when the (n+1)-th does not. ``None`` for
+    counts the stats do not keep."""
+    edge = now - timedelta(days=c.days)
+
+    def within(n: int) -> ColumnElement[bool]:
+        return _LATEST[n] >= edge
+
+    def not_within(n: int) -> ColumnElement[bool]:
+        return or_(_LATEST[n].is_(None), _LATEST[n] < edge)
+
+    n = int(c.value)
+    if c.op == ">=" and 1 <= n <= 3:
+        return within(n)
+    if c.op == "<=" and 0 <= n <= 2:
+        return not_within(n + 1)
+    if c.op == "=" and n == 0:
+        return not_within(1)
+    if c.op == "=" and 1 <= n <= 2:
+        return and_(within(n), not_within(n + 1))
+    return None
+
+
 def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bool]:
     """One condition over ``Customer`` (a person) outer-joined to ``CustomerStats``."""
     if c.field == "orders":
@@ -193,6 +228,9 @@ def condition_sql(c: Condition, shop_id: int, now: datetime) -> ColumnElement[bo
     if c.field == "bad_reviews":
         return _stat(CustomerStats.bad_reviews, c.op, c.value)
     if c.field == "recent_orders":
+        latest = _by_latest(c, now)
+        if latest is not None:
+            return latest
         # The persons with so many paid orders in the window, found once from the
         # window's orders (ix_order_shop_paid) rather than counted person by person: a
         # rule that few match would otherwise count every person's orders.

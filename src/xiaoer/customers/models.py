@@ -62,6 +62,8 @@ class CustomerStats(Base):
         Index("ix_customer_stats_spent", "shop_id", "spent_fen"),
         Index("ix_customer_stats_last", "shop_id", "last_paid_at"),
         Index("ix_customer_stats_orders", "shop_id", "orders"),
+        Index("ix_customer_stats_second", "shop_id", "second_paid_at"),
+        Index("ix_customer_stats_third", "shop_id", "third_paid_at"),
     )
 
     customer_id: Mapped[int] = mapped_column(
@@ -72,6 +74,10 @@ class CustomerStats(Base):
     spent_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     first_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The second and third latest payments: "two (three) purchases in 90 days" is then
+    # one index range, not a count of every person's orders in the window.
+    second_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    third_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     refunds: Mapped[int] = mapped_column(Integer, default=0)
     refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     reviews: Mapped[int] = mapped_column(Integer, default=0)

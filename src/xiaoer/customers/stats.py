@@ -100,22 +100,36 @@ async def refresh(
     if persons is not None and not persons:
         return 0
     person = person_id().label("person")
-    paid = (
-        _scope(
-            select(
-                person,
-                func.count(Order.id).label("orders"),
-                func.coalesce(func.sum(Order.paid_fen), 0).label("paid"),
-                func.min(Order.paid_at).label("first"),
-                func.max(Order.paid_at).label("last"),
-            )
-            .select_from(Order)
-            .join(Customer, Customer.id == Order.customer_id)
-            .where(Order.shop_id == shop_id, Order.paid_at.is_not(None)),
-            shop_id,
-            persons,
+    ranked = _scope(
+        select(
+            person,
+            Order.paid_at.label("paid_at"),
+            Order.paid_fen.label("paid_fen"),
+            func.row_number()
+            .over(partition_by=person_id(), order_by=(Order.paid_at.desc(), Order.id.desc()))
+            .label("latest"),
         )
-        .group_by(person)
+        .select_from(Order)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(Order.shop_id == shop_id, Order.paid_at.is_not(None)),
+        shop_id,
+        persons,
+    ).subquery("ranked")
+
+    def nth_latest(n: int) -> Any:
+        return func.max(case((ranked.c.latest == n, ranked.c.paid_at)))
+
+    paid = (
+        select(
+            ranked.c.person,
+            func.count().label("orders"),
+            func.coalesce(func.sum(ranked.c.paid_fen), 0).label("paid"),
+            func.min(ranked.c.paid_at).label("first"),
+            func.max(ranked.c.paid_at).label("last"),
+            nth_latest(2).label("second"),
+            nth_latest(3).label("third"),
+        )
+        .group_by(ranked.c.person)
         .subquery("paid")
     )
     refunded = (
@@ -178,6 +192,8 @@ async def refresh(
             spent,
             paid.c.first,
             paid.c.last,
+            paid.c.second,
+            paid.c.third,
             func.coalesce(refunded.c.refunds, 0),
             func.coalesce(refunded.c.refund_fen, 0),
             func.coalesce(reviewed.c.reviews, 0),
@@ -206,6 +222,8 @@ async def refresh(
         "spent_fen",
         "first_paid_at",
         "last_paid_at",
+        "second_paid_at",
+        "third_paid_at",
         "refunds",
         "refund_fen",
         "reviews",

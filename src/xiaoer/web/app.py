@@ -39,9 +39,12 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.customers import api as customers_api
 from xiaoer.customers import campaign_pages as customers_campaign_pages
+from xiaoer.customers import file_pages as customer_file_pages
 from xiaoer.customers import group_pages as customer_group_pages
 from xiaoer.customers import list_pages as customer_list_pages
+from xiaoer.customers.upkeep import schedule_every_shop
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
@@ -85,6 +88,8 @@ STAFF_ROUTERS = (
     customer_group_pages.router,
     aftersales_api.router,
     aftersales_pages.router,
+    customers_api.router,
+    customer_file_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
@@ -126,7 +131,13 @@ BODY_LIMITS = (
 )
 
 # Packages whose ``static/`` folder is served at ``/static`` beside the layout's.
-STATIC_PACKAGES = ("xiaoer.orders", "xiaoer.reception", "xiaoer.sellercentre", "xiaoer.fulfilment")
+STATIC_PACKAGES = (
+    "xiaoer.orders",
+    "xiaoer.reception",
+    "xiaoer.sellercentre",
+    "xiaoer.fulfilment",
+    "xiaoer.customers",
+)
 
 
 def _settle_memory() -> None:
@@ -178,6 +189,7 @@ def create_app(
         if settings.run_timers:
             # Agents left online by a stopped server get the grace to open a page (C7).
             await watch_everyone_online(database)
+            await schedule_every_shop(database)  # each shop's hourly customer_stats
             timers = asyncio.create_task(
                 run_timer_loop(database, stop, settings.timer_interval_seconds)
             )

@@ -100,6 +100,8 @@ def upgrade() -> None:
     sa.Column('spent_fen', sa.BigInteger(), nullable=False),
     sa.Column('first_paid_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_paid_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('second_paid_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('third_paid_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('refunds', sa.Integer(), nullable=False),
     sa.Column('refund_fen', sa.BigInteger(), nullable=False),
     sa.Column('reviews', sa.Integer(), nullable=False),
@@ -116,6 +118,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_stats_last', ['shop_id', 'last_paid_at'], unique=False)
         batch_op.create_index('ix_customer_stats_orders', ['shop_id', 'orders'], unique=False)
         batch_op.create_index('ix_customer_stats_spent', ['shop_id', 'spent_fen'], unique=False)
+        batch_op.create_index('ix_customer_stats_second', ['shop_id', 'second_paid_at'], unique=False)
+        batch_op.create_index('ix_customer_stats_third', ['shop_id', 'third_paid_at'], unique=False)
 
     op.create_table('greeting_template',
     sa.Column('id', sa.Integer(), nullable=False),

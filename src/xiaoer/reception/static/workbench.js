@@ -538,6 +538,7 @@
       facts.append(node("dt", "", js(key)), node("dd", "", value));
     }
     loadOrders(S.openId);
+    loadCustomerFile(S.openId);
     fillRows($("wb-earlier"), S.open.earlier, (c) => [
       js("earlier_item", {
         date: dateOf(c.opened_at),
@@ -549,6 +550,74 @@
       js("call_item", { date: dateOf(c.at), outcome: js("call_outcomes." + c.outcome) }),
       c.summary,
     ]);
+  }
+
+  // ---- the buyer's customer file: level, purchases, online hours (R1, R2) --------------
+  // Asked of the customer file's own route, as the orders are of theirs.
+
+  const cp = (key, values) => msg("customers_panel." + key, values);
+
+  async function loadCustomerFile(id) {
+    let data;
+    try {
+      data = await api("GET", `/api/customers/panel/${id}`);
+    } catch {
+      if (S.openId === id) $("wb-customer-file").hidden = true;
+      return; // the file is extra: the chat works without it
+    }
+    if (S.openId === id) renderCustomerFile(data);
+  }
+
+  function renderCustomerFile(c) {
+    const box = $("wb-customer");
+    box.replaceChildren();
+    $("wb-customer-link").href = c.link;
+    $("wb-customer-file").hidden = false;
+    if (c.erased) {
+      box.append(node("p", "muted", cp("erased")));
+      return;
+    }
+    const facts = node("dl", "wb-facts");
+    const add = (label, value) => {
+      if (value === "" || value === null || value === undefined) return;
+      facts.append(node("dt", "", label), node("dd", "", value));
+    };
+    add(cp("level"), c.level || cp("no_level"));
+    if (c.price_level) add(cp("price_level"), cp("price_" + c.price_level));
+    let bought = cp("orders", { n: c.orders, amount: yuan(c.spent_fen) });
+    bought += " · " + (c.last_paid_at ? cp("last_purchase", { date: dateOf(c.last_paid_at) }) : cp("never_bought"));
+    add(cp("purchases"), bought);
+    if (c.birthday) add(cp("birthday"), c.birthday + (c.age !== null ? " · " + cp("age", { age: c.age }) : ""));
+    add(cp("tags"), (c.tags || []).join("、"));
+    add(cp("notes"), c.notes);
+    add(cp("greetings"), c.greetings ? cp("greetings_on") : cp("greetings_off"));
+    box.append(facts);
+    box.append(onlineStrip(c.online));
+  }
+
+  function onlineStrip(online) {
+    const wrap = node("div", "cp-online");
+    if (!online) {
+      wrap.append(node("p", "muted", cp("online_none")));
+      return wrap;
+    }
+    const top = Math.max(...online.day, 0) || 1;
+    const strip = node("div", "cp-strip");
+    strip.setAttribute("role", "img");
+    strip.setAttribute("aria-label", cp("online_best", { hour: online.busiest_hour }));
+    online.day.forEach((share, hour) => {
+      const cell = node("span", "heat-" + Math.round((4 * share) / top));
+      cell.title = `${hour}:00`;
+      strip.append(cell);
+    });
+    const hours = node("div", "cp-hours");
+    for (const h of [0, 6, 12, 18, 23]) hours.append(node("span", "", String(h)));
+    const line = cp("online_best", { hour: online.busiest_hour });
+    wrap.append(node("div", "muted", cp("online")), strip, hours);
+    const said = node("div", online.unsure ? "cp-unsure" : "muted", line);
+    if (online.unsure) said.textContent = `${line} · ${cp("online_unsure")}`;
+    wrap.append(said);
+    return wrap;
   }
 
   // ---- the buyer's orders: note, confirmation, reminders (O2, O3, O6) ------------------
