@@ -1,0 +1,490 @@
+"""Greetings (R3): the shop's words for birthdays, holidays and purchase anniversaries,
+and the plan of a day — who is greeted, for what, when and through which channel.
+
+A day's plan gives each person who accepts greetings (not merged away, not erased, not
+opted out) their occasions of the day. On a public holiday everyone gets the holiday's
+greeting; a birthday (or, failing one, a purchase anniversary) adds a second greeting —
+each only while the person is under the month's cap (``greetings_per_month``, counting
+what is planned or sent that month for other occasions), the holiday first. Each
+greeting goes out at the person's likeliest hour that day outside the quiet hours
+(:func:`xiaoer.customers.online.best_hour`). The channel is the chat when the person
+has a conversation on any of their buyers, else e-mail when they gave an address, else
+SMS when the shop has a gateway and the phone number; else the chat, which the sender
+then skips with its reason. Planning stores one ``greeting`` row per person and
+occasion, so planning a day twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.buyers.models import Customer
+from xiaoer.core.clock import as_utc, utcnow
+from xiaoer.core.errors import NotFound
+from xiaoer.core.models import Timer
+from xiaoer.core.policy import Policy
+from xiaoer.core.texts import say
+from xiaoer.core.timers import schedule_timer
+from xiaoer.customers.models import (
+    CustomerStats,
+    Greeting,
+    GreetingKind,
+    GreetingStatus,
+    GreetingTemplate,
+    OnlineProfile,
+)
+from xiaoer.customers.occasions import (
+    HOLIDAY_KEYS,
+    TITLES,
+    anniversary_condition,
+    birthday_condition,
+    holiday_of,
+)
+from xiaoer.customers.online import best_hour
+from xiaoer.customers.people import check_manager
+from xiaoer.reception.models import Conversation
+from xiaoer.shops.models import Shop
+from xiaoer.staff.models import StaffAccount
+
+SEND = "greetings.send"
+VARIABLES = ("name", "nick", "shop", "holiday", "years")
+BATCH = 5000
+COUNTED = (GreetingStatus.planned.value, GreetingStatus.sent.value)
+
+# The shipped words, until the shop writes its own (kind, name).
+DEFAULT_TEXTS: dict[tuple[str, str], str] = {
+    ("birthday", "default"): "{name}，今天是您的生日，{shop}祝您生日快乐，新的一岁万事顺意！",
+    ("anniversary", "default"): (
+        "{name}，{years}年前的今天您第一次在{shop}下单，谢谢您一路的信任，我们会继续用心服务。"
+    ),
+    ("holiday", "default"): "{name}，{holiday}快乐！{shop}祝您和家人节日安康。",
+    ("holiday", "spring_festival"): "{name}，新春快乐！{shop}给您拜年，祝来年顺顺利利、阖家团圆。",
+    ("holiday", "mid_autumn"): "{name}，中秋快乐！月圆人团圆，{shop}祝您佳节美满。",
+}
+
+
+class GreetingError(ValueError):
+    """A greeting template or plan the rules refuse; the message says why."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One greeting of a day's plan."""
+
+    customer: int
+    kind: str
+    send_at: datetime  # on the shop's clock, with its offset
+    channel: str
+    title: str
+    occasion: str
+    text: str
+    template_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "kind": self.kind,
+            "send_at": self.send_at.isoformat(),
+            "channel": self.channel,
+            "title": self.title,
+        }
+
+
+@dataclass
+class DayPlan:
+    day: date
+    items: list[Planned] = field(default_factory=list)
+    holiday: str = ""  # the holiday greeted that day, its title
+    calendar_known: bool = True  # false: the holiday calendar has no data for the year
+    capped: int = 0  # greetings left out: the person was at the month's cap
+
+
+# -- templates ---------------------------------------------------------------------------
+
+
+def _fields(body: str) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(body) if name is not None]
+    except ValueError as exc:
+        raise GreetingError(
+            say("a brace in the greeting is not closed; write {{ and }} for braces themselves")
+        ) from exc
+
+
+def check_template(kind: str, name: str, body: str) -> None:
+    """A template's kind, name and words: only the known variables, nothing unclosed."""
+    if kind not in {k.value for k in GreetingKind}:
+        raise GreetingError(say("no greeting kind {kind!r}", kind=kind))
+    names = ("default", *HOLIDAY_KEYS) if kind == GreetingKind.holiday else ("default",)
+    if name not in names:
+        raise GreetingError(
+            say("a {kind} greeting is named one of {names}", kind=kind, names=", ".join(names))
+        )
+    if not body.strip():
+        raise GreetingError(say("the greeting is empty"))
+    if len(body) > 500:
+        raise GreetingError(say("a greeting is at most 500 characters"))
+    for variable in _fields(body):
+        if variable not in VARIABLES:
+            raise GreetingError(
+                say(
+                    "unknown variable {{{variable}}}: use {known}",
+                    variable=variable,
+                    known=", ".join("{" + v + "}" for v in VARIABLES),
+                )
+            )
+
+
+def fill(body: str, values: dict[str, Any]) -> str:
+    return body.format(**{v: values.get(v, "") for v in VARIABLES})
+
+
+async def templates_of(session: AsyncSession, shop_id: int) -> dict[tuple[str, str], Any]:
+    """The shop's templates by (kind, name): its own rows, else the shipped words."""
+    found: dict[tuple[str, str], Any] = dict(DEFAULT_TEXTS)
+    for row in await session.scalars(
+        select(GreetingTemplate).where(GreetingTemplate.shop_id == shop_id)
+    ):
+        found[(row.kind, row.name)] = row
+    return found
+
+
+async def template_rows(session: AsyncSession, staff: StaffAccount) -> list[dict[str, Any]]:
+    """Every template the manager may edit, the shipped ones included."""
+    check_manager(staff)
+    assert staff.shop_id is not None
+    known = await templates_of(session, staff.shop_id)
+    keys = [("birthday", "default"), ("anniversary", "default"), ("holiday", "default")]
+    keys += [("holiday", k) for k in HOLIDAY_KEYS]
+    rows = []
+    for kind, name in keys:
+        value = known.get((kind, name))
+        row: dict[str, Any] = {"kind": kind, "name": name, "title": TITLES.get(name, "")}
+        if isinstance(value, GreetingTemplate):
+            row.update(id=value.id, body=value.body, active=value.active)
+        else:
+            row.update(id=None, body=value or "", active=value is not None)
+        rows.append(row)
+    return rows
+
+
+async def do_save_template(
+    session: AsyncSession,
+    staff: StaffAccount,
+    *,
+    kind: str,
+    name: str,
+    body: str,
+    active: bool = True,
+    template_id: int | None = None,
+) -> GreetingTemplate:
+    """Write the shop's words for a greeting (a new one, or template ``template_id``)."""
+    check_manager(staff)
+    body = body.strip()
+    check_template(kind, name, body)
+    assert staff.shop_id is not None
+    if template_id is not None:
+        row = await session.get(GreetingTemplate, template_id)
+        if row is None or row.shop_id != staff.shop_id:
+            raise NotFound(say("no such greeting template"))
+        if (row.kind, row.name) != (kind, name):
+            raise GreetingError(say("a template keeps its kind and name; add another instead"))
+    else:
+        row = await session.scalar(
+            select(GreetingTemplate).where(
+                GreetingTemplate.shop_id == staff.shop_id,
+                GreetingTemplate.kind == kind,
+                GreetingTemplate.name == name,
+            )
+        )
+        if row is None:
+            row = GreetingTemplate(shop_id=staff.shop_id, kind=kind, name=name, body=body)
+            session.add(row)
+    row.body, row.active = body, active
+    row.updated_by_id, row.updated_at = staff.id, utcnow()
+    await session.flush()
+    return row
+
+
+# -- the plan of a day -------------------------------------------------------------------
+
+
+def month_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The shop's calendar month of ``day`` as UTC moments."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return (
+        as_utc(datetime.combine(first, time(), zone)),
+        as_utc(datetime.combine(following, time(), zone)),
+    )
+
+
+def _buyers_of(ids: Sequence[int]) -> Any:
+    return or_(
+        and_(Customer.id.in_(ids), Customer.merged_into_id.is_(None)),
+        Customer.merged_into_id.in_(ids),
+    )
+
+
+async def _accepting_ids(
+    session: AsyncSession, shop_id: int, after: int, condition: Any = None
+) -> list[int]:
+    query = select(Customer.id).where(
+        Customer.shop_id == shop_id,
+        Customer.merged_into_id.is_(None),
+        Customer.erased_at.is_(None),
+        Customer.greetings_off_at.is_(None),
+        Customer.id > after,
+    )
+    if condition is not None:
+        query = query.where(condition)
+    return list(await session.scalars(query.order_by(Customer.id).limit(BATCH)))
+
+
+async def _personal(
+    session: AsyncSession, shop: Shop, day: date, zone: ZoneInfo
+) -> dict[int, tuple[str, int]]:
+    """Persons with a birthday or purchase anniversary on ``day``: kind and years."""
+    found: dict[int, tuple[str, int]] = {}
+    rows = await session.execute(
+        select(Customer.id, CustomerStats.first_paid_at)
+        .join(Customer, Customer.id == CustomerStats.customer_id)
+        .where(
+            CustomerStats.shop_id == shop.id,
+            Customer.erased_at.is_(None),
+            Customer.greetings_off_at.is_(None),
+            Customer.merged_into_id.is_(None),
+            anniversary_condition(day, zone),
+        )
+    )
+    for who, first in rows.all():
+        assert first is not None
+        found[int(who)] = ("anniversary", day.year - as_utc(first).astimezone(zone).year)
+    after = 0
+    while ids := await _accepting_ids(session, shop.id, after, birthday_condition(day)):
+        found.update({who: ("birthday", 0) for who in ids})
+        after = ids[-1]
+    return found
+
+
+async def _plan_batch(
+    session: AsyncSession,
+    shop: Shop,
+    policy: Policy,
+    day: date,
+    zone: ZoneInfo,
+    ids: list[int],
+    holiday: tuple[str, str] | None,
+    personal: dict[int, tuple[str, int]],
+    texts: dict[tuple[str, str], Any],
+    plan: DayPlan,
+) -> None:
+    people = {c.id: c for c in await session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    profiles = {
+        p.customer_id: p
+        for p in await session.scalars(
+            select(OnlineProfile).where(OnlineProfile.customer_id.in_(ids))
+        )
+    }
+    chatting = set(
+        await session.scalars(
+            select(func.coalesce(Customer.merged_into_id, Customer.id))
+            .distinct()
+            .select_from(Conversation)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .where(Customer.shop_id == shop.id, _buyers_of(ids))
+        )
+    )
+    start, end = month_bounds(day, zone)
+    today = [f"holiday:{day}", f"birthday:{day}", f"anniversary:{day}"]
+    used = dict(
+        (int(who), int(n))
+        for who, n in (
+            await session.execute(
+                select(Greeting.customer_id, func.count())
+                .where(
+                    Greeting.customer_id.in_(ids),
+                    Greeting.status.in_(COUNTED),
+                    Greeting.send_at >= start,
+                    Greeting.send_at < end,
+                    Greeting.occasion.not_in(today),
+                )
+                .group_by(Greeting.customer_id)
+            )
+        ).all()
+    )
+    cap = policy.customers.greetings_per_month
+    for who in ids:
+        person = people.get(who)
+        if person is None:
+            continue
+        occasions: list[tuple[str, str, int]] = []  # kind, holiday key, years
+        if holiday is not None:
+            occasions.append(("holiday", holiday[0], 0))
+        if who in personal:
+            kind, years = personal[who]
+            occasions.append((kind, "", years))
+        if not occasions:
+            continue
+        if who in chatting:
+            channel = "chat"
+        elif person.email:
+            channel = "email"
+        elif person.phone and policy.customers.sms_gateway:
+            channel = "sms"
+        else:
+            channel = "chat"
+        at = datetime.combine(day, best_hour(profiles.get(who), day, policy), zone)
+        left = cap - used.get(who, 0)
+        for kind, key, years in occasions:
+            if left <= 0:
+                plan.capped += 1
+                continue
+            left -= 1
+            title = TITLES.get(key, "") if kind == "holiday" else ""
+            chosen = texts.get((kind, key)) if key else None
+            if chosen is None:  # no words of its own: the kind's default
+                chosen = texts.get((kind, "default"))
+            template = chosen if isinstance(chosen, GreetingTemplate) else None
+            body = template.body if template else str(chosen or DEFAULT_TEXTS[(kind, "default")])
+            values = {
+                "name": person.name or person.nick or "亲",
+                "nick": person.nick,
+                "shop": shop.name,
+                "holiday": title,
+                "years": years,
+            }
+            plan.items.append(
+                Planned(
+                    customer=who,
+                    kind=kind,
+                    send_at=at,
+                    channel=channel,
+                    title=title,
+                    occasion=f"{kind}:{day}",
+                    text=fill(body, values),
+                    template_id=template.id if template else None,
+                )
+            )
+
+
+async def plan_day(session: AsyncSession, shop: Shop, policy: Policy, day: date) -> DayPlan:
+    """Who is greeted on ``day``, for what, when and how (nothing is stored)."""
+    zone = ZoneInfo(shop.timezone)
+    plan = DayPlan(day)
+    found = holiday_of(day)
+    plan.calendar_known = found.known
+    holiday = None
+    if found.key and found.key in policy.customers.greet_holidays:
+        holiday = (found.key, found.title)
+        plan.holiday = found.title
+    personal = await _personal(session, shop, day, zone)
+    texts = await templates_of(session, shop.id)
+    texts = {k: v for k, v in texts.items() if not isinstance(v, GreetingTemplate) or v.active}
+    if holiday is not None:
+        after = 0
+        while ids := await _accepting_ids(session, shop.id, after):
+            await _plan_batch(session, shop, policy, day, zone, ids, holiday, personal, texts, plan)
+            after = ids[-1]
+    else:
+        chosen = sorted(personal)
+        for start in range(0, len(chosen), BATCH):
+            part = chosen[start : start + BATCH]
+            await _plan_batch(session, shop, policy, day, zone, part, None, personal, texts, plan)
+    return plan
+
+
+def check_plan(staff: StaffAccount) -> None:
+    check_manager(staff)
+
+
+async def do_plan_day(
+    session: AsyncSession,
+    shop: Shop,
+    policy: Policy,
+    day: date,
+    *,
+    staff: StaffAccount | None = None,
+) -> tuple[DayPlan, int]:
+    """Plan ``day`` and store its greetings (those stored already are kept as they are);
+    returns the plan and how many greetings were added. The sender's timer is set for
+    the first of them."""
+    if staff is not None:
+        check_plan(staff)
+        if staff.shop_id != shop.id:
+            raise NotFound(say("no such shop"))
+    plan = await plan_day(session, shop, policy, day)
+    added = await store(session, shop.id, plan.items)
+    return plan, added
+
+
+async def store(session: AsyncSession, shop_id: int, items: Iterable[Planned]) -> int:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    added = 0
+    first: datetime | None = None
+    batch: list[dict[str, Any]] = []
+
+    async def flush() -> int:
+        if not batch:
+            return 0
+        result = await session.execute(
+            insert(Greeting)
+            .values(batch)
+            .on_conflict_do_nothing(index_elements=["customer_id", "occasion"])
+        )
+        batch.clear()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    now = utcnow()
+    for item in items:
+        at = as_utc(item.send_at)
+        first = at if first is None or at < first else first
+        batch.append(
+            {
+                "shop_id": shop_id,
+                "customer_id": item.customer,
+                "kind": item.kind,
+                "occasion": item.occasion,
+                "title": item.title,
+                "send_at": at,
+                "channel": item.channel,
+                "status": GreetingStatus.planned.value,
+                "reason": "",
+                "text": item.text,
+                "template_id": item.template_id,
+                "created_at": now,
+            }
+        )
+        if len(batch) >= 1000:
+            added += await flush()
+    added += await flush()
+    if first is not None:
+        await wake_sender(session, shop_id, first)
+    return added
+
+
+async def wake_sender(session: AsyncSession, shop_id: int, due_at: datetime) -> None:
+    """Set the shop's sender timer for ``due_at`` unless it is set for earlier."""
+    due = await session.scalar(
+        select(Timer.due_at).where(
+            Timer.shop_id == shop_id,
+            Timer.kind == SEND,
+            Timer.subject == "greetings",
+            Timer.fired_at.is_(None),
+            Timer.cancelled_at.is_(None),
+        )
+    )
+    if due is not None and as_utc(due) <= due_at:
+        return
+    await schedule_timer(session, shop_id=shop_id, kind=SEND, subject="greetings", due_at=due_at)

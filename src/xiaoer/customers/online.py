@@ -1,0 +1,237 @@
+"""When each customer is likely online (R2): an hour-of-week profile.
+
+The samples are the person's own moments: every message they wrote in a chat (through
+any of their buyers' conversations) and every order they placed and paid, each counted
+in the hour of the week it fell in on the shop's clock (Monday 00:00 is slot 0). The
+counts are summed in SQL, a batch of persons at a time, so a million customers are
+read in slices and never held at once.
+
+Few samples say little, so the profile is smoothed: each sample also counts half in the
+hours beside it and a tenth in the same hour of the other days, and every hour starts
+with a small prior; the shares sum to 1. ``confidence`` grows with the samples,
+``n / (n + online_min_samples)``: below ``online_min_samples`` the profile is a guess
+and greetings go out at the policy's ``greeting_hour`` instead.
+
+On SQLite the shop's clock is its zone's offset now (the default zone keeps one offset
+all year); PostgreSQL converts each moment with the zone's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, and_, delete, func, insert, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xiaoer.buyers.models import Customer
+from xiaoer.core.clock import utcnow
+from xiaoer.core.policy import Policy, in_span
+from xiaoer.customers.models import OnlineProfile
+from xiaoer.customers.people import person_id
+from xiaoer.orders.models import Order
+from xiaoer.reception.models import Conversation, Message, Sender
+from xiaoer.shops.service import shop_zone
+
+SLOTS = 168
+PRIOR = 0.05  # every hour's share before any sample
+BESIDE = 0.5  # what a sample counts in the hours beside it
+SAME_HOUR = 0.1  # … and in the same hour of the other days
+BATCH = 5000  # persons a statement reads
+
+
+def smooth(counts: dict[int, int]) -> list[float]:
+    """168 shares summing to 1 from the samples per slot."""
+    shares = [PRIOR] * SLOTS
+    for slot, n in counts.items():
+        shares[slot] += n
+        shares[(slot - 1) % SLOTS] += BESIDE * n
+        shares[(slot + 1) % SLOTS] += BESIDE * n
+        hour = slot % 24
+        for weekday in range(7):
+            other = weekday * 24 + hour
+            if other != slot:
+                shares[other] += SAME_HOUR * n
+    total = sum(shares)
+    return [round(share / total, 6) for share in shares]
+
+
+def confidence_of(samples: int, policy: Policy) -> float:
+    return round(samples / (samples + policy.customers.online_min_samples), 4)
+
+
+def best_hour(profile: OnlineProfile | None, day: date, policy: Policy) -> time:
+    """The time on ``day`` a greeting is most likely read: the start of the person's
+    likeliest hour that day outside the quiet hours; the policy's ``greeting_hour``
+    while the profile is a guess. Hours equally likely go to the one nearest the day's
+    peak, so a night owl is greeted just before the quiet hours begin."""
+    quiet = policy.customers.greeting_quiet_hours
+    hour, minute = (int(p) for p in policy.customers.greeting_hour.split(":"))
+    fallback = time(hour, minute)
+    if (
+        profile is None
+        or profile.samples < policy.customers.online_min_samples
+        or len(profile.hours) != SLOTS
+    ):
+        return fallback
+    first = day.weekday() * 24
+    shares = profile.hours[first : first + 24]
+    peak = max(range(24), key=lambda h: shares[h])
+    allowed = [h for h in range(24) if not in_span(quiet, time(h, 0))]
+    if not allowed:
+        return fallback
+
+    def rank(h: int) -> tuple[float, int]:
+        apart = min((h - peak) % 24, (peak - h) % 24)
+        return (shares[h], -apart)
+
+    return time(max(allowed, key=rank), 0)
+
+
+def _slot(moment: Any, dialect: str, zone: ZoneInfo) -> Any:
+    """SQL: the hour of the week (0–167, Monday first) of a UTC moment on the shop's clock."""
+    if dialect == "postgresql":
+        there = func.timezone(zone.key, moment)
+        return (func.extract("isodow", there) - 1) * 24 + func.extract("hour", there)
+    offset = utcnow().astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    shift = f"{minutes:+d} minutes"
+    weekday = func.cast(func.strftime("%w", moment, shift), Integer)
+    hour = func.cast(func.strftime("%H", moment, shift), Integer)
+    return ((weekday + 6) % 7) * 24 + hour
+
+
+def _buyers_of(lo: int, hi: int) -> Any:
+    """SQL: the buyer rows of the persons with ids ``lo``..``hi`` (index-friendly)."""
+    return or_(
+        and_(Customer.id.between(lo, hi), Customer.merged_into_id.is_(None)),
+        Customer.merged_into_id.between(lo, hi),
+    )
+
+
+async def _counts(
+    session: AsyncSession, shop_id: int, zone: ZoneInfo, lo: int, hi: int
+) -> dict[int, dict[int, int]]:
+    dialect = session.get_bind().dialect.name
+    person = person_id().label("person")
+    said = (
+        select(person, _slot(Message.created_at, dialect, zone).label("slot"))
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Customer.shop_id == shop_id, _buyers_of(lo, hi), Message.sender == Sender.buyer)
+    )
+    ordered = (
+        select(person, _slot(Order.created_at, dialect, zone).label("slot"))
+        .select_from(Order)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(Customer.shop_id == shop_id, _buyers_of(lo, hi))
+    )
+    paid = (
+        select(person, _slot(Order.paid_at, dialect, zone).label("slot"))
+        .select_from(Order)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(Customer.shop_id == shop_id, _buyers_of(lo, hi), Order.paid_at.is_not(None))
+    )
+    moments = union_all(said, ordered, paid).subquery("moments")
+    rows = await session.execute(
+        select(moments.c.person, moments.c.slot, func.count()).group_by(
+            moments.c.person, moments.c.slot
+        )
+    )
+    counts: dict[int, dict[int, int]] = {}
+    for who, slot, n in rows.all():
+        counts.setdefault(int(who), {})[int(slot) % SLOTS] = int(n)
+    return counts
+
+
+async def refresh_profiles(
+    session: AsyncSession,
+    shop_id: int,
+    policy: Policy,
+    persons: Sequence[int] | None = None,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Recompute the online profiles of a shop's persons (all, or those given), a batch
+    of ids at a time; returns how many profiles were written. A person without a single
+    sample has none (and is greeted at ``greeting_hour``)."""
+    now = now or utcnow()
+    zone = await shop_zone(session, shop_id)
+    written = 0
+    if persons is not None:
+        chosen = sorted(set(persons))
+        for start in range(0, len(chosen), BATCH):
+            part = chosen[start : start + BATCH]
+            written += await _refresh_range(
+                session, shop_id, policy, zone, part[0], part[-1], set(part), now
+            )
+        return written
+    after = 0
+    while True:
+        ids = list(
+            await session.scalars(
+                select(Customer.id)
+                .where(
+                    Customer.shop_id == shop_id,
+                    Customer.merged_into_id.is_(None),
+                    Customer.id > after,
+                )
+                .order_by(Customer.id)
+                .limit(BATCH)
+            )
+        )
+        if not ids:
+            return written
+        written += await _refresh_range(session, shop_id, policy, zone, ids[0], ids[-1], None, now)
+        after = ids[-1]
+
+
+async def _refresh_range(
+    session: AsyncSession,
+    shop_id: int,
+    policy: Policy,
+    zone: ZoneInfo,
+    lo: int,
+    hi: int,
+    only: set[int] | None,
+    now: datetime,
+) -> int:
+    counts = await _counts(session, shop_id, zone, lo, hi)
+    if only is not None:
+        counts = {who: c for who, c in counts.items() if who in only}
+    gone = delete(OnlineProfile).where(
+        OnlineProfile.shop_id == shop_id, OnlineProfile.customer_id.between(lo, hi)
+    )
+    if only is not None:
+        gone = gone.where(OnlineProfile.customer_id.in_(sorted(only)))
+    await session.execute(gone)
+    if not counts:
+        return 0
+    rows = []
+    for who, slots in counts.items():
+        samples = sum(slots.values())
+        rows.append(
+            {
+                "customer_id": who,
+                "shop_id": shop_id,
+                "hours": smooth(slots),
+                "samples": samples,
+                "confidence": confidence_of(samples, policy),
+                "refreshed_at": now,
+            }
+        )
+    await session.execute(insert(OnlineProfile), rows)
+    return len(rows)
+
+
+def heat_strip(profile: OnlineProfile | None) -> list[float]:
+    """24 shares, one per hour of the day, summed over the week and scaled so the
+    likeliest hour is 1: what the file's small heat strip draws."""
+    if profile is None or len(profile.hours) != SLOTS:
+        return [0.0] * 24
+    by_hour = [sum(profile.hours[d * 24 + h] for d in range(7)) for h in range(24)]
+    top = max(by_hour) or 1.0
+    return [round(v / top, 3) for v in by_hour]
