@@ -1,0 +1,250 @@
+"""Given a few customers, when a day's greetings are planned and sent, then each
+accepting person gets their occasions at their hour, through their channel, within the
+month's cap, and every sending is logged."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from xiaoer.buyers.models import Customer
+from xiaoer.core.db import Database
+from xiaoer.core.errors import NotPermitted
+from xiaoer.core.policy import Customers, Policy
+from xiaoer.core.policy_store import do_apply_policy
+from xiaoer.customers.greetings import (
+    GreetingError,
+    check_template,
+    do_plan_day,
+    do_save_template,
+    plan_day,
+)
+from xiaoer.customers.greetings_send import send_due
+from xiaoer.customers.models import Greeting, OnlineProfile
+from xiaoer.customers.online import refresh_profiles
+from xiaoer.reception.models import Conversation, Message
+from xiaoer.shops.models import Shop
+
+from ..aftersales.commands import xiaoer
+from ..conftest import MakeStaff
+
+FESTIVAL = date(2026, 2, 17)  # 春节, a Tuesday
+
+
+@dataclass
+class Base:
+    ids: dict[str, int]
+    conversations: dict[str, int]
+
+
+async def _base(db: Database, shop: Shop) -> Base:
+    """王芳 chats late at night; 李雷 gave only an e-mail; 赵敏 only a phone; 钱多 opted
+    out; 孙俪's JD account was merged into her; 周杰 has a lunar birthday on 正月初一."""
+    async with db.session() as session:
+        rows = {
+            "wang": Customer(shop_id=shop.id, channel="taobao", buyer_id="wang", nick="wang",
+                             name="王芳"),
+            "li": Customer(shop_id=shop.id, channel="own_site", buyer_id="li", nick="li",
+                           name="李雷", email="li@example.com"),
+            "zhao": Customer(shop_id=shop.id, channel="taobao", buyer_id="zhao", nick="zhao",
+                             name="赵敏", phone="13800000003"),
+            "qian": Customer(shop_id=shop.id, channel="taobao", buyer_id="qian", nick="qian",
+                             greetings_off_at=datetime(2026, 1, 1, tzinfo=UTC)),
+            "sun": Customer(shop_id=shop.id, channel="taobao", buyer_id="sun", nick="sun",
+                            name="孙俪"),
+            "zhou": Customer(shop_id=shop.id, channel="taobao", buyer_id="zhou", nick="zhou",
+                             name="周杰", birth_month=1, birth_day=1, birth_lunar=True),
+        }  # fmt: skip
+        session.add_all(rows.values())
+        await session.flush()
+        jd = Customer(shop_id=shop.id, channel="jd", buyer_id="sun-jd", nick="sun-jd",
+                      merged_into_id=rows["sun"].id)  # fmt: skip
+        session.add(jd)
+        await session.flush()
+        conversations = {}
+        for key, buyer in (("wang", rows["wang"]), ("sun", jd)):
+            opened = datetime(2026, 2, 2, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai, a Monday
+            conversation = Conversation(shop_id=shop.id, customer_id=buyer.id, team="presale",
+                                        status="closed", opened_at=opened)  # fmt: skip
+            session.add(conversation)
+            await session.flush()
+            conversations[key] = conversation.id
+        # 王芳 wrote eight times at 23:xx Shanghai time, on Tuesdays.
+        for week in range(8):
+            at = datetime(2026, 1, 6, 15, 10, tzinfo=UTC) + timedelta(weeks=week)
+            session.add(Message(shop_id=shop.id, conversation_id=conversations["wang"],
+                                sender="buyer", text="在吗", created_at=at))  # fmt: skip
+        await session.commit()
+        return Base({k: c.id for k, c in rows.items()} | {"sun-jd": jd.id}, conversations)
+
+
+async def test_spring_festival_greets_every_accepting_person_at_their_hour(
+    db: Database, shop: Shop
+) -> None:
+    # Given the customers, their online hours worked out, and an SMS gateway
+    world = await _base(db, shop)
+    policy = Policy(customers=Customers(sms_gateway="http://127.0.0.1:9/sms"))
+    async with db.session() as session:
+        assert await refresh_profiles(session, shop.id, policy) == 1
+        await session.commit()
+        profile = await session.get(OnlineProfile, world.ids["wang"])
+        assert profile is not None and profile.samples == 8 and profile.confidence == 0.5714
+        # When 2026-02-17 (春节) is planned
+        plan = await plan_day(session, shop, policy, FESTIVAL)
+    # Then every accepting person gets the holiday, in shop time with its offset
+    assert plan.holiday == "春节" and plan.calendar_known
+    items = {(i.customer, i.kind): i for i in plan.items}
+    ids = world.ids
+    holiday = {who for who, kind in items if kind == "holiday"}
+    assert holiday == {ids["wang"], ids["li"], ids["zhao"], ids["sun"], ids["zhou"]}
+    wang = items[(ids["wang"], "holiday")]
+    assert wang.send_at.isoformat() == "2026-02-17T21:00:00+08:00"  # before quiet hours
+    assert wang.channel == "chat" and wang.title == "春节" and "王芳" in wang.text
+    assert items[(ids["li"], "holiday")].channel == "email"
+    assert items[(ids["zhao"], "holiday")].channel == "sms"
+    assert items[(ids["sun"], "holiday")].channel == "chat"  # through the merged JD account
+    assert items[(ids["zhou"], "holiday")].send_at.isoformat() == "2026-02-17T10:00:00+08:00"
+    # 周杰's lunar birthday is 正月初一 too: a second greeting, the cap (2) allows it.
+    assert items[(ids["zhou"], "birthday")].kind == "birthday"
+    assert len(plan.items) == 6
+
+    # Given a cap of one a month: the birthday is left out, the holiday kept.
+    async with db.session() as session:
+        one = Policy(customers=Customers(greetings_per_month=1))
+        capped = await plan_day(session, shop, one, FESTIVAL)
+    assert (len(capped.items), capped.capped) == (5, 1)
+    assert {i.kind for i in capped.items} == {"holiday"}
+
+    # The worked day before the holiday and its second day greet nobody for it.
+    async with db.session() as session:
+        assert (await plan_day(session, shop, policy, date(2026, 2, 14))).items == []
+        assert (await plan_day(session, shop, policy, date(2026, 2, 18))).items == []
+
+
+async def test_planning_twice_stores_once_and_the_sender_logs_every_greeting(
+    db: Database, shop: Shop
+) -> None:
+    world = await _base(db, shop)
+    received: list[dict[str, Any]] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"id": "sms-1"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        gateway = f"http://127.0.0.1:{server.server_address[1]}/sms"
+        policy = Policy(customers=Customers(sms_gateway=gateway))
+        async with db.session() as session:
+            await do_apply_policy(session, shop_id=shop.id, policy=policy, source="test",
+                                  effective_from=date(2026, 1, 1), actor="test")  # fmt: skip
+            await refresh_profiles(session, shop.id, policy)
+            # When the festival is planned and stored twice
+            _, added = await do_plan_day(session, shop, policy, FESTIVAL)
+            _, again = await do_plan_day(session, shop, policy, FESTIVAL)
+            await session.commit()
+        # Then the second time adds nothing
+        assert (added, again) == (6, 0)
+
+        # Given 王芳 opts out after the plan was made
+        async with db.session() as session:
+            await session.execute(
+                update(Customer)
+                .where(Customer.id == world.ids["wang"])
+                .values(greetings_off_at=datetime(2026, 2, 16, tzinfo=UTC))
+            )
+            await session.commit()
+        # When the sender runs at 10:00 and again at 21:00 Shanghai time
+        async with db.session() as session:
+            morning = await send_due(session, shop.id, datetime(2026, 2, 17, 2, 0, tzinfo=UTC))
+            evening = await send_due(session, shop.id, datetime(2026, 2, 17, 13, 0, tzinfo=UTC))
+            await session.commit()
+        # Then at 10:00: 赵敏's SMS and 孙俪's chat went, 李雷's mail failed (the shop has
+        # no mailbox), 周杰's two were skipped (no conversation to post them in)
+        assert morning == {"sent": 2, "skipped": 2, "failed": 1}
+        # … and at 21:00 王芳's was skipped: she opted out
+        assert evening == {"sent": 0, "skipped": 1, "failed": 0}
+        async with db.session() as session:
+            log = {
+                (g.customer_id, g.kind): g
+                for g in await session.scalars(select(Greeting).where(Greeting.shop_id == shop.id))
+            }
+            assert all(g.status != "planned" and g.sent_at is not None for g in log.values())
+            ids = world.ids
+            wang = log[(ids["wang"], "holiday")]
+            assert (wang.status, wang.reason) == ("skipped", "opted_out")
+            assert (log[(ids["li"], "holiday")].status, log[(ids["li"], "holiday")].reason) == (
+                "failed",
+                "no_mailbox",
+            )
+            assert log[(ids["zhao"], "holiday")].status == "sent"
+            zhou = log[(ids["zhou"], "birthday")]
+            assert (zhou.status, zhou.reason) == ("skipped", "no_conversation")
+            # 孙俪's greeting is a message in her JD account's conversation.
+            posted = await session.scalars(
+                select(Message).where(Message.conversation_id == world.conversations["sun"])
+            )
+            texts = [m.text for m in posted]
+            assert len(texts) == 1 and "新春快乐" in texts[0] and "孙俪" in texts[0]
+    finally:
+        server.shutdown()
+        thread.join()
+    # The gateway got 赵敏's greeting as JSON.
+    assert received == [
+        {
+            "shop": "tea",
+            "greeting": log[(ids["zhao"], "holiday")].id,
+            "kind": "holiday",
+            "to": "13800000003",
+            "text": log[(ids["zhao"], "holiday")].text,
+        }
+    ]
+
+
+async def test_templates_refuse_unknown_variables(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    boss = await make_staff("boss", "supervisor")
+    agent = await make_staff("amy", "agent")
+    with pytest.raises(GreetingError, match="unknown variable"):
+        check_template("birthday", "default", "{name}，{age}岁生日快乐")
+    with pytest.raises(GreetingError, match="not closed"):
+        check_template("birthday", "default", "{name，生日快乐")
+    async with db.session() as session:
+        with pytest.raises(NotPermitted):
+            await do_save_template(session, agent, kind="birthday", name="default", body="生日快乐")
+        saved = await do_save_template(
+            session, boss, kind="holiday", name="spring_festival", body="{name}，{shop}拜年啦！"
+        )
+        await session.commit()
+        assert saved.id is not None
+
+
+async def test_the_command_prints_the_plan_as_json_last(
+    db: Database, shop: Shop, database_url: str
+) -> None:
+    await _base(db, shop)
+    items, err = await xiaoer(database_url, "greetings", "plan", "--date", "2026-02-17", "--json")
+    assert isinstance(items, list) and len(items) == 6
+    assert all({"customer", "kind", "send_at", "channel"} <= set(i) for i in items)
+    assert {i["kind"] for i in items} == {"holiday", "birthday"}
+    assert all(i["send_at"].endswith("+08:00") for i in items)
+    _, err = await xiaoer(database_url, "greetings", "plan", "--date", "2027-02-06", "--json")
+    assert "no holidays for 2027" in err
