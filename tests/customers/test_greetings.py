@@ -248,3 +248,9 @@ async def test_the_command_prints_the_plan_as_json_last(
     assert all(i["send_at"].endswith("+08:00") for i in items)
     _, err = await xiaoer(database_url, "greetings", "plan", "--date", "2027-02-06", "--json")
     assert "no holidays for 2027" in err
+    # Stored, then sent by the command (the festival is past): every greeting is logged.
+    save = ("greetings", "plan", "--date", "2026-02-17", "--save", "--json")
+    _, err = await xiaoer(database_url, *save)
+    assert "stored 6 new greetings" in err
+    done, _ = await xiaoer(database_url, "greetings", "send")
+    assert done == {"sent": 2, "skipped": 3, "failed": 1}

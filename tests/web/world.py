@@ -288,6 +288,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _fulfilment_promise(session, shop, far, staff, world)
         await _fulfilment_ship(session, shop, far, world)
         await _fulfilment_stock(session, shop, far, world)
+        await _greetings(session, shop, far, world)
         await session.commit()
     return world
 
@@ -426,6 +427,19 @@ async def _fulfilment_stock(session: AsyncSession, shop: Shop, far: Shop, world:
         await session.flush()
         world.objects[owner].update(sku=sku.id, location=place.id, take=take.id)
     world.markers["FAR-STOCK"] = "FAR-STOCK"
+
+
+async def _greetings(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """Each shop's own words for a holiday; the other shop's carry ``FAR-GREETING``."""
+    from xiaoer.customers.models import GreetingTemplate
+
+    for target, owner, tag in ((shop, COLLEAGUE, "TEA"), (far, OTHER_SHOP, "FAR")):
+        template = GreetingTemplate(shop_id=target.id, kind="holiday", name="default",
+                                    body=f"{{name}}，{tag}-GREETING 节日快乐")  # fmt: skip
+        session.add(template)
+        await session.flush()
+        world.objects[owner]["greeting_template"] = template.id
+    world.markers["FAR-GREETING"] = "FAR-GREETING"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ def _run(work: Any) -> Any:
         raise _fail(str(exc)) from exc
 
     async def run() -> Any:
-        import xiaoer.all_models  # noqa: F401  (every table the greetings name)
+        import xiaoer.customers.greetings_send  # noqa: F401  (every table the greetings name)
 
         await check_ready(settings.database_url)
         db = Database(settings.database_url)

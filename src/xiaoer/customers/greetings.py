@@ -33,6 +33,7 @@ from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.errors import NotFound
 from xiaoer.core.models import Timer
 from xiaoer.core.policy import Policy
+from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.core.timers import schedule_timer
 from xiaoer.customers.models import (
@@ -107,6 +108,7 @@ class DayPlan:
     holiday: str = ""  # the holiday greeted that day, its title
     calendar_known: bool = True  # false: the holiday calendar has no data for the year
     capped: int = 0  # greetings left out: the person was at the month's cap
+    partial: bool = False  # stopped at the preview's limit
 
 
 # -- templates ---------------------------------------------------------------------------
@@ -378,8 +380,11 @@ async def _plan_batch(
             )
 
 
-async def plan_day(session: AsyncSession, shop: Shop, policy: Policy, day: date) -> DayPlan:
-    """Who is greeted on ``day``, for what, when and how (nothing is stored)."""
+async def plan_day(
+    session: AsyncSession, shop: Shop, policy: Policy, day: date, *, limit: int | None = None
+) -> DayPlan:
+    """Who is greeted on ``day``, for what, when and how (nothing is stored); with
+    ``limit``, the plan stops after about that many greetings (a page's preview)."""
     zone = ZoneInfo(shop.timezone)
     plan = DayPlan(day)
     found = holiday_of(day)
@@ -396,11 +401,17 @@ async def plan_day(session: AsyncSession, shop: Shop, policy: Policy, day: date)
         while ids := await _accepting_ids(session, shop.id, after):
             await _plan_batch(session, shop, policy, day, zone, ids, holiday, personal, texts, plan)
             after = ids[-1]
+            if limit is not None and len(plan.items) >= limit:
+                plan.partial = True
+                break
     else:
         chosen = sorted(personal)
         for start in range(0, len(chosen), BATCH):
             part = chosen[start : start + BATCH]
             await _plan_batch(session, shop, policy, day, zone, part, None, personal, texts, plan)
+            if limit is not None and len(plan.items) >= limit:
+                plan.partial = True
+                break
     return plan
 
 
@@ -488,3 +499,52 @@ async def wake_sender(session: AsyncSession, shop_id: int, due_at: datetime) -> 
     if due is not None and as_utc(due) <= due_at:
         return
     await schedule_timer(session, shop_id=shop_id, kind=SEND, subject="greetings", due_at=due_at)
+
+
+async def preview_day(
+    session: AsyncSession, staff: StaffAccount, day: date, limit: int = 100
+) -> DayPlan:
+    """The first greetings of ``day``'s plan, for the greetings page."""
+    check_plan(staff)
+    shop = await session.get(Shop, staff.shop_id)
+    if shop is None:
+        raise NotFound(say("no such shop"))
+    policy = await policy_on(session, shop.id, day)
+    plan = await plan_day(session, shop, policy, day, limit=limit)
+    plan.items = plan.items[:limit]
+    return plan
+
+
+async def do_plan_for(session: AsyncSession, staff: StaffAccount, day: date) -> tuple[DayPlan, int]:
+    """Plan and store ``day``'s greetings of the staff member's shop."""
+    check_plan(staff)
+    shop = await session.get(Shop, staff.shop_id)
+    if shop is None:
+        raise NotFound(say("no such shop"))
+    policy = await policy_on(session, shop.id, day)
+    return await do_plan_day(session, shop, policy, day, staff=staff)
+
+
+async def greeting_log(
+    session: AsyncSession,
+    staff: StaffAccount,
+    *,
+    status: str = "",
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[tuple[Greeting, Customer]], bool]:
+    """The shop's greetings, the latest first, a page at a time; and whether more follow."""
+    check_manager(staff)
+    if status and status not in {s.value for s in GreetingStatus}:
+        raise GreetingError(say("no greeting status {status!r}", status=status))
+    query = (
+        select(Greeting, Customer)
+        .join(Customer, Customer.id == Greeting.customer_id)
+        .where(Greeting.shop_id == staff.shop_id)
+    )
+    if status:
+        query = query.where(Greeting.status == status)
+    query = query.order_by(Greeting.send_at.desc(), Greeting.id.desc())
+    rows = (await session.execute(query.offset((page - 1) * per_page).limit(per_page + 1))).all()
+    found = [(g, c) for g, c in rows]
+    return found[:per_page], len(found) > per_page

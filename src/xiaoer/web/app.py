@@ -39,6 +39,7 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.customers import greetings_pages as customers_greetings_pages
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
@@ -86,6 +87,7 @@ STAFF_ROUTERS = (
     fulfilment_returns_pages.router,
     warehouse_pages.router,
     fulfilment_stock_pages.router,
+    customers_greetings_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
