@@ -15,20 +15,25 @@ import pytest
 from sqlalchemy import select, update
 
 from xiaoer.buyers.models import Customer
+from xiaoer.core.clock import as_utc
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotPermitted
+from xiaoer.core.models import Timer
 from xiaoer.core.policy import Customers, Policy
 from xiaoer.core.policy_store import do_apply_policy
+from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.greetings import (
     GreetingError,
     check_template,
     do_plan_day,
     do_save_template,
+    do_schedule_daily,
     plan_day,
 )
 from xiaoer.customers.greetings_send import send_due
 from xiaoer.customers.models import Greeting, OnlineProfile
-from xiaoer.customers.online import refresh_profiles
+from xiaoer.customers.online import heat_strip, profile_of, refresh_profiles
+from xiaoer.http.render import templates
 from xiaoer.reception.models import Conversation, Message
 from xiaoer.shops.models import Shop
 
@@ -254,3 +259,49 @@ async def test_the_command_prints_the_plan_as_json_last(
     assert "stored 6 new greetings" in err
     done, _ = await xiaoer(database_url, "greetings", "send")
     assert done == {"sent": 2, "skipped": 3, "failed": 1}
+
+
+async def test_the_nightly_timer_plans_the_day_and_the_sender_sends_it_when_due(
+    db: Database, shop: Shop
+) -> None:
+    # Given the customers and the nightly timer set on 2026-02-16
+    world = await _base(db, shop)
+    async with db.session() as session:
+        await do_schedule_daily(session, shop.id, now=datetime(2026, 2, 16, 4, 0, tzinfo=UTC))
+        await session.commit()
+    # When the timers fire at 00:10 on the 17th (Shanghai): the day is planned
+    assert await fire_all_due(db, now=datetime(2026, 2, 16, 16, 10, tzinfo=UTC)) == 1
+    async with db.session() as session:
+        planned = list(await session.scalars(select(Greeting).order_by(Greeting.id)))
+        assert len(planned) == 6 and {g.status for g in planned} == {"planned"}
+        assert await session.get(OnlineProfile, world.ids["wang"]) is not None
+    # … and at 10:00 the sender handles the 10:00 greetings, not 王芳's of 21:00
+    assert await fire_all_due(db, now=datetime(2026, 2, 17, 2, 0, tzinfo=UTC)) == 1
+    async with db.session() as session:
+        left = await session.scalars(select(Greeting).where(Greeting.status == "planned"))
+        assert [g.customer_id for g in left] == [world.ids["wang"]]
+        due = await session.scalars(
+            select(Timer.due_at).where(Timer.kind == "greetings.send", Timer.fired_at.is_(None))
+        )
+        assert [as_utc(d) for d in due] == [datetime(2026, 2, 17, 13, 0, tzinfo=UTC)]
+
+
+async def test_the_file_reads_the_online_hours_of_its_own_shops_person(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    world = await _base(db, shop)
+    agent = await make_staff("amy", "agent")
+    async with db.session() as session:
+        await refresh_profiles(session, shop.id, Policy())
+        await session.commit()
+        profile = await profile_of(session, agent, world.ids["wang"])
+        assert profile is not None and profile.samples == 8
+        assert await profile_of(session, agent, world.ids["li"]) is None  # never wrote
+        # 孙俪's JD account leads to her, who has no sample of her own either
+        assert await profile_of(session, agent, world.ids["sun-jd"]) is None
+    strip = heat_strip(profile)
+    html = templates.env.from_string(
+        '{% from "customers/online_strip.html" import online_strip with context %}'
+        "{{ online_strip(strip, profile) }}"
+    ).render(strip=strip, profile=profile, t=lambda key, **v: f"{key}:{v}")
+    assert html.count("<rect") == 24 and 'fill-opacity="1.00"><title>23:00' in html

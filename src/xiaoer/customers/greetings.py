@@ -58,6 +58,8 @@ from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
 SEND = "greetings.send"
+DAILY = "greetings.daily"
+DAILY_AT = time(0, 10)  # shop time: each day's greetings are planned just after midnight
 VARIABLES = ("name", "nick", "shop", "holiday", "years")
 BATCH = 5000
 COUNTED = (GreetingStatus.planned.value, GreetingStatus.sent.value)
@@ -436,7 +438,26 @@ async def do_plan_day(
             raise NotFound(say("no such shop"))
     plan = await plan_day(session, shop, policy, day)
     added = await store(session, shop.id, plan.items)
+    await do_schedule_daily(session, shop.id)
     return plan, added
+
+
+async def do_schedule_daily(
+    session: AsyncSession, shop_id: int, *, now: datetime | None = None
+) -> None:
+    """Keep one timer per shop that plans each day's greetings just after midnight.
+    A shop's first stored plan (the page, ``xiaoer greetings plan --save``) starts it."""
+    shop = await session.get(Shop, shop_id)
+    assert shop is not None
+    zone = ZoneInfo(shop.timezone)
+    tomorrow = as_utc(now or utcnow()).astimezone(zone).date() + timedelta(days=1)
+    await schedule_timer(
+        session,
+        shop_id=shop_id,
+        kind=DAILY,
+        subject="greetings",
+        due_at=as_utc(datetime.combine(tomorrow, DAILY_AT, zone)),
+    )
 
 
 async def store(session: AsyncSession, shop_id: int, items: Iterable[Planned]) -> int:

@@ -40,8 +40,16 @@ from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.settings import get_settings
 from xiaoer.core.timers import timer_handler
-from xiaoer.customers.greetings import SEND, month_bounds, wake_sender
+from xiaoer.customers.greetings import (
+    DAILY,
+    SEND,
+    do_plan_day,
+    do_schedule_daily,
+    month_bounds,
+    wake_sender,
+)
 from xiaoer.customers.models import Greeting, GreetingStatus
+from xiaoer.customers.online import refresh_profiles
 from xiaoer.mail.models import Mailbox
 from xiaoer.mail.outbound import deliver
 from xiaoer.reception.models import Conversation
@@ -241,3 +249,17 @@ async def _send_one(
 @timer_handler(SEND)
 async def send_greetings(session: AsyncSession, timer: Timer, now: datetime) -> None:
     await send_due(session, timer.shop_id, now)
+
+
+@timer_handler(DAILY)
+async def plan_today(session: AsyncSession, timer: Timer, now: datetime) -> None:
+    """Each night: the online hours worked out again, the new day's greetings planned."""
+    shop = await session.get(Shop, timer.shop_id)
+    if shop is None:
+        return
+    zone = ZoneInfo(shop.timezone)
+    today = as_utc(now).astimezone(zone).date()
+    policy = await policy_on(session, shop.id, today)
+    await refresh_profiles(session, shop.id, policy, now=now)
+    await do_plan_day(session, shop, policy, today)
+    await do_schedule_daily(session, shop.id, now=now)

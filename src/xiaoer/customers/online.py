@@ -30,10 +30,11 @@ from xiaoer.buyers.models import Customer
 from xiaoer.core.clock import utcnow
 from xiaoer.core.policy import Policy, in_span
 from xiaoer.customers.models import OnlineProfile
-from xiaoer.customers.people import person_id
+from xiaoer.customers.people import person_id, person_of
 from xiaoer.orders.models import Order
 from xiaoer.reception.models import Conversation, Message, Sender
 from xiaoer.shops.service import shop_zone
+from xiaoer.staff.models import StaffAccount
 
 SLOTS = 168
 PRIOR = 0.05  # every hour's share before any sample
@@ -235,3 +236,12 @@ def heat_strip(profile: OnlineProfile | None) -> list[float]:
     by_hour = [sum(profile.hours[d * 24 + h] for d in range(7)) for h in range(24)]
     top = max(by_hour) or 1.0
     return [round(v / top, 3) for v in by_hour]
+
+
+async def profile_of(
+    session: AsyncSession, staff: StaffAccount, customer_id: int
+) -> OnlineProfile | None:
+    """The online profile of the person behind buyer ``customer_id`` (the file's and the
+    workbench panel's heat strip); None before any sample. Readers of the file only."""
+    person = await person_of(session, staff, customer_id)
+    return await session.get(OnlineProfile, person.id)
