@@ -23,8 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,7 +79,7 @@ class GreetingError(ValueError):
     """A greeting template or plan the rules refuse; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Planned:
     """One greeting of a day's plan."""
 
@@ -151,6 +150,24 @@ def check_template(kind: str, name: str, body: str) -> None:
 
 def fill(body: str, values: dict[str, Any]) -> str:
     return body.format(**{v: values.get(v, "") for v in VARIABLES})
+
+
+def words_for(
+    known: dict[tuple[str, str], Any], kind: str, key: str = ""
+) -> tuple[str, int | None] | None:
+    """The words (and template id) a greeting of ``kind`` (a holiday's ``key``) is sent
+    with: the holiday's own, else the kind's. A holiday's own words switched off fall
+    back to the kind's; the kind's switched off mean none of that kind is sent."""
+    for name in (key, "default") if key else ("default",):
+        value = known.get((kind, name))
+        if isinstance(value, GreetingTemplate):
+            if value.active:
+                return value.body, value.id
+            if name == "default":
+                return None
+        elif isinstance(value, str):
+            return value, None
+    return None
 
 
 async def templates_of(session: AsyncSession, shop_id: int) -> dict[tuple[str, str], Any]:
@@ -233,26 +250,39 @@ def month_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     )
 
 
-def _buyers_of(ids: Sequence[int]) -> Any:
+def _among(column: Any, ids: Sequence[int], dense: bool) -> Any:
+    """SQL: ``column`` is one of ``ids`` — for a dense batch (every accepting person of
+    an id range) the range itself, which costs nothing to send or plan."""
+    return column.between(ids[0], ids[-1]) if dense else column.in_(ids)
+
+
+def _buyers_of(ids: Sequence[int], dense: bool) -> Any:
     return or_(
-        and_(Customer.id.in_(ids), Customer.merged_into_id.is_(None)),
-        Customer.merged_into_id.in_(ids),
+        and_(_among(Customer.id, ids, dense), Customer.merged_into_id.is_(None)),
+        _among(Customer.merged_into_id, ids, dense),
     )
 
 
-async def _accepting_ids(
-    session: AsyncSession, shop_id: int, after: int, condition: Any = None
-) -> list[int]:
-    query = select(Customer.id).where(
+PERSON = (Customer.id, Customer.name, Customer.nick, Customer.email, Customer.phone)
+
+
+def _accepting(shop_id: int) -> Any:
+    return select(*PERSON).where(
         Customer.shop_id == shop_id,
         Customer.merged_into_id.is_(None),
         Customer.erased_at.is_(None),
         Customer.greetings_off_at.is_(None),
-        Customer.id > after,
     )
+
+
+async def _accepting_rows(
+    session: AsyncSession, shop_id: int, after: int, condition: Any = None
+) -> list[Any]:
+    """The next batch of accepting persons after id ``after``: (id, name, nick, email, phone)."""
+    query = _accepting(shop_id).where(Customer.id > after)
     if condition is not None:
         query = query.where(condition)
-    return list(await session.scalars(query.order_by(Customer.id).limit(BATCH)))
+    return list((await session.execute(query.order_by(Customer.id).limit(BATCH))).all())
 
 
 async def _personal(
@@ -260,7 +290,7 @@ async def _personal(
 ) -> dict[int, tuple[str, int]]:
     """Persons with a birthday or purchase anniversary on ``day``: kind and years."""
     found: dict[int, tuple[str, int]] = {}
-    rows = await session.execute(
+    firsts = await session.execute(
         select(Customer.id, CustomerStats.first_paid_at)
         .join(Customer, Customer.id == CustomerStats.customer_id)
         .where(
@@ -271,13 +301,13 @@ async def _personal(
             anniversary_condition(day, zone),
         )
     )
-    for who, first in rows.all():
+    for who, first in firsts.all():
         assert first is not None
         found[int(who)] = ("anniversary", day.year - as_utc(first).astimezone(zone).year)
     after = 0
-    while ids := await _accepting_ids(session, shop.id, after, birthday_condition(day)):
-        found.update({who: ("birthday", 0) for who in ids})
-        after = ids[-1]
+    while born := await _accepting_rows(session, shop.id, after, birthday_condition(day)):
+        found.update({row.id: ("birthday", 0) for row in born})
+        after = born[-1].id
     return found
 
 
@@ -287,26 +317,35 @@ async def _plan_batch(
     policy: Policy,
     day: date,
     zone: ZoneInfo,
-    ids: list[int],
+    rows: list[Any],
     holiday: tuple[str, str] | None,
     personal: dict[int, tuple[str, int]],
-    texts: dict[tuple[str, str], Any],
+    texts: dict[tuple[str, str], tuple[str, int | None] | None],
     plan: DayPlan,
+    dense: bool,
 ) -> None:
-    people = {c.id: c for c in await session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    ids = [row.id for row in rows]
+    # Only the profiles sure enough to be followed: the others are greeted at the default.
     profiles = {
-        p.customer_id: p
-        for p in await session.scalars(
-            select(OnlineProfile).where(OnlineProfile.customer_id.in_(ids))
-        )
+        who: OnlineProfile(hours=hours, samples=samples)
+        for who, hours, samples in (
+            await session.execute(
+                select(OnlineProfile.customer_id, OnlineProfile.hours, OnlineProfile.samples).where(
+                    OnlineProfile.shop_id == shop.id,
+                    _among(OnlineProfile.customer_id, ids, dense),
+                    OnlineProfile.samples >= policy.customers.online_min_samples,
+                )
+            )
+        ).all()
     }
+    fallback = datetime.combine(day, best_hour(None, day, policy), zone)
     chatting = set(
         await session.scalars(
             select(func.coalesce(Customer.merged_into_id, Customer.id))
             .distinct()
             .select_from(Conversation)
             .join(Customer, Customer.id == Conversation.customer_id)
-            .where(Customer.shop_id == shop.id, _buyers_of(ids))
+            .where(Customer.shop_id == shop.id, _buyers_of(ids, dense))
         )
     )
     start, end = month_bounds(day, zone)
@@ -317,7 +356,8 @@ async def _plan_batch(
             await session.execute(
                 select(Greeting.customer_id, func.count())
                 .where(
-                    Greeting.customer_id.in_(ids),
+                    Greeting.shop_id == shop.id,
+                    _among(Greeting.customer_id, ids, dense),
                     Greeting.status.in_(COUNTED),
                     Greeting.send_at >= start,
                     Greeting.send_at < end,
@@ -328,10 +368,8 @@ async def _plan_batch(
         ).all()
     )
     cap = policy.customers.greetings_per_month
-    for who in ids:
-        person = people.get(who)
-        if person is None:
-            continue
+    for person in rows:
+        who = person.id
         occasions: list[tuple[str, str, int]] = []  # kind, holiday key, years
         if holiday is not None:
             occasions.append(("holiday", holiday[0], 0))
@@ -348,37 +386,30 @@ async def _plan_batch(
             channel = "sms"
         else:
             channel = "chat"
-        at = datetime.combine(day, best_hour(profiles.get(who), day, policy), zone)
+        profile = profiles.get(who)
+        at = fallback
+        if profile is not None:
+            at = datetime.combine(day, best_hour(profile, day, policy), zone)
         left = cap - used.get(who, 0)
         for kind, key, years in occasions:
+            words = texts.get((kind, key))
+            if words is None:  # the shop switched this kind of greeting off
+                continue
             if left <= 0:
                 plan.capped += 1
                 continue
             left -= 1
+            body, template_id = words
             title = TITLES.get(key, "") if kind == "holiday" else ""
-            chosen = texts.get((kind, key)) if key else None
-            if chosen is None:  # no words of its own: the kind's default
-                chosen = texts.get((kind, "default"))
-            template = chosen if isinstance(chosen, GreetingTemplate) else None
-            body = template.body if template else str(chosen or DEFAULT_TEXTS[(kind, "default")])
-            values = {
-                "name": person.name or person.nick or "亲",
-                "nick": person.nick,
-                "shop": shop.name,
-                "holiday": title,
-                "years": years,
-            }
+            said = body.format(
+                name=person.name or person.nick or "亲",
+                nick=person.nick,
+                shop=shop.name,
+                holiday=title,
+                years=years,
+            )
             plan.items.append(
-                Planned(
-                    customer=who,
-                    kind=kind,
-                    send_at=at,
-                    channel=channel,
-                    title=title,
-                    occasion=f"{kind}:{day}",
-                    text=fill(body, values),
-                    template_id=template.id if template else None,
-                )
+                Planned(who, kind, at, channel, title, f"{kind}:{day}", said, template_id)
             )
 
 
@@ -396,13 +427,19 @@ async def plan_day(
         holiday = (found.key, found.title)
         plan.holiday = found.title
     personal = await _personal(session, shop, day, zone)
-    texts = await templates_of(session, shop.id)
-    texts = {k: v for k, v in texts.items() if not isinstance(v, GreetingTemplate) or v.active}
+    known = await templates_of(session, shop.id)
+    texts = {
+        (kind, key): words_for(known, kind, key)
+        for kind, key in [(k.value, "") for k in GreetingKind]
+        + [("holiday", k) for k in HOLIDAY_KEYS]
+    }
     if holiday is not None:
         after = 0
-        while ids := await _accepting_ids(session, shop.id, after):
-            await _plan_batch(session, shop, policy, day, zone, ids, holiday, personal, texts, plan)
-            after = ids[-1]
+        while rows := await _accepting_rows(session, shop.id, after):
+            await _plan_batch(
+                session, shop, policy, day, zone, rows, holiday, personal, texts, plan, True
+            )
+            after = rows[-1].id
             if limit is not None and len(plan.items) >= limit:
                 plan.partial = True
                 break
@@ -410,7 +447,16 @@ async def plan_day(
         chosen = sorted(personal)
         for start in range(0, len(chosen), BATCH):
             part = chosen[start : start + BATCH]
-            await _plan_batch(session, shop, policy, day, zone, part, None, personal, texts, plan)
+            rows = list(
+                (
+                    await session.execute(
+                        _accepting(shop.id).where(Customer.id.in_(part)).order_by(Customer.id)
+                    )
+                ).all()
+            )
+            await _plan_batch(
+                session, shop, policy, day, zone, rows, None, personal, texts, plan, False
+            )
             if limit is not None and len(plan.items) >= limit:
                 plan.partial = True
                 break
@@ -460,49 +506,67 @@ async def do_schedule_daily(
     )
 
 
+# On PostgreSQL a day's greetings go in as one array a column: one statement for
+# thousands of rows, where a row of parameters each took ten times as long.
+_PG_STORE = text(
+    """
+    INSERT INTO greeting (shop_id, customer_id, kind, occasion, title, send_at, channel,
+                          status, reason, text, template_id, created_at)
+    SELECT :shop, u.customer, u.kind, u.occasion, u.title, u.send_at, u.channel,
+           'planned', '', u.text, u.template, :now
+    FROM unnest(CAST(:customers AS integer[]), CAST(:kinds AS text[]),
+                CAST(:occasions AS text[]), CAST(:titles AS text[]),
+                CAST(:send_ats AS timestamptz[]), CAST(:channels AS text[]),
+                CAST(:texts AS text[]), CAST(:templates AS integer[]))
+         AS u(customer, kind, occasion, title, send_at, channel, text, template)
+    ON CONFLICT (customer_id, occasion) DO NOTHING
+    """
+)
+STORE_BATCH = 20_000
+
+
 async def store(session: AsyncSession, shop_id: int, items: Iterable[Planned]) -> int:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    added = 0
-    first: datetime | None = None
-    batch: list[dict[str, Any]] = []
-
-    async def flush() -> int:
-        if not batch:
-            return 0
-        result = await session.execute(
-            insert(Greeting)
-            .values(batch)
-            .on_conflict_do_nothing(index_elements=["customer_id", "occasion"])
-        )
-        batch.clear()
-        return int(getattr(result, "rowcount", 0) or 0)
-
+    """Write planned greetings, each once per person and occasion (those there already
+    are left as they are); returns how many were added."""
+    items = list(items)
+    if not items:
+        return 0
+    postgres = session.get_bind().dialect.name == "postgresql"
     now = utcnow()
-    for item in items:
-        at = as_utc(item.send_at)
-        first = at if first is None or at < first else first
-        batch.append(
-            {
-                "shop_id": shop_id,
-                "customer_id": item.customer,
-                "kind": item.kind,
-                "occasion": item.occasion,
-                "title": item.title,
-                "send_at": at,
-                "channel": item.channel,
-                "status": GreetingStatus.planned.value,
-                "reason": "",
-                "text": item.text,
-                "template_id": item.template_id,
-                "created_at": now,
-            }
-        )
-        if len(batch) >= 1000:
-            added += await flush()
-    added += await flush()
-    if first is not None:
-        await wake_sender(session, shop_id, first)
+    added = 0
+    for start in range(0, len(items), STORE_BATCH):
+        part = items[start : start + STORE_BATCH]
+        if postgres:
+            result = await session.execute(
+                _PG_STORE,
+                {
+                    "shop": shop_id,
+                    "now": now,
+                    "customers": [i.customer for i in part],
+                    "kinds": [i.kind for i in part],
+                    "occasions": [i.occasion for i in part],
+                    "titles": [i.title for i in part],
+                    "send_ats": [as_utc(i.send_at) for i in part],
+                    "channels": [i.channel for i in part],
+                    "texts": [i.text for i in part],
+                    "templates": [i.template_id for i in part],
+                },
+            )
+            added += int(getattr(result, "rowcount", 0) or 0)
+            continue
+        for item in part:
+            result = await session.execute(
+                sqlite_insert(Greeting)
+                .values(
+                    shop_id=shop_id, customer_id=item.customer, kind=item.kind,
+                    occasion=item.occasion, title=item.title, send_at=as_utc(item.send_at),
+                    channel=item.channel, status=GreetingStatus.planned.value, reason="",
+                    text=item.text, template_id=item.template_id, created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["customer_id", "occasion"])
+            )  # fmt: skip
+            added += int(getattr(result, "rowcount", 0) or 0)
+    await wake_sender(session, shop_id, min(as_utc(i.send_at) for i in items))
     return added
 
 
