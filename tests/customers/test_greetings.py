@@ -23,18 +23,21 @@ from xiaoer.core.policy import Customers, Policy
 from xiaoer.core.policy_store import do_apply_policy
 from xiaoer.core.timers import fire_all_due
 from xiaoer.customers.greetings import (
+    DEFAULT_TEXTS,
     GreetingError,
     check_template,
     do_plan_day,
     do_save_template,
     do_schedule_daily,
     plan_day,
+    words_for,
 )
 from xiaoer.customers.greetings_send import send_due
-from xiaoer.customers.models import Greeting, OnlineProfile
+from xiaoer.customers.models import Greeting, GreetingTemplate, OnlineProfile
 from xiaoer.customers.online import heat_strip, profile_of, refresh_profiles
 from xiaoer.http.render import templates
-from xiaoer.reception.models import Conversation, Message
+from xiaoer.mail.models import Mailbox, MailRecord
+from xiaoer.reception.models import Channel, Conversation, Message
 from xiaoer.shops.models import Shop
 
 from ..aftersales.commands import xiaoer
@@ -160,6 +163,18 @@ async def test_planning_twice_stores_once_and_the_sender_logs_every_greeting(
         async with db.session() as session:
             await do_apply_policy(session, shop_id=shop.id, policy=policy, source="test",
                                   effective_from=date(2026, 1, 1), actor="test")  # fmt: skip
+            # 孙俪's conversation came by mail; the shop's relay does not answer.
+            mail = Channel(shop_id=shop.id, kind="email", name="邮箱")
+            session.add(mail)
+            await session.flush()
+            box = Mailbox(shop_id=shop.id, channel_id=mail.id, address="kf@tea.example",
+                          smtp_host="127.0.0.1", smtp_port=9, smtp_starttls=False)  # fmt: skip
+            session.add(box)
+            await session.flush()
+            session.add(MailRecord(shop_id=shop.id, mailbox_id=box.id, direction="in",
+                                   conversation_id=world.conversations["sun"],
+                                   status="received", mail_id="a1@sun.example",
+                                   peer="sun@sun.example", subject="退货"))  # fmt: skip
             await refresh_profiles(session, shop.id, policy)
             # When the festival is planned and stored twice
             _, added = await do_plan_day(session, shop, policy, FESTIVAL)
@@ -181,8 +196,8 @@ async def test_planning_twice_stores_once_and_the_sender_logs_every_greeting(
             morning = await send_due(session, shop.id, datetime(2026, 2, 17, 2, 0, tzinfo=UTC))
             evening = await send_due(session, shop.id, datetime(2026, 2, 17, 13, 0, tzinfo=UTC))
             await session.commit()
-        # Then at 10:00: 赵敏's SMS and 孙俪's chat went, 李雷's mail failed (the shop has
-        # no mailbox), 周杰's two were skipped (no conversation to post them in)
+        # Then at 10:00: 赵敏's SMS and 孙俪's chat went, 李雷's mail failed (the relay
+        # refused it), 周杰's two were skipped (no conversation to post them in)
         assert morning == {"sent": 2, "skipped": 2, "failed": 1}
         # … and at 21:00 王芳's was skipped: she opted out
         assert evening == {"sent": 0, "skipped": 1, "failed": 0}
@@ -195,10 +210,8 @@ async def test_planning_twice_stores_once_and_the_sender_logs_every_greeting(
             ids = world.ids
             wang = log[(ids["wang"], "holiday")]
             assert (wang.status, wang.reason) == ("skipped", "opted_out")
-            assert (log[(ids["li"], "holiday")].status, log[(ids["li"], "holiday")].reason) == (
-                "failed",
-                "no_mailbox",
-            )
+            li = log[(ids["li"], "holiday")]
+            assert li.status == "failed" and li.reason.startswith("ConnectionRefusedError")
             assert log[(ids["zhao"], "holiday")].status == "sent"
             zhou = log[(ids["zhou"], "birthday")]
             assert (zhou.status, zhou.reason) == ("skipped", "no_conversation")
@@ -208,6 +221,11 @@ async def test_planning_twice_stores_once_and_the_sender_logs_every_greeting(
             )
             texts = [m.text for m in posted]
             assert len(texts) == 1 and "新春快乐" in texts[0] and "孙俪" in texts[0]
+            # … and, her case having come by mail, a reply in its thread waits to be sent.
+            assert log[(ids["sun"], "holiday")].channel == "email"
+            reply = await session.scalar(select(MailRecord).where(MailRecord.direction == "out"))
+            assert reply is not None and reply.peer == "sun@sun.example"
+            assert reply.in_reply_to == "a1@sun.example" and reply.body == texts[0]
     finally:
         server.shutdown()
         thread.join()
@@ -305,3 +323,18 @@ async def test_the_file_reads_the_online_hours_of_its_own_shops_person(
         "{{ online_strip(strip, profile) }}"
     ).render(strip=strip, profile=profile, t=lambda key, **v: f"{key}:{v}")
     assert html.count("<rect") == 24 and 'fill-opacity="1.00"><title>23:00' in html
+
+
+@pytest.mark.database_free
+def test_words_switched_off_fall_back_or_stop_the_kind() -> None:
+    own = GreetingTemplate(id=7, kind="holiday", name="spring_festival", body="拜年", active=False)
+    known: dict[tuple[str, str], Any] = {**DEFAULT_TEXTS, ("holiday", "spring_festival"): own}
+    # The festival's own words switched off: the holiday's default words are used.
+    assert words_for(known, "holiday", "spring_festival") == (
+        DEFAULT_TEXTS[("holiday", "default")],
+        None,
+    )
+    # The birthday's words switched off: no birthday greeting at all.
+    off = GreetingTemplate(id=8, kind="birthday", name="default", body="生日", active=False)
+    assert words_for({**known, ("birthday", "default"): off}, "birthday") is None
+    assert words_for(known, "anniversary") == (DEFAULT_TEXTS[("anniversary", "default")], None)

@@ -7,6 +7,9 @@ meantime, is skipped with the reason, at once. Then it goes through its channel:
 
 - ``chat``: an automatic message in the person's latest conversation (any of their
   buyers), as fulfilment's notices are posted; a person who never chatted is skipped.
+  When that conversation came by mail (an after-sales case written in by e-mail), the
+  greeting also goes as a mail in its thread, through the mail package's outbox, and
+  the log says ``email``.
 - ``email``: a mail from the shop's first active mailbox through its SMTP relay
   (``mail.outbound.deliver``); a failure is logged with the relay's answer.
 - ``sms``: a POST of JSON to the policy's ``sms_gateway`` (the hook is described in
@@ -50,8 +53,8 @@ from xiaoer.customers.greetings import (
 )
 from xiaoer.customers.models import Greeting, GreetingStatus
 from xiaoer.customers.online import refresh_profiles
-from xiaoer.mail.models import Mailbox
-from xiaoer.mail.outbound import deliver
+from xiaoer.mail.models import Direction, Mailbox, MailRecord
+from xiaoer.mail.outbound import deliver, queue_reply
 from xiaoer.reception.models import Conversation
 from xiaoer.reception.service import do_add_automatic_reply
 from xiaoer.shops.models import Shop
@@ -104,10 +107,20 @@ async def _chat(session: AsyncSession, greeting: Greeting, person: Customer, now
     )
     if conversation is None:
         return "skipped:no_conversation"
-    await do_add_automatic_reply(
+    message = await do_add_automatic_reply(
         session, conversation, greeting.text, source=SOURCE,
         meta={"greeting": greeting.id, "kind": greeting.kind}, now=now,
     )  # fmt: skip
+    # A conversation that came by mail (an after-sales case written in by e-mail) is
+    # answered by mail in its thread, as an agent's reply there would be.
+    await queue_reply(session, person.shop_id, conversation.id, [message.id], greeting.text, now)
+    mailed = await session.scalar(
+        select(MailRecord.id).where(
+            MailRecord.message_id == message.id, MailRecord.direction == Direction.outbound.value
+        )
+    )
+    if mailed is not None:
+        greeting.channel = "email"
     return ""
 
 
