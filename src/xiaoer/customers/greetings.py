@@ -331,7 +331,6 @@ async def _plan_batch(
         for who, hours, samples in (
             await session.execute(
                 select(OnlineProfile.customer_id, OnlineProfile.hours, OnlineProfile.samples).where(
-                    OnlineProfile.shop_id == shop.id,
                     _among(OnlineProfile.customer_id, ids, dense),
                     OnlineProfile.samples >= policy.customers.online_min_samples,
                 )
@@ -339,15 +338,26 @@ async def _plan_batch(
         ).all()
     }
     fallback = datetime.combine(day, best_hour(None, day, policy), zone)
-    chatting = set(
-        await session.scalars(
-            select(func.coalesce(Customer.merged_into_id, Customer.id))
-            .distinct()
-            .select_from(Conversation)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(Customer.shop_id == shop.id, _buyers_of(ids, dense))
-        )
+    # Who has a conversation, a look-up by its index for each of the batch's buyers: as
+    # a subquery of the select list it cannot be turned into a read of every
+    # conversation of the shop, which a join or EXISTS became on PostgreSQL.
+    first_chat = (
+        select(Conversation.id)
+        .where(Conversation.customer_id == Customer.id)
+        .limit(1)
+        .scalar_subquery()
     )
+    chatting = {
+        int(who)
+        for who, chat in (
+            await session.execute(
+                select(func.coalesce(Customer.merged_into_id, Customer.id), first_chat).where(
+                    Customer.shop_id == shop.id, _buyers_of(ids, dense)
+                )
+            )
+        ).all()
+        if chat is not None
+    }
     start, end = month_bounds(day, zone)
     today = [f"holiday:{day}", f"birthday:{day}", f"anniversary:{day}"]
     used = dict(
@@ -356,7 +366,8 @@ async def _plan_batch(
             await session.execute(
                 select(Greeting.customer_id, func.count())
                 .where(
-                    Greeting.shop_id == shop.id,
+                    # by the persons alone (they are the shop's), so the look-up takes
+                    # the (customer_id, occasion) index, not the shop's month of rows
                     _among(Greeting.customer_id, ids, dense),
                     Greeting.status.in_(COUNTED),
                     Greeting.send_at >= start,
