@@ -45,19 +45,23 @@ BATCH = 5000  # persons a statement reads
 
 
 def smooth(counts: dict[int, int]) -> list[float]:
-    """168 shares summing to 1 from the samples per slot."""
-    shares = [PRIOR] * SLOTS
+    """168 shares summing to 1 from the samples per slot. Only the hours a sample
+    reaches are worked out one by one; the others all keep the prior's share."""
+    extra: dict[int, float] = {}
     for slot, n in counts.items():
-        shares[slot] += n
-        shares[(slot - 1) % SLOTS] += BESIDE * n
-        shares[(slot + 1) % SLOTS] += BESIDE * n
         hour = slot % 24
         for weekday in range(7):
             other = weekday * 24 + hour
             if other != slot:
-                shares[other] += SAME_HOUR * n
-    total = sum(shares)
-    return [round(share / total, 6) for share in shares]
+                extra[other] = extra.get(other, 0.0) + SAME_HOUR * n
+        for beside in ((slot - 1) % SLOTS, (slot + 1) % SLOTS):
+            extra[beside] = extra.get(beside, 0.0) + BESIDE * n
+        extra[slot] = extra.get(slot, 0.0) + n
+    total = PRIOR * SLOTS + sum(extra.values())
+    shares = [round(PRIOR / total, 6)] * SLOTS
+    for slot, value in extra.items():
+        shares[slot] = round((PRIOR + value) / total, 6)
+    return shares
 
 
 def confidence_of(samples: int, policy: Policy) -> float:
@@ -216,12 +220,11 @@ async def _refresh_range(
     counts = await _counts(session, shop_id, zone, lo, hi)
     if only is not None:
         counts = {who: c for who, c in counts.items() if who in only}
-    gone = delete(OnlineProfile).where(
-        OnlineProfile.shop_id == shop_id, OnlineProfile.customer_id.between(lo, hi)
-    )
+    # By the persons' ids alone (they are the shop's): the primary key's range.
+    gone = delete(OnlineProfile).where(OnlineProfile.customer_id.between(lo, hi))
     if only is not None:
         gone = gone.where(OnlineProfile.customer_id.in_(sorted(only)))
-    await session.execute(gone)
+    await session.execute(gone.execution_options(synchronize_session=False))
     if not counts:
         return 0
     rows = []
