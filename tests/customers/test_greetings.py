@@ -29,6 +29,7 @@ from xiaoer.customers.greetings import (
     do_plan_day,
     do_save_template,
     do_schedule_daily,
+    do_set_greetings,
     plan_day,
     words_for,
 )
@@ -338,3 +339,22 @@ def test_words_switched_off_fall_back_or_stop_the_kind() -> None:
     off = GreetingTemplate(id=8, kind="birthday", name="default", body="生日", active=False)
     assert words_for({**known, ("birthday", "default"): off}, "birthday") is None
     assert words_for(known, "anniversary") == (DEFAULT_TEXTS[("anniversary", "default")], None)
+
+
+async def test_an_agent_records_the_opt_out_of_a_buyer_of_their_shop(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    world = await _base(db, shop)
+    agent = await make_staff("amy", "agent")
+    async with db.session() as session:
+        at = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)
+        # Said through the JD account, it stops the person's greetings.
+        person = await do_set_greetings(session, agent, world.ids["sun-jd"], accept=False, now=at)
+        assert person.id == world.ids["sun"] and person.greetings_off_at == at
+        await session.commit()
+        plan = await plan_day(session, shop, Policy(), FESTIVAL)
+        assert world.ids["sun"] not in {i.customer for i in plan.items}
+        await do_set_greetings(session, agent, world.ids["sun"], accept=True)
+        await session.commit()
+        plan = await plan_day(session, shop, Policy(), FESTIVAL)
+        assert world.ids["sun"] in {i.customer for i in plan.items}

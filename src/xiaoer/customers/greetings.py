@@ -51,7 +51,7 @@ from xiaoer.customers.occasions import (
     holiday_of,
 )
 from xiaoer.customers.online import best_hour
-from xiaoer.customers.people import check_manager
+from xiaoer.customers.people import check_manager, person_of
 from xiaoer.reception.models import Conversation
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
@@ -644,3 +644,23 @@ async def greeting_log(
     rows = (await session.execute(query.offset((page - 1) * per_page).limit(per_page + 1))).all()
     found = [(g, c) for g, c in rows]
     return found[:per_page], len(found) > per_page
+
+
+async def do_set_greetings(
+    session: AsyncSession,
+    staff: StaffAccount,
+    customer_id: int,
+    *,
+    accept: bool,
+    now: datetime | None = None,
+) -> Customer:
+    """The buyer accepts greetings again, or asks for none: from this moment, so a
+    greeting planned already is skipped when its time comes (the log says why).
+    Whoever reads the file records it, as the buyer tells them."""
+    person = await person_of(session, staff, customer_id)
+    if accept:
+        person.greetings_off_at = None
+    elif person.greetings_off_at is None:
+        person.greetings_off_at = now or utcnow()
+    await session.flush()
+    return person
