@@ -28,6 +28,7 @@ from xiaoer.core.cli_database import (
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 from xiaoer.customers.cli import customers_app
+from xiaoer.customers.greetings_cli import greetings_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
 
@@ -53,6 +54,7 @@ app.add_typer(assistant_app, name="assistant")
 app.add_typer(notes_app, name="notes")
 app.add_typer(mail_app, name="mail")
 app.add_typer(customers_app, name="customers")
+app.add_typer(greetings_app, name="greetings")
 
 out = Console()
 err = Console(stderr=True)

@@ -2,7 +2,7 @@
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
-from xiaoer.customers import upkeep
+from xiaoer.customers import greetings_send, upkeep
 from xiaoer.fulfilment import audit, parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
@@ -16,6 +16,7 @@ __all__ = [
     "autoanswer",
     "cleanup",
     "complaints",
+    "greetings_send",
     "imported",
     "kpi",
     "outbound",

@@ -54,7 +54,13 @@ from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
 from xiaoer.core.models import AuditEntry, Event
-from xiaoer.customers.models import Campaign, CampaignCall, CustomerGroup, CustomerMerge
+from xiaoer.customers.models import (
+    Campaign,
+    CampaignCall,
+    CustomerGroup,
+    CustomerMerge,
+    GreetingTemplate,
+)
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
@@ -100,6 +106,7 @@ KINDS: dict[str, type[Base]] = {
     "campaign_group": CustomerGroup,
     "customer_group": CustomerGroup,
     "merge": CustomerMerge,
+    "greeting_template": GreetingTemplate,
 }
 
 
@@ -374,6 +381,11 @@ PROBES: list[Probe] = [
     Probe("POST", "/customers/groups/{id}/delete", "customer_group", "deny", back="allow",
           form=True, body=_json(), route="/customers/groups/{group_id}/delete",
           owners=(COLLEAGUE, OTHER_SHOP)),
+    # greetings: the shop's words, kept by its leaders
+    Probe("POST", "/customers/greetings/templates/{id}", "greeting_template", "deny",
+          back="allow", form=True,
+          body=_json(kind="holiday", name="default", body="{name}，节日快乐", active="1"),
+          route="/customers/greetings/templates/{template_id}", owners=(COLLEAGUE, OTHER_SHOP)),
     # staff: the leaders and the administrator keep their own shop's accounts (a
     # supervisor not a manager's); the disabling comes last, the walk reads on after it
     Probe("GET", "/staff/{id}", "staff", "deny", back="allow", route="/staff/{staff_id}"),
@@ -485,6 +497,8 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/fulfilment/stock/locations"): "adds a location to the caller's shop",
     ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
     ("POST", "/customers/groups"): "creates a group in the caller's shop",
+    ("POST", "/customers/greetings/templates"): "writes the caller's shop's greeting words",
+    ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",
 }
 
 

@@ -291,6 +291,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _customers_campaigns(session, shop, far, staff, world)
         await _customer_groups(session, shop, far, world)
         await _customer_merges(session, shop, far, staff, world)
+        await _greetings(session, shop, far, world)
         await session.commit()
     return world
 
@@ -491,6 +492,19 @@ async def _customer_merges(
         ]  # fmt: skip
         merge = await do_merge(session, leader, kept.id, [other.id], "hand")
         world.objects[owner]["merge"] = merge.id
+
+
+async def _greetings(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """Each shop's own words for a holiday; the other shop's carry ``FAR-GREETING``."""
+    from xiaoer.customers.models import GreetingTemplate
+
+    for target, owner, tag in ((shop, COLLEAGUE, "TEA"), (far, OTHER_SHOP, "FAR")):
+        template = GreetingTemplate(shop_id=target.id, kind="holiday", name="default",
+                                    body=f"{{name}}，{tag}-GREETING 节日快乐")  # fmt: skip
+        session.add(template)
+        await session.flush()
+        world.objects[owner]["greeting_template"] = template.id
+    world.markers["FAR-GREETING"] = "FAR-GREETING"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -42,6 +42,7 @@ from xiaoer.core.timers import run_timer_loop
 from xiaoer.customers import api as customers_api
 from xiaoer.customers import campaign_pages as customers_campaign_pages
 from xiaoer.customers import file_pages as customer_file_pages
+from xiaoer.customers import greetings_pages as customers_greetings_pages
 from xiaoer.customers import group_pages as customer_group_pages
 from xiaoer.customers import list_pages as customer_list_pages
 from xiaoer.customers.upkeep import schedule_every_shop
@@ -98,6 +99,7 @@ STAFF_ROUTERS = (
     warehouse_pages.router,
     fulfilment_stock_pages.router,
     customers_campaign_pages.router,
+    customers_greetings_pages.router,
     api_docs.router,
     assistant_api.router,
     assistant_pages.router,
