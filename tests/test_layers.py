@@ -44,6 +44,7 @@ TOP = {
     "demo_data",
     "demo_aftersales",
     "demo_fulfilment",
+    "demo_customers",
     "timer_handlers",
     "all_models",
     "__main__",

@@ -31,6 +31,7 @@ from xiaoer.core.policy import Policy, default_policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.timers import fire_all_due
 from xiaoer.demo_aftersales import seed_aftersales
+from xiaoer.demo_customers import seed_customers
 from xiaoer.demo_fulfilment import seed_warehouse
 from xiaoer.orders import workflow
 from xiaoer.orders.models import (
@@ -1113,7 +1114,7 @@ async def seed_demo(
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
     steps = (
         "shop", "catalogue", "promotions", "staff", "customers", "orders", "chats",
-        "attendance", "kpi", "aftersales", "warehouse",
+        "attendance", "kpi", "aftersales", "warehouse", "customer file",
     )  # fmt: skip
     done = 0
 
@@ -1228,6 +1229,8 @@ async def seed_demo(
             or 0
         )
     step("warehouse")
+    await seed_customers(db, rng, shop.id, base, staff_ids)
+    step("customer file")
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
