@@ -27,6 +27,7 @@ from xiaoer.core.cli_database import (
 )
 from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
+from xiaoer.customers.points_cli import points_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
 
@@ -51,6 +52,7 @@ app.add_typer(channel_app, name="channel")
 app.add_typer(assistant_app, name="assistant")
 app.add_typer(notes_app, name="notes")
 app.add_typer(mail_app, name="mail")
+app.add_typer(points_app, name="points")
 
 out = Console()
 err = Console(stderr=True)

@@ -1,7 +1,9 @@
-"""Imports every module that registers timer handlers, for the processes that fire timers."""
+"""Imports every module that registers timer handlers, for the processes that fire timers,
+and the hooks of higher packages on lower ones' moments (an order's status, its prices)."""
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
+from xiaoer.customers import membership, points, points_settle
 from xiaoer.fulfilment import audit, parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
@@ -17,8 +19,11 @@ __all__ = [
     "complaints",
     "imported",
     "kpi",
+    "membership",
     "outbound",
     "parcel_problems",
+    "points",
+    "points_settle",
     "presence",
     "sla",
     "tickets",

@@ -132,6 +132,11 @@ EVENT_KINDS: dict[str, Audience] = {
     "stock.safety": LEADERS_ONLY,
     "stock.take": LEADERS_ONLY,
     "stock.rebuilt": LEADERS_ONLY,
+    # customers: member prices and points (R5), the back office's news
+    "member_price.changed": LEADERS_ONLY,
+    "points.spent": LEADERS_ONLY,
+    "points.adjusted": LEADERS_ONLY,
+    "points.rebuilt": LEADERS_ONLY,
 }
 
 
