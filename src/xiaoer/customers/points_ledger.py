@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -125,18 +125,23 @@ async def apply_moves(
         deltas[move.customer_id][0] += move.pending
         deltas[move.customer_id][1] += move.usable
     changed = [(c, p, u) for c, (p, u) in sorted(deltas.items()) if p or u]
+    # A row for each buyer first (a zero row changes nothing; a first move that takes
+    # pending points could not be inserted as it is), then each buyer's change.
     for start in range(0, len(changed), CHUNK):
-        rows = [{"customer_id": c, "shop_id": shop_id, "pending": p, "usable": u}
-                for c, p, u in changed[start : start + CHUNK]]  # fmt: skip
-        statement = insert_of(_BALANCE).values(rows)
+        rows = [{"customer_id": c, "shop_id": shop_id, "pending": 0, "usable": 0}
+                for c, _, _ in changed[start : start + CHUNK]]  # fmt: skip
         await connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["customer_id"],
-                set_={
-                    "pending": _BALANCE.c.pending + statement.excluded.pending,
-                    "usable": _BALANCE.c.usable + statement.excluded.usable,
-                },
-            )
+            insert_of(_BALANCE).values(rows).on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+    if changed:
+        await connection.execute(
+            update(_BALANCE)
+            .where(_BALANCE.c.customer_id == bindparam("key"))
+            .values(
+                pending=_BALANCE.c.pending + bindparam("dp"),
+                usable=_BALANCE.c.usable + bindparam("du"),
+            ),
+            [{"key": c, "dp": p, "du": u} for c, p, u in changed],
         )
     forget_balances(session, {c for c, _, _ in changed})
     return written
