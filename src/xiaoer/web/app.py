@@ -39,6 +39,7 @@ from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
+from xiaoer.customers import members_pages as customer_members_pages
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
@@ -79,6 +80,8 @@ SESSION_COOKIE = "xiaoer_session"
 STAFF_ROUTERS = (
     aftersales_api.router,
     aftersales_pages.router,
+    # before any /customers/{customer_id} route: /customers/members is no customer's id
+    customer_members_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
