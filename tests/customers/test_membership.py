@@ -31,6 +31,7 @@ from xiaoer.customers.membership import (
     member_summary,
 )
 from xiaoer.customers.models import MemberPrice
+from xiaoer.customers.points import settle_points
 from xiaoer.orders.models import Order, OrderItem, TradeStatus
 from xiaoer.reception.bridge import customer_channel, do_add_bridge_channel
 from xiaoer.reception.models import Channel
@@ -222,3 +223,43 @@ async def test_the_summary_shows_an_agent_level_points_and_member_prices(
         with pytest.raises(NotFound):
             await member_summary(session, shop.id + 999, gold.id)
         assert skus["TEA-2"].id not in {s.sku_id for s in summary.skus}
+
+
+async def test_the_site_reads_a_buyers_points_and_spends_them_on_an_unpaid_order(
+    db: Database, shop: Shop, client: httpx.AsyncClient
+) -> None:
+    # given the gold member's 3,200 points usable (8 orders of 400 yuan, received)
+    cid, auth, _skus = await _gold_buyer_of_the_site(db, shop)
+    async with db.session() as session:
+        await settle_points(session, shop.id, now=NOW)
+        far = await do_create_shop(session, code="far", name="远方小店")
+        far_channel, far_secret = await do_add_bridge_channel(session, shop_id=far.id, name="far")
+        await session.commit()
+    read = await client.get(f"/site/{cid}/buyers/gold-1/points", headers=auth)
+    assert read.json() == {"buyer_id": "gold-1", "level": "gold", "usable": 3200, "pending": 0,
+                           "debt": False}  # fmt: skip
+    item = {"title": "龙井茶", "price_fen": 10000, "quantity": 2, "sku_code": "TEA-1"}
+    body = {"number": "S-1", "buyer_id": "gold-1", "items": [item]}
+    assert (await client.post(f"/site/{cid}/orders", headers=auth, json=body)).is_success
+    # when the site takes 500 points off the order of 160 yuan
+    spent = await client.post(f"/site/{cid}/orders/S-1/points", headers=auth, json={"points": 500})
+    # then it costs 155 yuan, and the buyer has 2,700 points left
+    assert spent.status_code == 200, spent.text
+    assert spent.json() == {"number": "S-1", "points": 500, "discount_fen": 500,
+                            "total_fen": 15500}  # fmt: skip
+    assert (await client.get(f"/site/{cid}/buyers/gold-1/points", headers=auth)).json()[
+        "usable"
+    ] == 2700
+    # and a second time, or beyond the order's half, is refused with the reason
+    again = await client.post(f"/site/{cid}/orders/S-1/points", headers=auth, json={"points": 1})
+    assert again.status_code == 409 and "已经用过积分" in again.text
+    # and another shop's channel reaches neither the buyer nor the order
+    far_auth = {"Authorization": f"Bearer {far_secret}"}
+    assert (
+        await client.get(f"/site/{cid}/buyers/gold-1/points", headers=far_auth)
+    ).status_code == 401
+    other = await client.post(f"/site/{far_channel.id}/orders/S-1/points", headers=far_auth,
+                              json={"points": 1})  # fmt: skip
+    assert other.status_code == 404
+    unknown = await client.get(f"/site/{far_channel.id}/buyers/gold-1/points", headers=far_auth)
+    assert unknown.json()["usable"] == 0

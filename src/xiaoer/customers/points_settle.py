@@ -73,6 +73,8 @@ async def _earn_missing(
         Order.paid_at.is_not(None),
         Order.customer_id.is_not(None),
         Order.paid_fen > 0,
+        # a paid order closed is refunded in full: nothing to earn and take back
+        Order.status != TradeStatus.TRADE_CLOSED.value,
         ~earned,
     )
     if buyers is not None:

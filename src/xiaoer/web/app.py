@@ -40,6 +40,7 @@ from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
 from xiaoer.core.timers import run_timer_loop
 from xiaoer.customers import members_pages as customer_members_pages
+from xiaoer.customers import site_points_api
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
 from xiaoer.fulfilment import promise_pages as fulfilment_promise_pages
@@ -248,6 +249,7 @@ def create_app(
     app.include_router(reception_api.socket_router)
     # Server to server, authenticated by a channel's secret: no session, no CSRF.
     app.include_router(site_api.router)
+    app.include_router(site_points_api.router)
     app.include_router(tracking_api.router)
     app.mount("/b", buyer_app, name="buyer")
     app.mount(
