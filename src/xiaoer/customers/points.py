@@ -8,10 +8,11 @@ second pass over the same order or refund finds its move there and adds nothing.
 
 - **earn**: every buyer earns on a paid order, member or not (levels decide prices,
   not points): ``paid_fen × points_per_yuan ÷ 100``, rounded down, *pending*. The
-  order's payment earns at once through ``orders.lifecycle.on_status_changed`` (one
-  insert of the move and one upsert of the balance; a change that is no payment costs
-  nothing), and the periodic pass (:func:`settle_points`) earns for orders that arrived
-  paid by an import, which no hook sees, in a few set-wise statements.
+  order's payment earns at once through ``orders.lifecycle.on_status_changed`` (the
+  move's insert, the balance's row and update; a change that is no payment costs
+  nothing but, once a process per shop, a look that the shop's hourly pass is armed),
+  and the periodic pass (:func:`settle_points`) earns for orders that arrived paid by
+  an import, which no hook sees, in a few set-wise statements.
 - **confirm**: pending → usable when the buyer confirmed receipt (``TRADE_FINISHED``)
   or ``points_pending_days`` after shipping — never while a refund of the order is
   open. Usable points are lots expiring ``points_expire_months`` after that day.
@@ -139,12 +140,21 @@ async def earn_for_order(session: AsyncSession, order: Order, policy: Policy, no
     return points if written else 0
 
 
+# Shops whose periodic pass this process saw armed: imports bring paid orders no hook
+# sees, so any change of an order's status arms the shop's pass, looking once a process.
+_armed: set[int] = set()
+
+
 @on_status_changed
-async def follow_payment(
+async def follow_status(
     session: AsyncSession, order: Order, before: TradeStatus, now: datetime
 ) -> None:
-    """A payment earns its pending points in the same unit of work; any other change of
-    status is left to the periodic pass (no statement here)."""
+    """A payment earns its pending points in the same unit of work; everything else
+    (confirming, refunds, expiry, imported payments) is the periodic pass's, which the
+    first change of a shop's order in a process arms."""
+    if order.shop_id not in _armed:
+        await ensure_settle_timer(session, order.shop_id, now)
+        _armed.add(order.shop_id)
     if order.paid_at is None or order.customer_id is None:
         return
     entered_paid = before == TradeStatus.WAIT_BUYER_PAY or (
