@@ -68,8 +68,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "password_hash", "language", "active", "hired_on", "created_at",
     ),
     "customer": (
-        "id", "shop_id", "channel", "buyer_id", "nick", "name", "phone", "city", "gender",
-        "birthday", "tags", "created_at",
+        "id", "shop_id", "channel", "buyer_id", "nick", "name", "phone", "email", "city",
+        "gender", "birth_lunar", "birth_leap", "tags", "notes", "created_at",
     ),
     "conversation": (
         "id", "shop_id", "customer_id", "channel_id", "team", "agent_id", "status",
@@ -237,7 +237,7 @@ class Month:
         for customer_id in range(1, self.sizes.customers + 1):
             chunk.append(
                 (customer_id, self.shop_id, "taobao", f"tb{customer_id:08d}",
-                 f"买家{customer_id}", "", "", "", "", None, "[]", created)
+                 f"买家{customer_id}", "", "", "", "", "", False, False, "[]", "", created)
             )  # fmt: skip
             if len(chunk) == 50_000:
                 yield chunk

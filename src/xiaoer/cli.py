@@ -29,6 +29,7 @@ from xiaoer.core.db import Database
 from xiaoer.core.settings import InsecureSettingsError, Settings
 from xiaoer.customers.cli import customers_app
 from xiaoer.customers.greetings_cli import greetings_app
+from xiaoer.customers.points_cli import points_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
 
@@ -55,6 +56,7 @@ app.add_typer(notes_app, name="notes")
 app.add_typer(mail_app, name="mail")
 app.add_typer(customers_app, name="customers")
 app.add_typer(greetings_app, name="greetings")
+app.add_typer(points_app, name="points")
 
 out = Console()
 err = Console(stderr=True)

@@ -1,8 +1,9 @@
-"""Imports every module that registers timer handlers, for the processes that fire timers."""
+"""Imports every module that registers timer handlers, for the processes that fire timers,
+and the hooks of higher packages on lower ones' moments (an order's status, its prices)."""
 
 from xiaoer.aftersales import complaints, imported, tickets
 from xiaoer.assistant import autoanswer
-from xiaoer.customers import greetings_send, upkeep
+from xiaoer.customers import greetings_send, membership, points, points_settle, upkeep
 from xiaoer.fulfilment import audit, parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
@@ -19,8 +20,11 @@ __all__ = [
     "greetings_send",
     "imported",
     "kpi",
+    "membership",
     "outbound",
     "parcel_problems",
+    "points",
+    "points_settle",
     "presence",
     "sla",
     "tickets",

@@ -466,6 +466,18 @@ PROBES: list[Probe] = [
           form=True, body=_json(reason="本人要求"), route="/customers/{customer_id:int}/erase"),
     Probe("GET", "/api/customers/panel/{id}", "conversation", "deny",
           route="/api/customers/panel/{conversation_id}"),
+    # customers' points are the shop's: any agent reads a person's, the leaders adjust
+    # them and keep the member prices of the shop's SKUs
+    Probe("GET", "/customers/{id}/points", "customer", "allow",
+          route="/customers/{customer_id}/points"),
+    Probe("POST", "/customers/{id}/points/adjust", "customer", "deny", back="allow", form=True,
+          body=_json(points="5", reason="补偿"), route="/customers/{customer_id}/points/adjust"),
+    Probe("POST", "/customers/members/prices", "sku", "deny", back="allow", form=True,
+          body=lambda _w, i: {"sku_id": str(i), "level": "gold", "price": "50"},
+          owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/customers/members/prices/delete", "sku", "deny", back="allow", form=True,
+          body=lambda _w, i: {"sku_id": str(i), "level": "member"},
+          owners=(COLLEAGUE, OTHER_SHOP)),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.

@@ -292,6 +292,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _customer_groups(session, shop, far, world)
         await _customer_merges(session, shop, far, staff, world)
         await _greetings(session, shop, far, world)
+        await _members(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -505,6 +506,22 @@ async def _greetings(session: AsyncSession, shop: Shop, far: Shop, world: World)
         await session.flush()
         world.objects[owner]["greeting_template"] = template.id
     world.markers["FAR-GREETING"] = "FAR-GREETING"
+
+
+async def _members(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """A member price of each shop's stock SKU, and points given to the other shop's
+    customer with the reason ``FAR-POINTS``."""
+    from xiaoer.customers.membership import do_set_member_price
+    from xiaoer.customers.points import do_adjust_points
+
+    for owner, leader in ((COLLEAGUE, staff["sup"]), (OTHER_SHOP, staff["far_sup"])):
+        await do_set_member_price(session, leader, world.objects[owner]["sku"], "member", 8800)
+    await do_adjust_points(
+        session, staff["far_sup"], world.objects[OTHER_SHOP]["customer"], 5, "FAR-POINTS"
+    )
+    world.markers["FAR-POINTS"] = "FAR-POINTS"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

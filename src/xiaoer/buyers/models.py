@@ -15,12 +15,14 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, UTCDateTime
@@ -43,7 +45,7 @@ class Customer(Base):
     nick: Mapped[str] = mapped_column(String(64), default="")
     name: Mapped[str] = mapped_column(String(64), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
-    email: Mapped[str] = mapped_column(String(254), default="")
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     city: Mapped[str] = mapped_column(String(32), default="")
     gender: Mapped[str] = mapped_column(String(8), default="")
     # The birthday as the buyer gave it: on the solar calendar, or on the lunar one
@@ -52,16 +54,16 @@ class Customer(Base):
     birth_year: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     birth_month: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     birth_day: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
-    birth_lunar: Mapped[bool] = mapped_column(Boolean, default=False)
-    birth_leap: Mapped[bool] = mapped_column(Boolean, default=False)
+    birth_lunar: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    birth_leap: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Greetings stop at once when the buyer says so; the moment is kept.
     greetings_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # The buyer that stands for this person in the customer file, when merged.
-    merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customer.id", ondelete="SET NULL"), nullable=True, index=True
-    )
+    # The buyer that stands for this person in the customer file, when merged. No
+    # foreign key: SQLite could only add one by rebuilding the table, and a person
+    # whose row is gone stands for themselves again (``customers.people``).
+    merged_into_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     # Erased on the buyer's request: personal data gone, orders' amounts and ledgers kept.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -135,6 +135,11 @@ EVENT_KINDS: dict[str, Audience] = {
     # customers: a follow-up list given to an agent, and a campaign closed
     "campaign.assigned": CONCERNED,
     "campaign.closed": LEADERS_ONLY,
+    # customers: member prices and points (R5), the back office's news
+    "member_price.changed": LEADERS_ONLY,
+    "points.spent": LEADERS_ONLY,
+    "points.adjusted": LEADERS_ONLY,
+    "points.rebuilt": LEADERS_ONLY,
 }
 
 

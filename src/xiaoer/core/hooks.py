@@ -6,7 +6,8 @@ does in time. Those are plans, not actions, so that a batch of messages stores a
 its deadlines with one statement; a person's reply cancels them. Reception also tells
 when an agent's reply is stored, so the mail package sends it to a buyer who wrote by
 e-mail; and the mail package tells of every mail it stores, for after-sales tickets
-(below it) to open one. Hooks run inside the caller's unit of work.
+(below it) to open one. The shop's own site asks the customers package for a member's
+prices when an order is placed. Hooks run inside the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -108,3 +109,32 @@ def on_mail_thread(hook: MailThreadHook) -> MailThreadHook:
 async def mail_thread(session: AsyncSession, thread: MailThread) -> None:
     for hook in _mail_threads:
         await hook(session, thread)
+
+
+# (session, shop_id, customer_id, sku ids) -> {sku_id: price_fen}: the prices a buyer of
+# the shop's own site pays below the list price (member prices, R5). Orders sit below the
+# customers package, which registers here; the lowest price any hook gives is paid.
+SitePricesHook = Callable[[AsyncSession, int, int, list[int]], Awaitable[dict[int, int]]]
+
+_site_prices: list[SitePricesHook] = []
+
+
+def on_site_prices(hook: SitePricesHook) -> SitePricesHook:
+    """Register ``hook`` (usable as a decorator); registering twice registers once."""
+    if hook not in _site_prices:
+        _site_prices.append(hook)
+    return hook
+
+
+async def site_prices(
+    session: AsyncSession, shop_id: int, customer_id: int, sku_ids: list[int]
+) -> dict[int, int]:
+    """The lowest price each registered hook gives for the SKUs, where one gives any."""
+    lowest: dict[int, int] = {}
+    if not sku_ids:
+        return lowest
+    for hook in _site_prices:
+        for sku_id, price in (await hook(session, shop_id, customer_id, sku_ids)).items():
+            if sku_id not in lowest or price < lowest[sku_id]:
+                lowest[sku_id] = price
+    return lowest

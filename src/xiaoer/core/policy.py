@@ -788,10 +788,10 @@ class Customers(Section):
     )
     points_per_yuan: int = _req(
         "R5",
-        "Points a member earns per yuan paid.",
+        "Points a buyer earns per yuan paid (every buyer, member or not; rounded down).",
         default=1,
         ge=0,
-        zh=("积分比例", "会员每付款一元获得的积分。"),
+        zh=("积分比例", "买家每付款一元获得的积分（不论是否会员，向下取整）。"),
     )
     points_pending_days: int = _req(
         "R5",

@@ -304,6 +304,7 @@ class PointsKind(enum.StrEnum):
     reverse = "reverse"  # a refund takes back what its order earned
     expire = "expire"  # usable points past their months
     spend = "spend"  # taken off an order
+    restore = "restore"  # what was spent on an order that is refunded, given back
     adjust = "adjust"  # a supervisor's correction, with a reason
 
 

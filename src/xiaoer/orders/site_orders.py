@@ -13,6 +13,7 @@ from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
 from xiaoer.core.events import record_event
+from xiaoer.core.hooks import site_prices
 from xiaoer.core.texts import Text, say
 from xiaoer.orders import workflow
 from xiaoer.orders.errors import OrderError
@@ -123,7 +124,12 @@ async def do_create_order(
         if codes
         else {}
     )
-    goods = sum(i.price_fen * i.quantity for i in new.items)
+    # A member of the shop pays the member price of a SKU where it is below the one sent.
+    lowered = await site_prices(session, shop_id, buyer.id, sorted(set(skus.values())))
+    prices = [
+        min(i.price_fen, lowered.get(skus.get(i.sku_code, 0), i.price_fen)) for i in new.items
+    ]
+    goods = sum(price * i.quantity for price, i in zip(prices, new.items, strict=True))
     order = Order(
         shop_id=shop_id,
         platform_order_id=new.number,
@@ -145,10 +151,10 @@ async def do_create_order(
     )
     order.items = [
         OrderItem(
-            title=i.title.strip(), price_fen=i.price_fen, quantity=i.quantity,
+            title=i.title.strip(), price_fen=price, quantity=i.quantity,
             sku_code=i.sku_code, sku_text=i.sku_text, sku_id=skus.get(i.sku_code),
         )
-        for i in new.items
+        for price, i in zip(prices, new.items, strict=True)
     ]  # fmt: skip
     session.add(order)
     await session.flush()

@@ -45,6 +45,8 @@ from xiaoer.customers import file_pages as customer_file_pages
 from xiaoer.customers import greetings_pages as customers_greetings_pages
 from xiaoer.customers import group_pages as customer_group_pages
 from xiaoer.customers import list_pages as customer_list_pages
+from xiaoer.customers import members_pages as customer_members_pages
+from xiaoer.customers import site_points_api
 from xiaoer.customers.upkeep import schedule_every_shop
 from xiaoer.fulfilment import audit_pages, parcel_pages, tracking_api, warehouse_pages
 from xiaoer.fulfilment import pages as fulfilment_pages
@@ -84,13 +86,15 @@ SESSION_COOKIE = "xiaoer_session"
 # Every router of staff pages and APIs; each route in them uses ``require_staff``
 # except sign-in and sign-out (a test walks them to keep it so).
 STAFF_ROUTERS = (
-    # The customer list and groups come before the customer file's ``/customers/{id}``.
+    # The customer file's routes take ``/customers/{customer_id:int}``, so the pages
+    # named under /customers (groups, members, campaigns…) are never read as an id.
     customer_list_pages.router,
     customer_group_pages.router,
     aftersales_api.router,
     aftersales_pages.router,
     customers_api.router,
     customer_file_pages.router,
+    customer_members_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
@@ -266,6 +270,7 @@ def create_app(
     app.include_router(reception_api.socket_router)
     # Server to server, authenticated by a channel's secret: no session, no CSRF.
     app.include_router(site_api.router)
+    app.include_router(site_points_api.router)
     app.include_router(tracking_api.router)
     app.mount("/b", buyer_app, name="buyer")
     app.mount(

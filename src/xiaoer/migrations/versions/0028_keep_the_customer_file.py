@@ -6,6 +6,7 @@ Create Date: 2026-12-06 20:30:20.660356
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,22 +19,58 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _sqlite_triggers_off() -> list[str]:
-    """SQLite rebuilds a table to change its constraints, and a trigger of another table
-    naming it (0026's on orders) stops the rename: they are taken off and put back."""
-    if op.get_bind().dialect.name != 'sqlite':
-        return []
-    rows = op.get_bind().exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
-    ).all()
-    for name, _ in rows:
-        op.execute(f'DROP TRIGGER "{name}"')
-    return [sql for _, sql in rows]
-
-
-def _triggers_on(saved: list[str]) -> None:
-    for sql in saved:
-        op.execute(sql)
+def _buyers_keep_the_file() -> None:
+    """The buyer's new columns. SQLite gets them by ``ALTER TABLE … ADD COLUMN``, never
+    by rebuilding ``customer``: dropping the old table would run the foreign keys'
+    actions of every row naming a buyer (orders' buyers set null, conversations
+    deleted), since migrations run with foreign keys on. The new text and flag columns
+    keep their server defaults: the imports insert buyers naming only what they know."""
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    columns: list[sa.Column[Any]] = [
+        sa.Column('email', sa.String(length=254), nullable=False, server_default=''),
+        sa.Column('birth_year', sa.SmallInteger(), nullable=True),
+        sa.Column('birth_month', sa.SmallInteger(), nullable=True),
+        sa.Column('birth_day', sa.SmallInteger(), nullable=True),
+        sa.Column('birth_lunar', sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column('birth_leap', sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column('notes', sa.Text(), nullable=False, server_default=''),
+        sa.Column('greetings_off_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('merged_into_id', sa.Integer(), nullable=True),
+        sa.Column('erased_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True),
+    ]
+    checks = {
+        'birth_month': 'birth_month IS NULL OR birth_month BETWEEN 1 AND 12',
+        'birth_day': 'birth_day IS NULL OR birth_day BETWEEN 1 AND 31',
+    }
+    for column in columns:
+        if sqlite and column.name in checks:  # the check goes with the column
+            op.execute(
+                f'ALTER TABLE customer ADD COLUMN {column.name} SMALLINT '
+                f'CONSTRAINT ck_customer_{column.name} CHECK ({checks[column.name]})'
+            )
+        else:
+            op.add_column('customer', column)
+    if not sqlite:
+        for name, check in checks.items():
+            op.create_check_constraint(f'ck_customer_{name}', 'customer', check)
+    # The birthday was a solar date; it becomes its parts, so a lunar one can be kept.
+    if sqlite:
+        op.execute(
+            "UPDATE customer SET birth_year = CAST(strftime('%Y', birthday) AS INTEGER), "
+            "birth_month = CAST(strftime('%m', birthday) AS INTEGER), "
+            "birth_day = CAST(strftime('%d', birthday) AS INTEGER) WHERE birthday IS NOT NULL"
+        )
+        op.execute('ALTER TABLE customer DROP COLUMN birthday')
+    else:
+        op.execute(
+            "UPDATE customer SET birth_year = EXTRACT(YEAR FROM birthday), "
+            "birth_month = EXTRACT(MONTH FROM birthday), birth_day = EXTRACT(DAY FROM birthday) "
+            "WHERE birthday IS NOT NULL"
+        )
+        op.drop_column('customer', 'birthday')
+    op.create_index('ix_customer_merged_into_id', 'customer', ['merged_into_id'], unique=False)
+    op.create_index('ix_customer_shop_nick', 'customer', ['shop_id', 'nick'], unique=False)
+    op.create_index('ix_customer_shop_phone', 'customer', ['shop_id', 'phone'], unique=False)
 
 
 def upgrade() -> None:
@@ -269,53 +306,19 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_call', schema=None) as batch_op:
         batch_op.create_index('ix_campaign_call_agent', ['agent_id', 'done_at'], unique=False)
 
-    saved = _sqlite_triggers_off()
-    with op.batch_alter_table('customer', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('email', sa.String(length=254), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('birth_year', sa.SmallInteger(), nullable=True))
-        batch_op.add_column(sa.Column('birth_month', sa.SmallInteger(), nullable=True))
-        batch_op.add_column(sa.Column('birth_day', sa.SmallInteger(), nullable=True))
-        batch_op.add_column(sa.Column('birth_lunar', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('birth_leap', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('notes', sa.Text(), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('greetings_off_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('erased_at', xiaoer.core.db.UTCDateTime(timezone=True), nullable=True))
-    # The birthday was a solar date; it becomes its parts, so a lunar one can be kept.
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute(
-            "UPDATE customer SET birth_year = EXTRACT(YEAR FROM birthday), "
-            "birth_month = EXTRACT(MONTH FROM birthday), birth_day = EXTRACT(DAY FROM birthday) "
-            "WHERE birthday IS NOT NULL"
-        )
-    else:
-        op.execute(
-            "UPDATE customer SET birth_year = CAST(strftime('%Y', birthday) AS INTEGER), "
-            "birth_month = CAST(strftime('%m', birthday) AS INTEGER), "
-            "birth_day = CAST(strftime('%d', birthday) AS INTEGER) WHERE birthday IS NOT NULL"
-        )
-    with op.batch_alter_table('customer', schema=None) as batch_op:
-        batch_op.alter_column('email', server_default=None)
-        batch_op.alter_column('birth_lunar', server_default=None)
-        batch_op.alter_column('birth_leap', server_default=None)
-        batch_op.alter_column('notes', server_default=None)
-        batch_op.create_check_constraint('birth_month', 'birth_month IS NULL OR birth_month BETWEEN 1 AND 12')
-        batch_op.create_check_constraint('birth_day', 'birth_day IS NULL OR birth_day BETWEEN 1 AND 31')
-        batch_op.create_index(batch_op.f('ix_customer_merged_into_id'), ['merged_into_id'], unique=False)
-        batch_op.create_index('ix_customer_shop_nick', ['shop_id', 'nick'], unique=False)
-        batch_op.create_index('ix_customer_shop_phone', ['shop_id', 'phone'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_customer_merged_into_id_customer'), 'customer', ['merged_into_id'], ['id'], ondelete='SET NULL')
-        batch_op.drop_column('birthday')
-    _triggers_on(saved)
+    _buyers_keep_the_file()
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    saved = _sqlite_triggers_off()
+    if op.get_bind().dialect.name == 'sqlite':
+        # Taking the columns off means rebuilding ``customer``, which with foreign keys
+        # on would unlink every order and delete every conversation of its buyers.
+        raise RuntimeError(
+            "0028 is not undone on SQLite: restore the backup taken before the upgrade"
+        )
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.add_column(sa.Column('birthday', sa.DATE(), nullable=True))
-        batch_op.drop_constraint(batch_op.f('fk_customer_merged_into_id_customer'), type_='foreignkey')
         batch_op.drop_constraint(op.f('ck_customer_birth_month'), type_='check')
         batch_op.drop_constraint(op.f('ck_customer_birth_day'), type_='check')
         batch_op.drop_index('ix_customer_shop_phone')
@@ -331,7 +334,6 @@ def downgrade() -> None:
         batch_op.drop_column('birth_month')
         batch_op.drop_column('birth_year')
         batch_op.drop_column('email')
-    _triggers_on(saved)
 
     with op.batch_alter_table('campaign_call', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_call_agent')
