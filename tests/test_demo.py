@@ -22,6 +22,16 @@ from xiaoer.core.auth import verify_password
 from xiaoer.core.db import Database
 from xiaoer.core.migrate import upgrade_async
 from xiaoer.core.models import Event
+from xiaoer.customers.models import (
+    Campaign,
+    CampaignCall,
+    CustomerGroup,
+    CustomerGroupMember,
+    CustomerStats,
+    MemberPrice,
+    OnlineProfile,
+    PointsBalance,
+)
 from xiaoer.demo import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
@@ -92,7 +102,8 @@ async def _all(db: Database, model: Any) -> list[Any]:
             query = query.options(selectinload(Order.items))
         if model is Product:
             query = query.options(selectinload(Product.skus))
-        return list(await session.scalars(query.order_by(model.id)))
+        key = model.id if hasattr(model, "id") else next(iter(model.__table__.primary_key))
+        return list(await session.scalars(query.order_by(key)))
 
 
 async def _count(db: Database, model: Any) -> int:
@@ -215,6 +226,27 @@ async def test_customers(demo: Seeded) -> None:
     assert set(tags) == {"老客", "大客户", "爱砍价"}
     assert tags["老客"] >= 5 and tags["大客户"] >= 3 and tags["爱砍价"] >= 5
     assert all(c.created_at < NOW - timedelta(days=60) for c in customers)
+
+
+async def test_the_customer_file(demo: Seeded) -> None:
+    db = demo.db
+    stats: list[CustomerStats] = await _all(db, CustomerStats)
+    assert len(stats) == 300  # every buyer is a person of their own
+    levels = Counter(s.level for s in stats)
+    assert levels["member"] > 10 and levels[""] > 10  # repeat buyers became members
+    assert 50 < len(await _all(db, OnlineProfile)) <= 300
+    groups = {g.name: g for g in await _all(db, CustomerGroup)}
+    assert set(groups) == {"90天内复购两次", "累计消费满500元", "半年未回购", "年度好客户"}
+    assert len(await _all(db, CustomerGroupMember)) == 12
+    (campaign,) = await _all(db, Campaign)
+    calls: list[CampaignCall] = await _all(db, CampaignCall)
+    assert campaign.status == "closed" and len(calls) == 12
+    assert all(c.done_at is not None for c in calls)
+    assert sum(c.reached is False for c in calls) == 2
+    assert [c.problem_kind for c in calls if c.ticket_id is not None] == ["quality"]
+    assert len(await _all(db, MemberPrice)) == 9
+    balances: list[PointsBalance] = await _all(db, PointsBalance)
+    assert sum(b.usable for b in balances) > 0 and sum(b.pending for b in balances) > 0
 
 
 async def test_every_trade_status_is_present(demo: Seeded) -> None:
@@ -420,14 +452,15 @@ async def test_default_now_is_the_current_time_and_progress_is_reported(db: Data
     summary = await seed_demo(db, progress=lambda *args: seen.append(args))
     assert [done for _, done, _ in seen] == list(range(1, len(seen) + 1))
     assert {total for _, _, total in seen} == {len(seen)}
-    assert seen[0][0] == "shop" and seen[-1][0] == "warehouse"
-    assert [name for name, _, _ in seen[-6:]] == [
+    assert seen[0][0] == "shop" and seen[-1][0] == "customer file"
+    assert [name for name, _, _ in seen[-7:]] == [
         "orders",
         "chats",
         "attendance",
         "kpi",
         "aftersales",
         "warehouse",
+        "customer file",
     ]
     assert summary.orders > 1000
     orders: list[Order] = await _all(db, Order)

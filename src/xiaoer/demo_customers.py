@@ -3,7 +3,8 @@
 Every person's sums and online hours computed from the demo's orders and chats; the
 three suggested rule groups and a hand-made group of the best customers; a follow-up
 campaign of that group split among the agents, every call recorded (one problem raised
-opening its after-sales case) and the campaign closed; and today's greetings planned.
+opening its after-sales case) and the campaign closed; member prices of the best sellers
+and the points the demo's orders earned; and today's greetings planned.
 Birthdays, some of them lunar, come with the buyers (``demo_data.build_customers``).
 """
 
@@ -14,17 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.catalog.models import Sku
 from xiaoer.core.db import Database
 from xiaoer.core.policy_store import policy_on
 from xiaoer.customers.campaigns import do_close_campaign, do_record_result, do_start_campaign
 from xiaoer.customers.greetings import do_plan_day
 from xiaoer.customers.groups import SUGGESTIONS, do_add_members, do_create_group
+from xiaoer.customers.membership import do_set_member_price
 from xiaoer.customers.models import CampaignCall, CustomerStats
 from xiaoer.customers.online import refresh_profiles
+from xiaoer.customers.points_settle import settle_points
 from xiaoer.customers.stats import refresh
+from xiaoer.orders.models import OrderItem
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import StaffAccount
 
@@ -44,6 +49,9 @@ FEEDBACK = (
     (3, "颜色和图片有点差别"),
     (4, "包装很用心"),
 )
+
+
+LEVEL_PRICES = (("member", 95), ("silver", 90), ("gold", 85))  # % of the list price
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,24 @@ async def seed_customers(
                     session, agent, call.id, True, score, words, next_step="节日问候", now=at
                 )
         await do_close_campaign(session, supervisor, campaign.id, now=base - timedelta(days=1))
+        await session.commit()
+
+    async with db.session() as session:  # member prices of the three best sellers
+        manager = await _account(session, staff_ids["manager"])
+        best_sellers = await session.execute(
+            select(Sku.id, Sku.price_fen)
+            .join(OrderItem, OrderItem.sku_id == Sku.id)
+            .where(Sku.shop_id == shop_id)
+            .group_by(Sku.id, Sku.price_fen)
+            .order_by(func.count(OrderItem.id).desc(), Sku.id)
+            .limit(3)
+        )
+        for sku_id, price in best_sellers.all():
+            for level, share in LEVEL_PRICES:
+                await do_set_member_price(session, manager, sku_id, level, price * share // 100)
+
+        # points earned by the demo's paid orders, confirmed where received
+        await settle_points(session, shop_id, now=base)
         await session.commit()
 
     async with db.session() as session:

@@ -71,6 +71,10 @@ async def test_the_panel_answers_who_may_read_the_conversation(
         "member", "low", 2, 17000)  # fmt: skip
     assert panel["phone"] == "138****0001" and panel["birthday"] == "农历八月"
     assert panel["greetings"] is True and panel["tags"] == []
+    member = panel["member"]  # the level as prices are charged, and how far the next
+    assert (member["level"], member["next_level"], member["next_orders"], member["next_fen"]) == (
+        "member", "silver", 2, 83000)  # fmt: skip
+    assert member["points"] == {"usable": 0, "pending": 0, "debt": 0}
     online = panel["online"]
     assert online["busiest_hour"] == 20 and online["unsure"] is False
     assert online["cells"][0][20] == 4 and len(online["day"]) == 24

@@ -1,9 +1,10 @@
-"""A follow-up campaign in a real browser: the supervisor starts it from a group, an
-agent works her list, the supervisor reads the analysis."""
+"""A follow-up campaign in a real browser: the supervisor builds a group, starts the
+campaign from it, an agent works her list, the supervisor reads the analysis."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
@@ -29,16 +30,28 @@ async def test_a_supervisor_starts_a_campaign_an_agent_works_it_and_the_analysis
     tmp_path: Path,
 ) -> None:  # fmt: skip
     shots = Path(os.environ.get("XIAOER_SCREENSHOTS", tmp_path))
-    floor = await _floor(db, shop, make_staff)  # the hand group 老顾客 holds c1, c2, c3
+    floor = await _floor(db, shop, make_staff)  # customers c1, c2, c3 and two agents
     an = floor.agents[0]
-    # the supervisor picks the group, one agent and starts
+    # the supervisor builds a hand group of three customers, by nick and by phone
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "sup", "/customers/campaigns")
+    await _sign_in(page, server, "sup", "/customers/groups")
+    made = page.locator("#group-form")
+    await made.get_by_label("名称").fill("回访名单")
+    await made.get_by_label("手工").check()
+    await made.get_by_role("button", name="创建").click()
+    await expect(page).to_have_url(re.compile(r"/customers/groups/\d+$"))
+    group = page.url.rsplit("/", 1)[1]
+    for who in ("nick-c1", "nick-c2", "13800000003"):
+        await page.get_by_label("按手机号或昵称加入").fill(who)
+        await page.get_by_role("button", name="加入分组").click()
+        await expect(page.locator("main")).to_contain_text(who.replace("13800000003", "顾客3"))
+    # then picks the group, one agent and starts
+    await page.goto(f"{server}/customers/campaigns")
     form = page.locator("#campaign-form")
     await form.get_by_label("活动名称").fill("老顾客回访")
     await form.get_by_label("话术").fill("亲，您好，想了解一下您收到的宝贝用得怎么样？")
-    await form.locator('select[name="group_id"]').select_option(str(floor.group))
+    await form.locator('select[name="group_id"]').select_option(group)
     await form.get_by_label(f"{an.name} ({an.number})").check()
     await page.screenshot(path=str(shots / "campaign-new.png"), full_page=True)
     await form.get_by_role("button", name="开始回访").click()

@@ -1,6 +1,7 @@
-"""In the demo shop, as `xiaoer demo` serves it: a buyer chats and pays, the auditor
-passes the order, the warehouse picks it, scans a wrong item (refused) and the right
-one, enters the waybill — and the buyer's chat shows the shipping notice."""
+"""In the demo shop, as `xiaoer demo` serves it: a repeat buyer writes and the agent's
+side panel shows her customer file (level, purchases, online hours); a buyer chats and
+pays, the auditor passes the order, the warehouse picks it, scans a wrong item (refused)
+and the right one, enters the waybill — and the buyer's chat shows the shipping notice."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from tests.e2e.conftest import start_server
 from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.db import Database
+from xiaoer.customers.models import CustomerStats, OnlineProfile
 from xiaoer.demo import DEMO_PASSWORD, DEMO_SHOP_CODE, seed_demo
 from xiaoer.fulfilment.models import StockLevel, StockLocation
 from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
+from xiaoer.reception.service import do_receive_buyer_message
 from xiaoer.shops.models import Shop
 
 WAIT = 15_000
@@ -28,6 +31,26 @@ async def _sign_in(page: Page, server: str, username: str, target: str) -> None:
     await page.get_by_label("密码").fill(DEMO_PASSWORD)
     await page.get_by_role("button", name="登录").click()
     await expect(page).to_have_url(f"{server}{target}")
+
+
+async def _a_repeat_buyer_writes(database: Database) -> tuple[str, str]:
+    """The demo's best customer with known online hours writes; her nick and level."""
+    async with database.session() as session:
+        shop = await session.scalar(select(Shop).where(Shop.code == DEMO_SHOP_CODE))
+        assert shop is not None
+        buyer, level = (
+            await session.execute(
+                select(Customer, CustomerStats.level)
+                .join(CustomerStats, CustomerStats.customer_id == Customer.id)
+                .join(OnlineProfile, OnlineProfile.customer_id == Customer.id)
+                .where(Customer.shop_id == shop.id, CustomerStats.level != "")
+                .order_by(CustomerStats.spent_fen.desc())
+                .limit(1)
+            )
+        ).one()
+        await do_receive_buyer_message(session, shop=shop, customer=buyer, text="上次的茶还有吗？")
+        await session.commit()
+        return buyer.nick, str(level)
 
 
 async def _order_for_the_widget_buyer(database: Database) -> str:
@@ -79,6 +102,26 @@ async def test_the_warehouse_ships_an_audited_order_and_the_buyer_sees_the_notic
             locale="zh-CN", viewport={"width": 1024, "height": 768}
         )
         try:
+            # A repeat buyer writes; the agent's side panel shows her file.
+            agent_context = await browser.new_context(
+                locale="zh-CN", viewport={"width": 1366, "height": 900}
+            )
+            agent = await agent_context.new_page()
+            await _sign_in(agent, server, "agent", "/workbench")
+            presence = agent.get_by_label("在线状态")
+            await presence.select_option("online")
+            await expect(presence).to_have_attribute("data-status", "online", timeout=WAIT)
+            nick, level = await _a_repeat_buyer_writes(database)
+            await agent.locator("#wb-conversations .wb-conv", has_text=nick).first.click(
+                timeout=WAIT
+            )
+            panel = agent.locator("#wb-customer-file")
+            await expect(panel).to_be_visible(timeout=WAIT)
+            await expect(panel).to_contain_text(level, timeout=WAIT)
+            await expect(panel).to_contain_text("最近购买")
+            await expect(panel.locator(".cp-strip span")).to_have_count(24)
+            await agent_context.close()
+
             # The buyer asks in the shop's widget, then pays.
             buyer = await buyer_context.new_page()
             await buyer.goto(f"{server}/b/{DEMO_SHOP_CODE}/store")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.customers.file import customer_file
+from xiaoer.customers.membership import member_summary
 from xiaoer.customers.people import check_reader
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
@@ -38,6 +39,7 @@ async def panel_for(
     conversation = await conversation_for(session, staff, conversation_id)
     shown = await customer_file(session, staff, conversation.customer_id)
     person = shown.person
+    member = await member_summary(session, person.shop_id, person.id)
     return {
         "customer_id": person.id,
         "link": f"/customers/{person.id}",
@@ -48,7 +50,8 @@ async def panel_for(
         "channels": [{"channel": b.channel, "nick": b.nick} for b in shown.buyers],
         "birthday": shown.birthday.label(language) if shown.birthday else "",
         "age": shown.age,
-        "level": shown.level,
+        "level": member.level,  # as the member prices are charged
+        "member": member.as_json(),
         "price_level": shown.price_level,
         "orders": shown.orders,
         "spent_fen": shown.spent_fen,

@@ -591,6 +591,14 @@
     add(cp("tags"), (c.tags || []).join("、"));
     add(cp("notes"), c.notes);
     add(cp("greetings"), c.greetings ? cp("greetings_on") : cp("greetings_off"));
+    const m = c.member;
+    if (m) {
+      const p = m.points;
+      add(cp("points"), p.debt ? cp("points_debt", { debt: p.debt }) : cp("points_value", { usable: p.usable, pending: p.pending }));
+      if (m.next_level) add(cp("next_level"), cp("next_level_gap", { level: m.next_level, orders: m.next_orders, amount: yuan(m.next_fen) }));
+      const priced = (m.skus || []).filter((s) => s.member_fen < s.price_fen).slice(0, 5);
+      if (priced.length) add(cp("member_prices"), priced.map((s) => cp("member_price", { title: s.title, member: yuan(s.member_fen), price: yuan(s.price_fen) })).join("；"));
+    }
     box.append(facts);
     box.append(onlineStrip(c.online));
   }
