@@ -1,19 +1,22 @@
 """Given a shop whose orders changed, when its hourly refresh timer fires (or an
 operator runs ``xiaoer customers refresh``), then ``customer_stats`` sums them again and
-the next refresh is set; starting a process again never doubles or delays the timer."""
+the next refresh is set; starting a process again never doubles or delays the timer,
+nor the nightly greetings plan it starts."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from xiaoer.cli import app
+from xiaoer.core.clock import as_utc
 from xiaoer.core.db import Database
 from xiaoer.core.models import Timer
 from xiaoer.core.timers import fire_all_due
+from xiaoer.customers.greetings import DAILY
 from xiaoer.customers.models import CustomerStats
 from xiaoer.customers.upkeep import REFRESH, schedule_every_shop
 from xiaoer.shops.models import Shop
@@ -38,6 +41,9 @@ async def test_the_hourly_refresh_sums_again_and_sets_the_next(db: Database, sho
     await schedule_every_shop(db, now=NOW)
     await schedule_every_shop(db, now=NOW + timedelta(minutes=30))  # a restart: left alone
     assert await _timers(db) == [(NOW + timedelta(hours=1), None)]
+    async with db.session() as session:  # and one nightly greetings plan, 00:10 shop time
+        nightly = await session.scalars(select(Timer.due_at).where(Timer.kind == DAILY))
+        assert [as_utc(d) for d in nightly] == [datetime(2026, 6, 15, 16, 10, tzinfo=UTC)]
     fired = await fire_all_due(db, now=NOW + timedelta(hours=1))
     assert fired == 1
     async with db.session() as session:

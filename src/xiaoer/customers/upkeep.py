@@ -51,10 +51,23 @@ async def do_schedule_refresh(
 
 
 async def schedule_every_shop(db: Database, *, now: datetime | None = None) -> None:
-    """Each shop's refresh timer, for the processes that fire timers."""
+    """Each shop's refresh timer and nightly greetings plan, for the processes that
+    fire timers; an open one is left where it is."""
+    from xiaoer.customers.greetings import DAILY, do_schedule_daily
+
     async with db.session() as session:
         for shop_id in list(await session.scalars(select(Shop.id).order_by(Shop.id))):
             await do_schedule_refresh(session, shop_id, now=now)
+            nightly = await session.scalar(
+                select(Timer.id).where(
+                    Timer.shop_id == shop_id,
+                    Timer.kind == DAILY,
+                    Timer.fired_at.is_(None),
+                    Timer.cancelled_at.is_(None),
+                )
+            )
+            if nightly is None:
+                await do_schedule_daily(session, shop_id, now=now)
         await session.commit()
 
 
