@@ -118,7 +118,8 @@ async def seed_customers(
                     session, agent, call.id, False, feedback="电话未接通",
                     next_step="下周再联系", now=at,
                 )  # fmt: skip
-            elif n == 3:
+            elif n == 3:  # the last call of the campaign: its case is the newest in the queue
+                at = base - timedelta(hours=2)
                 await do_record_result(
                     session, agent, call.id, True, 2, "上次的茶叶受潮结块了",
                     problem_kind="quality", problem="收到的茶叶受潮结块，希望换一罐",
@@ -129,7 +130,7 @@ async def seed_customers(
                 await do_record_result(
                     session, agent, call.id, True, score, words, next_step="节日问候", now=at
                 )
-        await do_close_campaign(session, supervisor, campaign.id, now=base - timedelta(days=1))
+        await do_close_campaign(session, supervisor, campaign.id, now=base - timedelta(hours=1))
         await session.commit()
 
     async with db.session() as session:  # member prices of the three best sellers
