@@ -63,12 +63,13 @@ def plan_command(
     ``{customer, kind, send_at, channel, title}``."""
     from xiaoer.core.policy_store import policy_on
     from xiaoer.customers.greetings import do_plan_day, plan_day
+    from xiaoer.customers.occasions import check_day
     from xiaoer.shops.service import ShopError, resolve_shop
 
     try:
-        wanted = date.fromisoformat(day)
+        wanted = check_day(date.fromisoformat(day))
     except ValueError as exc:
-        raise _fail(f"--date {day!r}: expected a day like 2026-02-17") from exc
+        raise _fail(f"--date {day!r}: expected a day like 2026-02-17, from 2000 to 2099") from exc
 
     async def work(db: Database) -> tuple[Any, int]:
         async with db.session() as session:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.core.texts import say
+from xiaoer.core.texts import message_of, say
 from xiaoer.customers.greetings import (
     GreetingError,
     do_plan_for,
@@ -23,7 +23,7 @@ from xiaoer.customers.greetings import (
     preview_day,
     template_rows,
 )
-from xiaoer.customers.occasions import TITLES
+from xiaoer.customers.occasions import TITLES, check_day
 from xiaoer.customers.people import MANAGERS
 from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
@@ -39,9 +39,13 @@ STATUSES = ("planned", "sent", "skipped", "failed")
 
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError as exc:
         raise GreetingError(say("expected a day like 2026-02-17")) from exc
+    try:
+        return check_day(day)
+    except ValueError as exc:
+        raise GreetingError(message_of(exc)) from exc
 
 
 async def _page(

@@ -30,6 +30,7 @@ from lunar_python import Lunar, Solar
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from xiaoer.buyers.models import Customer
+from xiaoer.core.texts import say
 from xiaoer.customers.models import CustomerStats
 
 # chinese_calendar's names → the policy's keys (``customers.greet_holidays``) and titles.
@@ -163,12 +164,24 @@ def birthday_condition(day: date) -> ColumnElement[bool]:
 # -- purchase anniversaries -------------------------------------------------------------
 
 
+# The days a plan may be asked for: what the lunar calendar and the shop's history cover.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+MAX_YEARS = 50  # anniversaries looked back at, at most
+
+
+def check_day(day: date) -> date:
+    """A day greetings may be planned for; raises ``ValueError`` saying the range."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(say("greetings are planned for days from 2000 to 2099"))
+    return day
+
+
 def anniversary_condition(day: date, zone: ZoneInfo, since: int = 2000) -> ColumnElement[bool]:
     """SQL over ``customer_stats``: the first paid order was on this month and day
     (shop time), at least one year before ``day``; a 29 February first purchase has its
     anniversary on 28 February in a common year."""
     ranges = []
-    for year in range(day.year - 1, since - 1, -1):
+    for year in range(day.year - 1, max(since, day.year - MAX_YEARS) - 1, -1):
         days = []
         if (day.month, day.day) == (2, 29):
             if solar_calendar.isleap(year):
