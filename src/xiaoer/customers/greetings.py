@@ -16,6 +16,7 @@ occasion, so planning a day twice adds nothing.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import Text, and_, cast, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +51,7 @@ from xiaoer.customers.occasions import (
     birthday_condition,
     holiday_of,
 )
-from xiaoer.customers.online import best_hour
+from xiaoer.customers.online import DayHours
 from xiaoer.customers.people import check_manager
 from xiaoer.reception.models import Conversation
 from xiaoer.shops.models import Shop
@@ -100,6 +101,27 @@ class Planned:
             "channel": self.channel,
             "title": self.title,
         }
+
+
+def plan_json(items: Iterable[Planned]) -> str:
+    """The items as one JSON array (:meth:`Planned.as_json` each), each send time
+    written once however many greetings share it."""
+    stamps: dict[datetime, str] = {}
+    rows = []
+    for item in items:
+        stamp = stamps.get(item.send_at)
+        if stamp is None:
+            stamp = stamps[item.send_at] = item.send_at.isoformat()
+        rows.append(
+            {
+                "customer": item.customer,
+                "kind": item.kind,
+                "send_at": stamp,
+                "channel": item.channel,
+                "title": item.title,
+            }
+        )
+    return json.dumps(rows, ensure_ascii=False)
 
 
 @dataclass
@@ -326,18 +348,25 @@ async def _plan_batch(
 ) -> None:
     ids = [row.id for row in rows]
     # Only the profiles sure enough to be followed: the others are greeted at the default.
-    profiles = {
-        who: OnlineProfile(hours=hours, samples=samples)
-        for who, hours, samples in (
-            await session.execute(
-                select(OnlineProfile.customer_id, OnlineProfile.hours, OnlineProfile.samples).where(
-                    _among(OnlineProfile.customer_id, ids, dense),
-                    OnlineProfile.samples >= policy.customers.online_min_samples,
-                )
+    # Each is read as its JSON text and only the day's 24 shares are turned into numbers
+    # (decoding all 168 of a million profiles was most of a holiday's plan).
+    chooser = DayHours(day, policy)
+    fallback = datetime.combine(day, chooser.fallback, zone)
+    moments: dict[int, datetime] = {}
+    at_of: dict[int, datetime] = {}
+    for who, raw in (
+        await session.execute(
+            select(OnlineProfile.customer_id, cast(OnlineProfile.hours, Text)).where(
+                _among(OnlineProfile.customer_id, ids, dense),
+                OnlineProfile.samples >= policy.customers.online_min_samples,
             )
-        ).all()
-    }
-    fallback = datetime.combine(day, best_hour(None, day, policy), zone)
+        )
+    ).all():
+        hour = chooser.hour_of_text(raw)
+        if hour is not None:
+            if hour not in moments:
+                moments[hour] = datetime.combine(day, time(hour, 0), zone)
+            at_of[who] = moments[hour]
     # Who has a conversation, a look-up by its index for each of the batch's buyers: as
     # a subquery of the select list it cannot be turned into a read of every
     # conversation of the shop, which a join or EXISTS became on PostgreSQL.
@@ -397,10 +426,7 @@ async def _plan_batch(
             channel = "sms"
         else:
             channel = "chat"
-        profile = profiles.get(who)
-        at = fallback
-        if profile is not None:
-            at = datetime.combine(day, best_hour(profile, day, policy), zone)
+        at = at_of.get(who, fallback)
         left = cap - used.get(who, 0)
         for kind, key, years in occasions:
             words = texts.get((kind, key))
