@@ -285,6 +285,12 @@ def _buyers_of(ids: Sequence[int], dense: bool) -> Any:
     )
 
 
+async def _rows(session: AsyncSession, query: Any) -> list[Any]:
+    """A plain read's rows, through the session's connection: a day's plan reads a
+    million rows, and the ORM's handling of each (for columns, not objects) is no use."""
+    return list((await (await session.connection()).execute(query)).all())
+
+
 PERSON = (Customer.id, Customer.name, Customer.nick, Customer.email, Customer.phone)
 
 
@@ -304,7 +310,7 @@ async def _accepting_rows(
     query = _accepting(shop_id).where(Customer.id > after)
     if condition is not None:
         query = query.where(condition)
-    return list((await session.execute(query.order_by(Customer.id).limit(BATCH))).all())
+    return await _rows(session, query.order_by(Customer.id).limit(BATCH))
 
 
 async def _personal(
@@ -354,14 +360,13 @@ async def _plan_batch(
     fallback = datetime.combine(day, chooser.fallback, zone)
     moments: dict[int, datetime] = {}
     at_of: dict[int, datetime] = {}
-    for who, raw in (
-        await session.execute(
-            select(OnlineProfile.customer_id, cast(OnlineProfile.hours, Text)).where(
-                _among(OnlineProfile.customer_id, ids, dense),
-                OnlineProfile.samples >= policy.customers.online_min_samples,
-            )
-        )
-    ).all():
+    for who, raw in await _rows(
+        session,
+        select(OnlineProfile.customer_id, cast(OnlineProfile.hours, Text)).where(
+            _among(OnlineProfile.customer_id, ids, dense),
+            OnlineProfile.samples >= policy.customers.online_min_samples,
+        ),
+    ):
         hour = chooser.hour_of_text(raw)
         if hour is not None:
             if hour not in moments:
@@ -378,36 +383,37 @@ async def _plan_batch(
     )
     chatting = {
         int(who)
-        for who, chat in (
-            await session.execute(
-                select(func.coalesce(Customer.merged_into_id, Customer.id), first_chat).where(
-                    Customer.shop_id == shop.id, _buyers_of(ids, dense)
-                )
-            )
-        ).all()
+        for who, chat in await _rows(
+            session,
+            select(func.coalesce(Customer.merged_into_id, Customer.id), first_chat).where(
+                Customer.shop_id == shop.id, _buyers_of(ids, dense)
+            ),
+        )
         if chat is not None
     }
     start, end = month_bounds(day, zone)
     today = [f"holiday:{day}", f"birthday:{day}", f"anniversary:{day}"]
     used = dict(
         (int(who), int(n))
-        for who, n in (
-            await session.execute(
-                select(Greeting.customer_id, func.count())
-                .where(
-                    # by the persons alone (they are the shop's), so the look-up takes
-                    # the (customer_id, occasion) index, not the shop's month of rows
-                    _among(Greeting.customer_id, ids, dense),
-                    Greeting.status.in_(COUNTED),
-                    Greeting.send_at >= start,
-                    Greeting.send_at < end,
-                    Greeting.occasion.not_in(today),
-                )
-                .group_by(Greeting.customer_id)
+        for who, n in await _rows(
+            session,
+            select(Greeting.customer_id, func.count())
+            .where(
+                # by the persons alone (they are the shop's), so the look-up takes
+                # the (customer_id, occasion) index, not the shop's month of rows
+                _among(Greeting.customer_id, ids, dense),
+                Greeting.status.in_(COUNTED),
+                Greeting.send_at >= start,
+                Greeting.send_at < end,
+                Greeting.occasion.not_in(today),
             )
-        ).all()
+            .group_by(Greeting.customer_id),
+        )
     )
     cap = policy.customers.greetings_per_month
+    sms = bool(policy.customers.sms_gateway)
+    shop_name = shop.name
+    occasion_of = {kind.value: f"{kind.value}:{day}" for kind in GreetingKind}
     for person in rows:
         who = person.id
         occasions: list[tuple[str, str, int]] = []  # kind, holiday key, years
@@ -422,7 +428,7 @@ async def _plan_batch(
             channel = "chat"
         elif person.email:
             channel = "email"
-        elif person.phone and policy.customers.sms_gateway:
+        elif sms and person.phone:
             channel = "sms"
         else:
             channel = "chat"
@@ -441,12 +447,12 @@ async def _plan_batch(
             said = body.format(
                 name=person.name or person.nick or "亲",
                 nick=person.nick,
-                shop=shop.name,
+                shop=shop_name,
                 holiday=title,
                 years=years,
             )
             plan.items.append(
-                Planned(who, kind, at, channel, title, f"{kind}:{day}", said, template_id)
+                Planned(who, kind, at, channel, title, occasion_of[kind], said, template_id)
             )
 
 
@@ -457,6 +463,7 @@ async def plan_day(
     ``limit``, the plan stops after about that many greetings (a page's preview)."""
     zone = ZoneInfo(shop.timezone)
     plan = DayPlan(day)
+    await session.flush()  # the plan's reads go past the session (see ``_rows``)
     found = holiday_of(day)
     plan.calendar_known = found.known
     holiday = None
@@ -484,12 +491,8 @@ async def plan_day(
         chosen = sorted(personal)
         for start in range(0, len(chosen), BATCH):
             part = chosen[start : start + BATCH]
-            rows = list(
-                (
-                    await session.execute(
-                        _accepting(shop.id).where(Customer.id.in_(part)).order_by(Customer.id)
-                    )
-                ).all()
+            rows = await _rows(
+                session, _accepting(shop.id).where(Customer.id.in_(part)).order_by(Customer.id)
             )
             await _plan_batch(
                 session, shop, policy, day, zone, rows, None, personal, texts, plan, False
