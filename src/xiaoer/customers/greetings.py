@@ -373,8 +373,9 @@ async def _plan_batch(
                 moments[hour] = datetime.combine(day, time(hour, 0), zone)
             at_of[who] = moments[hour]
     # Who has a conversation, a look-up by its index for each of the batch's buyers: as
-    # a subquery of the select list it cannot be turned into a read of every
-    # conversation of the shop, which a join or EXISTS became on PostgreSQL.
+    # a scalar subquery (with its LIMIT) it cannot be turned into a read of every
+    # conversation of the shop, which a join or EXISTS became on PostgreSQL; only the
+    # buyers with one come back.
     first_chat = (
         select(Conversation.id)
         .where(Conversation.customer_id == Customer.id)
@@ -383,13 +384,12 @@ async def _plan_batch(
     )
     chatting = {
         int(who)
-        for who, chat in await _rows(
+        for (who,) in await _rows(
             session,
-            select(func.coalesce(Customer.merged_into_id, Customer.id), first_chat).where(
-                Customer.shop_id == shop.id, _buyers_of(ids, dense)
+            select(func.coalesce(Customer.merged_into_id, Customer.id)).where(
+                Customer.shop_id == shop.id, _buyers_of(ids, dense), first_chat.is_not(None)
             ),
         )
-        if chat is not None
     }
     start, end = month_bounds(day, zone)
     today = [f"holiday:{day}", f"birthday:{day}", f"anniversary:{day}"]
