@@ -127,7 +127,8 @@ def plan_json(items: Iterable[Planned]) -> str:
 @dataclass
 class DayPlan:
     day: date
-    items: list[Planned] = field(default_factory=list)
+    # not in the repr: asyncio's run shows its task's result when it ends (a million)
+    items: list[Planned] = field(default_factory=list, repr=False)
     holiday: str = ""  # the holiday greeted that day, its title
     calendar_known: bool = True  # false: the holiday calendar has no data for the year
     capped: int = 0  # greetings left out: the person was at the month's cap
