@@ -3,6 +3,7 @@ holidays' own days and the 调休 working days come out as the calendars say."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, time
 
 import pytest
@@ -16,7 +17,7 @@ from xiaoer.customers.occasions import (
     lunar_birthdays_on,
     solar_birthdays_on,
 )
-from xiaoer.customers.online import SLOTS, best_hour, smooth
+from xiaoer.customers.online import SLOTS, DayHours, best_hour, smooth
 
 pytestmark = pytest.mark.database_free
 
@@ -105,3 +106,35 @@ def test_an_afternoon_buyer_is_greeted_at_their_hour_and_a_guess_at_the_default(
     few = _profile({15: 2})  # below online_min_samples (6): a guess
     assert best_hour(few, date(2026, 2, 16), Policy()) == time(10, 0)
     assert best_hour(None, date(2026, 2, 16), Policy()) == time(10, 0)
+
+
+def _ranked_hour(shares: list[float], allowed: list[int]) -> int:
+    """The rule written out plainly: the likeliest allowed hour, ties to the nearest to
+    the day's peak, then the earliest."""
+    peak = max(range(24), key=lambda h: shares[h])
+    return max(allowed, key=lambda h: (shares[h], -min((h - peak) % 24, (peak - h) % 24)))
+
+
+def test_the_plan_s_hour_from_a_profile_s_text_is_the_rule_s_hour() -> None:
+    # Given profiles with peaks inside and outside the quiet hours, and ties
+    day = date(2026, 2, 17)  # a Tuesday: slots 24–47
+    chooser = DayHours(day, Policy())
+    profiles = [
+        smooth({24 + 23: 8}),
+        smooth({24 + 3: 5, 24 + 14: 5}),
+        smooth({24 + 6: 4, 24 + 12: 4, 15: 9}),
+        smooth({(24 + h) % SLOTS: 1 + (h * 7) % 5 for h in range(0, 24, 2)}),
+        [1 / SLOTS] * SLOTS,
+    ]
+    for hours in profiles:
+        shares = hours[24:48]
+        # When the hour is chosen from the stored JSON text
+        found = chooser.hour_of_text(json.dumps(hours))
+        # Then it is the rule's hour, and best_hour's
+        assert found == _ranked_hour(shares, chooser.allowed)
+        profile = OnlineProfile(hours=hours, samples=10, confidence=0.5)
+        assert best_hour(profile, day, Policy()) == time(found, 0)
+    # A text that is not 168 numbers is no profile: the default hour
+    assert chooser.hour_of_text("[1, 2]") is None
+    assert chooser.hour_of_text('{"a": 1}') is None
+    assert chooser.hour_of_text(None) is None

@@ -16,6 +16,7 @@ occasion, so planning a day twice adds nothing.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import Text, and_, cast, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +51,7 @@ from xiaoer.customers.occasions import (
     birthday_condition,
     holiday_of,
 )
-from xiaoer.customers.online import best_hour
+from xiaoer.customers.online import DayHours
 from xiaoer.customers.people import check_manager
 from xiaoer.reception.models import Conversation
 from xiaoer.shops.models import Shop
@@ -102,10 +103,32 @@ class Planned:
         }
 
 
+def plan_json(items: Iterable[Planned]) -> str:
+    """The items as one JSON array (:meth:`Planned.as_json` each), each send time
+    written once however many greetings share it."""
+    stamps: dict[datetime, str] = {}
+    rows = []
+    for item in items:
+        stamp = stamps.get(item.send_at)
+        if stamp is None:
+            stamp = stamps[item.send_at] = item.send_at.isoformat()
+        rows.append(
+            {
+                "customer": item.customer,
+                "kind": item.kind,
+                "send_at": stamp,
+                "channel": item.channel,
+                "title": item.title,
+            }
+        )
+    return json.dumps(rows, ensure_ascii=False)
+
+
 @dataclass
 class DayPlan:
     day: date
-    items: list[Planned] = field(default_factory=list)
+    # not in the repr: asyncio's run shows its task's result when it ends (a million)
+    items: list[Planned] = field(default_factory=list, repr=False)
     holiday: str = ""  # the holiday greeted that day, its title
     calendar_known: bool = True  # false: the holiday calendar has no data for the year
     capped: int = 0  # greetings left out: the person was at the month's cap
@@ -263,6 +286,12 @@ def _buyers_of(ids: Sequence[int], dense: bool) -> Any:
     )
 
 
+async def _rows(session: AsyncSession, query: Any) -> list[Any]:
+    """A plain read's rows, through the session's connection: a day's plan reads a
+    million rows, and the ORM's handling of each (for columns, not objects) is no use."""
+    return list((await (await session.connection()).execute(query)).all())
+
+
 PERSON = (Customer.id, Customer.name, Customer.nick, Customer.email, Customer.phone)
 
 
@@ -282,7 +311,7 @@ async def _accepting_rows(
     query = _accepting(shop_id).where(Customer.id > after)
     if condition is not None:
         query = query.where(condition)
-    return list((await session.execute(query.order_by(Customer.id).limit(BATCH))).all())
+    return await _rows(session, query.order_by(Customer.id).limit(BATCH))
 
 
 async def _personal(
@@ -326,21 +355,28 @@ async def _plan_batch(
 ) -> None:
     ids = [row.id for row in rows]
     # Only the profiles sure enough to be followed: the others are greeted at the default.
-    profiles = {
-        who: OnlineProfile(hours=hours, samples=samples)
-        for who, hours, samples in (
-            await session.execute(
-                select(OnlineProfile.customer_id, OnlineProfile.hours, OnlineProfile.samples).where(
-                    _among(OnlineProfile.customer_id, ids, dense),
-                    OnlineProfile.samples >= policy.customers.online_min_samples,
-                )
-            )
-        ).all()
-    }
-    fallback = datetime.combine(day, best_hour(None, day, policy), zone)
+    # Each is read as its JSON text and only the day's 24 shares are turned into numbers
+    # (decoding all 168 of a million profiles was most of a holiday's plan).
+    chooser = DayHours(day, policy)
+    fallback = datetime.combine(day, chooser.fallback, zone)
+    moments: dict[int, datetime] = {}
+    at_of: dict[int, datetime] = {}
+    for who, raw in await _rows(
+        session,
+        select(OnlineProfile.customer_id, cast(OnlineProfile.hours, Text)).where(
+            _among(OnlineProfile.customer_id, ids, dense),
+            OnlineProfile.samples >= policy.customers.online_min_samples,
+        ),
+    ):
+        hour = chooser.hour_of_text(raw)
+        if hour is not None:
+            if hour not in moments:
+                moments[hour] = datetime.combine(day, time(hour, 0), zone)
+            at_of[who] = moments[hour]
     # Who has a conversation, a look-up by its index for each of the batch's buyers: as
-    # a subquery of the select list it cannot be turned into a read of every
-    # conversation of the shop, which a join or EXISTS became on PostgreSQL.
+    # a scalar subquery (with its LIMIT) it cannot be turned into a read of every
+    # conversation of the shop, which a join or EXISTS became on PostgreSQL; only the
+    # buyers with one come back.
     first_chat = (
         select(Conversation.id)
         .where(Conversation.customer_id == Customer.id)
@@ -349,36 +385,36 @@ async def _plan_batch(
     )
     chatting = {
         int(who)
-        for who, chat in (
-            await session.execute(
-                select(func.coalesce(Customer.merged_into_id, Customer.id), first_chat).where(
-                    Customer.shop_id == shop.id, _buyers_of(ids, dense)
-                )
-            )
-        ).all()
-        if chat is not None
+        for (who,) in await _rows(
+            session,
+            select(func.coalesce(Customer.merged_into_id, Customer.id)).where(
+                Customer.shop_id == shop.id, _buyers_of(ids, dense), first_chat.is_not(None)
+            ),
+        )
     }
     start, end = month_bounds(day, zone)
     today = [f"holiday:{day}", f"birthday:{day}", f"anniversary:{day}"]
     used = dict(
         (int(who), int(n))
-        for who, n in (
-            await session.execute(
-                select(Greeting.customer_id, func.count())
-                .where(
-                    # by the persons alone (they are the shop's), so the look-up takes
-                    # the (customer_id, occasion) index, not the shop's month of rows
-                    _among(Greeting.customer_id, ids, dense),
-                    Greeting.status.in_(COUNTED),
-                    Greeting.send_at >= start,
-                    Greeting.send_at < end,
-                    Greeting.occasion.not_in(today),
-                )
-                .group_by(Greeting.customer_id)
+        for who, n in await _rows(
+            session,
+            select(Greeting.customer_id, func.count())
+            .where(
+                # by the persons alone (they are the shop's), so the look-up takes
+                # the (customer_id, occasion) index, not the shop's month of rows
+                _among(Greeting.customer_id, ids, dense),
+                Greeting.status.in_(COUNTED),
+                Greeting.send_at >= start,
+                Greeting.send_at < end,
+                Greeting.occasion.not_in(today),
             )
-        ).all()
+            .group_by(Greeting.customer_id),
+        )
     )
     cap = policy.customers.greetings_per_month
+    sms = bool(policy.customers.sms_gateway)
+    shop_name = shop.name
+    occasion_of = {kind.value: f"{kind.value}:{day}" for kind in GreetingKind}
     for person in rows:
         who = person.id
         occasions: list[tuple[str, str, int]] = []  # kind, holiday key, years
@@ -393,14 +429,11 @@ async def _plan_batch(
             channel = "chat"
         elif person.email:
             channel = "email"
-        elif person.phone and policy.customers.sms_gateway:
+        elif sms and person.phone:
             channel = "sms"
         else:
             channel = "chat"
-        profile = profiles.get(who)
-        at = fallback
-        if profile is not None:
-            at = datetime.combine(day, best_hour(profile, day, policy), zone)
+        at = at_of.get(who, fallback)
         left = cap - used.get(who, 0)
         for kind, key, years in occasions:
             words = texts.get((kind, key))
@@ -415,12 +448,12 @@ async def _plan_batch(
             said = body.format(
                 name=person.name or person.nick or "亲",
                 nick=person.nick,
-                shop=shop.name,
+                shop=shop_name,
                 holiday=title,
                 years=years,
             )
             plan.items.append(
-                Planned(who, kind, at, channel, title, f"{kind}:{day}", said, template_id)
+                Planned(who, kind, at, channel, title, occasion_of[kind], said, template_id)
             )
 
 
@@ -431,6 +464,7 @@ async def plan_day(
     ``limit``, the plan stops after about that many greetings (a page's preview)."""
     zone = ZoneInfo(shop.timezone)
     plan = DayPlan(day)
+    await session.flush()  # the plan's reads go past the session (see ``_rows``)
     found = holiday_of(day)
     plan.calendar_known = found.known
     holiday = None
@@ -458,12 +492,8 @@ async def plan_day(
         chosen = sorted(personal)
         for start in range(0, len(chosen), BATCH):
             part = chosen[start : start + BATCH]
-            rows = list(
-                (
-                    await session.execute(
-                        _accepting(shop.id).where(Customer.id.in_(part)).order_by(Customer.id)
-                    )
-                ).all()
+            rows = await _rows(
+                session, _accepting(shop.id).where(Customer.id.in_(part)).order_by(Customer.id)
             )
             await _plan_batch(
                 session, shop, policy, day, zone, rows, None, personal, texts, plan, False

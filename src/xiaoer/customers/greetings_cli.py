@@ -62,7 +62,7 @@ def plan_command(
     goes to stderr; with ``--json`` the last line of stdout is a JSON array of
     ``{customer, kind, send_at, channel, title}``."""
     from xiaoer.core.policy_store import policy_on
-    from xiaoer.customers.greetings import do_plan_day, plan_day
+    from xiaoer.customers.greetings import do_plan_day, plan_day, plan_json
     from xiaoer.customers.occasions import check_day
     from xiaoer.shops.service import ShopError, resolve_shop
 
@@ -105,7 +105,7 @@ def plan_command(
     if save:
         typer.echo(f"stored {added} new greetings", err=True)
     if as_json:
-        sys.stdout.write(json.dumps([i.as_json() for i in plan.items], ensure_ascii=False) + "\n")
+        sys.stdout.write(plan_json(plan.items) + "\n")
     else:
         for item in plan.items:
             line = f"{item.customer}\t{item.kind}\t{item.send_at.isoformat()}\t{item.channel}"

@@ -67,32 +67,67 @@ def confidence_of(samples: int, policy: Policy) -> float:
     return round(samples / (samples + policy.customers.online_min_samples), 4)
 
 
+class DayHours:
+    """:func:`best_hour`'s choice for one day, with what it needs from the day and the
+    policy worked out once (a day's plan asks it for every person)."""
+
+    __slots__ = ("allowed", "fallback", "first", "min_samples", "open")
+
+    def __init__(self, day: date, policy: Policy) -> None:
+        quiet = policy.customers.greeting_quiet_hours
+        hour, minute = (int(p) for p in policy.customers.greeting_hour.split(":"))
+        self.fallback = time(hour, minute)
+        self.first = day.weekday() * 24
+        self.allowed = [h for h in range(24) if not in_span(quiet, time(h, 0))]
+        self.open = frozenset(self.allowed)
+        self.min_samples = policy.customers.online_min_samples
+
+    def hour_of(self, hours: Sequence[float]) -> int | None:
+        """The hour (0–23) from the day's 24 shares of a sure enough profile; None when
+        the quiet hours leave none (the ``greeting_hour`` then)."""
+        allowed = self.allowed
+        if not allowed:
+            return None
+        top = max(hours)
+        peak = hours.index(top)  # the first of equal peaks, as ``max`` picks it
+        if peak in self.open:
+            return peak  # the likeliest hour, and the nearest to itself
+        best = max(hours[h] for h in allowed)
+
+        def apart(h: int) -> int:
+            return min((h - peak) % 24, (peak - h) % 24)
+
+        # Of the equally likely hours, the nearest to the peak; the earliest of equals.
+        return min((h for h in allowed if hours[h] == best), key=apart)
+
+    def hour_of_text(self, raw: str | None) -> int | None:
+        """:meth:`hour_of` from a profile's JSON text (a list of 168 numbers), reading
+        only the day's 24; None for a profile not of 168 numbers (greeted at the
+        ``greeting_hour``) as well."""
+        if not raw:
+            return None
+        parts = raw.strip().strip("[]").split(",")
+        if len(parts) != SLOTS:
+            return None
+        try:
+            shares = [float(part) for part in parts[self.first : self.first + 24]]
+        except ValueError:
+            return None
+        return self.hour_of(shares)
+
+    def time_of(self, profile: OnlineProfile | None) -> time:
+        if profile is None or profile.samples < self.min_samples or len(profile.hours) != SLOTS:
+            return self.fallback
+        found = self.hour_of(profile.hours[self.first : self.first + 24])
+        return self.fallback if found is None else time(found, 0)
+
+
 def best_hour(profile: OnlineProfile | None, day: date, policy: Policy) -> time:
     """The time on ``day`` a greeting is most likely read: the start of the person's
     likeliest hour that day outside the quiet hours; the policy's ``greeting_hour``
     while the profile is a guess. Hours equally likely go to the one nearest the day's
     peak, so a night owl is greeted just before the quiet hours begin."""
-    quiet = policy.customers.greeting_quiet_hours
-    hour, minute = (int(p) for p in policy.customers.greeting_hour.split(":"))
-    fallback = time(hour, minute)
-    if (
-        profile is None
-        or profile.samples < policy.customers.online_min_samples
-        or len(profile.hours) != SLOTS
-    ):
-        return fallback
-    first = day.weekday() * 24
-    shares = profile.hours[first : first + 24]
-    peak = max(range(24), key=lambda h: shares[h])
-    allowed = [h for h in range(24) if not in_span(quiet, time(h, 0))]
-    if not allowed:
-        return fallback
-
-    def rank(h: int) -> tuple[float, int]:
-        apart = min((h - peak) % 24, (peak - h) % 24)
-        return (shares[h], -apart)
-
-    return time(max(allowed, key=rank), 0)
+    return DayHours(day, policy).time_of(profile)
 
 
 def _slot(moment: Any, dialect: str, zone: ZoneInfo) -> Any:
