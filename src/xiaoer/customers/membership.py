@@ -35,7 +35,7 @@ from xiaoer.core.policy import Policy, member_levels
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.customers.models import CustomerStats, MemberPrice
-from xiaoer.customers.people import buyer_ids, check_manager
+from xiaoer.customers.people import buyer_ids, check_manager, person_in_shop
 from xiaoer.customers.points import person_balance
 from xiaoer.customers.points_ledger import Balance
 from xiaoer.customers.stats import level_of
@@ -61,17 +61,6 @@ class Standing:
 
 def level_names(policy: Policy) -> list[str]:
     return [name for name, _, _ in member_levels(policy.customers.member_levels)]
-
-
-async def _person(session: AsyncSession, shop_id: int, customer_id: int) -> Customer:
-    buyer = await session.get(Customer, customer_id)
-    if buyer is None or buyer.shop_id != shop_id:
-        raise NotFound(say("no such customer"))
-    if buyer.merged_into_id is not None:
-        person = await session.get(Customer, buyer.merged_into_id)
-        if person is not None:
-            return person
-    return buyer
 
 
 async def live_level(
@@ -132,7 +121,7 @@ async def member_prices(
 ) -> dict[int, int]:
     """The member prices the customer pays for those of ``sku_ids`` that have one at
     their level or below (a non-member: none)."""
-    person = await _person(session, shop_id, customer_id)
+    person = await person_in_shop(session, shop_id, customer_id)
     policy = await policy_on(session, shop_id)
     level = (await live_level(session, policy, person)).level
     if not level or not sku_ids:
@@ -367,7 +356,7 @@ async def member_summary(
     year. No check of who reads: the caller (the side panel's route) decided that the
     reader may see this buyer; another shop's buyer is not found."""
     now = now or utcnow()
-    person = await _person(session, shop_id, customer_id)
+    person = await person_in_shop(session, shop_id, customer_id)
     ids = await buyer_ids(session, person)
     policy = await policy_on(session, shop_id)
     standing = await live_level(session, policy, person, ids)

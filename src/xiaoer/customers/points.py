@@ -56,7 +56,13 @@ from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.customers.models import PointsBalance, PointsKind, PointsMove
-from xiaoer.customers.people import buyer_ids, check_manager, check_reader, person_of
+from xiaoer.customers.people import (
+    buyer_ids,
+    check_manager,
+    check_reader,
+    person_in_shop,
+    person_of,
+)
 from xiaoer.customers.points_ledger import (
     Balance,
     NewMove,
@@ -186,17 +192,6 @@ def max_points(policy: Policy, total_fen: int) -> int:
     return max(0, min(share, total_fen - 1) // value)
 
 
-async def _person_of_buyer(session: AsyncSession, shop_id: int, customer_id: int) -> Customer:
-    buyer = await session.get(Customer, customer_id)
-    if buyer is None or buyer.shop_id != shop_id:
-        raise NotFound(say("no such customer"))
-    if buyer.merged_into_id is not None:
-        person = await session.get(Customer, buyer.merged_into_id)
-        if person is not None:
-            return person
-    return buyer
-
-
 async def do_spend_points(
     session: AsyncSession,
     staff: StaffAccount | None,
@@ -217,7 +212,7 @@ async def do_spend_points(
         shop_id = staff.shop_id
     if shop_id is None:
         raise NotFound(say("no such customer"))
-    person = await _person_of_buyer(session, shop_id, customer_id)
+    person = await person_in_shop(session, shop_id, customer_id)
     ids = await buyer_ids(session, person)
     order = await session.get(Order, order_id)
     if order is None or order.shop_id != shop_id or order.customer_id not in ids:
