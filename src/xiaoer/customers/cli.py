@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import select
@@ -14,10 +15,39 @@ from xiaoer.core.db import Database
 
 customers_app = typer.Typer(help="The customer file.", no_args_is_help=True)
 
+T = TypeVar("T")
 
-def _fail(message: str) -> typer.Exit:
+
+def fail(message: str) -> typer.Exit:
+    """The error a command prints before it exits with 1."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
+
+
+def run_on_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """``work`` over the configured database, once it is migrated; the customers'
+    commands (refresh, greetings, points) open it the same way."""
+    try:
+        settings = command_settings()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+
+    async def run() -> T:
+        import xiaoer.customers.greetings_send
+        import xiaoer.customers.membership
+        import xiaoer.customers.privacy  # noqa: F401
+
+        await check_ready(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DatabaseNotReady as exc:
+        raise fail(str(exc)) from exc
 
 
 @customers_app.command("refresh")
@@ -35,14 +65,14 @@ def refresh_command(
     try:
         settings = command_settings()
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
             if shop:
                 found = await shop_by_code(session, shop)
                 if found is None:
-                    raise _fail(f"no shop with code {shop!r}")
+                    raise fail(f"no shop with code {shop!r}")
                 shops = [(found.id, found.code)]
             else:
                 shops = [
@@ -71,5 +101,5 @@ def refresh_command(
     try:
         result = asyncio.run(run())
     except DatabaseNotReady as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print(json.dumps(result, ensure_ascii=False))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import date
@@ -10,41 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
+from xiaoer.customers.cli import fail, run_on_database
 
 greetings_app = typer.Typer(
     help="Greetings: birthdays, holidays, anniversaries.", no_args_is_help=True
 )
 
 ShopOption = Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def _run(work: Any) -> Any:
-    try:
-        settings = command_settings()
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-
-    async def run() -> Any:
-        import xiaoer.customers.greetings_send  # noqa: F401  (every table the greetings name)
-
-        await check_ready(settings.database_url)
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(run())
-    except DatabaseNotReady as exc:
-        raise _fail(str(exc)) from exc
 
 
 @greetings_app.command("plan")
@@ -69,7 +41,7 @@ def plan_command(
     try:
         wanted = check_day(date.fromisoformat(day))
     except ValueError as exc:
-        raise _fail(f"--date {day!r}: expected a day like 2026-02-17, from 2000 to 2099") from exc
+        raise fail(f"--date {day!r}: expected a day like 2026-02-17, from 2000 to 2099") from exc
 
     async def work(db: Database) -> tuple[Any, int]:
         async with db.session() as session:
@@ -84,9 +56,9 @@ def plan_command(
             return plan, added
 
     try:
-        plan, added = _run(work)
+        plan, added = run_on_database(work)
     except ShopError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if not plan.calendar_known:
         typer.echo(
             f"note: the holiday calendar has no holidays for {wanted.year} yet "
@@ -127,7 +99,7 @@ def send_command(shop: ShopOption = None) -> None:
             return done
 
     try:
-        done = _run(work)
+        done = run_on_database(work)
     except ShopError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     sys.stdout.write(json.dumps(done) + "\n")

@@ -3,48 +3,18 @@ pass run by hand."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
+from xiaoer.customers.cli import fail, run_on_database
 
 points_app = typer.Typer(help="Customers' points (R5): the ledger.", no_args_is_help=True)
 
-T = TypeVar("T")
 ShopOption = Annotated[str | None, typer.Option(help="Shop code (every shop if left out).")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
-    try:
-        settings = command_settings()
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-
-    async def run() -> T:
-        import xiaoer.customers.membership  # noqa: F401  (every table the points name)
-
-        await check_ready(settings.database_url)
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(run())
-    except DatabaseNotReady as exc:
-        raise _fail(str(exc)) from exc
 
 
 async def _shop_ids(db: Database, code: str | None) -> list[int]:
@@ -95,9 +65,9 @@ def rebuild_command(
         return {"balances": balances, "drift": len(drift), "seconds": seconds}
 
     try:
-        summary = _run(work)
+        summary = run_on_database(work)
     except ShopError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print(json.dumps(summary, ensure_ascii=False))
     if check and summary["drift"]:
         raise typer.Exit(1)
@@ -124,7 +94,7 @@ def settle_command(shop: ShopOption = None) -> None:
         return {"shops": len(shop_ids), **totals}
 
     try:
-        summary = _run(work)
+        summary = run_on_database(work)
     except ShopError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     print(json.dumps(summary, ensure_ascii=False))
