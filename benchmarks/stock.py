@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchmarks.accounts import quick_hashes  # noqa: E402
 from benchmarks.kpi import _database_url, _pg_execute  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -313,7 +314,8 @@ async def _time_rebuild(url: str, tries: int = 3) -> dict[str, float]:
 
 
 async def _fill(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    ids = await _prepare(url)
+    with quick_hashes():
+        ids = await _prepare(url)
     _say(f"filling {args.skus:,} SKUs and {args.moves:,} moves in SQL …")
     started = time.perf_counter()
     await _pg_execute(url, *_fill_sql(ids, args.skus, args.moves, args.hot))
