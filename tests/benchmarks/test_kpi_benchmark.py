@@ -1,25 +1,27 @@
 """``benchmarks/kpi.py`` runs end to end at a tiny scale, checks itself against DuckDB and
 prints its figures as one JSON object last.
 
-On SQLite always; on PostgreSQL too when ``XIAOER_TEST_DATABASE_URL`` names a server
-(the benchmark then creates and drops its own scratch database beside it). Needs the
+On SQLite always; on PostgreSQL too when a server is named (``tests/benchmarks``: the
+benchmark then creates and drops its own scratch database beside it). Needs the
 ``bench`` extra (DuckDB): skipped without it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.benchmarks import PG_SERVER
+
 pytest.importorskip("duckdb")
+pytestmark = pytest.mark.database_free
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_URL = os.environ.get("XIAOER_TEST_DATABASE_URL", "")
+SERVER_URL = PG_SERVER
 KEYS = {
     "seconds",
     "ratio_to_duckdb",

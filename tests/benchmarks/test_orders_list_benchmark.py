@@ -1,26 +1,30 @@
 """``benchmarks/orders_list.py`` runs end to end at a tiny scale and prints its figures
 as one JSON object last: every filter and search answered, with the set it found.
 
-PostgreSQL only (the benchmark's database): skipped unless ``XIAOER_TEST_DATABASE_URL``
-names a server, beside which the benchmark creates and drops its scratch database.
+PostgreSQL only (the benchmark's database): skipped unless a server is named
+(``tests/benchmarks``), beside which the benchmark creates and drops its scratch database.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVER_URL = os.environ.get("XIAOER_TEST_DATABASE_URL", "")
+from tests.benchmarks import PG_SERVER
 
-pytestmark = pytest.mark.skipif(
-    not SERVER_URL.startswith("postgresql"), reason="the benchmark runs on PostgreSQL"
-)
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_URL = PG_SERVER
+
+pytestmark = [
+    pytest.mark.database_free,
+    pytest.mark.skipif(
+        not SERVER_URL.startswith("postgresql"), reason="the benchmark runs on PostgreSQL"
+    ),
+]
 
 
 def test_orders_list_benchmark_at_a_tiny_scale() -> None:

@@ -1,26 +1,30 @@
 """``benchmarks/stock.py`` runs end to end at a tiny scale: orders reserved and shipped
 by concurrent clients, none oversold, the ledger equal to its projections.
 
-PostgreSQL only (the benchmark's database): skipped unless ``XIAOER_TEST_DATABASE_URL``
-names a server, beside which the benchmark creates and drops its scratch database.
+PostgreSQL only (the benchmark's database): skipped unless a server is named
+(``tests/benchmarks``), beside which the benchmark creates and drops its scratch database.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVER_URL = os.environ.get("XIAOER_TEST_DATABASE_URL", "")
+from tests.benchmarks import PG_SERVER
 
-pytestmark = pytest.mark.skipif(
-    not SERVER_URL.startswith("postgresql"), reason="the benchmark runs on PostgreSQL"
-)
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_URL = PG_SERVER
+
+pytestmark = [
+    pytest.mark.database_free,
+    pytest.mark.skipif(
+        not SERVER_URL.startswith("postgresql"), reason="the benchmark runs on PostgreSQL"
+    ),
+]
 
 
 def test_stock_benchmark_at_a_tiny_scale() -> None:
