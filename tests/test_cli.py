@@ -1,15 +1,20 @@
 """The ``xiaoer`` command as an operator uses it, against a real database file or server."""
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from tests.conftest import create_scratch_database, drop_scratch_database
+from xiaoer.cli import app
 from xiaoer.core.migrate import upgrade
 
 
@@ -24,13 +29,30 @@ def cli_db(tmp_path: Path) -> Iterator[str]:
 def xiaoer(
     url: str, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xiaoer", *args],
-        env={**os.environ, "XIAOER_DATABASE_URL": url, "COLUMNS": "200", **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    """Run ``xiaoer ARGS`` against the database at ``url`` and return what it printed.
+
+    In this process, through Typer's runner: the command's own code, arguments, exit
+    code and output, without a new interpreter importing the app each time (the
+    ``python -m xiaoer`` entry itself is run by ``tests/test_demo_command.py``). A
+    caller inside an event loop gets a thread of its own, as the commands run theirs.
+    """
+    runner = CliRunner()
+    environment = {"XIAOER_DATABASE_URL": url, "COLUMNS": "200", **env}
+
+    def invoke() -> Result:
+        return runner.invoke(app, list(args), input=stdin, env=environment)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        done = invoke()
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            done = pool.submit(invoke).result()
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        raise done.exception
+    return subprocess.CompletedProcess(
+        ["xiaoer", *args], done.exit_code, done.stdout, done.stderr
     )
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from benchmarks.order_exports import rewrite_with_changes, write_sample_export
 from sqlalchemy import func, select
 
+from tests.test_cli import xiaoer
 from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
 from xiaoer.core.models import Event, Timer
@@ -280,13 +279,9 @@ def test_the_command_prints_the_counts_as_its_last_line(
 ) -> None:
     """``xiaoer import orders`` against the test database, with its own shop."""
     order_list, item_list = write_sample_export(tmp_path, 30, seed=14)
-    env = {**os.environ, "XIAOER_DATABASE_URL": database_url}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "xiaoer", *args],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
+        return xiaoer(database_url, *args)
 
     made = run("shop", "add", "cli-import", "导入测试")
     assert made.returncode == 0, made.stderr
