@@ -278,3 +278,17 @@ def test_erlang_a_serves_better_with_more_servers(
     assert more.abandon <= fewer.abandon + 1e-12
     assert more.service_level >= fewer.service_level - 1e-12
     assert 0.0 <= fewer.service_level <= 1.0 and 0.0 <= fewer.abandon <= 1.0
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    load=st.floats(min_value=0.2, max_value=80.0),
+    patience=st.floats(min_value=10.0, max_value=900.0),
+    level=st.floats(min_value=0.3, max_value=0.97),
+)
+def test_erlang_a_staffing_is_always_the_fewest(load: float, patience: float, level: float) -> None:
+    found = servers_needed_with_patience(load, 150, patience, level, 20)
+    assert not isinstance(found, Unreachable)
+    servers, figures = found
+    assert figures.service_level >= level
+    assert servers == 0 or erlang_a(servers - 1, load, 150, patience, 20).service_level < level

@@ -247,11 +247,19 @@ def erlang_a(
 
 
 def _poisson_weights(mean: float) -> list[float]:
-    """Poisson probabilities of 0, 1, … steps until the rest is negligible."""
-    if mean == 0:
-        return [1.0]
-    last = int(mean + 12.0 * math.sqrt(mean) + 30)
-    return [math.exp(k * math.log(mean) - mean - math.lgamma(k + 1)) for k in range(last + 1)]
+    """Poisson probabilities of 0, 1, … steps, past the mean until the rest is
+    negligible (each from its logarithm: e^-mean alone underflows beyond 745)."""
+    weights: list[float] = []
+    seen = 0.0
+    k = 0
+    log_mean = math.log(mean) if mean > 0 else -math.inf
+    while True:
+        weight = math.exp(k * log_mean - mean - math.lgamma(k + 1)) if k or mean else 1.0
+        weights.append(weight)
+        seen += weight
+        if k >= mean and (1.0 - seen < _NEGLIGIBLE * 100 or weight == 0.0):
+            return weights
+        k += 1
 
 
 def _served_within(
@@ -262,28 +270,39 @@ def _served_within(
     The arrival's place in the queue (i sessions ahead) falls at N·serve + i·leave and
     it gives up at ``leave``; uniformised at a rate above every one of them, the
     chance of having reached a server is a Poisson mixture of the chances after k
-    steps. With k steps at most k places are passed, so longer queues are cut off.
+    steps. A step passes at most one place, so a place further back than the steps
+    left can no longer arrive in time and is dropped as the steps go.
     """
     if within_s == 0:
         return 0.0
-    top = len(ahead) - 1
-    uniform = servers * serve + (top + 1) * leave
-    steps = len(_poisson_weights(uniform * within_s))
-    if steps < top:
-        top = steps
-        uniform = servers * serve + (top + 1) * leave
+    # Leave out the far end of the queue where too little weight is left to show.
+    top, tail = len(ahead), 0.0
+    while top > 1 and tail + ahead[top - 1] < 1e-13:
+        top -= 1
+        tail += ahead[top]
+    uniform = servers * serve + top * leave
     weights = _poisson_weights(uniform * within_s)
-    place = ahead[: top + 1]
-    reached = 0.0
-    total = weights[0] * reached
-    for weight in weights[1:]:
-        moved = [p * (servers * serve + i * leave) / uniform for i, p in enumerate(place)]
-        stay = [
-            p * (1.0 - (servers * serve + (i + 1) * leave) / uniform) for i, p in enumerate(place)
-        ]
-        reached += moved[0]
-        place = [stay[i] + (moved[i + 1] if i + 1 < len(moved) else 0.0) for i in range(len(stay))]
-        total += weight * reached
+    if len(weights) < top:
+        top = len(weights)
+        uniform = servers * serve + top * leave
+        weights = _poisson_weights(uniform * within_s)
+    place = ahead[:top]
+    move = [(servers * serve + i * leave) / uniform for i in range(len(place) + 1)]
+    stay = [1.0 - (servers * serve + (i + 1) * leave) / uniform for i in range(len(place))]
+    reached, total = 0.0, 0.0
+    last = len(weights) - 1
+    for k in range(1, last + 1):
+        reached += place[0] * move[0]
+        place = [
+            here * still + behind * step
+            for here, still, behind, step in zip(place, stay, place[1:], move[1:], strict=False)
+        ] + [place[-1] * stay[len(place) - 1]]
+        # After step k, place i needs i + 1 of the (last - k) steps left.
+        del place[last - k :]
+        total += weights[k] * reached
+        if not place:
+            total += reached * math.fsum(weights[k + 1 :])
+            break
     return total
 
 
@@ -296,19 +315,33 @@ def servers_needed_with_patience(
         return 0, erlang_a(0, 0.0, aht_s, patience_s, within_s)
     if level >= 1.0:
         return UNREACHABLE
-    # The level rises with N: double to a bound, then halve the gap.
-    low, high = 0, max(1, math.ceil(load))
-    while erlang_a(high, load, aht_s, patience_s, within_s).service_level < level:
-        low = high
-        high *= 2
-        if high > MAX_SERVERS:
-            if erlang_a(MAX_SERVERS, load, aht_s, patience_s, within_s).service_level < level:
+
+    def meets(servers: int) -> bool:
+        return erlang_a(servers, load, aht_s, patience_s, within_s).service_level >= level
+
+    # The level rises with N. Start from Erlang C's answer, which is near (sessions
+    # that give up shorten the queue), gallop away from it until the answer is
+    # bracketed, then halve the gap: a handful of evaluations instead of a dozen.
+    guess = servers_needed(load, aht_s, level, within_s)
+    start = min(MAX_SERVERS, guess if isinstance(guess, int) else math.ceil(load) + 1)
+    if meets(start):
+        high, step = start, 1
+        low = max(0, high - step)
+        while low > 0 and meets(low):
+            high, step = low, step * 2
+            low = max(0, high - step)
+    else:
+        low, step = start, 1
+        high = min(MAX_SERVERS, low + step)
+        while not meets(high):
+            if high == MAX_SERVERS:
                 return UNREACHABLE
-            high = MAX_SERVERS
-            break
+            low, step = high, step * 2
+            high = min(MAX_SERVERS, low + step)
+    # Now ``high`` meets the level and ``low`` does not (or is 0, which never does).
     while high - low > 1:
         middle = (low + high) // 2
-        if erlang_a(middle, load, aht_s, patience_s, within_s).service_level >= level:
+        if meets(middle):
             high = middle
         else:
             low = middle

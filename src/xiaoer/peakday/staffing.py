@@ -185,6 +185,11 @@ class IntervalPlan:
 def _check_inputs(sessions: float, aht_s: float) -> None:
     if not (math.isfinite(sessions) and sessions >= 0):
         raise StaffingError(say("sessions are a number, 0 or more, not {value}", value=sessions))
+    check_handling_time(aht_s)
+
+
+def check_handling_time(aht_s: float) -> None:
+    """The average handling time is a number of seconds above 0."""
     if not (math.isfinite(aht_s) and aht_s > 0):
         raise StaffingError(
             say("the handling time is more than 0 seconds, not {value}", value=aht_s)

@@ -13,11 +13,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from xiaoer.core.sheets import SheetError, read_rows
 from xiaoer.core.texts import say
-from xiaoer.peakday.staffing import IntervalPlan, Options, StaffingError, Target, plan_interval
+from xiaoer.peakday.staffing import (
+    IntervalPlan,
+    Options,
+    StaffingError,
+    Target,
+    check_handling_time,
+    plan_interval,
+)
 
 staffing_app = typer.Typer(
     help="Staffing for the peak day: agents per interval by Erlang C and A.",
@@ -188,6 +196,27 @@ def _table(
     return table
 
 
+def _plan_rows(
+    rows: list[ForecastRow], aht: float, target: Target, options: Options
+) -> list[IntervalPlan]:
+    """Every interval's plan, with a bar on stderr: Erlang A takes a moment each."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("planning intervals", total=len(rows))
+        plans = []
+        for row in rows:
+            plans.append(plan_interval(row.sessions, aht, target, options))
+            progress.advance(task)
+    return plans
+
+
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
@@ -226,6 +255,7 @@ def plan_command(
     agents can serve has ``agents`` null and is shown as "unreachable"."""
     try:
         wanted = Target.parse(target)
+        check_handling_time(aht)
         options = Options(
             concurrency=concurrency,
             shrinkage=shrinkage,
@@ -243,7 +273,7 @@ def plan_command(
                 )
             ) from exc
         rows = read_forecast(data, forecast.name)
-        plans = [plan_interval(row.sessions, aht, wanted, options) for row in rows]
+        plans = _plan_rows(rows, aht, wanted, options)
     except StaffingError as exc:
         raise fail(str(exc)) from exc
     Console(width=120).print(_table(rows, plans, wanted, patience is not None))
