@@ -122,11 +122,9 @@ def _check_times(aht_s: float, within_s: float) -> None:
         raise ValueError(f"the answer time must be 0 seconds or more, not {within_s}")
 
 
-def servers_needed(
-    load: float, aht_s: float, level: float, within_s: float, *, start: int = 0
-) -> int | Unreachable:
-    """The smallest N > A (and N >= ``start``) whose Erlang C service level reaches
-    ``level``; 0 for no load; unreachable beyond :data:`MAX_SERVERS`.
+def servers_needed(load: float, aht_s: float, level: float, within_s: float) -> int | Unreachable:
+    """The smallest N > A whose Erlang C service level reaches ``level``; 0 for no
+    load; unreachable for a level of 1 or beyond :data:`MAX_SERVERS`.
 
     Erlang B is carried up N by N, so the search costs one step per server.
     """
@@ -134,12 +132,12 @@ def servers_needed(
     _check_times(aht_s, within_s)
     if load == 0:
         return 0
-    if level >= 1.0:  # some session always waits longer than any t
+    if level >= 1.0 or load >= MAX_SERVERS:  # some session always waits longer than any t
         return UNREACHABLE
     blocking = 1.0
     for n in range(1, MAX_SERVERS + 1):
         blocking = load * blocking / (n + load * blocking)
-        if n <= load or n < start:
+        if n <= load:
             continue
         waits = _c_from_b(n, load, blocking)
         if _service_level(n, load, waits, aht_s, within_s) >= level:
