@@ -63,6 +63,7 @@ from xiaoer.customers.models import (
 )
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
+from xiaoer.peakday.models import Forecast
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
 from xiaoer.sellercentre.models import ImportJob
@@ -105,6 +106,7 @@ KINDS: dict[str, type[Base]] = {
     "campaign_call": CampaignCall,
     "campaign_group": CustomerGroup,
     "customer_group": CustomerGroup,
+    "peak_forecast": Forecast,
     "merge": CustomerMerge,
     "greeting_template": GreetingTemplate,
 }
@@ -361,6 +363,13 @@ PROBES: list[Probe] = [
           form=True, body=_json(), route="/customers/campaigns/{campaign_id}/close"),
     # customers: groups are the leaders' (and the administrator's) of their own shop; the
     # delete comes last of them, the walk reads on after it
+    # the peak day: a forecast and its plan are the shop's leaders'
+    Probe("GET", "/peakday/forecasts/{id}", "peak_forecast", "deny",
+          route="/peakday/forecasts/{forecast_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/forecasts/{id}/roster", "peak_forecast", "deny", form=True,
+          route="/peakday/forecasts/{forecast_id}/roster", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/forecasts/{id}/delete", "peak_forecast", "deny", form=True,
+          route="/peakday/forecasts/{forecast_id}/delete", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/customers/groups/{id}", "customer_group", "deny", back="allow",
           route="/customers/groups/{group_id}", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/customers/groups/{id}/export.xlsx", "customer_group", "deny", back="allow",
@@ -509,6 +518,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/fulfilment/stock/locations"): "adds a location to the caller's shop",
     ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
     ("POST", "/customers/groups"): "creates a group in the caller's shop",
+    ("POST", "/peakday/forecasts"): "makes a forecast of the caller's shop",
     ("POST", "/customers/greetings/templates"): "writes the caller's shop's greeting words",
     ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",
 }

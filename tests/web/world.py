@@ -293,6 +293,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _customer_merges(session, shop, far, staff, world)
         await _greetings(session, shop, far, world)
         await _members(session, shop, far, staff, world)
+        await _peak_forecasts(session, shop, far, world)
         await session.commit()
     return world
 
@@ -538,3 +539,21 @@ def forbidden_markers(world: World, role: str) -> dict[str, str]:
     if role in ("auditor", "warehouse", "admin"):
         return {**far, **private}  # the back office sees phones, not conversations or people
     return {**far, **private, **phones}
+
+
+async def _peak_forecasts(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """A peak-day forecast of each shop, with one quarter-hour of sessions."""
+    from datetime import UTC, date, datetime
+
+    from xiaoer.peakday.models import Forecast, ForecastInterval
+
+    for target, owner in ((shop, COLLEAGUE), (far, OTHER_SHOP)):
+        forecast = Forecast(shop_id=target.id, name=f"{target.code.upper()}-FORECAST",
+                            day=date(2026, 11, 11), measured={}, note="")  # fmt: skip
+        session.add(forecast)
+        await session.flush()
+        session.add(ForecastInterval(forecast_id=forecast.id, team="presale", slot=40,
+                                     starts_at=datetime(2026, 11, 11, 2, tzinfo=UTC),
+                                     sessions=12.0, low=8.0, high=16.0))  # fmt: skip
+        world.objects[owner]["peak_forecast"] = forecast.id
+    world.markers["FAR-FORECAST"] = "FAR-FORECAST"

@@ -911,6 +911,73 @@ class Targets(Section):
     )
 
 
+class Peakday(Section):
+    service_level: float = _req(
+        "D1 C3",
+        "Share of buyers the staffing plan answers within the first-response target.",
+        default=0.8,
+        gt=0,
+        lt=1,
+        zh=("服务水平目标", "人员测算中，在首次响应时限内得到回复的买家所占比例。"),
+    )
+    concurrency: int = _req(
+        "D1",
+        "Chats one agent holds at once on the peak day, for the staffing plan.",
+        default=3,
+        ge=1,
+        le=20,
+        zh=("测算同时接待数", "大促当天一位客服同时接待的会话数，用于人员测算。"),
+    )
+    shrinkage: float = _req(
+        "D1",
+        "Share of rostered time an agent is not at the chat (breaks, meals, training).",
+        default=0.15,
+        ge=0,
+        lt=1,
+        zh=("损耗率", "排班时间中客服不在接待的比例（休息、用餐、培训）。"),
+    )
+    max_occupancy: float = _req(
+        "D1",
+        "Highest share of the time an agent should be busy with buyers.",
+        default=0.85,
+        gt=0,
+        le=1,
+        zh=("最高占用率", "客服忙于接待的时间最多占多少比例。"),
+    )
+    history_weeks: int = _req(
+        "D1",
+        "Weeks of the shop's own history a forecast's ordinary day is averaged over.",
+        default=8,
+        ge=1,
+        le=52,
+        zh=("预测参考周数", "预测平日咨询量时，取最近多少周的店铺历史平均。"),
+    )
+    event_multiplier: float = _req(
+        "D1",
+        "How many times an ordinary day's sessions a new event forecast starts from.",
+        default=4.0,
+        gt=0,
+        le=100,
+        zh=("活动倍数", "新建活动预测时，默认按平日咨询量的多少倍估计。"),
+    )
+    spike: float = _req(
+        "D1",
+        "How many times its level the event's first quarter-hour reaches (the midnight spike).",
+        default=3.0,
+        ge=1,
+        le=50,
+        zh=("零点峰值倍数", "活动开始第一个十五分钟的咨询量是当日水平的多少倍（零点高峰）。"),
+    )
+    spike_minutes: int = _req(
+        "D1",
+        "Minutes over which the midnight spike falls back to the day's level.",
+        default=60,
+        ge=1,
+        le=720,
+        zh=("峰值回落时间", "零点高峰回落到当日水平所用的分钟数。"),
+    )
+
+
 class Policy(BaseModel):
     """The whole handbook's numbers for one shop."""
 
@@ -935,6 +1002,7 @@ class Policy(BaseModel):
     attendance: Attendance = Attendance()
     imports: Imports = Imports()
     targets: Targets = Targets()
+    peakday: Peakday = Peakday()
 
     @field_validator("authority")
     @classmethod

@@ -79,6 +79,7 @@ NAV = (
     ("/fulfilment", "fulfilment.nav", ("agent", "auditor", "warehouse", "supervisor", "manager")),
     ("/customers", "customers.nav", ("agent", "supervisor", "manager")),
     ("/performance/kpi", "nav.performance", ("agent", "supervisor", "manager")),
+    ("/peakday/forecasts", "peakday.nav", ("supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
@@ -132,6 +133,9 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),
         ("/orders/tasks", "orders.list.tasks_nav", ("agent", "supervisor", "manager")),
         ("/orders/import", "orders.list.import_nav", IMPORTERS),
+    ),
+    "/peakday": (
+        ("/peakday/forecasts", "peakday.forecasts_nav", ("supervisor", "manager")),
     ),
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),

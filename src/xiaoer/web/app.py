@@ -63,6 +63,7 @@ from xiaoer.orders import api as orders_api
 from xiaoer.orders import list_pages as orders_list
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
+from xiaoer.peakday import plan_pages as peakday_plan_pages
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
@@ -95,6 +96,7 @@ STAFF_ROUTERS = (
     customers_api.router,
     customer_file_pages.router,
     customer_members_pages.router,
+    peakday_plan_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,

@@ -1,0 +1,146 @@
+"""The staffing plan against the roster (D1, C11): agents needed per quarter-hour by
+the staffing formulas, the roster's agents on duty, the gaps, the suggested roster
+from the shift templates, and the page that shows them and puts the suggestion on
+the roster."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+
+from tests.conftest import MakeStaff, csrf_from, sign_in
+from tests.peakday.history_world import EVENT, at, buyer, chats
+from xiaoer.core.db import Database
+from xiaoer.core.policy import default_policy
+from xiaoer.peakday.forecast import do_forecast_from_history
+from xiaoer.peakday.history import SLOTS
+from xiaoer.peakday.models import Forecast
+from xiaoer.peakday.plan import cover, plan_of, suggest_roster, target_of
+from xiaoer.peakday.staffing import Options, plan_interval
+from xiaoer.performance.attendance import do_set_roster
+from xiaoer.performance.models import RosterEntry
+from xiaoer.shops.models import Shop
+
+EARLY = range(32, 66)  # the early shift, 08:00–16:30, in quarter-hours
+TEN = 40
+
+
+def test_cover_adds_the_shift_that_covers_most_until_no_gap_is_left() -> None:
+    windows = {"early": (32, 66), "late": (62, 96)}
+    gaps = [0] * SLOTS
+    for s in range(40, 44):
+        gaps[s] = 3  # three agents short from 10:00 to 11:00
+    gaps[90] = 1  # and one at 22:30
+    assert cover(gaps, windows) == {"early": 3, "late": 1}
+    assert cover([0] * SLOTS, windows) == {}
+    assert cover([-2] * SLOTS, windows) == {}  # agents to spare need nobody
+    # a gap no shift reaches is left as it is
+    night = [0] * SLOTS
+    night[4] = 2
+    assert cover(night, windows) == {}
+
+
+async def _forecast(db: Database, shop: Shop, boss: object) -> Forecast:
+    async with db.session() as session:
+        who = await buyer(session, shop.id)
+        for k in range(1, 9):  # 30 chats at 10:00 every ordinary Wednesday, 4 min each
+            await chats(session, shop.id, who, at(EVENT - timedelta(days=7 * k), 10), 30,
+                        handled_s=240)  # fmt: skip
+        await session.commit()
+        made = await do_forecast_from_history(
+            session, boss, name="双十一", day=EVENT, multiplier=4, spike=1, spike_minutes=60
+        )  # type: ignore[arg-type]
+        await session.commit()
+        return made
+
+
+async def test_the_plan_needs_what_the_formulas_say_and_counts_the_roster(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    boss = await make_staff("boss", "supervisor")
+    agents = [await make_staff(f"a{n}", "agent", name=f"客服{n}") for n in range(3)]
+    made = await _forecast(db, shop, boss)
+    async with db.session() as session:
+        await do_set_roster(session, shop.id, agents[0].id, EVENT, "early", boss)
+        await do_set_roster(session, shop.id, agents[1].id, EVENT, "late", boss)
+        await session.commit()
+        plan = await plan_of(session, boss, made)
+    (presale,) = plan.teams
+    row = presale.rows[TEN]
+    policy = default_policy()
+    expected = plan_interval(
+        120.0, 240.0, target_of(policy),
+        Options(concurrency=policy.peakday.concurrency, shrinkage=policy.peakday.shrinkage,
+                max_occupancy=policy.peakday.max_occupancy),
+    )  # fmt: skip
+    assert row.sessions == 120.0 and presale.aht_s == 240.0 and presale.aht_measured
+    assert row.needed == expected and expected.agents is not None and expected.agents > 1
+    assert row.rostered == 1  # the early shift only
+    assert row.gap == expected.agents - 1
+    assert presale.rows[70].rostered == 1  # 17:30: the late shift
+    assert presale.rows[64].rostered == 2  # 16:00: both
+    assert presale.rows[4].rostered == 0 and presale.rows[4].gap == 0  # no sessions at 01:00
+    assert presale.peak is row
+    assert presale.short_intervals == 1
+
+
+async def test_the_suggestion_names_free_agents_and_says_how_many_are_lacking(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    boss = await make_staff("boss", "supervisor")
+    agents = [await make_staff(f"a{n}", "agent", name=f"客服{n}") for n in range(2)]
+    await make_staff("after", "agent", team="aftersale")  # another team's: never suggested
+    made = await _forecast(db, shop, boss)
+    async with db.session() as session:
+        plan = await plan_of(session, boss, made)
+        needed = plan.teams[0].rows[TEN].needed.agents
+        assert needed is not None and needed > 2
+        (suggestion,) = await suggest_roster(session, boss, plan)
+    assert [s.shift for s in suggestion.shifts] == ["early"]
+    assert suggestion.shifts[0].count == needed
+    assert {a.id for a in suggestion.shifts[0].agents} == {a.id for a in agents}
+    assert suggestion.lacking == needed - 2
+    assert suggestion.left_gaps[TEN] == needed - 2
+
+
+async def test_the_page_shows_the_plan_and_puts_the_suggestion_on_the_roster(
+    db: Database, shop: Shop, make_staff: MakeStaff, client: httpx.AsyncClient
+) -> None:
+    boss = await make_staff("boss", "supervisor")
+    for n in range(2):
+        await make_staff(f"a{n}", "agent", name=f"客服{n}")
+    made = await _forecast(db, shop, boss)
+    await sign_in(client, "boss")
+    page = await client.get(f"/peakday/forecasts/{made.id}")
+    assert page.status_code == 200
+    assert 'data-team="presale"' in page.text and "data-short=" in page.text
+    assert page.text.count("<tr data-slot=") == SLOTS
+    assert "客服0" in page.text and "按建议排班" in page.text
+    put = await client.post(f"/peakday/forecasts/{made.id}/roster",
+                            data={"csrf_token": csrf_from(page.text)})  # fmt: skip
+    assert put.status_code == 303 and put.headers["location"].endswith("added=2#roster")
+    async with db.session() as session:
+        entries = list(await session.scalars(select(RosterEntry)))
+    assert {(e.day, e.shift) for e in entries} == {(EVENT, "early")} and len(entries) == 2
+    again = await client.get(f"/peakday/forecasts/{made.id}")
+    assert "已排上 0" not in again.text and "本组人手不够" in again.text
+
+
+async def test_the_list_page_makes_a_forecast_or_says_what_is_wrong(
+    db: Database, shop: Shop, make_staff: MakeStaff, client: httpx.AsyncClient
+) -> None:
+    await make_staff("boss", "manager")
+    await sign_in(client, "boss")
+    page = await client.get("/peakday/forecasts?day=2026-11-11")
+    assert page.status_code == 200 and 'id="no-forecasts"' in page.text
+    token = csrf_from(page.text)
+    form = {"csrf_token": token, "name": "双十一", "day": "2026-11-11", "multiplier": "abc",
+            "spike": "3", "spike_minutes": "60", "weeks": "8"}  # fmt: skip
+    bad = await client.post("/peakday/forecasts", data=form)
+    assert bad.status_code == 422 and "不是数字：abc" in bad.text and 'value="双十一"' in bad.text
+    made = await client.post("/peakday/forecasts", data={**form, "multiplier": "4"})
+    assert made.status_code == 303
+    listed = await client.get("/peakday/forecasts")
+    assert "双十一" in listed.text and "2026-11-11" in listed.text
