@@ -7,6 +7,7 @@ from xiaoer.customers import greetings_send, membership, points, points_settle, 
 from xiaoer.fulfilment import audit, parcel_problems
 from xiaoer.mail import outbound
 from xiaoer.orders import workflow
+from xiaoer.peakday import peak_mode
 from xiaoer.performance import attendance, kpi
 from xiaoer.reception import presence, sla
 from xiaoer.sellercentre import cleanup
@@ -23,6 +24,7 @@ __all__ = [
     "membership",
     "outbound",
     "parcel_problems",
+    "peak_mode",
     "points",
     "points_settle",
     "presence",

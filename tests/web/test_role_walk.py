@@ -63,7 +63,7 @@ from xiaoer.customers.models import (
 )
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
-from xiaoer.peakday.models import Forecast
+from xiaoer.peakday.models import Forecast, PeakMode
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
 from xiaoer.sellercentre.models import ImportJob
@@ -107,6 +107,7 @@ KINDS: dict[str, type[Base]] = {
     "campaign_group": CustomerGroup,
     "customer_group": CustomerGroup,
     "peak_forecast": Forecast,
+    "peak_mode": PeakMode,
     "merge": CustomerMerge,
     "greeting_template": GreetingTemplate,
 }
@@ -370,6 +371,19 @@ PROBES: list[Probe] = [
           route="/peakday/forecasts/{forecast_id}/roster", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("POST", "/peakday/forecasts/{id}/delete", "peak_forecast", "deny", form=True,
           route="/peakday/forecasts/{forecast_id}/delete", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/peakday/peak/{id}", "peak_mode", "deny",
+          route="/peakday/peak/{mode_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/peak/{id}", "peak_mode", "deny", form=True,
+          body=_json(name="TEA-PEAK", starts_at="2099-11-11T00:00", ends_at="2099-11-12T00:00"),
+          route="/peakday/peak/{mode_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/peak/{id}/reviewed", "peak_mode", "deny", form=True,
+          route="/peakday/peak/{mode_id}/reviewed", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/peak/{id}/on", "peak_mode", "deny", form=True,
+          route="/peakday/peak/{mode_id}/on", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/peak/{id}/off", "peak_mode", "deny", form=True,
+          route="/peakday/peak/{mode_id}/off", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/peak/{id}/cancel", "peak_mode", "deny", form=True,
+          route="/peakday/peak/{mode_id}/cancel", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/customers/groups/{id}", "customer_group", "deny", back="allow",
           route="/customers/groups/{group_id}", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("GET", "/customers/groups/{id}/export.xlsx", "customer_group", "deny", back="allow",
@@ -519,6 +533,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
     ("POST", "/customers/groups"): "creates a group in the caller's shop",
     ("POST", "/peakday/forecasts"): "makes a forecast of the caller's shop",
+    ("POST", "/peakday/peak"): "prepares peak mode in the caller's shop",
     ("POST", "/customers/greetings/templates"): "writes the caller's shop's greeting words",
     ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",
 }

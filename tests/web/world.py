@@ -294,6 +294,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _greetings(session, shop, far, world)
         await _members(session, shop, far, staff, world)
         await _peak_forecasts(session, shop, far, world)
+        await _peak_modes(session, shop, far, world)
         await session.commit()
     return world
 
@@ -557,3 +558,20 @@ async def _peak_forecasts(session: AsyncSession, shop: Shop, far: Shop, world: W
                                      sessions=12.0, low=8.0, high=16.0))  # fmt: skip
         world.objects[owner]["peak_forecast"] = forecast.id
     world.markers["FAR-FORECAST"] = "FAR-FORECAST"
+
+
+async def _peak_modes(session: AsyncSession, shop: Shop, far: Shop, world: World) -> None:
+    """A peak mode of each shop, prepared for a day to come."""
+    from datetime import UTC, datetime
+
+    from xiaoer.peakday.models import PeakMode
+
+    for target, owner in ((shop, COLLEAGUE), (far, OTHER_SHOP)):
+        mode = PeakMode(shop_id=target.id, name=f"{target.code.upper()}-PEAK",
+                        starts_at=datetime(2099, 11, 10, 16, tzinfo=UTC),
+                        ends_at=datetime(2099, 11, 11, 16, tzinfo=UTC), status="scheduled",
+                        refund_blackout=False, teams={}, saved_teams={}, note="")  # fmt: skip
+        session.add(mode)
+        await session.flush()
+        world.objects[owner]["peak_mode"] = mode.id
+    world.markers["FAR-PEAK"] = "FAR-PEAK"

@@ -36,7 +36,7 @@ from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
 from xiaoer.orders.listing import RefundCondition, refund_filter
 from xiaoer.orders.models import Order, OrderItem
-from xiaoer.shops.service import shop_today, shop_zone
+from xiaoer.shops.service import peak_state, shop_today, shop_zone
 from xiaoer.staff.models import StaffAccount, Team, is_leader
 
 
@@ -228,6 +228,8 @@ async def _approval_told(
 async def peak_day(session: AsyncSession, shop_id: int, now: datetime) -> date | None:
     """The shop's day at ``now`` when it is a peak day of the refund blackout, else None."""
     today = await shop_today(session, shop_id, now)
+    if (await peak_state(session, shop_id)).refund_blackout:
+        return today  # peak mode holds refunds while it is on
     policy = await policy_on(session, shop_id, today)
     return today if today.strftime("%m-%d") in policy.aftersales.refund_blackout_days else None
 

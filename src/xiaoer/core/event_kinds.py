@@ -47,6 +47,7 @@ EVENT_KINDS: dict[str, Audience] = {
     "shop.created": LEADERS_ONLY,
     "policy.applied": SHOP,
     "autoreply.changed": LEADERS_ONLY,  # each process reads the shop's replies again
+    "peakday.switched": SHOP,  # peak mode on or off: every page may say so; memos reread
     "channel.added": LEADERS_ONLY,
     "staff.added": LEADERS_ONLY,
     "staff.changed": LEADERS_ONLY,

@@ -20,7 +20,7 @@ from typing import Any
 Key = tuple[str, int]
 
 # Event kinds after which a shop's remembered values are read again.
-FORGET_AT = frozenset({"policy.applied", "autoreply.changed"})
+FORGET_AT = frozenset({"policy.applied", "autoreply.changed", "peakday.switched"})
 
 _generation: dict[Key, int] = {}
 _values: dict[tuple[Key, str], tuple[int, Any]] = {}

@@ -136,6 +136,7 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     ),
     "/peakday": (
         ("/peakday/forecasts", "peakday.forecasts_nav", ("supervisor", "manager")),
+        ("/peakday/peak", "peakday_mode.nav", ("supervisor", "manager")),
     ),
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),

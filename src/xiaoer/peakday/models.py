@@ -1,4 +1,5 @@
-"""The peak day's tables: forecasts of the sessions per quarter-hour and team.
+"""The peak day's tables: forecasts of the sessions per quarter-hour and team, and
+peak mode as the manager prepares it.
 
 A forecast is made from the shop's own history and the manager's expectation for the
 event, or imported from a workbook; its intervals hold the sessions expected with a
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -77,3 +79,44 @@ class ForecastInterval(Base):
     low: Mapped[float] = mapped_column(Float)
     high: Mapped[float] = mapped_column(Float)
     last_year: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PeakStatus(enum.StrEnum):
+    scheduled = "scheduled"  # prepared, waiting for its start
+    on = "on"
+    off = "off"  # ended, on time or by hand
+    cancelled = "cancelled"  # called off before it began
+
+
+class PeakMode(Base):
+    """Peak mode as the manager prepares it: when it is on, who works in which team,
+    the cap of conversations per agent and whether refunds are held (D1, C6)."""
+
+    __tablename__ = "peak_mode"
+    __table_args__ = (Index("ix_peak_mode_shop_status", "shop_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=PeakStatus.scheduled.value)
+    agent_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refund_blackout: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {staff id: team} while on; the teams they had before are kept in ``saved_teams``.
+    teams: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    saved_teams: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    forecast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("peak_forecast.id", ondelete="SET NULL"), nullable=True
+    )
+    phrases_reviewed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+    )
+    phrases_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    switched_on_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    switched_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

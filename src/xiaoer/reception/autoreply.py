@@ -18,10 +18,12 @@ from xiaoer.reception.defaults import DEFAULT_AUTO_REPLIES, NO_ACTIVITY, NO_AGEN
 from xiaoer.reception.models import AutoReply, AutoReplyKind
 from xiaoer.reception.phrases import PhraseError, check_template
 from xiaoer.shops.models import Shop
+from xiaoer.shops.service import peak_state
 
 
 async def auto_replies(session: AsyncSession, shop_id: int) -> list[AutoReply]:
-    """The shop's replies; the shipped defaults until the shop has any of its own."""
+    """The shop's replies in force; the shipped defaults until the shop has any of its
+    own. In peak mode a kind's active peak replies take the place of its others."""
     rows = list(
         await session.scalars(
             select(AutoReply)
@@ -30,7 +32,11 @@ async def auto_replies(session: AsyncSession, shop_id: int) -> list[AutoReply]:
         )
     )
     if rows:
-        return [r for r in rows if r.active]
+        active = [r for r in rows if r.active]
+        if (await peak_state(session, shop_id)).on:
+            peak_kinds = {r.kind for r in active if r.peak}
+            return [r for r in active if r.peak or r.kind not in peak_kinds]
+        return [r for r in active if not r.peak]
     return [
         AutoReply(shop_id=shop_id, kind=kind, keywords=list(words), text=text, active=True)
         for kind, words, text in DEFAULT_AUTO_REPLIES
@@ -173,6 +179,7 @@ async def do_save_auto_reply(
     keywords: list[str],
     text: str,
     active: bool,
+    peak: bool = False,
 ) -> AutoReply:
     words = check_auto_reply(kind, keywords, text)
     await _ensure_own_rules(session, shop_id)
@@ -185,6 +192,7 @@ async def do_save_auto_reply(
             raise AutoReplyNotFound(say("no automatic reply {reply_id}", reply_id=reply_id))
         rule = found
     rule.kind, rule.keywords, rule.text, rule.active = kind, words, text.strip(), active
+    rule.peak = peak
     await session.flush()
     await record_event(session, shop_id, "autoreply.changed", {"reply_id": rule.id})
     return rule

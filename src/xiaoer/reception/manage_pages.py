@@ -58,8 +58,9 @@ async def save_phrase(
     text: Annotated[str, Form(max_length=2000)],
     group: Annotated[str, Form(max_length=32)] = "",
     scope: Annotated[str, Form(max_length=8)] = "own",
+    peak: Annotated[bool, Form()] = False,
 ) -> Response:
-    item = phrases.PhraseInput(shortcut.strip(), text.strip(), group.strip())
+    item = phrases.PhraseInput(shortcut.strip(), text.strip(), group.strip(), peak)
     try:
         await phrases.do_save_phrase(
             session, shop_id=staff.shop_id, owner_id=phrases.scope_owner(staff, scope), item=item
@@ -159,6 +160,7 @@ async def save_auto_reply(
     text: Annotated[str, Form(max_length=2000)],
     keywords: Annotated[str, Form(max_length=500)] = "",
     active: Annotated[bool, Form()] = False,
+    peak: Annotated[bool, Form()] = False,
     reply_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     try:
@@ -170,6 +172,7 @@ async def save_auto_reply(
             keywords=_keywords(keywords),
             text=text,
             active=active,
+            peak=peak,
         )
     except autoreply.AutoReplyError as exc:
         return await _auto_page(request, session, staff, error=error_text(request, exc))

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -173,6 +174,9 @@ class QuickPhrase(Base):
     shortcut: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Prepared for peak mode (D1): offered only while the shop is in it, before the
+    # others, and hiding an everyday phrase of the same shortcut.
+    peak: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AutoReplyKind(enum.StrEnum):
@@ -192,6 +196,9 @@ class AutoReply(Base):
     text: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Prepared for peak mode (D1): while the shop is in it, a kind's peak replies take
+    # the place of its everyday ones (which answer when the kind has no peak reply).
+    peak: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CallLog(Base):

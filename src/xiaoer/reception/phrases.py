@@ -49,6 +49,7 @@ class PhraseInput:
     shortcut: str
     text: str
     group: str = ""
+    peak: bool = False  # prepared for peak mode
 
 
 def check_phrase(item: PhraseInput) -> None:
@@ -78,8 +79,12 @@ def scope_owner(staff: StaffAccount, scope: str) -> int | None:
     return staff.id
 
 
-async def phrases_for(session: AsyncSession, shop_id: int, staff_id: int) -> list[QuickPhrase]:
-    """The shop's phrases and the agent's own; an own phrase hides a shop one of its shortcut."""
+async def phrases_for(
+    session: AsyncSession, shop_id: int, staff_id: int, *, peak: bool | None = None
+) -> list[QuickPhrase]:
+    """The shop's phrases and the agent's own; an own phrase hides a shop one of its
+    shortcut. ``peak``: in peak mode (True) the peak phrases come first and hide the
+    others of their shortcut; outside it (False) they are left out; None gives all."""
     rows = list(
         await session.scalars(
             select(QuickPhrase)
@@ -90,8 +95,13 @@ async def phrases_for(session: AsyncSession, shop_id: int, staff_id: int) -> lis
             .order_by(QuickPhrase.group, QuickPhrase.position, QuickPhrase.id)
         )
     )
-    own = {p.shortcut for p in rows if p.owner_id is not None}
-    return [p for p in rows if p.owner_id is not None or p.shortcut not in own]
+    if peak is False:
+        rows = [p for p in rows if not p.peak]
+    elif peak:
+        prepared = {p.shortcut for p in rows if p.peak}
+        rows = [p for p in rows if p.peak] + [p for p in rows if p.shortcut not in prepared]
+    own = {(p.shortcut, p.peak) for p in rows if p.owner_id is not None}
+    return [p for p in rows if p.owner_id is not None or (p.shortcut, p.peak) not in own]
 
 
 def _owner_is(owner_id: int | None) -> Any:
@@ -99,11 +109,14 @@ def _owner_is(owner_id: int | None) -> Any:
 
 
 async def _phrase(
-    session: AsyncSession, shop_id: int, owner_id: int | None, shortcut: str
+    session: AsyncSession, shop_id: int, owner_id: int | None, shortcut: str, peak: bool = False
 ) -> QuickPhrase | None:
     return await session.scalar(
         select(QuickPhrase).where(
-            QuickPhrase.shop_id == shop_id, QuickPhrase.shortcut == shortcut, _owner_is(owner_id)
+            QuickPhrase.shop_id == shop_id,
+            QuickPhrase.shortcut == shortcut,
+            _owner_is(owner_id),
+            QuickPhrase.peak.is_(peak),
         )
     )
 
@@ -122,7 +135,7 @@ async def do_save_phrase(
 ) -> QuickPhrase:
     """Add a phrase, or change the one with the same shortcut and owner."""
     check_phrase(item)
-    existing = await _phrase(session, shop_id, owner_id, item.shortcut)
+    existing = await _phrase(session, shop_id, owner_id, item.shortcut, item.peak)
     if existing is not None:
         existing.text, existing.group = item.text, item.group
         return existing
@@ -132,6 +145,7 @@ async def do_save_phrase(
         shortcut=item.shortcut,
         text=item.text,
         group=item.group,
+        peak=item.peak,
     )
     session.add(phrase)
     await session.flush()

@@ -16,6 +16,7 @@ from xiaoer.reception.models import (
     ConversationStatus,
     PresenceStatus,
 )
+from xiaoer.shops.service import agent_cap, peak_state
 from xiaoer.staff.models import StaffAccount
 
 QUEUED = ConversationStatus.queued.value
@@ -68,7 +69,8 @@ async def previous_agent(session: AsyncSession, conversation: Conversation) -> i
 async def choose_agent(
     session: AsyncSession, conversation: Conversation, policy: Policy
 ) -> StaffAccount | None:
-    cap = policy.reception.max_concurrent_conversations
+    peak = await peak_state(session, conversation.shop_id)
+    cap = agent_cap(peak, policy.reception.max_concurrent_conversations)
     agents = await online_agents(session, conversation.shop_id, conversation.team)
     if not agents:
         return None

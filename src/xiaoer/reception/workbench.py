@@ -24,6 +24,7 @@ from xiaoer.reception.models import (
 )
 from xiaoer.reception.phrases import phrases_for
 from xiaoer.reception.routing import active_counts
+from xiaoer.shops.service import peak_state
 from xiaoer.staff.models import LEADERS, StaffAccount
 
 
@@ -205,7 +206,10 @@ async def conversation_panel(
 
 
 async def phrases_json(session: AsyncSession, staff: StaffAccount) -> list[dict[str, Any]]:
+    """The agent's quick phrases as the workbench offers them now (peak mode's first)."""
+    peak = (await peak_state(session, staff.shop_id)).on
     return [
-        {"shortcut": p.shortcut, "text": p.text, "group": p.group, "own": p.owner_id is not None}
-        for p in await phrases_for(session, staff.shop_id, staff.id)
-    ]
+        {"shortcut": p.shortcut, "text": p.text, "group": p.group,
+         "own": p.owner_id is not None, "peak": p.peak}
+        for p in await phrases_for(session, staff.shop_id, staff.id, peak=peak)
+    ]  # fmt: skip

@@ -75,6 +75,7 @@ from xiaoer.reception.service import (
     typing_meta,
 )
 from xiaoer.shops.models import Shop
+from xiaoer.shops.service import PeakState, agent_cap, peak_state
 from xiaoer.staff.models import StaffAccount, Team, is_leader
 from xiaoer.staff.sessions import live_accounts
 
@@ -283,6 +284,17 @@ async def _remembered_replies(session: AsyncSession, shop_id: int) -> list[AutoR
     return found
 
 
+async def _remembered_peak(session: AsyncSession, shop_id: int) -> PeakState:
+    key = _memo_key(session, shop_id)
+    found = memo.recall(key, "peak")
+    if found is memo.MISSING:
+        read_at = memo.generation(key)
+        found = await peak_state(session, shop_id)
+        memo.remember(key, "peak", found, read_at)
+    assert isinstance(found, PeakState)
+    return found
+
+
 @dataclass
 class _Round:
     """A response round opened in this batch, not stored yet."""
@@ -418,7 +430,10 @@ class _Batch:
             before = await sql.previous_agents([job.customer.id for job in jobs])
             for job in jobs:
                 policy = await self.policy(shop_id, job.at.date())
-                cap = policy.reception.max_concurrent_conversations
+                cap = agent_cap(
+                    await _remembered_peak(self.session, shop_id),
+                    policy.reception.max_concurrent_conversations,
+                )
                 agent = routing.pick_agent(agents, load, cap, before.get(job.customer.id))
                 if agent is not None:
                     load[agent.id] = load.get(agent.id, 0) + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
@@ -29,3 +29,13 @@ class Shop(Base):
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_ZONE)
     default_courier: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Peak mode (D1, C6), switched on and off by the peak-day package: while
+    # ``peak_mode_id`` is set, routing gives an agent at most ``peak_agent_cap``
+    # conversations (the policy's cap when none), the peak automatic replies and quick
+    # phrases are used, and with ``peak_refund_blackout`` refunds wait for the shop's
+    # agreement as on a blackout day of the policy.
+    peak_mode_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    peak_agent_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    peak_refund_blackout: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,3 +100,34 @@ async def resolve_shop(session: AsyncSession, code: str | None) -> Shop:
         raise ShopError("there is no shop yet: run `xiaoer seed-demo` or create one")
     codes = ", ".join(s.code for s in shops)
     raise ShopError(f"several shops ({codes}): name one with --shop")
+
+
+@dataclass(frozen=True)
+class PeakState:
+    """The shop's peak mode as reception and after-sales follow it."""
+
+    on: bool
+    agent_cap: int | None = None
+    refund_blackout: bool = False
+
+
+PEAK_OFF = PeakState(False)
+
+
+async def peak_state(session: AsyncSession, shop_id: int) -> PeakState:
+    """Whether the shop is in peak mode now, with what it changes."""
+    row = (
+        await session.execute(
+            select(Shop.peak_mode_id, Shop.peak_agent_cap, Shop.peak_refund_blackout).where(
+                Shop.id == shop_id
+            )
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return PEAK_OFF
+    return PeakState(True, int(row[1]) if row[1] is not None else None, bool(row[2]))
+
+
+def agent_cap(state: PeakState, policy_cap: int) -> int:
+    """Most conversations routing gives one agent: the peak cap while it is set."""
+    return state.agent_cap if state.on and state.agent_cap else policy_cap

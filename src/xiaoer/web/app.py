@@ -63,6 +63,7 @@ from xiaoer.orders import api as orders_api
 from xiaoer.orders import list_pages as orders_list
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
+from xiaoer.peakday import peak_pages as peakday_peak_pages
 from xiaoer.peakday import plan_pages as peakday_plan_pages
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
@@ -97,6 +98,7 @@ STAFF_ROUTERS = (
     customer_file_pages.router,
     customer_members_pages.router,
     peakday_plan_pages.router,
+    peakday_peak_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
