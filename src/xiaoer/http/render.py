@@ -84,6 +84,7 @@ NAV = (
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
     ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
     ("/reception/channels", "nav.channels", ("manager", "admin")),
+    ("/peakday/activities", "activities.nav", ("agent", "supervisor", "manager")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )
@@ -127,6 +128,11 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/customers/campaigns", "customers.campaigns_nav", ("agent", "supervisor", "manager")),
         ("/customers/greetings", "customers.greetings_nav", ("supervisor", "manager")),
         ("/customers/members", "customers.members_nav", ("supervisor", "manager")),
+    ),
+    "/peakday": (
+        ("/peakday/activities", "activities.nav", ("agent", "supervisor", "manager", "admin")),
+        ("/peakday/quiz", "quiz.nav", ("agent", "supervisor", "manager")),
+        ("/peakday/quiz/results", "quiz.results_link", ("agent", "supervisor", "manager")),
     ),
     "/orders": (
         ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),
