@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +21,10 @@ def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
 def activity(
     ident: int, kind: str, name: str, starts: datetime, ends: datetime, rules: dict[str, Any]
 ) -> Activity:
-    promotion = Promotion(id=ident, shop_id=1, kind=kind, name=name, description="",
-                          threshold_fen=0, discount_fen=0, starts_at=starts, ends_at=ends)  # fmt: skip
+    promotion = Promotion(
+        id=ident, shop_id=1, kind=kind, name=name, description="", threshold_fen=0,
+        discount_fen=0, starts_at=starts, ends_at=ends,
+    )  # fmt: skip
     return Activity(promotion, rules, 1)
 
 

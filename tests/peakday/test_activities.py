@@ -102,7 +102,8 @@ async def test_a_change_bumps_the_version_and_ending_early_is_audited_with_its_r
     assert 'value="199"' in page.text
     changed = await client.post(f"/peakday/activities/{ident}", data={
         "csrf_token": token, "kind": "coupon", "name": "店铺券", "starts_at": starts,
-        "ends_at": ends, "face_value_fen": "30", "threshold_fen": "299", "valid_days": "7"})  # fmt: skip
+        "ends_at": ends, "face_value_fen": "30", "threshold_fen": "299", "valid_days": "7",
+    })  # fmt: skip
     assert changed.status_code == 303
     ended = await client.post(f"/peakday/activities/{ident}/end",
                               data={"csrf_token": token, "reason": "券发完了"})  # fmt: skip

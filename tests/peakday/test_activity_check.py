@@ -84,4 +84,5 @@ def test_a_shop_without_such_an_activity_lets_any_figure_pass() -> None:
 def test_quotes_are_read_in_their_many_spellings() -> None:
     said = {q.said for q in quotes_in("满299-30；满 599 元立减 70 元；八五折；定金50元可抵100")}
     assert {"满299-30", "满 599 元立减 70", "八五折"} <= said
-    assert any(q.match == "deposit" and q.values == (5000, 10000) for q in quotes_in("定金50元可抵100"))
+    deposits = [q for q in quotes_in("定金50元可抵100") if q.match == "deposit"]
+    assert [q.values for q in deposits] == [(5000, 10000)]

@@ -14,8 +14,8 @@ from tests.conftest import MakeStaff, csrf_from, sign_in
 from tests.peakday.activity_world import ZONE, double_eleven
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.send_checks import blocks_for
 from xiaoer.core.policy import Policy
+from xiaoer.core.send_checks import blocks_for
 from xiaoer.peakday.activities import ActivityInput, do_create_activity, do_update_activity
 from xiaoer.peakday.activity_models import QuizAttempt
 from xiaoer.peakday.quiz import make_quiz, quiz_for, quiz_readiness
@@ -133,8 +133,10 @@ async def test_the_registered_check_stops_a_reply_quoting_a_wrong_threshold(
     await _activities(db, sup)
     async with db.session() as session:
         async def check(text: str) -> list[str]:
-            blocks = await blocks_for(session, Policy(), shop_id=shop.id, agent_id=mei.id,
-                                      agent_level="junior", conversation_id=1, text=text)  # fmt: skip
+            blocks = await blocks_for(
+                session, Policy(), shop_id=shop.id, agent_id=mei.id, agent_level="junior",
+                conversation_id=1, text=text,
+            )  # fmt: skip
             return [b.code for b in blocks]
 
         assert await check("亲，现在满199减20哦") == ["activity_wrong"]
