@@ -75,6 +75,19 @@ def _days(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def _ship_days(clause: str) -> list[tuple[int, int]]:
+    """The dates a clause gives for shipping: those after 发货 (发货时间11月15日), else
+    the one just before it (11月15日发货)."""
+    at = clause.find("发货")
+    if at < 0:
+        return []
+    after = _days(clause[at:])
+    if after:
+        return after
+    before = _days(clause[:at])
+    return before[-1:]
+
+
 def _md(value: date | datetime, zone: ZoneInfo) -> tuple[int, int]:
     if isinstance(value, datetime):
         value = value.astimezone(zone).date()
@@ -102,21 +115,23 @@ def quotes_in(text: str) -> list[Quote]:
         for m in GIFT.finditer(clause):
             found.append(Quote(m.group(0).strip(), ("gift_with_purchase",), "gift",
                                (_fen(m.group(1)),), clause))  # fmt: skip
-        for m in ZHE.finditer(clause):
+        member = "会员" in clause  # a member's price is not an activity's
+        for m in ZHE.finditer("" if member else clause):
             off = _percent_off_of_zhe(m.group(1))
             if off is not None:
                 found.append(Quote(m.group(0), ("time_discount",), "percent", (off,), clause))
-        for m in PERCENT.finditer(clause):
+        for m in PERCENT.finditer("" if member else clause):
             found.append(Quote(m.group(0), ("time_discount",), "percent",
                                (int(m.group(1) or m.group(2)),), clause))  # fmt: skip
         for m in DEPOSIT.finditer(clause):
             worth = _fen(m.group(2)) if m.group(2) else None
             found.append(Quote(m.group(0).strip(), ("presale",), "deposit",
                                (_fen(m.group(1)), worth), clause))  # fmt: skip
-        if "尾款" in clause and (days := _days(clause)):
+        ships = _ship_days(clause) if re.search(r"预售|定金|尾款", text) else []
+        if ships:
+            found.append(Quote(clause.strip(), ("presale",), "ships", tuple(ships), clause))
+        if "尾款" in clause and (days := [d for d in _days(clause) if d not in ships]):
             found.append(Quote(clause.strip(), ("presale",), "balance", tuple(days), clause))
-        if "发货" in clause and (days := _days(clause)) and re.search(r"预售|定金|尾款", text):
-            found.append(Quote(clause.strip(), ("presale",), "ships", tuple(days), clause))
         for m in FLASH_PRICE.finditer(clause):
             found.append(Quote(m.group(0), ("flash_sale",), "flash_price", (_fen(m.group(1)),),
                                clause))  # fmt: skip
@@ -189,11 +204,7 @@ def quote_problems(
     known = [a for a in activities if a.rules]
     blocks: list[Block] = []
     for quote in quotes_in(text):
-        mentioned = [a for a in known if a.name and a.name in text]
         candidates = [a for a in known if a.kind in quote.kinds]
-        named = [a for a in candidates if a in mentioned]
-        if named:
-            candidates = named
         if not candidates:
             continue  # the shop has no such activity: the draft speaks of something else
         right = [a for a in candidates if _matches(quote, a, zone)]
@@ -208,7 +219,8 @@ def quote_problems(
             elif not ENDED_SAID.search(text):
                 blocks.append(_ended(activity, zone))
             continue
-        live = [a for a in candidates if a.state(now) != "ended"] or candidates
+        named = [a for a in candidates if a.name and a.name in text]
+        live = named or [a for a in candidates if a.state(now) != "ended"] or candidates
         blocks.append(Block(
             "activity_wrong",
             say("the draft says {quoted}, but the rule is: {rules}", quoted=quote.said,

@@ -98,9 +98,10 @@ def _others(correct: str, candidates: list[str], rng: random.Random) -> list[str
 
 
 def _near_fen(fen: int, rng: random.Random) -> list[int]:
-    """Plausible wrong amounts near ``fen``: a round step up or down, a tenth off or on."""
-    step = 10000 if fen >= 50000 else 5000 if fen >= 10000 else 1000 if fen >= 2000 else 100
-    near = [fen - step, fen + step, fen + 2 * step, fen - 2 * step, fen * 2, fen // 2]
+    """Plausible wrong amounts near ``fen``: round steps up and down, as a shop would
+    set them (29900 → 24900, 34900, 39900, 19900)."""
+    step = 10000 if fen >= 50000 else 5000 if fen >= 10000 else 1000 if fen >= 2000 else 500
+    near = [fen - step, fen + step, fen + 2 * step, fen - 2 * step, fen + 3 * step]
     return [n for n in near if n > 0 and n != fen]
 
 
@@ -241,9 +242,11 @@ def make_quiz(
     covers = tuple(a.cover for a in activities)
     fingerprint = fingerprint_of(covers)
     rng = random.Random(f"{seed}|{fingerprint}")  # noqa: S311 (a quiz, not a secret)
-    pools = [(a, _makers(a, zone)) for a in activities]
-    for _activity, makers in pools:
-        rng.shuffle(makers)
+    pools: list[tuple[Activity, list[Maker]]] = []
+    for activity in activities:
+        *rules, ending = _makers(activity, zone)
+        rng.shuffle(rules)
+        pools.append((activity, [ending, *rules]))  # the rules first, the end date last
     questions: list[Question] = []
     turn = 0
     wanted = max(count, len(pools))
