@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
@@ -122,3 +123,30 @@ async def test_a_change_bumps_the_version_and_ending_early_is_audited_with_its_r
             AuditEntry.entity == "activity").order_by(AuditEntry.id))).all()  # fmt: skip
         assert [e.action for e in entries] == ["create", "update", "end"]
         assert entries[2].reason == "券发完了"
+
+
+async def test_an_upcoming_activity_ended_early_never_starts(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    from xiaoer.peakday.activities import (
+        ActivityForbidden,
+        ActivityInput,
+        do_create_activity,
+        do_end_activity,
+        load_activity,
+    )
+
+    sup = await make_staff("sup", "supervisor")
+    mei = await make_staff("mei", "agent")
+    now = utcnow()
+    async with db.session() as session:
+        made = await do_create_activity(session, sup, ActivityInput(
+            "time_discount", "限时折扣", "", now + timedelta(days=2), now + timedelta(days=3),
+            {"percent_off": "20"}))  # fmt: skip
+        with pytest.raises(ActivityForbidden):
+            await do_end_activity(session, mei, made.id, "不做了")
+        ended = await do_end_activity(session, sup, made.id, "不做了", now=now)
+        assert ended.state(now) == "ended"
+        assert (await load_activity(session, sup, made.id)).state(now + timedelta(days=2)) == (
+            "ended"
+        )

@@ -534,7 +534,9 @@ async def do_end_activity(
         raise ActivityError(say("say in 1 to 200 characters why it ends early"), "reason")
     promotion = current.promotion
     before = promotion.ends_at
-    promotion.ends_at = max(moment, promotion.starts_at)
+    if moment < promotion.starts_at:  # never started: an empty window, ended at once
+        promotion.starts_at = moment
+    promotion.ends_at = moment
     row = await session.get(ActivityRules, promotion.id)
     if row is None:
         row = ActivityRules(promotion_id=promotion.id, shop_id=staff.shop_id,

@@ -27,7 +27,7 @@ from xiaoer.peakday.activities import Activity, day_text, rule_text, shop_activi
 from xiaoer.shops.service import shop_zone
 
 # Nothing in a draft without one of these can quote an activity: no database read.
-TRIGGER = re.compile(r"满|折|%|％|定金|尾款|预售|抢购|秒杀|限购|套餐|券|活动|发货")
+TRIGGER = re.compile(r"满|折|%|％|定金|尾款|预售|抢购|秒杀|限购|套餐|券|活动")
 _NUM = r"(\d+(?:\.\d+)?)"
 _YUAN = r"\s*(?:元|块钱|块)?\s*"
 REDUCTION = re.compile(rf"满\s*{_NUM}{_YUAN}(?:立减|就减|减|省|-|—)\s*{_NUM}")
