@@ -73,3 +73,34 @@ async def test_an_agent_takes_the_quiz_and_the_supervisor_sees_the_score(
     await expect(row).to_contain_text(quiz.questions[0].activity)
     await page.screenshot(path=str(shots / "activity-quiz-results.png"), full_page=True)
     await context.close()
+
+
+async def test_a_supervisor_adds_an_activity_through_its_form(
+    server: str, browser: Browser, db: Database, shop: Shop, make_staff: MakeStaff,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    shots = Path(os.environ.get("XIAOER_SCREENSHOTS", tmp_path))
+    await make_staff("sup", "supervisor")
+    start = (utcnow() + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M")
+    end = (utcnow() + timedelta(days=10, hours=8)).strftime("%Y-%m-%dT%H:%M")
+    context = await browser.new_context(viewport=LAPTOP)
+    page = await context.new_page()
+    await _sign_in(page, server, "sup", "/peakday/activities")
+    await page.locator("#new-activity").get_by_role("link", name="满减").click()
+    form = page.locator("#activity-form")
+    await form.get_by_label("活动名称").fill("双十一满减")
+    await form.get_by_label("开始时间").fill(start)
+    await form.get_by_label("结束时间").fill(end)
+    await form.get_by_label("满减档位").fill("满299减30\n满599减20")
+    await form.get_by_label("可与店铺券叠加").check()
+    await form.get_by_role("button", name="保存").click()
+    await expect(page.locator("#activity-error")).to_have_text("门槛越高，减的金额应越多")
+    await expect(form.get_by_label("活动名称")).to_have_value("双十一满减")
+    await page.screenshot(path=str(shots / "activity-form.png"), full_page=True)
+    await form.get_by_label("满减档位").fill("满299减30\n满599减70")
+    await form.get_by_role("button", name="保存").click()
+    rules = "满299减30、满599减70（可与店铺券叠加）"
+    await expect(page.locator("#activities")).to_contain_text(rules)
+    await expect(page.locator("#activities tr[data-state='running']")).to_have_count(1)
+    await page.screenshot(path=str(shots / "activities.png"), full_page=True)
+    await context.close()
