@@ -9,6 +9,7 @@ from xiaoer.customers import models as customer_models
 from xiaoer.fulfilment import models as fulfilment_models
 from xiaoer.mail import models as mail_models
 from xiaoer.orders import models as order_models
+from xiaoer.peakday import activity_models as peakday_activity_models
 from xiaoer.peakday import models as peakday_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
@@ -26,6 +27,7 @@ __all__ = [
     "fulfilment_models",
     "mail_models",
     "order_models",
+    "peakday_activity_models",
     "peakday_models",
     "performance_models",
     "reception_models",

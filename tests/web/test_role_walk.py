@@ -49,7 +49,7 @@ from tests.web.world import (
 from xiaoer.aftersales.models import Refund, Ticket, TicketCause
 from xiaoer.assistant.models import ApprovalRequest, KnowledgeEntry
 from xiaoer.buyers.models import Customer
-from xiaoer.catalog.models import Sku
+from xiaoer.catalog.models import Promotion, Sku
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Base, Database
@@ -110,6 +110,7 @@ KINDS: dict[str, type[Base]] = {
     "peak_mode": PeakMode,
     "merge": CustomerMerge,
     "greeting_template": GreetingTemplate,
+    "activity": Promotion,
 }
 
 
@@ -501,6 +502,16 @@ PROBES: list[Probe] = [
     Probe("POST", "/customers/members/prices/delete", "sku", "deny", back="allow", form=True,
           body=lambda _w, i: {"sku_id": str(i), "level": "member"},
           owners=(COLLEAGUE, OTHER_SHOP)),
+    # the shop's activities: every agent reads them, the leaders (and the administrator)
+    # keep them; ending one comes last, the walk reads on after it
+    Probe("GET", "/peakday/activities/{id}", "activity", "deny", back="allow",
+          route="/peakday/activities/{promotion_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/activities/{id}", "activity", "deny", back="allow", form=True,
+          body=_json(kind="full_reduction", name="TEA-ACTIVITY", starts_at="bad"),
+          route="/peakday/activities/{promotion_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("POST", "/peakday/activities/{id}/end", "activity", "deny", back="allow", form=True,
+          body=_json(reason="走查"), route="/peakday/activities/{promotion_id}/end",
+          owners=(COLLEAGUE, OTHER_SHOP)),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
@@ -536,6 +547,8 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/peakday/peak"): "prepares peak mode in the caller's shop",
     ("POST", "/customers/greetings/templates"): "writes the caller's shop's greeting words",
     ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",
+    ("POST", "/peakday/activities"): "adds an activity to the caller's shop",
+    ("POST", "/peakday/quiz"): "scores the caller's own answers",
 }
 
 

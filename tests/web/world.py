@@ -295,6 +295,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _members(session, shop, far, staff, world)
         await _peak_forecasts(session, shop, far, world)
         await _peak_modes(session, shop, far, world)
+        await _activities(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -524,6 +525,31 @@ async def _members(
         session, staff["far_sup"], world.objects[OTHER_SHOP]["customer"], 5, "FAR-POINTS"
     )
     world.markers["FAR-POINTS"] = "FAR-POINTS"
+
+
+async def _activities(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """A running 满减 of each shop, kept by its supervisor (the other shop's named
+    ``FAR-ACTIVITY``), and a quiz each of bo, cai and the other shop's agent took."""
+    from xiaoer.peakday.activities import ActivityInput, do_create_activity
+    from xiaoer.peakday.activity_models import QuizAttempt
+
+    now = utcnow()
+    for owner, leader, name in ((COLLEAGUE, staff["sup"], "TEA-ACTIVITY"),
+                                (OTHER_SHOP, staff["far_sup"], "FAR-ACTIVITY")):  # fmt: skip
+        made = await do_create_activity(session, leader, ActivityInput(
+            "full_reduction", name, "", now - timedelta(days=1), now + timedelta(days=9),
+            {"tiers": "满299减30"}))  # fmt: skip
+        world.objects[owner]["activity"] = made.id
+    for owner, agent in ((COLLEAGUE, staff["bo"]), (OTHER_TEAM, staff["cai"]),
+                         (OTHER_SHOP, staff["far_agent"])):  # fmt: skip
+        attempt = QuizAttempt(shop_id=agent.shop_id, staff_id=agent.id, covers=[], answers=[],
+                              score=1, total=1, passed=True, missed=[], fingerprint="")  # fmt: skip
+        session.add(attempt)
+        await session.flush()
+        world.objects[owner]["quiz_attempt"] = attempt.id
+    world.markers["FAR-ACTIVITY"] = "FAR-ACTIVITY"
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

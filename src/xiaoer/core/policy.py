@@ -978,6 +978,41 @@ class Peakday(Section):
     )
 
 
+class Activities(Section):
+    quiz_questions: int = _req(
+        "D2",
+        "Questions in an agent's quiz on the shop's activities.",
+        default=8,
+        ge=3,
+        le=20,
+        zh=("活动测验题数", "每位客服活动测验的题目数量。"),
+    )
+    quiz_pass_share: Decimal = _req(
+        "D2",
+        "Share of right answers that passes the quiz.",
+        default=Decimal("0.8"),
+        gt=0,
+        le=1,
+        zh=("测验及格线", "答对题目所占比例达到这个数才算通过。"),
+    )
+    quiz_lookahead_days: int = _req(
+        "D2",
+        "Days ahead whose upcoming activities the quiz asks about, beside the running ones.",
+        default=14,
+        ge=0,
+        le=90,
+        zh=("测验覆盖天数", "除了正在进行的活动，测验还考这么多天内将开始的活动。"),
+    )
+    check_ended_days: int = _req(
+        "D2",
+        "Days after an activity ended that a draft quoting it is still stopped.",
+        default=60,
+        ge=0,
+        le=365,
+        zh=("已结束活动提醒天数", "活动结束后这么多天内，草稿再引用它会被拦下。"),
+    )
+
+
 class Policy(BaseModel):
     """The whole handbook's numbers for one shop."""
 
@@ -1003,6 +1038,7 @@ class Policy(BaseModel):
     imports: Imports = Imports()
     targets: Targets = Targets()
     peakday: Peakday = Peakday()
+    activities: Activities = Activities()
 
     @field_validator("authority")
     @classmethod

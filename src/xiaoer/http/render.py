@@ -79,12 +79,12 @@ NAV = (
     ("/fulfilment", "fulfilment.nav", ("agent", "auditor", "warehouse", "supervisor", "manager")),
     ("/customers", "customers.nav", ("agent", "supervisor", "manager")),
     ("/performance/kpi", "nav.performance", ("agent", "supervisor", "manager")),
-    ("/peakday/forecasts", "peakday.nav", ("supervisor", "manager")),
     ("/reception/phrases", "nav.phrases", ("agent", "supervisor", "manager")),
     ("/reception/calls", "nav.calls", ("agent", "supervisor", "manager")),
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
     ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
     ("/reception/channels", "nav.channels", ("manager", "admin")),
+    ("/peakday/activities", "activities.nav", ("agent", "supervisor", "manager")),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )
@@ -129,14 +129,17 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/customers/greetings", "customers.greetings_nav", ("supervisor", "manager")),
         ("/customers/members", "customers.members_nav", ("supervisor", "manager")),
     ),
+    "/peakday": (
+        ("/peakday/activities", "activities.nav", ("agent", "supervisor", "manager", "admin")),
+        ("/peakday/quiz", "quiz.nav", ("agent", "supervisor", "manager")),
+        ("/peakday/quiz/results", "quiz.results_link", ("agent", "supervisor", "manager")),
+        ("/peakday/forecasts", "peakday.forecasts_nav", ("supervisor", "manager")),
+        ("/peakday/peak", "peakday_mode.nav", ("supervisor", "manager")),
+    ),
     "/orders": (
         ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),
         ("/orders/tasks", "orders.list.tasks_nav", ("agent", "supervisor", "manager")),
         ("/orders/import", "orders.list.import_nav", IMPORTERS),
-    ),
-    "/peakday": (
-        ("/peakday/forecasts", "peakday.forecasts_nav", ("supervisor", "manager")),
-        ("/peakday/peak", "peakday_mode.nav", ("supervisor", "manager")),
     ),
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),

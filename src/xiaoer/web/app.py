@@ -63,8 +63,11 @@ from xiaoer.orders import api as orders_api
 from xiaoer.orders import list_pages as orders_list
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
+from xiaoer.peakday import activity_pages as peakday_activity_pages
 from xiaoer.peakday import peak_pages as peakday_peak_pages
 from xiaoer.peakday import plan_pages as peakday_plan_pages
+from xiaoer.peakday import quiz_pages as peakday_quiz_pages
+from xiaoer.peakday.activity_check import check_activity_quotes
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
@@ -127,6 +130,8 @@ STAFF_ROUTERS = (
     reception_api.router,
     reception_pages.router,
     reception_manage.router,
+    peakday_activity_pages.router,
+    peakday_quiz_pages.router,
 )
 
 
@@ -171,6 +176,7 @@ def create_app(
     """Build the app. Given ``db``/``broker`` (tests), the caller owns their lifecycle."""
     settings.check_secure()
     register_send_check(check_before_send)  # agents' messages pass the assistant's checks
+    register_send_check(check_activity_quotes)  # and quote the activities rightly (D2)
     # The import page takes the after-sales reports too.
     register_report("refunds", lambda db, shop, path, progress, by: import_refunds(
         db, shop, path, progress=progress, by=by))  # fmt: skip
