@@ -136,12 +136,16 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),
         ("/performance/floor", "kpi.floor_nav", ("supervisor", "manager")),
+        ("/peakday/targets", "targets.nav", ("agent", "supervisor", "manager")),
         ("/performance/violations", "performance.nav", ("agent", "supervisor", "manager")),
         ("/performance/roster", "attendance.nav", ("agent", "supervisor", "manager")),
         ("/performance/leave", "attendance.leave_nav", ("agent", "supervisor", "manager")),
         ("/performance/payroll", "payroll.nav", ("agent", "supervisor", "manager")),
         ("/performance/worklog", "worklog.nav", ("agent", "supervisor", "manager")),
         ("/performance/promotion", "promotion.nav", ("agent", "supervisor", "manager")),
+    ),
+    "/peakday/": (
+        ("/peakday/targets", "targets.nav", ("agent", "supervisor", "manager")),
     ),
 }
 

@@ -35,6 +35,7 @@ from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.feed import stop_feeds
+from xiaoer.core.hooks import on_floor
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
@@ -63,6 +64,8 @@ from xiaoer.orders import api as orders_api
 from xiaoer.orders import list_pages as orders_list
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
+from xiaoer.peakday import target_pages as peakday_target_pages
+from xiaoer.peakday.targets import floor_panel as peakday_targets_floor
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
@@ -120,6 +123,7 @@ STAFF_ROUTERS = (
     payroll_pages.router,
     kpi_pages.router,
     people_pages.router,
+    peakday_target_pages.router,
     reception_api.router,
     reception_pages.router,
     reception_manage.router,
@@ -143,6 +147,7 @@ STATIC_PACKAGES = (
     "xiaoer.sellercentre",
     "xiaoer.fulfilment",
     "xiaoer.customers",
+    "xiaoer.peakday",
 )
 
 
@@ -167,6 +172,7 @@ def create_app(
     """Build the app. Given ``db``/``broker`` (tests), the caller owns their lifecycle."""
     settings.check_secure()
     register_send_check(check_before_send)  # agents' messages pass the assistant's checks
+    on_floor(peakday_targets_floor)  # the supervisor's floor shows the running targets
     # The import page takes the after-sales reports too.
     register_report("refunds", lambda db, shop, path, progress, by: import_refunds(
         db, shop, path, progress=progress, by=by))  # fmt: skip
