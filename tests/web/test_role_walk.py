@@ -63,6 +63,7 @@ from xiaoer.customers.models import (
 )
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
+from xiaoer.peakday.target_models import ShopTarget
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
 from xiaoer.sellercentre.models import ImportJob
@@ -107,6 +108,7 @@ KINDS: dict[str, type[Base]] = {
     "customer_group": CustomerGroup,
     "merge": CustomerMerge,
     "greeting_template": GreetingTemplate,
+    "target": ShopTarget,
 }
 
 
@@ -478,6 +480,13 @@ PROBES: list[Probe] = [
     Probe("POST", "/customers/members/prices/delete", "sku", "deny", back="allow", form=True,
           body=lambda _w, i: {"sku_id": str(i), "level": "member"},
           owners=(COLLEAGUE, OTHER_SHOP)),
+    # the shop's targets: set by its manager; the removal comes last of them
+    Probe("POST", "/peakday/targets/{id}", "target", "deny", form=True,
+          body=_json(period="event", name="改过", starts="2030-01-02T00:00",
+                     ends="2030-01-03T00:00", trades="7"),
+          route="/peakday/targets/{target_id}"),
+    Probe("POST", "/peakday/targets/{id}/delete", "target", "deny", form=True, body=_json(),
+          route="/peakday/targets/{target_id}/delete"),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
@@ -511,6 +520,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/customers/groups"): "creates a group in the caller's shop",
     ("POST", "/customers/greetings/templates"): "writes the caller's shop's greeting words",
     ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",
+    ("POST", "/peakday/targets"): "sets a target of the caller's shop",
 }
 
 

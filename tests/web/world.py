@@ -293,6 +293,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _customer_merges(session, shop, far, staff, world)
         await _greetings(session, shop, far, world)
         await _members(session, shop, far, staff, world)
+        await _targets(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -522,6 +523,32 @@ async def _members(
         session, staff["far_sup"], world.objects[OTHER_SHOP]["customer"], 5, "FAR-POINTS"
     )
     world.markers["FAR-POINTS"] = "FAR-POINTS"
+
+
+async def _targets(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """Shop targets (D3) running today: the whole shop's and the after-sales team's in
+    ``tea`` (the team's, ``CAI-TARGET``, an agent of another team does not read), and the
+    other shop's ``FAR-TARGET``."""
+    from xiaoer.peakday.target_models import ShopTarget, TargetGoal
+    from xiaoer.peakday.targets import TargetForm, do_add_target
+
+    today = (await shop_today(session, shop.id)).isoformat()
+    for owner, name, team in ((COLLEAGUE, "TEA-TARGET", ""),
+                              (OTHER_TEAM, "CAI-TARGET", "aftersale")):  # fmt: skip
+        form = TargetForm(period="event", name=name, starts=f"{today}T00:00",
+                          ends=f"{today}T23:59", team=team, trades="5/10", sales="800")  # fmt: skip
+        target = await do_add_target(session, staff["man"], form)
+        world.objects[owner]["target"] = target.id
+    now, hour = utcnow(), timedelta(hours=1)
+    far_target = ShopTarget(shop_id=far.id, period="event", name="FAR-TARGET",
+                            starts_at=now - hour, ends_at=now + hour)  # fmt: skip
+    session.add(far_target)
+    await session.flush()
+    session.add(TargetGoal(target_id=far_target.id, measure="trades", goal=9, milestones=[9]))
+    world.objects[OTHER_SHOP]["target"] = far_target.id
+    world.markers.update({"FAR-TARGET": "FAR-TARGET", "CAI-TARGET": "CAI-TARGET"})
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:
