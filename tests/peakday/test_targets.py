@@ -21,17 +21,16 @@ from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.models import AuditEntry, Event
 from xiaoer.orders.models import Order
+from xiaoer.orders.site_orders import NewItem, NewOrder, do_create_order, do_pay_order
 from xiaoer.peakday.target_models import Measure, ShopTarget, TargetGoal
+from xiaoer.peakday.target_progress import progress, roll_up_for, targets_for
 from xiaoer.peakday.targets import (
     TargetError,
     TargetForm,
     do_add_target,
     do_change_target,
     do_remove_target,
-    progress,
-    roll_up_for,
     shown_measures,
-    targets_for,
 )
 from xiaoer.performance.kpi import report, rollup_day
 from xiaoer.performance.models import KpiScope
@@ -308,3 +307,32 @@ async def test_a_rollup_the_page_asked_for_agrees_with_the_nightly_one(
         await session.commit()
         (after,) = await progress(session, shop.id, [found], NOW)
     assert before.goals[0].actual == after.goals[0].actual == 2500
+
+
+async def test_the_pace_follows_the_hours_the_shop_sold_in_before(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    """Sixty orders paid at 14:30 over the weeks before: the hour 14:00 weighs 61, each
+    other hour 1 (84 in all), so at noon 12/84 of the day's trade should be done, and at
+    16:00 (14 + 61 + 1)/84."""
+    man = await make_staff("man", "manager")
+    async with db.session() as session:
+        for n in range(60):
+            paid_at = at(30) - timedelta(days=1 + n // 3)  # 14:30 on the 20 days before
+            order = await do_create_order(
+                session, shop_id=shop.id,
+                new=NewOrder(f"H-{n}", f"h-{n}", (NewItem("窗帘", 1000),), channel="widget"),
+                now=paid_at - timedelta(minutes=5),
+            )  # fmt: skip
+            await do_pay_order(session, order=order, now=paid_at)
+        await session.commit()
+    target = await _add(db, man, TargetForm(period="day", day=DAY.isoformat(), trades="100"))
+    noon, four = at(-120), at(120)
+    async with db.session() as session:
+        found = await session.get(ShopTarget, target.id)
+        assert found is not None
+        (at_noon,) = await progress(session, shop.id, [found], noon)
+        (at_four,) = await progress(session, shop.id, [found], four)
+    assert at_noon.elapsed == 0.5 and at_noon.goals[0].pace == round(100 * 12 / 84)
+    assert at_four.goals[0].pace == round(100 * 76 / 84)
+    assert at_four.goals[0].actual == 0 and at_four.goals[0].standing == "behind"

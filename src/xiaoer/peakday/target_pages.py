@@ -18,6 +18,7 @@ from xiaoer.http.deps import SessionDep, require_staff
 from xiaoer.http.params import RowId
 from xiaoer.http.render import refused, render
 from xiaoer.peakday.target_models import Measure, TargetPeriod
+from xiaoer.peakday.target_progress import progress, roll_up_for, targets_for
 from xiaoer.peakday.targets import (
     SETTERS,
     TargetForm,
@@ -26,10 +27,7 @@ from xiaoer.peakday.targets import (
     do_remove_target,
     form_of,
     goals_of,
-    progress,
-    roll_up_for,
     shown_measures,
-    targets_for,
 )
 from xiaoer.shops.service import shop_today, shop_zone
 from xiaoer.staff.models import LEADERS, StaffAccount, Team

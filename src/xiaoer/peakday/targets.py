@@ -1,50 +1,30 @@
-"""The shop's targets (D3) and their live progress.
+"""The shop's targets (D3): what the manager sets.
 
 The manager sets targets for a day, a month or a named event (双十一 from 11-11 00:00 to
 11-12 00:00 on the shop's clock), for the whole shop or one team, each with one or more
 measures and their milestones (the handbook's 50 / 400 / 600 trades a month).
 Supervisors and managers read every target; an agent reads the shop's and their own
 team's, without the sales in yuan (the KPI page keeps the shop's sales to its leaders
-too). Every change is audited.
-
-Progress counts as the KPIs do (``performance.kpi``, DOMAIN.md):
-
-- ``trades``: orders paid within the period (``Order.paid_at``), the KPIs'
-  ``paid_orders``; a team's are the orders its agents own, as the team's KPI row sums
-  its agents';
-- ``sales``: those orders' paid amount (``paid_fen``) less the refunds that paid money
-  back within the period (what the refund rate counts), by the same owners;
-- ``conversion``: paying buyers / inquiring buyers (询单→最终付款转化率) summed over the
-  rolled-up KPI days the period touches: an event counts the whole shop days it
-  touches, since the KPIs count buyers per shop day.
-
-The pace is where a count should stand by now if it grew evenly over the period: the
-goal times the share of the period gone by. A rate has no pace; it is held to its goal.
+too). Every change is audited. How far each has come is ``target_progress``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.aftersales.models import Refund
-from xiaoer.aftersales.refund_states import MONEY_BACK, RefundStatus
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import as_utc, month_days, utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.events import record_event
-from xiaoer.core.hooks import FloorPanel
 from xiaoer.core.texts import say
-from xiaoer.orders.models import Order
 from xiaoer.peakday.target_models import Measure, ShopTarget, TargetGoal, TargetPeriod
-from xiaoer.performance.kpi import ensure_rolled_up, report
-from xiaoer.performance.models import KpiScope
 from xiaoer.shops.service import shop_zone
 from xiaoer.staff.models import Role, StaffAccount, Team, is_leader
 
@@ -324,7 +304,10 @@ async def check_target(
 # --- Changes -----------------------------------------------------------------------
 
 
-async def _goals(session: AsyncSession, target_ids: list[int]) -> dict[int, list[TargetGoal]]:
+async def goals_by_target(
+    session: AsyncSession, target_ids: list[int]
+) -> dict[int, list[TargetGoal]]:
+    """Each target's goals, in the order of :class:`Measure`."""
     out: dict[int, list[TargetGoal]] = {i: [] for i in target_ids}
     if not target_ids:
         return out
@@ -388,7 +371,7 @@ async def do_change_target(
 ) -> ShopTarget:  # fmt: skip
     target = await target_of(session, staff, target_id)
     spec = await check_target(session, staff, form, target.id)
-    before = _spec_of(target, (await _goals(session, [target.id]))[target.id])
+    before = _spec_of(target, (await goals_by_target(session, [target.id]))[target.id])
     await _write(session, staff, target, spec, "change", before, now or utcnow())
     return target
 
@@ -399,7 +382,7 @@ async def do_remove_target(
     target = await target_of(session, staff, target_id)
     check_may_set_targets(staff)
     moment = now or utcnow()
-    before = _spec_of(target, (await _goals(session, [target.id]))[target.id])
+    before = _spec_of(target, (await goals_by_target(session, [target.id]))[target.id])
     await record_audit(
         session, shop_id=target.shop_id, actor=staff.number or staff.username, entity="target",
         entity_id=str(target.id), action="remove", before=before, at=moment,
@@ -434,214 +417,5 @@ def _hundredths(value: int) -> str:
     return f"{whole}" if part == 0 else f"{whole}.{part:02d}"
 
 
-# --- Progress ----------------------------------------------------------------------
-
-Status = Literal["upcoming", "running", "ended"]
-Standing = Literal["reached", "ahead", "behind", "waiting"]
-
-
-@dataclass(frozen=True)
-class GoalProgress:
-    """One measure of a target: its figure so far against its goal and pace."""
-
-    measure: str
-    goal: int
-    milestones: list[int]
-    actual: int | None  # None: nothing counted yet (a rate with no inquiries)
-    pace: int | None  # where the figure should be by now; a rate has none
-    reached: list[int]
-    standing: Standing
-    detail: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def share(self) -> float:
-        """How much of the goal is done, 0 to 1 (for the bar)."""
-        return min(1.0, (self.actual or 0) / self.goal) if self.goal else 0.0
-
-
-@dataclass(frozen=True)
-class TargetProgress:
-    target: ShopTarget
-    status: Status
-    elapsed: float  # the share of the period gone by, 0 to 1
-    first_day: date
-    last_day: date
-    goals: list[GoalProgress]
-
-
-def _elapsed(target: ShopTarget, now: datetime) -> float:
-    whole = (target.ends_at - target.starts_at).total_seconds()
-    gone = (now - target.starts_at).total_seconds()
-    return max(0.0, min(1.0, gone / whole)) if whole > 0 else 1.0
-
-
-async def _owners(session: AsyncSession, shop_id: int, team: str) -> list[int] | None:
-    if not team:
-        return None
-    return list(
-        await session.scalars(
-            select(StaffAccount.id).where(StaffAccount.shop_id == shop_id,
-                                          StaffAccount.team == team)
-        )
-    )  # fmt: skip
-
-
-async def _sales(
-    session: AsyncSession, shop_id: int, owners: list[int] | None, start: datetime,
-    end: datetime,
-) -> tuple[int, int, int]:  # fmt: skip
-    """(paid orders, their paid fen, fen refunded) of the owners' orders in the window."""
-    paid = select(func.count(Order.id), func.coalesce(func.sum(Order.paid_fen), 0)).where(
-        Order.shop_id == shop_id, Order.paid_at >= start, Order.paid_at < end
-    )
-    refunded = (
-        select(func.coalesce(func.sum(Refund.amount_fen), 0))
-        .join(Order, Order.id == Refund.order_id)
-        .where(Refund.shop_id == shop_id, Refund.status == RefundStatus.SUCCESS.value,
-               Refund.kind.in_([k.value for k in MONEY_BACK]),
-               Refund.finished_at >= start, Refund.finished_at < end)
-    )  # fmt: skip
-    if owners is not None:
-        paid = paid.where(Order.owner_id.in_(owners))
-        refunded = refunded.where(Order.owner_id.in_(owners))
-    count, fen = (await session.execute(paid)).one()
-    back = await session.scalar(refunded)
-    return int(count), int(fen), int(back or 0)
-
-
-def _standing(actual: int | None, goal: int, pace: int | None, status: Status) -> Standing:
-    if actual is not None and actual >= goal:
-        return "reached"
-    if status == "upcoming" or actual is None:
-        return "waiting"
-    if pace is None:
-        return "behind"
-    return "ahead" if actual >= pace else "behind"
-
-
-def _days(target: ShopTarget, zone: Any) -> tuple[date, date]:
-    first = target.starts_at.astimezone(zone).date()
-    last = (target.ends_at - timedelta(microseconds=1)).astimezone(zone).date()
-    return first, last
-
-
-async def roll_up_for(
-    session: AsyncSession, shop_id: int, targets: list[ShopTarget], now: datetime
-) -> None:
-    """Count the KPI days a conversion goal reads that are missing or not yet final."""
-    goals = await _goals(session, [t.id for t in targets])
-    zone = await shop_zone(session, shop_id)
-    for target in targets:
-        if target.starts_at > now:
-            continue
-        if any(g.measure == Measure.conversion.value for g in goals[target.id]):
-            first, last = _days(target, zone)
-            await ensure_rolled_up(session, shop_id, first, last, now=now)
-
-
-async def progress(
-    session: AsyncSession, shop_id: int, targets: list[ShopTarget], now: datetime,
-    measures: tuple[Measure, ...] = tuple(Measure),
-) -> list[TargetProgress]:  # fmt: skip
-    """Each target's figures so far, from what is stored (see :func:`roll_up_for`)."""
-    zone = await shop_zone(session, shop_id)
-    goals = await _goals(session, [t.id for t in targets])
-    out = []
-    for target in targets:
-        status: Status = (
-            "upcoming" if now < target.starts_at else "ended" if now >= target.ends_at
-            else "running"
-        )  # fmt: skip
-        elapsed = _elapsed(target, now)
-        first, last = _days(target, zone)
-        owners = await _owners(session, shop_id, target.team)
-        end = min(now, target.ends_at)
-        counted: tuple[int, int, int] | None = None
-        rows: list[GoalProgress] = []
-        for goal in goals[target.id]:
-            measure = Measure(goal.measure)
-            if measure not in measures:
-                continue
-            detail: dict[str, int] = {}
-            actual: int | None
-            pace: int | None = None
-            if measure is Measure.conversion:
-                actual, detail = await _conversion(session, shop_id, target, first, last, now)
-            else:
-                if counted is None:
-                    counted = (
-                        await _sales(session, shop_id, owners, target.starts_at, end)
-                        if status != "upcoming" else (0, 0, 0)
-                    )  # fmt: skip
-                trades, paid_fen, refunded_fen = counted
-                if measure is Measure.trades:
-                    actual = trades
-                else:
-                    actual = paid_fen - refunded_fen
-                    detail = {"paid_fen": paid_fen, "refunded_fen": refunded_fen}
-                pace = round(goal.goal * elapsed)
-            reached = [m for m in goal.milestones if actual is not None and actual >= m]
-            rows.append(GoalProgress(
-                goal.measure, goal.goal, list(goal.milestones), actual, pace, reached,
-                _standing(actual, goal.goal, pace, status), detail,
-            ))  # fmt: skip
-        out.append(TargetProgress(target, status, elapsed, first, last, rows))
-    return out
-
-
-async def _conversion(
-    session: AsyncSession, shop_id: int, target: ShopTarget, first: date, last: date,
-    now: datetime,
-) -> tuple[int | None, dict[str, int]]:  # fmt: skip
-    """The KPIs' inquiry→payment conversion over the target's days, in basis points."""
-    if now < target.starts_at:
-        return None, {}
-    scope = KpiScope.team if target.team else KpiScope.shop
-    found = await report(session, shop_id, first, last, scope, [target.team])
-    figures = found.subjects.get(target.team)
-    if figures is None:
-        return None, {}
-    asked, paid = figures.counts["inquiring_buyers"], figures.counts["paying_buyers"]
-    detail = {"inquiring_buyers": asked, "paying_buyers": paid}
-    return (round(paid * 10_000 / asked) if asked else None), detail
-
-
-# --- Lists -------------------------------------------------------------------------
-
-
-async def targets_for(
-    session: AsyncSession, staff: StaffAccount, *, now: datetime, ended_days: int | None = None
-) -> list[ShopTarget]:
-    """The targets a reader sees, latest period first; with ``ended_days``, only those
-    running, to come, or ended within that many days."""
-    query = select(ShopTarget).where(ShopTarget.shop_id == staff.shop_id)
-    if not is_leader(staff):
-        query = query.where(ShopTarget.team.in_(("", staff.team)))
-    if ended_days is not None:
-        query = query.where(ShopTarget.ends_at > now - timedelta(days=ended_days))
-    query = query.order_by(ShopTarget.starts_at.desc(), ShopTarget.team, ShopTarget.id)
-    return list(await session.scalars(query.limit(200)))
-
-
 async def goals_of(session: AsyncSession, target: ShopTarget) -> list[TargetGoal]:
-    return (await _goals(session, [target.id]))[target.id]
-
-
-async def running_targets(session: AsyncSession, shop_id: int, now: datetime) -> list[ShopTarget]:
-    """Every target whose period holds ``now``: what the floor shows."""
-    rows = await session.scalars(
-        select(ShopTarget)
-        .where(ShopTarget.shop_id == shop_id, ShopTarget.starts_at <= now,
-               ShopTarget.ends_at > now)
-        .order_by(ShopTarget.ends_at, ShopTarget.team, ShopTarget.id)
-    )  # fmt: skip
-    return list(rows)
-
-
-async def floor_panel(session: AsyncSession, shop_id: int, now: datetime) -> FloorPanel | None:
-    """The supervisor's floor (``core.hooks.floor_panels``): the running targets'
-    progress, refreshed with the floor."""
-    targets = await running_targets(session, shop_id, now)
-    await roll_up_for(session, shop_id, targets, now)
-    rows = await progress(session, shop_id, targets, now)
-    return FloorPanel("peakday/targets_floor.html", {"progress": rows})
+    return (await goals_by_target(session, [target.id]))[target.id]

@@ -65,7 +65,7 @@ from xiaoer.orders import list_pages as orders_list
 from xiaoer.orders import pages as orders_pages
 from xiaoer.orders import site_api
 from xiaoer.peakday import target_pages as peakday_target_pages
-from xiaoer.peakday.targets import floor_panel as peakday_targets_floor
+from xiaoer.peakday.target_progress import floor_panel as peakday_targets_floor
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
