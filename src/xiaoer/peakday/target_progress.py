@@ -144,7 +144,7 @@ async def _owners(session: AsyncSession, shop_id: int, team: str) -> list[int] |
     )  # fmt: skip
 
 
-async def _sales(
+async def shop_sales(
     session: AsyncSession, shop_id: int, owners: list[int] | None, start: datetime,
     end: datetime,
 ) -> tuple[int, int, int]:  # fmt: skip
@@ -228,7 +228,7 @@ async def progress(
             else:
                 if counted is None:
                     counted = (
-                        await _sales(session, shop_id, owners, start, min(now, end))
+                        await shop_sales(session, shop_id, owners, start, min(now, end))
                         if status != "upcoming" else (0, 0, 0)
                     )  # fmt: skip
                 trades, paid_fen, refunded_fen = counted

@@ -118,7 +118,7 @@ def _moment(text: str, zone: Any, *, start: bool) -> datetime:
     return as_utc(moment)
 
 
-def _midnight(day: date, zone: Any) -> datetime:
+def midnight(day: date, zone: Any) -> datetime:
     return as_utc(datetime.combine(day, time(), zone))
 
 
@@ -131,7 +131,7 @@ def _period(form: TargetForm, zone: Any) -> tuple[TargetPeriod, str, datetime, d
         ) from exc
     if period is TargetPeriod.day:
         day = _day(form.day)
-        return period, "", _midnight(day, zone), _midnight(day + timedelta(days=1), zone)
+        return period, "", midnight(day, zone), midnight(day + timedelta(days=1), zone)
     if period is TargetPeriod.month:
         days = month_days(form.month)
         if days is None:
@@ -139,7 +139,7 @@ def _period(form: TargetForm, zone: Any) -> tuple[TargetPeriod, str, datetime, d
                 say("month {month!r}: expected YYYY-MM, e.g. 2026-11", month=form.month)
             )
         first, last = _in_range(days[0]), days[1]
-        return period, "", _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
+        return period, "", midnight(first, zone), midnight(last + timedelta(days=1), zone)
     name = form.name.strip()
     if not name:
         raise TargetError(say("an event needs a name, e.g. 双十一 2026"))
