@@ -904,7 +904,7 @@ async def test_a_month_of_after_sales(demo: Seeded) -> None:
 
 async def test_the_manager_has_set_targets_the_floor_shows(demo: Seeded) -> None:
     """This month's and today's targets from last month's trade, the pre-sales team's
-    month, and the coming 双十一 (D3); today's is running with real figures."""
+    month, the coming 双十一 and the last one (D3); today's is running with real figures."""
     from xiaoer.peakday.target_models import ShopTarget
     from xiaoer.peakday.target_progress import progress, running_targets
 
@@ -916,6 +916,7 @@ async def test_the_manager_has_set_targets_the_floor_shows(demo: Seeded) -> None
         rows = await progress(session, shop.id, running, NOW)
     assert [(t.period, t.team, t.name) for t in targets] == [
         ("month", "", ""), ("day", "", ""), ("month", "presale", ""), ("event", "", "双十一 2026"),
+        ("event", "", "双十一 2025"),
     ]  # fmt: skip
     assert [t.period for t in running] == ["day", "month", "month"]
     month = next(r for r in rows if r.target.period == "month" and not r.target.team)

@@ -1,7 +1,8 @@
 """The demo shop's targets (D3), set by its manager from the shop's own last month:
 this month's trades (the policy's milestones and last month's count plus a tenth),
-sales and conversion; today's trades; the pre-sales team's month; and the coming
-双十一, so that the targets page and the supervisor's floor show real progress."""
+sales and conversion; today's trades; the pre-sales team's month; the coming 双十一
+and the last one, with what it made: the targets page and the supervisor's floor show
+real progress."""
 
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ def _round_up(value: float, step: int) -> int:
     return max(step, math.ceil(value / step) * step)
 
 
-def _next_double_eleven(today: date) -> date:
+def _double_elevens(today: date) -> tuple[date, date]:
+    """The last 双十一 that is over and the next to come (today's counts as to come)."""
     this_year = date(today.year, 11, 11)
-    return this_year if today <= this_year else date(today.year + 1, 11, 11)
+    if today <= this_year:
+        return date(today.year - 1, 11, 11), this_year
+    return this_year, date(today.year + 1, 11, 11)
 
 
 async def _last_month(
@@ -55,7 +59,7 @@ async def seed_targets(db: Database, shop_id: int, manager_id: int, now: datetim
         month_goal = _round_up(trades * 1.1, 10)
         month_trades = "/".join(str(m) for m in sorted({*milestones, month_goal}))
         month = today.strftime("%Y-%m")
-        eleven = _next_double_eleven(today)
+        last_eleven, eleven = _double_elevens(today)
         daily = trades / days
         forms = [
             TargetForm(period="month", month=month, trades=month_trades,
@@ -70,6 +74,10 @@ async def seed_targets(db: Database, shop_id: int, manager_id: int, now: datetim
                        starts=f"{eleven}T00:00", ends=f"{eleven + timedelta(days=1)}T00:00",
                        trades=f"{_round_up(daily * 5, 10)}/{_round_up(daily * 8, 10)}",
                        sales=str(_round_up(sales_fen / days * 8 / 100, 100))),
+            TargetForm(period="event", name=f"双十一 {last_eleven.year}",
+                       starts=f"{last_eleven}T00:00",
+                       ends=f"{last_eleven + timedelta(days=1)}T00:00",
+                       trades=f"{_round_up(daily * 3, 10)}/{_round_up(daily * 5, 10)}"),
         ]  # fmt: skip
         for form in forms:
             await do_add_target(session, manager, form, now=now)
