@@ -900,3 +900,27 @@ async def test_a_month_of_after_sales(demo: Seeded) -> None:
         if t.review_id is not None
     )
     assert ends == [("appealed", "bad"), ("review_changed", "good"), ("taken", "neutral")]
+
+
+async def test_the_manager_has_set_targets_the_floor_shows(demo: Seeded) -> None:
+    """This month's and today's targets from last month's trade, the pre-sales team's
+    month, the coming 双十一 and the last one (D3); today's is running with real figures."""
+    from xiaoer.peakday.target_models import ShopTarget
+    from xiaoer.peakday.target_progress import progress, running_targets
+
+    async with demo.db.session() as session:
+        shop = await session.scalar(select(Shop).where(Shop.code == "demo"))
+        assert shop is not None
+        targets = list(await session.scalars(select(ShopTarget).order_by(ShopTarget.id)))
+        running = await running_targets(session, shop.id, NOW)
+        rows = await progress(session, shop.id, running, NOW)
+    assert [(t.period, t.team, t.name) for t in targets] == [
+        ("month", "", ""), ("day", "", ""), ("month", "presale", ""), ("event", "", "双十一 2026"),
+        ("event", "", "双十一 2025"),
+    ]  # fmt: skip
+    assert [t.period for t in running] == ["day", "month", "month"]
+    month = next(r for r in rows if r.target.period == "month" and not r.target.team)
+    trades = next(g for g in month.goals if g.measure == "trades")
+    assert {50, 400, 600} <= set(trades.milestones) and trades.goal == trades.milestones[-1]
+    assert trades.actual is not None and trades.actual > 0
+    assert {g.measure for g in month.goals} >= {"trades", "sales"}

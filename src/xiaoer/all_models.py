@@ -11,6 +11,7 @@ from xiaoer.mail import models as mail_models
 from xiaoer.orders import models as order_models
 from xiaoer.peakday import activity_models as peakday_activity_models
 from xiaoer.peakday import models as peakday_models
+from xiaoer.peakday import target_models as peakday_target_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
 from xiaoer.sellercentre import models as sellercentre_models
@@ -29,6 +30,7 @@ __all__ = [
     "order_models",
     "peakday_activity_models",
     "peakday_models",
+    "peakday_target_models",
     "performance_models",
     "reception_models",
     "sellercentre_models",

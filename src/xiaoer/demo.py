@@ -46,6 +46,7 @@ from xiaoer.orders.models import (
 )
 from xiaoer.orders.notes import SellerNote as ParsedNote
 from xiaoer.orders.notes import parse_note
+from xiaoer.peakday.target_demo import seed_targets
 from xiaoer.performance.attendance import judge_entry, shift_window
 from xiaoer.performance.kpi import rollup_days
 from xiaoer.performance.models import RosterEntry, RosterStatus
@@ -1230,6 +1231,7 @@ async def seed_demo(
         )
     step("warehouse")
     await seed_customers(db, rng, shop.id, base, staff_ids)
+    await seed_targets(db, shop.id, staff_ids["manager"], base)  # a moment, with the file's
     step("customer file")
 
     return DemoSummary(

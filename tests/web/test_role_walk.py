@@ -64,6 +64,7 @@ from xiaoer.customers.models import (
 from xiaoer.fulfilment.models import ProductionSlip, Shipment, StockLocation, StockTake
 from xiaoer.orders.models import Order, OrderChange, OrderTask
 from xiaoer.peakday.models import Forecast, PeakMode
+from xiaoer.peakday.target_models import ShopTarget
 from xiaoer.performance.models import LeaveRequest, RosterEntry, Violation
 from xiaoer.reception.models import AutoReply, Channel, Conversation, Message, QuickPhrase
 from xiaoer.sellercentre.models import ImportJob
@@ -111,6 +112,7 @@ KINDS: dict[str, type[Base]] = {
     "merge": CustomerMerge,
     "greeting_template": GreetingTemplate,
     "activity": Promotion,
+    "target": ShopTarget,
 }
 
 
@@ -512,6 +514,13 @@ PROBES: list[Probe] = [
     Probe("POST", "/peakday/activities/{id}/end", "activity", "deny", back="allow", form=True,
           body=_json(reason="走查"), route="/peakday/activities/{promotion_id}/end",
           owners=(COLLEAGUE, OTHER_SHOP)),
+    # the shop's targets: set by its manager; the removal comes last of them
+    Probe("POST", "/peakday/targets/{id}", "target", "deny", form=True,
+          body=_json(period="event", name="改过", starts="2030-01-02T00:00",
+                     ends="2030-01-03T00:00", trades="7"),
+          route="/peakday/targets/{target_id}"),
+    Probe("POST", "/peakday/targets/{id}/delete", "target", "deny", form=True, body=_json(),
+          route="/peakday/targets/{target_id}/delete"),
 ]  # fmt: skip
 
 # Routes naming no object of anyone's, with why: the GET ones are read in the marker walk.
@@ -549,6 +558,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",
     ("POST", "/peakday/activities"): "adds an activity to the caller's shop",
     ("POST", "/peakday/quiz"): "scores the caller's own answers",
+    ("POST", "/peakday/targets"): "sets a target of the caller's shop",
 }
 
 

@@ -296,6 +296,7 @@ async def build_world(db: Database, shop: Shop) -> World:
         await _peak_forecasts(session, shop, far, world)
         await _peak_modes(session, shop, far, world)
         await _activities(session, shop, far, staff, world)
+        await _targets(session, shop, far, staff, world)
         await session.commit()
     return world
 
@@ -550,6 +551,30 @@ async def _activities(
         await session.flush()
         world.objects[owner]["quiz_attempt"] = attempt.id
     world.markers["FAR-ACTIVITY"] = "FAR-ACTIVITY"
+async def _targets(
+    session: AsyncSession, shop: Shop, far: Shop, staff: dict[str, StaffAccount], world: World
+) -> None:
+    """Shop targets (D3) running today: the whole shop's and the after-sales team's in
+    ``tea`` (the team's, ``CAI-TARGET``, an agent of another team does not read), and the
+    other shop's ``FAR-TARGET``."""
+    from xiaoer.peakday.target_models import ShopTarget, TargetGoal
+    from xiaoer.peakday.targets import TargetForm, do_add_target
+
+    today = (await shop_today(session, shop.id)).isoformat()
+    for owner, name, team in ((COLLEAGUE, "TEA-TARGET", ""),
+                              (OTHER_TEAM, "CAI-TARGET", "aftersale")):  # fmt: skip
+        form = TargetForm(period="event", name=name, starts=f"{today}T00:00",
+                          ends=f"{today}T23:59", team=team, trades="5/10", sales="800")  # fmt: skip
+        target = await do_add_target(session, staff["man"], form)
+        world.objects[owner]["target"] = target.id
+    now, hour = utcnow(), timedelta(hours=1)
+    far_target = ShopTarget(shop_id=far.id, period="event", name="FAR-TARGET",
+                            starts_at=now - hour, ends_at=now + hour)  # fmt: skip
+    session.add(far_target)
+    await session.flush()
+    session.add(TargetGoal(target_id=far_target.id, measure="trades", goal=9, milestones=[9]))
+    world.objects[OTHER_SHOP]["target"] = far_target.id
+    world.markers.update({"FAR-TARGET": "FAR-TARGET", "CAI-TARGET": "CAI-TARGET"})
 
 
 def forbidden_markers(world: World, role: str) -> dict[str, str]:

@@ -79,6 +79,8 @@ EVENT_KINDS: dict[str, Audience] = {
     "refund.approval": Audience(True, "concerned", ("asked_by", "by")),
     "ticket.moved": Audience(True, "concerned", ("owner_id", "by", "was_owner_id")),
     "complaint.major": LEADERS_ONLY,
+    # the peak day
+    "target.changed": LEADERS_ONLY,  # a shop target set, changed or removed
     "tickets.opened": LEADERS_ONLY,  # a report's refunds or reviews queued in bulk
     "refund.imported": LEADERS_ONLY,
     # reviews: the floor's leaders (the tickets opened for bad ones reach the agents)

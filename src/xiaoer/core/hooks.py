@@ -7,7 +7,8 @@ its deadlines with one statement; a person's reply cancels them. Reception also 
 when an agent's reply is stored, so the mail package sends it to a buyer who wrote by
 e-mail; and the mail package tells of every mail it stores, for after-sales tickets
 (below it) to open one. The shop's own site asks the customers package for a member's
-prices when an order is placed. Hooks run inside the caller's unit of work.
+prices when an order is placed. The supervisor's floor shows panels of the packages above
+performance (the peak day's targets). Hooks run inside the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,3 +140,37 @@ async def site_prices(
             if sku_id not in lowest or price < lowest[sku_id]:
                 lowest[sku_id] = price
     return lowest
+
+
+@dataclass(frozen=True)
+class FloorPanel:
+    """A section of the supervisor's live floor from a package above performance (the
+    peak day's targets): its template, rendered within the floor page with ``panel``
+    set to this, and that template's values."""
+
+    template: str
+    context: dict[str, Any]
+
+
+# (session, shop_id, now) -> a panel, or None for nothing to show. Run on every refresh
+# of the floor, inside its unit of work, before it commits.
+FloorPanelHook = Callable[[AsyncSession, int, datetime], Awaitable[FloorPanel | None]]
+
+_floor_panels: list[FloorPanelHook] = []
+
+
+def on_floor(hook: FloorPanelHook) -> FloorPanelHook:
+    """Register ``hook`` (usable as a decorator); registering twice registers once."""
+    if hook not in _floor_panels:
+        _floor_panels.append(hook)
+    return hook
+
+
+async def floor_panels(session: AsyncSession, shop_id: int, now: datetime) -> list[FloorPanel]:
+    """The registered panels of the floor, in the order their packages registered."""
+    panels = []
+    for hook in _floor_panels:
+        panel = await hook(session, shop_id, now)
+        if panel is not None:
+            panels.append(panel)
+    return panels

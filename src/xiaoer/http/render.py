@@ -135,6 +135,7 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/peakday/quiz/results", "quiz.results_link", ("agent", "supervisor", "manager")),
         ("/peakday/forecasts", "peakday.forecasts_nav", ("supervisor", "manager")),
         ("/peakday/peak", "peakday_mode.nav", ("supervisor", "manager")),
+        ("/peakday/targets", "targets.nav", ("agent", "supervisor", "manager")),
     ),
     "/orders": (
         ("/orders", "orders.list.nav", ("agent", "supervisor", "manager")),
@@ -144,6 +145,7 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "/performance/": (
         ("/performance/kpi", "kpi.nav", ("agent", "supervisor", "manager")),
         ("/performance/floor", "kpi.floor_nav", ("supervisor", "manager")),
+        ("/peakday/targets", "targets.nav", ("agent", "supervisor", "manager")),
         ("/performance/violations", "performance.nav", ("agent", "supervisor", "manager")),
         ("/performance/roster", "attendance.nav", ("agent", "supervisor", "manager")),
         ("/performance/leave", "attendance.leave_nav", ("agent", "supervisor", "manager")),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.errors import NotPermitted
+from xiaoer.core.hooks import floor_panels
 from xiaoer.core.money import fen_to_decimal, fen_to_yuan
 from xiaoer.core.policy import in_span
 from xiaoer.core.policy_store import policy_on
@@ -543,11 +544,12 @@ async def floor_page(request: Request, session: SessionDep, staff: Leader) -> Re
     state = await floor_state(session, staff.shop_id, now)
     today = await shop_today(session, staff.shop_id)
     await ensure_rolled_up(session, staff.shop_id, today, today, now=now)
+    panels = await floor_panels(session, staff.shop_id, now)
     await session.commit()
     day = await report(session, staff.shop_id, today, today, KpiScope.shop)
     figures = day.subjects.get("")
     team = {s.id: s for s in await list_staff(session, staff.shop_id)}
-    context = {"state": state, "team": team, "today": today,
+    context = {"state": state, "team": team, "today": today, "panels": panels,
                "figures": figures.as_dict() if figures else {}, "show": show}  # fmt: skip
     return render(request, "performance/floor.html", context, staff=staff)
 

@@ -35,6 +35,7 @@ from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.feed import stop_feeds
+from xiaoer.core.hooks import on_floor
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
@@ -67,7 +68,9 @@ from xiaoer.peakday import activity_pages as peakday_activity_pages
 from xiaoer.peakday import peak_pages as peakday_peak_pages
 from xiaoer.peakday import plan_pages as peakday_plan_pages
 from xiaoer.peakday import quiz_pages as peakday_quiz_pages
+from xiaoer.peakday import target_pages as peakday_target_pages
 from xiaoer.peakday.activity_check import check_activity_quotes
+from xiaoer.peakday.target_progress import floor_panel as peakday_targets_floor
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
 from xiaoer.reception import api as reception_api
@@ -127,6 +130,7 @@ STAFF_ROUTERS = (
     payroll_pages.router,
     kpi_pages.router,
     people_pages.router,
+    peakday_target_pages.router,
     reception_api.router,
     reception_pages.router,
     reception_manage.router,
@@ -152,6 +156,7 @@ STATIC_PACKAGES = (
     "xiaoer.sellercentre",
     "xiaoer.fulfilment",
     "xiaoer.customers",
+    "xiaoer.peakday",
 )
 
 
@@ -177,6 +182,7 @@ def create_app(
     settings.check_secure()
     register_send_check(check_before_send)  # agents' messages pass the assistant's checks
     register_send_check(check_activity_quotes)  # and quote the activities rightly (D2)
+    on_floor(peakday_targets_floor)  # the supervisor's floor shows the running targets
     # The import page takes the after-sales reports too.
     register_report("refunds", lambda db, shop, path, progress, by: import_refunds(
         db, shop, path, progress=progress, by=by))  # fmt: skip
