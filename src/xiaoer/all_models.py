@@ -9,6 +9,7 @@ from xiaoer.customers import models as customer_models
 from xiaoer.fulfilment import models as fulfilment_models
 from xiaoer.mail import models as mail_models
 from xiaoer.orders import models as order_models
+from xiaoer.peakday import rehearsal_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
 from xiaoer.sellercentre import models as sellercentre_models
@@ -27,6 +28,7 @@ __all__ = [
     "order_models",
     "performance_models",
     "reception_models",
+    "rehearsal_models",
     "sellercentre_models",
     "shop_models",
     "staff_models",

@@ -32,6 +32,7 @@ from xiaoer.customers.greetings_cli import greetings_app
 from xiaoer.customers.points_cli import points_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
+from xiaoer.peakday.rehearsal_cli import rehearse_command
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,7 @@ app.add_typer(mail_app, name="mail")
 app.add_typer(customers_app, name="customers")
 app.add_typer(greetings_app, name="greetings")
 app.add_typer(points_app, name="points")
+app.command("rehearse")(rehearse_command)
 
 out = Console()
 err = Console(stderr=True)
