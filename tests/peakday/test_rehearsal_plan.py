@@ -105,3 +105,11 @@ def test_a_rehearsal_is_bounded_in_time() -> None:
         check_bounds(speed=2, max_buyers=5000, max_seconds=900)
     with pytest.raises(RehearsalError, match="max buyers"):
         check_bounds(speed=10, max_buyers=50_000, max_seconds=900)
+
+
+def test_a_real_shop_cannot_take_a_rehearsals_code() -> None:
+    from xiaoer.shops.service import ShopError, check_new_shop
+
+    with pytest.raises(ShopError, match="kept for rehearsals"):
+        check_new_shop("rehearsal-tea", "茶香小铺", "taobao", "Asia/Shanghai")
+    check_new_shop("rehearsal-tea", "压力预演", "taobao", "Asia/Shanghai", scratch=True)
