@@ -166,6 +166,8 @@ class Sent:
     n: int
     sent_at: float
     frame: str
+    last: bool = False
+    queued: bool = False  # reached an agent when its conversation left the queue
     acked_at: float = 0.0
     refused: int = 0  # the status of a refusal
     delivered_at: float = 0.0
@@ -194,6 +196,11 @@ class Run:
     problems: Counter[str] = field(default_factory=Counter)
     answered: dict[tuple[int, int], asyncio.Event] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    conversation_of: dict[int, int] = field(default_factory=dict)  # buyer → conversation
+    buyer_of: dict[int, int] = field(default_factory=dict)  # conversation → buyer
+    assigned: set[int] = field(default_factory=set)  # conversations an agent has
+    queued: set[int] = field(default_factory=set)  # buyers told their place in the queue
+    replying: set[tuple[int, int]] = field(default_factory=set)  # lines being answered
     spread: bool = True
 
     @property
@@ -202,6 +209,15 @@ class Run:
 
     def now(self) -> float:
         return time.monotonic() - self.started
+
+
+def agents_needed(hour: Sequence[Interval], per_agent: int) -> int:
+    """Agents enough that the busiest interval's buyers are served without a queue: a
+    buyer stays about 90 s (three lines, half a minute between them, ten seconds to
+    type each answer), an agent takes ``per_agent`` at once, a quarter spare."""
+    busiest = max((i.sessions for i in hour), default=0)
+    at_once = busiest / INTERVAL.total_seconds() * 90
+    return max(1, math.ceil(at_once / max(1, per_agent) * 1.25))
 
 
 def _ws_connect(url: str, headers: dict[str, str] | None = None) -> Any:
@@ -267,7 +283,7 @@ async def _buyer(run: Run, arrival: Arrival) -> None:
                 answered = run.answered[key] = asyncio.Event()
                 frame = {"type": "send", "client_id": f"{arrival.buyer}.{n}", "text": text}
                 raw = json.dumps(frame, ensure_ascii=False)
-                run.sent[key] = Sent(arrival.buyer, n, run.now(), raw)
+                run.sent[key] = Sent(arrival.buyer, n, run.now(), raw, last=bool(last))
                 await socket.send(raw)
                 # The buyer waits for the answer a while, as a person does, then goes on.
                 with contextlib.suppress(TimeoutError):
@@ -286,6 +302,10 @@ async def _buyer_reads(run: Run, socket: Any, buyer: int) -> None:
             sent = run.sent.get(_key(client_id))
             if sent is not None and not sent.acked_at:
                 sent.acked_at = run.now()
+            if frame.get("conversation_id"):
+                conversation = int(frame["conversation_id"])
+                run.conversation_of[buyer] = conversation
+                run.buyer_of[conversation] = buyer
         elif kind == "error" and client_id:
             sent = run.sent.get(_key(client_id))
             status = int(frame.get("status") or 0)
@@ -300,6 +320,8 @@ async def _buyer_reads(run: Run, socket: Any, buyer: int) -> None:
                 sent.refused = status or 1
                 run.refusals[f"message {status or '?'}"] += 1
                 run.answered[_key(client_id)].set()
+        elif kind == "event" and frame.get("kind") == "queue.position":
+            run.queued.add(buyer)
         elif kind == "event" and frame.get("kind") == "message.created":
             data = frame.get("data") or {}
             found = _REPLY_KEY.search(str(data.get("text", "")))
@@ -360,9 +382,28 @@ class Agent:
             elif kind == "conversation.assigned":
                 conversation, agent = int(data["conversation_id"]), int(data["agent_id"])
                 self.assigned[conversation] = agent
-                for buyer, n, last in self.pending.pop(conversation, ()):
-                    if agent == self.me:
-                        self._answer(conversation, buyer, n, last)
+                self.run.assigned.add(conversation)
+                pending = self.pending.pop(conversation, [])
+                if agent == self.me:
+                    self._taken(conversation, pending)
+
+    def _taken(self, conversation: int, seen: list[tuple[int, int, bool]]) -> None:
+        """A conversation given to this agent: what the buyer wrote while it waited in
+        the queue reaches the agent now (the workbench loads it), and is answered."""
+        buyer = self.run.buyer_of.get(conversation)
+        waiting = [
+            s
+            for s in self.run.sent.values()
+            if buyer is not None and s.buyer == buyer and s.acked_at and not s.answered_at
+        ]
+        for sent in waiting:
+            if not sent.delivered_at:
+                sent.delivered_at, sent.queued = self.run.now(), buyer in self.run.queued
+        answers = {(b, n): last for b, n, last in seen}
+        answers.update({(s.buyer, s.n): s.last for s in waiting})
+        if answers:
+            (b, n), last = max(answers.items())  # the latest line answers them all
+            self._answer(conversation, b, n, last)
 
     def _buyer_message(self, data: dict[str, Any]) -> None:
         found = _KEY.search(str(data.get("text", "")))
@@ -373,15 +414,21 @@ class Agent:
         if sent is not None and not sent.delivered_at:
             sent.delivered_at = self.run.now()
         conversation = int(data["conversation_id"])
+        self.run.buyer_of.setdefault(conversation, buyer)
         agent = (data.get("conversation") or {}).get("agent_id") or self.assigned.get(
             conversation
         )
+        if agent is not None:
+            self.run.assigned.add(conversation)
         if agent is None:  # routed in the same transaction: conversation.assigned follows
             self.pending.setdefault(conversation, []).append((buyer, n, last))
         elif agent == self.me:
             self._answer(conversation, buyer, n, last)
 
     def _answer(self, conversation: int, buyer: int, n: int, last: bool) -> None:
+        if (buyer, n) in self.run.replying:  # seen twice: on assignment and as a message
+            return
+        self.run.replying.add((buyer, n))
         task = asyncio.create_task(self._reply(conversation, buyer, n, last))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -442,10 +489,14 @@ async def run_load(run: Run) -> None:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
         # Answers still on their way: a moment to arrive (within the deadline).
-        drain_until = min(run.deadline, time.monotonic() + max(2.0, 2 * run.target_ms / 1000))
+        drain_until = min(run.deadline, time.monotonic() + max(5.0, 3 * run.target_ms / 1000))
+        while time.monotonic() < drain_until:
+            if not any(s.acked_at and not s.delivered_at for s in run.sent.values()):
+                break
+            await asyncio.sleep(0.1)
         replies = [task for agent in agents for task in agent.tasks]
-        if replies:
-            await asyncio.wait(replies, timeout=max(0.0, drain_until - time.monotonic()))
+        if replies:  # the last answers: a moment, not the whole drain
+            await asyncio.wait(replies, timeout=min(5.0, max(0.0, run.deadline - time.monotonic())))
     finally:
         watcher.cancel()
         for agent in agents:
@@ -474,9 +525,11 @@ async def _progress(run: Run) -> None:
         await asyncio.sleep(every)
         index = min(HOUR - 1, int(run.now() // run.slot))
         delivered = sum(1 for s in run.sent.values() if s.delivered_at)
+        again = sum(n for k, n in run.refusals.items() if k.endswith("sent again"))
+        refused = sum(1 for s in run.sent.values() if s.refused)
         run.say_progress(
             f"{run.now():6.1f} s · interval {index + 1}/{HOUR} "
             f"({run.hour[index].start:%H:%M}) · buyers {run.buyers_started}/"
             f"{len(run.arrivals)} · messages sent {len(run.sent)}, delivered {delivered}"
-            + (f", refused {sum(run.refusals.values())}" if run.refusals else "")
+            + (f", refused for a moment {again}, refused {refused}" if run.refusals else "")
         )

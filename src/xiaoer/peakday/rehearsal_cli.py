@@ -13,7 +13,14 @@ import typer
 from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
-from xiaoer.peakday.rehearsal import INTERVAL, Run, peak_hour, plan_arrivals, read_forecast
+from xiaoer.peakday.rehearsal import (
+    INTERVAL,
+    Run,
+    agents_needed,
+    peak_hour,
+    plan_arrivals,
+    read_forecast,
+)
 from xiaoer.peakday.rehearsal_figures import figures, report_lines
 from xiaoer.peakday.rehearsal_http import post_json, request
 from xiaoer.peakday.rehearsal_scratch import (
@@ -89,6 +96,7 @@ async def rehearse(
     target_ms: float,
 ) -> dict[str, Any]:
     """The whole rehearsal: scratch shop in, load, figures recorded, scratch shop out."""
+    from xiaoer.core.policy_store import policy_on
     from xiaoer.shops.service import ShopError, resolve_shop, shop_zone
 
     check_bounds(speed, max_buyers, max_seconds)
@@ -102,13 +110,16 @@ async def rehearse(
             raise RehearsalError(str(exc)) from exc
         zone = await shop_zone(session, shop.id)
         roster = await roster_agents(session, shop.id)
+        per_agent = (await policy_on(session, shop.id)).reception.max_concurrent_conversations
     hour = peak_hour(read_forecast(forecast, zone))
     arrivals = plan_arrivals(hour, speed, max_buyers)
-    count = min(MAX_AGENTS, agents if agents is not None else max(1, roster))
+    needed = agents_needed(hour, per_agent)
+    count = min(MAX_AGENTS, agents if agents is not None else max(roster, needed))
     _echo(
         f"peak hour from {hour[0].start:%Y-%m-%d %H:%M}: "
         f"{sum(i.sessions for i in hour):,} sessions, {len(arrivals):,} buyers to play; "
-        f"{count} agents; preparing the scratch shop…"
+        f"{count} agents (the shop has {roster}; the busiest interval needs {needed} at "
+        f"{per_agent} conversations each); preparing the scratch shop…"
     )
     started = time.monotonic()
     async with db.session() as session:

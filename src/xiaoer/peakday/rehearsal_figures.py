@@ -34,7 +34,10 @@ def figures(run: Run) -> dict[str, Any]:
     target_s = run.target_ms / 1000
     messages = list(run.sent.values())
     accepted = [s for s in messages if s.acked_at or (s.delivered_at and not s.refused)]
-    lost = [s for s in messages if s.acked_at and not s.delivered_at]
+    undelivered = [s for s in messages if s.acked_at and not s.delivered_at]
+    # Still waiting for an agent at the end (too few agents), or lost by the system.
+    waiting = [s for s in undelivered if run.conversation_of.get(s.buyer) not in run.assigned]
+    lost = [s for s in undelivered if run.conversation_of.get(s.buyer) in run.assigned]
     never_answered = [s for s in messages if not s.acked_at and not s.refused]
     latencies = [_latency(s) for s in accepted]
     intervals = []
@@ -77,6 +80,7 @@ def figures(run: Run) -> dict[str, Any]:
         and run.buyers_connected == len(run.arrivals)
         and refused == 0
         and not lost
+        and not waiting
         and not never_answered
         and not math.isnan(p99)
         and p99 <= target_s
@@ -105,6 +109,8 @@ def figures(run: Run) -> dict[str, Any]:
         "sent_again": sent_again,
         "refusals": dict(run.refusals.most_common()),
         "lost": len(lost),
+        "queued": sum(1 for s in messages if s.queued),
+        "waiting_at_end": len(waiting),
         "never_acknowledged": len(never_answered),
         "fell_behind_at": fell_behind_at,
         "intervals": intervals,
@@ -126,6 +132,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"{result['sent_again']}"
         + (f" ({_counts(result['refusals'])})" if result["refusals"] else "")
         + f", lost {result['lost']}, never acknowledged {result['never_acknowledged']}",
+        f"  reached an agent only when the conversation left the queue {result['queued']:,}, "
+        f"still waiting for an agent at the end {result['waiting_at_end']:,}",
         "  interval   sessions  buyers   sent  delivered     p99  backlog",
     ]
     for row in result["intervals"]:
