@@ -12,6 +12,7 @@ from xiaoer.orders import models as order_models
 from xiaoer.peakday import activity_models as peakday_activity_models
 from xiaoer.peakday import models as peakday_models
 from xiaoer.peakday import target_models as peakday_target_models
+from xiaoer.peakday import rehearsal_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
 from xiaoer.sellercentre import models as sellercentre_models
@@ -33,6 +34,7 @@ __all__ = [
     "peakday_target_models",
     "performance_models",
     "reception_models",
+    "rehearsal_models",
     "sellercentre_models",
     "shop_models",
     "staff_models",

@@ -33,6 +33,7 @@ from xiaoer.customers.points_cli import points_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
 from xiaoer.peakday.staffing_cli import staffing_app
+from xiaoer.peakday.rehearsal_cli import rehearse_command
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +60,7 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(greetings_app, name="greetings")
 app.add_typer(points_app, name="points")
 app.add_typer(staffing_app, name="staffing")
+app.command("rehearse")(rehearse_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -300,7 +300,12 @@ async def _handle_frame(
     try:
         result = await _receive(websocket, shop_code, identity, text, client_id, known)
     except HTTPException as exc:
-        frame = {"type": "error", "client_id": client_id, "message": exc.detail}
+        frame = {
+            "type": "error",
+            "client_id": client_id,
+            "status": exc.status_code,
+            "message": exc.detail,
+        }
         if exc.status_code in (429, 503):
             frame["retry"] = True
         await websocket.send_json(frame)
@@ -311,6 +316,7 @@ async def _handle_frame(
             {
                 "type": "error",
                 "client_id": client_id,
+                "status": 503,
                 "retry": True,
                 "message": _text(websocket, _NOT_STORED),
             }

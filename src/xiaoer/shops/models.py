@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from xiaoer.core.clock import DEFAULT_ZONE, utcnow
 from xiaoer.core.db import Base, UTCDateTime
 
+# A load rehearsal's scratch shop (``peakday.rehearsal``) has a code with this prefix: it
+# lives only while the rehearsal runs, and shop lists leave it out.
+SCRATCH_PREFIX = "rehearsal-"
+
 
 class Platform(enum.StrEnum):
     taobao = "taobao"

@@ -14,7 +14,7 @@ from xiaoer.core.clock import DEFAULT_ZONE
 from xiaoer.core.events import record_event
 from xiaoer.core.policy_store import shop_day
 from xiaoer.core.texts import say
-from xiaoer.shops.models import Platform, Shop
+from xiaoer.shops.models import SCRATCH_PREFIX, Platform, Shop
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 
@@ -34,10 +34,20 @@ async def shop_today(session: AsyncSession, shop_id: int, now: datetime | None =
     return await shop_day(session, shop_id, now)
 
 
-def check_new_shop(code: str, name: str, platform: str, timezone: str) -> None:
+def check_new_shop(
+    code: str, name: str, platform: str, timezone: str, *, scratch: bool = False
+) -> None:
     if not _CODE.match(code):
         raise ShopError(
             say("shop code {code!r}: use 2–32 lower-case letters, digits, '-' or '_'", code=code)
+        )
+    if code.startswith(SCRATCH_PREFIX) != scratch:
+        raise ShopError(
+            say(
+                "shop code {code!r}: codes starting with {prefix!r} are kept for rehearsals",
+                code=code,
+                prefix=SCRATCH_PREFIX,
+            )
         )
     if not name.strip():
         raise ShopError(say("shop name is empty"))
@@ -65,8 +75,10 @@ async def do_create_shop(
     platform: str = Platform.taobao.value,
     timezone: str = DEFAULT_ZONE,
     default_courier: str = "",
+    scratch: bool = False,
 ) -> Shop:
-    check_new_shop(code, name, platform, timezone)
+    """A new shop; ``scratch``: a rehearsal's, left out of shop lists."""
+    check_new_shop(code, name, platform, timezone, scratch=scratch)
     if await shop_by_code(session, code) is not None:
         raise ShopError(say("a shop with code {code!r} exists already", code=code))
     shop = Shop(
@@ -83,7 +95,9 @@ async def shop_by_code(session: AsyncSession, code: str) -> Shop | None:
 
 
 async def list_shops(session: AsyncSession) -> list[Shop]:
-    return list(await session.scalars(select(Shop).order_by(Shop.code)))
+    """The shops, without a rehearsal's scratch shop."""
+    real = select(Shop).where(~Shop.code.startswith(SCRATCH_PREFIX, autoescape=True))
+    return list(await session.scalars(real.order_by(Shop.code)))
 
 
 async def resolve_shop(session: AsyncSession, code: str | None) -> Shop:
