@@ -11,8 +11,8 @@ from xiaoer.mail import models as mail_models
 from xiaoer.orders import models as order_models
 from xiaoer.peakday import activity_models as peakday_activity_models
 from xiaoer.peakday import models as peakday_models
-from xiaoer.peakday import target_models as peakday_target_models
 from xiaoer.peakday import rehearsal_models
+from xiaoer.peakday import target_models as peakday_target_models
 from xiaoer.performance import models as performance_models
 from xiaoer.reception import models as reception_models
 from xiaoer.sellercentre import models as sellercentre_models

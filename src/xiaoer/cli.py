@@ -32,8 +32,8 @@ from xiaoer.customers.greetings_cli import greetings_app
 from xiaoer.customers.points_cli import points_app
 from xiaoer.mail.cli import mail_app
 from xiaoer.orders.cli import notes_app
-from xiaoer.peakday.staffing_cli import staffing_app
 from xiaoer.peakday.rehearsal_cli import rehearse_command
+from xiaoer.peakday.staffing_cli import staffing_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from tests.peakday.history_world import EVENT, at, buyer, chats
 from xiaoer.core.db import Database
 from xiaoer.core.policy import default_policy
-from xiaoer.peakday.forecast import do_forecast_from_history
+from xiaoer.peakday.forecast import do_forecast_from_history, intervals_of
 from xiaoer.peakday.history import SLOTS
 from xiaoer.peakday.models import Forecast
 from xiaoer.peakday.plan import cover, plan_of, suggest_roster, target_of
@@ -144,3 +144,36 @@ async def test_the_list_page_makes_a_forecast_or_says_what_is_wrong(
     assert made.status_code == 303
     listed = await client.get("/peakday/forecasts")
     assert "双十一" in listed.text and "2026-11-11" in listed.text
+
+
+async def test_a_forecast_imported_from_a_workbook_plans_like_one_from_history(
+    db: Database, shop: Shop, make_staff: MakeStaff, client: httpx.AsyncClient
+) -> None:
+    await make_staff("boss", "manager")
+    await sign_in(client, "boss")
+    token = csrf_from((await client.get("/peakday/forecasts")).text)
+    form = {"csrf_token": token, "name": "导入的预测", "day": "2026-11-11", "team": "presale"}
+    sheet = "start,sessions,team\n00:00,120,\n00:15,80,\n10:00,30,aftersale\n"
+    upload = {"file": ("forecast.csv", sheet.encode(), "text/csv")}
+    made = await client.post("/peakday/forecasts/import", data=form, files=upload)
+    assert made.status_code == 303
+    async with db.session() as session:
+        forecast = await session.scalar(select(Forecast))
+        assert forecast is not None and forecast.source == "workbook"
+        rows = {(r.team, r.slot): r for r in await intervals_of(session, forecast)}
+    assert len(rows) == 2 * SLOTS
+    assert rows[("presale", 0)].sessions == 120.0 and rows[("presale", 1)].sessions == 80.0
+    assert rows[("presale", 2)].sessions == 0.0 and rows[("aftersale", TEN)].sessions == 30.0
+    assert rows[("presale", 0)].low < 120 < rows[("presale", 0)].high
+    page = await client.get(made.headers["location"])
+    assert 'data-team="aftersale"' in page.text and "由表格导入" in page.text
+    # a bad line is named, and nothing is kept
+    bad = "start,sessions\n00:00,120\n00:00,30\n"
+    refused = await client.post("/peakday/forecasts/import", data=form,
+                                files={"file": ("f.csv", bad.encode(), "text/csv")})  # fmt: skip
+    assert refused.status_code == 422 and "第 3 行与第 2 行是同一个十五分钟" in refused.text
+    late = {"file": ("f.csv", b"start,sessions\n25:00,1\n", "text/csv")}
+    worse = await client.post("/peakday/forecasts/import", data=form, files=late)
+    assert worse.status_code == 422 and 'id="import-error"' in worse.text
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Forecast)) == 1

@@ -119,11 +119,18 @@ def test_options_change_the_plan(tmp_path: Path) -> None:
 
 
 def test_a_byte_order_mark_and_extra_columns_are_fine(tmp_path: Path) -> None:
-    content = "\ufeffteam,start,sessions\npre,00:00,50\n\n".encode()
+    content = "\ufeffnote,start,sessions\npre,00:00,50\n\n".encode()
     intervals = _last_json(
         _plan(tmp_path, content, "--aht", "180", "--target", "0.8/20", "--json")
     )["intervals"]
     assert [(i["start"], i["agents"]) for i in intervals] == [("00:00", 14)]
+
+
+def test_a_team_column_names_known_teams_only(tmp_path: Path) -> None:
+    content = "start,sessions,team\n00:00,50,presale\n00:15,40,sales\n"
+    result = _plan(tmp_path, content, "--aht", "180", "--target", "0.8/20")
+    assert result.exit_code == 1
+    assert "line 3: no team 'sales'" in result.stderr
 
 
 def test_a_workbook_reads_like_a_csv(tmp_path: Path) -> None:

@@ -553,6 +553,7 @@ NO_OBJECT: dict[tuple[str, str], str] = {
     ("POST", "/fulfilment/stock/safety"): "sets the caller's shop's safety stock (SKU by code)",
     ("POST", "/customers/groups"): "creates a group in the caller's shop",
     ("POST", "/peakday/forecasts"): "makes a forecast of the caller's shop",
+    ("POST", "/peakday/forecasts/import"): "imports a forecast into the caller's shop",
     ("POST", "/peakday/peak"): "prepares peak mode in the caller's shop",
     ("POST", "/customers/greetings/templates"): "writes the caller's shop's greeting words",
     ("POST", "/customers/greetings/plan"): "plans a day's greetings of the caller's shop",

@@ -84,7 +84,8 @@ NAV = (
     ("/assistant/knowledge", "nav.knowledge", ("agent", "supervisor", "manager")),
     ("/reception/auto-replies", "nav.auto_replies", ("manager", "admin")),
     ("/reception/channels", "nav.channels", ("manager", "admin")),
-    ("/peakday/activities", "activities.nav", ("agent", "supervisor", "manager")),
+    ("/peakday", "peakday_ready.nav", ("supervisor", "manager")),
+    ("/peakday/activities", "activities.nav", ("agent",)),
     ("/staff", "nav.staff", ("supervisor", "manager", "admin")),
     ("/policy", "nav.policy", ("supervisor", "manager", "admin")),
 )
@@ -130,6 +131,7 @@ SECTIONS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("/customers/members", "customers.members_nav", ("supervisor", "manager")),
     ),
     "/peakday": (
+        ("/peakday", "peakday_ready.nav", ("supervisor", "manager")),
         ("/peakday/activities", "activities.nav", ("agent", "supervisor", "manager", "admin")),
         ("/peakday/quiz", "quiz.nav", ("agent", "supervisor", "manager")),
         ("/peakday/quiz/results", "quiz.results_link", ("agent", "supervisor", "manager")),

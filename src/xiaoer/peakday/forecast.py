@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
@@ -31,6 +31,7 @@ from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import say
+from xiaoer.peakday.forecast_file import ForecastRow
 from xiaoer.peakday.history import (
     SLOT_MINUTES,
     SLOTS,
@@ -331,6 +332,70 @@ async def do_forecast_from_history(
         created_by=staff.id,
         created_at=utcnow(),
     )
+    return await _store(session, staff, forecast, planned, zone)
+
+
+def _slot_of(start: str) -> int:
+    """The quarter-hour of the day a forecast line's start falls in."""
+    try:
+        moment = time.fromisoformat(start)
+    except ValueError:
+        moment = datetime.fromisoformat(start).time()
+    return (moment.hour * 60 + moment.minute) // SLOT_MINUTES
+
+
+async def do_forecast_from_rows(
+    session: AsyncSession,
+    staff: StaffAccount,
+    *,
+    name: str,
+    day: date,
+    rows: Sequence[ForecastRow],
+    team: str = Team.presale.value,
+) -> Forecast:
+    """A forecast of ``day`` from a workbook's lines (read by ``forecast_file``): each
+    line's team, or ``team`` for lines without one; a quarter-hour not in the file
+    expects no session. The band is a count's chance variation alone."""
+    check_may_plan(staff)
+    name = _check_name(name)
+    if team not in TEAMS:
+        raise ForecastError(say("no team {team!r}", team=team), "team")
+    seen: dict[tuple[str, int], int] = {}
+    sessions: dict[str, list[float]] = {}
+    for row in rows:
+        key = (row.team or team, _slot_of(row.start))
+        if key in seen:
+            raise ForecastError(
+                say("line {line} repeats the quarter-hour of line {first}", line=row.line,
+                    first=seen[key]),
+                "file",
+            )  # fmt: skip
+        if row.sessions > MAX_SESSIONS:
+            raise ForecastError(
+                say("line {line}: more sessions than one quarter-hour can hold", line=row.line),
+                "file",
+            )
+        seen[key] = row.line
+        sessions.setdefault(key[0], [0.0] * SLOTS)[key[1]] = row.sessions
+    planned = [
+        Planned(t, slot, round(value, 2), round(max(0.0, value - BAND_Z * math.sqrt(value)), 2),
+                round(value + BAND_Z * math.sqrt(value), 2))
+        for t in TEAMS if t in sessions
+        for slot, value in enumerate(sessions[t])
+    ]  # fmt: skip
+    shop = await session.get(Shop, staff.shop_id)
+    assert shop is not None
+    zone = ZoneInfo(shop.timezone)
+    policy = await policy_on(session, staff.shop_id)
+    end = datetime.combine(day, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
+    weeks = policy.peakday.history_weeks
+    measures = await team_measures(session, staff.shop_id, end - timedelta(days=7 * weeks), end)
+    forecast = Forecast(
+        shop_id=staff.shop_id, name=name, day=day, source=ForecastSource.workbook.value,
+        multiplier=1.0, spike=1.0, spike_minutes=60, weeks=weeks,
+        measured={t: m.as_data() for t, m in measures.items()}, created_by=staff.id,
+        created_at=utcnow(),
+    )  # fmt: skip
     return await _store(session, staff, forecast, planned, zone)
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from xiaoer.core.policy_store import policy_on, shop_day
 from xiaoer.core.texts import say
@@ -25,13 +26,16 @@ from xiaoer.http.i18n import Translator
 from xiaoer.http.params import RowId
 from xiaoer.http.render import language_of, refused, render, shown_time
 from xiaoer.peakday.forecast import (
+    TEAMS,
     ForecastError,
     do_delete_forecast,
     do_forecast_from_history,
+    do_forecast_from_rows,
     forecast_of,
     forecasts_of,
     suggest,
 )
+from xiaoer.peakday.forecast_file import read_forecast
 from xiaoer.peakday.models import Forecast
 from xiaoer.peakday.plan import Plan, plan_of, suggest_roster
 from xiaoer.performance.attendance import do_set_roster
@@ -59,6 +63,7 @@ async def _list_page(
     staff: StaffAccount,
     *,
     typed: dict[str, Any] | None = None,
+    imported: dict[str, Any] | None = None,
     error: str = "",
     status_code: int = 200,
 ) -> Response:
@@ -83,8 +88,11 @@ async def _list_page(
     context = {
         "forecasts": await forecasts_of(session, staff),
         "typed": typed,
+        "imported": imported or {"name": "", "day": typed["day"], "team": "presale"},
+        "teams": TEAMS,
         "suggestion": suggestion,
-        "error": error,
+        "error": error if imported is None else "",
+        "import_error": error if imported is not None else "",
     }
     return render(request, "peakday/forecasts.html", context, staff=staff,
                   status_code=status_code)  # fmt: skip
@@ -99,6 +107,40 @@ def _next_event(today: date) -> date:
 @router.get("", response_class=HTMLResponse)
 async def forecasts(request: Request, session: SessionDep, staff: Leader) -> Response:
     return await _list_page(request, session, staff)
+
+
+MAX_UPLOAD = 2 * 1024 * 1024
+
+
+@router.post("/import")
+async def import_forecast(request: Request, session: SessionDep, staff: Leader) -> Response:
+    """A forecast from a workbook (CSV or .xlsx: start, sessions, and optionally team)."""
+    form = await request.form()
+    upload = form.get("file")
+    typed = {key: str(form.get(key, "") or "")[:128] for key in ("name", "day", "team")}
+    made: list[Forecast] = []
+
+    async def create() -> None:
+        if not isinstance(upload, StarletteUpload) or not upload.filename:
+            raise ForecastError(say("choose the forecast's file"), "file")
+        data = await upload.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise ForecastError(say("file larger than {size} MB", size=MAX_UPLOAD // 2**20))
+        try:
+            day = date.fromisoformat(typed["day"])
+        except ValueError:
+            raise ForecastError(say("give the day as YYYY-MM-DD"), "day") from None
+        rows = read_forecast(data, upload.filename)
+        team = typed["team"] or "presale"
+        made.append(await do_forecast_from_rows(session, staff, name=typed["name"], day=day,
+                                                rows=rows, team=team))  # fmt: skip
+
+    message = await refused(request, session, create())
+    if message is not None:
+        return await _list_page(request, session, staff, imported=typed, error=message,
+                                status_code=422)  # fmt: skip
+    await session.commit()
+    return RedirectResponse(f"/peakday/forecasts/{made[0].id}", status_code=303)
 
 
 @router.post("")

@@ -68,6 +68,7 @@ from xiaoer.peakday import activity_pages as peakday_activity_pages
 from xiaoer.peakday import peak_pages as peakday_peak_pages
 from xiaoer.peakday import plan_pages as peakday_plan_pages
 from xiaoer.peakday import quiz_pages as peakday_quiz_pages
+from xiaoer.peakday import readiness_pages as peakday_readiness_pages
 from xiaoer.peakday import target_pages as peakday_target_pages
 from xiaoer.peakday.activity_check import check_activity_quotes
 from xiaoer.peakday.target_progress import floor_panel as peakday_targets_floor
@@ -105,6 +106,7 @@ STAFF_ROUTERS = (
     customer_members_pages.router,
     peakday_plan_pages.router,
     peakday_peak_pages.router,
+    peakday_readiness_pages.router,
     fulfilment_pages.router,
     parcel_pages.router,
     audit_pages.router,
