@@ -1,9 +1,9 @@
 """Forecasts (D1): the sessions a team should expect in each quarter-hour of a day.
 
 **From history.** The ordinary day is the average of the same weekday over the last
-``weeks`` weeks before the day forecast (a day the shop had no session at all counts
-as closed and is left out). The event multiplies it by the manager's ``multiplier``,
-and by the midnight spike: the first quarter-hour reaches ``spike`` times that level,
+``weeks`` weeks before the day forecast — before today, for a day further ahead (a
+day the shop had no session at all counts as closed and is left out). The event
+multiplies it by the manager's ``multiplier``, and by the midnight spike: the first quarter-hour reaches ``spike`` times that level,
 falling back in a straight line to it over ``spike_minutes``. The band is the
 ordinary day's spread between those weeks (its standard deviation, times the same
 factors) together with the chance variation of a count (a Poisson count's is its
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound, NotPermitted
-from xiaoer.core.policy_store import policy_on
+from xiaoer.core.policy_store import policy_on, shop_day
 from xiaoer.core.texts import say
 from xiaoer.peakday.forecast_file import ForecastRow
 from xiaoer.peakday.history import (
@@ -131,6 +131,12 @@ def event_day(team: str, ordinary: Ordinary, expectation: Expectation) -> list[P
     return planned
 
 
+def recent_end(day: date, today: date) -> date:
+    """The day the ordinary weeks are read back from: the event's own day, or today for
+    an event further ahead (the weeks before it have not happened yet)."""
+    return min(day, today)
+
+
 def year_before(day: date) -> date:
     """The same date a year before (28 February for a 29th)."""
     try:
@@ -157,14 +163,18 @@ async def suggest(
     before = year_before(day)
     first = before - timedelta(days=7 * weeks)
     counts_then = await session_counts(session, shop.id, zone, first, before + timedelta(days=1))
-    counts_now = await session_counts(session, shop.id, zone, day - timedelta(days=7 * weeks), day)
+    recent = recent_end(day, await shop_day(session, shop.id))
+    counts_now = await session_counts(
+        session, shop.id, zone, recent - timedelta(days=7 * weeks), recent
+    )
     last_total = sum(sum(days.get(before, [])) for days in counts_then.values())
     ordinary_then = sum(
         sum(ordinary_day(days, before.weekday(), before, weeks).mean)
         for days in counts_then.values()
     )
     ordinary_now = sum(
-        sum(ordinary_day(days, day.weekday(), day, weeks).mean) for days in counts_now.values()
+        sum(ordinary_day(days, day.weekday(), recent, weeks).mean)
+        for days in counts_now.values()
     )
     multiplier = round(last_total / ordinary_then, 2) if last_total and ordinary_then else None
     merged: dict[str, dict[date, list[int]]] = {}
@@ -309,15 +319,17 @@ async def do_forecast_from_history(
     zone = ZoneInfo(shop.timezone)
     _, counts = await suggest(session, shop, day, weeks)
     before = year_before(day)
+    recent = recent_end(day, await shop_day(session, shop.id))
     teams = [team for team in TEAMS if team in counts] or [Team.presale.value]
     planned: list[Planned] = []
     for team in teams:
         days = counts.get(team, {})
         then = days.get(before)
-        for p in event_day(team, ordinary_day(days, day.weekday(), day, weeks), expectation):
+        ordinary = ordinary_day(days, day.weekday(), recent, weeks)
+        for p in event_day(team, ordinary, expectation):
             last = float(then[p.slot]) if then is not None else None
             planned.append(Planned(p.team, p.slot, p.sessions, p.low, p.high, last))
-    end = datetime.combine(day, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
+    end = datetime.combine(recent, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
     measures = await team_measures(session, staff.shop_id, end - timedelta(days=7 * weeks), end)
     forecast = Forecast(
         shop_id=staff.shop_id,
@@ -387,7 +399,8 @@ async def do_forecast_from_rows(
     assert shop is not None
     zone = ZoneInfo(shop.timezone)
     policy = await policy_on(session, staff.shop_id)
-    end = datetime.combine(day, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
+    recent = recent_end(day, await shop_day(session, shop.id))
+    end = datetime.combine(recent, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
     weeks = policy.peakday.history_weeks
     measures = await team_measures(session, staff.shop_id, end - timedelta(days=7 * weeks), end)
     forecast = Forecast(
