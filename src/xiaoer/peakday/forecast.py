@@ -1,15 +1,16 @@
 """Forecasts (D1): the sessions a team should expect in each quarter-hour of a day.
 
 **From history.** The ordinary day is the average of the same weekday over the last
-``weeks`` weeks before the day forecast — before today, for a day further ahead (a
-day the shop had no session at all counts as closed and is left out). The event
-multiplies it by the manager's ``multiplier``, and by the midnight spike: the first
-quarter-hour reaches ``spike`` times that level, falling back in a straight line to it over ``spike_minutes``. The band is the
-ordinary day's spread between those weeks (its standard deviation, times the same
-factors) together with the chance variation of a count (a Poisson count's is its
-square root), at ``BAND_Z`` standard deviations each side: about 80 % of days should
-fall inside. The same day a year before, when the history holds it, is kept beside
-each interval, and its ratio to its own ordinary day is offered as the multiplier.
+``weeks`` weeks before the day forecast — before today, for a day further ahead (a day
+the shop had no session at all counts as closed and is left out). The event multiplies
+it by the manager's ``multiplier``, and by the midnight spike: the first quarter-hour
+reaches ``spike`` times that level, falling back in a straight line to it over
+``spike_minutes``. The band is the ordinary day's spread between those weeks (its
+standard deviation, times the same factors) together with the chance variation of a
+count (a Poisson count's is its square root), at ``BAND_Z`` standard deviations each
+side: about 80 % of days should fall inside. The same day a year before, when the
+history holds it, is kept beside each interval, and its ratio to its own ordinary day is
+offered as the multiplier.
 
 **From a workbook.** Columns ``start`` (HH:MM or a time of that day), ``sessions``,
 and optionally ``team``, ``low`` and ``high``; see :func:`parse_rows`.
