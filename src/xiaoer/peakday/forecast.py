@@ -13,7 +13,8 @@ history holds it, is kept beside each interval, and its ratio to its own ordinar
 offered as the multiplier.
 
 **From a workbook.** Columns ``start`` (HH:MM or a time of that day), ``sessions``,
-and optionally ``team``, ``low`` and ``high``; see :func:`parse_rows`.
+and optionally ``team``, read by :mod:`xiaoer.peakday.forecast_file`; the band is then
+a count's chance variation alone.
 """
 
 from __future__ import annotations
