@@ -256,7 +256,7 @@ async def test_an_approval_card_shows_the_question_and_leads_to_the_chat(
         await composer.fill("亲，给您便宜20块吧")
         await composer.press("Enter")
         await agent.get_by_role("button", name="请示主管").click(timeout=WAIT)
-        await expect(agent.locator("#wb-check")).to_contain_text("已提交给主管", timeout=WAIT)
+        await expect(agent.locator("#wb-check")).to_contain_text("已提交给主管", timeout=15_000)
 
         boss = await open_workbench_as_leader(contexts[1], server, fired)
         await boss.get_by_role("tab", name="现场监控").click()
