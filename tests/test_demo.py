@@ -51,6 +51,8 @@ from xiaoer.orders.models import (
     TradeStatus,
 )
 from xiaoer.orders.tasks import open_tasks
+from xiaoer.peakday.forecast import intervals_of
+from xiaoer.peakday.models import Forecast, PeakMode
 from xiaoer.performance.models import KpiDay, KpiScope, RosterEntry, RosterStatus, Violation
 from xiaoer.reception.models import (
     Conversation,
@@ -129,8 +131,8 @@ async def test_summary_matches_the_rows(demo: Seeded) -> None:
     assert await _count(db, OrderItem) == seeded.order_items
     assert 600 <= seeded.conversations <= 45 * 30
     assert seeded.conversations * 2 <= seeded.messages < 10_000
-    assert await _count(db, Conversation) == seeded.conversations
-    assert await _count(db, Message) == seeded.messages
+    assert await _count(db, Conversation) == seeded.conversations + seeded.peak_conversations
+    assert await _count(db, Message) == seeded.messages + seeded.peak_messages
     assert await _count(db, RosterEntry) == seeded.roster_entries > 0
     async with db.session() as session:
         shop = await session.scalar(select(Shop).where(Shop.code == "demo"))
@@ -452,8 +454,8 @@ async def test_default_now_is_the_current_time_and_progress_is_reported(db: Data
     summary = await seed_demo(db, progress=lambda *args: seen.append(args))
     assert [done for _, done, _ in seen] == list(range(1, len(seen) + 1))
     assert {total for _, _, total in seen} == {len(seen)}
-    assert seen[0][0] == "shop" and seen[-1][0] == "customer file"
-    assert [name for name, _, _ in seen[-7:]] == [
+    assert seen[0][0] == "shop" and seen[-1][0] == "peak day"
+    assert [name for name, _, _ in seen[-8:]] == [
         "orders",
         "chats",
         "attendance",
@@ -461,6 +463,7 @@ async def test_default_now_is_the_current_time_and_progress_is_reported(db: Data
         "aftersales",
         "warehouse",
         "customer file",
+        "peak day",
     ]
     assert summary.orders > 1000
     orders: list[Order] = await _all(db, Order)
@@ -595,7 +598,7 @@ async def _staff_ids(db: Database) -> dict[str, int]:
 async def test_chats_are_closed_and_their_counts_add_up(demo: Seeded) -> None:
     db = demo.db
     today = NOW.astimezone(SHANGHAI).date()
-    conversations: list[Conversation] = await _all(db, Conversation)
+    conversations = await _everyday_chats(db)
     messages: list[Message] = await _all(db, Message)
     staff = {a.id: a for a in await _all(db, StaffAccount)}
     customers = {c.id for c in await _all(db, Customer)}
@@ -695,10 +698,17 @@ async def test_every_run_of_buyer_messages_is_one_response_round(demo: Seeded) -
     assert 0 < unanswered < 0.05 * len(rounds)
 
 
+async def _everyday_chats(db: Database) -> list[Conversation]:
+    """The demo's everyday chats: the last 45 days (last 双十一's are older)."""
+    first = NOW.astimezone(SHANGHAI).date() - timedelta(days=45)
+    return [c for c in await _all(db, Conversation)
+            if c.opened_at.astimezone(SHANGHAI).date() >= first]  # fmt: skip
+
+
 async def test_buyers_who_ordered_asked_first(demo: Seeded) -> None:
     db = demo.db
     orders: list[Order] = await _all(db, Order)
-    conversations: list[Conversation] = await _all(db, Conversation)
+    conversations = await _everyday_chats(db)
     messages: list[Message] = await _all(db, Message)
     last_buyer: dict[int, datetime] = {}
     for m in messages:
@@ -799,7 +809,7 @@ async def test_presence_logs_match_the_roster(demo: Seeded) -> None:
             online = next(g.at for g in mine if g.status == PresenceStatus.online.value)
             assert e.clock_in_at == max(online, e.starts_at)
     # The chats were answered by agents online at the time.
-    conversations: list[Conversation] = await _all(db, Conversation)
+    conversations = await _everyday_chats(db)
     for c in conversations:
         before = [g for g in by_staff[c.agent_id or 0] if g.at <= c.opened_at]
         assert before and before[-1].status == PresenceStatus.online.value, c.id
@@ -924,3 +934,34 @@ async def test_the_manager_has_set_targets_the_floor_shows(demo: Seeded) -> None
     assert {50, 400, 600} <= set(trades.milestones) and trades.goal == trades.milestones[-1]
     assert trades.actual is not None and trades.actual > 0
     assert {g.measure for g in month.goals} >= {"trades", "sales"}
+
+
+async def test_last_singles_day_is_in_the_history_and_the_next_one_is_planned(
+    demo: Seeded,
+) -> None:
+    db = demo.db
+    event = date(2025, 11, 11)  # the last before NOW
+    chats = [c for c in await _all(db, Conversation)
+             if c.opened_at.astimezone(SHANGHAI).date() == event]  # fmt: skip
+    per_hour = Counter(c.opened_at.astimezone(SHANGHAI).hour for c in chats)
+    week_before = event - timedelta(days=7)
+    ordinary = [c for c in await _all(db, Conversation)
+                if c.opened_at.astimezone(SHANGHAI).date() == week_before]  # fmt: skip
+    assert len(chats) > 4 * len(ordinary) > 0
+    assert per_hour[0] > per_hour[12] > 0  # the midnight rush, on a night otherwise quiet
+    left = [c for c in chats if c.assigned_at is None]
+    assert left and all(c.closed_at is not None and c.agent_id is None for c in left)
+    assert demo.summary.peak_conversations == len(
+        [c for c in await _all(db, Conversation)
+         if c.opened_at.astimezone(SHANGHAI).date() < NOW.astimezone(SHANGHAI).date()
+         - timedelta(days=45)])  # fmt: skip
+    (forecast,) = await _all(db, Forecast)
+    assert forecast.day == date(2026, 11, 11)
+    (mode,) = await _all(db, PeakMode)
+    assert mode.status == "scheduled" and mode.forecast_id == forecast.id
+    assert mode.phrases_reviewed_at is not None and mode.agent_cap == 12
+    async with db.session() as session:
+        rows = await intervals_of(session, forecast)
+    midnight = [r for r in rows if r.slot == 0 and r.team == "presale"]
+    assert midnight[0].last_year is not None and midnight[0].last_year > 0
+    assert midnight[0].sessions > 0

@@ -45,6 +45,7 @@ TOP = {
     "demo_aftersales",
     "demo_fulfilment",
     "demo_customers",
+    "demo_peakday",
     "timer_handlers",
     "all_models",
     "__main__",

@@ -33,6 +33,7 @@ from xiaoer.core.timers import fire_all_due
 from xiaoer.demo_aftersales import seed_aftersales
 from xiaoer.demo_customers import seed_customers
 from xiaoer.demo_fulfilment import seed_warehouse
+from xiaoer.demo_peakday import seed_peakday
 from xiaoer.orders import workflow
 from xiaoer.orders.models import (
     Order,
@@ -141,6 +142,8 @@ class DemoSummary:
     roster_entries: int
     tickets: int
     parcels: int  # shipped from the demo warehouse
+    peak_conversations: int = 0  # last 双十一's chats and its ordinary weeks (demo_peakday)
+    peak_messages: int = 0
 
 
 @dataclass
@@ -1115,7 +1118,7 @@ async def seed_demo(
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
     steps = (
         "shop", "catalogue", "promotions", "staff", "customers", "orders", "chats",
-        "attendance", "kpi", "aftersales", "warehouse", "customer file",
+        "attendance", "kpi", "aftersales", "warehouse", "customer file", "peak day",
     )  # fmt: skip
     done = 0
 
@@ -1233,6 +1236,9 @@ async def seed_demo(
     await seed_customers(db, rng, shop.id, base, staff_ids)
     await seed_targets(db, shop.id, staff_ids["manager"], base)  # a moment, with the file's
     step("customer file")
+    oldest = base.astimezone(_TZ).date() - timedelta(days=HISTORY_DAYS)
+    peak = await seed_peakday(db, rng, shop.id, base, oldest)
+    step("peak day")
 
     return DemoSummary(
         shop_code=DEMO_SHOP_CODE,
@@ -1248,4 +1254,6 @@ async def seed_demo(
         roster_entries=entries,
         tickets=tickets,
         parcels=warehouse.shipped,
+        peak_conversations=peak.conversations,
+        peak_messages=peak.messages,
     )

@@ -47,19 +47,34 @@ def test_the_ordinary_day_averages_the_same_weekday_and_measures_its_spread() ->
     assert ordinary.mean[TEN + 1] == 0.0
     # only the weeks asked for
     assert ordinary_day(wednesdays, EVENT.weekday(), EVENT, weeks=2).days == 2
+    # read back from a day of another weekday (today, for an event further ahead)
+    saturday = EVENT + timedelta(days=3)
+    assert ordinary_day(wednesdays, EVENT.weekday(), saturday, weeks=8).days == 4
+    assert ordinary_day(wednesdays, EVENT.weekday(), saturday, weeks=8).mean[TEN] == 5.0
 
 
 def test_the_event_multiplies_the_day_and_spikes_at_midnight() -> None:
     ordinary = Ordinary(mean=[10.0] * SLOTS, spread=[0.0] * SLOTS, days=8)
     planned = event_day("presale", ordinary, Expectation(multiplier=4, spike=3, spike_minutes=60))
     assert planned[0].sessions == 120.0  # 10 × 4 × 3 at midnight
-    assert planned[2].sessions == pytest.approx(10 * 4 * (1 + 2 * 0.5))  # half way back at 00:30
+    assert planned[2].sessions == pytest.approx(4 * 3 * 10 * 0.5)  # half way down at 00:30
     assert planned[4].sessions == 40.0  # back to the day's level after an hour
     assert planned[95].sessions == 40.0
     # the band: chance variation of a count of 40 when the weeks agreed exactly
     assert planned[4].high == pytest.approx(40 + BAND_Z * 40**0.5, abs=0.01)
     assert planned[4].low == pytest.approx(40 - BAND_Z * 40**0.5, abs=0.01)
     assert all(p.low >= 0 for p in planned)
+
+
+def test_the_midnight_spike_rises_from_the_busiest_quarter_hour_not_the_night() -> None:
+    mean = [0.0] * SLOTS
+    mean[TEN] = 8.0  # quiet all night, 8 sessions at 10:00
+    ordinary = Ordinary(mean=mean, spread=[0.0] * SLOTS, days=8)
+    planned = event_day("presale", ordinary, Expectation(multiplier=2, spike=3, spike_minutes=60))
+    assert planned[0].sessions == 48.0  # 2 × 3 × the busiest 8
+    assert planned[2].sessions == 24.0  # half of it left at 00:30
+    assert planned[4].sessions == 0.0  # the night's own level after an hour
+    assert planned[TEN].sessions == 16.0
 
 
 async def _history(db: Database, shop: Shop) -> None:
@@ -93,7 +108,8 @@ async def test_a_forecast_from_history_keeps_every_quarter_hour_and_the_measures
     assert len(presale) == SLOTS and {r.team for r in rows} == {"presale", "aftersale"}
     assert presale[TEN].sessions == 32.0  # 5 answered and 3 who left, each Wednesday, × 4
     assert presale[TEN].last_year == 10.0 and presale[0].last_year == 30.0
-    assert presale[1].sessions == 0.0
+    assert presale[0].sessions == 4 * 3 * 8.0  # the midnight spike: 3 × the busiest
+    assert presale[1].sessions == 4 * 3 * 8.0 * 0.75 and presale[5].sessions == 0.0
     assert presale[TEN].starts_at == at(EVENT, 10)
     measures = measures_of(made)
     assert measures["presale"].aht_s == 300.0
@@ -113,7 +129,7 @@ async def test_bad_expectations_are_refused_with_their_field(
     boss = await make_staff("boss", "manager")
     cases = [
         ({"multiplier": 0}, "multiplier"), ({"multiplier": float("nan")}, "multiplier"),
-        ({"spike": 0.5}, "spike"), ({"spike_minutes": 0}, "spike_minutes"),
+        ({"spike": -0.5}, "spike"), ({"spike_minutes": 0}, "spike_minutes"),
         ({"name": "  "}, "name"), ({"weeks": 60}, "weeks"),
     ]  # fmt: skip
     for change, field in cases:

@@ -50,7 +50,7 @@ async def _forecast(db: Database, shop: Shop, boss: object) -> Forecast:
                         handled_s=240)  # fmt: skip
         await session.commit()
         made = await do_forecast_from_history(
-            session, boss, name="双十一", day=EVENT, multiplier=4, spike=1, spike_minutes=60
+            session, boss, name="双十一", day=EVENT, multiplier=4, spike=0, spike_minutes=60
         )  # type: ignore[arg-type]
         await session.commit()
         return made

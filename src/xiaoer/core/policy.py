@@ -962,11 +962,15 @@ class Peakday(Section):
     )
     spike: float = _req(
         "D1",
-        "How many times its level the event's first quarter-hour reaches (the midnight spike).",
+        "How many times the day's busiest quarter-hour the event's first one reaches "
+        "(the midnight spike; 0: none).",
         default=3.0,
-        ge=1,
+        ge=0,
         le=50,
-        zh=("零点峰值倍数", "活动开始第一个十五分钟的咨询量是当日水平的多少倍（零点高峰）。"),
+        zh=(
+            "零点峰值倍数",
+            "活动开始第一个十五分钟的咨询量是当日最忙十五分钟的多少倍（零点高峰；0 表示没有）。",
+        ),
     )
     spike_minutes: int = _req(
         "D1",

@@ -3,14 +3,14 @@
 **From history.** The ordinary day is the average of the same weekday over the last
 ``weeks`` weeks before the day forecast — before today, for a day further ahead (a day
 the shop had no session at all counts as closed and is left out). The event multiplies
-it by the manager's ``multiplier``, and by the midnight spike: the first quarter-hour
-reaches ``spike`` times that level, falling back in a straight line to it over
-``spike_minutes``. The band is the ordinary day's spread between those weeks (its
-standard deviation, times the same factors) together with the chance variation of a
-count (a Poisson count's is its square root), at ``BAND_Z`` standard deviations each
-side: about 80 % of days should fall inside. The same day a year before, when the
-history holds it, is kept beside each interval, and its ratio to its own ordinary day is
-offered as the multiplier.
+it by the manager's ``multiplier``; at midnight it reaches ``spike`` times the day's
+busiest ordinary quarter-hour, whatever the hour's own level, falling in a straight line
+over ``spike_minutes`` and never below the multiplied ordinary day (a spike of 0: none).
+The band is the ordinary day's spread between those weeks (its standard deviation, times
+the multiplier) together with the chance variation of a count (a Poisson count's is its
+square root), at ``BAND_Z`` standard deviations each side: about 80 % of days should
+fall inside. The same day a year before, when the history holds it, is kept beside each
+interval, and its ratio to its own ordinary day is offered as the multiplier.
 
 **From a workbook.** Columns ``start`` (HH:MM or a time of that day), ``sessions``,
 and optionally ``team``, read by :mod:`xiaoer.peakday.forecast_file`; the band is then
@@ -67,11 +67,19 @@ class Expectation:
     spike: float
     spike_minutes: int
 
-    def factor(self, slot: int) -> float:
-        """How many times the ordinary level a quarter-hour of the event day is."""
-        minutes = slot * SLOT_MINUTES
-        rise = max(0.0, 1.0 - minutes / self.spike_minutes) if self.spike_minutes else 0.0
-        return self.multiplier * (1.0 + (self.spike - 1.0) * rise)
+    def rise(self, slot: int) -> float:
+        """How much of the midnight spike is left in a quarter-hour: 1 at midnight,
+        falling in a straight line to 0 after ``spike_minutes``."""
+        return max(0.0, 1.0 - slot * SLOT_MINUTES / self.spike_minutes)
+
+    def sessions(self, ordinary: Sequence[float], slot: int) -> float:
+        """The event's sessions in a quarter-hour: the ordinary day's times the
+        multiplier — and at midnight ``spike`` times its busiest quarter-hour, whatever
+        the hour's own level (a shop quiet at night is not at the event's midnight),
+        falling to that level over ``spike_minutes``. A spike of 0 means none."""
+        level = ordinary[slot]
+        rush = self.spike * max(ordinary, default=0.0) * self.rise(slot)
+        return self.multiplier * max(level, rush)
 
 
 @dataclass(frozen=True)
@@ -97,10 +105,9 @@ class Planned:
 
 def ordinary_day(days: dict[date, list[int]], weekday: int, before: date, weeks: int) -> Ordinary:
     """The mean and spread of ``weekday`` over the ``weeks`` weeks before ``before``."""
+    latest = before - timedelta(days=(before.weekday() - weekday - 1) % 7 + 1)
     seen = [
-        days[on]
-        for back in range(1, weeks + 1)
-        if (on := before - timedelta(days=7 * back)).weekday() == weekday and on in days
+        days[on] for back in range(weeks) if (on := latest - timedelta(days=7 * back)) in days
     ]
     if not seen:
         return Ordinary([0.0] * SLOTS, [0.0] * SLOTS, 0)
@@ -118,9 +125,9 @@ def event_day(team: str, ordinary: Ordinary, expectation: Expectation) -> list[P
     """The event's quarter-hours from an ordinary day and the expectation."""
     planned = []
     for slot in range(SLOTS):
-        factor = expectation.factor(slot)
-        sessions = ordinary.mean[slot] * factor
-        sd = math.sqrt((ordinary.spread[slot] * factor) ** 2 + sessions)
+        sessions = expectation.sessions(ordinary.mean, slot)
+        spread = ordinary.spread[slot] * expectation.multiplier
+        sd = math.sqrt(spread**2 + sessions)
         planned.append(
             Planned(
                 team=team,
@@ -158,14 +165,14 @@ class Suggestion:
 
 
 async def suggest(
-    session: AsyncSession, shop: Shop, day: date, weeks: int
+    session: AsyncSession, shop: Shop, day: date, weeks: int, now: datetime | None = None
 ) -> tuple[Suggestion, dict[str, dict[date, list[int]]]]:
     """Last year's same day beside this year's ordinary day, and the counts read."""
     zone = ZoneInfo(shop.timezone)
     before = year_before(day)
     first = before - timedelta(days=7 * weeks)
     counts_then = await session_counts(session, shop.id, zone, first, before + timedelta(days=1))
-    recent = recent_end(day, await shop_day(session, shop.id))
+    recent = recent_end(day, await shop_day(session, shop.id, now))
     counts_now = await session_counts(
         session, shop.id, zone, recent - timedelta(days=7 * weeks), recent
     )
@@ -248,8 +255,8 @@ def _check_name(name: str) -> str:
 def check_expectation(multiplier: float, spike: float, spike_minutes: int) -> Expectation:
     if not (math.isfinite(multiplier) and 0 < multiplier <= 100):
         raise ForecastError(say("the multiplier must be above 0 and at most 100"), "multiplier")
-    if not (math.isfinite(spike) and 1 <= spike <= 50):
-        raise ForecastError(say("the midnight spike must be from 1 to 50 times"), "spike")
+    if not (math.isfinite(spike) and 0 <= spike <= 50):
+        raise ForecastError(say("the midnight spike must be from 0 to 50 times"), "spike")
     if not 1 <= spike_minutes <= 720:
         raise ForecastError(say("the spike falls back over 1 to 720 minutes"), "spike_minutes")
     return Expectation(multiplier, spike, spike_minutes)
@@ -307,6 +314,7 @@ async def do_forecast_from_history(
     spike: float,
     spike_minutes: int,
     weeks: int | None = None,
+    now: datetime | None = None,
 ) -> Forecast:
     """A forecast of ``day`` from the shop's history and the expectation."""
     check_may_plan(staff)
@@ -319,9 +327,9 @@ async def do_forecast_from_history(
     shop = await session.get(Shop, staff.shop_id)
     assert shop is not None
     zone = ZoneInfo(shop.timezone)
-    _, counts = await suggest(session, shop, day, weeks)
+    _, counts = await suggest(session, shop, day, weeks, now)
     before = year_before(day)
-    recent = recent_end(day, await shop_day(session, shop.id))
+    recent = recent_end(day, await shop_day(session, shop.id, now))
     teams = [team for team in TEAMS if team in counts] or [Team.presale.value]
     planned: list[Planned] = []
     for team in teams:
@@ -344,7 +352,7 @@ async def do_forecast_from_history(
         weeks=weeks,
         measured={team: m.as_data() for team, m in measures.items()},
         created_by=staff.id,
-        created_at=utcnow(),
+        created_at=now or utcnow(),
     )
     return await _store(session, staff, forecast, planned, zone)
 
