@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from xiaoer.peakday.rehearsal import Arrival, Interval, Run, Sent
+from xiaoer.peakday.rehearsal import Run, Sent
 from xiaoer.peakday.rehearsal_figures import figures, report_lines
+from xiaoer.peakday.rehearsal_plan import Arrival, Interval
 from xiaoer.peakday.rehearsal_scratch import Target
 
 pytestmark = pytest.mark.database_free

@@ -14,16 +14,16 @@ import typer
 from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
-from xiaoer.peakday.rehearsal import (
+from xiaoer.peakday.rehearsal import Run
+from xiaoer.peakday.rehearsal_figures import figures, report_lines
+from xiaoer.peakday.rehearsal_http import post_json, request
+from xiaoer.peakday.rehearsal_plan import (
     INTERVAL,
-    Run,
     agents_needed,
     peak_hour,
     plan_arrivals,
     read_forecast,
 )
-from xiaoer.peakday.rehearsal_figures import figures, report_lines
-from xiaoer.peakday.rehearsal_http import post_json, request
 from xiaoer.peakday.rehearsal_scratch import (
     MAX_AGENTS,
     RehearsalError,
