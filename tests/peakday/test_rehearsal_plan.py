@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from xiaoer.cli import app
-from xiaoer.peakday.rehearsal import Interval, peak_hour, plan_arrivals, read_forecast
 from xiaoer.peakday.rehearsal_cli import check_bounds
+from xiaoer.peakday.rehearsal_plan import Interval, peak_hour, plan_arrivals, read_forecast
 from xiaoer.peakday.rehearsal_scratch import RehearsalError, check_local_url
 
 pytestmark = pytest.mark.database_free

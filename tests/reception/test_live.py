@@ -382,6 +382,7 @@ async def test_a_busy_server_refuses_with_a_retry_frame_and_stores_nothing(
             await ws.send(json.dumps({"type": "send", "client_id": "b1", "text": "在吗"}))
             refused = await _until(ws, lambda f: f["type"] in ("error", "ack"))
             assert refused["type"] == "error" and refused["retry"] is True
+            assert refused["status"] == 503  # as the HTTP route answers it
             assert refused["message"] == "当前咨询的买家较多，消息稍后会自动重新发送"
         posted = await http.post(
             "/b/tea/messages", json={"token": opened["token"], "text": "在吗", "client_id": "b2"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,16 +14,16 @@ import typer
 from xiaoer.core.cli_database import DatabaseNotReady, check_ready, command_settings
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
-from xiaoer.peakday.rehearsal import (
+from xiaoer.peakday.rehearsal import Run
+from xiaoer.peakday.rehearsal_figures import figures, report_lines
+from xiaoer.peakday.rehearsal_http import post_json, request
+from xiaoer.peakday.rehearsal_plan import (
     INTERVAL,
-    Run,
     agents_needed,
     peak_hour,
     plan_arrivals,
     read_forecast,
 )
-from xiaoer.peakday.rehearsal_figures import figures, report_lines
-from xiaoer.peakday.rehearsal_http import post_json, request
 from xiaoer.peakday.rehearsal_scratch import (
     MAX_AGENTS,
     RehearsalError,
@@ -165,10 +166,10 @@ async def rehearse(
             await session.commit()
         return result
     except BaseException as exc:
+        stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        why = "stopped before its end" if stopped else str(exc) or repr(exc)
         async with db.session() as session:
-            await do_finish_rehearsal(
-                session, scratch.run_id, held=None, figures={}, error=str(exc) or repr(exc)
-            )
+            await do_finish_rehearsal(session, scratch.run_id, held=None, figures={}, error=why)
             await session.commit()
         raise
     finally:
@@ -215,6 +216,12 @@ def rehearse_command(
         raise typer.Exit(1) from exc
 
     async def run() -> dict[str, Any]:
+        # Stopped by a signal, the run is cancelled, so the scratch shop still goes.
+        main = asyncio.current_task()
+        assert main is not None
+        loop = asyncio.get_running_loop()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, main.cancel)
         await check_ready(settings.database_url)
         db = Database(settings.database_url)
         try:
@@ -238,7 +245,7 @@ def rehearse_command(
     except (RehearsalError, DatabaseNotReady) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo("stopped: the scratch shop is removed, the run recorded as failed", err=True)
         raise typer.Exit(130) from None
     for line in report_lines(result):

@@ -7,7 +7,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from xiaoer.peakday.rehearsal import HOUR, Run, Sent
+from xiaoer.peakday.rehearsal import Run, Sent
+from xiaoer.peakday.rehearsal_plan import HOUR
 
 
 def percentile(values: Sequence[float], p: float) -> float:
