@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -264,4 +265,21 @@ async def sign_in(
     return await client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
+    )
+
+
+async def insert_old_shop(session: Any, code: str, name: str) -> int:
+    """A shop as the first schema kept it, for migration tests that stop at an old
+    revision (the ORM's ``Shop`` has columns later revisions added)."""
+    from sqlalchemy import text as sql
+
+    return int(
+        await session.scalar(
+            sql(
+                "INSERT INTO shop (code, name, platform, timezone, default_courier, created_at) "
+                "VALUES (:code, :name, 'taobao', 'Asia/Shanghai', '', CURRENT_TIMESTAMP) "
+                "RETURNING id"
+            ),
+            {"code": code, "name": name},
+        )
     )

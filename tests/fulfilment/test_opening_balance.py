@@ -6,10 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.conftest import create_scratch_database, drop_scratch_database, insert_old_shop
 from xiaoer.core.db import Database
 from xiaoer.core.migrate import upgrade_async
-from xiaoer.shops.service import do_create_shop
 
 
 async def test_migration_0027_opens_the_ledger_with_the_stock_already_kept(
@@ -20,19 +19,19 @@ async def test_migration_0027_opens_the_ledger_with_the_stock_already_kept(
     try:
         await upgrade_async(url, "0026")
         async with database.session() as session:  # the tables as 0026 left them
-            shop = await do_create_shop(session, code="old", name="老店")
+            shop_id = await insert_old_shop(session, "old", "老店")
             await session.execute(
                 text("INSERT INTO product (shop_id, code, title, category, price_fen, "
                      "description, custom_made, active, created_at, size_chart) VALUES "
                      "(:s, 'P', '窗帘', '', 100, '', false, true, CURRENT_TIMESTAMP, '[]')"),
-                {"s": shop.id},
+                {"s": shop_id},
             )  # fmt: skip
             product = await session.scalar(text("SELECT id FROM product"))
             for code, stock in (("A", 7), ("B", 0)):
                 await session.execute(
                     text("INSERT INTO sku (shop_id, product_id, code, attributes, price_fen, "
                          "stock) VALUES (:s, :p, :c, '{}', 100, :n)"),
-                    {"s": shop.id, "p": product, "c": code, "n": stock},
+                    {"s": shop_id, "p": product, "c": code, "n": stock},
                 )  # fmt: skip
             await session.commit()
         await upgrade_async(url)

@@ -12,7 +12,12 @@ from typing import Any, cast
 from benchmarks.order_exports import write_sample_export
 from sqlalchemy import Table, delete, exists, insert, select, text, update
 
-from tests.conftest import MakeStaff, create_scratch_database, drop_scratch_database
+from tests.conftest import (
+    MakeStaff,
+    create_scratch_database,
+    drop_scratch_database,
+    insert_old_shop,
+)
 from xiaoer.aftersales.models import Refund
 from xiaoer.buyers.models import Customer
 from xiaoer.core.db import Database
@@ -31,7 +36,6 @@ from xiaoer.orders.models import (
 )
 from xiaoer.sellercentre.ingest import import_orders
 from xiaoer.shops.models import Shop
-from xiaoer.shops.service import do_create_shop
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 MARKS = ("channel", "noted", "note_late", "reminded", "remind_open", "remind_done", "recovered",
@@ -214,26 +218,26 @@ async def test_migration_0026_marks_the_orders_already_stored(tmp_path: Path) ->
     try:
         await upgrade_async(url, "0025")
         async with database.session() as session:  # the tables as 0025 left them
-            shop = await do_create_shop(session, code="old", name="老店")
+            shop_id = await insert_old_shop(session, "old", "老店")
             buyer_id = await session.scalar(  # the buyer's columns of 0025
                 text(
                     "INSERT INTO customer (shop_id, channel, buyer_id, nick, name, phone, city, "
                     "gender, tags, created_at) VALUES (:shop, 'jd', 'b', 'n', '', '', '', '', "
                     "'[]', :at) RETURNING id"
                 ),
-                {"shop": shop.id, "at": NOW},
+                {"shop": shop_id, "at": NOW},
             )
             table = cast(Table, Order.__table__)
             stored = [c.name for c in table.columns if c.name not in MARKS]
             for number, customer in (("A", buyer_id), ("B", None)):
                 await session.execute(
-                    insert(table).values(shop_id=shop.id, platform_order_id=number,
+                    insert(table).values(shop_id=shop_id, platform_order_id=number,
                                          customer_id=customer, created_at=NOW),
                     execution_options={"columns": stored},
                 )  # fmt: skip
             a, b = await session.scalars(select(table.c.id).order_by(table.c.platform_order_id))
-            session.add(SellerNote(shop_id=shop.id, order_id=a, version=1, text="刘贺"))
-            session.add(OrderTask(shop_id=shop.id, order_id=b, kind=TaskKind.remind.value,
+            session.add(SellerNote(shop_id=shop_id, order_id=a, version=1, text="刘贺"))
+            session.add(OrderTask(shop_id=shop_id, order_id=b, kind=TaskKind.remind.value,
                                   status=TaskStatus.done.value, created_at=NOW,
                                   done_at=NOW + timedelta(hours=1)))  # fmt: skip
             await session.commit()

@@ -3,7 +3,7 @@ the speed; only this machine's server is ever loaded."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -63,15 +63,28 @@ def test_the_forecast_reader_names_every_bad_line(tmp_path: Path) -> None:
         ("2026-11-11T00:15:00+08:00", 30),
     ]
     bad = tmp_path / "bad.csv"
-    bad.write_text("start,sessions\nmidnight,3\n2026-11-11T00:15,-2\n2026-11-11T00:30,4\n")
+    bad.write_text("start,sessions\n2026-11-11T00:00,3\n2026-11-11T00:15,-2\n")
     with pytest.raises(RehearsalError) as refused:
         read_forecast(bad, SHANGHAI)
-    assert "line 2: start 'midnight' is not a time" in str(refused.value)
-    assert "line 3: sessions '-2' is not a count" in str(refused.value)
+    assert "line 3: sessions cannot be negative (-2)" in str(refused.value)
     columns = tmp_path / "columns.csv"
     columns.write_text("when,count\n2026-11-11T00:00,1\n")
-    with pytest.raises(RehearsalError, match="expected the columns start,sessions"):
+    with pytest.raises(RehearsalError, match="no column 'start'"):
         read_forecast(columns, SHANGHAI)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("start,sessions\n2026-11-11T00:00,1\n2026-11-11T00:00,2\n")
+    with pytest.raises(RehearsalError, match="line 3 repeats line 2"):
+        read_forecast(twice, SHANGHAI)
+
+
+def test_times_of_day_run_on_past_midnight_and_teams_play_together(tmp_path: Path) -> None:
+    times = tmp_path / "times.csv"
+    times.write_text("start,sessions,team\n23:45,10,presale\n23:45,4,aftersale\n00:00,30,\n")
+    read = read_forecast(times, SHANGHAI, today=date(2026, 11, 10))
+    assert [(i.start.isoformat(), i.sessions) for i in read] == [
+        ("2026-11-10T23:45:00+08:00", 14),
+        ("2026-11-11T00:00:00+08:00", 30),
+    ]
 
 
 @pytest.mark.parametrize(

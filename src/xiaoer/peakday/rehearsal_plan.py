@@ -7,17 +7,18 @@ The peak hour is the four consecutive 15-minute intervals with the most sessions
 
 from __future__ import annotations
 
-import csv
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from xiaoer.core.texts import say
+from xiaoer.peakday import forecast_file
 from xiaoer.peakday.rehearsal_scratch import RehearsalError
+from xiaoer.peakday.staffing import StaffingError
 
 INTERVAL = timedelta(minutes=15)
 HOUR = 4  # intervals
@@ -32,48 +33,40 @@ class Interval:
     sessions: int
 
 
-def read_forecast(path: Path, zone: ZoneInfo) -> list[Interval]:
-    """The intervals of a CSV with columns ``start,sessions`` (15-minute intervals; a
-    start without a zone is on the shop's clock). Every bad row is named with its line."""
+def read_forecast(path: Path, zone: ZoneInfo, today: date | None = None) -> list[Interval]:
+    """The intervals of a forecast file, read as ``xiaoer staffing plan`` reads it
+    (:mod:`xiaoer.peakday.forecast_file`): a start without a zone is on the shop's
+    clock, a start without a day is on ``today`` (the next day once the times turn past
+    midnight), and the teams' sessions of one interval are played together."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         why = say("{path}: cannot read it: {why}", path=str(path), why=str(exc))
         raise RehearsalError(why) from exc
-    rows = csv.DictReader(text.splitlines())
-    columns = {c.strip().lower() for c in rows.fieldnames or ()}
-    if not {"start", "sessions"} <= columns:
-        raise RehearsalError(
-            say("{path}: expected the columns start,sessions", path=str(path))
-        )
+    try:
+        rows = forecast_file.read_forecast(data, path.name)
+    except StaffingError as exc:
+        raise RehearsalError(say("{path}: {problem}", path=str(path), problem=exc)) from exc
+    day, previous = today or datetime.now(zone).date(), None
     found: dict[datetime, int] = {}
-    problems: list[str] = []
-    for line, row in enumerate(rows, start=2):
-        values = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+    seen: dict[tuple[datetime, str], int] = {}
+    for row in rows:
         try:
-            start = datetime.fromisoformat(values["start"])
+            moment = time.fromisoformat(row.start)
         except ValueError:
-            problems.append(say("line {line}: start {value!r} is not a time",
-                                line=line, value=values["start"]))  # fmt: skip
-            continue
-        try:
-            sessions = round(float(values["sessions"]))
-            if not 0 <= sessions < 10_000_000:
-                raise ValueError
-        except ValueError:
-            problems.append(say("line {line}: sessions {value!r} is not a count",
-                                line=line, value=values["sessions"]))  # fmt: skip
-            continue
-        start = start if start.tzinfo else start.replace(tzinfo=zone)
-        if start in found:
-            problems.append(say("line {line}: {start} is there twice", line=line,
-                                start=values["start"]))  # fmt: skip
-        found[start] = sessions
-    if problems:
-        shown = "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
-        raise RehearsalError(say("{path}: {problems}", path=str(path), problems=shown))
-    if not found:
-        raise RehearsalError(say("{path}: no intervals in it", path=str(path)))
+            start = datetime.fromisoformat(row.start)
+            start = start if start.tzinfo else start.replace(tzinfo=zone)
+        else:
+            start = datetime.combine(day, moment, zone)
+            if previous is not None and start < previous:
+                day += timedelta(days=1)
+                start = datetime.combine(day, moment, zone)
+        previous = start
+        if (start, row.team) in seen:
+            raise RehearsalError(say("{path}: line {line} repeats line {first}", path=str(path),
+                                     line=row.line, first=seen[start, row.team]))  # fmt: skip
+        seen[start, row.team] = row.line
+        found[start] = found.get(start, 0) + round(row.sessions)
     return [Interval(start, found[start]) for start in sorted(found)]
 
 
