@@ -15,6 +15,7 @@ from tests.peakday.history_world import EVENT, at, buyer, chats
 from xiaoer.core.db import Database
 from xiaoer.core.policy import default_policy
 from xiaoer.peakday.forecast import do_forecast_from_history, intervals_of
+from xiaoer.peakday.forecast_file import read_forecast
 from xiaoer.peakday.history import SLOTS
 from xiaoer.peakday.models import Forecast
 from xiaoer.peakday.plan import cover, plan_of, suggest_roster, target_of
@@ -167,6 +168,12 @@ async def test_a_forecast_imported_from_a_workbook_plans_like_one_from_history(
     assert rows[("presale", 0)].low < 120 < rows[("presale", 0)].high
     page = await client.get(made.headers["location"])
     assert 'data-team="aftersale"' in page.text and "由表格导入" in page.text
+    # downloaded, it reads back as the same forecast
+    sheet_back = await client.get(f"/peakday/forecasts/{forecast.id}/forecast.csv")
+    assert sheet_back.status_code == 200 and sheet_back.text.startswith("start,sessions,team\n")
+    back = {(r.team, r.start[-5:]): r.sessions for r in read_forecast(sheet_back.content)}
+    assert back[("presale", "00:00")] == 120 and back[("aftersale", "10:00")] == 30
+    assert len(back) == 2 * SLOTS
     # a bad line is named, and nothing is kept
     bad = "start,sessions\n00:00,120\n00:00,30\n"
     refused = await client.post("/peakday/forecasts/import", data=form,

@@ -370,6 +370,8 @@ PROBES: list[Probe] = [
     # the peak day: a forecast and its plan are the shop's leaders'
     Probe("GET", "/peakday/forecasts/{id}", "peak_forecast", "deny",
           route="/peakday/forecasts/{forecast_id}", owners=(COLLEAGUE, OTHER_SHOP)),
+    Probe("GET", "/peakday/forecasts/{id}/forecast.csv", "peak_forecast", "deny",
+          route="/peakday/forecasts/{forecast_id}/forecast.csv", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("POST", "/peakday/forecasts/{id}/roster", "peak_forecast", "deny", form=True,
           route="/peakday/forecasts/{forecast_id}/roster", owners=(COLLEAGUE, OTHER_SHOP)),
     Probe("POST", "/peakday/forecasts/{id}/delete", "peak_forecast", "deny", form=True,

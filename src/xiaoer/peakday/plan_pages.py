@@ -33,6 +33,7 @@ from xiaoer.peakday.forecast import (
     do_forecast_from_rows,
     forecast_of,
     forecasts_of,
+    intervals_of,
     suggest,
 )
 from xiaoer.peakday.forecast_file import read_forecast
@@ -211,6 +212,25 @@ async def forecast_page(
         "notice": request.query_params.get("added", "")[:8],
     }
     return render(request, "peakday/forecast.html", context, staff=staff)
+
+
+@router.get("/{forecast_id}/forecast.csv")
+async def forecast_file(
+    request: Request, session: SessionDep, staff: Leader, forecast_id: RowId
+) -> Response:
+    """The forecast as ``start,sessions,team`` (shop time): what ``xiaoer staffing plan``
+    and ``xiaoer rehearse`` read."""
+    forecast = await forecast_of(session, staff, forecast_id)
+    shop = await session.get(Shop, staff.shop_id)
+    assert shop is not None
+    zone = ZoneInfo(shop.timezone)
+    lines = ["start,sessions,team"]
+    for row in sorted(await intervals_of(session, forecast), key=lambda r: (r.slot, r.team)):
+        start = row.starts_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+        lines.append(f"{start},{row.sessions:g},{row.team}")
+    name = f"forecast-{forecast.day.isoformat()}.csv"
+    return Response("\n".join(lines) + "\n", media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @router.post("/{forecast_id}/delete")
