@@ -35,12 +35,14 @@ from xiaoer.reception.models import (
 from xiaoer.staff.models import StaffAccount
 
 ZONE = ZoneInfo("Asia/Shanghai")
-# Chats an ordinary day brings per hour of the day (shop time), by team: the
-# afternoon and evening peaks of C11.
-ORDINARY = {
-    "presale": (0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 2, 3, 2, 2, 3, 4, 4, 3, 2, 3, 4, 4, 3, 1),
-    "aftersale": (0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0),
-}
+# Chats an ordinary day brings per hour of the day (shop time), by team, as many as the
+# everyday history's: the afternoon and evening peaks of C11.
+ORDINARY: dict[str, tuple[float, ...]] = {
+    "presale": (0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.8, 1.0, 1.0, 0.7, 0.7, 1.2, 1.3,
+                1.2, 0.8, 0.7, 1.1, 1.3, 1.2, 0.8, 0.4),
+    "aftersale": (0, 0, 0, 0, 0, 0, 0, 0, 0.3, 0.4, 0.5, 0.4, 0.3, 0.3, 0.4, 0.5,
+                  0.4, 0.3, 0.3, 0.4, 0.5, 0.4, 0.3, 0.2),
+}  # fmt: skip
 MULTIPLIER = 5.0
 SPIKE = 6.0
 SPIKE_MINUTES = 90
