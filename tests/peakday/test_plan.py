@@ -18,7 +18,7 @@ from xiaoer.peakday.forecast import do_forecast_from_history, intervals_of
 from xiaoer.peakday.forecast_file import read_forecast
 from xiaoer.peakday.history import SLOTS
 from xiaoer.peakday.models import Forecast
-from xiaoer.peakday.plan import cover, plan_of, suggest_roster, target_of
+from xiaoer.peakday.plan import cover, gaps_of, plan_of, suggest_roster, target_of
 from xiaoer.peakday.staffing import Options, plan_interval
 from xiaoer.performance.attendance import do_set_roster
 from xiaoer.performance.models import RosterEntry
@@ -184,3 +184,27 @@ async def test_a_forecast_imported_from_a_workbook_plans_like_one_from_history(
     assert worse.status_code == 422 and 'id="import-error"' in worse.text
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Forecast)) == 1
+
+
+async def test_the_roster_page_shows_the_weeks_gaps_to_leaders_only(
+    db: Database, shop: Shop, make_staff: MakeStaff, client: httpx.AsyncClient
+) -> None:
+    boss = await make_staff("boss", "supervisor")
+    await make_staff("mei", "agent")
+    made = await _forecast(db, shop, boss)
+    async with db.session() as session:
+        plan = await plan_of(session, boss, made)
+    (gap,) = gaps_of(plan)  # 10:00–10:15, presale, nobody rostered
+    assert (gap.team, gap.starts_at, gap.ends_at) == ("presale", at(EVENT, 10), at(EVENT, 10, 15))
+    assert gap.most == plan.teams[0].rows[TEN].needed.agents
+    await sign_in(client, "boss")
+    page = await client.get(f"/performance/roster?week={EVENT.isoformat()}")
+    assert 'id="staffing-gaps"' in page.text and "10:00–10:15" in page.text
+    assert f"最多缺 {gap.most} 人" in page.text
+    other_week = await client.get(f"/performance/roster?week={(EVENT + timedelta(days=7))}")
+    assert 'id="staffing-gaps"' not in other_week.text
+    await client.post("/logout")
+    client.cookies.clear()
+    await sign_in(client, "mei")
+    mine = await client.get(f"/performance/roster?week={EVENT.isoformat()}")
+    assert mine.status_code == 200 and 'id="staffing-gaps"' not in mine.text

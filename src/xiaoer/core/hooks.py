@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,6 +171,31 @@ async def floor_panels(session: AsyncSession, shop_id: int, now: datetime) -> li
     panels = []
     for hook in _floor_panels:
         panel = await hook(session, shop_id, now)
+        if panel is not None:
+            panels.append(panel)
+    return panels
+
+
+# (session, the reader's account, the days the roster page shows) -> a panel, or None.
+# The roster page of performance shows the panels of the packages above it (the peak
+# day's staffing gaps); the hook decides what the reader may see.
+RosterPanelHook = Callable[[AsyncSession, Any, list[date]], Awaitable[FloorPanel | None]]
+
+_roster_panels: list[RosterPanelHook] = []
+
+
+def on_roster(hook: RosterPanelHook) -> RosterPanelHook:
+    """Register ``hook`` for the roster page; registering twice registers once."""
+    if hook not in _roster_panels:
+        _roster_panels.append(hook)
+    return hook
+
+
+async def roster_panels(session: AsyncSession, staff: Any, days: list[date]) -> list[FloorPanel]:
+    """The registered panels of the roster page for the days it shows."""
+    panels = []
+    for hook in _roster_panels:
+        panel = await hook(session, staff, days)
         if panel is not None:
             panels.append(panel)
     return panels

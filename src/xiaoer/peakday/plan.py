@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.hooks import FloorPanel
 from xiaoer.core.policy import Policy
 from xiaoer.core.policy_store import policy_on
 from xiaoer.peakday.forecast import check_may_plan, intervals_of, measures_of
@@ -33,7 +35,7 @@ from xiaoer.peakday.staffing import IntervalPlan, Options, Target, plan_interval
 from xiaoer.performance.attendance import roster_between, shift_window
 from xiaoer.performance.models import LeaveRequest, LeaveStatus, RosterEntry, RosterStatus
 from xiaoer.shops.models import Shop
-from xiaoer.staff.models import Role, StaffAccount
+from xiaoer.staff.models import Role, StaffAccount, is_leader
 
 DEFAULT_AHT_S = 300.0  # five minutes a chat, for a team without history
 MAX_SUGGESTED = 1000  # agents one suggestion may add to one team
@@ -294,3 +296,55 @@ async def suggest_roster(
             shifts.append(ShiftSuggestion(name, start, end, count, picked))
         suggestions.append(TeamSuggestion(team.team, shifts, lacking, left))
     return suggestions
+
+
+# --- the roster page's panel ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A run of quarter-hours of one team short of agents."""
+
+    team: str
+    starts_at: datetime
+    ends_at: datetime
+    most: int | None  # the most agents missing in it; None: a load out of reach
+
+
+def gaps_of(plan: Plan) -> list[Gap]:
+    """The runs of quarter-hours short of agents, team by team."""
+    found: list[Gap] = []
+    for team in plan.teams:
+        run: list[Row] = []
+        for row in [*team.rows, None]:
+            if row is not None and (row.gap is None or row.gap > 0):
+                run.append(row)
+                continue
+            if run:
+                gaps = [r.gap for r in run]
+                most = None if None in gaps else max(g for g in gaps if g is not None)
+                end = run[-1].starts_at + timedelta(minutes=SLOT_MINUTES)
+                found.append(Gap(team.team, run[0].starts_at, end, most))
+                run = []
+    return found
+
+
+async def roster_panel(session: AsyncSession, staff: Any, days: list[date]) -> FloorPanel | None:
+    """The staffing gaps of the forecasts of the week the roster page shows (leaders)."""
+    if not isinstance(staff, StaffAccount) or not is_leader(staff) or not days:
+        return None
+    forecasts = list(
+        await session.scalars(
+            select(Forecast)
+            .where(
+                Forecast.shop_id == staff.shop_id,
+                Forecast.day >= min(days),
+                Forecast.day <= max(days),
+            )
+            .order_by(Forecast.day, Forecast.id)
+        )
+    )
+    if not forecasts:
+        return None
+    shown = [(f, gaps_of(await plan_of(session, staff, f))) for f in forecasts]
+    return FloorPanel("peakday/roster_gaps.html", {"forecasts": shown})

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from xiaoer.core.clock import from_local, local
+from xiaoer.core.hooks import roster_panels
 from xiaoer.core.policy_store import policy_on
 from xiaoer.core.texts import Text, say
 from xiaoer.http.deps import SessionDep
@@ -151,6 +152,7 @@ async def _roster_page(
         "shifts": dict(policy.attendance.shifts),
         "coverage_day": coverage_day,
         "coverage": await coverage_for(session, staff, coverage_day),
+        "panels": await roster_panels(session, staff, days),
         "month": month,
         "summaries": summaries,
         "clock": _clock(zone),

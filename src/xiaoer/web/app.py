@@ -35,7 +35,7 @@ from xiaoer.core.broker import Broker, make_broker, set_broker
 from xiaoer.core.db import Database
 from xiaoer.core.errors import NotFound, NotPermitted
 from xiaoer.core.feed import stop_feeds
-from xiaoer.core.hooks import on_floor
+from xiaoer.core.hooks import on_floor, on_roster
 from xiaoer.core.send_checks import register_send_check
 from xiaoer.core.settings import Settings
 from xiaoer.core.texts import say
@@ -71,6 +71,7 @@ from xiaoer.peakday import quiz_pages as peakday_quiz_pages
 from xiaoer.peakday import readiness_pages as peakday_readiness_pages
 from xiaoer.peakday import target_pages as peakday_target_pages
 from xiaoer.peakday.activity_check import check_activity_quotes
+from xiaoer.peakday.plan import roster_panel as peakday_roster_gaps
 from xiaoer.peakday.target_progress import floor_panel as peakday_targets_floor
 from xiaoer.performance import attendance_pages, kpi_pages, payroll_pages, people_pages
 from xiaoer.performance import pages as performance_pages
@@ -185,6 +186,7 @@ def create_app(
     register_send_check(check_before_send)  # agents' messages pass the assistant's checks
     register_send_check(check_activity_quotes)  # and quote the activities rightly (D2)
     on_floor(peakday_targets_floor)  # the supervisor's floor shows the running targets
+    on_roster(peakday_roster_gaps)  # and the roster page the peak day's staffing gaps
     # The import page takes the after-sales reports too.
     register_report("refunds", lambda db, shop, path, progress, by: import_refunds(
         db, shop, path, progress=progress, by=by))  # fmt: skip
