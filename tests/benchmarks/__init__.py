@@ -9,8 +9,19 @@ drop their databases. The PostgreSQL-only ones are skipped when neither names on
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 _RUN_URL = os.environ.get("XIAOER_TEST_DATABASE_URL", "")
 PG_SERVER = os.environ.get("XIAOER_TEST_PG_SERVER", "") or (
     _RUN_URL if _RUN_URL.startswith("postgresql") else ""
 )
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The marks of a benchmark that runs on PostgreSQL only.
+ON_POSTGRES = [
+    pytest.mark.database_free,
+    pytest.mark.skipif(not PG_SERVER, reason="the benchmark runs on PostgreSQL"),
+]

@@ -10,21 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
+from tests.benchmarks import ON_POSTGRES, PG_SERVER, ROOT
 
-from tests.benchmarks import PG_SERVER
-
-ROOT = Path(__file__).resolve().parents[2]
 SERVER_URL = PG_SERVER
 
-pytestmark = [
-    pytest.mark.database_free,
-    pytest.mark.skipif(
-        not SERVER_URL.startswith("postgresql"), reason="the benchmark runs on PostgreSQL"
-    ),
-]
+pytestmark = ON_POSTGRES
 
 
 def test_orders_list_benchmark_at_a_tiny_scale() -> None:

@@ -7,24 +7,15 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.conftest import PASSWORD, MakeStaff
+from tests.conftest import MakeStaff
+from tests.e2e.signing import LAPTOP, sign_in_at
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.peakday.activities import ActivityInput, do_create_activity
 from xiaoer.peakday.quiz import quiz_for
 from xiaoer.shops.models import Shop
-
-LAPTOP = {"width": 1280, "height": 900}
-
-
-async def _sign_in(page: Page, server: str, username: str, then: str) -> None:
-    await page.goto(f"{server}/login?next={then}")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await expect(page).to_have_url(f"{server}{then}")
 
 
 async def test_an_agent_takes_the_quiz_and_the_supervisor_sees_the_score(
@@ -50,7 +41,7 @@ async def test_an_agent_takes_the_quiz_and_the_supervisor_sees_the_score(
     # the agent reads the activities, then answers every question, the first one wrongly
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "mei", "/peakday/activities")
+    await sign_in_at(page, server, "mei", "/peakday/activities")
     await expect(page.locator("#activities")).to_contain_text("满299减30、满599减70")
     await page.get_by_role("link", name="参加活动测验").click()
     questions = page.locator("fieldset.quiz-question")
@@ -66,7 +57,7 @@ async def test_an_agent_takes_the_quiz_and_the_supervisor_sees_the_score(
     # the supervisor sees her latest score and the activity she missed
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "sup", "/peakday/quiz/results")
+    await sign_in_at(page, server, "sup", "/peakday/quiz/results")
     row = page.locator(f"#result-{mei.id}")
     total = len(quiz.questions)
     await expect(row).to_contain_text(f"{total - 1}/{total}")
@@ -85,7 +76,7 @@ async def test_a_supervisor_adds_an_activity_through_its_form(
     end = (utcnow() + timedelta(days=10, hours=8)).strftime("%Y-%m-%dT%H:%M")
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "sup", "/peakday/activities")
+    await sign_in_at(page, server, "sup", "/peakday/activities")
     await page.locator("#new-activity").get_by_role("link", name="满减").click()
     form = page.locator("#activity-form")
     await form.get_by_label("活动名称").fill("双十一满减")

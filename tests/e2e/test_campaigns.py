@@ -7,22 +7,13 @@ import os
 import re
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.conftest import PASSWORD, MakeStaff
+from tests.conftest import MakeStaff
 from tests.customers.test_campaigns import _floor
+from tests.e2e.signing import LAPTOP, sign_in_at
 from xiaoer.core.db import Database
 from xiaoer.shops.models import Shop
-
-LAPTOP = {"width": 1280, "height": 900}
-
-
-async def _sign_in(page: Page, server: str, username: str, then: str) -> None:
-    await page.goto(f"{server}/login?next={then}")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await expect(page).to_have_url(f"{server}{then}")
 
 
 async def test_a_supervisor_starts_a_campaign_an_agent_works_it_and_the_analysis_shows_it(
@@ -35,7 +26,7 @@ async def test_a_supervisor_starts_a_campaign_an_agent_works_it_and_the_analysis
     # the supervisor builds a hand group of three customers, by nick and by phone
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "sup", "/customers/groups")
+    await sign_in_at(page, server, "sup", "/customers/groups")
     made = page.locator("#group-form")
     await made.get_by_label("名称").fill("回访名单")
     await made.get_by_label("手工").check()
@@ -62,7 +53,7 @@ async def test_a_supervisor_starts_a_campaign_an_agent_works_it_and_the_analysis
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
     path = address.removeprefix(server)
-    await _sign_in(page, server, an.username, "/customers/campaigns")
+    await sign_in_at(page, server, an.username, "/customers/campaigns")
     await expect(page.locator("#campaigns")).to_contain_text("老顾客回访")
     await page.goto(address)
     rows = page.locator("#campaign-calls tbody tr")
@@ -83,7 +74,7 @@ async def test_a_supervisor_starts_a_campaign_an_agent_works_it_and_the_analysis
     # the supervisor reads the analysis
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "sup", path)
+    await sign_in_at(page, server, "sup", path)
     await expect(page.locator("#figure-done")).to_have_text("2")
     await expect(page.locator("#figure-reach-rate")).to_have_text("50.0%")
     await expect(page.locator("#figure-satisfaction")).to_have_text("5.00")

@@ -9,23 +9,14 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.conftest import PASSWORD, MakeStaff
+from tests.conftest import MakeStaff
+from tests.e2e.signing import LAPTOP, sign_in_at
 from tests.peakday.history_world import at, buyer, chats
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
 from xiaoer.shops.models import Shop
-
-LAPTOP = {"width": 1280, "height": 900}
-
-
-async def _sign_in(page: Page, server: str, username: str, then: str) -> None:
-    await page.goto(f"{server}/login?next={then}")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await expect(page).to_have_url(f"{server}{then}")
 
 
 async def test_the_manager_plans_the_day_sees_the_gaps_and_schedules_peak_mode(
@@ -45,7 +36,7 @@ async def test_the_manager_plans_the_day_sees_the_gaps_and_schedules_peak_mode(
         await session.commit()
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()
-    await _sign_in(page, server, "boss", "/peakday/forecasts")
+    await sign_in_at(page, server, "boss", "/peakday/forecasts")
     form = page.locator("#forecast-form")
     await form.get_by_label("名称").fill("双十一")
     await form.get_by_label("日期").fill(event.isoformat())
