@@ -339,8 +339,7 @@ async def do_forecast_from_history(
         for p in event_day(team, ordinary, expectation):
             last = float(then[p.slot]) if then is not None else None
             planned.append(Planned(p.team, p.slot, p.sessions, p.low, p.high, last))
-    end = datetime.combine(recent, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
-    measures = await team_measures(session, staff.shop_id, end - timedelta(days=7 * weeks), end)
+    measures = await _measured(session, shop, recent, weeks)
     forecast = Forecast(
         shop_id=staff.shop_id,
         name=name,
@@ -355,6 +354,15 @@ async def do_forecast_from_history(
         created_at=now or utcnow(),
     )
     return await _store(session, staff, forecast, planned, zone)
+
+
+async def _measured(
+    session: AsyncSession, shop: Shop, recent: date, weeks: int
+) -> dict[str, TeamMeasures]:
+    """Each team's handling time and patience over the ``weeks`` weeks before ``recent``."""
+    zone = ZoneInfo(shop.timezone)
+    end = datetime.combine(recent, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
+    return await team_measures(session, shop.id, end - timedelta(days=7 * weeks), end)
 
 
 def _slot_of(start: str) -> int:
@@ -410,9 +418,8 @@ async def do_forecast_from_rows(
     zone = ZoneInfo(shop.timezone)
     policy = await policy_on(session, staff.shop_id)
     recent = recent_end(day, await shop_day(session, shop.id))
-    end = datetime.combine(recent, datetime.min.time(), zone).astimezone(ZoneInfo("UTC"))
     weeks = policy.peakday.history_weeks
-    measures = await team_measures(session, staff.shop_id, end - timedelta(days=7 * weeks), end)
+    measures = await _measured(session, shop, recent, weeks)
     forecast = Forecast(
         shop_id=staff.shop_id, name=name, day=day, source=ForecastSource.workbook.value,
         multiplier=1.0, spike=1.0, spike_minutes=60, weeks=weeks,

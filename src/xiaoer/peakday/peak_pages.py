@@ -37,7 +37,7 @@ from xiaoer.peakday.peak_mode import (
     mode_of,
     modes_of,
 )
-from xiaoer.reception.models import AutoReply, QuickPhrase
+from xiaoer.peakday.readiness import prepared_counts
 from xiaoer.shops.models import Shop
 from xiaoer.staff.models import LEADERS, Role, StaffAccount
 
@@ -117,21 +117,13 @@ async def _agents(session: AsyncSession, shop_id: int) -> list[StaffAccount]:
     ]
 
 
-async def _prepared_counts(session: AsyncSession, shop_id: int) -> dict[str, int]:
-    replies = len(list(await session.scalars(
-        select(AutoReply.id).where(AutoReply.shop_id == shop_id, AutoReply.peak.is_(True)))))
-    phrases = len(list(await session.scalars(
-        select(QuickPhrase.id).where(QuickPhrase.shop_id == shop_id,
-                                     QuickPhrase.peak.is_(True)))))  # fmt: skip
-    return {"replies": replies, "phrases": phrases}
-
-
 async def _form_context(session: AsyncSession, staff: StaffAccount) -> dict[str, Any]:
+    replies, phrases = await prepared_counts(session, staff.shop_id)
     return {
         "agents": await _agents(session, staff.shop_id),
         "forecasts": await forecasts_of(session, staff),
         "teams": TEAMS,
-        "prepared": await _prepared_counts(session, staff.shop_id),
+        "prepared": {"replies": replies, "phrases": phrases},
     }
 
 

@@ -50,7 +50,8 @@ class Readiness:
         return all(check.done for check in self.checks)
 
 
-async def _prepared(session: AsyncSession, shop_id: int) -> tuple[int, int]:
+async def prepared_counts(session: AsyncSession, shop_id: int) -> tuple[int, int]:
+    """The shop's active automatic replies and its quick phrases kept for peak mode."""
     replies = await session.scalar(
         select(func.count())
         .select_from(AutoReply)
@@ -79,7 +80,7 @@ async def readiness(
             f"/peakday/peak/{mode.id}" if mode else "/peakday/peak",
         )
     ]
-    replies, phrases = await _prepared(session, staff.shop_id)
+    replies, phrases = await prepared_counts(session, staff.shop_id)
     reviewed = mode is not None and mode.phrases_reviewed_at is not None
     phrases_link = f"/peakday/peak/{mode.id}" if mode else "/reception/phrases"
     checks.append(
