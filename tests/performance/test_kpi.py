@@ -245,3 +245,86 @@ async def test_a_sale_to_an_unknown_buyer_counts_no_buyer(
         0,
     )
     assert counts["paid_buyers"] == 0
+
+
+async def _kpi_rows(db: Database, shop: Shop) -> list[tuple[object, ...]]:
+    from sqlalchemy import select
+
+    from xiaoer.performance.kpi import COUNTS
+    from xiaoer.performance.models import KpiDay
+
+    async with db.session() as session:
+        rows = await session.scalars(select(KpiDay).where(KpiDay.shop_id == shop.id))
+        return sorted(
+            (row.day, row.scope, row.subject, *(getattr(row, name) for name in COUNTS))
+            for row in rows
+        )
+
+
+async def test_days_follow_the_shops_clock_across_a_daylight_saving_change(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    """New York moves from UTC−5 to UTC−4 at 02:00 on 2026-03-08: 04:30 UTC on the 9th
+    is 00:30 that day, not 23:30 the day before, and 12:30 UTC is 08:30, within the
+    08:00–23:00 response hours."""
+    from sqlalchemy import update
+
+    from xiaoer.performance.kpi import rollup_days
+
+    await make_staff("mei")
+    async with db.session() as session:
+        await session.execute(
+            update(Shop).where(Shop.id == shop.id).values(timezone="America/New_York")
+        )
+        await session.commit()
+    asked = {
+        "b-1": datetime(2026, 3, 8, 4, 30, tzinfo=UTC),  # 23:30 on the 7th
+        "b-2": datetime(2026, 3, 8, 5, 30, tzinfo=UTC),  # 00:30 on the 8th
+        "b-3": datetime(2026, 3, 9, 3, 30, tzinfo=UTC),  # 23:30 on the 8th
+        "b-4": datetime(2026, 3, 9, 4, 30, tzinfo=UTC),  # 00:30 on the 9th
+        "b-5": datetime(2026, 3, 9, 12, 30, tzinfo=UTC),  # 08:30 on the 9th
+    }
+    for buyer, when in asked.items():
+        await _ask(db, shop, buyer, when)
+    later = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    first, last = date(2026, 3, 7), date(2026, 3, 9)
+    async with db.session() as session:
+        await rollup_days(session, shop.id, first, last, now=later)
+        await session.commit()
+        days = (await report(session, shop.id, first, last, KpiScope.shop)).days[""]
+    by_day = {
+        day: (f.counts["buyer_messages"], f.counts["inquiring_buyers"], f.counts["rounds"])
+        for day, f in days.items()
+    }
+    assert by_day == {first: (1, 1, 0), date(2026, 3, 8): (2, 2, 0), last: (2, 2, 1)}
+
+    # The range counted at once equals its days counted one by one.
+    together = await _kpi_rows(db, shop)
+    async with db.session() as session:
+        for day in (first, date(2026, 3, 8), last):
+            await rollup_day(session, shop.id, day, now=later)
+        await session.commit()
+    assert await _kpi_rows(db, shop) == together
+
+
+async def test_a_month_counted_at_once_equals_its_days_counted_one_by_one(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    from xiaoer.performance.kpi import rollup_days
+
+    mei = await make_staff("mei")
+    await _the_afternoon(db, shop, mei)
+    after = at(3 * 24 * 60)
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=2)
+    async with db.session() as session:
+        written = await rollup_days(session, shop.id, first, last, now=after)
+        await session.commit()
+    together = await _kpi_rows(db, shop)
+    assert written == len(together) and len(together) >= 6
+    async with db.session() as session:
+        day = first
+        while day <= last:
+            await rollup_day(session, shop.id, day, now=after)
+            day += timedelta(days=1)
+        await session.commit()
+    assert await _kpi_rows(db, shop) == together

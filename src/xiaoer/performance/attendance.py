@@ -444,7 +444,16 @@ async def _month_lateness(
             .order_by(RosterEntry.judged_at, RosterEntry.starts_at, RosterEntry.id)
         )
     )
-    policies: dict[date, Policy] = {}
+    return await _judged_lateness(session, shop_id, entries, {})
+
+
+async def _judged_lateness(
+    session: AsyncSession,
+    shop_id: int,
+    entries: Sequence[RosterEntry],
+    policies: dict[date, Policy],
+) -> list[Lateness]:
+    """The free-or-fined verdicts of one agent's late shifts of a month, in judging order."""
     out: list[Lateness] = []
     free_used = 0
     for number, entry in enumerate(entries, start=1):
@@ -950,7 +959,8 @@ async def summaries_for(
     """The month's attendance of ``agents`` for a leader; an agent gets only their own,
     whoever is asked for."""
     if is_leader(staff):
-        return [await attendance_summary(session, staff.shop_id, a.id, month) for a in agents]
+        found = await attendance_summaries(session, staff.shop_id, [a.id for a in agents], month)
+        return [found[a.id] for a in agents]
     if staff.has_role("agent"):
         return [await attendance_summary(session, staff.shop_id, staff.id, month)]
     return []
@@ -1111,44 +1121,74 @@ async def attendance_summary(
     session: AsyncSession, shop_id: int, staff_id: int, month: str
 ) -> AttendanceSummary:
     """Shifts rostered, present, late (free and fined), absent and on leave in a month."""
+    return (await attendance_summaries(session, shop_id, [staff_id], month))[staff_id]
+
+
+async def attendance_summaries(
+    session: AsyncSession, shop_id: int, staff_ids: Sequence[int], month: str
+) -> dict[int, AttendanceSummary]:
+    """:func:`attendance_summary` of several staff at once: a few statements for the
+    whole shop, whatever the number of agents (payroll reads every agent's)."""
     first = parse_month(month)
     following = _next_month(first)
-    entries = await roster_between(
-        session, shop_id, first, following - timedelta(days=1), staff_id=staff_id
+    wanted = list(dict.fromkeys(staff_ids))
+    entries: dict[int, list[RosterEntry]] = {staff_id: [] for staff_id in wanted}
+    query = select(RosterEntry).where(
+        RosterEntry.shop_id == shop_id,
+        RosterEntry.day >= first,
+        RosterEntry.day < following,
+        RosterEntry.staff_id.in_(wanted),
     )
-    counts = {status.value: 0 for status in RosterStatus}
-    for entry in entries:
-        counts[entry.status] = counts.get(entry.status, 0) + 1
-    lateness = await _month_lateness(session, shop_id, staff_id, first)
-    fined = sum(1 for item in lateness if not item.free)
+    for entry in await session.scalars(query):
+        entries[entry.staff_id].append(entry)
+    late_entries: dict[int, list[RosterEntry]] = {staff_id: [] for staff_id in wanted}
+    for entry in await session.scalars(
+        query.where(RosterEntry.status == RosterStatus.late.value).order_by(
+            RosterEntry.judged_at, RosterEntry.starts_at, RosterEntry.id
+        )
+    ):
+        late_entries[entry.staff_id].append(entry)
     zone = await zone_name(session, shop_id)
     since = from_local(datetime.combine(first, time()), zone)
     until = from_local(datetime.combine(following, time()), zone)
-    leaves = int(
-        await session.scalar(
-            select(func.count()).where(
+    leaves: dict[int, int] = {
+        int(staff_id): int(count)
+        for staff_id, count in await session.execute(
+            select(LeaveRequest.staff_id, func.count())
+            .where(
                 LeaveRequest.shop_id == shop_id,
-                LeaveRequest.staff_id == staff_id,
+                LeaveRequest.staff_id.in_(wanted),
                 LeaveRequest.status == LeaveStatus.approved.value,
                 LeaveRequest.starts_at < until,
                 LeaveRequest.ends_at > since,
             )
+            .group_by(LeaveRequest.staff_id)
         )
-        or 0
-    )
-    absent, on_leave = counts[RosterStatus.absent.value], counts[RosterStatus.on_leave.value]
-    return AttendanceSummary(
-        staff_id=staff_id,
-        month=first.strftime("%Y-%m"),
-        shifts=len(entries),
-        scheduled=counts[RosterStatus.scheduled.value],
-        present=counts[RosterStatus.present.value],
-        late_free=len(lateness) - fined,
-        late_fined=fined,
-        absent=absent,
-        on_leave=on_leave,
-        leaves=leaves,
-        late_minutes=sum(entry.late_minutes for entry in entries),
-        online_minutes=sum(entry.online_minutes for entry in entries),
-        full_attendance=bool(entries) and not (absent or fined or on_leave or leaves),
-    )
+    }
+    policies: dict[date, Policy] = {}
+    out: dict[int, AttendanceSummary] = {}
+    for staff_id in wanted:
+        own = entries[staff_id]
+        counts = {status.value: 0 for status in RosterStatus}
+        for entry in own:
+            counts[entry.status] = counts.get(entry.status, 0) + 1
+        lateness = await _judged_lateness(session, shop_id, late_entries[staff_id], policies)
+        fined = sum(1 for item in lateness if not item.free)
+        absent, on_leave = counts[RosterStatus.absent.value], counts[RosterStatus.on_leave.value]
+        taken = leaves.get(staff_id, 0)
+        out[staff_id] = AttendanceSummary(
+            staff_id=staff_id,
+            month=first.strftime("%Y-%m"),
+            shifts=len(own),
+            scheduled=counts[RosterStatus.scheduled.value],
+            present=counts[RosterStatus.present.value],
+            late_free=len(lateness) - fined,
+            late_fined=fined,
+            absent=absent,
+            on_leave=on_leave,
+            leaves=taken,
+            late_minutes=sum(entry.late_minutes for entry in own),
+            online_minutes=sum(entry.online_minutes for entry in own),
+            full_attendance=bool(own) and not (absent or fined or on_leave or taken),
+        )
+    return out

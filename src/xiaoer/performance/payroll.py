@@ -149,12 +149,13 @@ async def _agents(session: AsyncSession, shop_id: int) -> list[StaffAccount]:
 
 async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLine]:
     """Every agent's pay for the month as it stands now."""
-    from xiaoer.performance.attendance import attendance_summary
+    from xiaoer.performance.attendance import attendance_summaries
 
     first, last = month_bounds(month)
     start, end = await month_span(session, shop_id, month)
     policy = await policy_on(session, shop_id, last)
     agents = await _agents(session, shop_id)
+    attendance = await attendance_summaries(session, shop_id, [a.id for a in agents], month)
 
     sales: dict[int, tuple[int, int]] = {}
     for agent_id, count, amount in await session.execute(
@@ -208,7 +209,7 @@ async def compute(session: AsyncSession, shop_id: int, month: str) -> list[PayLi
             if violation.rule == "bad_review_not_changed" and violation.order_id is not None:
                 items.append(await _review_deduction(session, violation, rate))
         items.append(_team_bonus(agent, policy, scores.get(agent.team)))
-        summary = await attendance_summary(session, shop_id, agent.id, month)
+        summary = attendance[agent.id]
         rostered = int(summary.shifts)
         full = bool(summary.full_attendance) and rostered > 0
         items.append(
