@@ -1,8 +1,8 @@
 """Customer-service KPIs (P6) as DOMAIN.md defines them, from rows rolled up per day.
 
-:func:`rollup_day` reads one day of rounds, messages, conversations, orders and
-credits (each through an index on the shop and the time) and writes one
-:class:`KpiDay` row for the shop, one per team and one per agent. Reports add up
+:func:`rollup_days` counts a range of days of rounds, messages, conversations, orders
+and credits and writes, for each day, one :class:`KpiDay` row for the shop, one per team
+and one per agent. Reports add up
 the rows of a period (peaks take the maximum), so no report reads the messages
 themselves. A period's buyer counts are sums of days: a buyer who asks on two days
 is two inquiries, as in the daily figure.
@@ -28,6 +28,11 @@ What each column counts, for a day in the shop's time zone:
   paid sales less its service sales.
 - Payment reminders sent that day and the payments they recovered; paid orders whose
   seller note was due, and those written in time.
+- The refund rate's counts: ``sold_items`` in the orders paid that day and
+  ``refunded_items`` of the refunds that paid money back that day, by the order's owner.
+
+The counting itself, a range of days at once and grouped inside the database, is
+:mod:`xiaoer.performance.kpi_rollup`.
 """
 
 from __future__ import annotations
@@ -41,8 +46,6 @@ from typing import Any, ClassVar
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xiaoer.aftersales.models import Refund
-from xiaoer.aftersales.refund_states import MONEY_BACK, RefundStatus
 from xiaoer.core.clock import as_utc, month_days, utcnow
 from xiaoer.core.errors import NotPermitted
 from xiaoer.core.models import Timer
@@ -53,7 +56,6 @@ from xiaoer.core.timers import schedule_timer, timer_handler
 from xiaoer.orders.models import (
     CreditRole,
     Order,
-    OrderItem,
     OrderTask,
     SalesCredit,
     TaskKind,
@@ -61,6 +63,7 @@ from xiaoer.orders.models import (
 from xiaoer.performance.kpi_rollup import (
     COUNTS,
     PEAKS,
+    STORED,
     day_bounds,
     rollup_days,
     span_on,
@@ -75,13 +78,13 @@ from xiaoer.staff.models import StaffAccount, is_leader
 class Counts:
     """One day's (or a period's) counts for one subject."""
 
-    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STORED, 0))
 
     def add(self, name: str, amount: int) -> None:
         self.values[name] += amount
 
     def merge(self, other: Counts) -> None:
-        for name in COUNTS:
+        for name in STORED:
             if name in PEAKS:
                 self.values[name] = max(self.values[name], other.values[name])
             else:
@@ -300,7 +303,7 @@ async def report(
         raise KpiError(ends_before_start(start, end))
     # Plain rows, not ORM objects: a quarter's report per agent reads ten thousand.
     query = select(
-        KpiDay.subject, KpiDay.day, *(getattr(KpiDay, name) for name in COUNTS)
+        KpiDay.subject, KpiDay.day, *(getattr(KpiDay, name) for name in STORED)
     ).where(
         KpiDay.shop_id == shop_id,
         KpiDay.scope == scope.value,
@@ -312,74 +315,11 @@ async def report(
     totals: dict[str, Counts] = {}
     days: dict[str, dict[date, Figures]] = defaultdict(dict)
     for subject, day, *values in (await session.execute(query.order_by(KpiDay.day))).all():
-        counts = Counts(dict(zip(COUNTS, map(int, values), strict=True)))
+        counts = Counts(dict(zip(STORED, map(int, values), strict=True)))
         totals.setdefault(subject, Counts()).merge(counts)
         days[subject][day] = _figures(counts, scope)
     figures = {subject: _figures(counts, scope) for subject, counts in totals.items()}
-    await _add_refunds(session, shop_id, start, end, scope, figures)
     return Report(scope.value, start, end, figures, dict(days))
-
-
-async def _add_refunds(
-    session: AsyncSession,
-    shop_id: int,
-    start: date,
-    end: date,
-    scope: KpiScope,
-    figures: dict[str, Figures],
-) -> None:
-    """The refund rate's counts (DOMAIN.md: refunded items / (sold + refunded items)),
-    read for the period rather than kept per day: items sold in orders paid within it,
-    and items of refunds that paid money back within it, by the order's owner. A
-    partial refund counts the share of the order's items its amount is, at least one."""
-    first, last = await period_span(session, shop_id, start, end)
-    sold: dict[int | None, int] = defaultdict(int)
-    for owner, quantity in await session.execute(
-        select(Order.owner_id, func.coalesce(func.sum(OrderItem.quantity), 0))
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(Order.shop_id == shop_id, Order.paid_at >= first, Order.paid_at < last)
-        .group_by(Order.owner_id)
-    ):
-        sold[owner] += int(quantity)
-    # The items of each refunded order only, not of every order.
-    items = (
-        select(func.sum(OrderItem.quantity))
-        .where(OrderItem.order_id == Order.id)
-        .correlate(Order)
-        .scalar_subquery()
-    )
-    refunded: dict[int | None, int] = defaultdict(int)
-    for owner, amount, paid, quantity in await session.execute(
-        select(Order.owner_id, Refund.amount_fen, Order.paid_fen, items)
-        .join(Order, Order.id == Refund.order_id)
-        .where(Refund.shop_id == shop_id, Refund.status == RefundStatus.SUCCESS.value,
-               Refund.kind.in_([k.value for k in MONEY_BACK]),
-               Refund.finished_at >= first, Refund.finished_at < last)
-    ):  # fmt: skip
-        if quantity is None:
-            continue  # an order without items counts none, as the join did
-        share = round(int(quantity or 0) * int(amount) / int(paid)) if paid else 0
-        refunded[owner] += max(1, share)
-    teams: dict[int, str] = {}
-    if scope is KpiScope.team:
-        teams = {
-            staff_id: team
-            for staff_id, team in await session.execute(
-                select(StaffAccount.id, StaffAccount.team).where(StaffAccount.shop_id == shop_id)
-            )
-        }
-    for subject, figure in figures.items():
-        owners: list[int | None]
-        if scope is KpiScope.shop:
-            owners = list(set(sold) | set(refunded))
-        elif scope is KpiScope.team:
-            owners = [owner for owner, team in teams.items() if team == subject]
-        else:
-            owners = [int(subject)] if subject.isdigit() else []
-        got_sold = sum(sold.get(owner, 0) for owner in owners)
-        got_refunded = sum(refunded.get(owner, 0) for owner in owners)
-        figure.counts.update(sold_items=got_sold, refunded_items=got_refunded,
-                             refund_base=got_sold + got_refunded)  # fmt: skip
 
 
 def ends_before_start(start: date, end: date) -> Text:
@@ -410,6 +350,8 @@ def check_list_period(first: date, last: date) -> None:
 
 def _figures(counts: Counts, scope: KpiScope) -> Figures:
     values = dict(counts.values)
+    # The refund rate (DOMAIN.md): refunded items / (sold + refunded items).
+    values["refund_base"] = values["sold_items"] + values["refunded_items"]
     if scope is KpiScope.shop:
         values["silent_fen"] = values["paid_fen"] - values["service_fen"]
     return Figures(values)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from xiaoer.aftersales.refund_states import MONEY_BACK, RefundStatus
 from xiaoer.core.clock import as_utc, utcnow
 from xiaoer.core.db import UTCDateTime
 from xiaoer.core.policy import Policy, span_bounds
@@ -46,6 +47,10 @@ COUNTS: tuple[str, ...] = (
     "notes_on_time",
 )  # fmt: skip
 PEAKS = frozenset({"peak_concurrent"})
+# The refund rate's counts, kept beside those: items sold, and items refunded.
+ITEMS: tuple[str, ...] = ("sold_items", "refunded_items")
+# Every column of a KpiDay row that a rollup writes and a report adds up.
+STORED: tuple[str, ...] = COUNTS + ITEMS
 # Counts that are not sums over agents: set for each subject by itself.
 SET_PER_SUBJECT = frozenset(
     {"inquiring_buyers", "ordering_buyers", "paying_buyers", "paid_buyers", "service_buyers",
@@ -100,7 +105,7 @@ class Tally:
     def add(self, agent_id: int | None, name: str, amount: int) -> None:
         row = self.sums.get(agent_id)
         if row is None:
-            row = self.sums[agent_id] = dict.fromkeys(COUNTS, 0)
+            row = self.sums[agent_id] = dict.fromkeys(STORED, 0)
         row[name] += amount
 
     def set(self, scope: KpiScope, subject: str, name: str, value: int) -> None:
@@ -113,7 +118,7 @@ class Tally:
         def row(scope: KpiScope, subject: str) -> dict[str, int]:
             key = (scope.value, subject)
             if key not in out:
-                out[key] = dict.fromkeys(COUNTS, 0)
+                out[key] = dict.fromkeys(STORED, 0)
             return out[key]
 
         shop = row(KpiScope.shop, "")
@@ -596,11 +601,44 @@ GROUP BY 1, 2
             tally.add(assignee_id, "reminders", int(count))
 
 
+async def _items(run: _Range, on: Runner) -> None:
+    """Items sold in the orders paid each day, and items refunded by the refunds that
+    paid money back each day, by the order's owner (DOMAIN.md's refund rate). A partial
+    refund counts the share of the order's items its amount is, at least one; an order
+    without items counts none."""
+    clock = run.clock
+    sql = f"""
+SELECT {clock.day("o.paid_at")}, o.owner_id, sum(i.quantity)
+FROM "order" o JOIN order_item i ON i.order_id = o.id
+WHERE o.shop_id = :shop AND o.paid_at >= :start AND o.paid_at < :end
+GROUP BY 1, 2
+"""  # noqa: S608 (numbers, a checked zone name and constants only)
+    for day, owner, quantity in await run.rows(on, sql, start=run.start, end=run.end):
+        tally = run.tally(day)
+        if tally is not None:
+            tally.add(owner, "sold_items", int(quantity or 0))
+    kinds = ", ".join(f"'{kind.value}'" for kind in sorted(MONEY_BACK))
+    sql = f"""
+SELECT {clock.day("r.finished_at")}, o.owner_id, r.amount_fen, o.paid_fen,
+  (SELECT sum(i.quantity) FROM order_item i WHERE i.order_id = o.id)
+FROM refund r JOIN "order" o ON o.id = r.order_id
+WHERE r.shop_id = :shop AND r.status = '{RefundStatus.SUCCESS.value}' AND r.kind IN ({kinds})
+  AND r.finished_at >= :start AND r.finished_at < :end
+"""  # noqa: S608 (numbers, a checked zone name and constants only)
+    for day, owner, amount, paid, quantity in await run.rows(on, sql, start=run.start, end=run.end):
+        tally = run.tally(day)
+        if tally is None or quantity is None:
+            continue
+        share = round(int(quantity) * int(amount) / int(paid)) if paid else 0
+        tally.add(owner, "refunded_items", max(1, share))
+
+
 Part = Callable[[_Range, Runner], Awaitable[None]]
 # Every part of a range's count, the longest first: on PostgreSQL two connections take
 # them in this order, so that the long ones start at once and the short fill in.
 PARTS: tuple[Part, ...] = (
-    _inquiries, _peaks, _paid, _credits, _rounds, _agent_messages, _conversations, _reminders,
+    _inquiries, _peaks, _paid, _credits, _rounds, _agent_messages, _items, _conversations,
+    _reminders,
 )  # fmt: skip
 
 
@@ -741,4 +779,4 @@ async def rollup_days(
     return len(rows)
 
 
-__all__ = ["COUNTS", "PEAKS", "Tally", "day_bounds", "rollup_days", "span_on"]
+__all__ = ["COUNTS", "ITEMS", "PEAKS", "STORED", "Tally", "day_bounds", "rollup_days", "span_on"]

@@ -129,6 +129,11 @@ class KpiDay(Base):
     reminders_recovered: Mapped[int] = mapped_column(Integer, default=0)
     notes_due: Mapped[int] = mapped_column(Integer, default=0)
     notes_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    # Items of the orders paid that day, and of the refunds that paid money back that
+    # day (a partial refund: its share of the order's items, at least one): the refund
+    # rate's counts.
+    sold_items: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_items: Mapped[int] = mapped_column(BigInteger, default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
