@@ -188,7 +188,9 @@ def test_periods_and_months_are_checked() -> None:
         date(2026, 11, 3),
         date(2026, 11, 30),
     )
-    with pytest.raises(KpiError, match="expected day, week, month or window"):
+    assert period_bounds("quarter", date(2026, 11, 25)) == (date(2026, 10, 1), date(2026, 12, 31))
+    assert period_bounds("quarter", date(2026, 2, 1)) == (date(2026, 1, 1), date(2026, 3, 31))
+    with pytest.raises(KpiError, match="expected day, week, month, quarter or window"):
         period_bounds("year", DAY)
 
 

@@ -366,7 +366,8 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def period_bounds(period: str, anchor: date, window_days: int = 30) -> tuple[date, date]:
-    """``day``, ``week`` (Monday to Sunday), ``month`` around ``anchor``, or ``window``: the
+    """``day``, ``week`` (Monday to Sunday), ``month``, ``quarter`` around ``anchor``, or
+    ``window``: the
     platform's rolling figures, the ``window_days`` days that end on ``anchor``."""
     if period == "day":
         return anchor, anchor
@@ -375,9 +376,16 @@ def period_bounds(period: str, anchor: date, window_days: int = 30) -> tuple[dat
         return monday, monday + timedelta(days=6)
     if period == "month":
         return month_bounds(anchor.strftime("%Y-%m"))
+    if period == "quarter":
+        first = anchor.replace(month=(anchor.month - 1) // 3 * 3 + 1, day=1)
+        year, month = divmod(first.month + 2, 12)  # the quarter's first month + 3, 0-based
+        following = date(first.year + year, month + 1, 1)
+        return first, following - timedelta(days=1)
     if period == "window":
         return anchor - timedelta(days=window_days - 1), anchor
-    raise KpiError(say("period {period!r}: expected day, week, month or window", period=period))
+    raise KpiError(
+        say("period {period!r}: expected day, week, month, quarter or window", period=period)
+    )
 
 
 __all__ = [

@@ -16,6 +16,7 @@ the zone's UTC offsets over the range (one for a zone without daylight saving, a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -256,6 +257,9 @@ def _team_filter(column: str) -> str:
 _AGENT, _TEAM, _SHOP = 1, 2, 3
 
 
+# The part whose statements are running, in this task.
+_PART: contextvars.ContextVar[str] = contextvars.ContextVar("kpi_part", default="rollup")
+
 # Where a part's statement runs: the caller's session, or a connection of its own.
 Runner = AsyncSession | AsyncConnection
 
@@ -285,7 +289,9 @@ class _Range:
         return self.tallies.get(_as_day(value))
 
     async def rows(self, on: Runner, sql: str, **params: Any) -> list[Any]:
-        statement = text(sql)
+        # Each statement says which part it counts, for anyone reading the server's log
+        # or timing the statements.
+        statement = text(f"/* kpi.{_PART.get()} */ {sql.strip()}")
         for name, value in params.items():
             if isinstance(value, datetime):
                 statement = statement.bindparams(bindparam(name, type_=UTCDateTime))
@@ -694,6 +700,7 @@ async def _count(session: AsyncSession, ranges: list[_Range]) -> None:
     if engine is None:
         earlier = await _configure(session, _ALONE) if postgres else {}
         for part, run in work:
+            _PART.set(part.__name__.strip("_"))
             await part(run, session)
         if earlier:
             await _configure(session, earlier)
@@ -702,6 +709,7 @@ async def _count(session: AsyncSession, ranges: list[_Range]) -> None:
     async def take(on: Runner) -> None:
         while work:
             part, run = work.pop(0)
+            _PART.set(part.__name__.strip("_"))
             await part(run, on)
 
     async def second() -> None:
