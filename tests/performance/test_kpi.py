@@ -330,3 +330,30 @@ async def test_a_month_counted_at_once_equals_its_days_counted_one_by_one(
             day += timedelta(days=1)
         await session.commit()
     assert await _kpi_rows(db, shop) == together
+
+
+async def test_counting_alone_or_on_two_connections_gives_the_same_rows(
+    db: Database, shop: Shop, make_staff: MakeStaff
+) -> None:
+    """On PostgreSQL a transaction that has written nothing counts on two connections; one
+    that wrote first counts in its own session (the other would not see its rows)."""
+    from sqlalchemy import text, update
+
+    from xiaoer.performance.kpi import rollup_days
+
+    mei = await make_staff("mei")
+    await _the_afternoon(db, shop, mei)
+    after = at(3 * 24 * 60)
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    async with db.session() as session:
+        await rollup_days(session, shop.id, first, last, now=after)
+        await session.commit()
+    spread = await _kpi_rows(db, shop)
+    async with db.session() as session:
+        await session.execute(update(Shop).where(Shop.id == shop.id).values(name=Shop.name))
+        if db.dialect == "postgresql":
+            assert await session.scalar(text("SELECT pg_current_xact_id_if_assigned()"))
+        await rollup_days(session, shop.id, first, last, now=after)
+        await session.commit()
+    assert await _kpi_rows(db, shop) == spread
+    assert any(row[1] == "agent" and row[3] > 0 for row in spread)  # mei's inquiries
