@@ -158,6 +158,19 @@ async def test_a_day_rolls_up_to_the_hand_counted_figures(
     assert whole.counts["inquiring_buyers"] == 4 and whole.counts["rounds"] == 4
     assert teams.subjects[mei.team].counts["service_fen"] == 9900
 
+    # The page's distribution of response times, from the day rows: 20 s, 50 s, 240 s
+    # and one never answered (b-4's round came after the response hours).
+    from xiaoer.performance.kpi import response_distribution
+
+    async with db.session() as session:
+        spread = await response_distribution(session, shop.id, DAY, DAY, mei.id)
+        whole = await response_distribution(session, shop.id, DAY, DAY)
+    assert spread == [
+        ("≤30s", 1), ("≤60s", 1), ("≤120s", 0), ("≤180s", 0), ("≤300s", 1), ("≤600s", 0),
+        (">600s", 0), ("—", 1),
+    ]  # fmt: skip
+    assert whole == spread
+
 
 async def test_rolling_up_again_replaces_the_day_and_periods_add_days(
     db: Database, shop: Shop, make_staff: MakeStaff

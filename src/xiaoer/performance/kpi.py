@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.clock import as_utc, month_days, utcnow
@@ -61,8 +61,10 @@ from xiaoer.orders.models import (
     TaskKind,
 )
 from xiaoer.performance.kpi_rollup import (
+    BUCKETS,
     COUNTS,
     PEAKS,
+    REPLY_BUCKETS,
     STORED,
     day_bounds,
     rollup_days,
@@ -302,9 +304,7 @@ async def report(
     if end < start:
         raise KpiError(ends_before_start(start, end))
     # Plain rows, not ORM objects: a quarter's report per agent reads ten thousand.
-    query = select(
-        KpiDay.subject, KpiDay.day, *(getattr(KpiDay, name) for name in STORED)
-    ).where(
+    query = select(KpiDay.subject, KpiDay.day, *(getattr(KpiDay, name) for name in STORED)).where(
         KpiDay.shop_id == shop_id,
         KpiDay.scope == scope.value,
         KpiDay.day >= start,
@@ -406,10 +406,6 @@ __all__ = [
 
 # --- Behind the figures -----------------------------------------------------------
 
-# Upper bounds (seconds) of the response-time distribution's buckets; past the last,
-# and unanswered rounds, are buckets of their own.
-BUCKETS: tuple[int, ...] = (30, 60, 120, 180, 300, 600)
-
 
 async def period_span(
     session: AsyncSession, shop_id: int, first: date, last: date
@@ -421,25 +417,24 @@ async def period_span(
 async def response_distribution(
     session: AsyncSession, shop_id: int, first: date, last: date, agent_id: int | None = None
 ) -> list[tuple[str, int]]:
-    """How many rounds were answered within each bucket of seconds, and how many never."""
-    start, end = await period_span(session, shop_id, first, last)
-    seconds = ResponseRound.seconds
-    bucket = case(
-        (ResponseRound.answered_at.is_(None), len(BUCKETS) + 1),
-        *[(seconds <= limit, i) for i, limit in enumerate(BUCKETS)],
-        else_=len(BUCKETS),
-    ).label("bucket")
-    query = (
-        select(bucket, func.count())
-        .where(ResponseRound.shop_id == shop_id, ResponseRound.started_at >= start,
-               ResponseRound.started_at < end)
-        .group_by(bucket)
-    )  # fmt: skip
-    if agent_id is not None:
-        query = query.where(ResponseRound.agent_id == agent_id)
-    counts = {int(b): int(n) for b, n in (await session.execute(query)).all()}
+    """How many rounds (within the response hours, as the KPIs count them) were answered
+    within each bucket of seconds, and how many never; read from the period's day rows
+    (the agent's, or the shop's)."""
+    scope, subject = (KpiScope.shop, "") if agent_id is None else (KpiScope.agent, str(agent_id))
+    names = (*REPLY_BUCKETS, "unanswered_rounds")
+    sums = (
+        await session.execute(
+            select(*(func.coalesce(func.sum(getattr(KpiDay, name)), 0) for name in names)).where(
+                KpiDay.shop_id == shop_id,
+                KpiDay.scope == scope.value,
+                KpiDay.subject == subject,
+                KpiDay.day >= first,
+                KpiDay.day <= last,
+            )
+        )
+    ).one()
     labels = [f"≤{limit}s" for limit in BUCKETS] + [f">{BUCKETS[-1]}s", "—"]
-    return [(label, counts.get(i, 0)) for i, label in enumerate(labels)]
+    return [(label, int(count)) for label, count in zip(labels, sums, strict=True)]
 
 
 ROUND_KINDS = ("all", "fast", "slow", "unanswered")

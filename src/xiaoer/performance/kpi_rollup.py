@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,8 +51,12 @@ COUNTS: tuple[str, ...] = (
 PEAKS = frozenset({"peak_concurrent"})
 # The refund rate's counts, kept beside those: items sold, and items refunded.
 ITEMS: tuple[str, ...] = ("sold_items", "refunded_items")
+# Upper bounds (seconds) of the response-time distribution's buckets; answers later
+# than the last are a bucket of their own (and unanswered rounds are counted above).
+BUCKETS: tuple[int, ...] = (30, 60, 120, 180, 300, 600)
+REPLY_BUCKETS: tuple[str, ...] = (*(f"replies_{limit}s" for limit in BUCKETS), "replies_later")
 # Every column of a KpiDay row that a rollup writes and a report adds up.
-STORED: tuple[str, ...] = COUNTS + ITEMS
+STORED: tuple[str, ...] = COUNTS + ITEMS + REPLY_BUCKETS
 # Counts that are not sums over agents: set for each subject by itself.
 SET_PER_SUBJECT = frozenset(
     {"inquiring_buyers", "ordering_buyers", "paying_buyers", "paid_buyers", "service_buyers",
@@ -398,23 +403,35 @@ async def _rounds(run: _Range, on: Runner) -> None:
     # A round closed unanswered (the conversation ended) has the cap as its capped
     # seconds; one still open (a buyer waiting right now) counts the cap too, as it
     # would if nobody answered, and is recounted when the day is rolled up again.
+    # The distribution's buckets: answered after more than one bound, up to the next.
+    answered = "r.answered_at IS NOT NULL AND r.seconds >"
+    buckets = ",\n  ".join(
+        [
+            f"sum(CASE WHEN {answered} {low} AND r.seconds <= {high} THEN 1 ELSE 0 END)"
+            for low, high in itertools.pairwise((0, *BUCKETS))
+        ]
+        + [f"sum(CASE WHEN {answered} {BUCKETS[-1]} THEN 1 ELSE 0 END)"]
+    )
     sql = f"""
 SELECT {clock.day("r.started_at", back=back)} AS day, r.agent_id, r."first", count(*),
   sum(coalesce(r.capped_seconds, {cap})),
   sum(CASE WHEN r.answered_at IS NOT NULL AND r.seconds <= {fast} THEN 1 ELSE 0 END),
   sum(CASE WHEN r.answered_at IS NOT NULL AND r.seconds > {slow} THEN 1 ELSE 0 END),
-  sum(CASE WHEN r.answered_at IS NULL THEN 1 ELSE 0 END)
+  sum(CASE WHEN r.answered_at IS NULL THEN 1 ELSE 0 END),
+  {buckets}
 FROM response_round r
 WHERE r.shop_id = :shop AND r.started_at >= :low AND r.started_at < :high
   AND {clock.before("r.started_at", back, length)}
 GROUP BY 1, 2, 3
 """  # noqa: S608 (numbers, a checked zone name and constants only)
-    for day, agent_id, first, count, seconds, quick, late, unanswered in await run.rows(
+    for day, agent_id, first, count, seconds, quick, late, unanswered, *spread in await run.rows(
         on, sql, low=low, high=high
     ):
         tally = run.tally(day)
         if tally is None:
             continue
+        for name, value in zip(REPLY_BUCKETS, spread, strict=True):
+            tally.add(agent_id, name, int(value or 0))
         tally.add(agent_id, "rounds", int(count))
         tally.add(agent_id, "response_seconds", int(seconds or 0))
         tally.add(agent_id, "fast_rounds", int(quick or 0))
@@ -787,4 +804,15 @@ async def rollup_days(
     return len(rows)
 
 
-__all__ = ["COUNTS", "ITEMS", "PEAKS", "STORED", "Tally", "day_bounds", "rollup_days", "span_on"]
+__all__ = [
+    "BUCKETS",
+    "COUNTS",
+    "ITEMS",
+    "PEAKS",
+    "REPLY_BUCKETS",
+    "STORED",
+    "Tally",
+    "day_bounds",
+    "rollup_days",
+    "span_on",
+]

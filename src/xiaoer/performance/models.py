@@ -134,6 +134,15 @@ class KpiDay(Base):
     # rate's counts.
     sold_items: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_items: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The rounds counted above by how soon they were answered: within 30 s, 30–60 s,
+    # 60–120 s, 120–180 s, 180–300 s, 300–600 s, and later (the page's distribution).
+    replies_30s: Mapped[int] = mapped_column(Integer, default=0)
+    replies_60s: Mapped[int] = mapped_column(Integer, default=0)
+    replies_120s: Mapped[int] = mapped_column(Integer, default=0)
+    replies_180s: Mapped[int] = mapped_column(Integer, default=0)
+    replies_300s: Mapped[int] = mapped_column(Integer, default=0)
+    replies_600s: Mapped[int] = mapped_column(Integer, default=0)
+    replies_later: Mapped[int] = mapped_column(Integer, default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
