@@ -37,8 +37,7 @@ The counting itself, a range of days at once and grouped inside the database, is
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -281,6 +280,24 @@ class Figures:
         return {**self.counts, **rates}
 
 
+class DayFigures(Mapping[date, Figures]):
+    """One subject's figures per day, each made when it is read: a chart reads a few
+    subjects of a report that holds a quarter's days of a hundred agents."""
+
+    def __init__(self, scope: KpiScope) -> None:
+        self._scope = scope
+        self._rows: dict[date, Sequence[Any]] = {}
+
+    def __getitem__(self, day: date) -> Figures:
+        return _figures_of(self._rows[day], self._scope)
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 @dataclass(frozen=True)
 class Report:
     """A period's KPIs per subject of one scope, and per day for the charts."""
@@ -289,7 +306,7 @@ class Report:
     start: date
     end: date  # inclusive
     subjects: dict[str, Figures]
-    days: dict[str, dict[date, Figures]]
+    days: dict[str, DayFigures]
 
 
 async def report(
@@ -303,22 +320,33 @@ async def report(
     """Sum the rolled-up days from ``start`` to ``end`` (inclusive) per subject."""
     if end < start:
         raise KpiError(ends_before_start(start, end))
-    # Plain rows, not ORM objects: a quarter's report per agent reads ten thousand.
-    query = select(KpiDay.subject, KpiDay.day, *(getattr(KpiDay, name) for name in STORED)).where(
+    where = [
         KpiDay.shop_id == shop_id,
         KpiDay.scope == scope.value,
         KpiDay.day >= start,
         KpiDay.day <= end,
-    )
+    ]
     if subjects is not None:
-        query = query.where(KpiDay.subject.in_(list(subjects)))
-    totals: dict[str, Counts] = {}
-    days: dict[str, dict[date, Figures]] = defaultdict(dict)
-    for subject, day, *values in (await session.execute(query.order_by(KpiDay.day))).all():
-        counts = Counts(dict(zip(STORED, map(int, values), strict=True)))
-        totals.setdefault(subject, Counts()).merge(counts)
-        days[subject][day] = _figures(counts, scope)
-    figures = {subject: _figures(counts, scope) for subject, counts in totals.items()}
+        where.append(KpiDay.subject.in_(list(subjects)))
+    columns = [getattr(KpiDay, name) for name in STORED]
+    # The period's counts per subject, added up by the database (peaks: the maximum).
+    summed = select(
+        KpiDay.subject,
+        *(func.max(column) if column.key in PEAKS else func.sum(column) for column in columns),
+    )
+    figures = {
+        subject: _figures_of(values, scope)
+        for subject, *values in await session.execute(summed.where(*where).group_by(KpiDay.subject))
+    }
+    # Each day's, for the charts: plain rows, not ORM objects (a quarter's report per
+    # agent reads ten thousand).
+    days: dict[str, DayFigures] = {}
+    for subject, day, *values in await session.execute(
+        select(KpiDay.subject, KpiDay.day, *columns).where(*where)
+    ):
+        if subject not in days:
+            days[subject] = DayFigures(scope)
+        days[subject]._rows[day] = values
     return Report(scope.value, start, end, figures, dict(days))
 
 
@@ -348,8 +376,13 @@ def check_list_period(first: date, last: date) -> None:
         )
 
 
+def _figures_of(row: Sequence[Any], scope: KpiScope) -> Figures:
+    """Figures from a row of :data:`STORED` counts."""
+    return _figures(Counts(dict(zip(STORED, (int(v or 0) for v in row), strict=True))), scope)
+
+
 def _figures(counts: Counts, scope: KpiScope) -> Figures:
-    values = dict(counts.values)
+    values = counts.values
     # The refund rate (DOMAIN.md): refunded items / (sold + refunded items).
     values["refund_base"] = values["sold_items"] + values["refunded_items"]
     if scope is KpiScope.shop:

@@ -227,11 +227,12 @@ async def kpi_page(
             ],
         })  # fmt: skip
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    series: list[tuple[str, list[float | None]]] = [
-        (str(row["name"]),
-         [_metric(result.days.get(str(row["subject"]), {}).get(d), metric) for d in days])
-        for row in rows[:7]
-    ]  # fmt: skip
+    series: list[tuple[str, list[float | None]]] = []
+    for row in rows[:7]:
+        daily = result.days.get(str(row["subject"]))
+        series.append(
+            (str(row["name"]), [_metric(daily.get(d) if daily else None, metric) for d in days])
+        )
     no_data = t("charts.no_data")
     trend = line_chart(t(f"kpi.col.{metric}"), [d.strftime("%m-%d") for d in days], series,
                        kind=_kind(metric), empty=no_data, width=1280, height=300)  # fmt: skip
