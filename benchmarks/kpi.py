@@ -431,11 +431,8 @@ async def measure_day(target: Target, day: date, now: datetime) -> tuple[float, 
         return time.perf_counter() - began, rows
 
 
-QUARTER_REQUESTS = 20
-
-
 async def measure_quarter(
-    target: Target, before: list[Month], last: date, now: datetime
+    target: Target, before: list[Month], last: date, now: datetime, requests: int
 ) -> dict[str, Any]:
     """The quarter's KPI page through HTTP: the earlier months are rolled up first (as the
     nightly job would have), then a real ``xiaoer serve`` answers the supervisor's
@@ -473,7 +470,7 @@ async def measure_quarter(
                     if answer.status_code != 200:
                         raise RuntimeError(f"GET {path} answered {answer.status_code}")
                 times = []
-                for _ in range(QUARTER_REQUESTS):
+                for _ in range(requests):
                     started = time.perf_counter()
                     answer = await client.get(path)
                     times.append((time.perf_counter() - started) * 1000)
@@ -482,7 +479,7 @@ async def measure_quarter(
                 out[scope] = {"p50_ms": _p(times, 50), "p95_ms": _p(times, 95),
                               "bytes": len(answer.content)}  # fmt: skip
             health = []
-            for _ in range(QUARTER_REQUESTS):
+            for _ in range(requests):
                 started = time.perf_counter()
                 await client.get("/healthz")
                 health.append((time.perf_counter() - started) * 1000)
@@ -879,7 +876,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             if pg is None:
                 raise SystemExit("--quarter measures the page on PostgreSQL")
             _say("the quarter's KPI page through HTTP …")
-            result["quarter"] = await measure_quarter(pg, before, last, day_now)
+            result["quarter"] = await measure_quarter(pg, before, last, day_now, args.requests)
     finally:
         for target in targets:
             await target.close()
@@ -1124,6 +1121,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quarter",
         action="store_true",
         help="also write the quarter's earlier months and time its KPI page through HTTP",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=20, help="measured requests per scope of the quarter"
     )
     parser.add_argument(
         "--profile",

@@ -51,7 +51,7 @@ def test_kpi_benchmark_at_a_tiny_scale() -> None:
         "--json",
     ]  # fmt: skip
     if on_postgres:
-        command += ["--pg-url", SERVER_URL]
+        command += ["--pg-url", SERVER_URL, "--quarter", "--requests", "3"]
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
@@ -71,5 +71,10 @@ def test_kpi_benchmark_at_a_tiny_scale() -> None:
         assert figures["ratio_to_duckdb"] > 0
         assert figures["day_seconds"] > 0
         assert figures["pg_kpi_rows"] == figures["sqlite_kpi_rows"]
+        # The quarter's page answered per agent, team and shop through HTTP.
+        assert figures["earlier_sizes"]["conversation"] > 1_000
+        for scope in ("agent", "team", "shop"):
+            assert figures["quarter_page_ms"][scope]["p50_ms"] > 0
+            assert figures["quarter_page_ms"][scope]["bytes"] > 10_000
     else:
         assert figures["seconds"] is None
