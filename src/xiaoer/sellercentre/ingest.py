@@ -2,7 +2,8 @@
 
 The order list is read first, in chunks of a few thousand rows, each chunk in
 its own transaction: one query finds which orders exist already, new ones are
-inserted in bulk, changed ones updated in bulk, unchanged ones (same
+staged and written a window of chunks at a time in order of creation (see
+:class:`_Stager`), changed ones updated in bulk, unchanged ones (same
 fingerprint as last time) left alone. The item list follows, grouped by order:
 the items of an order are replaced when they differ from the last import.
 
@@ -25,7 +26,7 @@ import contextlib
 import hashlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,8 +36,10 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     Integer,
+    MetaData,
     String,
     Table,
     any_,
@@ -200,12 +203,29 @@ def _too_long(row: OrderRow) -> str | None:
     return None
 
 
-async def read_chunks(rows: Iterable[Any], size: int) -> AsyncIterator[list[Any]]:
+async def read_chunks(rows: Iterable[Any], size: int) -> AsyncGenerator[list[Any], None]:
     """``size`` rows at a time, each chunk read and decoded in a worker thread: a
-    workbook's XML or a large CSV is parsed while the server answers everyone else."""
+    workbook's XML or a large CSV is parsed while the server answers everyone else.
+
+    The next chunk is read while the caller works on this one (mostly waiting for the
+    database). Close the iterator (``contextlib.aclosing``) when leaving it early, so
+    that the chunk being read is finished before the file is closed.
+    """
     source = iter(rows)
-    while batch := await asyncio.to_thread(lambda: list(itertools.islice(source, size))):
-        yield batch
+
+    def take() -> list[Any]:
+        return list(itertools.islice(source, size))
+
+    ahead = asyncio.ensure_future(asyncio.to_thread(take))
+    try:
+        while batch := await ahead:
+            ahead = asyncio.ensure_future(asyncio.to_thread(take))
+            yield batch
+    finally:
+        if not ahead.done():
+            await asyncio.wait([ahead])
+        if not ahead.cancelled():
+            ahead.exception()  # an error of a chunk nobody asked for is not reported
 
 
 @dataclass
@@ -226,8 +246,11 @@ class _Run:
     postgres: bool = False
     analyzed: dict[str, int] = field(default_factory=dict)  # tables → rows added then
     phases: Phases | None = None
-    staged: int = 0  # new orders waiting in the staging table (PostgreSQL)
-    staged_live: list[int] = field(default_factory=list)  # those the workflow takes up
+    # SQLite: new orders waiting in the staging table, the order numbers of those the
+    # workflow takes up, and how many went on to the orders table.
+    staged: int = 0
+    staged_live: list[str] = field(default_factory=list)
+    sent: int = 0
 
     def refuse(self, row: Rejected, name: str) -> None:
         """An order row is rejected: so are its items, if its id could be read."""
@@ -268,6 +291,16 @@ async def timed_chunks(
             except StopAsyncIteration:
                 return
         yield batch
+
+
+async def commit_later(session: AsyncSession | AsyncConnection) -> None:
+    """PostgreSQL: let this transaction's commit return before its log is on disk.
+
+    For the many transactions of an import: its last one (the ``order.imported``
+    event) waits for the log as usual, and so for everything before it. A crash before
+    then leaves the import interrupted, and resuming it imports what was lost again.
+    """
+    await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _among(run: _Run, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
@@ -456,33 +489,26 @@ async def _order_chunk(
             pending = _Copy(records, live_new)
         counts.created += len(new)
     elif new:
-        with timed(run.phases, "write"):
-            rows_in = [
-                {
-                    **_values(r),
-                    "shop_id": run.shop_id,
-                    "platform_order_id": r.platform_order_id,
-                    "customer_id": customers.get(r.buyer_nick),
-                    "source": "import",
-                    "import_digest": digests[r.platform_order_id],
-                    "updated_at": run.now,
-                    "flag": 0,
-                }
-                for r in new
-            ]
-            await session.execute(insert(_ORDER_TABLE), rows_in)
-            # Plain bulk insert, then one query for the ids: RETURNING over many rows is slower.
-            fresh = await session.execute(
-                select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
-                    _ORDER_TABLE.c.shop_id == run.shop_id,
-                    _among(
-                        run, _ORDER_TABLE.c.platform_order_id, [r.platform_order_id for r in new]
-                    ),
-                )
+        with timed(run.phases, "stage"):
+            await session.execute(
+                insert(_SQLITE_STAGE),
+                [
+                    {
+                        **_values(r),
+                        "shop_id": run.shop_id,
+                        "platform_order_id": r.platform_order_id,
+                        "customer_id": customers.get(r.buyer_nick),
+                        "source": "import",
+                        "import_digest": digests[r.platform_order_id],
+                        "updated_at": run.now,
+                        "flag": 0,
+                    }
+                    for r in new
+                ],
             )
-            by_pid = {pid: oid for pid, oid in fresh}
         counts.created += len(new)
-        live += [by_pid[r.platform_order_id] for r in new if _live(r, run.policy, run.now)]
+        run.staged += len(new)
+        run.staged_live += [r.platform_order_id for r in new if _live(r, run.policy, run.now)]
     with timed(run.phases, "write"):
         if changed:
             await session.execute(
@@ -534,8 +560,8 @@ async def take_ids(session: AsyncSession, table: str, count: int) -> list[int]:
 # chunks at a time, in order of creation: most of the orders table's indexes lead with
 # the shop and end with the creation time, so rows in that order fill each index's pages
 # one after the other instead of pages all over it (the export's rows come in no such
-# order); on a large import that halves the database's work. Two connections take turns,
-# so that one window is written while the next is read and staged.
+# order); on a large import that roughly halves the database's work. Two connections
+# take turns, so that one window is written while the next is read and staged.
 _STAGE = "xiaoer_import_order"
 _STAGE_COLUMNS = ", ".join(f'"{c}"' for c in _COPY_ORDER_COLUMNS)
 _CREATE_STAGE = (
@@ -546,6 +572,50 @@ _INSERT_STAGED = (
     " ORDER BY created_at, id"
 )
 WINDOW = 100_000  # staged orders written in one statement, at most
+SQLITE_CACHE_KB = 256 * 1024  # SQLite's page cache while an order list is read
+
+
+def _bound(connection: AsyncConnection) -> AsyncSession:
+    return AsyncSession(bind=connection, expire_on_commit=False)
+
+
+# SQLite: the same windows, in a temporary table of the one connection an order list is
+# read on; the database gives the ids as the window is written.
+_SQLITE_COLUMNS = [c for c in _COPY_ORDER_COLUMNS if c != "id"]
+_SQLITE_STAGE = Table(
+    _STAGE,
+    MetaData(),
+    *(Column(name, _ORDER_TABLE.c[name].type) for name in _SQLITE_COLUMNS),
+    prefixes=["TEMPORARY"],
+)
+_SQLITE_NAMES = ", ".join(f'"{c}"' for c in _SQLITE_COLUMNS)
+_SQLITE_INSERT = (
+    f'INSERT INTO "order" ({_SQLITE_NAMES}) SELECT {_SQLITE_NAMES} FROM temp.{_STAGE}'  # noqa: S608 (constants only)
+    " ORDER BY created_at"
+)
+
+_SQLITE_CLEAR = f"DELETE FROM temp.{_STAGE}"  # noqa: S608 (constants only)
+
+
+async def _write_sqlite_window(session: AsyncSession, run: _Run, *, last: bool) -> None:
+    """Write the staged orders when a window is full (or ``last``), in the session's
+    transaction, and start the workflow of those still in motion."""
+    if not run.staged or not (last or run.staged >= min(WINDOW, max(CHUNK, run.sent))):
+        return
+    with timed(run.phases, "write"):
+        run.sent += run.staged
+        await session.execute(text(_SQLITE_INSERT))
+        await session.execute(text(_SQLITE_CLEAR))
+        if run.staged_live:
+            live = await session.scalars(
+                select(_ORDER_TABLE.c.id).where(
+                    _ORDER_TABLE.c.shop_id == run.shop_id,
+                    _among(run, _ORDER_TABLE.c.platform_order_id, run.staged_live),
+                )
+            )
+            await _start_workflow(session, run, list(live))
+        run.staged = 0
+        run.staged_live = []
 
 
 @dataclass
@@ -629,6 +699,7 @@ class _Stager:
 
     async def _stage(self, lane: _Lane, pending: _Copy, *, write: bool) -> None:
         with timed(self.run.phases, "stage"):
+            await commit_later(lane.connection)
             driver: Any = (await lane.connection.get_raw_connection()).driver_connection
             await driver.copy_records_to_table(
                 _STAGE, records=pending.records, columns=_COPY_ORDER_COLUMNS
@@ -642,6 +713,7 @@ class _Stager:
         of those still in motion started, in one transaction."""
         with timed(self.run.phases, "write"):
             async with AsyncSession(bind=lane.connection, expire_on_commit=False) as session:
+                await commit_later(session)
                 await session.execute(text(_INSERT_STAGED))
                 await session.execute(text(f"TRUNCATE pg_temp.{_STAGE}"))
                 if lane.live:
@@ -711,22 +783,24 @@ async def _items_chunk(
     orders = {
         pid: oid
         for pid, oid in await session.execute(
-            select(Order.platform_order_id, Order.id).where(
-                Order.shop_id == run.shop_id, _among(run, Order.platform_order_id, ids)
+            select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
+                _ORDER_TABLE.c.shop_id == run.shop_id,
+                _among(run, _ORDER_TABLE.c.platform_order_id, ids),
             )
         )
     }
     stored: dict[int, list[tuple[str, int, int, str, str]]] = {}
+    items = _ITEM_TABLE.c
     if orders:
         for stored_id, *key in await session.execute(
             select(
-                OrderItem.order_id, OrderItem.title, OrderItem.price_fen, OrderItem.quantity,
-                OrderItem.sku_text, OrderItem.sku_code,
+                items.order_id, items.title, items.price_fen, items.quantity, items.sku_text,
+                items.sku_code,
             )
-            .where(_among(run, OrderItem.order_id, orders.values()))
-            .order_by(OrderItem.order_id, OrderItem.id)
+            .where(_among(run, items.order_id, orders.values()))
+            .order_by(items.order_id, items.id)
         ):  # fmt: skip
-            stored.setdefault(stored_id, []).append(tuple(key))  # type: ignore[arg-type]
+            stored.setdefault(stored_id, []).append(tuple(key))
     wipe: list[int] = []
     rows: list[tuple[Any, ...]] = []
     for group in groups:
@@ -783,6 +857,7 @@ async def _items_chunk(
 async def _copy_items(db: Database, rows: list[tuple[Any, ...]], phases: Phases | None) -> None:
     with timed(phases, "items write"):
         async with db.session() as session:
+            await commit_later(session)
             driver = await driver_of(session)
             await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
             await session.commit()
@@ -881,7 +956,25 @@ async def _import_order_rows(
     written a window at a time (see :class:`_Stager`).
     """
     if not run.postgres:
-        await _order_rows(db, run, reader, name, progress, None)
+        # One connection throughout, with a page cache that holds the orders table's
+        # indexes (SQLite's own is 2 MB): each chunk adds to pages all over them.
+        async with db.engine.connect() as connection:
+            await connection.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}"))
+            await connection.execute(text(f"DROP TABLE IF EXISTS temp.{_STAGE}"))
+            await connection.run_sync(_SQLITE_STAGE.create)
+            await connection.commit()
+            try:
+                await _order_rows(db, run, reader, name, progress, None, connection)
+                async with _bound(connection) as session:
+                    await _write_sqlite_window(session, run, last=True)
+                    await session.commit()
+            finally:
+                await connection.rollback()
+                await connection.execute(text(f"DROP TABLE IF EXISTS temp.{_STAGE}"))
+                await connection.execute(text("PRAGMA cache_size = -2000"))  # the default
+                await connection.commit()
+        if progress is not None:
+            progress("orders", reader.bytes_total, reader.bytes_total)
         return
     async with _Stager.opened(db, run) as stager:
         await _order_rows(db, run, reader, name, progress, stager)
@@ -897,43 +990,50 @@ async def _order_rows(
     name: str,
     progress: Progress | None,
     stager: _Stager | None,
+    connection: AsyncConnection | None = None,
 ) -> None:
     counts = run.result.orders
-    chunks = timed_chunks(run.phases, "read", read_chunks(reader.records(), CHUNK))
-    async for batch in chunks:
-        pending: list[_Raw] = []
-        with timed(run.phases, "digest"):
-            for record in batch:
-                counts.read += 1
-                if isinstance(record, Rejected):
-                    run.refuse(record, name)
-                    continue
-                line, cells = record
-                pid = reader.order_id(cells)
-                if not pid:  # parsing says what is wrong with the id
-                    parsed = reader.parse(line, cells)
-                    if isinstance(parsed, Rejected):
-                        run.refuse(parsed, name)
-                    continue
-                key = int(pid)
-                if key in run.seen:
-                    why = say("the same order id appears earlier in this file")
-                    run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
-                    continue
-                run.seen.add(key)
-                pending.append(_Raw(line, cells, pid, row_digest(cells)))
-        if pending:
-            async with db.session() as session:
-                copy = await _order_chunk(session, run, reader, pending, name)
-                with timed(run.phases, "check"):
-                    await session.commit()
-            if copy is not None and stager is not None:
-                with timed(run.phases, "wait"):
-                    await stager.add(copy)
-            with timed(run.phases, "analyze"):
-                await _refresh_statistics(db, run, counts.created, '"order", customer')
-        if progress is not None:
-            progress("orders", reader.bytes_read, reader.bytes_total)
+    async with contextlib.aclosing(read_chunks(reader.records(), CHUNK)) as reading:
+        chunks = timed_chunks(run.phases, "read", reading)
+        async for batch in chunks:
+            pending: list[_Raw] = []
+            with timed(run.phases, "digest"):
+                for record in batch:
+                    counts.read += 1
+                    if isinstance(record, Rejected):
+                        run.refuse(record, name)
+                        continue
+                    line, cells = record
+                    pid = reader.order_id(cells)
+                    if not pid:  # parsing says what is wrong with the id
+                        parsed = reader.parse(line, cells)
+                        if isinstance(parsed, Rejected):
+                            run.refuse(parsed, name)
+                        continue
+                    key = int(pid)
+                    if key in run.seen:
+                        why = say("the same order id appears earlier in this file")
+                        run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
+                        continue
+                    run.seen.add(key)
+                    pending.append(_Raw(line, cells, pid, row_digest(cells)))
+            if pending:
+                opened = db.session() if connection is None else _bound(connection)
+                async with opened as session:
+                    if run.postgres:
+                        await commit_later(session)
+                    copy = await _order_chunk(session, run, reader, pending, name)
+                    if connection is not None:
+                        await _write_sqlite_window(session, run, last=False)
+                    with timed(run.phases, "check"):
+                        await session.commit()
+                if copy is not None and stager is not None:
+                    with timed(run.phases, "wait"):
+                        await stager.add(copy)
+                with timed(run.phases, "analyze"):
+                    await _refresh_statistics(db, run, counts.created, '"order", customer')
+            if progress is not None:
+                progress("orders", reader.bytes_read, reader.bytes_total)
 
 
 async def _import_item_rows(
@@ -943,31 +1043,35 @@ async def _import_item_rows(
     copying: asyncio.Task[None] | None = None
     try:
         phases = run.phases
-        chunks = timed_chunks(phases, "items read", read_chunks(_item_groups(reader), CHUNK))
-        async for batch in chunks:
-            groups: list[list[ItemRow]] = []
-            for entry in batch:
-                if isinstance(entry, Rejected):
-                    counts.read += 1
-                    run.reject(run.rejected_items, counts, entry, name)
-                else:
-                    counts.read += len(entry)
-                    groups.append(entry)
-            if groups:
-                with timed(phases, "items check"):
-                    async with db.session() as session:
-                        rows = await _items_chunk(session, run, groups, name)
-                        await session.commit()
-                if copying is not None:
-                    with timed(phases, "items wait"):
-                        await copying
-                    copying = None
-                if rows:
-                    copying = asyncio.create_task(_copy_items(db, rows, phases))
-                with timed(phases, "analyze"):
-                    await _refresh_statistics(db, run, counts.created, "order_item")
-            if progress is not None:
-                progress("items", reader.bytes_read, reader.bytes_total)
+        reading = read_chunks(_item_groups(reader), CHUNK)
+        async with contextlib.aclosing(reading):
+            chunks = timed_chunks(phases, "items read", reading)
+            async for batch in chunks:
+                groups: list[list[ItemRow]] = []
+                for entry in batch:
+                    if isinstance(entry, Rejected):
+                        counts.read += 1
+                        run.reject(run.rejected_items, counts, entry, name)
+                    else:
+                        counts.read += len(entry)
+                        groups.append(entry)
+                if groups:
+                    with timed(phases, "items check"):
+                        async with db.session() as session:
+                            if run.postgres:
+                                await commit_later(session)
+                            rows = await _items_chunk(session, run, groups, name)
+                            await session.commit()
+                    if copying is not None:
+                        with timed(phases, "items wait"):
+                            await copying
+                        copying = None
+                    if rows:
+                        copying = asyncio.create_task(_copy_items(db, rows, phases))
+                    with timed(phases, "analyze"):
+                        await _refresh_statistics(db, run, counts.created, "order_item")
+                if progress is not None:
+                    progress("items", reader.bytes_read, reader.bytes_total)
         if copying is not None:
             await copying
     finally:
