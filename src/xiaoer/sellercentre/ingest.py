@@ -606,11 +606,15 @@ async def _write_sqlite_window(session: AsyncSession, run: _Run, *, last: bool) 
         run.sent += run.staged
         await session.execute(text(_SQLITE_INSERT))
         await session.execute(text(_SQLITE_CLEAR))
-        if run.staged_live:
+        for start in range(0, len(run.staged_live), CHUNK):
             live = await session.scalars(
                 select(_ORDER_TABLE.c.id).where(
                     _ORDER_TABLE.c.shop_id == run.shop_id,
-                    _among(run, _ORDER_TABLE.c.platform_order_id, run.staged_live),
+                    _among(
+                        run,
+                        _ORDER_TABLE.c.platform_order_id,
+                        run.staged_live[start : start + CHUNK],
+                    ),
                 )
             )
             await _start_workflow(session, run, list(live))
@@ -659,8 +663,11 @@ class _Stager:
                 yield stager
             finally:
                 for lane in lanes:  # never leave a statement running behind an error
-                    if lane.busy is not None and not lane.busy.done():
-                        await asyncio.wait([lane.busy])
+                    if lane.busy is not None:
+                        if not lane.busy.done():
+                            await asyncio.wait([lane.busy])
+                        if not lane.busy.cancelled():
+                            lane.busy.exception()  # the error raised already is the one told
                     with contextlib.suppress(Exception):
                         await lane.connection.rollback()
                         await lane.connection.execute(text(f"DROP TABLE IF EXISTS {_STAGE}"))
@@ -716,8 +723,8 @@ class _Stager:
                 await commit_later(session)
                 await session.execute(text(_INSERT_STAGED))
                 await session.execute(text(f"TRUNCATE pg_temp.{_STAGE}"))
-                if lane.live:
-                    await _start_workflow(session, self.run, lane.live)
+                for start in range(0, len(lane.live), CHUNK):
+                    await _start_workflow(session, self.run, lane.live[start : start + CHUNK])
                 await session.commit()
         lane.staged = 0
         lane.live = []
