@@ -683,11 +683,14 @@ class _Stager:
         # The windows grow from one chunk: the first orders are in soon (an import
         # stopped early has written some), a large import writes big windows.
         full = lane.staged >= min(WINDOW, max(CHUNK, self.sent))
+        first = full and not self.sent
         if full:
             self.sent += lane.staged
         lane.busy = asyncio.create_task(self._stage(lane, pending, write=full))
         if full:
             self.turn = 1 - self.turn
+        if first:  # in before any progress is told: a job's progress means orders are in
+            await lane.idle()
 
     async def finish(self) -> None:
         """Write what is staged; then fresh statistics for the item list's lookups."""
