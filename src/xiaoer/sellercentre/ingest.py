@@ -572,7 +572,7 @@ _INSERT_STAGED = (
     " ORDER BY created_at, id"
 )
 WINDOW = 100_000  # staged orders written in one statement, at most
-SQLITE_CACHE_KB = 256 * 1024  # SQLite's page cache while an order list is read
+SQLITE_CACHE_KB = 64 * 1024  # SQLite's page cache while an order list is read
 
 
 def _bound(connection: AsyncConnection) -> AsyncSession:
