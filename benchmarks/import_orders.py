@@ -37,6 +37,14 @@ imported as of now, so none is still in motion and none starts the order workflo
     python benchmarks/import_orders.py --quick                # 50,000 orders
     python benchmarks/import_orders.py --database postgresql --keep /tmp/orders-bench
     python benchmarks/import_orders.py --json                 # last line: one JSON object
+    python benchmarks/import_orders.py --quick --profile prof.svg   # py-spy flame graph
+
+Each import also prints its phases, from ``import_orders(phases=…)``: the seconds spent
+reading the file (waiting for the reader), reading order numbers and fingerprints
+(digest), parsing, checking against the database (lookups, buyers, ids), staging new
+orders, writing them (a window at a time), statistics (analyze), and the same for the
+item list. Phases run beside each other (the database writes while the next chunk is
+read), so they add up to more than the import's seconds.
 
 Only 127.0.0.1 is contacted. PostgreSQL: a database ``xiaoer_bench_<pid>_<random>`` is
 created on ``--pg-url`` and dropped at the end; SQLite: a file in a temporary folder.
@@ -119,9 +127,12 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
             ) -> None:
                 into[phase] = time.perf_counter()  # when the phase's latest chunk ended
 
+            spent: dict[str, float] = {}
             cpu = time.process_time()
             started = time.perf_counter()
-            result = await import_orders(db, shop_id, order_list, item_list, progress=progress)
+            result = await import_orders(
+                db, shop_id, order_list, item_list, progress=progress, phases=spent
+            )
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu
             orders_done = phases.get("orders", started)
@@ -132,6 +143,7 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
                 "items_phase_seconds": seconds - (orders_done - started),
                 "peak_mb": _status_kb("VmHWM") / 1024,
                 "peak_reset": reset,
+                "phases": spent,
                 "summary": result.summary(),
                 "messages": result.messages[:5],
             }
@@ -140,15 +152,34 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
     return figures
 
 
-def run_child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
-    """This script again, in ``--child`` mode: the import's own process."""
+def run_child(
+    url: str, order_list: Path, item_list: Path, profile: Path | None = None
+) -> dict[str, Any]:
+    """This script again, in ``--child`` mode: the import's own process.
+
+    With ``profile``, py-spy records the child and the processes it starts (a flame
+    graph, ``.svg``, speedscope JSON, ``.json``, or collapsed stacks, ``.txt``); a
+    ``.prof`` / ``.pstats`` name gets a cProfile of the child's main thread instead
+    (the two imports, one after the other).
+    """
     command = [sys.executable, __file__, "--child", url, str(order_list), str(item_list)]
+    if profile is not None and profile.suffix in (".prof", ".pstats"):
+        command += ["--cprofile", str(profile)]
+    elif profile is not None:
+        spy = Path(sys.executable).with_name("py-spy")
+        form = {".json": "speedscope", ".txt": "raw"}.get(profile.suffix, "flamegraph")
+        command = [
+            str(spy), "record", "--subprocesses", "--rate", "200", "--format", form,
+            "--output", str(profile), "--", *command,
+        ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(
             f"the import process exited with {done.returncode}:\n{done.stderr[-4000:]}"
         )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    # The figures are the last JSON line (py-spy writes its own lines after it).
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return dict(json.loads(lines[-1]))
 
 
 # --- files ---------------------------------------------------------------------------
@@ -317,14 +348,20 @@ def check(orders: int, run: dict[str, Any]) -> list[str]:
 
 
 def bench_database(
-    kind: str, orders: int, order_list: Path, item_list: Path, folder: Path, pg_url: str
+    kind: str,
+    orders: int,
+    order_list: Path,
+    item_list: Path,
+    folder: Path,
+    pg_url: str,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Migrate a scratch database, COPY into it (PostgreSQL), and import twice."""
     if kind == "sqlite":
         url = f"sqlite:///{folder / f'bench-{secrets.token_hex(3)}.sqlite'}"
         migrate(url)
         try:
-            return {"import": run_child(url, order_list, item_list)}
+            return {"import": run_child(url, order_list, item_list, profile)}
         finally:
             for leftover in folder.glob("bench-*.sqlite*"):
                 leftover.unlink()
@@ -336,7 +373,7 @@ def bench_database(
         _say("  PostgreSQL COPY (reference) …")
         copy = asyncio.run(copy_reference(url, order_list, item_list))
         _say("  importing twice …")
-        return {"import": run_child(url, order_list, item_list), "copy": copy}
+        return {"import": run_child(url, order_list, item_list, profile), "copy": copy}
     finally:
         asyncio.run(_pg_execute(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -350,6 +387,18 @@ def _per_s(rows: int, seconds: float) -> float:
 
 def _mb(path: Path) -> float:
     return path.stat().st_size / 1e6
+
+
+# The import's phases (``import_orders(phases=…)``) in the order they are printed.
+PHASE_ORDER = (
+    "read", "digest", "parse", "check", "stage", "wait", "write", "analyze",
+    "items read", "items check", "items wait", "items write",
+)  # fmt: skip
+
+
+def _phases_text(phases: dict[str, float]) -> str:
+    names = [p for p in PHASE_ORDER if p in phases] + sorted(set(phases) - set(PHASE_ORDER))
+    return ", ".join(f"{name} {phases[name]:.1f}" for name in names) or "none reported"
 
 
 def _met(ok: bool) -> str:
@@ -382,6 +431,10 @@ def figures_of(
         out[f"{prefix}_first_peak_mb"] = round(first["peak_mb"], 1)
         out[f"{prefix}_reimport_peak_mb"] = round(again["peak_mb"], 1)
         out[f"{prefix}_startup_mb"] = round(run["startup_mb"], 1)
+        out[f"{prefix}_phases"] = {k: round(v, 3) for k, v in first.get("phases", {}).items()}
+        out[f"{prefix}_reimport_phases"] = {
+            k: round(v, 3) for k, v in again.get("phases", {}).items()
+        }
         out[f"{prefix}_ratio_to_duckdb"] = round(first["seconds"] / duck["seconds"], 1)
     out["duckdb_seconds"] = round(duck["seconds"], 3)
     out["duckdb_encoding"] = duck["encoding"]
@@ -451,6 +504,9 @@ def report(
             f"{out[f'{prefix}_reimport_peak_mb']:.0f} MB re-import "
             f"({out[f'{prefix}_startup_mb']:.0f} MB resident before importing)"
         )
+        for label, key in (("first import", "phases"), ("re-import", "reimport_phases")):
+            print(f"  phases, {label} (seconds; phases beside each other overlap):")
+            print(f"    {_phases_text(out[f'{prefix}_{key}'])}")
         print(
             f"  counts        first: {orders:,} orders and {out['items']:,} items created, "
             f"none rejected; re-import: all unchanged — ok"
@@ -531,6 +587,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", metavar="DIR", help="keep the generated files in DIR, reuse them")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        type=Path,
+        help="profile the import process: py-spy flame graph (.svg), speedscope (.json) or "
+        "collapsed stacks (.txt) of it and its helpers, or a cProfile of its main thread (.prof)",
+    )
+    parser.add_argument("--cprofile", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--child", nargs=3, metavar=("URL", "LIST", "ITEMS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -545,7 +609,14 @@ def main() -> None:
     args = parse_args()
     if args.child:
         url, order_list, item_list = args.child
-        figures = asyncio.run(_child(url, Path(order_list), Path(item_list)))
+        if args.cprofile:
+            import cProfile
+
+            with cProfile.Profile() as profiler:
+                figures = asyncio.run(_child(url, Path(order_list), Path(item_list)))
+            profiler.dump_stats(args.cprofile)
+        else:
+            figures = asyncio.run(_child(url, Path(order_list), Path(item_list)))
         print(json.dumps(figures, ensure_ascii=False))
         return
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
@@ -558,7 +629,12 @@ def main() -> None:
         duck = duckdb_reference(order_list, item_list)
         for kind in kinds:
             _say(f"{kind} …")
-            result = bench_database(kind, args.orders, order_list, item_list, scratch, args.pg_url)
+            profile = args.profile
+            if profile is not None and len(kinds) > 1:
+                profile = profile.with_name(f"{profile.stem}-{kind}{profile.suffix}")
+            result = bench_database(
+                kind, args.orders, order_list, item_list, scratch, args.pg_url, profile
+            )
             results[kind] = result
             problems.extend(f"{kind}: {p}" for p in check(args.orders, result["import"]))
             copy = result.get("copy")

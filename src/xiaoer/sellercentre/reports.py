@@ -16,6 +16,7 @@ before unparsed: a second import of a file changes nothing and costs little.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -149,23 +150,24 @@ async def import_report(
     seen: set[str] = set()
     writing: asyncio.Task[None] | None = None
     try:
-        async for batch in read_chunks(reader.records(), chunk):
-            pending = [
-                raw for record in batch if (raw := _keyed(run, reader, record, key_of, seen))
-            ]
-            counts.read += len(batch)
-            if pending:
-                async with db.session() as session:
-                    later = await store(session, run, reader, pending)
-                    await session.commit()
-                if writing is not None:
-                    await writing  # one chunk in flight at a time; its error ends the import
-                    writing = None
-                if later is not None:
-                    writing = asyncio.create_task(_write(db, later))
-                await refresh_statistics(db, run.postgres, run.analyzed, counts.created, tables)
-            if progress is not None:
-                progress(phase, reader.bytes_read, reader.bytes_total)
+        async with contextlib.aclosing(read_chunks(reader.records(), chunk)) as batches:
+            async for batch in batches:
+                pending = [
+                    raw for record in batch if (raw := _keyed(run, reader, record, key_of, seen))
+                ]
+                counts.read += len(batch)
+                if pending:
+                    async with db.session() as session:
+                        later = await store(session, run, reader, pending)
+                        await session.commit()
+                    if writing is not None:
+                        await writing  # one chunk in flight at a time; its error ends the import
+                        writing = None
+                    if later is not None:
+                        writing = asyncio.create_task(_write(db, later))
+                    await refresh_statistics(db, run.postgres, run.analyzed, counts.created, tables)
+                if progress is not None:
+                    progress(phase, reader.bytes_read, reader.bytes_total)
         if writing is not None:
             await writing
     finally:
