@@ -272,6 +272,18 @@ def _count(sizes: dict[str, int], tables: dict[str, list[tuple[Any, ...]]]) -> N
         sizes[table] = sizes.get(table, 0) + len(rows)
 
 
+async def _write_day(
+    month: Month, index: int, targets: list[Target], counts: dict[str, int]
+) -> float:
+    """One day's rows into every target, counted; returns the seconds spent generating."""
+    began = time.perf_counter()
+    tables = month.day(index)
+    generating = time.perf_counter() - began
+    await asyncio.gather(*(t.write(tables) for t in targets))
+    _count(counts, tables)
+    return generating
+
+
 async def write_month(
     month: Month, targets: list[Target], before: list[Month] | None = None
 ) -> tuple[dict[str, int], float, dict[str, int]]:
@@ -289,21 +301,13 @@ async def write_month(
         _count(counts, {"customer": chunk})
     for other in before or []:
         for index in range(other.days):
-            began = time.perf_counter()
-            tables = other.day(index)
-            generating += time.perf_counter() - began
-            await asyncio.gather(*(t.write(tables) for t in targets))
-            _count(earlier, tables)
+            generating += await _write_day(other, index, targets, earlier)
         _say(
             f"  {other.first:%Y-%m} written: {earlier['conversation']:,} conversations so far "
             f"({time.perf_counter() - started:.0f} s)"
         )
     for index in range(month.days):
-        began = time.perf_counter()
-        tables = month.day(index)
-        generating += time.perf_counter() - began
-        await asyncio.gather(*(t.write(tables) for t in targets))
-        _count(counts, tables)
+        generating += await _write_day(month, index, targets, counts)
         if index % 5 == 4 or index == month.days - 1:
             _say(
                 f"  day {index + 1}/{month.days} written: {counts['conversation']:,} "

@@ -323,10 +323,15 @@ WHERE shop_id = :shop AND created_at >= :start AND created_at < :end
   AND sender = '{Sender.agent.value}'
 GROUP BY 1, 2
 """  # noqa: S608 (numbers, a checked zone name and constants only)
+    await _per_day(run, on, sql, "agent_messages")
+
+
+async def _per_day(run: _Range, on: Runner, sql: str, name: str) -> None:
+    """Add a statement's (day, agent, count) rows to the count ``name``."""
     for day, agent_id, count in await run.rows(on, sql, start=run.start, end=run.end):
         tally = run.tally(day)
         if tally is not None:
-            tally.add(agent_id, "agent_messages", int(count))
+            tally.add(agent_id, name, int(count))
 
 
 async def _inquiries(run: _Range, on: Runner) -> None:
@@ -618,10 +623,7 @@ WHERE shop_id = :shop AND kind = '{TaskKind.remind.value}'
   AND created_at >= :start AND created_at < :end
 GROUP BY 1, 2
 """  # noqa: S608 (numbers, a checked zone name and constants only)
-    for day, assignee_id, count in await run.rows(on, sql, start=run.start, end=run.end):
-        tally = run.tally(day)
-        if tally is not None:
-            tally.add(assignee_id, "reminders", int(count))
+    await _per_day(run, on, sql, "reminders")
 
 
 async def _items(run: _Range, on: Runner) -> None:
