@@ -39,7 +39,8 @@ class Customer(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"), index=True)
+    # (The shop's buyers are found by the unique key, which begins with the shop.)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))  # taobao, tmall, jd, own_site, phone
     buyer_id: Mapped[str] = mapped_column(String(64))  # the channel's own id for the buyer
     nick: Mapped[str] = mapped_column(String(64), default="")
@@ -63,7 +64,16 @@ class Customer(Base):
     # The buyer that stands for this person in the customer file, when merged. No
     # foreign key: SQLite could only add one by rebuilding the table, and a person
     # whose row is gone stands for themselves again (``customers.people``).
-    merged_into_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Erased on the buyer's request: personal data gone, orders' amounts and ledgers kept.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The buyers merged into one: only merged buyers are in it (a new buyer writes no entry).
+Index(
+    "ix_customer_merged_into_id",
+    Customer.merged_into_id,
+    postgresql_where=Customer.merged_into_id.isnot(None),
+    sqlite_where=Customer.merged_into_id.isnot(None),
+)

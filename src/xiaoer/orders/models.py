@@ -78,16 +78,18 @@ class Flag(enum.IntEnum):
     purple = 5
 
 
-# The orders list's marks kept on the order row (see Order.channel), each with its index.
-LIST_MARKS = ("channel", "note_late", "reminded", "remind_open", "remind_done", "recovered",
-              "refunded")  # fmt: skip
+# The orders list's marks kept on the order row (see Order.channel), each with its index:
+# those the list filters by a value most orders have (a channel; no reminder; no refund)
+# in full, those it filters only by their being set over the orders that carry them, so
+# that an order without them (every imported one) writes no entry.
+LIST_MARKS = ("channel", "reminded", "refunded")
+RARE_MARKS = ("note_late", "remind_open", "remind_done", "recovered")
 
 
 class Order(Base):
     __tablename__ = "order"
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_order_id"),
-        Index("ix_order_shop_status", "shop_id", "status"),
         Index("ix_order_shop_paid", "shop_id", "paid_at"),
         # The orders list (orders.listing): newest first by (created_at, id) under each
         # equality filter, carrying the amount so the count and total read the index only.
@@ -166,7 +168,7 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The agent who owns the sale (O4, O5) and the flag that says so.
     owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
     )
     flag: Mapped[int] = mapped_column(Integer, default=Flag.grey.value, server_default="0")
     # The buyer confirmed recipient, address and items (O2); a cash-on-delivery order was
@@ -205,6 +207,20 @@ def phone_tail() -> ColumnElement[str]:
 
 
 Index("ix_order_search_phone", Order.shop_id, phone_tail())
+for _mark in RARE_MARKS:
+    _carried = getattr(Order, _mark).is_(True)
+    Index(
+        f"ix_order_list_{_mark}",
+        Order.shop_id,
+        Order.created_at,
+        Order.id,
+        postgresql_include=["total_fen"],
+        postgresql_where=_carried,
+        sqlite_where=_carried,
+    )
+# The staff member's orders, for the foreign key's SET NULL: only orders with an owner.
+Index("ix_order_owner_id", Order.owner_id, postgresql_where=Order.owner_id.isnot(None),
+      sqlite_where=Order.owner_id.isnot(None))  # fmt: skip
 
 
 class OrderItem(Base):

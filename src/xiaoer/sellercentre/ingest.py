@@ -360,7 +360,8 @@ def _values(row: OrderRow) -> dict[str, Any]:
 
 
 async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[str, int]:
-    """Customer ids by nick, creating the buyers met for the first time."""
+    """Customer ids by nick, creating the buyers met for the first time (SQLite; on
+    PostgreSQL the staged window's buyers are made and joined in SQL, see :class:`_Stager`)."""
     nicks.discard("")
     if not nicks:
         return {}
@@ -371,20 +372,7 @@ async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[
         b: i for b, i in await session.execute(query.where(_among(run, Customer.buyer_id, nicks)))
     }
     missing = sorted(n for n in nicks if n not in found)
-    if missing and run.postgres:
-        # One statement for all the new buyers, their ids coming back with them.
-        created = await session.execute(
-            text(
-                "INSERT INTO customer (shop_id, channel, buyer_id, nick, name, phone, city,"
-                " gender, tags, created_at)"
-                " SELECT CAST(:shop AS integer), CAST(:channel AS varchar), n, n, '', '', '', '',"
-                " CAST('[]' AS JSON), CAST(:now AS timestamptz)"
-                " FROM unnest(CAST(:nicks AS text[])) AS n RETURNING buyer_id, id"
-            ),
-            {"shop": run.shop_id, "channel": run.channel, "now": run.now, "nicks": missing},
-        )
-        found.update({b: i for b, i in created})
-    elif missing:
+    if missing:
         await session.execute(
             insert(_CUSTOMER_TABLE),
             [
@@ -421,11 +409,12 @@ class _Copy:
 _ORDER_VALUES = attrgetter(*_ORDER_FIELDS)
 
 
-def _record(run: _Run, row: OrderRow, order_id: int, customer_id: int | None, digest: int) -> Any:
-    """A new order as a row of :data:`_COPY_ORDER_COLUMNS`."""
+def _record(run: _Run, row: OrderRow, order_id: int, digest: int) -> Any:
+    """A new order as a row of :data:`_COPY_ORDER_COLUMNS`; its buyer is joined as the
+    window is written."""
     values = _ORDER_VALUES(row)
     return (
-        order_id, run.shop_id, row.platform_order_id, customer_id, "import", digest, run.now, 0,
+        order_id, run.shop_id, row.platform_order_id, None, "", "import", digest, run.now, 0,
         values[0], row.status.value, *values[2:],
     )  # fmt: skip
 
@@ -472,15 +461,13 @@ async def _order_chunk(
                 new.append(row)
             else:
                 changed.append((row, known[0], known[2]))
-    with timed(run.phases, "check"):
-        customers = await _customers(session, run, {r.buyer_nick for r in new})
     live: list[int] = []
     pending: _Copy | None = None
     if new and run.postgres:
         with timed(run.phases, "check"):
             ids = await take_ids(session, "order", len(new))
             records = [
-                _record(run, r, oid, customers.get(r.buyer_nick), digests[r.platform_order_id])
+                _record(run, r, oid, digests[r.platform_order_id])
                 for r, oid in zip(new, ids, strict=True)
             ]
             live_new = [
@@ -489,6 +476,8 @@ async def _order_chunk(
             pending = _Copy(records, live_new)
         counts.created += len(new)
     elif new:
+        with timed(run.phases, "check"):
+            customers = await _customers(session, run, {r.buyer_nick for r in new})
         with timed(run.phases, "stage"):
             await session.execute(
                 insert(_SQLITE_STAGE),
@@ -497,7 +486,8 @@ async def _order_chunk(
                         **_values(r),
                         "shop_id": run.shop_id,
                         "platform_order_id": r.platform_order_id,
-                        "customer_id": customers.get(r.buyer_nick),
+                        "customer_id": (buyer := customers.get(r.buyer_nick)),
+                        "channel": "" if buyer is None else run.channel,
                         "source": "import",
                         "import_digest": digests[r.platform_order_id],
                         "updated_at": run.now,
@@ -538,9 +528,11 @@ async def driver_of(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
+# The buyer's channel goes in with the row (every buyer an import meets is of the shop's
+# platform), so the orders table's channel trigger does not look each one up.
 _COPY_ORDER_COLUMNS = (
-    "id", "shop_id", "platform_order_id", "customer_id", "source", "import_digest",
-    "updated_at", "flag", *_ORDER_FIELDS,
+    "id", "shop_id", "platform_order_id", "customer_id", "channel", "source",
+    "import_digest", "updated_at", "flag", *_ORDER_FIELDS,
 )  # fmt: skip
 
 
@@ -567,9 +559,26 @@ _STAGE_COLUMNS = ", ".join(f'"{c}"' for c in _COPY_ORDER_COLUMNS)
 _CREATE_STAGE = (
     f'CREATE TEMPORARY TABLE {_STAGE} AS SELECT {_STAGE_COLUMNS} FROM "order" WITH NO DATA'  # noqa: S608 (constants only)
 )
+# A window's buyers met for the first time, then its orders with their buyers: the join
+# is the database's, over the window, instead of a look-up and an insert per chunk on the
+# way. The buyers go in by nick order in a short transaction of their own, so the two
+# lanes never wait on each other for long and never in a cycle.
+_INSERT_BUYERS = (
+    "INSERT INTO customer (shop_id, channel, buyer_id, nick, name, phone, city, gender, tags,"  # noqa: S608 (constants only)
+    " created_at) SELECT CAST(:shop AS integer), CAST(:channel AS varchar), n, n, '', '', '',"
+    " '', CAST('[]' AS JSON), CAST(:now AS timestamptz)"
+    f" FROM (SELECT DISTINCT buyer_nick AS n FROM pg_temp.{_STAGE} WHERE buyer_nick <> '') b"
+    " ORDER BY n ON CONFLICT (shop_id, channel, buyer_id) DO NOTHING"
+)
+_STAGE_SELECTED = ", ".join(
+    {"customer_id": "c.id", "channel": "COALESCE(c.channel, '')"}.get(c, f's."{c}"')
+    for c in _COPY_ORDER_COLUMNS
+)
 _INSERT_STAGED = (
-    f'INSERT INTO "order" ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM pg_temp.{_STAGE}'  # noqa: S608 (constants only)
-    " ORDER BY created_at, id"
+    f'INSERT INTO "order" ({_STAGE_COLUMNS}) SELECT {_STAGE_SELECTED} FROM pg_temp.{_STAGE} s'  # noqa: S608 (constants only)
+    " LEFT JOIN customer c ON c.shop_id = s.shop_id AND c.channel = CAST(:channel AS varchar)"
+    " AND c.buyer_id = s.buyer_nick AND s.buyer_nick <> ''"
+    " ORDER BY s.created_at, s.id"
 )
 WINDOW = 100_000  # staged orders written in one statement, at most
 SQLITE_CACHE_KB = 64 * 1024  # SQLite's page cache while an order list is read
@@ -722,9 +731,16 @@ class _Stager:
         """The lane's staged orders into the orders table, oldest first, and the workflow
         of those still in motion started, in one transaction."""
         with timed(self.run.phases, "write"):
+            run = self.run
             async with AsyncSession(bind=lane.connection, expire_on_commit=False) as session:
                 await commit_later(session)
-                await session.execute(text(_INSERT_STAGED))
+                await session.execute(
+                    text(_INSERT_BUYERS),
+                    {"shop": run.shop_id, "channel": run.channel, "now": run.now},
+                )
+                await session.commit()
+                await commit_later(session)
+                await session.execute(text(_INSERT_STAGED), {"channel": run.channel})
                 await session.execute(text(f"TRUNCATE pg_temp.{_STAGE}"))
                 for start in range(0, len(lane.live), CHUNK):
                     await _start_workflow(session, self.run, lane.live[start : start + CHUNK])
