@@ -84,24 +84,22 @@ def _channel_triggers(*, given: bool) -> None:
     )
 
 
+def _set_only(table: str, column: str) -> None:
+    """``ix_<table>_<column>`` again over the rows where the column is set."""
+    name = f"ix_{table}_{column}"
+    op.drop_index(name, table_name=table)
+    where = sa.text(f"{column} IS NOT NULL")
+    op.create_index(name, table, [column], postgresql_where=where, sqlite_where=where)
+
+
 def upgrade() -> None:
     op.drop_index("ix_order_shop_status", table_name="order")
     for mark in RARE:
         op.drop_index(f"ix_order_list_{mark}", table_name="order")
         _list_index(mark, partial=True)
-    op.drop_index("ix_order_owner_id", table_name="order")
-    op.create_index(
-        "ix_order_owner_id", "order", ["owner_id"],
-        postgresql_where=sa.text("owner_id IS NOT NULL"),
-        sqlite_where=sa.text("owner_id IS NOT NULL"),
-    )  # fmt: skip
+    _set_only("order", "owner_id")
     op.drop_index("ix_customer_shop_id", table_name="customer")
-    op.drop_index("ix_customer_merged_into_id", table_name="customer")
-    op.create_index(
-        "ix_customer_merged_into_id", "customer", ["merged_into_id"],
-        postgresql_where=sa.text("merged_into_id IS NOT NULL"),
-        sqlite_where=sa.text("merged_into_id IS NOT NULL"),
-    )  # fmt: skip
+    _set_only("customer", "merged_into_id")
     _channel_triggers(given=True)
 
 
