@@ -528,8 +528,9 @@ async def driver_of(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-# The buyer's channel goes in with the row (every buyer an import meets is of the shop's
-# platform), so the orders table's channel trigger does not look each one up.
+# The buyer's channel goes in with the row (PostgreSQL: from the join with the buyers as
+# a window is written; SQLite: every buyer an import meets is of the shop's platform), so
+# the orders table's channel trigger does not look each one up.
 _COPY_ORDER_COLUMNS = (
     "id", "shop_id", "platform_order_id", "customer_id", "channel", "source",
     "import_digest", "updated_at", "flag", *_ORDER_FIELDS,
@@ -728,8 +729,9 @@ class _Stager:
             await self._write(lane)
 
     async def _write(self, lane: _Lane) -> None:
-        """The lane's staged orders into the orders table, oldest first, and the workflow
-        of those still in motion started, in one transaction."""
+        """The lane's staged window: its new buyers (a short transaction of their own),
+        then its orders into the orders table, oldest first, with the workflow of those
+        still in motion started, in one transaction."""
         with timed(self.run.phases, "write"):
             run = self.run
             async with AsyncSession(bind=lane.connection, expire_on_commit=False) as session:
