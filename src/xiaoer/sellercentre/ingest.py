@@ -745,7 +745,7 @@ class _Stager:
                 await session.execute(text(_INSERT_STAGED), {"channel": run.channel})
                 await session.execute(text(f"TRUNCATE pg_temp.{_STAGE}"))
                 for start in range(0, len(lane.live), CHUNK):
-                    await _start_workflow(session, self.run, lane.live[start : start + CHUNK])
+                    await _start_workflow(session, run, lane.live[start : start + CHUNK])
                 await session.commit()
         lane.staged = 0
         lane.live = []
