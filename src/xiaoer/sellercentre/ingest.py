@@ -243,6 +243,10 @@ class _Run:
     rejected_items: list[Rejected] = field(default_factory=list)
     skus: dict[str, int] = field(default_factory=dict)
     items_seen: set[int] = field(default_factory=set)
+    # PostgreSQL: the ids of the orders this import creates, by order number, taken
+    # before they are written; the item list needs no look-up for them, and they have
+    # no stored items to compare with.
+    created: dict[int, int] = field(default_factory=dict)
     postgres: bool = False
     analyzed: dict[str, int] = field(default_factory=dict)  # tables → rows added then
     phases: Phases | None = None
@@ -466,6 +470,9 @@ async def _order_chunk(
     if new and run.postgres:
         with timed(run.phases, "check"):
             ids = await take_ids(session, "order", len(new))
+            run.created.update(
+                (int(r.platform_order_id), oid) for r, oid in zip(new, ids, strict=True)
+            )
             records = [
                 _record(run, r, oid, digests[r.platform_order_id])
                 for r, oid in zip(new, ids, strict=True)
@@ -706,9 +713,12 @@ class _Stager:
         """Write what is staged; then fresh statistics for the item list's lookups."""
         for lane in self.lanes:
             await lane.idle()
+        # Both lanes' last windows at once, each on its own connection.
         for lane in self.lanes:
             if lane.staged:
-                await self._write(lane)
+                lane.busy = asyncio.create_task(self._write(lane))
+        for lane in self.lanes:
+            await lane.idle()
         created = self.run.result.orders.created
         if created >= CHUNK:
             with timed(self.run.phases, "analyze"):
@@ -807,25 +817,38 @@ async def _items_chunk(
     """Store each order's items unless the same items are stored already; on PostgreSQL
     a chunk of only new items comes back to be copied in by :func:`_copy_items`."""
     counts = run.result.items
-    ids = [g[0].platform_order_id for g in groups]
-    orders = {
+    orders: dict[str, int] = {}
+    ask: list[str] = []
+    for group in groups:
+        pid = group[0].platform_order_id
+        made = run.created.get(int(pid)) if pid.isdigit() else None
+        if made is None:
+            ask.append(pid)
+        else:
+            orders[pid] = made
+    looked_up = {
         pid: oid
-        for pid, oid in await session.execute(
-            select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
-                _ORDER_TABLE.c.shop_id == run.shop_id,
-                _among(run, _ORDER_TABLE.c.platform_order_id, ids),
+        for pid, oid in (
+            await session.execute(
+                select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
+                    _ORDER_TABLE.c.shop_id == run.shop_id,
+                    _among(run, _ORDER_TABLE.c.platform_order_id, ask),
+                )
             )
+            if ask
+            else ()
         )
     }
+    orders.update(looked_up)
     stored: dict[int, list[tuple[str, int, int, str, str]]] = {}
     items = _ITEM_TABLE.c
-    if orders:
+    if looked_up:  # orders created by this import have no items stored before it
         for stored_id, *key in await session.execute(
             select(
                 items.order_id, items.title, items.price_fen, items.quantity, items.sku_text,
                 items.sku_code,
             )
-            .where(_among(run, items.order_id, orders.values()))
+            .where(_among(run, items.order_id, looked_up.values()))
             .order_by(items.order_id, items.id)
         ):  # fmt: skip
             stored.setdefault(stored_id, []).append(tuple(key))
