@@ -120,7 +120,8 @@ class Order(Base):
             postgresql_include=["total_fen", "status"],
         ),
         # Its search: each by the start of what was typed (pattern ops, whatever the
-        # database's collation).
+        # database's collation). The order number's is the unique key's (its column
+        # compares bytes, see ``platform_order_id``).
         *(
             Index(
                 f"ix_order_search_{name}",
@@ -129,7 +130,6 @@ class Order(Base):
                 postgresql_ops={column: "varchar_pattern_ops"},
             )
             for name, column in (
-                ("number", "platform_order_id"),
                 ("nick", "buyer_nick"),
                 ("receiver", "receiver_name"),
                 ("waybill", "tracking_number"),
@@ -139,7 +139,12 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
-    platform_order_id: Mapped[str] = mapped_column(String(32))  # text: 15–19 digits
+    # Text: 15–19 digits (the platform's), or letters, digits and '-' (a site's). On
+    # PostgreSQL it compares bytes (collation "C"), so the unique key also serves the
+    # list's search by the start of a number, and an import writes one index entry less.
+    platform_order_id: Mapped[str] = mapped_column(
+        String(32).with_variant(String(32, collation="C"), "postgresql")
+    )
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="SET NULL"), nullable=True, index=True
     )
