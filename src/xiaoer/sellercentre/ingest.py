@@ -81,6 +81,7 @@ Progress = Callable[[str, int, int], None]  # phase, bytes done, bytes in all
 Phases = dict[str, float]
 
 CHUNK = 2000
+COPIES = 2  # item COPYs under way at once
 
 # Inserts go through the tables (Core), not the ORM, which splits a batch whenever
 # rows leave different columns empty.
@@ -190,10 +191,12 @@ _COLUMN_NAMES: dict[str, str] = {
 }
 
 
+_LIMITED = attrgetter(*_LIMITS)  # every one a text (the status a text enum)
+
+
 def _too_long(row: OrderRow) -> str | None:
-    for name, limit in _LIMITS.items():
-        value = getattr(row, name)
-        if isinstance(value, str) and len(value) > limit:
+    for name, value, limit in zip(_LIMITS, _LIMITED(row), _LIMITS.values(), strict=True):
+        if len(value) > limit:
             return say(
                 "{column} is {length} characters long; at most {limit} are kept",
                 column=_COLUMN_NAMES.get(name, name),
@@ -247,6 +250,10 @@ class _Run:
     # before they are written; the item list needs no look-up for them, and they have
     # no stored items to compare with.
     created: dict[int, int] = field(default_factory=dict)
+    # PostgreSQL: the writing of the last windows, which the item list is read beside
+    # (its items wait for it before they go in), then the refreshing of statistics.
+    orders_in: asyncio.Task[None] | None = None
+    analyzing: asyncio.Task[None] | None = None
     postgres: bool = False
     analyzed: dict[str, int] = field(default_factory=dict)  # tables → rows added then
     phases: Phases | None = None
@@ -413,14 +420,11 @@ class _Copy:
 _ORDER_VALUES = attrgetter(*_ORDER_FIELDS)
 
 
-def _record(run: _Run, row: OrderRow, order_id: int, digest: int) -> Any:
-    """A new order as a row of :data:`_COPY_ORDER_COLUMNS`; its buyer is joined as the
-    window is written."""
+def _record(row: OrderRow, order_id: int, digest: int) -> Any:
+    """A new order as a row of :data:`_STAGED`; its buyer is joined, and what every
+    order of the import shares is added, as the window is written."""
     values = _ORDER_VALUES(row)
-    return (
-        order_id, run.shop_id, row.platform_order_id, None, "", "import", digest, run.now, 0,
-        values[0], row.status.value, *values[2:],
-    )  # fmt: skip
+    return (order_id, row.platform_order_id, digest, values[0], row.status.value, *values[2:])
 
 
 async def _order_chunk(
@@ -474,7 +478,7 @@ async def _order_chunk(
                 (int(r.platform_order_id), oid) for r, oid in zip(new, ids, strict=True)
             )
             records = [
-                _record(run, r, oid, digests[r.platform_order_id])
+                _record(r, oid, digests[r.platform_order_id])
                 for r, oid in zip(new, ids, strict=True)
             ]
             live_new = [
@@ -563,9 +567,12 @@ async def take_ids(session: AsyncSession, table: str, count: int) -> list[int]:
 # order); on a large import that roughly halves the database's work. Two connections
 # take turns, so that one window is written while the next is read and staged.
 _STAGE = "xiaoer_import_order"
-_STAGE_COLUMNS = ", ".join(f'"{c}"' for c in _COPY_ORDER_COLUMNS)
+# Staged: what differs from order to order (fewer bytes to encode and send).
+_STAGED = ("id", "platform_order_id", "import_digest", *_ORDER_FIELDS)
 _CREATE_STAGE = (
-    f'CREATE TEMPORARY TABLE {_STAGE} AS SELECT {_STAGE_COLUMNS} FROM "order" WITH NO DATA'  # noqa: S608 (constants only)
+    f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT "  # noqa: S608 (constants only)
+    + ", ".join(f'"{c}"' for c in _STAGED)
+    + ' FROM "order" WITH NO DATA'
 )
 # A window's buyers met for the first time, then its orders with their buyers: the join
 # is the database's, over the window, instead of a look-up and an insert per chunk on the
@@ -578,15 +585,22 @@ _INSERT_BUYERS = (
     f" FROM (SELECT DISTINCT buyer_nick AS n FROM pg_temp.{_STAGE} WHERE buyer_nick <> '') b"
     " ORDER BY n ON CONFLICT (shop_id, channel, buyer_id) DO NOTHING"
 )
-_STAGE_SELECTED = ", ".join(
-    {"customer_id": "c.id", "channel": "COALESCE(c.channel, '')"}.get(c, f's."{c}"')
-    for c in _COPY_ORDER_COLUMNS
-)
+_SHARED = {
+    "shop_id": "CAST(:shop AS integer)",
+    "customer_id": "c.id",
+    "channel": "COALESCE(c.channel, '')",
+    "source": "'import'",
+    "updated_at": "CAST(:now AS timestamptz)",
+    "flag": "0",
+}
 _INSERT_STAGED = (
-    f'INSERT INTO "order" ({_STAGE_COLUMNS}) SELECT {_STAGE_SELECTED} FROM pg_temp.{_STAGE} s'  # noqa: S608 (constants only)
-    " LEFT JOIN customer c ON c.shop_id = s.shop_id AND c.channel = CAST(:channel AS varchar)"
-    " AND c.buyer_id = s.buyer_nick AND s.buyer_nick <> ''"
-    " ORDER BY s.created_at, s.id"
+    'INSERT INTO "order" ('  # noqa: S608 (constants only)
+    + ", ".join(f'"{c}"' for c in _COPY_ORDER_COLUMNS)
+    + ") SELECT "
+    + ", ".join(_SHARED.get(c, f's."{c}"') for c in _COPY_ORDER_COLUMNS)
+    + f" FROM pg_temp.{_STAGE} s LEFT JOIN customer c ON c.shop_id = CAST(:shop AS integer)"
+    " AND c.channel = CAST(:channel AS varchar) AND c.buyer_id = s.buyer_nick"
+    " AND s.buyer_nick <> '' ORDER BY s.created_at, s.id"
 )
 WINDOW = 100_000  # staged orders written in one statement, at most
 SQLITE_CACHE_KB = 64 * 1024  # SQLite's page cache while an order list is read
@@ -710,7 +724,8 @@ class _Stager:
             await lane.idle()
 
     async def finish(self) -> None:
-        """Write what is staged; then fresh statistics for the item list's lookups."""
+        """Write what is staged; then refresh the statistics, in the background (run
+        as ``run.orders_in``, beside the reading of the item list)."""
         for lane in self.lanes:
             await lane.idle()
         # Both lanes' last windows at once, each on its own connection.
@@ -721,18 +736,23 @@ class _Stager:
             await lane.idle()
         created = self.run.result.orders.created
         if created >= CHUNK:
-            with timed(self.run.phases, "analyze"):
-                self.run.analyzed['"order", customer'] = created
-                async with self.db.session() as session:
-                    await session.execute(text('ANALYZE "order", customer'))
-                    await session.commit()
+            self.run.analyzed['"order", customer'] = created
+            self.run.analyzing = asyncio.create_task(self._analyze())
+
+    async def _analyze(self) -> None:
+        """Statistics of the orders and buyers the import wrote, beside the item list
+        (which looks up no order the import created, so it does not wait for them)."""
+        with timed(self.run.phases, "analyze"):
+            async with self.db.session() as session:
+                await session.execute(text('ANALYZE "order", customer'))
+                await session.commit()
 
     async def _stage(self, lane: _Lane, pending: _Copy, *, write: bool) -> None:
         with timed(self.run.phases, "stage"):
             await commit_later(lane.connection)
             driver: Any = (await lane.connection.get_raw_connection()).driver_connection
             await driver.copy_records_to_table(
-                _STAGE, records=pending.records, columns=_COPY_ORDER_COLUMNS
+                _STAGE, records=pending.records, columns=_STAGED
             )
             await lane.connection.commit()
         if write:
@@ -752,7 +772,12 @@ class _Stager:
                 )
                 await session.commit()
                 await commit_later(session)
-                await session.execute(text(_INSERT_STAGED), {"channel": run.channel})
+                # The window's sort in memory (the default, 4 MB, sorts on disk).
+                await session.execute(text("SET LOCAL work_mem TO '64MB'"))
+                await session.execute(
+                    text(_INSERT_STAGED),
+                    {"shop": run.shop_id, "channel": run.channel, "now": run.now},
+                )
                 await session.execute(text(f"TRUNCATE pg_temp.{_STAGE}"))
                 for start in range(0, len(lane.live), CHUNK):
                     await _start_workflow(session, run, lane.live[start : start + CHUNK])
@@ -896,6 +921,8 @@ async def _items_chunk(
     if run.postgres and not wipe:
         return rows  # only new items: copied in while the next chunk is read
     if run.postgres:
+        if run.orders_in is not None:
+            await run.orders_in
         driver = await driver_of(session)
         await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
     else:
@@ -964,8 +991,38 @@ async def import_orders(
         items_reader = (
             await asyncio.to_thread(open_items, item_list) if item_list is not None else None
         )
+        async with contextlib.AsyncExitStack() as stack:  # the stager's connections
+            await _import_orders_then_items(
+                db, run, orders, items_reader, order_list, item_list, progress, stack
+            )
+    if run.analyzing is not None:
+        run.analyzing.result()  # its error, if the import had none before
+    async with db.session() as session:
+        await record_event(
+            session,
+            shop_id,
+            "order.imported",
+            {"file": order_list.name, **result.summary()},
+            at=now,
+        )
+        await session.commit()
+    return result
+
+
+async def _import_orders_then_items(
+    db: Database,
+    run: _Run,
+    orders: ExportReader,
+    items_reader: Any,
+    order_list: Path,
+    item_list: Path | None,
+    progress: Progress | None,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    result = run.result
+    try:
         try:
-            await _import_order_rows(db, run, orders, order_list.name, progress)
+            await _import_order_rows(db, run, orders, order_list.name, progress, stack)
             if orders.encoding is not None and run.rejected_orders:
                 result.rejects.append(
                     write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
@@ -983,28 +1040,33 @@ async def import_orders(
                         )
                     )
                     result.reasons.append([row.reason for row in run.rejected_items])
+            if run.orders_in is not None:
+                await run.orders_in
         finally:
-            if items_reader is not None:
-                items_reader.close()
-    async with db.session() as session:
-        await record_event(
-            session,
-            shop_id,
-            "order.imported",
-            {"file": order_list.name, **result.summary()},
-            at=now,
-        )
-        await session.commit()
-    return result
+            for name in ("orders_in", "analyzing"):  # the first may start the second
+                task: asyncio.Task[None] | None = getattr(run, name)
+                if task is not None:  # never leave a statement running behind an error
+                    await asyncio.wait([task])
+                    if not task.cancelled():
+                        task.exception()  # told once, by whoever awaits it
+    finally:
+        if items_reader is not None:
+            items_reader.close()
 
 
 async def _import_order_rows(
-    db: Database, run: _Run, reader: ExportReader, name: str, progress: Progress | None
+    db: Database,
+    run: _Run,
+    reader: ExportReader,
+    name: str,
+    progress: Progress | None,
+    stack: contextlib.AsyncExitStack,
 ) -> None:
     """Read the order list in chunks; a row is parsed only when it is new or changed.
 
     On PostgreSQL a chunk's new orders are staged while the next chunk is read, and
-    written a window at a time (see :class:`_Stager`).
+    written a window at a time (see :class:`_Stager`); the stager stays open on
+    ``stack`` while the last windows are written (``run.orders_in``).
     """
     if not run.postgres:
         # One connection throughout, with a page cache that holds the orders table's
@@ -1027,9 +1089,9 @@ async def _import_order_rows(
         if progress is not None:
             progress("orders", reader.bytes_total, reader.bytes_total)
         return
-    async with _Stager.opened(db, run) as stager:
-        await _order_rows(db, run, reader, name, progress, stager)
-        await stager.finish()
+    stager = await stack.enter_async_context(_Stager.opened(db, run))
+    await _order_rows(db, run, reader, name, progress, stager)
+    run.orders_in = asyncio.create_task(stager.finish())
     if progress is not None:
         progress("orders", reader.bytes_total, reader.bytes_total)
 
@@ -1091,9 +1153,20 @@ async def _import_item_rows(
     db: Database, run: _Run, reader: Any, name: str, progress: Progress | None
 ) -> None:
     counts = run.result.items
-    copying: asyncio.Task[None] | None = None
+    phases = run.phases
+    # New items are copied in on up to COPIES connections at once, beside the reading;
+    # held back while the last windows of orders are still being written.
+    copying: list[asyncio.Task[None]] = []
+    held: list[list[tuple[Any, ...]]] = []
+
+    async def send() -> None:
+        while held:
+            if len(copying) >= COPIES:
+                with timed(phases, "items wait"):
+                    await copying.pop(0)
+            copying.append(asyncio.create_task(_copy_items(db, held.pop(0), phases)))
+
     try:
-        phases = run.phases
         reading = read_chunks(_item_groups(reader), CHUNK)
         async with contextlib.aclosing(reading):
             chunks = timed_chunks(phases, "items read", reading)
@@ -1113,18 +1186,20 @@ async def _import_item_rows(
                                 await commit_later(session)
                             rows = await _items_chunk(session, run, groups, name)
                             await session.commit()
-                    if copying is not None:
-                        with timed(phases, "items wait"):
-                            await copying
-                        copying = None
                     if rows:
-                        copying = asyncio.create_task(_copy_items(db, rows, phases))
+                        held.append(rows)
+                    if run.orders_in is None or run.orders_in.done():
+                        await send()
                     with timed(phases, "analyze"):
                         await _refresh_statistics(db, run, counts.created, "order_item")
                 if progress is not None:
                     progress("items", reader.bytes_read, reader.bytes_total)
-        if copying is not None:
-            await copying
+        if run.orders_in is not None:
+            with timed(phases, "items wait"):
+                await run.orders_in
+        await send()
+        while copying:
+            await copying.pop(0)
     finally:
-        if copying is not None and not copying.done():
-            await asyncio.wait([copying])
+        if copying:  # never leave a COPY running behind an error
+            await asyncio.wait(copying)
