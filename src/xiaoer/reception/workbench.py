@@ -59,7 +59,7 @@ async def list_conversations(
                 & (Conversation.team == staff.team),
             )
         )
-    rows = (await session.execute(query.order_by(Conversation.queued_at))).all()
+    rows = (await session.execute(query.order_by(Conversation.queued_at, Conversation.id))).all()
     last_text = await _last_texts(session, [c.id for c, _, _ in rows])
     out = []
     for conversation, nick, agent_name in rows:
