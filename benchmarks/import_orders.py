@@ -44,7 +44,10 @@ reading the file (waiting for the reader), reading order numbers and fingerprint
 (digest), parsing, checking against the database (lookups, buyers, ids), staging new
 orders, writing them (a window at a time), statistics (analyze), and the same for the
 item list. Phases run beside each other (the database writes while the next chunk is
-read), so they add up to more than the import's seconds.
+read), so they add up to more than the import's seconds. It also prints the CPU
+seconds of the import's process and of the database server (PostgreSQL's processes on
+this machine) over the first import, and how busy the machine's cores were: with both
+near their sum, the import is bound by work, not by waiting.
 
 Only 127.0.0.1 is contacted. PostgreSQL: a database ``xiaoer_bench_<pid>_<random>`` is
 created on ``--pg-url`` and dropped at the end; SQLite: a file in a temporary folder.
@@ -96,6 +99,33 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def _postgres_cpu() -> float | None:
+    """CPU seconds of this machine's PostgreSQL processes so far (their exited children
+    counted through their parents), or None when none can be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "comm").read_text().startswith("postgres"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        found = True
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick if found else None
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values) - idle) / tick, sum(values) / tick
+
+
 def _reset_peak() -> bool:
     """Set VmHWM back to the current resident size (Linux: write 5 to clear_refs)."""
     try:
@@ -128,6 +158,8 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
                 into[phase] = time.perf_counter()  # when the phase's latest chunk ended
 
             spent: dict[str, float] = {}
+            server = _postgres_cpu() if db.dialect == "postgresql" else None
+            busy, every = _machine_cpu()
             cpu = time.process_time()
             started = time.perf_counter()
             result = await import_orders(
@@ -135,10 +167,15 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
             )
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu
+            after = _postgres_cpu() if server is not None else None
+            busy_after, every_after = _machine_cpu()
             orders_done = phases.get("orders", started)
             figures[name] = {
                 "seconds": seconds,
                 "cpu_seconds": cpu,
+                "db_cpu_seconds": None if after is None or server is None else after - server,
+                "machine_busy": (busy_after - busy) / max(1e-9, every_after - every),
+                "cores": os.cpu_count(),
                 "orders_phase_seconds": orders_done - started,
                 "items_phase_seconds": seconds - (orders_done - started),
                 "peak_mb": _status_kb("VmHWM") / 1024,
@@ -423,6 +460,10 @@ def figures_of(
         out[f"{prefix}_orders_phase_seconds"] = round(first["orders_phase_seconds"], 3)
         out[f"{prefix}_items_phase_seconds"] = round(first["items_phase_seconds"], 3)
         out[f"{prefix}_cpu_seconds"] = round(first["cpu_seconds"], 3)
+        db_cpu = first.get("db_cpu_seconds")
+        out[f"{prefix}_db_cpu_seconds"] = None if db_cpu is None else round(db_cpu, 3)
+        out[f"{prefix}_machine_busy"] = round(first.get("machine_busy", 0.0), 3)
+        out["cores"] = first.get("cores")
         out[f"{prefix}_reimport_seconds"] = round(again["seconds"], 3)
         out[f"{prefix}_reimport_rows_per_s"] = round(_per_s(orders, again["seconds"]))
         out[f"{prefix}_reimport_item_rows_per_s"] = round(_per_s(items, again["seconds"]))
@@ -492,6 +533,13 @@ def report(
             f"(order list {out[f'{prefix}_orders_phase_seconds']:.1f} s, item list "
             f"{out[f'{prefix}_items_phase_seconds']:.1f} s; import process CPU "
             f"{out[f'{prefix}_cpu_seconds']:.1f} s)"
+        )
+        db_cpu = out[f"{prefix}_db_cpu_seconds"]
+        print(
+            f"  CPU, first import: import process {out[f'{prefix}_cpu_seconds']:.1f} s, "
+            + ("" if db_cpu is None else f"database server {db_cpu:.1f} s, ")
+            + f"the machine's {out['cores']} cores busy "
+            f"{100 * out[f'{prefix}_machine_busy']:.0f} % of the time"
         )
         print(
             f"  re-import     {out[f'{prefix}_reimport_seconds']:8.2f} s  "
