@@ -240,16 +240,16 @@ class _Run:
     policy: Policy
     now: datetime
     result: ImportResult
-    seen: set[int] = field(default_factory=set)  # order ids met in this order list
+    # The order numbers met in this order list, each with the id of the order the import
+    # creates for it (PostgreSQL, where ids are taken before the orders are written), else
+    # 0: the item list needs no look-up for those, and they have no stored items to
+    # compare with.
+    seen: dict[int, int] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)  # order ids whose row was rejected
     rejected_orders: list[Rejected] = field(default_factory=list)
     rejected_items: list[Rejected] = field(default_factory=list)
     skus: dict[str, int] = field(default_factory=dict)
-    items_seen: set[int] = field(default_factory=set)
-    # PostgreSQL: the ids of the orders this import creates, by order number, taken
-    # before they are written; the item list needs no look-up for them, and they have
-    # no stored items to compare with.
-    created: dict[int, int] = field(default_factory=dict)
+    items_seen: set[int] = field(default_factory=set)  # orders not created, items met
     # PostgreSQL: the writing of the last windows, which the item list is read beside
     # (its items wait for it before they go in), then the refreshing of statistics.
     orders_in: asyncio.Task[None] | None = None
@@ -474,7 +474,7 @@ async def _order_chunk(
     if new and run.postgres:
         with timed(run.phases, "check"):
             ids = await take_ids(session, "order", len(new))
-            run.created.update(
+            run.seen.update(
                 (int(r.platform_order_id), oid) for r, oid in zip(new, ids, strict=True)
             )
             records = [
@@ -842,15 +842,15 @@ async def _items_chunk(
     """Store each order's items unless the same items are stored already; on PostgreSQL
     a chunk of only new items comes back to be copied in by :func:`_copy_items`."""
     counts = run.result.items
-    orders: dict[str, int] = {}
+    orders: dict[str, int] = {}  # the orders this import created
     ask: list[str] = []
     for group in groups:
         pid = group[0].platform_order_id
-        made = run.created.get(int(pid)) if pid.isdigit() else None
-        if made is None:
-            ask.append(pid)
-        else:
+        if made := run.seen.get(int(pid)) if pid.isdigit() else None:
             orders[pid] = made
+        else:
+            ask.append(pid)
+    made_here = set(orders.values())
     looked_up = {
         pid: oid
         for pid, oid in (
@@ -894,7 +894,7 @@ async def _items_chunk(
                 run.reject(run.rejected_items, counts, Rejected(item.line, why, item.cells), name)
             continue
         oid = found
-        if oid in run.items_seen:  # more items of an order met earlier in this file
+        if oid in made_here or oid in run.items_seen:  # none stored, or met earlier
             counts.created += len(group)
         else:
             run.items_seen.add(oid)
@@ -1128,7 +1128,7 @@ async def _order_rows(
                         why = say("the same order id appears earlier in this file")
                         run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
                         continue
-                    run.seen.add(key)
+                    run.seen[key] = 0
                     pending.append(_Raw(line, cells, pid, row_digest(cells)))
             if pending:
                 opened = db.session() if connection is None else _bound(connection)
