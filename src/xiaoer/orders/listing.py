@@ -268,9 +268,7 @@ def _complement(
     """For "no reminder" and "no refund", which most orders meet: the filter without
     it, and the condition the few others meet. Their indexes hold only those others
     (migration 0038), so the set's count and total are the wider set's less theirs: two
-    index ranges, not a test of every row. ("No agent" and "grey" are tested row by row
-    on ``ix_order_list_created``, which carries them: in a working shop the orders with
-    an agent or a flag can be most of them, and reading those would cost more.)"""
+    index ranges, not a test of every row."""
     if chosen.reminder == "none":
         return replace(chosen, reminder=""), Order.reminded.is_(True)
     if chosen.refund == "none" and "any" in _refund_filters:
