@@ -240,10 +240,10 @@ class _Run:
     policy: Policy
     now: datetime
     result: ImportResult
-    # The order numbers met in this order list, each with the id of the order the import
-    # creates for it (PostgreSQL, where ids are taken before the orders are written), else
-    # 0: the item list needs no look-up for those, and they have no stored items to
-    # compare with.
+    # The order numbers met in this order list, each with what the item list needs to
+    # know of its order: the id of one the import creates (PostgreSQL, where ids are taken
+    # before the orders are written; it has no stored items to compare with), the id
+    # negated of one stored before, else 0 (looked up by the item list).
     seen: dict[int, int] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)  # order ids whose row was rejected
     rejected_orders: list[Rejected] = field(default_factory=list)
@@ -456,6 +456,7 @@ async def _order_chunk(
             known = existing.get(raw.pid)
             if known is not None and known[1] == raw.digest:
                 counts.unchanged += 1
+                run.seen[int(raw.pid)] = -known[0]
                 continue
             row = reader.parse(raw.line, raw.cells)
             if not isinstance(row, OrderRow):
@@ -468,6 +469,7 @@ async def _order_chunk(
             if known is None:
                 new.append(row)
             else:
+                run.seen[int(raw.pid)] = -known[0]
                 changed.append((row, known[0], known[2]))
     live: list[int] = []
     pending: _Copy | None = None
@@ -842,38 +844,37 @@ async def _items_chunk(
     """Store each order's items unless the same items are stored already; on PostgreSQL
     a chunk of only new items comes back to be copied in by :func:`_copy_items`."""
     counts = run.result.items
-    orders: dict[str, int] = {}  # the orders this import created
-    ask: list[str] = []
+    orders: dict[str, int] = {}  # order number → id, of those met in the order list
+    made_here: set[int] = set()  # the orders this import created
+    ask: list[str] = []  # the others, looked up
     for group in groups:
         pid = group[0].platform_order_id
-        if made := run.seen.get(int(pid)) if pid.isdigit() else None:
-            orders[pid] = made
+        met = run.seen.get(int(pid), 0) if pid.isdigit() else 0
+        if met > 0:
+            orders[pid] = met
+            made_here.add(met)
+        elif met < 0:
+            orders[pid] = -met
         else:
             ask.append(pid)
-    made_here = set(orders.values())
-    looked_up = {
-        pid: oid
-        for pid, oid in (
-            await session.execute(
-                select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
-                    _ORDER_TABLE.c.shop_id == run.shop_id,
-                    _among(run, _ORDER_TABLE.c.platform_order_id, ask),
-                )
+    if ask:
+        looked_up = await session.execute(
+            select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
+                _ORDER_TABLE.c.shop_id == run.shop_id,
+                _among(run, _ORDER_TABLE.c.platform_order_id, ask),
             )
-            if ask
-            else ()
         )
-    }
-    orders.update(looked_up)
+        orders.update((pid, oid) for pid, oid in looked_up)
     stored: dict[int, list[tuple[str, int, int, str, str]]] = {}
     items = _ITEM_TABLE.c
-    if looked_up:  # orders created by this import have no items stored before it
+    # Orders created by this import have no items stored before it.
+    if compared := [oid for oid in orders.values() if oid not in made_here]:
         for stored_id, *key in await session.execute(
             select(
                 items.order_id, items.title, items.price_fen, items.quantity, items.sku_text,
                 items.sku_code,
             )
-            .where(_among(run, items.order_id, looked_up.values()))
+            .where(_among(run, items.order_id, compared))
             .order_by(items.order_id, items.id)
         ):  # fmt: skip
             stored.setdefault(stored_id, []).append(tuple(key))
