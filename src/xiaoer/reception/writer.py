@@ -35,6 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, union_all, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -206,6 +207,7 @@ _Statements = _CoreStatements | _DriverStatements
 
 WINDOW_SECONDS = 0.002
 MAX_BATCH = 400
+SQLITE_ATTEMPTS = 4  # tries of a batch that finds the SQLite file taken
 
 
 class NotStored(ReceptionError):
@@ -898,15 +900,32 @@ class ChatWriter:
                 self._wake.set()
             await self._write(batch)
 
+    async def _store(self, jobs: list[Job]) -> None:
+        """One transaction for the batch. On SQLite, a write that finds the file taken by
+        another process (another server on it, a command) may fail at once rather than
+        wait, when the transaction read first; the batch, rolled back whole, is then
+        tried again a few times before its messages are given up as not stored."""
+        for attempt in range(SQLITE_ATTEMPTS):
+            try:
+                async with self.db.session() as session:
+                    events = await write_batch(session, jobs)
+                    await session.commit()
+                    # At once, before the feed can hear the commit's notice and read them.
+                    offer(self.db, events)
+                return
+            except OperationalError as error:
+                locked = self.db.dialect == "sqlite" and "database is locked" in str(error)
+                if not locked or attempt == SQLITE_ATTEMPTS - 1:
+                    raise
+                for job in jobs:
+                    job.result, job.error = None, None
+                await asyncio.sleep(0.05 * (attempt + 1))
+
     async def _write(self, batch: list[tuple[Job, asyncio.Future[Posted]]]) -> None:
         jobs = [job for job, _ in batch]
         started = time.perf_counter()
         try:
-            async with self.db.session() as session:
-                events = await write_batch(session, jobs)
-                await session.commit()
-                # At once, before the feed can hear the commit's notice and read them.
-                offer(self.db, events)
+            await self._store(jobs)
         except Exception:
             log.exception("a batch of %d chat messages could not be stored", len(jobs))
             failed = NotStored(
