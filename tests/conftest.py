@@ -137,18 +137,29 @@ def _touched_tables_query(tables: list[str]) -> str:
     return " UNION ALL ".join(parts)
 
 
-async def empty_all_tables(db: Database) -> None:
+# Fixtures whose server processes still run when a test's tables are emptied.
+LIVE_SERVERS = frozenset({"server", "two_servers"})
+
+
+async def empty_all_tables(db: Database, *, live_server: bool = False) -> None:
     """Every table emptied, its ids starting again from 1. On PostgreSQL only the
     tables a test touched are emptied, by DELETE, children first: a test leaves a few
     rows, and a TRUNCATE (new files for every table and index, ~0.3–1 s) costs more
-    than deleting them. A server process of an end-to-end test may still be writing;
-    should the server pick this statement as a deadlock's victim, it is run again."""
+    than deleting them. With a ``live_server`` still running (it may be closing the
+    test's sockets, and write as it does) they are truncated instead: TRUNCATE waits
+    for the server's transactions and a late write fails, where a DELETE would let it
+    land after and leak into the next test. Should the server pick this statement as a
+    deadlock's victim, it is run again."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     for attempt in range(5):
         try:
             async with db.engine.begin() as conn:
                 if db.dialect == "postgresql":
                     touched = set(await conn.scalars(text(_touched_tables_query(tables))))
+                    quoted = ", ".join(f'"{t}"' for t in tables if t in touched)
+                    if live_server and quoted:
+                        await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+                        touched = set()
                     for table in (t for t in tables if t in touched):
                         await conn.execute(text(f'DELETE FROM "{table}"'))
                         if "id" in Base.metadata.tables[table].c:
@@ -165,14 +176,16 @@ async def empty_all_tables(db: Database) -> None:
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
+async def db(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     database = Database(database_url)
     previous = set_broker(MemoryBroker())
     try:
         yield database
     finally:
         set_broker(previous)
-        await empty_all_tables(database)
+        await empty_all_tables(
+            database, live_server=not LIVE_SERVERS.isdisjoint(request.fixturenames)
+        )
         await database.dispose()
 
 
