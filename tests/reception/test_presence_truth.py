@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import connect
 
 from tests.conftest import MakeStaff, app_settings, sign_in
@@ -18,8 +19,9 @@ from xiaoer.buyers.service import do_get_or_create_customer
 from xiaoer.core.broker import get_broker
 from xiaoer.core.clock import utcnow
 from xiaoer.core.db import Database
-from xiaoer.core.models import Timer
+from xiaoer.core.models import Event, Timer
 from xiaoer.core.timers import fire_all_due
+from xiaoer.reception import api as reception_api
 from xiaoer.reception.models import AgentPresence, Conversation
 from xiaoer.reception.presence import watch_everyone_online
 from xiaoer.reception.service import do_receive_buyer_message, do_set_presence
@@ -120,3 +122,39 @@ async def test_a_server_that_starts_gives_agents_left_online_the_grace_only(
     await fire_all_due(db, now=started + timedelta(seconds=61))
     assert await _status(db, wang.id) == "away"
     assert await _buyer_routed_to(db, shop, "b-2") is None
+
+
+async def test_the_workbench_state_misses_no_change_made_while_it_is_read(
+    client: httpx.AsyncClient,
+    db: Database,
+    shop: Shop,
+    make_staff: MakeStaff,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given lina, offline, opening her workbench
+    lina = await make_staff("lina", "agent", name="李娜")
+    await sign_in(client, "lina")
+    real_last_seq = reception_api.last_seq
+
+    async def chosen_meanwhile(session: AsyncSession, shop_id: int, topic: str = "") -> int:
+        # when she chooses to be online while the state is being read
+        monkeypatch.setattr(reception_api, "last_seq", real_last_seq)
+        async with db.session() as other:
+            await do_set_presence(other, agent=lina, status="online")
+            await other.commit()
+        return await real_last_seq(session, shop_id, topic)
+
+    monkeypatch.setattr(reception_api, "last_seq", chosen_meanwhile)
+    state = (await client.get("/api/reception/state")).json()
+    # then her choice is in the state, or among the events its cursor replays
+    async with db.session() as session:
+        replayed = await session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(
+                Event.shop_id == shop.id,
+                Event.seq > state["after"],
+                Event.kind == "agent.presence",
+            )
+        )
+    assert state["me"]["status"] == "online" or replayed

@@ -99,7 +99,12 @@ def _refuse(request: Request | WebSocket, exc: ReceptionError) -> HTTPException:
 
 @router.get("/state")
 async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
-    """Everything the workbench shows at start; then it follows the live stream."""
+    """Everything the workbench shows at start; then it follows the live stream.
+
+    The cursor first, then what it shows: a change committed in between is read and
+    also replayed (the workbench applies it twice, to the same end); none can fall
+    between them, as an agent's presence chosen while the page loaded once did."""
+    after = await last_seq(session, staff.shop_id)
     now = utcnow()
     policy = await policy_on(session, staff.shop_id, now.date())
     presence = await session.get(AgentPresence, staff.id)
@@ -120,7 +125,7 @@ async def state(session: SessionDep, staff: Staff) -> dict[str, Any]:
             "roles": staff.roles,
             "status": presence.status if presence else PresenceStatus.offline.value,
         },
-        "after": await last_seq(session, staff.shop_id),
+        "after": after,
         "conversations": await workbench.list_conversations(session, staff, policy),
         "agents": await workbench.list_agents(session, staff.shop_id),
         "phrases": await workbench.phrases_json(session, staff),
