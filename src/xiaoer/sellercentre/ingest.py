@@ -753,9 +753,7 @@ class _Stager:
         with timed(self.run.phases, "stage"):
             await commit_later(lane.connection)
             driver: Any = (await lane.connection.get_raw_connection()).driver_connection
-            await driver.copy_records_to_table(
-                _STAGE, records=pending.records, columns=_STAGED
-            )
+            await driver.copy_records_to_table(_STAGE, records=pending.records, columns=_STAGED)
             await lane.connection.commit()
         if write:
             await self._write(lane)
@@ -992,10 +990,14 @@ async def import_orders(
         items_reader = (
             await asyncio.to_thread(open_items, item_list) if item_list is not None else None
         )
-        async with contextlib.AsyncExitStack() as stack:  # the stager's connections
-            await _import_orders_then_items(
-                db, run, orders, items_reader, order_list, item_list, progress, stack
-            )
+        try:
+            async with contextlib.AsyncExitStack() as stack:  # the stager's connections
+                await _import_orders_then_items(
+                    db, run, orders, items_reader, order_list, item_list, progress, stack
+                )
+        finally:
+            if items_reader is not None:
+                items_reader.close()
     if run.analyzing is not None:
         run.analyzing.result()  # its error, if the import had none before
     async with db.session() as session:
@@ -1022,37 +1024,38 @@ async def _import_orders_then_items(
 ) -> None:
     result = run.result
     try:
-        try:
-            await _import_order_rows(db, run, orders, order_list.name, progress, stack)
-            if orders.encoding is not None and run.rejected_orders:
+        await _import_order_rows(db, run, orders, order_list.name, progress, stack)
+        if orders.encoding is not None and run.rejected_orders:
+            result.rejects.append(
+                write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
+            )
+            result.reasons.append([row.reason for row in run.rejected_orders])
+        if items_reader is not None and item_list is not None:
+            await _import_item_rows(db, run, items_reader, item_list.name, progress)
+            if run.rejected_items:
                 result.rejects.append(
-                    write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
-                )
-                result.reasons.append([row.reason for row in run.rejected_orders])
-            if items_reader is not None and item_list is not None:
-                await _import_item_rows(db, run, items_reader, item_list.name, progress)
-                if run.rejected_items:
-                    result.rejects.append(
-                        write_rejects(
-                            item_list,
-                            items_reader.header,
-                            run.rejected_items,
-                            items_reader.encoding,
-                        )
+                    write_rejects(
+                        item_list,
+                        items_reader.header,
+                        run.rejected_items,
+                        items_reader.encoding,
                     )
-                    result.reasons.append([row.reason for row in run.rejected_items])
-            if run.orders_in is not None:
-                await run.orders_in
-        finally:
-            for name in ("orders_in", "analyzing"):  # the first may start the second
-                task: asyncio.Task[None] | None = getattr(run, name)
-                if task is not None:  # never leave a statement running behind an error
-                    await asyncio.wait([task])
-                    if not task.cancelled():
-                        task.exception()  # told once, by whoever awaits it
+                )
+                result.reasons.append([row.reason for row in run.rejected_items])
+        if run.orders_in is not None:
+            await run.orders_in
     finally:
-        if items_reader is not None:
-            items_reader.close()
+        await _settle(run.orders_in)  # which may start the refreshing of statistics
+        await _settle(run.analyzing)
+
+
+async def _settle(task: asyncio.Task[None] | None) -> None:
+    """Wait for ``task`` without raising: never leave a statement running behind an
+    error; its own error is told by whoever awaits it."""
+    if task is not None:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()
 
 
 async def _import_order_rows(
