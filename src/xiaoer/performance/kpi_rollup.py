@@ -185,7 +185,33 @@ class Clock:
         if postgres and not _ZONE_KEY.fullmatch(zone.key):
             raise ValueError(f"unexpected time zone name {zone.key!r}")
         self.zone = zone.key
-        self._offsets = [] if postgres else offsets(zone, low, high)
+        self._offsets = offsets(zone, low, high)
+        self._low, self._high = as_utc(low), as_utc(high)
+
+    def _local(self, column: str, back: int = 0) -> str:
+        """PostgreSQL: ``column`` on the shop's clock (``back`` seconds earlier), as a
+        timestamp. Within the clock's range each of the zone's offsets there is added as
+        a fixed interval, which the database does several times faster than reading
+        the zone by name for every row; outside it, the zone by name."""
+        pieces = [
+            (until, f"timezone(INTERVAL '{seconds - back:+d} seconds', {column})")
+            for until, seconds in self._offsets
+        ]
+        inside = pieces[0][1]
+        if len(pieces) > 1:
+            whens = " ".join(
+                f"WHEN {column} < {self.moment_literal(until)} THEN {local}"
+                for until, local in pieces
+                if until is not None
+            )
+            inside = f"CASE {whens} ELSE {pieces[-1][1]} END"
+        named = f"timezone('{self.zone}', {column})"
+        if back:
+            named = f"({named} - interval '{back} seconds')"
+        return (
+            f"CASE WHEN {column} >= {self.moment_literal(self._low)} AND {column} < "
+            f"{self.moment_literal(self._high)} THEN {inside} ELSE {named} END"
+        )
 
     def _shift(self, column: str, extra: int = 0) -> str:
         """SQLite: the modifier that moves ``column`` to local time (and ``extra`` s on)."""
@@ -202,10 +228,7 @@ class Clock:
     def day(self, column: str, *, back: int = 0) -> str:
         """The local date of ``column`` (``back`` seconds earlier on the local clock)."""
         if self.postgres:
-            local = f"timezone('{self.zone}', {column})"
-            if back:
-                local = f"({local} - interval '{back} seconds')"
-            return f"CAST({local} AS date)"
+            return f"CAST({self._local(column, back)} AS date)"
         return f"date({column}, {self._shift(column, -back)})"
 
     def before(self, column: str, back: int, length: int) -> str:
@@ -216,10 +239,7 @@ class Clock:
         hours, rest = divmod(length, 3600)
         limit = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
         if self.postgres:
-            local = f"timezone('{self.zone}', {column})"
-            if back:
-                local = f"({local} - interval '{back} seconds')"
-            return f"CAST({local} AS time) < time '{limit}'"
+            return f"CAST({self._local(column, back)} AS time) < time '{limit}'"
         return f"time({column}, {self._shift(column, -back)}) < '{limit}'"
 
     def next_day(self, day: str) -> str:
