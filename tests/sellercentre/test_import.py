@@ -325,3 +325,41 @@ async def test_changed_items_replace_the_stored_ones(
         )
     assert "换了个标题的窗帘" in titles and len(titles) == len(of_order)
     assert await _count(db, OrderItem) == first.items.read
+
+
+async def test_a_large_import_leaves_the_planner_statistics_of_what_it_wrote(
+    db: Database, shop: Shop, tmp_path: Path
+) -> None:
+    """PostgreSQL: while the tables grow, the import's look-up columns are analysed (the
+    planner would otherwise take a million orders for none); once the order list is in,
+    every column of the orders and buyers."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite keeps no statistics of its own")
+    from sqlalchemy import text
+
+    order_list, item_list = write_sample_export(tmp_path, 5000, seed=5, quirks=False)
+    result = await import_orders(db, shop.id, order_list, item_list)
+    assert result.orders.created == 5000
+    async with db.session() as session:
+        analysed = {
+            (table, column)
+            for table, column in await session.execute(
+                text(
+                    "SELECT tablename, attname FROM pg_stats WHERE schemaname = 'public'"
+                    " AND tablename IN ('order', 'customer', 'order_item')"
+                )
+            )
+        }
+        sizes = dict(
+            (await session.execute(text(
+                "SELECT relname, reltuples FROM pg_class"
+                " WHERE relname IN ('order', 'customer', 'order_item')"
+            ))).all()
+        )  # fmt: skip
+    looked_up = {
+        ("order", "shop_id"), ("order", "platform_order_id"), ("customer", "buyer_id"),
+        ("order_item", "order_id"),
+    }  # fmt: skip
+    assert looked_up <= analysed
+    assert {("order", "status"), ("order", "created_at"), ("customer", "nick")} <= analysed
+    assert sizes["order"] >= 5000 and sizes["order_item"] >= 2 * 2000

@@ -250,6 +250,7 @@ class _Run:
     rejected_items: list[Rejected] = field(default_factory=list)
     skus: dict[str, int] = field(default_factory=dict)
     items_seen: set[int] = field(default_factory=set)  # orders not created, items met
+    items_in: int = 0  # item rows written (committed or in the caller's transaction)
     # PostgreSQL: the writing of the last windows, which the item list is read beside
     # (its items wait for it before they go in), then the refreshing of statistics.
     orders_in: asyncio.Task[None] | None = None
@@ -347,6 +348,13 @@ async def refresh_statistics(
     async with db.session() as session:
         await session.execute(text(f"ANALYZE {tables}"))
         await session.commit()
+
+
+# What the import's own look-ups read, analysed as the tables grow: the sizes of the
+# tables and the columns of those look-ups only (a whole ANALYZE figures every column;
+# it comes once, when the order list is in).
+_LOOKED_UP_ORDERS = '"order" (shop_id, platform_order_id), customer (shop_id, channel, buyer_id)'
+_LOOKED_UP_ITEMS = "order_item (order_id)"
 
 
 def _live(row: OrderRow, policy: Policy, now: datetime) -> bool:
@@ -738,7 +746,7 @@ class _Stager:
             await lane.idle()
         created = self.run.result.orders.created
         if created >= CHUNK:
-            self.run.analyzed['"order", customer'] = created
+            self.run.analyzed[_LOOKED_UP_ORDERS] = created
             self.run.analyzing = asyncio.create_task(self._analyze())
 
     async def _analyze(self) -> None:
@@ -928,16 +936,18 @@ async def _items_chunk(
         await session.execute(
             insert(_ITEM_TABLE), [dict(zip(_ITEM_COLUMNS, row, strict=True)) for row in rows]
         )
+    run.items_in += len(rows)
     return None
 
 
-async def _copy_items(db: Database, rows: list[tuple[Any, ...]], phases: Phases | None) -> None:
-    with timed(phases, "items write"):
+async def _copy_items(db: Database, run: _Run, rows: list[tuple[Any, ...]]) -> None:
+    with timed(run.phases, "items write"):
         async with db.session() as session:
             await commit_later(session)
             driver = await driver_of(session)
             await driver.copy_records_to_table("order_item", records=rows, columns=_ITEM_COLUMNS)
             await session.commit()
+        run.items_in += len(rows)
 
 
 async def import_orders(
@@ -1148,7 +1158,7 @@ async def _order_rows(
                     with timed(run.phases, "wait"):
                         await stager.add(copy)
                 with timed(run.phases, "analyze"):
-                    await _refresh_statistics(db, run, counts.created, '"order", customer')
+                    await _refresh_statistics(db, run, counts.created, _LOOKED_UP_ORDERS)
             if progress is not None:
                 progress("orders", reader.bytes_read, reader.bytes_total)
 
@@ -1168,7 +1178,7 @@ async def _import_item_rows(
             if len(copying) >= COPIES:
                 with timed(phases, "items wait"):
                     await copying.pop(0)
-            copying.append(asyncio.create_task(_copy_items(db, held.pop(0), phases)))
+            copying.append(asyncio.create_task(_copy_items(db, run, held.pop(0))))
 
     try:
         reading = read_chunks(_item_groups(reader), CHUNK)
@@ -1195,7 +1205,7 @@ async def _import_item_rows(
                     if run.orders_in is None or run.orders_in.done():
                         await send()
                     with timed(phases, "analyze"):
-                        await _refresh_statistics(db, run, counts.created, "order_item")
+                        await _refresh_statistics(db, run, run.items_in, _LOOKED_UP_ITEMS)
                 if progress is not None:
                     progress("items", reader.bytes_read, reader.bytes_total)
         if run.orders_in is not None:
@@ -1204,6 +1214,10 @@ async def _import_item_rows(
         await send()
         while copying:
             await copying.pop(0)
+        # The items as they are now, unless analysed at half as many or more (on a first
+        # import they are copied in once the last orders are, mostly after the reading).
+        with timed(phases, "analyze"):
+            await _refresh_statistics(db, run, run.items_in, _LOOKED_UP_ITEMS)
     finally:
         if copying:  # never leave a COPY running behind an error
             await asyncio.wait(copying)
