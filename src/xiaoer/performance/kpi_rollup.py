@@ -188,23 +188,27 @@ class Clock:
         self._offsets = offsets(zone, low, high)
         self._low, self._high = as_utc(low), as_utc(high)
 
+    def _per_offset(self, column: str, each: Callable[[int], str]) -> str:
+        """``each(offset)`` of the zone's UTC offset (seconds) at ``column``: the one
+        offset of the clock's range, or a ``CASE`` on the moments it changes."""
+        pieces = [(until, each(seconds)) for until, seconds in self._offsets]
+        if len(pieces) == 1:
+            return pieces[0][1]
+        whens = " ".join(
+            f"WHEN {column} < {self.moment_literal(until)} THEN {value}"
+            for until, value in pieces
+            if until is not None
+        )
+        return f"CASE {whens} ELSE {pieces[-1][1]} END"
+
     def _local(self, column: str, back: int = 0) -> str:
         """PostgreSQL: ``column`` on the shop's clock (``back`` seconds earlier), as a
         timestamp. Within the clock's range each of the zone's offsets there is added as
         a fixed interval, which the database does about twice as fast as reading the
         zone by name for every row; outside it, the zone by name."""
-        pieces = [
-            (until, f"timezone(INTERVAL '{seconds - back:+d} seconds', {column})")
-            for until, seconds in self._offsets
-        ]
-        inside = pieces[0][1]
-        if len(pieces) > 1:
-            whens = " ".join(
-                f"WHEN {column} < {self.moment_literal(until)} THEN {local}"
-                for until, local in pieces
-                if until is not None
-            )
-            inside = f"CASE {whens} ELSE {pieces[-1][1]} END"
+        inside = self._per_offset(
+            column, lambda seconds: f"timezone(INTERVAL '{seconds - back:+d} seconds', {column})"
+        )
         named = f"timezone('{self.zone}', {column})"
         if back:
             named = f"({named} - interval '{back} seconds')"
@@ -215,15 +219,7 @@ class Clock:
 
     def _shift(self, column: str, extra: int = 0) -> str:
         """SQLite: the modifier that moves ``column`` to local time (and ``extra`` s on)."""
-        pieces = [(until, f"'{seconds + extra:+d} seconds'") for until, seconds in self._offsets]
-        if len(pieces) == 1:
-            return pieces[0][1]
-        whens = " ".join(
-            f"WHEN {column} < '{until.strftime(_SQLITE_TIME)}' THEN {modifier}"
-            for until, modifier in pieces
-            if until is not None
-        )
-        return f"CASE {whens} ELSE {pieces[-1][1]} END"
+        return self._per_offset(column, lambda seconds: f"'{seconds + extra:+d} seconds'")
 
     def day(self, column: str, *, back: int = 0) -> str:
         """The local date of ``column`` (``back`` seconds earlier on the local clock)."""
