@@ -363,3 +363,26 @@ async def test_a_large_import_leaves_the_planner_statistics_of_what_it_wrote(
     assert looked_up <= analysed
     assert {("order", "status"), ("order", "created_at"), ("customer", "nick")} <= analysed
     assert sizes["order"] >= 5000 and sizes["order_item"] >= 2 * 2000
+
+
+async def test_ids_taken_for_a_copy_are_new_and_the_sequence_moves_past_them(
+    db: Database, shop: Shop
+) -> None:
+    """PostgreSQL: the ids an import takes before its COPY are the sequence's own, so a
+    row written afterwards, by default, gets none of them."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite gives the ids as the rows are written")
+    from xiaoer.buyers.service import do_get_or_create_customer
+    from xiaoer.sellercentre.ingest import take_ids
+
+    async with db.session() as session:
+        first = await do_get_or_create_customer(
+            session, shop_id=shop.id, channel="taobao", buyer_id="before"
+        )
+        taken = await take_ids(session, "customer", 2500)
+        after = await do_get_or_create_customer(
+            session, shop_id=shop.id, channel="taobao", buyer_id="after"
+        )
+        await session.commit()
+    assert len(set(taken)) == 2500
+    assert first.id < min(taken) and max(taken) < after.id

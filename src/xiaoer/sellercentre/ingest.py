@@ -559,15 +559,20 @@ _COPY_ORDER_COLUMNS = (
 
 
 async def take_ids(session: AsyncSession, table: str, count: int) -> list[int]:
-    """PostgreSQL: ``count`` new ids of ``table`` from its sequence, for rows to COPY."""
-    return list(
-        await session.scalars(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": f'"{table}"', "n": count},
-        )
+    """PostgreSQL: ``count`` new ids of ``table`` from its sequence, for rows to COPY.
+
+    The sequence is found once per call (``OFFSET 0`` keeps the planner from folding
+    the look-up into every row, where it cost five times what taking the ids does), and
+    the ids come back as one array rather than a row each.
+    """
+    ids = await session.scalar(
+        text(
+            "SELECT array_agg(nextval(s.seq)) FROM generate_series(1, :n),"
+            " (SELECT CAST(pg_get_serial_sequence(:table, 'id') AS regclass) AS seq OFFSET 0) s"
+        ),
+        {"table": f'"{table}"', "n": count},
     )
+    return list(ids or [])
 
 
 # New orders wait in a temporary table and go into the orders table a window of many
