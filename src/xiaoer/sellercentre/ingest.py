@@ -257,6 +257,7 @@ class _Run:
     # PostgreSQL: the writing of the last windows, which the item list is read beside
     # (its items wait for it before they go in), then the refreshing of statistics.
     orders_in: asyncio.Task[None] | None = None
+    stager: _Stager | None = None
     analyzing: asyncio.Task[None] | None = None
     postgres: bool = False
     analyzed: dict[str, int] = field(default_factory=dict)  # tables → rows added then
@@ -685,6 +686,7 @@ class _Lane:
     connection: AsyncConnection
     staged: int = 0
     live: list[int] = field(default_factory=list)
+    first: int | None = None  # the smallest id staged and not yet written
     busy: asyncio.Task[None] | None = None
 
     async def idle(self) -> None:
@@ -736,6 +738,8 @@ class _Stager:
         await lane.idle()  # its COPY before, or the writing of its last window
         lane.staged += len(pending.records)
         lane.live += pending.live
+        low = min(record[0] for record in pending.records)
+        lane.first = low if lane.first is None else min(lane.first, low)
         # The windows grow from one chunk: the first orders are in soon (an import
         # stopped early has written some), a large import writes big windows.
         full = lane.staged >= min(PG_WINDOW, max(CHUNK, self.sent))
@@ -807,7 +811,16 @@ class _Stager:
                 await session.commit()
         lane.staged = 0
         lane.live = []
+        lane.first = None
 
+    def written_below(self) -> int:
+        """Every order this import created with a smaller id is in the orders table
+        (committed): ids are taken in the order of the file and the windows are runs of
+        it, so only the windows staged or being written hold the ids at or above this."""
+        return min((lane.first for lane in self.lanes if lane.first is not None), default=_NO_ID)
+
+
+_NO_ID = 2**63  # above every id
 
 _ITEM_COLUMNS = ("order_id", "sku_id", "sku_code", "title", "sku_text", "price_fen", "quantity")
 
@@ -1119,6 +1132,7 @@ async def _import_order_rows(
             progress("orders", reader.bytes_total, reader.bytes_total)
         return
     stager = await stack.enter_async_context(_Stager.opened(db, run))
+    run.stager = stager
     await _order_rows(db, run, reader, name, progress, stager)
     run.orders_in = asyncio.create_task(stager.finish())
     if progress is not None:
@@ -1184,16 +1198,31 @@ async def _import_item_rows(
     counts = run.result.items
     phases = run.phases
     # New items are copied in on up to COPIES connections at once, beside the reading;
-    # held back while the last windows of orders are still being written.
+    # those of orders in the last windows, still being written, are held back until
+    # they are in (the item list is read while those windows are written).
     copying: list[asyncio.Task[None]] = []
+    ready: list[list[tuple[Any, ...]]] = []
     held: list[list[tuple[Any, ...]]] = []
 
+    def sort(rows: list[tuple[Any, ...]]) -> None:
+        if run.orders_in is None or run.orders_in.done() or run.stager is None:
+            ready.append(rows)
+            return
+        written = run.stager.written_below()
+        if (now := [row for row in rows if row[0] < written]) != rows:
+            held.append([row for row in rows if row[0] >= written])
+        if now:
+            ready.append(now)
+
     async def send() -> None:
-        while held:
+        if run.orders_in is None or run.orders_in.done():
+            ready.extend(held)
+            held.clear()
+        while ready:
             if len(copying) >= COPIES:
                 with timed(phases, "items wait"):
                     await copying.pop(0)
-            copying.append(asyncio.create_task(_copy_items(db, run, held.pop(0))))
+            copying.append(asyncio.create_task(_copy_items(db, run, ready.pop(0))))
 
     try:
         reading = read_chunks(_item_groups(reader), CHUNK)
@@ -1216,9 +1245,8 @@ async def _import_item_rows(
                             rows = await _items_chunk(session, run, groups, name)
                             await session.commit()
                     if rows:
-                        held.append(rows)
-                    if run.orders_in is None or run.orders_in.done():
-                        await send()
+                        sort(rows)
+                    await send()
                     with timed(phases, "analyze"):
                         await _refresh_statistics(db, run, run.items_in, _LOOKED_UP_ITEMS)
                 if progress is not None:
