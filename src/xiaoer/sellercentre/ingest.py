@@ -56,6 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from xiaoer.buyers.models import Customer
 from xiaoer.catalog.models import Sku
 from xiaoer.core.clock import utcnow
+from xiaoer.core.collector import batch_job
 from xiaoer.core.db import Database
 from xiaoer.core.events import record_event
 from xiaoer.core.policy import Policy
@@ -978,6 +979,7 @@ async def _copy_items(db: Database, run: _Run, rows: list[tuple[Any, ...]]) -> N
         run.items_in += len(rows)
 
 
+@batch_job  # millions of short-lived rows
 async def import_orders(
     db: Database,
     shop_id: int,

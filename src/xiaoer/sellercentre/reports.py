@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xiaoer.core.collector import batch_job
 from xiaoer.core.db import Database
 from xiaoer.core.texts import say
 from xiaoer.sellercentre.exports import (
@@ -128,6 +129,7 @@ Later = Callable[[AsyncSession], Awaitable[None]]
 Store = Callable[[AsyncSession, ReportRun, ExportReader, list[RawRow]], Awaitable[Later | None]]
 
 
+@batch_job  # millions of short-lived rows
 async def import_report(
     db: Database,
     run: ReportRun,
