@@ -256,7 +256,8 @@ class _Run:
     items_seen: set[int] = field(default_factory=set)  # orders not created, items met
     items_in: int = 0  # item rows written (committed or in the caller's transaction)
     # PostgreSQL: the writing of the last windows, which the item list is read beside
-    # (its items wait for it before they go in), then the refreshing of statistics.
+    # (the items of their orders wait for it), then the refreshing of statistics; the
+    # stager, which tells which orders are in (:meth:`_Stager.written_below`).
     orders_in: asyncio.Task[None] | None = None
     stager: _Stager | None = None
     analyzing: asyncio.Task[None] | None = None
@@ -1207,14 +1208,14 @@ async def _import_item_rows(
     held: list[list[tuple[Any, ...]]] = []
 
     def sort(rows: list[tuple[Any, ...]]) -> None:
-        if run.orders_in is None or run.orders_in.done() or run.stager is None:
-            ready.append(rows)
-            return
-        written = run.stager.written_below()
-        if (now := [row for row in rows if row[0] < written]) != rows:
-            held.append([row for row in rows if row[0] >= written])
-        if now:
-            ready.append(now)
+        written = _NO_ID if run.stager is None else run.stager.written_below()
+        now: list[tuple[Any, ...]] = []
+        later: list[tuple[Any, ...]] = []
+        for row in rows:
+            (now if row[0] < written else later).append(row)
+        for into, part in ((ready, now), (held, later)):
+            if part:
+                into.append(part)
 
     async def send() -> None:
         if run.orders_in is None or run.orders_in.done():
