@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from benchmarks.order_exports import write_sample_export
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from xiaoer.core.collector import BATCH_FULL_AFTER, batch_job, rare_full_collections
 from xiaoer.core.db import Database
+from xiaoer.sellercentre import ingest
 from xiaoer.sellercentre.ingest import import_orders
 from xiaoer.shops.models import Shop
 
@@ -110,3 +115,63 @@ async def test_an_order_import_runs_with_rare_full_collections(
     assert result.orders.created == 30
     assert during and set(during) == {BATCH_FULL_AFTER}
     assert gc.get_threshold() == thresholds
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """No automatic collection during the test: what is still alive after it is held by
+    a reference, or by a cycle only the collector would free."""
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _alive(kind: type) -> list[object]:
+    return [o for o in gc.get_objects() if type(o) is kind]
+
+
+async def test_an_import_leaves_its_maps_to_be_freed_without_the_collector(
+    db: Database, shop: Shop, tmp_path: Path, collector_off: None
+) -> None:
+    """The import's run (its maps of every order met) and, on PostgreSQL, its stager
+    hold each other while it runs; both are freed when it ends, not at a full collection
+    (rare in a busy server, and rarer still while other imports run)."""
+    order_list, item_list = write_sample_export(tmp_path, 40, seed=12)
+    result = await import_orders(db, shop.id, order_list, item_list)
+    assert result.orders.created == 40
+    assert _alive(ingest._Run) == []
+    assert _alive(ingest._Stager) == []
+
+
+@pytest.mark.database_free
+def test_a_look_up_given_its_values_at_run_time_holds_none_of_them(
+    collector_off: None,
+) -> None:
+    """A chunk's values given to the statement at run time are freed with the chunk;
+    given to the statement itself they would wait for the collector (SQLAlchemy's bound
+    parameter and its comparator hold each other)."""
+
+    class Values(list[str]):
+        pass
+
+    for postgres in (True, False):
+        held = Values(["1001", "1002"])
+        watch = weakref.ref(held)
+        column = ingest._ORDER_TABLE.c.platform_order_id
+        query = select(column).where(ingest.among_given(postgres, column, "pids"))
+        query.compile(dialect=postgresql.dialect() if postgres else sqlite.dialect())
+        del query, held
+        assert watch() is None
+        # What the import did before: the values go into the statement and stay alive.
+        held = Values(["1001", "1002"])
+        watch = weakref.ref(held)
+        query = select(column).where(column == any_(bindparam(None, held, ARRAY(String()))))
+        del query, held
+        assert watch() is not None
+        gc.collect()
+        assert watch() is None

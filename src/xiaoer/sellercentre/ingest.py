@@ -335,6 +335,21 @@ def among(postgres: bool, column: Any, values: Iterable[Any]) -> ColumnElement[b
     return cast("ColumnElement[bool]", column == any_(bindparam(None, values, ARRAY(kind))))
 
 
+def among_given(postgres: bool, column: Any, name: str) -> ColumnElement[bool]:
+    """``column IN`` the values given as parameter ``name`` when the statement runs (on
+    PostgreSQL one array, as :func:`among`).
+
+    For an import's per-chunk look-ups: a bound parameter made with its values sits in a
+    reference cycle of SQLAlchemy's own (the parameter and its comparator), so the chunk's
+    values would live on until the cycle collector came by; given at run time, they are
+    freed with the chunk.
+    """
+    if not postgres:
+        return cast("ColumnElement[bool]", column.in_(bindparam(name, expanding=True)))
+    kind = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
+    return cast("ColumnElement[bool]", column == any_(bindparam(name, type_=ARRAY(kind))))
+
+
 async def _refresh_statistics(db: Database, run: _Run, added: int, tables: str) -> None:
     await refresh_statistics(db, run.postgres, run.analyzed, added, tables)
 
@@ -458,8 +473,9 @@ async def _order_chunk(
                     _ORDER_TABLE.c.status,
                 ).where(
                     _ORDER_TABLE.c.shop_id == run.shop_id,
-                    _among(run, _ORDER_TABLE.c.platform_order_id, [r.pid for r in raws]),
-                )
+                    among_given(run.postgres, _ORDER_TABLE.c.platform_order_id, "pids"),
+                ),
+                {"pids": [r.pid for r in raws]},
             )
         }
     new: list[OrderRow] = []
@@ -897,8 +913,9 @@ async def _items_chunk(
         looked_up = await session.execute(
             select(_ORDER_TABLE.c.platform_order_id, _ORDER_TABLE.c.id).where(
                 _ORDER_TABLE.c.shop_id == run.shop_id,
-                _among(run, _ORDER_TABLE.c.platform_order_id, ask),
-            )
+                among_given(run.postgres, _ORDER_TABLE.c.platform_order_id, "pids"),
+            ),
+            {"pids": ask},
         )
         orders.update((pid, oid) for pid, oid in looked_up)
     stored: dict[int, list[tuple[str, int, int, str, str]]] = {}
@@ -910,8 +927,9 @@ async def _items_chunk(
                 items.order_id, items.title, items.price_fen, items.quantity, items.sku_text,
                 items.sku_code,
             )
-            .where(_among(run, items.order_id, compared))
-            .order_by(items.order_id, items.id)
+            .where(among_given(run.postgres, items.order_id, "ids"))
+            .order_by(items.order_id, items.id),
+            {"ids": compared},
         ):  # fmt: skip
             stored.setdefault(stored_id, []).append(tuple(key))
     wipe: list[int] = []
@@ -1088,6 +1106,7 @@ async def _import_orders_then_items(
     finally:
         await _settle(run.orders_in)  # which may start the refreshing of statistics
         await _settle(run.analyzing)
+        run.stager = None  # it holds the run: freed now, not by the cycle collector
 
 
 async def _settle(task: asyncio.Task[None] | None) -> None:
