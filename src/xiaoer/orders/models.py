@@ -242,8 +242,11 @@ class OrderItem(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    # Its index holds only items matched to a catalogue SKU (``ix_order_item_sku_id``,
+    # below): every look-up and join is by a SKU, and an import of a shop without a
+    # catalogue would otherwise write an entry of NULL for each of its items.
     sku_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sku.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("sku.id", ondelete="SET NULL"), nullable=True
     )
     sku_code: Mapped[str] = mapped_column(String(64), default="")  # 商家编码
     title: Mapped[str] = mapped_column(String(200))
@@ -252,6 +255,10 @@ class OrderItem(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
 
     order: Mapped[Order] = relationship(back_populates="items")
+
+
+_matched = OrderItem.sku_id.isnot(None)
+Index("ix_order_item_sku_id", OrderItem.sku_id, postgresql_where=_matched, sqlite_where=_matched)
 
 
 class SellerNote(Base):
