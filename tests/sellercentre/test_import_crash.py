@@ -27,7 +27,7 @@ from xiaoer.orders.models import Order, OrderItem
 from xiaoer.sellercentre.models import ImportJob
 from xiaoer.shops.models import Shop
 
-ORDERS = 12000  # a few seconds of importing: long enough to be killed halfway
+ORDERS = 40000  # its order list takes a few progress writes: long enough to be killed halfway
 STALE_SECONDS = 1  # the second server's threshold, so the test need not wait long
 
 
