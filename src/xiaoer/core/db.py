@@ -33,6 +33,19 @@ NAMING_CONVENTION = {
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# A foreign key marked so (``ForeignKey(..., info=STATEMENT_CHECKED)``) is a constraint
+# on SQLite only; on PostgreSQL triggers check it once per statement over all the
+# statement's rows, and do its action on delete (migration 0041): a large import writes
+# millions of rows, and a foreign key runs a query of its own for each.
+STATEMENT_CHECKED = {"checked": "per statement on postgresql"}
+
+
+def statement_checked(key: object) -> bool:
+    """Whether ``key`` (a foreign key or its constraint) is one of those."""
+    elements = getattr(key, "elements", [key])
+    mark = STATEMENT_CHECKED["checked"]
+    return any(getattr(e, "info", {}).get("checked") == mark for e in elements)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from xiaoer.core.db import Base, make_engine
+from xiaoer.core.db import Base, make_engine, statement_checked
 
 
 def alembic_config(url: str) -> Config:
@@ -38,7 +38,16 @@ def head_revision() -> str | None:
 
 
 def _diff(connection: Connection, metadata: MetaData) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    postgres = connection.dialect.name == "postgresql"
+
+    def declared_here(item: Any, _name: Any, kind: str, reflected: bool, _other: Any) -> bool:
+        # PostgreSQL checks these keys with triggers instead (``db.STATEMENT_CHECKED``).
+        return not (postgres and kind == "foreign_key_constraint" and not reflected
+                    and statement_checked(item))  # fmt: skip
+
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": declared_here}
+    )
     return list(compare_metadata(context, metadata))
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from xiaoer.core.clock import utcnow
-from xiaoer.core.db import Base, BigId, UTCDateTime
+from xiaoer.core.db import STATEMENT_CHECKED, Base, BigId, UTCDateTime
 
 
 class TradeStatus(enum.StrEnum):
@@ -147,7 +147,11 @@ class Order(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    # The order's shop and buyer, and an item's order, are checked per statement on
+    # PostgreSQL (``core.db.STATEMENT_CHECKED``).
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shop.id", ondelete="CASCADE", info=STATEMENT_CHECKED)
+    )
     # Text: 15–19 digits (the platform's), or letters, digits and '-' (a site's). On
     # PostgreSQL it compares bytes (collation "C"), so the unique key also serves the
     # list's search by the start of a number, and an import writes one index entry less.
@@ -155,7 +159,9 @@ class Order(Base):
         String(32).with_variant(String(32, collation="C"), "postgresql")
     )
     customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customer.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("customer.id", ondelete="SET NULL", info=STATEMENT_CHECKED),
+        nullable=True,
+        index=True,
     )
     buyer_nick: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(32), default=TradeStatus.WAIT_BUYER_PAY.value)
@@ -241,7 +247,9 @@ class OrderItem(Base):
     __tablename__ = "order_item"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("order.id", ondelete="CASCADE", info=STATEMENT_CHECKED), index=True
+    )
     # Its index holds only items matched to a catalogue SKU (``ix_order_item_sku_id``,
     # below): every look-up and join is by a SKU, and an import of a shop without a
     # catalogue would otherwise write an entry of NULL for each of its items.
