@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xiaoer.core.texts import Text, say
@@ -198,7 +198,10 @@ def _search(words: str) -> ColumnElement[bool]:
         Order.platform_order_id.like(start, escape="\\"),
         Order.buyer_nick.like(start, escape="\\"),
         Order.receiver_name.like(start, escape="\\"),
-        Order.tracking_number.like(_like(words.upper()), escape="\\"),
+        and_(  # an order with a waybill: what its index holds
+            Order.tracking_number != "",
+            Order.tracking_number.like(_like(words.upper()), escape="\\"),
+        ),
     ]
     return or_(*found)
 
