@@ -38,6 +38,17 @@ def _quoted(name: str) -> str:
     return f'"{name}"'
 
 
+def _function(name: str, body: str) -> str:
+    """A trigger function of ``body``'s statements (an AFTER trigger: it returns NULL)."""
+    return f"""
+CREATE FUNCTION xiaoer_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+{body}
+    RETURN NULL;
+END
+$$"""
+
+
 def _locked(column: str, parent: str) -> str:
     """How many of the statement's distinct parents exist, each locked for its key."""
     return (
@@ -58,31 +69,22 @@ def _statement_check(child: str) -> str:
     END IF;"""  # noqa: S608 (constants only)
         for column, parent, name in keys
     )
-    return f"""
-CREATE FUNCTION xiaoer_{child}_keys() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-{checks}
-    RETURN NULL;
-END
-$$"""
+    return _function(f"{child}_keys", checks)
 
 
 def _row_check(child: str, column: str, parent: str, name: str) -> str:
     """A row whose key was changed by an update: its new parent checked and locked."""
-    return f"""
-CREATE FUNCTION xiaoer_{child}_{column}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.{column} IS NOT NULL AND NOT EXISTS (
+    return _function(
+        f"{child}_{column}_changed",
+        f"""    IF NEW.{column} IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM {_quoted(parent)} p WHERE p.id = NEW.{column} FOR KEY SHARE OF p) THEN
         RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
             '{child}', '{name}'
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('Key ({column})=(%s) is not present in table "{parent}".',
                                   NEW.{column});
-    END IF;
-    RETURN NULL;
-END
-$$"""  # noqa: S608 (constants only)
+    END IF;""",  # noqa: S608 (constants only)
+    )
 
 
 def _on_delete(parent: str) -> str:
@@ -96,14 +98,7 @@ def _on_delete(parent: str) -> str:
             actions.append(f"    DELETE FROM {_quoted(child)} WHERE {gone};")  # noqa: S608
         else:
             actions.append(f"    UPDATE {_quoted(child)} SET {column} = NULL WHERE {gone};")  # noqa: S608
-    body = "\n".join(actions)
-    return f"""
-CREATE FUNCTION xiaoer_{parent}_gone() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-{body}
-    RETURN NULL;
-END
-$$"""
+    return _function(f"{parent}_gone", "\n".join(actions))
 
 
 def _id_kept(parent: str) -> str:
@@ -113,16 +108,13 @@ def _id_kept(parent: str) -> str:
         for child, column, table, _, _ in KEYS
         if table == parent
     )
-    return f"""
-CREATE FUNCTION xiaoer_{parent}_id_kept() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF {referenced} THEN
+    return _function(
+        f"{parent}_id_kept",
+        f"""    IF {referenced} THEN
         RAISE EXCEPTION 'the id of a row of table "{parent}" that other rows name was changed'
             USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NULL;
-END
-$$"""
+    END IF;""",
+    )
 
 
 def _children() -> list[str]:
