@@ -331,8 +331,12 @@ def among(postgres: bool, column: Any, values: Iterable[Any]) -> ColumnElement[b
     values = list(values)
     if not postgres:
         return cast("ColumnElement[bool]", column.in_(values))
-    kind = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
-    return cast("ColumnElement[bool]", column == any_(bindparam(None, values, ARRAY(kind))))
+    return cast("ColumnElement[bool]", column == any_(bindparam(None, values, _array_of(column))))
+
+
+def _array_of(column: Any) -> ARRAY[Any]:
+    """The PostgreSQL array type of ``column``'s values: integers or texts."""
+    return ARRAY(BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String())
 
 
 def among_given(postgres: bool, column: Any, name: str) -> ColumnElement[bool]:
@@ -346,8 +350,7 @@ def among_given(postgres: bool, column: Any, name: str) -> ColumnElement[bool]:
     """
     if not postgres:
         return cast("ColumnElement[bool]", column.in_(bindparam(name, expanding=True)))
-    kind = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
-    return cast("ColumnElement[bool]", column == any_(bindparam(name, type_=ARRAY(kind))))
+    return cast("ColumnElement[bool]", column == any_(bindparam(name, type_=_array_of(column))))
 
 
 async def _refresh_statistics(db: Database, run: _Run, added: int, tables: str) -> None:
