@@ -125,6 +125,19 @@ def _parents() -> list[str]:
     return sorted({parent for _, _, parent, _, _ in KEYS})
 
 
+def _trigger(name: str, table: str, event: str, each: str) -> None:
+    """Trigger ``name`` on ``table``, running the function of the same name."""
+    op.execute(
+        f"CREATE TRIGGER {name} AFTER {event} ON {_quoted(table)} {each} "
+        f"EXECUTE FUNCTION xiaoer_{name}()"
+    )
+
+
+def _drop(name: str, table: str) -> None:
+    op.execute(f"DROP TRIGGER {name} ON {_quoted(table)}")
+    op.execute(f"DROP FUNCTION xiaoer_{name}()")
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -132,46 +145,30 @@ def upgrade() -> None:
         op.drop_constraint(name, child, type_="foreignkey")
     for child in _children():
         op.execute(_statement_check(child))
-        op.execute(
-            f"CREATE TRIGGER {child}_keys AFTER INSERT ON {_quoted(child)} "
-            f"REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
-            f"EXECUTE FUNCTION xiaoer_{child}_keys()"
-        )
+        _trigger(f"{child}_keys", child, "INSERT",
+                 "REFERENCING NEW TABLE AS added FOR EACH STATEMENT")  # fmt: skip
     for child, column, parent, name, _ in KEYS:
         op.execute(_row_check(child, column, parent, name))
-        op.execute(
-            f"CREATE TRIGGER {child}_{column}_changed AFTER UPDATE OF {column} "
-            f"ON {_quoted(child)} FOR EACH ROW "
-            f"WHEN (OLD.{column} IS DISTINCT FROM NEW.{column}) "
-            f"EXECUTE FUNCTION xiaoer_{child}_{column}_changed()"
-        )
+        _trigger(f"{child}_{column}_changed", child, f"UPDATE OF {column}",
+                 f"FOR EACH ROW WHEN (OLD.{column} IS DISTINCT FROM NEW.{column})")  # fmt: skip
     for parent in _parents():
         op.execute(_on_delete(parent))
-        op.execute(
-            f"CREATE TRIGGER {parent}_gone AFTER DELETE ON {_quoted(parent)} "
-            f"REFERENCING OLD TABLE AS gone FOR EACH STATEMENT "
-            f"EXECUTE FUNCTION xiaoer_{parent}_gone()"
-        )
+        _trigger(f"{parent}_gone", parent, "DELETE",
+                 "REFERENCING OLD TABLE AS gone FOR EACH STATEMENT")  # fmt: skip
         op.execute(_id_kept(parent))
-        op.execute(
-            f"CREATE TRIGGER {parent}_id_kept AFTER UPDATE OF id ON {_quoted(parent)} "
-            f"FOR EACH ROW WHEN (OLD.id <> NEW.id) EXECUTE FUNCTION xiaoer_{parent}_id_kept()"
-        )
+        _trigger(f"{parent}_id_kept", parent, "UPDATE OF id",
+                 "FOR EACH ROW WHEN (OLD.id <> NEW.id)")  # fmt: skip
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for parent in _parents():
-        op.execute(f"DROP TRIGGER {parent}_id_kept ON {_quoted(parent)}")
-        op.execute(f"DROP FUNCTION xiaoer_{parent}_id_kept()")
-        op.execute(f"DROP TRIGGER {parent}_gone ON {_quoted(parent)}")
-        op.execute(f"DROP FUNCTION xiaoer_{parent}_gone()")
+        _drop(f"{parent}_id_kept", parent)
+        _drop(f"{parent}_gone", parent)
     for child, column, _, _, _ in KEYS:
-        op.execute(f"DROP TRIGGER {child}_{column}_changed ON {_quoted(child)}")
-        op.execute(f"DROP FUNCTION xiaoer_{child}_{column}_changed()")
+        _drop(f"{child}_{column}_changed", child)
     for child in _children():
-        op.execute(f"DROP TRIGGER {child}_keys ON {_quoted(child)}")
-        op.execute(f"DROP FUNCTION xiaoer_{child}_keys()")
+        _drop(f"{child}_keys", child)
     for child, column, parent, name, action in KEYS:
         op.create_foreign_key(name, child, parent, [column], ["id"], ondelete=action)
