@@ -711,9 +711,11 @@ class _Lane:
     busy: asyncio.Task[None] | None = None
 
     async def idle(self) -> None:
+        """Wait for what the lane is doing; a task that failed stays ``busy``, so that
+        whoever cleans up sees it done and takes its error."""
         if self.busy is not None:
-            busy, self.busy = self.busy, None
-            await busy
+            await self.busy
+            self.busy = None
 
 
 class _Stager:
@@ -776,18 +778,19 @@ class _Stager:
     async def finish(self) -> None:
         """Write what is staged; then refresh the statistics, in the background (run
         as ``run.orders_in``, beside the reading of the item list)."""
-        for lane in self.lanes:
-            await lane.idle()
-        # Both lanes' last windows at once, each on its own connection.
-        for lane in self.lanes:
-            if lane.staged:
-                lane.busy = asyncio.create_task(self._write(lane))
-        for lane in self.lanes:
-            await lane.idle()
+        # Each lane's last window as soon as the lane is free, both at once, each on its
+        # own connection (the one still writing a full window does not hold up the other).
+        await asyncio.gather(*(self._last(lane) for lane in self.lanes))
         created = self.run.result.orders.created
         if created >= CHUNK:
             self.run.analyzed[_LOOKED_UP_ORDERS] = created
             self.run.analyzing = asyncio.create_task(self._analyze())
+
+    async def _last(self, lane: _Lane) -> None:
+        await lane.idle()
+        if lane.staged:
+            lane.busy = asyncio.create_task(self._write(lane))
+            await lane.idle()
 
     async def _analyze(self) -> None:
         """Statistics of the orders and buyers the import wrote, beside the item list
