@@ -38,11 +38,14 @@ def _quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def _function(name: str, body: str) -> str:
-    """A trigger function of ``body``'s statements (an AFTER trigger: it returns NULL)."""
+def _function(name: str, body: str, *, declare: str = "", replace: bool = False) -> str:
+    """A trigger function of ``body``'s statements (an AFTER trigger: it returns NULL),
+    with ``declare``'s variables; ``replace`` replaces the function of that name."""
+    create = "CREATE OR REPLACE FUNCTION" if replace else "CREATE FUNCTION"
+    variables = f"DECLARE\n    {declare}\n" if declare else ""
     return f"""
-CREATE FUNCTION xiaoer_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+{create} xiaoer_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+{variables}BEGIN
 {body}
     RETURN NULL;
 END
@@ -57,19 +60,24 @@ def _locked(column: str, parent: str) -> str:
     )
 
 
-def _statement_check(child: str) -> str:
+def _statement_check(child: str, *, replace: bool = False) -> str:
     """The function checking every key of ``child`` over a statement's new rows."""
     keys = [(column, parent, name) for table, column, parent, name, _ in KEYS if table == child]
     checks = "\n".join(
         f"""    IF (SELECT count(DISTINCT {column}) FROM added) > {_locked(column, parent)} THEN
-        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
-            '{child}', '{name}'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = 'A row''s {column} names no row of table "{parent}".';
+{_refused(child, column, parent, name)}
     END IF;"""  # noqa: S608 (constants only)
         for column, parent, name in keys
     )
-    return _function(f"{child}_keys", checks)
+    return _function(f"{child}_keys", checks, replace=replace)
+
+
+def _refused(child: str, column: str, parent: str, name: str) -> str:
+    """The foreign key's error, for a statement whose rows name a missing parent."""
+    return f"""        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+            '{child}', '{name}'
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'A row''s {column} names no row of table "{parent}".';"""
 
 
 def _row_check(child: str, column: str, parent: str, name: str) -> str:
