@@ -189,6 +189,7 @@ def _queries(ids: dict[str, int], sample: dict[str, list[str]], n: int) -> dict[
         "agent": same({"agent": str(agent)}),
         "agent none": same({"agent": "none"}),
         "flag red": same({"flag": "1"}),
+        "flag grey": same({"flag": "0"}),
         "channel jd": same({"channel": "jd"}),
         "channel taobao": same({"channel": "taobao"}),
         "note missing": same({"note": "missing"}),

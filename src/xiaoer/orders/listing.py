@@ -219,8 +219,12 @@ def conditions(shop_id: int, zone: ZoneInfo, chosen: OrderFilter) -> list[Column
         where.append(Order.owner_id.is_(None))
     elif chosen.agent_id is not None:
         where.append(Order.owner_id == chosen.agent_id)
-    if chosen.flag is not None:
-        where.append(Order.flag == chosen.flag)
+    # A colour is a range of the flag's index, which holds only the orders with one
+    # (``orders.models.FLAGGED``); grey reads ``ix_order_list_created``, which carries it.
+    if chosen.flag == Flag.grey:
+        where.append(Order.flag == Flag.grey.value)
+    elif chosen.flag is not None:
+        where += [Order.flag != Flag.grey.value, Order.flag == chosen.flag]
     # Channel, note and reminder read the marks the database keeps on the order row
     # (``Order.channel``), each an index range, never a join or an EXISTS per order.
     if chosen.channel:

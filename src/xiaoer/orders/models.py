@@ -20,6 +20,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -87,10 +88,12 @@ LIST_MARKS = ("channel",)
 RARE_MARKS = (
     "note_late", "remind_open", "remind_done", "recovered", "reminded", "refunded",
 )  # fmt: skip
-# What ``ix_order_list_created`` carries besides the amount (PostgreSQL; two booleans
-# fit in what aligning its entries leaves free), so that "no reminder" and "no refund",
-# which most orders meet, read that index only.
-CARRIED = ["total_fen", "reminded", "refunded"]
+# What ``ix_order_list_created`` carries besides the amount (PostgreSQL), so that "no
+# reminder", "no refund" and the grey flag, which most orders meet, read that index only.
+CARRIED = ["total_fen", "reminded", "refunded", "flag"]
+# The flag's list index holds only the orders with a colour (an order from an export
+# has none); grey is read from ``ix_order_list_created``, which carries the flag.
+FLAGGED = text(f"flag <> {Flag.grey.value}")
 
 
 class Order(Base):
@@ -108,12 +111,14 @@ class Order(Base):
                 "created_at",
                 "id",
                 postgresql_include=["total_fen"],
+                postgresql_where=where,
+                sqlite_where=where,
             )
-            for name, columns in (
-                ("status", ("status",)),
-                ("owner", ("owner_id",)),
-                ("flag", ("flag",)),
-                *((name, (name,)) for name in LIST_MARKS),
+            for name, columns, where in (
+                ("status", ("status",), None),
+                ("owner", ("owner_id",), None),
+                ("flag", ("flag",), FLAGGED),
+                *((name, (name,), None) for name in LIST_MARKS),
             )
         ),
         Index(
