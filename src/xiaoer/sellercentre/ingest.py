@@ -727,6 +727,7 @@ class _Stager:
         self.lanes = lanes
         self.turn = 0
         self.sent = 0  # orders sent on to the orders table
+        self.landed = asyncio.Event()  # set when a window is in (``written_below`` moved)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -836,6 +837,7 @@ class _Stager:
         lane.staged = 0
         lane.live = []
         lane.first = None
+        self.landed.set()
 
     def written_below(self) -> int:
         """Every order this import created with a smaller id is in the orders table
@@ -1227,17 +1229,21 @@ async def _import_item_rows(
     phases = run.phases
     # New items are copied in on up to COPIES connections at once, beside the reading;
     # those of orders in the last windows, still being written, are held back until
-    # they are in (the item list is read while those windows are written).
+    # their window is in (the item list is read while those windows are written).
     copying: list[asyncio.Task[None]] = []
     ready: list[list[tuple[Any, ...]]] = []
     held: list[list[tuple[Any, ...]]] = []
+    stager = run.stager
+    held_below = [_NO_ID]  # the least ``written_below`` the held rows were sorted by
 
     def sort(rows: list[tuple[Any, ...]]) -> None:
-        written = _NO_ID if run.stager is None else run.stager.written_below()
+        written = _NO_ID if stager is None else stager.written_below()
         now: list[tuple[Any, ...]] = []
         later: list[tuple[Any, ...]] = []
         for row in rows:
             (now if row[0] < written else later).append(row)
+        if later:
+            held_below[0] = min(held_below[0], written) if held else written
         for into, part in ((ready, now), (held, later)):
             if part:
                 into.append(part)
@@ -1246,6 +1252,10 @@ async def _import_item_rows(
         if run.orders_in is None or run.orders_in.done():
             ready.extend(held)
             held.clear()
+        elif held and stager is not None and stager.written_below() > held_below[0]:
+            again = [row for rows in held for row in rows]  # a window is in: its items go
+            held.clear()
+            sort(again)
         while ready:
             if len(copying) >= COPIES:
                 with timed(phases, "items wait"):
@@ -1279,8 +1289,14 @@ async def _import_item_rows(
                         await _refresh_statistics(db, run, run.items_in, _LOOKED_UP_ITEMS)
                 if progress is not None:
                     progress("items", reader.bytes_read, reader.bytes_total)
-        if run.orders_in is not None:
+        if run.orders_in is not None and stager is not None:
             with timed(phases, "items wait"):
+                while not run.orders_in.done():  # each last window's items once it is in
+                    landed = asyncio.ensure_future(stager.landed.wait())
+                    await asyncio.wait([run.orders_in, landed], return_when=asyncio.FIRST_COMPLETED)
+                    landed.cancel()
+                    stager.landed.clear()
+                    await send()
                 await run.orders_in
         await send()
         while copying:
