@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -713,6 +713,27 @@ def _import_report(shop: str | None, report: Path, importer: Callable[..., Await
     print(json.dumps(summary, ensure_ascii=False))
 
 
+@contextlib.contextmanager
+def _import_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """An import's progress callback (phase, bytes done, bytes in all): a bar per
+    phase on stderr."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=err,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(f"importing {phase}", total=max(total, 1))
+            progress.update(tasks[phase], completed=done)
+
+        yield report
+
+
 def _import_with_progress(
     shop: str | None,
     files: list[Path | None],
@@ -732,20 +753,7 @@ def _import_with_progress(
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
             target = await resolve_shop(session, shop)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            console=err,
-            transient=False,
-        ) as progress:
-            tasks: dict[str, Any] = {}
-
-            def report(phase: str, done: int, total: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = progress.add_task(f"importing {phase}", total=max(total, 1))
-                progress.update(tasks[phase], completed=done)
-
+        with _import_progress() as report:
             result = await run(db, target.id, report)
         for message in result.messages:
             err.print(f"rejected {message}", highlight=False, markup=False)
@@ -860,38 +868,42 @@ def stock_rebuild_command(
 
 @stock_app.command("take")
 def stock_take_command(
-    sheet: Annotated[Path, typer.Argument(help="The filled count sheet (.xlsx).")],
+    sheet: Annotated[Path, typer.Argument(help="The filled count sheet (.xlsx or .csv).")],
     shop: Annotated[str | None, typer.Option(help="Shop code (the only shop if left out).")] = None,
 ) -> None:
     """Read a filled stock-take count sheet (盘点, F3) into the open take of its 库位.
-    Rejected rows are listed with their line and reason; the same sheet again changes
-    nothing; the take posts when every line is counted and none waits for a recount.
-    The last line is a JSON object of counts."""
+    Rejected rows are listed with their line and reason and written to a
+    ``.rejects.csv`` file beside the sheet; the same sheet again changes nothing; the
+    take posts when every line is counted and none waits for a recount. The last line
+    is a JSON object of counts."""
     import xiaoer.all_models  # noqa: F401
-    from xiaoer.core.sheets import SheetError
     from xiaoer.fulfilment.ledger import Actor
-    from xiaoer.fulfilment.stocktake import import_counts
+    from xiaoer.fulfilment.stocktake import import_count_file
     from xiaoer.shops.service import ShopError, resolve_shop
 
     if not sheet.is_file():
         raise _fail(f"no such file: {sheet}")
-    data = sheet.read_bytes()
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
             target = await resolve_shop(session, shop)
             try:
-                report = await import_counts(session, target.id, Actor(None, "import"), data)
-            except ValueError as exc:
+                with _import_progress() as progress:
+                    report = await import_count_file(
+                        session, target.id, Actor(None, "import"), sheet, progress=progress
+                    )
+            except ValueError as exc:  # the sheet as a whole, or its take
                 await session.rollback()
                 raise ShopError(str(exc)) from exc
             await session.commit()
         for line, reason in report.rejected:
             err.print(f"rejected line {line}: {reason}", highlight=False, markup=False)
+        if report.rejects_file is not None:
+            err.print(f"rejected rows written to {report.rejects_file}", highlight=False)
         return report.as_json()
 
     try:
         summary = _with_db(_settings(), work)
-    except (ShopError, SheetError) as exc:
+    except ShopError as exc:
         raise _fail(str(exc)) from exc
     print(json.dumps(summary, ensure_ascii=False))

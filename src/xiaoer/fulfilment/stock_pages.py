@@ -421,10 +421,11 @@ async def upload_sheet(
         too_large = say("file larger than {size} MB", size=MAX_SHEET // (1024 * 1024))
         return await _take_page(request, session, staff, take_id,
                                 error=error_text(request, too_large))  # fmt: skip
+    name = file.filename or ""
     done: list[CountReport] = []
 
     async def run() -> None:
-        done.append(await do_import_counts(session, staff, data, take_id=take_id))
+        done.append(await do_import_counts(session, staff, data, take_id=take_id, filename=name))
 
     message = await refused(request, session, run())
     if message is not None:

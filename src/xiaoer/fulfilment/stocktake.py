@@ -2,7 +2,9 @@
 
 A take starts with a line for every SKU that has a level at the location, what the
 ledger holds (``expected``) and the ledger's last move id. Counts come back from the
-filled sheet (a page upload or ``xiaoer stock take FILE``) or are typed on the page.
+filled sheet (a page upload or ``xiaoer stock take FILE``), read as the seller-centre
+reports are (a workbook or a CSV file, in chunks, a rejects file beside it), or are
+typed on the page.
 The goods keep moving meanwhile: a line's expected figure at posting is ``expected``
 plus the moves of its SKU at the location since the start, so a parcel shipped
 mid-count is not taken for a loss. A difference beyond the policy's ``recount_over``
@@ -12,9 +14,13 @@ is counted again first; then the whole adjustment posts as one ``take`` document
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +30,9 @@ from xiaoer.core.audit import record_audit
 from xiaoer.core.clock import utcnow
 from xiaoer.core.errors import NotFound
 from xiaoer.core.events import record_event
+from xiaoer.core.files import open_private
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.sheets import sheet_rows, write_sheet
+from xiaoer.core.sheets import FORMULA_STARTS, unquote_cell, write_sheet
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.ledger import Actor, Document, Line, StockError, post
 from xiaoer.fulfilment.models import (
@@ -38,6 +45,14 @@ from xiaoer.fulfilment.models import (
     TakeStatus,
 )
 from xiaoer.fulfilment.stock import actor_of, check_keep_stock, check_read_stock, location_of
+from xiaoer.sellercentre.exports import (
+    ExportReader,
+    Rejected,
+    ReportShape,
+    open_report,
+    write_rejects,
+)
+from xiaoer.sellercentre.ingest import CHUNK, Progress, among, read_chunks
 from xiaoer.staff.models import StaffAccount
 
 CODE, TITLE, ATTRIBUTES, PLACE, BOOKED, COUNTED = (
@@ -191,6 +206,7 @@ class CountReport:
     recount: int = 0  # lines still waiting for a second count
     posted: int = 0  # adjust moves this file posted
     status: str = ""
+    rejects_file: Path | None = None  # the rejected rows, beside the sheet
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -198,12 +214,99 @@ class CountReport:
             "unchanged": self.unchanged, "rejected": len(self.rejected), "recount": self.recount,
             "posted": self.posted, "status": self.status,
             "rejects": [{"line": line, "reason": str(reason)} for line, reason in self.rejected],
+            "rejects_files": [str(self.rejects_file)] if self.rejects_file else [],
         }  # fmt: skip
 
 
 def _count_of(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() and text.isascii() else None
+
+
+# --- the count sheet as a report -----------------------------------------------------------
+
+REQUIRED = (CODE, COUNTED)
+PHASE = "stock-take"
+# A cell we wrote with a leading ' (see core.sheets) reads back without it; a
+# workbook's XML turns a carriage return into a line feed.
+_QUOTED_STARTS = (*FORMULA_STARTS, "\n")
+
+
+@dataclass(slots=True)
+class CountRow:
+    """One row of a filled count sheet, judged later against the whole file."""
+
+    line: int
+    code: str
+    place: str
+    count: int | None  # None: not a whole number of 0 or more
+    cells: list[str]  # as read, cut to the header's width (for the rejects file)
+
+
+def _count_parser(reader: ExportReader) -> Callable[[int, list[str]], CountRow]:
+    """Every row parses: a count sheet's rows are judged by the stock-take's own rules
+    once the whole file is read. Cells beyond the header are ignored and missing ones
+    are empty, so a count left blank is a count that is not a whole number."""
+    width, _check, index = reader.layout(REQUIRED)
+    i_code, i_place, i_count = index(CODE), index(PLACE), index(COUNTED)
+
+    def read(line: int, cells: list[str]) -> CountRow:
+        kept = cells[:width]
+
+        def cell(i: int) -> str:
+            return unquote_cell(kept[i].strip(), _QUOTED_STARTS).strip() if i < len(kept) else ""
+
+        return CountRow(line, cell(i_code), cell(i_place), _count_of(cell(i_count)), kept)
+
+    return read
+
+
+COUNT_SHEET = ReportShape(say("stock-take count sheet (盘点表)"), REQUIRED, _count_parser)
+
+
+@dataclass
+class _Sheet:
+    rows: list[CountRow] = field(default_factory=list)
+    unreadable: list[Rejected] = field(default_factory=list)  # refused by the reader
+    known: set[str] = field(default_factory=set)  # the rows' codes that are SKUs of the shop
+    header: list[str] = field(default_factory=list)
+    encoding: str = ""
+
+
+async def _read_sheet(
+    session: AsyncSession, shop_id: int, path: Path, progress: Progress | None, chunk: int
+) -> _Sheet:
+    """Every row of the sheet, read a chunk at a time in a worker thread; each chunk's
+    SKU codes looked up as it comes, and ``progress`` told after it. Raises
+    :class:`ExportError` when the file is not a count sheet at all."""
+    sheet = _Sheet()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    told = -1
+    with open_report(path, COUNT_SHEET) as reader:
+        sheet.header, sheet.encoding = reader.header, reader.encoding
+        async with contextlib.aclosing(read_chunks(reader.records(), chunk)) as batches:
+            async for batch in batches:
+                codes: set[str] = set()
+                for record in batch:
+                    if isinstance(record, Rejected):
+                        sheet.unreadable.append(record)
+                        continue
+                    row = cast(CountRow, reader.parse(*record))
+                    sheet.rows.append(row)
+                    codes.add(row.code)
+                sheet.known.update(
+                    await session.scalars(
+                        select(Sku.code).where(
+                            Sku.shop_id == shop_id, among(postgres, Sku.code, codes)
+                        )
+                    )
+                )
+                if progress is not None:
+                    told = reader.bytes_read
+                    progress(PHASE, told, reader.bytes_total)
+        if progress is not None and told != reader.bytes_total:
+            progress(PHASE, reader.bytes_total, reader.bytes_total)
+    return sheet
 
 
 async def _take_at(session: AsyncSession, shop_id: int, code: str) -> StockTake | None:
@@ -218,75 +321,156 @@ async def _take_at(session: AsyncSession, shop_id: int, code: str) -> StockTake 
     )
 
 
-async def do_import_counts(
-    session: AsyncSession, staff: StaffAccount, data: bytes, *, take_id: int | None = None
-) -> CountReport:
-    """Counts from a filled count sheet. The take is ``take_id`` (a page's upload) or
-    the take of the sheet's 库位 (the command: its open one, else its last). Each row
-    is judged alone: an unknown SKU, a count that is not a whole number of 0 or more,
-    a SKU twice, a row of another location is refused with its line; the rest count.
-    The same file again changes nothing. When every line has its count and none waits
-    for a recount, the take posts."""
+async def check_import_counts(
+    session: AsyncSession, staff: StaffAccount, take_id: int | None
+) -> None:
+    """Counts come in from those who keep the stock, to a take of their own shop."""
     check_keep_stock(staff)
     if take_id is not None:
         await take_of(session, staff, take_id)
-    return await import_counts(session, staff.shop_id, actor_of(staff), data, take_id=take_id)
+
+
+async def do_import_count_file(
+    session: AsyncSession,
+    staff: StaffAccount,
+    path: Path,
+    *,
+    take_id: int | None = None,
+    progress: Progress | None = None,
+) -> CountReport:
+    """Counts from a filled count sheet, a workbook or a CSV file (UTF-8 or GBK). The
+    take is ``take_id`` (a page's upload) or the take of the sheet's 库位 (the command:
+    its open one, else its last). The rows are read a chunk at a time, ``progress``
+    told after each. Each row is judged alone: an unknown SKU, a count that is not a
+    whole number of 0 or more, a SKU on two lines or more (every one of them), a row of
+    another location is refused with its line; the rest count, all in the caller's
+    transaction. The same file again changes nothing. When every line has its count
+    and none waits for a recount, the take posts, as one document. The refused rows
+    are written to ``<stem>.rejects.csv`` beside the file, with their line and reason.
+
+    Raises :class:`xiaoer.sellercentre.exports.ExportError` when the file cannot be
+    read as a count sheet at all (a required column missing, say); nothing is written
+    then."""
+    await check_import_counts(session, staff, take_id)
+    return await import_count_file(
+        session, staff.shop_id, actor_of(staff), path, take_id=take_id, progress=progress
+    )
+
+
+async def do_import_counts(
+    session: AsyncSession,
+    staff: StaffAccount,
+    data: bytes,
+    *,
+    take_id: int | None = None,
+    filename: str = "",
+    progress: Progress | None = None,
+) -> CountReport:
+    """:func:`do_import_count_file` for a sheet given as bytes (an upload named
+    ``filename``): it is read from a private temporary folder, which goes with its
+    rejects file once the counts are in."""
+    await check_import_counts(session, staff, take_id)
+    return await import_counts(session, staff.shop_id, actor_of(staff), data, take_id=take_id,
+                               filename=filename, progress=progress)  # fmt: skip
 
 
 async def import_counts(
-    session: AsyncSession, shop_id: int, actor: Actor, data: bytes, *, take_id: int | None = None
+    session: AsyncSession,
+    shop_id: int,
+    actor: Actor,
+    data: bytes,
+    *,
+    take_id: int | None = None,
+    filename: str = "",
+    progress: Progress | None = None,
 ) -> CountReport:
-    """:func:`do_import_counts` for the command line, which acts for the shop."""
-    rows = await sheet_rows(data, [CODE, COUNTED], [PLACE, TITLE, ATTRIBUTES, BOOKED])
-    report = CountReport(read=len(rows))
+    """:func:`import_count_file` for a sheet given as bytes; see :func:`do_import_counts`."""
+    with tempfile.TemporaryDirectory(prefix="xiaoer-stocktake-") as folder:
+        path = Path(folder) / _upload_name(filename)
+        with open_private(path) as out:
+            out.write(data)
+        report = await import_count_file(
+            session, shop_id, actor, path, take_id=take_id, progress=progress
+        )
+    report.rejects_file = None  # removed with the folder; ``rejected`` lists the rows
+    return report
+
+
+def _upload_name(filename: str) -> str:
+    """An upload's own name when it is a plain file name, else a name of ours with its
+    extension (the reader tells a workbook from a CSV file by its first bytes anyway)."""
+    name = filename.strip()
+    if name and Path(name).name == name and not name.startswith(".") and len(name) <= 100:
+        return name
+    suffix = Path(name).suffix.lower()
+    return "count-sheet" + (suffix if suffix in (".xlsx", ".csv") else "")
+
+
+async def import_count_file(
+    session: AsyncSession,
+    shop_id: int,
+    actor: Actor,
+    path: Path,
+    *,
+    take_id: int | None = None,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+) -> CountReport:
+    """:func:`do_import_count_file` for the command line, which acts for the shop.
+
+    The rows are read as the seller-centre reports are (:func:`open_report`,
+    :func:`read_chunks`, :func:`write_rejects`), but not through
+    :func:`xiaoer.sellercentre.reports.import_report`: a SKU given twice refuses every
+    line it is on, earlier ones included, so no row is judged before the whole file is
+    read; and a take's counts go in in one transaction (the caller's), not one per
+    chunk, so the take posts from the whole sheet as one document, or not at all."""
+    take: StockTake | None = None
     if take_id is not None:
-        take: StockTake | None = await session.get(StockTake, take_id)
+        take = await session.get(StockTake, take_id)
         if take is None or take.shop_id != shop_id:
             raise NotFound(say("no such stock-take"))
-    else:
-        place = next(
-            (row.get(PLACE, "").strip() for _, row in rows if row.get(PLACE, "").strip()), ""
-        )
+    sheet = await _read_sheet(session, shop_id, path, progress, chunk)
+    rows = sheet.rows
+    if take is None:
+        place = next((row.place for row in rows if row.place), "")
         if not place:
             raise StockError(say("the sheet names no location (column 库位)"))
         take = await _take_at(session, shop_id, place)
         if take is None:
             raise StockError(say("no stock-take at {code}", code=place))
-    assert take is not None
     location = await session.get(StockLocation, take.location_id)
     assert location is not None
-    report.take_id = take.id
+    report = CountReport(take_id=take.id, read=len(rows) + len(sheet.unreadable))
+    report.rejected.extend((row.line, row.reason) for row in sheet.unreadable)
     views = {view.code: view for view in await lines_of(session, take)}
-    codes = [row.get(CODE, "").strip() for _, row in rows]
-    known = set(
-        await session.scalars(
-            select(Sku.code).where(Sku.shop_id == shop_id, Sku.code.in_(set(codes)))
-        )
-    )
     seen: dict[str, list[int]] = defaultdict(list)
-    for (number, _), code in zip(rows, codes, strict=True):
-        seen[code].append(number)
+    for row in rows:
+        seen[row.code].append(row.line)
     counts: dict[int, tuple[int, int]] = {}  # line id → (sheet line, count)
-    for (number, row), code in zip(rows, codes, strict=True):
-        place = row.get(PLACE, "").strip()
-        count = _count_of(row.get(COUNTED, ""))
-        if not code or code not in known:
+    for row in rows:
+        code = row.code
+        if not code or code not in sheet.known:
             reason = say("no SKU {sku}", sku=code)
         elif len(seen[code]) > 1:
             reason = say("the SKU {sku} is on lines {lines}", sku=code,
                          lines=", ".join(str(n) for n in seen[code]))  # fmt: skip
-        elif (place and place != location.code) or code not in views:
+        elif (row.place and row.place != location.code) or code not in views:
             reason = say(
                 "the SKU {sku} is not on the sheet of {code}", sku=code, code=location.code
             )
-        elif count is None:
+        elif row.count is None:
             reason = say("the count must be a whole number of 0 or more")
         else:
-            counts[views[code].line.id] = (number, count)
+            counts[views[code].line.id] = (row.line, row.count)
             continue
-        report.rejected.append((number, reason))
+        report.rejected.append((row.line, reason))
     by_id = {view.line.id: view.line for view in views.values()}
     await _apply_counts(session, actor, take, by_id, counts, report, sheet=True)
+    if report.rejected:
+        cells = {row.line: row.cells for row in rows}
+        cells.update((row.line, row.cells) for row in sheet.unreadable)
+        refused = [Rejected(line, str(why), cells[line]) for line, why in report.rejected]
+        report.rejects_file = write_rejects(path, sheet.header, refused, sheet.encoding)
     return report
 
 

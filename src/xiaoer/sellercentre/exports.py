@@ -1137,7 +1137,8 @@ class ExportReader:
         rows = self._xlsx_rows
         counting = self._counting
         assert rows is not None and counting is not None
-        id_index = self._columns["订单编号"]
+        # Only a report with order numbers has them checked for lost digits.
+        id_index = self._columns.get("订单编号")
         line = self._header_line
         count = 0
         while True:
@@ -1162,7 +1163,7 @@ class ExportReader:
             count += 1
             if not count % _PROGRESS_EVERY:
                 self.bytes_read = max(self.bytes_read, counting.position)
-            lossy = _lossy_id(values, id_index)
+            lossy = None if id_index is None else _lossy_id(values, id_index)
             if lossy is not None:
                 yield Rejected(line, lossy, cells)  # the number itself cannot be trusted
                 continue
