@@ -135,6 +135,9 @@ def _reset_peak() -> bool:
     return True
 
 
+_PARSE = "XIAOER_BENCH_PARSE"
+
+
 async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
     import xiaoer.all_models  # noqa: F401  (every table registered, as the CLI does)
     from xiaoer.core.db import Database
@@ -162,15 +165,16 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
             busy, every = _machine_cpu()
             cpu = time.process_time()
             started = time.perf_counter()
+            apart = {"process": True, "thread": False}.get(os.environ.get(_PARSE, "auto"))
             result = await import_orders(
-                db, shop_id, order_list, item_list, progress=progress, phases=spent
+                db, shop_id, order_list, item_list, progress=progress, phases=spent, apart=apart
             )
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu
             after = _postgres_cpu() if server is not None else None
             busy_after, every_after = _machine_cpu()
             orders_done = phases.get("orders", started)
-            figures[name] = {
+            figures[name] = figure = {
                 "seconds": seconds,
                 "cpu_seconds": cpu,
                 "db_cpu_seconds": None if after is None or server is None else after - server,
@@ -178,12 +182,18 @@ async def _child(url: str, order_list: Path, item_list: Path) -> dict[str, Any]:
                 "cores": os.cpu_count(),
                 "orders_phase_seconds": orders_done - started,
                 "items_phase_seconds": seconds - (orders_done - started),
-                "peak_mb": _status_kb("VmHWM") / 1024,
+                # The processes that parsed the files (large ones) count apart.
+                "parse_cpu_seconds": sum(cpu for cpu, _mb in result.parsing.values()),
+                "import_peak_mb": _status_kb("VmHWM") / 1024,
+                "parse_peak_mb": sum(mb for _cpu, mb in result.parsing.values()),
                 "peak_reset": reset,
                 "phases": spent,
                 "summary": result.summary(),
                 "messages": result.messages[:5],
             }
+            # Memory in all: the import's own peak and the parsing processes' (which run
+            # beside it) added up.
+            figure["peak_mb"] = figure["import_peak_mb"] + figure["parse_peak_mb"]
     finally:
         await db.dispose()
     return figures
@@ -460,6 +470,10 @@ def figures_of(
         out[f"{prefix}_orders_phase_seconds"] = round(first["orders_phase_seconds"], 3)
         out[f"{prefix}_items_phase_seconds"] = round(first["items_phase_seconds"], 3)
         out[f"{prefix}_cpu_seconds"] = round(first["cpu_seconds"], 3)
+        out[f"{prefix}_parse_cpu_seconds"] = round(first.get("parse_cpu_seconds", 0.0), 3)
+        out[f"{prefix}_reimport_parse_cpu_seconds"] = round(
+            again.get("parse_cpu_seconds", 0.0), 3
+        )
         db_cpu = first.get("db_cpu_seconds")
         out[f"{prefix}_db_cpu_seconds"] = None if db_cpu is None else round(db_cpu, 3)
         out[f"{prefix}_machine_busy"] = round(first.get("machine_busy", 0.0), 3)
@@ -471,6 +485,9 @@ def figures_of(
         out[f"{prefix}_peak_mb"] = round(max(first["peak_mb"], again["peak_mb"]), 1)
         out[f"{prefix}_first_peak_mb"] = round(first["peak_mb"], 1)
         out[f"{prefix}_reimport_peak_mb"] = round(again["peak_mb"], 1)
+        for when, figure in (("first", first), ("reimport", again)):
+            out[f"{prefix}_{when}_import_peak_mb"] = round(figure.get("import_peak_mb", 0), 1)
+            out[f"{prefix}_{when}_parse_peak_mb"] = round(figure.get("parse_peak_mb", 0), 1)
         out[f"{prefix}_startup_mb"] = round(run["startup_mb"], 1)
         out[f"{prefix}_phases"] = {k: round(v, 3) for k, v in first.get("phases", {}).items()}
         out[f"{prefix}_reimport_phases"] = {
@@ -525,7 +542,7 @@ def report(
     for kind, prefix, title in (("sqlite", "sqlite", "SQLite"), ("postgresql", "pg", "PostgreSQL")):
         if kind not in results:
             continue
-        print(f"\n{title}")
+        print(f"\n{title} (files parsed: {os.environ.get(_PARSE, 'auto')})")
         print(
             f"  first import  {out[f'{prefix}_seconds']:8.2f} s  "
             f"{out[f'{prefix}_rows_per_s']:>9,} orders/s  "
@@ -537,6 +554,7 @@ def report(
         db_cpu = out[f"{prefix}_db_cpu_seconds"]
         print(
             f"  CPU, first import: import process {out[f'{prefix}_cpu_seconds']:.1f} s, "
+            f"parsing processes {out[f'{prefix}_parse_cpu_seconds']:.1f} s, "
             + ("" if db_cpu is None else f"database server {db_cpu:.1f} s, ")
             + f"the machine's {out['cores']} cores busy "
             f"{100 * out[f'{prefix}_machine_busy']:.0f} % of the time"
@@ -545,12 +563,17 @@ def report(
             f"  re-import     {out[f'{prefix}_reimport_seconds']:8.2f} s  "
             f"{out[f'{prefix}_reimport_rows_per_s']:>9,} orders/s  "
             f"{out[f'{prefix}_reimport_item_rows_per_s']:>9,} item rows/s   "
-            f"(import process CPU {out[f'{prefix}_reimport_cpu_seconds']:.1f} s)"
+            f"(import process CPU {out[f'{prefix}_reimport_cpu_seconds']:.1f} s, parsing "
+            f"processes {out[f'{prefix}_reimport_parse_cpu_seconds']:.1f} s)"
         )
         print(
             f"  peak memory   {out[f'{prefix}_first_peak_mb']:.0f} MB first import, "
             f"{out[f'{prefix}_reimport_peak_mb']:.0f} MB re-import "
-            f"({out[f'{prefix}_startup_mb']:.0f} MB resident before importing)"
+            f"({out[f'{prefix}_startup_mb']:.0f} MB resident before importing); import "
+            f"process + parsing processes: {out[f'{prefix}_first_import_peak_mb']:.0f} + "
+            f"{out[f'{prefix}_first_parse_peak_mb']:.0f} MB first, "
+            f"{out[f'{prefix}_reimport_import_peak_mb']:.0f} + "
+            f"{out[f'{prefix}_reimport_parse_peak_mb']:.0f} MB re-import"
         )
         for label, key in (("first import", "phases"), ("re-import", "reimport_phases")):
             print(f"  phases, {label} (seconds; phases beside each other overlap):")
@@ -641,6 +664,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="profile the import process: py-spy flame graph (.svg), speedscope (.json) or "
         "collapsed stacks (.txt) of it and its helpers, or a cProfile of its main thread (.prof)",
     )
+    parser.add_argument(
+        "--parse",
+        choices=("auto", "process", "thread"),
+        default="auto",
+        help="where the files are parsed: a process of their own, a worker thread of the "
+        "import, or as the import decides by their size (the default)",
+    )
     parser.add_argument("--cprofile", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument(
         "--child", nargs=3, metavar=("URL", "LIST", "ITEMS"), help=argparse.SUPPRESS
@@ -667,6 +697,7 @@ def main() -> None:
             figures = asyncio.run(_child(url, Path(order_list), Path(item_list)))
         print(json.dumps(figures, ensure_ascii=False))
         return
+    os.environ[_PARSE] = args.parse  # read by the import's process (``--child``)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     results: dict[str, dict[str, Any]] = {}
     problems: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import pickle
 import string
 from datetime import date
 from pathlib import Path
@@ -117,3 +118,14 @@ def test_a_stored_message_comes_back_translatable() -> None:
     assert back == message and isinstance(back, Text)
     assert Translator("zh").text(back) == Translator("zh").error(caught.value)
     assert (to_data("plain words"), from_data("plain words")) == ("plain words", "plain words")
+
+
+def test_a_message_sent_to_another_process_comes_back_translatable() -> None:
+    # A row rejected in the process that parses an export is pickled to the import.
+    with pytest.raises(WorkLogError) as caught:
+        check_log(date(2026, 11, 24), date(2026, 11, 24), "问" * (MAX_TEXT + 1), "无")
+    message = message_of(caught.value)
+    back = pickle.loads(pickle.dumps(message))
+    assert back == message and isinstance(back, Text)
+    assert back.template == message.template and isinstance(back.values["field"], Text)
+    assert Translator("zh").text(back) == Translator("zh").error(caught.value)

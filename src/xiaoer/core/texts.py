@@ -30,6 +30,11 @@ class Text(str):
         made.values = values
         return made
 
+    def __reduce__(self) -> tuple[type[Text], tuple[str, dict[str, Any]]]:
+        # Pickled with its template and values (a row rejected in the process that
+        # parses an export reaches the pages still translatable).
+        return (Text, (self.template, self.values))
+
 
 def say(template: str, /, **values: Any) -> Text:
     """A message for people, in English here and in their language on the pages."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter, le
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -71,9 +71,9 @@ from xiaoer.sellercentre.exports import (
     OrderRow,
     Rejected,
     open_items,
-    open_orders,
     write_rejects,
 )
+from xiaoer.sellercentre.parsing import Opening, Source, open_source
 from xiaoer.shops.models import Shop
 
 Progress = Callable[[str, int, int], None]  # phase, bytes done, bytes in all
@@ -144,6 +144,8 @@ class ImportResult:
     messages: list[str] = field(default_factory=list)
     # The reasons of the rows in each rejects file, in the file's order.
     reasons: list[list[str]] = field(default_factory=list)
+    # File name → (CPU seconds, peak MB) of the process that parsed it, if one did.
+    parsing: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The order-row counts, and the item rows under ``items``."""
@@ -163,12 +165,32 @@ def row_digest(cells: list[str]) -> int:
     return _signed64("\x1f".join(cells).encode())
 
 
-@dataclass(slots=True)
-class _Raw:
-    line: int
-    cells: list[str]
+# An order row to import, parsed: its order number, fingerprint, and the values of
+# ``_ORDER_FIELDS`` (the status as its text). A plain tuple, because rows parsed in a
+# process of their own are pickled: a tuple of numbers, texts and times is rebuilt in C.
+Record = tuple[Any, ...]
+_STATUS, _CREATED, _PAID, _SHIPPED = (
+    2 + _ORDER_FIELDS.index(name) for name in ("status", "created_at", "paid_at", "shipped_at")
+)
+
+
+class _Unparsed(NamedTuple):
+    """An order row to import, not parsed yet: the order number and fingerprint where
+    a :data:`Record` has them, so a row unchanged since the last import is left so."""
+
     pid: str
     digest: int
+    line: int
+    cells: list[str]
+
+
+# An item row to import, parsed: (line, order number, title, price in fen, quantity,
+# SKU text, SKU code); from the title on, what is compared with the stored items.
+Item = tuple[int, str, str, int, int, str, str]
+_ORDER_VALUES = attrgetter(*_ORDER_FIELDS)
+_ITEM_FIELDS = attrgetter(
+    "line", "platform_order_id", "title", "price_fen", "quantity", "sku_text", "sku_code"
+)
 
 
 # Longest text per order column; a longer cell is a rejected row, not a cut one.
@@ -208,6 +230,90 @@ def _too_long(row: OrderRow) -> str | None:
                 limit=limit,
             )
     return None
+
+
+def order_entries(
+    reader: ExportReader, apart: bool
+) -> Iterator[Record | _Unparsed | Rejected | None]:
+    """The order list's rows as the import takes them (see
+    :mod:`xiaoer.sellercentre.parsing`, which runs this where the file is read): a row to
+    import; a rejected row, the same order number met earlier in the file included; or
+    ``None`` for a record that is neither (it still counts as read).
+
+    Read ``apart`` (in a process of its own), every row is parsed there; read in a
+    thread of the import, a row is parsed by the import only if it is new or changed
+    (:func:`_parsed`)."""
+    seen: set[int] = set()
+    duplicate = say("the same order id appears earlier in this file")
+    for record in reader.records():
+        if isinstance(record, Rejected):
+            yield record
+            continue
+        line, cells = record
+        pid = reader.order_id(cells)
+        if not pid:  # parsing says what is wrong with the id
+            parsed = reader.parse(line, cells)
+            yield parsed if isinstance(parsed, Rejected) else None
+            continue
+        key = int(pid)
+        if key in seen:
+            yield Rejected(line, duplicate, cells)
+            continue
+        seen.add(key)
+        # The fingerprint is of the cells as read (parsing pads a short row).
+        raw = _Unparsed(pid, row_digest(cells), line, cells)
+        yield _parsed(reader, raw) if apart else raw
+
+
+def _parsed(reader: ExportReader, raw: _Unparsed) -> Record | Rejected:
+    """The row parsed, or rejected with its reason."""
+    row = reader.parse(raw.line, raw.cells)
+    if not isinstance(row, OrderRow):
+        return cast(Rejected, row)
+    if (problem := _too_long(row)) is not None:
+        return Rejected(raw.line, problem, raw.cells, raw.pid)
+    values = _ORDER_VALUES(row)
+    return (raw.pid, raw.digest, values[0], row.status.value, *values[2:])
+
+
+def item_groups(reader: ExportReader, apart: bool) -> Iterator[list[Item] | Rejected]:
+    """The item list's rows, parsed, in runs of one order each; rejected rows alone.
+
+    The rows come without their cells, which are most of what a row weighs when it is
+    sent from the parsing process: the few rows refused later have theirs read again
+    for the rejects file (:func:`_read_cells`)."""
+    group: list[Item] = []
+    for row in cast("Iterable[ItemRow | Rejected]", reader):
+        if isinstance(row, Rejected):
+            yield row
+            continue
+        item: Item = _ITEM_FIELDS(row)
+        if group and group[0][1] != item[1]:
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
+
+
+def _read_cells(path: Path, rejected: list[Rejected]) -> None:
+    """Give the rejected rows that came without their cells the cells of their lines in
+    the item list at ``path`` (read again, up to the last of those lines)."""
+    wanted: dict[int, list[Rejected]] = {}
+    for row in rejected:
+        if not row.cells:
+            wanted.setdefault(row.line, []).append(row)
+    if not wanted:
+        return
+    last = max(wanted)
+    with open_items(path) as reader:
+        width = len(reader.header)  # a row read whole had nothing past the header
+        for record in reader.records():
+            line, cells = (record.line, record.cells) if isinstance(record, Rejected) else record
+            for row in wanted.get(line, ()):
+                row.cells = cells[:width]
+            if line >= last:
+                return
 
 
 async def read_chunks(rows: Iterable[Any], size: int) -> AsyncGenerator[list[Any], None]:
@@ -279,8 +385,15 @@ class _Run:
     def reject(self, into: list[Rejected], counts: Counts, row: Rejected, name: str) -> None:
         into.append(row)
         counts.rejected += 1
-        if len(self.result.messages) < MAX_MESSAGES:
-            self.result.messages.append(
+
+    def tell(self, rejected: list[Rejected], name: str) -> None:
+        """Put a file's rejected rows in the file's order (rows are refused where they
+        are read, or later, where they are checked), and make messages of the first
+        few hundred of the import."""
+        rejected.sort(key=attrgetter("line"))
+        messages = self.result.messages
+        for row in rejected[: max(0, MAX_MESSAGES - len(messages))]:
+            messages.append(
                 say("{file}:{line}: {reason}", file=name, line=row.line, reason=row.reason)
             )
 
@@ -381,25 +494,26 @@ _LOOKED_UP_ORDERS = '"order" (shop_id, platform_order_id), customer (shop_id, ch
 _LOOKED_UP_ITEMS = "order_item (order_id)"
 
 
-def _live(row: OrderRow, policy: Policy, now: datetime) -> bool:
+def _live(record: Record, policy: Policy, now: datetime) -> bool:
     """Whether an order is still in motion, so that the workflow takes it up."""
-    status = row.status
+    status: str = record[_STATUS]
+    paid_at: datetime | None = record[_PAID]
     if status == TradeStatus.WAIT_BUYER_PAY:
-        return now - row.created_at < timedelta(hours=policy.orders.reminder_recovery_hours)
-    if status == TradeStatus.WAIT_SELLER_SEND_GOODS and row.paid_at is not None:
-        return now - row.paid_at < timedelta(hours=policy.orders.ship_within_hours)
+        created_at: datetime = record[_CREATED]
+        return now - created_at < timedelta(hours=policy.orders.reminder_recovery_hours)
+    if status == TradeStatus.WAIT_SELLER_SEND_GOODS and paid_at is not None:
+        return now - paid_at < timedelta(hours=policy.orders.ship_within_hours)
     if status in (TradeStatus.WAIT_BUYER_CONFIRM_GOODS, TradeStatus.SELLER_CONSIGNED_PART):
-        shipped = row.shipped_at or row.paid_at
+        shipped: datetime | None = record[_SHIPPED] or paid_at
         return shipped is not None and now - shipped < timedelta(
             days=policy.orders.deliver_within_days
         )
     return False
 
 
-def _values(row: OrderRow) -> dict[str, Any]:
-    values = {name: getattr(row, name) for name in _ORDER_FIELDS}
-    values["status"] = row.status.value
-    return values
+def _values(record: Record) -> dict[str, Any]:
+    """The order's columns as the import writes them."""
+    return dict(zip(_ORDER_FIELDS, record[2:], strict=True))
 
 
 async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[str, int]:
@@ -449,21 +563,18 @@ class _Copy:
     live: list[int]
 
 
-_ORDER_VALUES = attrgetter(*_ORDER_FIELDS)
-
-
-def _record(row: OrderRow, order_id: int, digest: int) -> Any:
-    """A new order as a row of :data:`_STAGED`; its buyer is joined, and what every
-    order of the import shares is added, as the window is written."""
-    values = _ORDER_VALUES(row)
-    return (order_id, row.platform_order_id, digest, values[0], row.status.value, *values[2:])
-
-
 async def _order_chunk(
-    session: AsyncSession, run: _Run, reader: ExportReader, raws: list[_Raw], name: str
+    session: AsyncSession,
+    run: _Run,
+    raws: list[Record | _Unparsed],
+    reader: ExportReader | None,
+    name: str,
 ) -> _Copy | None:
-    """Look up, parse, sort into new / changed / unchanged; write all but the new orders
-    on PostgreSQL, which come back to be staged by :func:`_stage_orders`."""
+    """Look up, parse what is not parsed yet (with ``reader``), sort into new / changed /
+    unchanged; write all but the new orders on PostgreSQL, which come back to be staged
+    by :func:`_stage_orders` (as rows of :data:`_STAGED`: the id, then the record; its
+    buyer is joined, and what every order of the import shares is added, as the window
+    is written)."""
     counts = run.result.orders
     with timed(run.phases, "check"):
         existing = {
@@ -478,44 +589,37 @@ async def _order_chunk(
                     _ORDER_TABLE.c.shop_id == run.shop_id,
                     among_given(run.postgres, _ORDER_TABLE.c.platform_order_id, "pids"),
                 ),
-                {"pids": [r.pid for r in raws]},
+                {"pids": [r[0] for r in raws]},
             )
         }
-    new: list[OrderRow] = []
-    changed: list[tuple[OrderRow, int, str]] = []
-    digests: dict[str, int] = {}
-    with timed(run.phases, "parse"):
-        for raw in raws:
-            known = existing.get(raw.pid)
-            if known is not None and known[1] == raw.digest:
-                counts.unchanged += 1
-                run.seen[int(raw.pid)] = -known[0]
+    new: list[Record] = []
+    changed: list[tuple[Record, int, str]] = []
+    for raw in raws:
+        known = existing.get(raw[0])
+        if known is not None and known[1] == raw[1]:
+            counts.unchanged += 1
+            run.seen[int(raw[0])] = -known[0]
+            continue
+        if isinstance(raw, _Unparsed):
+            assert reader is not None
+            with timed(run.phases, "parse"):
+                parsed = _parsed(reader, raw)
+            if isinstance(parsed, Rejected):
+                run.refuse(parsed, name)
                 continue
-            row = reader.parse(raw.line, raw.cells)
-            if not isinstance(row, OrderRow):
-                run.refuse(cast(Rejected, row), name)
-                continue
-            if (problem := _too_long(row)) is not None:
-                run.refuse(Rejected(raw.line, problem, raw.cells, raw.pid), name)
-                continue
-            digests[raw.pid] = raw.digest
-            if known is None:
-                new.append(row)
-            else:
-                run.seen[int(raw.pid)] = -known[0]
-                changed.append((row, known[0], known[2]))
+            raw = parsed
+        if known is None:
+            new.append(raw)
+        else:
+            run.seen[int(raw[0])] = -known[0]
+            changed.append((raw, known[0], known[2]))
     live: list[int] = []
     pending: _Copy | None = None
     if new and run.postgres:
         with timed(run.phases, "check"):
             ids = await take_ids(session, "order", len(new))
-            run.seen.update(
-                (int(r.platform_order_id), oid) for r, oid in zip(new, ids, strict=True)
-            )
-            records = [
-                _record(r, oid, digests[r.platform_order_id])
-                for r, oid in zip(new, ids, strict=True)
-            ]
+            run.seen.update((int(r[0]), oid) for r, oid in zip(new, ids, strict=True))
+            records = [(oid, *r) for r, oid in zip(new, ids, strict=True)]
             live_new = [
                 oid for r, oid in zip(new, ids, strict=True) if _live(r, run.policy, run.now)
             ]
@@ -523,7 +627,7 @@ async def _order_chunk(
         counts.created += len(new)
     elif new:
         with timed(run.phases, "check"):
-            customers = await _customers(session, run, {r.buyer_nick for r in new})
+            customers = await _customers(session, run, {r[2] for r in new})
         with timed(run.phases, "stage"):
             await session.execute(
                 insert(_SQLITE_STAGE),
@@ -531,11 +635,11 @@ async def _order_chunk(
                     {
                         **_values(r),
                         "shop_id": run.shop_id,
-                        "platform_order_id": r.platform_order_id,
-                        "customer_id": (buyer := customers.get(r.buyer_nick)),
+                        "platform_order_id": r[0],
+                        "customer_id": (buyer := customers.get(r[2])),
                         "channel": "" if buyer is None else run.channel,
                         "source": "import",
-                        "import_digest": digests[r.platform_order_id],
+                        "import_digest": r[1],
                         "updated_at": run.now,
                         "flag": 0,
                     }
@@ -544,7 +648,7 @@ async def _order_chunk(
             )
         counts.created += len(new)
         run.staged += len(new)
-        run.staged_live += [r.platform_order_id for r in new if _live(r, run.policy, run.now)]
+        run.staged_live += [r[0] for r in new if _live(r, run.policy, run.now)]
     with timed(run.phases, "write"):
         if changed:
             await session.execute(
@@ -553,7 +657,7 @@ async def _order_chunk(
                     {
                         **_values(r),
                         "id": oid,
-                        "import_digest": digests[r.platform_order_id],
+                        "import_digest": r[1],
                         "updated_at": run.now,
                     }
                     for r, oid, _old in changed
@@ -562,8 +666,8 @@ async def _order_chunk(
             counts.updated += len(changed)
         if live:
             await _start_workflow(session, run, live)
-        for row, oid, old in changed:
-            await _follow_change(session, run, row, oid, old)
+        for record, oid, old in changed:
+            await _follow_change(session, run, record[_STATUS], oid, old)
     return pending
 
 
@@ -860,10 +964,10 @@ async def _start_workflow(session: AsyncSession, run: _Run, order_ids: list[int]
 
 
 async def _follow_change(
-    session: AsyncSession, run: _Run, row: OrderRow, order_id: int, old: str
+    session: AsyncSession, run: _Run, status: str, order_id: int, old: str
 ) -> None:
     """A newer export moved an order on: recorded like any other change of status."""
-    if row.status.value == old:
+    if status == old:
         return
     order = await session.get(Order, order_id)
     if order is None:
@@ -879,27 +983,8 @@ async def _follow_change(
     )
 
 
-def _item_groups(rows: Iterable[ItemRow | Rejected]) -> Iterator[list[ItemRow] | Rejected]:
-    """Runs of consecutive item rows of one order; rejected rows pass through alone."""
-    group: list[ItemRow] = []
-    for row in rows:
-        if isinstance(row, Rejected):
-            yield row
-            continue
-        if group and group[0].platform_order_id != row.platform_order_id:
-            yield group
-            group = []
-        group.append(row)
-    if group:
-        yield group
-
-
-def _item_key(item: ItemRow) -> tuple[str, int, int, str, str]:
-    return (item.title, item.price_fen, item.quantity, item.sku_text, item.sku_code)
-
-
 async def _items_chunk(
-    session: AsyncSession, run: _Run, groups: list[list[ItemRow]], name: str
+    session: AsyncSession, run: _Run, groups: list[list[Item]], name: str
 ) -> list[tuple[Any, ...]] | None:
     """Store each order's items unless the same items are stored already; on PostgreSQL
     a chunk of only new items comes back to be copied in by :func:`_copy_items`."""
@@ -908,7 +993,7 @@ async def _items_chunk(
     made_here: set[int] = set()  # the orders this import created
     ask: list[str] = []  # the others, looked up
     for group in groups:
-        pid = group[0].platform_order_id
+        pid = group[0][1]
         met = run.seen.get(int(pid), 0) if pid.isdigit() else 0
         if met > 0:
             orders[pid] = met
@@ -943,7 +1028,7 @@ async def _items_chunk(
     wipe: list[int] = []
     rows: list[tuple[Any, ...]] = []
     for group in groups:
-        pid = group[0].platform_order_id
+        pid = group[0][1]
         found = orders.get(pid)
         if found is None or pid in run.refused:
             why = (
@@ -953,8 +1038,8 @@ async def _items_chunk(
                     "order {order} is neither in the order list nor known to the shop", order=pid
                 )
             )
-            for item in group:
-                run.reject(run.rejected_items, counts, Rejected(item.line, why, item.cells), name)
+            for item in group:  # its cells are read again for the rejects file
+                run.reject(run.rejected_items, counts, Rejected(item[0], why, []), name)
             continue
         oid = found
         if oid in made_here or oid in run.items_seen:  # none stored, or met earlier
@@ -962,7 +1047,7 @@ async def _items_chunk(
         else:
             run.items_seen.add(oid)
             before = stored.get(oid)
-            if before == [_item_key(i) for i in group]:
+            if before == [i[2:] for i in group]:
                 counts.unchanged += len(group)
                 continue
             if before:
@@ -971,12 +1056,9 @@ async def _items_chunk(
             else:
                 counts.created += len(group)
         rows += [
-            (
-                oid, run.skus.get(i.sku_code) if i.sku_code else None, i.sku_code, i.title,
-                i.sku_text, i.price_fen, i.quantity,
-            )
+            (oid, run.skus.get(i[6]) if i[6] else None, i[6], i[2], i[5], i[3], i[4])
             for i in group
-        ]  # fmt: skip
+        ]
     if wipe:
         await session.execute(delete(OrderItem).where(_among(run, OrderItem.order_id, wipe)))
     if not rows:
@@ -1015,13 +1097,15 @@ async def import_orders(
     *,
     progress: Progress | None = None,
     now: datetime | None = None,
-    chunk: int = CHUNK,
     phases: Phases | None = None,
+    apart: bool | None = None,
 ) -> ImportResult:
     """Import an order list and, if given, its item list; see the module's text.
 
     ``phases``, when given, gets the seconds spent in each phase added to it (see
-    :data:`Phases`): reading, parsing, checking against the database, writing.
+    :data:`Phases`): reading, checking against the database, writing. ``apart``: parse
+    the files in a process of their own (by default when they are large, see
+    :func:`xiaoer.sellercentre.parsing.open_source`).
 
     Raises :class:`xiaoer.sellercentre.exports.ExportError` when a file cannot be read as
     an export at all (wrong kind, missing required columns); nothing is written then.
@@ -1051,20 +1135,24 @@ async def import_orders(
             phases=phases,
         )
 
-    # Both files are opened first, so that a wrong item list fails before any write.
-    # Opening reads a workbook's shared strings: in a worker thread, like the rows.
-    with await asyncio.to_thread(open_orders, order_list, now=now) as orders:
-        items_reader = (
-            await asyncio.to_thread(open_items, item_list) if item_list is not None else None
+    # Both files are opened first, so that a wrong item list fails before any write; a
+    # large one is read and parsed by a process of its own (see :mod:`.parsing`).
+    async with contextlib.AsyncExitStack() as files:
+        orders = await files.enter_async_context(
+            open_source(Opening(order_list, "orders", now=now), order_entries, CHUNK, apart=apart)
         )
-        try:
-            async with contextlib.AsyncExitStack() as stack:  # the stager's connections
-                await _import_orders_then_items(
-                    db, run, orders, items_reader, order_list, item_list, progress, stack
-                )
-        finally:
-            if items_reader is not None:
-                items_reader.close()
+        items_source = None
+        if item_list is not None:
+            items_source = await files.enter_async_context(
+                open_source(Opening(item_list, "items"), item_groups, CHUNK, apart=apart)
+            )
+        async with contextlib.AsyncExitStack() as stack:  # the stager's connections
+            await _import_orders_then_items(
+                db, run, orders, items_source, order_list, item_list, progress, stack
+            )
+        for source, path in ((orders, order_list), (items_source, item_list)):
+            if source is not None and source.usage is not None and path is not None:
+                result.parsing[path.name] = source.usage
     if run.analyzing is not None:
         run.analyzing.result()  # its error, if the import had none before
     async with db.session() as session:
@@ -1082,8 +1170,8 @@ async def import_orders(
 async def _import_orders_then_items(
     db: Database,
     run: _Run,
-    orders: ExportReader,
-    items_reader: Any,
+    orders: Source,
+    items_reader: Source | None,
     order_list: Path,
     item_list: Path | None,
     progress: Progress | None,
@@ -1092,14 +1180,17 @@ async def _import_orders_then_items(
     result = run.result
     try:
         await _import_order_rows(db, run, orders, order_list.name, progress, stack)
-        if orders.encoding is not None and run.rejected_orders:
+        run.tell(run.rejected_orders, order_list.name)
+        if run.rejected_orders:
             result.rejects.append(
                 write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
             )
             result.reasons.append([row.reason for row in run.rejected_orders])
         if items_reader is not None and item_list is not None:
             await _import_item_rows(db, run, items_reader, item_list.name, progress)
+            run.tell(run.rejected_items, item_list.name)
             if run.rejected_items:
+                await asyncio.to_thread(_read_cells, item_list, run.rejected_items)
                 result.rejects.append(
                     write_rejects(
                         item_list,
@@ -1129,7 +1220,7 @@ async def _settle(task: asyncio.Task[None] | None) -> None:
 async def _import_order_rows(
     db: Database,
     run: _Run,
-    reader: ExportReader,
+    reader: Source,
     name: str,
     progress: Progress | None,
     stack: contextlib.AsyncExitStack,
@@ -1172,43 +1263,35 @@ async def _import_order_rows(
 async def _order_rows(
     db: Database,
     run: _Run,
-    reader: ExportReader,
+    reader: Source,
     name: str,
     progress: Progress | None,
     stager: _Stager | None,
     connection: AsyncConnection | None = None,
 ) -> None:
     counts = run.result.orders
-    async with contextlib.aclosing(read_chunks(reader.records(), CHUNK)) as reading:
+    async with contextlib.aclosing(reader.chunks()) as reading:
         chunks = timed_chunks(run.phases, "read", reading)
         async for batch in chunks:
-            pending: list[_Raw] = []
+            pending: list[Record | _Unparsed] = []
             with timed(run.phases, "digest"):
-                for record in batch:
+                for entry in batch:
                     counts.read += 1
-                    if isinstance(record, Rejected):
-                        run.refuse(record, name)
+                    if entry is None:
                         continue
-                    line, cells = record
-                    pid = reader.order_id(cells)
-                    if not pid:  # parsing says what is wrong with the id
-                        parsed = reader.parse(line, cells)
-                        if isinstance(parsed, Rejected):
-                            run.refuse(parsed, name)
+                    if isinstance(entry, Rejected):
+                        run.refuse(entry, name)
+                        if entry.platform_order_id:  # its items are refused with it
+                            run.seen.setdefault(int(entry.platform_order_id), 0)
                         continue
-                    key = int(pid)
-                    if key in run.seen:
-                        why = say("the same order id appears earlier in this file")
-                        run.reject(run.rejected_orders, counts, Rejected(line, why, cells), name)
-                        continue
-                    run.seen[key] = 0
-                    pending.append(_Raw(line, cells, pid, row_digest(cells)))
+                    run.seen[int(entry[0])] = 0
+                    pending.append(entry)
             if pending:
                 opened = db.session() if connection is None else _bound(connection)
                 async with opened as session:
                     if run.postgres:
                         await commit_later(session)
-                    copy = await _order_chunk(session, run, reader, pending, name)
+                    copy = await _order_chunk(session, run, pending, reader.reader, name)
                     if connection is not None:
                         await _write_sqlite_window(session, run, last=False)
                     with timed(run.phases, "check"):
@@ -1223,7 +1306,7 @@ async def _order_rows(
 
 
 async def _import_item_rows(
-    db: Database, run: _Run, reader: Any, name: str, progress: Progress | None
+    db: Database, run: _Run, reader: Source, name: str, progress: Progress | None
 ) -> None:
     counts = run.result.items
     phases = run.phases
@@ -1263,11 +1346,11 @@ async def _import_item_rows(
             copying.append(asyncio.create_task(_copy_items(db, run, ready.pop(0))))
 
     try:
-        reading = read_chunks(_item_groups(reader), CHUNK)
+        reading = reader.chunks()
         async with contextlib.aclosing(reading):
             chunks = timed_chunks(phases, "items read", reading)
             async for batch in chunks:
-                groups: list[list[ItemRow]] = []
+                groups: list[list[Item]] = []
                 for entry in batch:
                     if isinstance(entry, Rejected):
                         counts.read += 1
