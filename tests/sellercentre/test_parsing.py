@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.aftersales_exports import REFUND_HEADER, write_report
 from benchmarks.order_exports import write_sample_export
 from sqlalchemy import select
 
+import tests.aftersales.test_refund_import as refunds
+from xiaoer.aftersales.models import Refund
+from xiaoer.aftersales.refund_import import import_refunds
 from xiaoer.core.db import Database
 from xiaoer.orders.models import Order, OrderItem
+from xiaoer.sellercentre import parsing
 from xiaoer.sellercentre.exports import ExportError, ExportReader
 from xiaoer.sellercentre.ingest import ImportResult, import_orders
 from xiaoer.sellercentre.parsing import Opening, open_source
@@ -212,3 +217,54 @@ async def test_a_parsing_process_that_dies_fails_the_import_with_a_clear_error(
                 got += batch
     assert len(got) == 8  # the chunks sent before it died
     _no_parsing_processes_left()
+
+
+async def _paid_orders(db: Database, shop: Shop, folder: Path) -> list[Order]:
+    order_list, item_list = write_sample_export(folder, 12, seed=5, quirks=False)
+    await import_orders(db, shop.id, order_list, item_list, now=refunds.NOW)
+    async with db.session() as session:
+        return list(
+            await session.scalars(
+                select(Order)
+                .where(Order.shop_id == shop.id, Order.paid_fen > 100)
+                .order_by(Order.platform_order_id)
+            )
+        )
+
+
+async def test_a_report_parsed_apart_imports_as_one_parsed_in_a_thread(
+    db: Database, shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = await _second_shop(db)
+    seen: dict[bool, tuple[Any, ...]] = {}
+    for target, apart in ((shop, False), (other, True)):
+        folder = tmp_path / f"apart-{apart}"
+        monkeypatch.setattr(parsing, "APART_BYTES", 0 if apart else 1 << 40)
+        orders = await _paid_orders(db, target, folder / "orders")
+        first = write_report(folder / "first.csv", REFUND_HEADER, [refunds._refund(orders[0], 1)])
+        await import_refunds(db, target.id, first, now=refunds.NOW)
+        rows = [
+            refunds._refund(orders[0], 1),  # as before
+            refunds._refund(orders[1], 2, 是否需要退货="是"),  # new
+            refunds._refund(orders[3], 4, 退款状态="退款进行中"),  # no such status
+            {**refunds._refund(orders[4], 5), "订单编号": "999999999999999999"},  # no order
+            refunds._refund(orders[6], 7, 退款完结时间="2024-03-19 10:00:00"),  # ends first
+            refunds._refund(orders[8], 2),  # the same refund again
+        ]
+        report = write_report(folder / "mixed.csv", REFUND_HEADER, rows)
+        result = await import_refunds(db, target.id, report, now=refunds.NOW)
+        async with db.session() as session:
+            stored = sorted(
+                (r.platform_refund_id, r.kind, r.status, r.goods, r.amount_fen, r.applied_at)
+                for r in await session.scalars(select(Refund).where(Refund.shop_id == target.id))
+            )
+        seen[apart] = (
+            result.summary(),
+            [(line, str(why)) for line, why in result.rejected_rows],
+            [path.read_text("gb18030") for path in result.rejects],
+            stored,
+        )
+    assert seen[False] == seen[True]
+    summary, rejected, files, stored = seen[True]
+    assert summary["rejected"] == 4 and [line for line, _why in rejected] == [4, 5, 6, 7]
+    assert len(files) == 1 and len(stored) == 2

@@ -201,7 +201,7 @@ def _values(row: RefundRow, order_id: int) -> dict[str, Any]:
 
 
 async def _store(
-    session: AsyncSession, run: ReportRun, reader: ExportReader, raws: list[RawRow]
+    session: AsyncSession, run: ReportRun, raws: list[RawRow]
 ) -> Later | None:
     """Parse, check and write a chunk of the report; on PostgreSQL the new refunds
     (their ids taken) and the orders' refunded totals are left to write later."""
@@ -225,7 +225,7 @@ async def _store(
         if known is not None and known[1] == raw.digest:
             counts.unchanged += 1
             continue
-        row = reader.parse(raw.line, raw.cells)
+        row = run.parse(raw)
         if isinstance(row, RefundRow):
             parsed.append(row)
             digests[row.platform_refund_id] = raw.digest

@@ -150,7 +150,7 @@ def _values(row: ReviewRow) -> dict[str, Any]:
 
 
 async def _store(
-    session: AsyncSession, run: ReportRun, reader: ExportReader, raws: list[RawRow]
+    session: AsyncSession, run: ReportRun, raws: list[RawRow]
 ) -> Later | None:
     """Parse, check and write a chunk of the report."""
     assert isinstance(run, _ReviewRun)
@@ -184,7 +184,7 @@ async def _store(
         if known is not None and known[1] == raw.digest:
             counts.unchanged += 1
             continue
-        row = reader.parse(raw.line, raw.cells)
+        row = run.parse(raw)
         if not isinstance(row, ReviewRow):
             run.reject(cast(Rejected, row))
             continue

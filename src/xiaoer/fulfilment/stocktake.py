@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -49,10 +49,10 @@ from xiaoer.sellercentre.exports import (
     ExportReader,
     Rejected,
     ReportShape,
-    open_report,
     write_rejects,
 )
-from xiaoer.sellercentre.ingest import CHUNK, Progress, among, read_chunks
+from xiaoer.sellercentre.ingest import CHUNK, Progress, among
+from xiaoer.sellercentre.parsing import Opening, open_source
 from xiaoer.staff.models import StaffAccount
 
 CODE, TITLE, ATTRIBUTES, PLACE, BOOKED, COUNTED = (
@@ -273,27 +273,34 @@ class _Sheet:
     encoding: str = ""
 
 
+def _count_entries(reader: ExportReader, apart: bool) -> Iterator[CountRow | Rejected]:
+    """The sheet's rows, parsed (every row parses: see :func:`_count_parser`)."""
+    for record in reader.records():
+        yield record if isinstance(record, Rejected) else cast(CountRow, reader.parse(*record))
+
+
 async def _read_sheet(
     session: AsyncSession, shop_id: int, path: Path, progress: Progress | None, chunk: int
 ) -> _Sheet:
-    """Every row of the sheet, read a chunk at a time in a worker thread; each chunk's
-    SKU codes looked up as it comes, and ``progress`` told after it. Raises
-    :class:`ExportError` when the file is not a count sheet at all."""
+    """Every row of the sheet, read a chunk at a time beside the import (see
+    :func:`xiaoer.sellercentre.parsing.open_source`); each chunk's SKU codes looked up as
+    it comes, and ``progress`` told after it. Raises :class:`ExportError` when the file
+    is not a count sheet at all."""
     sheet = _Sheet()
     postgres = session.get_bind().dialect.name == "postgresql"
     told = -1
-    with open_report(path, COUNT_SHEET) as reader:
+    async with open_source(Opening(path, "report", shape=COUNT_SHEET), _count_entries,
+                           chunk) as reader:  # fmt: skip
         sheet.header, sheet.encoding = reader.header, reader.encoding
-        async with contextlib.aclosing(read_chunks(reader.records(), chunk)) as batches:
+        async with contextlib.aclosing(reader.chunks()) as batches:
             async for batch in batches:
                 codes: set[str] = set()
-                for record in batch:
-                    if isinstance(record, Rejected):
-                        sheet.unreadable.append(record)
+                for entry in batch:
+                    if isinstance(entry, Rejected):
+                        sheet.unreadable.append(entry)
                         continue
-                    row = cast(CountRow, reader.parse(*record))
-                    sheet.rows.append(row)
-                    codes.add(row.code)
+                    sheet.rows.append(entry)
+                    codes.add(entry.code)
                 sheet.known.update(
                     await session.scalars(
                         select(Sku.code).where(
@@ -418,8 +425,9 @@ async def import_count_file(
 ) -> CountReport:
     """:func:`do_import_count_file` for the command line, which acts for the shop.
 
-    The rows are read as the seller-centre reports are (:func:`open_report`,
-    :func:`read_chunks`, :func:`write_rejects`), but not through
+    The rows are read as the seller-centre reports are (the report reader with
+    :data:`COUNT_SHEET`, :func:`xiaoer.sellercentre.parsing.open_source`,
+    :func:`write_rejects`), but not through
     :func:`xiaoer.sellercentre.reports.import_report`: a SKU given twice refuses every
     line it is on, earlier ones included, so no row is judged before the whole file is
     read; and a take's counts go in in one transaction (the caller's), not one per

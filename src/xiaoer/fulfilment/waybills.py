@@ -146,13 +146,13 @@ async def _ship_row(session: AsyncSession, run: _WaybillRun, row: WaybillRow, or
 
 
 async def _store(
-    session: AsyncSession, run: ReportRun, reader: ExportReader, raws: list[RawRow]
+    session: AsyncSession, run: ReportRun, raws: list[RawRow]
 ) -> Later | None:
     assert isinstance(run, _WaybillRun)
     result = cast(WaybillImportResult, run.result)
     parsed: list[tuple[RawRow, WaybillRow]] = []
     for raw in raws:
-        row = reader.parse(raw.line, raw.cells)
+        row = run.parse(raw)
         if isinstance(row, WaybillRow):
             parsed.append((raw, row))
         else:

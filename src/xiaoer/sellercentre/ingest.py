@@ -1055,10 +1055,8 @@ async def _items_chunk(
                 counts.updated += len(group)
             else:
                 counts.created += len(group)
-        rows += [
-            (oid, run.skus.get(i[6]) if i[6] else None, i[6], i[2], i[5], i[3], i[4])
-            for i in group
-        ]
+        sku = run.skus.get
+        rows += [(oid, sku(i[6]) if i[6] else None, i[6], i[2], i[5], i[3], i[4]) for i in group]
     if wipe:
         await session.execute(delete(OrderItem).where(_among(run, OrderItem.order_id, wipe)))
     if not rows:

@@ -241,6 +241,4 @@ def _stopped(path: Path, process: Any) -> ExportError:
 
 
 def _unexpected(path: Path, kind: object) -> ExportError:
-    return ExportError(
-        say("the process reading {file} sent {kind!r}", file=path.name, kind=kind)
-    )
+    return ExportError(say("the process reading {file} sent {kind!r}", file=path.name, kind=kind))

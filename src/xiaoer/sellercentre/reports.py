@@ -3,7 +3,8 @@
 The packages that store such a report give its shape (columns, row parser), how a
 row's key is read without parsing it, and a ``store`` function for a chunk of rows;
 :func:`import_report` does the rest as the order import does it: the file is read a
-chunk at a time in a worker thread, a key met earlier in the file rejects the row,
+chunk at a time beside the import (a large one parsed in a process of its own, see
+:mod:`xiaoer.sellercentre.parsing`), a key met earlier in the file rejects the row,
 each chunk is stored in one transaction, the progress is told after each chunk, and
 rejected rows are counted, the first few hundred kept as ``file:line: reason``
 messages, and all of them written to a rejects file beside the input.
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,6 @@ from xiaoer.sellercentre.exports import (
     ExportReader,
     Rejected,
     ReportShape,
-    open_report,
     write_rejects,
 )
 from xiaoer.sellercentre.ingest import (
@@ -40,21 +41,23 @@ from xiaoer.sellercentre.ingest import (
     MAX_MESSAGES,
     Counts,
     Progress,
-    read_chunks,
     refresh_statistics,
     row_digest,
 )
+from xiaoer.sellercentre.parsing import Opening, Source, open_source
 from xiaoer.shops.models import Shop
 
 
 @dataclass(slots=True)
 class RawRow:
-    """A row as read: its line, cells, key and fingerprint; parsed only if needed."""
+    """A row as read: its line, cells, key and fingerprint; parsed only if needed
+    (:meth:`ReportRun.parse`), unless it was parsed where it was read."""
 
     line: int
     cells: list[str]
     key: str
     digest: int
+    parsed: object = None
 
 
 @dataclass
@@ -98,6 +101,15 @@ class ReportRun:
     postgres: bool
     rejected: list[Rejected] = field(default_factory=list)
     analyzed: dict[str, int] = field(default_factory=dict)
+    # The open reader when the file is read in a thread of the import (None apart).
+    reader: ExportReader | None = None
+
+    def parse(self, raw: RawRow) -> object:
+        """The row parsed: a report's row, or :class:`Rejected`."""
+        if raw.parsed is not None:
+            return raw.parsed
+        assert self.reader is not None
+        return self.reader.parse(raw.line, raw.cells)
 
     def reject(self, row: Rejected) -> None:
         """Count the row as rejected and keep it for the report and the rejects file."""
@@ -124,43 +136,45 @@ KeyOf = Callable[[ExportReader, list[str]], str]
 # What a chunk leaves to write in a transaction of its own (e.g. a COPY of its new
 # rows), while the next chunk is read and parsed.
 Later = Callable[[AsyncSession], Awaitable[None]]
-# Parses, checks and writes a chunk of rows (every key new in this file), in the
-# session given; the caller commits. It may leave a part of the writing for later.
-Store = Callable[[AsyncSession, ReportRun, ExportReader, list[RawRow]], Awaitable[Later | None]]
+# Parses (:meth:`ReportRun.parse`), checks and writes a chunk of rows (every key new in
+# this file), in the session given; the caller commits. It may leave a part of the
+# writing for later.
+Store = Callable[[AsyncSession, ReportRun, list[RawRow]], Awaitable[Later | None]]
 
 
 @batch_job  # millions of short-lived rows
 async def import_report(
     db: Database,
     run: ReportRun,
-    reader: ExportReader,
+    reader: Source,
     path: Path,
     *,
-    key_of: KeyOf,
     store: Store,
     phase: str,
     tables: str,
     progress: Progress | None = None,
-    chunk: int = CHUNK,
 ) -> None:
-    """Read ``reader`` in chunks and give each chunk's rows to ``store``; then write the
-    rejects file beside ``path``. What ``store`` leaves for later runs in a transaction
-    of its own while the next chunk is read, one at a time. ``tables``: those ``store``
-    fills, analysed on PostgreSQL as they grow (see
+    """Read ``reader``'s rows (:func:`report_entries`) in chunks and give each chunk's
+    rows to ``store``; then write the rejects file beside ``path``. What ``store``
+    leaves for later runs in a transaction of its own while the next chunk is read, one
+    at a time. ``tables``: those ``store`` fills, analysed on PostgreSQL as they grow (see
     :func:`xiaoer.sellercentre.ingest.refresh_statistics`)."""
     counts = run.result.counts
-    seen: set[str] = set()
+    run.reader = reader.reader
     writing: asyncio.Task[None] | None = None
     try:
-        async with contextlib.aclosing(read_chunks(reader.records(), chunk)) as batches:
+        async with contextlib.aclosing(reader.chunks()) as batches:
             async for batch in batches:
-                pending = [
-                    raw for record in batch if (raw := _keyed(run, reader, record, key_of, seen))
-                ]
+                pending: list[RawRow] = []
+                for entry in batch:
+                    if isinstance(entry, Rejected):
+                        run.reject(entry)
+                    else:
+                        pending.append(entry)
                 counts.read += len(batch)
                 if pending:
                     async with db.session() as session:
-                        later = await store(session, run, reader, pending)
+                        later = await store(session, run, pending)
                         await session.commit()
                     if writing is not None:
                         await writing  # one chunk in flight at a time; its error ends the import
@@ -181,30 +195,31 @@ async def import_report(
         run.result.reasons.append([row.reason for row in run.rejected])
 
 
-def _keyed(
-    run: ReportRun,
-    reader: ExportReader,
-    record: tuple[int, list[str]] | Rejected,
-    key_of: KeyOf,
-    seen: set[str],
-) -> RawRow | None:
-    """The record with its key and fingerprint, or None when it is rejected already:
-    unreadable, without a key, or with a key met earlier in the file."""
-    if isinstance(record, Rejected):
-        run.reject(record)
-        return None
-    line, cells = record
-    key = key_of(reader, cells)
-    if not key:  # parsing says what is wrong with the key
-        parsed = reader.parse(line, cells)
-        why = parsed.reason if isinstance(parsed, Rejected) else say("the row has no key")
-        run.reject(Rejected(line, why, cells))
-        return None
-    if key in seen:
-        run.reject(Rejected(line, say("the same row appears earlier in this file"), cells))
-        return None
-    seen.add(key)
-    return RawRow(line, cells, key, row_digest(cells))
+def report_entries(reader: ExportReader, apart: bool, key_of: KeyOf) -> Iterator[RawRow | Rejected]:
+    """A report's rows with their keys and fingerprints, or rejected: unreadable,
+    without a key, or with a key met earlier in the file. Read ``apart`` (in a process
+    of its own, see :mod:`xiaoer.sellercentre.parsing`) each row is parsed there too."""
+    seen: set[str] = set()
+    again = say("the same row appears earlier in this file")
+    for record in reader.records():
+        if isinstance(record, Rejected):
+            yield record
+            continue
+        line, cells = record
+        key = key_of(reader, cells)
+        if not key:  # parsing says what is wrong with the key
+            parsed = reader.parse(line, cells)
+            why = parsed.reason if isinstance(parsed, Rejected) else say("the row has no key")
+            yield Rejected(line, why, cells)
+            continue
+        if key in seen:
+            yield Rejected(line, again, cells)
+            continue
+        seen.add(key)
+        raw = RawRow(line, cells, key, row_digest(cells))
+        if apart:
+            raw.parsed = reader.parse(line, cells)  # as the store would (it pads the cells)
+        yield raw
 
 
 async def _write(db: Database, later: Later) -> None:
@@ -243,6 +258,8 @@ async def import_report_file(
         if shop is None:
             raise ValueError(say("no shop with id {shop_id}", shop_id=run.shop_id))
         zone = shop.timezone
-    with open_report(path, kind.shape, zone=zone, now=now) as reader:
-        await import_report(db, run, reader, path, key_of=kind.key_of, store=kind.store,
-                            phase=kind.phase, tables=kind.tables, progress=progress)  # fmt: skip
+    opening = Opening(path, "report", zone=zone, now=now, shape=kind.shape)
+    entries = partial(report_entries, key_of=kind.key_of)
+    async with open_source(opening, entries, CHUNK) as reader:
+        await import_report(db, run, reader, path, store=kind.store, phase=kind.phase,
+                            tables=kind.tables, progress=progress)  # fmt: skip
