@@ -10,12 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from tests.aftersales.commands import xiaoer
 from tests.conftest import MakeStaff, csrf_from, sign_in
 from tests.fulfilment.stock_world import stocked
+from tests.fulfilment.test_stocktake import HEADERS
+from tests.fulfilment.test_stocktake import _sheet as _workbook
 from tests.test_cli import xiaoer as run_command
 from xiaoer.catalog.models import Product, Sku
 from xiaoer.core.db import Database
@@ -29,24 +30,12 @@ from xiaoer.sellercentre.exports import ExportError
 from xiaoer.shops.models import Shop
 from xiaoer.shops.service import do_create_shop
 
-HEADER = ["商家编码", "标题", "属性", "库位", "实盘数"]
+HEADER = HEADERS
 REJECTS_HEADER = [*HEADER, "行号", "原因"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # What each kind of input gives its rejects file.
 REJECTS_ENCODING = {"xlsx": "utf-8-sig", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig",
                     "gb18030": "gb18030"}  # fmt: skip
-
-
-def _workbook(rows: list[list[object]], header: list[str] = HEADER) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def _csv(rows: list[list[object]], encoding: str, header: list[str] = HEADER) -> bytes:
