@@ -68,9 +68,9 @@ from xiaoer.orders.models import Order, OrderItem, TradeStatus
 from xiaoer.sellercentre.exports import (
     ExportReader,
     ItemRow,
+    Kind,
     OrderRow,
     Rejected,
-    open_items,
     write_rejects,
 )
 from xiaoer.sellercentre.parsing import Opening, Source, open_source
@@ -165,9 +165,10 @@ def row_digest(cells: list[str]) -> int:
     return _signed64("\x1f".join(cells).encode())
 
 
-# An order row to import, parsed: its order number, fingerprint, and the values of
-# ``_ORDER_FIELDS`` (the status as its text). A plain tuple, because rows parsed in a
-# process of their own are pickled: a tuple of numbers, texts and times is rebuilt in C.
+# An order row to import, parsed: its order number, fingerprint, the values of
+# ``_ORDER_FIELDS`` (the status as its text), and last its line. A plain tuple, because
+# rows parsed in a process of their own are pickled: a tuple of numbers, texts and times
+# is rebuilt in C.
 Record = tuple[Any, ...]
 _STATUS, _CREATED, _PAID, _SHIPPED = (
     2 + _ORDER_FIELDS.index(name) for name in ("status", "created_at", "paid_at", "shipped_at")
@@ -237,14 +238,13 @@ def order_entries(
 ) -> Iterator[Record | _Unparsed | Rejected | None]:
     """The order list's rows as the import takes them (see
     :mod:`xiaoer.sellercentre.parsing`, which runs this where the file is read): a row to
-    import; a rejected row, the same order number met earlier in the file included; or
-    ``None`` for a record that is neither (it still counts as read).
+    import; a rejected row; or ``None`` for a record that is neither (it still counts as
+    read). The import refuses an order number met earlier in the file: it keeps every
+    number it meets anyway (``_Run.seen``).
 
     Read ``apart`` (in a process of its own), every row is parsed there; read in a
     thread of the import, a row is parsed by the import only if it is new or changed
     (:func:`_parsed`)."""
-    seen: set[int] = set()
-    duplicate = say("the same order id appears earlier in this file")
     for record in reader.records():
         if isinstance(record, Rejected):
             yield record
@@ -255,14 +255,12 @@ def order_entries(
             parsed = reader.parse(line, cells)
             yield parsed if isinstance(parsed, Rejected) else None
             continue
-        key = int(pid)
-        if key in seen:
-            yield Rejected(line, duplicate, cells)
-            continue
-        seen.add(key)
         # The fingerprint is of the cells as read (parsing pads a short row).
         raw = _Unparsed(pid, row_digest(cells), line, cells)
         yield _parsed(reader, raw) if apart else raw
+
+
+_DUPLICATE = say("the same order id appears earlier in this file")
 
 
 def _parsed(reader: ExportReader, raw: _Unparsed) -> Record | Rejected:
@@ -273,7 +271,7 @@ def _parsed(reader: ExportReader, raw: _Unparsed) -> Record | Rejected:
     if (problem := _too_long(row)) is not None:
         return Rejected(raw.line, problem, raw.cells, raw.pid)
     values = _ORDER_VALUES(row)
-    return (raw.pid, raw.digest, values[0], row.status.value, *values[2:])
+    return (raw.pid, raw.digest, values[0], row.status.value, *values[2:], raw.line)
 
 
 def item_groups(reader: ExportReader, apart: bool) -> Iterator[list[Item] | Rejected]:
@@ -296,9 +294,10 @@ def item_groups(reader: ExportReader, apart: bool) -> Iterator[list[Item] | Reje
         yield group
 
 
-def _read_cells(path: Path, rejected: list[Rejected]) -> None:
+def _read_cells(path: Path, kind: Kind, rejected: list[Rejected]) -> None:
     """Give the rejected rows that came without their cells the cells of their lines in
-    the item list at ``path`` (read again, up to the last of those lines)."""
+    the list of ``kind`` at ``path`` (read again, up to the last of those lines): an
+    item row's cells as parsing left them, an order row's as read (as a duplicate's)."""
     wanted: dict[int, list[Rejected]] = {}
     for row in rejected:
         if not row.cells:
@@ -306,8 +305,9 @@ def _read_cells(path: Path, rejected: list[Rejected]) -> None:
     if not wanted:
         return
     last = max(wanted)
-    with open_items(path) as reader:
-        width = len(reader.header)  # a row read whole had nothing past the header
+    with ExportReader(path, kind) as reader:
+        # An item row read whole had nothing past the header.
+        width = len(reader.header) if kind == "items" else None
         for record in reader.records():
             line, cells = (record.line, record.cells) if isinstance(record, Rejected) else record
             for row in wanted.get(line, ()):
@@ -513,7 +513,7 @@ def _live(record: Record, policy: Policy, now: datetime) -> bool:
 
 def _values(record: Record) -> dict[str, Any]:
     """The order's columns as the import writes them."""
-    return dict(zip(_ORDER_FIELDS, record[2:], strict=True))
+    return dict(zip(_ORDER_FIELDS, record[2:-1], strict=True))
 
 
 async def _customers(session: AsyncSession, run: _Run, nicks: set[str]) -> dict[str, int]:
@@ -619,7 +619,7 @@ async def _order_chunk(
         with timed(run.phases, "check"):
             ids = await take_ids(session, "order", len(new))
             run.seen.update((int(r[0]), oid) for r, oid in zip(new, ids, strict=True))
-            records = [(oid, *r) for r, oid in zip(new, ids, strict=True)]
+            records = [(oid, *r[:-1]) for r, oid in zip(new, ids, strict=True)]
             live_new = [
                 oid for r, oid in zip(new, ids, strict=True) if _live(r, run.policy, run.now)
             ]
@@ -1180,6 +1180,7 @@ async def _import_orders_then_items(
         await _import_order_rows(db, run, orders, order_list.name, progress, stack)
         run.tell(run.rejected_orders, order_list.name)
         if run.rejected_orders:
+            await asyncio.to_thread(_read_cells, order_list, "orders", run.rejected_orders)
             result.rejects.append(
                 write_rejects(order_list, orders.header, run.rejected_orders, orders.encoding)
             )
@@ -1188,7 +1189,7 @@ async def _import_orders_then_items(
             await _import_item_rows(db, run, items_reader, item_list.name, progress)
             run.tell(run.rejected_items, item_list.name)
             if run.rejected_items:
-                await asyncio.to_thread(_read_cells, item_list, run.rejected_items)
+                await asyncio.to_thread(_read_cells, item_list, "items", run.rejected_items)
                 result.rejects.append(
                     write_rejects(
                         item_list,
@@ -1278,12 +1279,26 @@ async def _order_rows(
                     if entry is None:
                         continue
                     if isinstance(entry, Rejected):
-                        run.refuse(entry, name)
-                        if entry.platform_order_id:  # its items are refused with it
-                            run.seen.setdefault(int(entry.platform_order_id), 0)
-                        continue
-                    run.seen[int(entry[0])] = 0
-                    pending.append(entry)
+                        pid = entry.platform_order_id
+                        if not pid or int(pid) not in run.seen:
+                            run.refuse(entry, name)
+                            if pid:  # its items are refused with it
+                                run.seen[int(pid)] = 0
+                            continue
+                        line, cells = entry.line, entry.cells
+                    else:
+                        key = int(entry[0])
+                        if key not in run.seen:
+                            run.seen[key] = 0
+                            pending.append(entry)
+                            continue
+                        # Cells come with a row read in this process only; the others'
+                        # are read again for the rejects file.
+                        unparsed = isinstance(entry, _Unparsed)
+                        line = entry.line if unparsed else entry[-1]
+                        cells = entry.cells if unparsed else []
+                    duplicate = Rejected(line, _DUPLICATE, cells)
+                    run.reject(run.rejected_orders, counts, duplicate, name)
             if pending:
                 opened = db.session() if connection is None else _bound(connection)
                 async with opened as session:
