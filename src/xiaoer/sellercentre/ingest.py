@@ -250,14 +250,20 @@ def order_entries(
             yield record
             continue
         line, cells = record
+        if apart:  # parsed at once; a row whose order number is unreadable is refused
+            digest = row_digest(cells)  # of the cells as read: parsing pads a short row
+            row = reader.parse(line, cells)
+            if isinstance(row, OrderRow):
+                yield _record(row, digest, line, cells)
+            else:
+                yield cast(Rejected, row)
+            continue
         pid = reader.order_id(cells)
         if not pid:  # parsing says what is wrong with the id
             parsed = reader.parse(line, cells)
             yield parsed if isinstance(parsed, Rejected) else None
             continue
-        # The fingerprint is of the cells as read (parsing pads a short row).
-        raw = _Unparsed(pid, row_digest(cells), line, cells)
-        yield _parsed(reader, raw) if apart else raw
+        yield _Unparsed(pid, row_digest(cells), line, cells)
 
 
 _DUPLICATE = say("the same order id appears earlier in this file")
@@ -268,10 +274,15 @@ def _parsed(reader: ExportReader, raw: _Unparsed) -> Record | Rejected:
     row = reader.parse(raw.line, raw.cells)
     if not isinstance(row, OrderRow):
         return cast(Rejected, row)
+    return _record(row, raw.digest, raw.line, raw.cells)
+
+
+def _record(row: OrderRow, digest: int, line: int, cells: list[str]) -> Record | Rejected:
+    """A parsed row as a :data:`Record`, or rejected when a cell is too long to keep."""
     if (problem := _too_long(row)) is not None:
-        return Rejected(raw.line, problem, raw.cells, raw.pid)
+        return Rejected(line, problem, cells, row.platform_order_id)
     values = _ORDER_VALUES(row)
-    return (raw.pid, raw.digest, values[0], row.status.value, *values[2:], raw.line)
+    return (row.platform_order_id, digest, values[0], row.status.value, *values[2:], line)
 
 
 def item_groups(reader: ExportReader, apart: bool) -> Iterator[list[Item] | Rejected]:
