@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -97,16 +98,22 @@ async def _take_moves(db: Database) -> list[tuple[int | None, int, int]]:
         return [(document, sku, delta) for document, sku, delta in rows.all()]
 
 
-@pytest.mark.parametrize("kind", ["xlsx", "utf-8", "utf-8-sig", "gb18030"])
-async def test_a_csv_sheet_counts_as_the_workbook_does(
-    db: Database, shop: Shop, make_staff: MakeStaff, tmp_path: Path, kind: str
-) -> None:
-    # given: white 10 and grey 4 at A, and a filled sheet in this kind of file
+async def _counting(db: Database, shop: Shop, make_staff: MakeStaff) -> tuple[Any, Any, StockTake]:
+    """White 10 and grey 4 at A, the warehouse's wu, and a take of A that wu started."""
     world = await stocked(db, shop.id, {"CL-W": 10, "CL-G": 4})
     wu = await make_staff("wu", "warehouse")
     async with db.session() as session:
         take = await do_start_take(session, wu, location_id=world.main)
         await session.commit()
+    return world, wu, take
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "utf-8", "utf-8-sig", "gb18030"])
+async def test_a_csv_sheet_counts_as_the_workbook_does(
+    db: Database, shop: Shop, make_staff: MakeStaff, tmp_path: Path, kind: str
+) -> None:
+    # given: white 10 and grey 4 at A, and a filled sheet in this kind of file
+    world, wu, take = await _counting(db, shop, make_staff)
     rows: list[list[object]] = [
         ["CL-W", "棉麻窗帘", "颜色：米白", "A", 9],
         ["CL-G", "棉麻窗帘", "颜色：浅灰", "A", 4],
@@ -243,11 +250,7 @@ async def test_a_sheet_of_thousands_of_rows_is_read_in_chunks_with_its_progress(
 async def test_a_sheet_without_a_required_column_is_refused_whole_and_nothing_is_written(
     db: Database, shop: Shop, make_staff: MakeStaff, tmp_path: Path, kind: str
 ) -> None:
-    world = await stocked(db, shop.id, {"CL-W": 10, "CL-G": 4})
-    wu = await make_staff("wu", "warehouse")
-    async with db.session() as session:
-        take = await do_start_take(session, wu, location_id=world.main)
-        await session.commit()
+    _world, wu, take = await _counting(db, shop, make_staff)
     header = ["商家编码", "标题", "属性", "库位"]
     rows: list[list[object]] = [["CL-W", "", "", "A"], ["NOPE", "", "", "A"]]
     path = tmp_path / f"counts.{'xlsx' if kind == 'xlsx' else 'csv'}"
@@ -293,11 +296,7 @@ async def test_the_command_prints_and_returns_the_rejects_file(
 async def test_a_csv_upload_counts_on_the_take_page(
     db: Database, shop: Shop, client: httpx.AsyncClient, make_staff: MakeStaff
 ) -> None:
-    world = await stocked(db, shop.id, {"CL-W": 10, "CL-G": 4})
-    wu = await make_staff("wu", "warehouse")
-    async with db.session() as session:
-        take = await do_start_take(session, wu, location_id=world.main)
-        await session.commit()
+    world, _wu, take = await _counting(db, shop, make_staff)
     await sign_in(client, "wu")
     url = f"/fulfilment/stock/takes/{take.id}"
     page = await client.get(url)

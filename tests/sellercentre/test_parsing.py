@@ -19,6 +19,7 @@ from benchmarks.order_exports import write_sample_export
 from sqlalchemy import select
 
 import tests.aftersales.test_refund_import as refunds
+from tests.sellercentre.test_import import _rewrite
 from xiaoer.aftersales.models import Refund
 from xiaoer.aftersales.refund_import import import_refunds
 from xiaoer.core.db import Database
@@ -33,18 +34,15 @@ from xiaoer.shops.service import do_create_shop
 _GB = "gb18030"
 
 
-def _edit(path: Path, change: dict[int, dict[str, str]], add: tuple[int, ...] = ()) -> None:
-    """Change cells of data rows (0 = the first after the header); append copies of
-    the rows in ``add``."""
-    with path.open(encoding=_GB, newline="") as f:
-        rows = list(csv.reader(f))
-    header = [h.strip() for h in rows[0]]
-    for index, cells in change.items():
-        for column, value in cells.items():
-            rows[index + 1][header.index(column)] = value
-    rows += [rows[index + 1] for index in add]
-    with path.open("w", encoding=_GB, newline="") as f:
+def _append(path: Path, rows: list[list[str]]) -> None:
+    with path.open("a", encoding=_GB, newline="") as f:
         csv.writer(f).writerows(rows)
+
+
+def _data_rows(path: Path) -> list[list[str]]:
+    """The rows after the header (0 = the first)."""
+    with path.open(encoding=_GB, newline="") as f:
+        return list(csv.reader(f))[1:]
 
 
 def _flawed_export(folder: Path) -> tuple[Path, Path]:
@@ -52,7 +50,7 @@ def _flawed_export(folder: Path) -> tuple[Path, Path]:
     empty time, a cell too long, an order twice, the items of a refused order and of an
     order nobody knows."""
     order_list, item_list = write_sample_export(folder, 400, seed=21)
-    _edit(
+    _rewrite(
         order_list,
         {
             2: {"买家实际支付金额": "12.3.4"},
@@ -60,13 +58,11 @@ def _flawed_export(folder: Path) -> tuple[Path, Path]:
             9: {"订单创建时间": ""},
             14: {"收货人姓名": "名" * 300},
         },
-        add=(30, 31),
     )
-    with item_list.open(encoding=_GB, newline="") as f:
-        items = list(csv.reader(f))
-    items.append(['="999999999999999999"', "幽灵窗帘", "10.00", "1", "", "", "", "", "", "X-1"])
-    with item_list.open("w", encoding=_GB, newline="") as f:
-        csv.writer(f).writerows(items)
+    rows = _data_rows(order_list)
+    _append(order_list, [rows[30], rows[31]])
+    ghost = ['="999999999999999999"', "幽灵窗帘", "10.00", "1", "", "", "", "", "", "X-1"]
+    _append(item_list, [ghost])
     return order_list, item_list
 
 
