@@ -48,7 +48,7 @@ def safe_cell(value: Any) -> Any:
 
 
 # A workbook's XML reads a carriage return back as a line feed.
-_WORKBOOK_STARTS = (*FORMULA_STARTS, "\n")
+WORKBOOK_STARTS = (*FORMULA_STARTS, "\n")
 
 
 def unquote_cell(text: str, starts: tuple[str, ...] = FORMULA_STARTS) -> str:
@@ -166,7 +166,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return unquote_cell(str(value).strip(), _WORKBOOK_STARTS)
+    return unquote_cell(str(value).strip(), WORKBOOK_STARTS)
 
 
 class Percent(float):

@@ -32,7 +32,7 @@ from xiaoer.core.errors import NotFound
 from xiaoer.core.events import record_event
 from xiaoer.core.files import open_private
 from xiaoer.core.policy_store import policy_on
-from xiaoer.core.sheets import FORMULA_STARTS, unquote_cell, write_sheet
+from xiaoer.core.sheets import WORKBOOK_STARTS, unquote_cell, write_sheet
 from xiaoer.core.texts import say
 from xiaoer.fulfilment.ledger import Actor, Document, Line, StockError, post
 from xiaoer.fulfilment.models import (
@@ -227,9 +227,6 @@ def _count_of(text: str) -> int | None:
 
 REQUIRED = (CODE, COUNTED)
 PHASE = "stock-take"
-# A cell we wrote with a leading ' (see core.sheets) reads back without it; a
-# workbook's XML turns a carriage return into a line feed.
-_QUOTED_STARTS = (*FORMULA_STARTS, "\n")
 
 
 @dataclass(slots=True)
@@ -254,7 +251,7 @@ def _count_parser(reader: ExportReader) -> Callable[[int, list[str]], CountRow]:
         kept = cells[:width]
 
         def cell(i: int) -> str:
-            return unquote_cell(kept[i].strip(), _QUOTED_STARTS).strip() if i < len(kept) else ""
+            return unquote_cell(kept[i].strip(), WORKBOOK_STARTS).strip() if i < len(kept) else ""
 
         return CountRow(line, cell(i_code), cell(i_place), _count_of(cell(i_count)), kept)
 
